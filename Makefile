@@ -1,0 +1,33 @@
+# hwsim developer commands. `make test` and `make demo` work on a fresh clone:
+# they create .venv (unless a virtual environment is already active).
+VENV   ?= $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV),.venv)
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.hwsim-installed
+SIM    ?= icarus
+# pytest workers: 2 cores on the reference machine
+JOBS   ?= 2
+
+.PHONY: venv test demo sim bench lint clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+test: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) tests
+
+demo: $(STAMP)
+	$(VENV)/bin/hwsim run
+
+sim: $(STAMP)
+	SIM=$(SIM) $(PY) -m pytest -n $(JOBS) tests/rtl -m rtl
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_engine.py
+
+clean:
+	rm -rf sim_build .pytest_cache build *.egg-info

@@ -1,0 +1,81 @@
+"""The ``hwsim`` command line: one entry point, one module per subcommand.
+
+Each subcommand lives in ``hwsim/commands/<name>.py`` and provides
+``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``.
+Modules are imported only when their subcommand runs, so ``hwsim --help``
+stays fast and never compiles a Numba kernel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from hwsim.errors import HwsimError
+
+__all__ = ["main", "COMMANDS"]
+
+# name -> (module, one-line help). Help text lives here so --help imports nothing heavy.
+COMMANDS = {
+    "run": ("hwsim.commands.run", "train or load a network, map it, simulate it and report energy (the main job)"),
+    "train": ("hwsim.commands.train", "train a spiking network with binary activations and save it"),
+    "map": ("hwsim.commands.map", "place a trained network or NIR graph onto a chip and write a chip program"),
+    "report": ("hwsim.commands.report", "simulate a chip program on a dataset and write energy/latency reports"),
+    "yield": ("hwsim.commands.yield_", "Monte Carlo yield of RRAM chip instances, with signature-driven tuning"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hwsim",
+        description="Cycle-accurate simulator of a spike-sparse neuromorphic accelerator.",
+        epilog="Run 'hwsim COMMAND --help' for the options of one command.",
+    )
+    from hwsim import __version__
+
+    parser.add_argument("--version", action="version", version=f"hwsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        # arguments are added lazily in main() for the chosen command only
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    # Find the chosen command before full parsing so only its module is imported.
+    chosen = next((a for a in argv if a in COMMANDS), None)
+    if chosen is not None:
+        module_name, help_text = COMMANDS[chosen]
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                print(f"hwsim: the '{chosen}' command is not available in this build", file=sys.stderr)
+                return 2
+            raise
+        sub_action = next(a for a in parser._subparsers._group_actions if a.dest == "command")
+        module.add_arguments(sub_action.choices[chosen])
+    if not argv:
+        parser.print_help()
+        return 0
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    module = importlib.import_module(args._module)
+    try:
+        return int(module.run(args) or 0)
+    except HwsimError as exc:
+        print(f"hwsim {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"hwsim {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

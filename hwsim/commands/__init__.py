@@ -1,0 +1,1 @@
+"""Subcommands of the ``hwsim`` CLI; see :mod:`hwsim.cli`."""

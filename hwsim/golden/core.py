@@ -1,0 +1,117 @@
+"""Golden model of one digital spike-sparse core (chip-spec §2).
+
+Plain Python integers, one method per hardware phase, written to be read
+next to the spec. Speed does not matter here; clarity does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hwsim.config import (
+    CORE_DONE_CYCLES,
+    CORE_START_CYCLES,
+    SRAM_READ_LATENCY_CYCLES,
+    CoreConfig,
+)
+from hwsim.program import CoreProgram
+
+__all__ = ["saturate", "leak", "GoldenCore", "core_cycles"]
+
+
+def saturate(x: int, bits: int) -> int:
+    """Clamp ``x`` to the signed ``bits``-bit range (chip-spec ``sat_b``)."""
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return lo if x < lo else hi if x > hi else x
+
+
+def leak(v: int, leak_shift: int) -> int:
+    """``v - (v >> leak_shift)``; Python's ``>>`` on ints is the arithmetic shift of the spec."""
+    if leak_shift == 0:
+        return v
+    return v - (v >> leak_shift)
+
+
+def core_cycles(n_spiking_axons: int, n_groups: int) -> int:
+    """Cycles one core spends in a timestep (chip-spec §2.4)."""
+    integrate = n_spiking_axons * n_groups
+    if n_spiking_axons > 0:
+        integrate += SRAM_READ_LATENCY_CYCLES
+    return CORE_START_CYCLES + integrate + n_groups + CORE_DONE_CYCLES
+
+
+@dataclass
+class GoldenCore:
+    """State and behaviour of one programmed digital core.
+
+    Registers (widths from :class:`CoreConfig`):
+        v[j]: membrane, ``v_bits`` signed, saturating.
+        bias[j]: ``v_bits`` signed.
+        w[a][j]: ``w_bits`` signed.
+        threshold: ``0 .. 2^(v_bits-1)-1``.
+
+    Equations, per timestep (chip-spec §2.2)::
+
+        v = 0                               if integration == discontinuous
+        for a in spiking axons, ascending:  v[j] = sat(v[j] + w[a][j])
+        v = sat(v + bias);  v -= v >> leak_shift
+        spike = fire and v >= threshold
+        v = v - threshold (subtract) | 0 (zero)   where spike
+    """
+
+    config: CoreConfig
+    program: CoreProgram
+    v: list[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.w = [[int(x) for x in row] for row in self.program.weights]
+        self.bias = [int(x) for x in self.program.bias]
+        self.n_neurons = self.program.n_neurons
+        self.n_groups = self.config.groups(self.n_neurons)
+        self.reset_state()
+
+    def reset_state(self) -> None:
+        """Membranes to 0, as at the start of an inference."""
+        self.v = [0] * self.n_neurons
+
+    def start(self) -> None:
+        """START phase: discontinuous integration restarts every membrane at 0."""
+        if self.program.integration == "discontinuous":
+            self.v = [0] * self.n_neurons
+
+    def integrate(self, spiking_axons: list[int]) -> None:
+        """INTEGRATE phase: add the weight row of each spiking axon, ascending, saturating per add."""
+        bits = self.config.v_bits
+        for a in sorted(spiking_axons):
+            row = self.w[a]
+            for j in range(self.n_neurons):
+                self.v[j] = saturate(self.v[j] + row[j], bits)
+
+    def update(self) -> list[int]:
+        """UPDATE phase: bias, leak, compare, fire, reset. Returns the spiking neurons, ascending."""
+        p, bits = self.program, self.config.v_bits
+        spikes = []
+        for j in range(self.n_neurons):
+            v = saturate(self.v[j] + self.bias[j], bits)
+            v = leak(v, p.leak_shift)
+            if p.fire and v >= p.threshold:
+                spikes.append(j)
+                v = v - p.threshold if p.reset == "subtract" else 0
+            self.v[j] = v
+        return spikes
+
+    def step(self, spiking_axons: list[int]) -> tuple[list[int], dict[str, int]]:
+        """One whole timestep. Returns (spiking neurons, this core's activity counters)."""
+        self.start()
+        self.integrate(spiking_axons)
+        spikes = self.update()
+        n_spk = len(spiking_axons)
+        counters = {
+            "axon_events": n_spk,
+            "sram_word_reads": n_spk * self.n_groups,
+            "synaptic_ops": n_spk * self.n_neurons,
+            "neuron_updates": self.n_neurons,
+            "output_spikes": len(spikes),
+            "cycles": core_cycles(n_spk, self.n_groups),
+        }
+        return spikes, counters

@@ -1,0 +1,371 @@
+"""Chip programs: what is loaded into a chip (chip-spec §6).
+
+A :class:`ChipProgram` holds, for every used core, its registers, weights,
+biases, stage and routing table, plus the host routing table. It is plain
+data: the mapper produces it, the golden model, the engine and the RTL
+testbench consume it. Files are ``.npz`` archives read with
+``allow_pickle=False`` plus a JSON header; nothing in a file is executed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hwsim.config import ChipConfig
+from hwsim.errors import ProgramError
+
+__all__ = [
+    "Route",
+    "CoreProgram",
+    "ChipProgram",
+    "INTEGRATION_MODES",
+    "RESET_MODES",
+    "atomic_write_bytes",
+]
+
+INTEGRATION_MODES = ("discontinuous", "continuous")
+RESET_MODES = ("subtract", "zero")
+FORMAT_VERSION = 1
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass(frozen=True)
+class Route:
+    """One routing-table entry: sources ``src_lo..src_hi-1`` go to ``dest_core``.
+
+    Source ``j`` (a local neuron, or an input index for the host table) is
+    delivered to axon ``axon_offset + (j - src_lo)`` of ``dest_core``.
+    """
+
+    dest_core: int
+    src_lo: int
+    src_hi: int
+    axon_offset: int
+
+    def to_dict(self) -> dict:
+        return {
+            "dest_core": self.dest_core,
+            "src_lo": self.src_lo,
+            "src_hi": self.src_hi,
+            "axon_offset": self.axon_offset,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Route:
+        return cls(**{k: int(data[k]) for k in ("dest_core", "src_lo", "src_hi", "axon_offset")})
+
+
+@dataclass
+class CoreProgram:
+    """Registers and memories of one core (chip-spec §2.1).
+
+    Attributes:
+        core: Core index on the mesh (row-major).
+        stage: Depth in the feed-forward network; 0 receives from the host.
+        weights: ``(n_axons, n_neurons)`` signed weights.
+        bias: ``(n_neurons,)`` signed biases, added every timestep.
+        threshold: Firing threshold register, ``0 .. 2^(v_bits-1)-1``.
+        leak_shift: ``v -= v >> leak_shift`` each timestep; 0 = no leak.
+        integration: ``"discontinuous"`` or ``"continuous"``.
+        reset: ``"subtract"`` or ``"zero"``.
+        fire: True for spiking neurons, False for membrane readout.
+        routes: Routing table; empty for an output core.
+        output_offset: For an output core, global output index of its neuron 0.
+        label: Free text, e.g. the layer this core holds.
+    """
+
+    core: int
+    stage: int
+    weights: np.ndarray
+    bias: np.ndarray
+    threshold: int
+    leak_shift: int = 0
+    integration: str = "discontinuous"
+    reset: str = "subtract"
+    fire: bool = True
+    routes: tuple[Route, ...] = ()
+    output_offset: int | None = None
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        self.weights = np.asarray(self.weights)
+        self.bias = np.asarray(self.bias)
+        self.routes = tuple(self.routes)
+
+    @property
+    def n_axons(self) -> int:
+        return int(self.weights.shape[0])
+
+    @property
+    def n_neurons(self) -> int:
+        return int(self.weights.shape[1])
+
+    @property
+    def is_output(self) -> bool:
+        return not self.routes
+
+    def header(self) -> dict:
+        return {
+            "core": self.core,
+            "stage": self.stage,
+            "threshold": int(self.threshold),
+            "leak_shift": int(self.leak_shift),
+            "integration": self.integration,
+            "reset": self.reset,
+            "fire": bool(self.fire),
+            "routes": [r.to_dict() for r in self.routes],
+            "output_offset": self.output_offset,
+            "label": self.label,
+        }
+
+
+@dataclass
+class ChipProgram:
+    """Everything loaded into a chip to run one network.
+
+    Attributes:
+        chip: The chip this program is for.
+        cores: One entry per used core, in any order; ``cores[k].core`` is the mesh index.
+        host_routes: Routing table of the host port (input index -> axons).
+        n_inputs: Number of network inputs (columns of an input raster).
+        metadata: Free JSON-serialisable data (network name, mapping info).
+    """
+
+    chip: ChipConfig
+    cores: tuple[CoreProgram, ...]
+    host_routes: tuple[Route, ...]
+    n_inputs: int
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.cores = tuple(self.cores)
+        self.host_routes = tuple(self.host_routes)
+
+    # ------------------------------------------------------------------ derived
+    @property
+    def output_cores(self) -> list[CoreProgram]:
+        return [c for c in self.cores if c.is_output]
+
+    @property
+    def n_outputs(self) -> int:
+        return sum(c.n_neurons for c in self.output_cores)
+
+    @property
+    def n_stages(self) -> int:
+        return 1 + max(c.stage for c in self.cores)
+
+    @property
+    def readout(self) -> str:
+        """``"spike_count"`` or ``"membrane"`` (chip-spec §2.3)."""
+        return "spike_count" if self.output_cores[0].fire else "membrane"
+
+    def index_of(self, core: int) -> int:
+        """Position in :attr:`cores` of mesh core ``core``."""
+        for k, c in enumerate(self.cores):
+            if c.core == core:
+                return k
+        raise ProgramError(f"core {core} holds no program")
+
+    # --------------------------------------------------------------- validation
+    def validate(self) -> ChipProgram:
+        """Check every rule of chip-spec §6; return self.
+
+        Raises:
+            ProgramError: naming the core, the field, the value and what is allowed.
+        """
+        chip, cc = self.chip, self.chip.core
+        if not self.cores:
+            raise ProgramError("program has no cores")
+        if not isinstance(self.n_inputs, int) or self.n_inputs < 1:
+            raise ProgramError(f"n_inputs = {self.n_inputs!r}: expected a positive integer")
+        by_core: dict[int, CoreProgram] = {}
+        for cp in self.cores:
+            where = f"core {cp.core}"
+            if not isinstance(cp.core, (int, np.integer)) or not 0 <= cp.core < chip.n_cores:
+                raise ProgramError(
+                    f"{where}: not on the {chip.mesh_rows}x{chip.mesh_cols} mesh "
+                    f"(allowed 0..{chip.n_cores - 1})"
+                )
+            if cp.core in by_core:
+                raise ProgramError(f"{where}: programmed twice")
+            by_core[cp.core] = cp
+            if not isinstance(cp.stage, (int, np.integer)) or cp.stage < 0:
+                raise ProgramError(f"{where}: stage = {cp.stage!r}, expected an integer >= 0")
+            w = cp.weights
+            if w.ndim != 2:
+                raise ProgramError(f"{where}: weights have shape {w.shape}, expected (n_axons, n_neurons)")
+            if not np.issubdtype(w.dtype, np.integer):
+                raise ProgramError(f"{where}: weights have dtype {w.dtype}, expected integers")
+            if not 1 <= w.shape[0] <= cc.axons:
+                raise ProgramError(f"{where}: {w.shape[0]} axons in use, the core has 1..{cc.axons}")
+            if not 1 <= w.shape[1] <= cc.neurons:
+                raise ProgramError(f"{where}: {w.shape[1]} neurons in use, the core has 1..{cc.neurons}")
+            if w.size and (w.min() < cc.w_min or w.max() > cc.w_max):
+                bad = int(w.min()) if w.min() < cc.w_min else int(w.max())
+                raise ProgramError(
+                    f"{where}: weight {bad} does not fit w_bits = {cc.w_bits} "
+                    f"(allowed {cc.w_min}..{cc.w_max})"
+                )
+            b = cp.bias
+            if b.shape != (cp.n_neurons,):
+                raise ProgramError(f"{where}: bias has shape {b.shape}, expected ({cp.n_neurons},)")
+            if not np.issubdtype(b.dtype, np.integer):
+                raise ProgramError(f"{where}: bias has dtype {b.dtype}, expected integers")
+            if b.size and (b.min() < cc.v_min or b.max() > cc.v_max):
+                raise ProgramError(
+                    f"{where}: bias out of range for v_bits = {cc.v_bits} (allowed {cc.v_min}..{cc.v_max})"
+                )
+            if not isinstance(cp.threshold, (int, np.integer)) or not 0 <= cp.threshold <= cc.v_max:
+                raise ProgramError(f"{where}: threshold = {cp.threshold!r}, allowed 0..{cc.v_max}")
+            if not isinstance(cp.leak_shift, (int, np.integer)) or not 0 <= cp.leak_shift <= cc.v_bits - 1:
+                raise ProgramError(f"{where}: leak_shift = {cp.leak_shift!r}, allowed 0..{cc.v_bits - 1}")
+            if cp.integration not in INTEGRATION_MODES:
+                raise ProgramError(
+                    f"{where}: integration = {cp.integration!r}, allowed {', '.join(INTEGRATION_MODES)}"
+                )
+            if cp.reset not in RESET_MODES:
+                raise ProgramError(f"{where}: reset = {cp.reset!r}, allowed {', '.join(RESET_MODES)}")
+            if cp.is_output and cp.output_offset is None:
+                raise ProgramError(f"{where}: output core (no routes) without output_offset")
+        outs = sorted(self.output_cores, key=lambda c: c.output_offset)
+        expected = 0
+        for cp in outs:
+            if cp.output_offset != expected:
+                raise ProgramError(
+                    f"core {cp.core}: output_offset = {cp.output_offset}, expected {expected} "
+                    "(output cores must tile the outputs 0..n_outputs-1 without gaps)"
+                )
+            expected += cp.n_neurons
+        if len({c.fire for c in outs}) > 1:
+            raise ProgramError("output cores mix spike-count (fire) and membrane readout")
+        incoming: dict[int, list[tuple[int, int, str]]] = {c: [] for c in by_core}
+        for src_name, src_stage, n_src, routes in [("host", -1, self.n_inputs, self.host_routes)] + [
+            (f"core {c.core}", c.stage, c.n_neurons, c.routes) for c in self.cores
+        ]:
+            for r in routes:
+                where = f"{src_name}: route {r.to_dict()}"
+                if r.dest_core not in by_core:
+                    raise ProgramError(f"{where}: destination core holds no program")
+                dst = by_core[r.dest_core]
+                if dst.stage <= src_stage:
+                    raise ProgramError(
+                        f"{where}: destination stage {dst.stage} must be later than source stage "
+                        f"{max(src_stage, 0) if src_stage >= 0 else 'host'} (networks are feed-forward)"
+                    )
+                if not 0 <= r.src_lo < r.src_hi <= n_src:
+                    raise ProgramError(f"{where}: source range must lie in 0..{n_src}")
+                lo, hi = r.axon_offset, r.axon_offset + (r.src_hi - r.src_lo)
+                if r.axon_offset < 0 or hi > dst.n_axons:
+                    raise ProgramError(
+                        f"{where}: axons {lo}..{hi - 1} exceed the {dst.n_axons} axons in use "
+                        f"on core {dst.core}"
+                    )
+                incoming[r.dest_core].append((lo, hi, src_name))
+        for core, spans in incoming.items():
+            spans.sort()
+            for (lo0, hi0, s0), (lo1, hi1, s1) in zip(spans, spans[1:]):
+                if lo1 < hi0:
+                    raise ProgramError(
+                        f"core {core}: axons {lo1}..{min(hi0, hi1) - 1} are fed by both {s0} and {s1} "
+                        "(an axon takes one source)"
+                    )
+        if not self.host_routes:
+            raise ProgramError("host routing table is empty: no input reaches the chip")
+        return self
+
+    # ------------------------------------------------------------ serialisation
+    def header(self) -> dict:
+        return {
+            "format": "hwsim-chip-program",
+            "version": FORMAT_VERSION,
+            "chip": self.chip.to_dict(),
+            "n_inputs": self.n_inputs,
+            "host_routes": [r.to_dict() for r in self.host_routes],
+            "cores": [c.header() for c in self.cores],
+            "metadata": self.metadata,
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the program atomically to ``path`` (a ``.npz`` file)."""
+        path = Path(path)
+        arrays = {"header": np.frombuffer(json.dumps(self.header()).encode(), dtype=np.uint8)}
+        for k, cp in enumerate(self.cores):
+            arrays[f"weights_{k}"] = cp.weights
+            arrays[f"bias_{k}"] = cp.bias
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
+        atomic_write_bytes(path, buf.getvalue())
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> ChipProgram:
+        """Read a program written by :meth:`save` and validate it.
+
+        Raises:
+            ProgramError: the file is missing, not a program, or violates the spec.
+        """
+        path = Path(path)
+        if not path.exists():
+            raise ProgramError(f"chip program {str(path)!r} does not exist")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                header = json.loads(bytes(data["header"]).decode())
+                arrays = {k: data[k] for k in data.files}
+        except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
+            raise ProgramError(f"{path}: not a hwsim chip program ({exc})") from None
+        if header.get("format") != "hwsim-chip-program":
+            raise ProgramError(f"{path}: not a hwsim chip program (format = {header.get('format')!r})")
+        if header.get("version") != FORMAT_VERSION:
+            raise ProgramError(f"{path}: program format version {header.get('version')}, this hwsim reads {FORMAT_VERSION}")
+        from hwsim.config import ChipConfig as _Chip
+
+        chip = _Chip.from_dict(header["chip"])
+        cores = []
+        for k, h in enumerate(header["cores"]):
+            cores.append(
+                CoreProgram(
+                    core=h["core"],
+                    stage=h["stage"],
+                    weights=arrays[f"weights_{k}"],
+                    bias=arrays[f"bias_{k}"],
+                    threshold=h["threshold"],
+                    leak_shift=h["leak_shift"],
+                    integration=h["integration"],
+                    reset=h["reset"],
+                    fire=h["fire"],
+                    routes=tuple(Route.from_dict(r) for r in h["routes"]),
+                    output_offset=h["output_offset"],
+                    label=h.get("label", ""),
+                )
+            )
+        program = cls(
+            chip=chip,
+            cores=tuple(cores),
+            host_routes=tuple(Route.from_dict(r) for r in header["host_routes"]),
+            n_inputs=header["n_inputs"],
+            metadata=header.get("metadata", {}),
+        )
+        return program.validate()

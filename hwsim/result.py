@@ -1,0 +1,130 @@
+"""The result of running a chip program: outputs, cycles and activity counters.
+
+The golden model and the engine return the same :class:`RunResult`, so a
+test compares them field by field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["RunResult", "COUNTER_NAMES", "HOST_COUNTER_NAMES", "decode_predictions"]
+
+# Per core per timestep (chip-spec §2.5); the last axis of RunResult.counters.
+COUNTER_NAMES = (
+    "axon_events",
+    "sram_word_reads",
+    "synaptic_ops",
+    "neuron_updates",
+    "output_spikes",
+    "packets",
+    "hops",
+    "cycles",
+)
+HOST_COUNTER_NAMES = ("packets", "hops", "route_cycles")
+
+
+def decode_predictions(readout: str, output_spikes: np.ndarray, output_membranes: np.ndarray) -> np.ndarray:
+    """Host-side decoding (chip-spec §2.3): argmax over outputs, ties to the lowest index.
+
+    Args:
+        readout: ``"spike_count"`` or ``"membrane"``.
+        output_spikes: ``(B, T, n_out)``.
+        output_membranes: ``(B, T, n_out)`` end-of-timestep membranes.
+    """
+    if readout == "spike_count":
+        score = output_spikes.astype(np.int64).sum(axis=1)
+    else:
+        score = output_membranes.astype(np.int64).sum(axis=1)
+    return np.argmax(score, axis=1)  # np.argmax returns the first maximum
+
+
+@dataclass
+class RunResult:
+    """Outputs and activity of a batch of ``B`` inferences of ``T`` timesteps.
+
+    Attributes:
+        output_spikes: ``(B, T, n_outputs)`` uint8, spikes of the output cores.
+        output_membranes: ``(B, T, n_outputs)`` int32, their end-of-timestep membranes.
+        counters: ``(B, T, n_cores, len(COUNTER_NAMES))`` int64, per program core
+            (in ``core_ids`` order) per timestep.
+        host_counters: ``(B, T, len(HOST_COUNTER_NAMES))`` int64.
+        timestep_cycles: ``(B, T)`` int64, chip cycles of each timestep.
+        core_ids: Mesh index of each program core, in counter order.
+        readout: ``"spike_count"`` or ``"membrane"``.
+        membranes: If recorded, per program core ``(B, T, n_neurons)`` int32.
+        core_spikes: If recorded, per program core ``(B, T, n_neurons)`` uint8.
+    """
+
+    output_spikes: np.ndarray
+    output_membranes: np.ndarray
+    counters: np.ndarray
+    host_counters: np.ndarray
+    timestep_cycles: np.ndarray
+    core_ids: tuple[int, ...]
+    readout: str
+    membranes: list[np.ndarray] | None = None
+    core_spikes: list[np.ndarray] | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.output_spikes.shape[0])
+
+    @property
+    def timesteps(self) -> int:
+        return int(self.output_spikes.shape[1])
+
+    def counter(self, name: str) -> np.ndarray:
+        """``(B, T, n_cores)`` values of one counter."""
+        if name not in COUNTER_NAMES:
+            raise KeyError(f"unknown counter {name!r}; counters: {', '.join(COUNTER_NAMES)}")
+        return self.counters[..., COUNTER_NAMES.index(name)]
+
+    def host_counter(self, name: str) -> np.ndarray:
+        """``(B, T)`` values of one host counter."""
+        if name not in HOST_COUNTER_NAMES:
+            raise KeyError(f"unknown host counter {name!r}; host counters: {', '.join(HOST_COUNTER_NAMES)}")
+        return self.host_counters[..., HOST_COUNTER_NAMES.index(name)]
+
+    @property
+    def spike_counts(self) -> np.ndarray:
+        """``(B, n_outputs)`` output spikes summed over time."""
+        return self.output_spikes.astype(np.int64).sum(axis=1)
+
+    @property
+    def predictions(self) -> np.ndarray:
+        """``(B,)`` predicted class per inference (chip-spec §2.3)."""
+        return decode_predictions(self.readout, self.output_spikes, self.output_membranes)
+
+    @property
+    def cycles_per_inference(self) -> np.ndarray:
+        """``(B,)`` total chip cycles per inference."""
+        return self.timestep_cycles.sum(axis=1)
+
+    @staticmethod
+    def concatenate(parts: list[RunResult]) -> RunResult:
+        """Join results of consecutive batches along the batch axis."""
+        first = parts[0]
+
+        def cat(name):
+            return np.concatenate([getattr(p, name) for p in parts], axis=0)
+
+        def cat_list(name):
+            if getattr(first, name) is None:
+                return None
+            return [np.concatenate([getattr(p, name)[k] for p in parts], axis=0) for k in range(len(first.core_ids))]
+
+        return RunResult(
+            output_spikes=cat("output_spikes"),
+            output_membranes=cat("output_membranes"),
+            counters=cat("counters"),
+            host_counters=cat("host_counters"),
+            timestep_cycles=cat("timestep_cycles"),
+            core_ids=first.core_ids,
+            readout=first.readout,
+            membranes=cat_list("membranes"),
+            core_spikes=cat_list("core_spikes"),
+        )

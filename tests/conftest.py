@@ -1,0 +1,28 @@
+"""Shared fixtures. Each worker gets its own Numba cache dir (concurrent cache writers can corrupt it)."""
+
+import os
+import tempfile
+
+import numpy as np
+import pytest
+
+if "NUMBA_CACHE_DIR" not in os.environ:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    os.environ["NUMBA_CACHE_DIR"] = os.path.join(tempfile.gettempdir(), f"hwsim-numba-cache-{os.getuid()}-{worker}")
+
+from hwsim.config import load_chip_config  # noqa: E402
+
+
+@pytest.fixture
+def small_chip():
+    return load_chip_config("small")
+
+
+@pytest.fixture
+def default_chip():
+    return load_chip_config("default_28nm")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
