@@ -22,5 +22,15 @@ __all__ = [
     "CoreProgram",
     "Route",
     "RunResult",
+    "Chip",
     "__version__",
 ]
+
+
+def __getattr__(name: str):
+    # The engine imports Numba; load it only when asked for, so `import hwsim` stays fast.
+    if name == "Chip":
+        from hwsim.chip import Chip
+
+        return Chip
+    raise AttributeError(f"module 'hwsim' has no attribute {name!r}")
