@@ -8,6 +8,7 @@ naming the key, the value and the allowed range.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,10 @@ from hwsim.errors import ConfigError
 
 __all__ = [
     "CoreConfig",
+    "RramConfig",
     "ChipConfig",
+    "CORE_TYPES",
+    "RRAM_DISTRIBUTIONS",
     "load_chip_config",
     "preset_names",
     "CORE_START_CYCLES",
@@ -35,6 +39,11 @@ CORE_DONE_CYCLES = 1
 SRAM_READ_LATENCY_CYCLES = 1
 
 PRESET_DIR = Path(__file__).parent / "configs"
+
+# Core types a chip can be built from (chip-spec §2 digital, §7 RRAM crossbar).
+CORE_TYPES = ("digital", "rram")
+# Device-to-device programming-variation distributions of the RRAM model (docs/rram.md).
+RRAM_DISTRIBUTIONS = ("lognormal", "normal")
 
 
 def _check_int(where: str, value: Any, lo: int, hi: int) -> int:
@@ -135,6 +144,133 @@ class CoreConfig:
         }
 
 
+def _ns_to_cycles(ns: float, clock_mhz: float) -> int:
+    # The tolerance keeps exact products such as 10 ns x 200 MHz = 2.0 cycles from rounding up to 3.
+    return max(1, math.ceil(ns * clock_mhz / 1000.0 - 1e-9))
+
+
+def _check_bool(where: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where} = {value!r}: expected true or false")
+    return value
+
+
+@dataclass(frozen=True)
+class RramConfig:
+    """Parameters of an RRAM crossbar core (chip-spec §7; device model in ``docs/rram.md``).
+
+    The crossbar has ``core.axons`` rows and ``2 * core.neurons`` physical
+    columns (one differential pair G+/G- per neuron). Shared with
+    :class:`CoreConfig`: axons, neurons, lanes (digital neuron-update lanes),
+    ``w_bits`` (programmed weight range) and ``v_bits`` (membrane width).
+
+    Attributes:
+        levels: Programmable conductance levels per cell, ``L``; 2..1025.
+        g_on_us: Highest (LRS, "on") conductance in microsiemens; 0.1..10000.
+        on_off_ratio: ``G_on / G_off`` when ``finite_on_off`` is on; 1.5..1e9.
+        v_read_v: Read-pulse amplitude on an active row, in volts; 0.01..2.
+        t_read_ns: Read-pulse width (current sampled onto the sample-and-hold), in ns; 0.1..10000.
+        adc_bits: Signed ADC resolution in bits; 1..24.
+        adc_mux: Columns (differential pairs) sharing one ADC; 1..neurons, divides neurons.
+        adc_conversion_ns: Time of one ADC conversion, in ns; 0.1..10000.
+        variation: Device-to-device programming variation on/off.
+        variation_distribution: ``"lognormal"`` (``G = G_t exp(sigma z)``) or
+            ``"normal"`` (``G = max(0, G_t (1 + sigma z))``).
+        variation_sigma: ``sigma`` of the programming variation, a fraction; 0..3.
+        read_noise: Cycle-to-cycle read noise on/off.
+        read_noise_sigma: Relative standard deviation of a cell's read current; 0..1.
+        stuck_faults: Stuck-at-on/off faults on/off.
+        stuck_on_rate: Probability that a cell is stuck at ``G_on``; 0..1.
+        stuck_off_rate: Probability that a cell is stuck at ``G_off``; 0..1.
+        finite_on_off: On: ``G_off = G_on / on_off_ratio``; off: ``G_off = 0``.
+        ir_drop: First-order wire-resistance (IR drop) model on/off.
+        wire_resistance_ohm: Wire resistance of one cell-pitch segment of a row or column, in ohms; 0..1000.
+    """
+
+    levels: int = 129
+    g_on_us: float = 100.0
+    on_off_ratio: float = 20.0
+    v_read_v: float = 0.2
+    t_read_ns: float = 10.0
+    adc_bits: int = 8
+    adc_mux: int = 8
+    adc_conversion_ns: float = 5.0
+    variation: bool = True
+    variation_distribution: str = "lognormal"
+    variation_sigma: float = 0.1
+    read_noise: bool = True
+    read_noise_sigma: float = 0.02
+    stuck_faults: bool = True
+    stuck_on_rate: float = 0.001
+    stuck_off_rate: float = 0.001
+    finite_on_off: bool = True
+    ir_drop: bool = True
+    wire_resistance_ohm: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check_int("rram.levels", self.levels, 2, 1025)
+        for name, lo, hi in (
+            ("g_on_us", 0.1, 1e4),
+            ("on_off_ratio", 1.5, 1e9),
+            ("v_read_v", 0.01, 2.0),
+            ("t_read_ns", 0.1, 1e4),
+            ("adc_conversion_ns", 0.1, 1e4),
+            ("variation_sigma", 0.0, 3.0),
+            ("read_noise_sigma", 0.0, 1.0),
+            ("stuck_on_rate", 0.0, 1.0),
+            ("stuck_off_rate", 0.0, 1.0),
+            ("wire_resistance_ohm", 0.0, 1e3),
+        ):
+            object.__setattr__(self, name, _check_number(f"rram.{name}", getattr(self, name), lo, hi))
+        _check_int("rram.adc_bits", self.adc_bits, 1, 24)
+        _check_int("rram.adc_mux", self.adc_mux, 1, 4096)
+        for name in ("variation", "read_noise", "stuck_faults", "finite_on_off", "ir_drop"):
+            _check_bool(f"rram.{name}", getattr(self, name))
+        if self.variation_distribution not in RRAM_DISTRIBUTIONS:
+            raise ConfigError(
+                f"rram.variation_distribution = {self.variation_distribution!r}: "
+                f"allowed {', '.join(RRAM_DISTRIBUTIONS)}"
+            )
+        if self.stuck_on_rate + self.stuck_off_rate > 1.0:
+            raise ConfigError(
+                f"rram.stuck_on_rate + rram.stuck_off_rate = {self.stuck_on_rate + self.stuck_off_rate}: "
+                "must not exceed 1"
+            )
+
+    @property
+    def g_off_us(self) -> float:
+        """Lowest (HRS, "off") conductance in microsiemens: ``G_on / on_off_ratio``, or 0 when ideal."""
+        return self.g_on_us / self.on_off_ratio if self.finite_on_off else 0.0
+
+    def read_cycles(self, clock_mhz: float) -> int:
+        """Clock cycles of one read pulse: ``ceil(t_read_ns * clock_mhz / 1000)``."""
+        return _ns_to_cycles(self.t_read_ns, clock_mhz)
+
+    def conversion_cycles(self, clock_mhz: float) -> int:
+        """Clock cycles of one ADC conversion: ``ceil(adc_conversion_ns * clock_mhz / 1000)``."""
+        return _ns_to_cycles(self.adc_conversion_ns, clock_mhz)
+
+    def adc_count(self, neurons: int) -> int:
+        """ADCs per core: ``neurons / adc_mux``."""
+        return neurons // self.adc_mux
+
+    def ideal(self) -> RramConfig:
+        """A copy with every non-ideality switched off (same levels, ADC and timing)."""
+        return dataclasses.replace(
+            self, variation=False, read_noise=False, stuck_faults=False, finite_on_off=False, ir_drop=False
+        )
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RramConfig:
+        if not isinstance(data, dict):
+            raise ConfigError(f"rram = {data!r}: expected a table of RRAM parameters")
+        _check_keys("rram", data, {f.name for f in dataclasses.fields(cls)})
+        return cls(**data)
+
+
 @dataclass(frozen=True)
 class ChipConfig:
     """A whole chip: a mesh of identical cores joined by routers (chip-spec §1).
@@ -148,6 +284,8 @@ class ChipConfig:
         hop_latency_cycles: Router latency per hop, in clock cycles.
         barrier_cycles: Fixed cost of the global timestep barrier, in clock cycles.
         core: Parameters shared by every core.
+        core_type: ``"digital"`` (chip-spec §2) or ``"rram"`` (crossbar cores, chip-spec §7).
+        rram: Crossbar parameters; required when ``core_type == "rram"``, else ``None``.
     """
 
     name: str = "default_28nm"
@@ -158,6 +296,8 @@ class ChipConfig:
     hop_latency_cycles: int = 1
     barrier_cycles: int = 4
     core: CoreConfig = field(default_factory=CoreConfig)
+    core_type: str = "digital"
+    rram: RramConfig | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -171,6 +311,17 @@ class ChipConfig:
         _check_int("barrier_cycles", self.barrier_cycles, 0, 1024)
         if not isinstance(self.core, CoreConfig):
             raise ConfigError(f"core = {self.core!r}: expected a CoreConfig")
+        if self.core_type not in CORE_TYPES:
+            raise ConfigError(f"core_type = {self.core_type!r}: allowed {', '.join(CORE_TYPES)}")
+        if self.core_type == "rram":
+            if not isinstance(self.rram, RramConfig):
+                raise ConfigError(f"core_type = 'rram' needs an [rram] table of RramConfig parameters; got {self.rram!r}")
+            if self.rram.adc_mux > self.core.neurons or self.core.neurons % self.rram.adc_mux:
+                raise ConfigError(
+                    f"rram.adc_mux = {self.rram.adc_mux}: must divide core.neurons = {self.core.neurons}"
+                )
+        elif self.rram is not None:
+            raise ConfigError("an [rram] table is given but core_type = 'digital'; set core_type = 'rram'")
 
     @property
     def n_cores(self) -> int:
@@ -188,6 +339,11 @@ class ChipConfig:
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
         data["core"] = self.core.to_dict()
+        # Keep digital configs' dicts (and program headers) exactly as before the RRAM core existed.
+        if self.core_type == "digital":
+            del data["core_type"], data["rram"]
+        else:
+            data["rram"] = self.rram.to_dict()
         return data
 
     @classmethod
@@ -197,6 +353,8 @@ class ChipConfig:
         _check_keys("chip config", data, {f.name for f in dataclasses.fields(cls)})
         values = dict(data)
         values["core"] = CoreConfig.from_dict(values.get("core", {}))
+        if values.get("rram") is not None:
+            values["rram"] = RramConfig.from_dict(values["rram"])
         return cls(**values)
 
     def replace(self, **changes: Any) -> ChipConfig:

@@ -1,0 +1,262 @@
+"""RRAM device model: weights to conductance pairs, one chip instance per seed (docs/rram.md).
+
+A *chip instance* is one manufactured chip: every cell of every crossbar in
+use gets its programmed conductance from one draw of the device model,
+fixed for the chip's lifetime. Read noise is not part of the instance; it is
+drawn per read by :func:`read_noise_normals`.
+
+Units: conductances in microsiemens (uS), voltages in volts, currents in
+microamperes (V x uS = uA), resistances in ohms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hwsim.config import ChipConfig, RramConfig
+from hwsim.errors import ConfigError, ProgramError
+from hwsim.program import ChipProgram, CoreProgram
+
+__all__ = [
+    "FAULT_NONE",
+    "FAULT_STUCK_ON",
+    "FAULT_STUCK_OFF",
+    "weight_levels",
+    "target_conductances",
+    "unit_current_ua",
+    "ir_drop_path_ohm",
+    "Crossbar",
+    "sample_crossbar",
+    "RramChip",
+    "program_chip",
+    "read_noise_normals",
+    "rram_config_of",
+]
+
+FAULT_NONE, FAULT_STUCK_ON, FAULT_STUCK_OFF = 0, 1, 2
+
+# Stream tags of SeedSequence([seed, tag, ...]): one independent stream per purpose.
+_TAG_DEVICE = 0
+_TAG_READ_NOISE = 1
+
+
+def rram_config_of(chip: ChipConfig) -> RramConfig:
+    """The chip's :class:`RramConfig`.
+
+    Raises:
+        ConfigError: the chip is not an RRAM chip.
+    """
+    if chip.core_type != "rram" or chip.rram is None:
+        raise ConfigError(
+            f"chip {chip.name!r} has core_type = {chip.core_type!r}; the RRAM model needs core_type = 'rram' "
+            "(e.g. the 'rram' preset)"
+        )
+    return chip.rram
+
+
+def weight_levels(weights: np.ndarray, w_bits: int, levels: int) -> np.ndarray:
+    """Conductance level of each weight's magnitude: ``round(|w| (L-1) / 2^(w_bits-1))``.
+
+    Integer arithmetic, rounding half up, so every implementation gets the
+    same levels. With ``L - 1 = 2^(w_bits-1)`` the level is ``|w|`` exactly.
+    """
+    w = np.abs(np.asarray(weights, dtype=np.int64))
+    full = 1 << (w_bits - 1)
+    return (2 * w * (levels - 1) + full) // (2 * full)
+
+
+def target_conductances(weights: np.ndarray, w_bits: int, cfg: RramConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Nominal (G+, G-) in uS of a differential pair per weight (chip-spec §7.1).
+
+    ``w > 0``: G+ = G_off + k dG, G- = G_off; ``w < 0``: the reverse; ``w = 0``:
+    both G_off; ``k`` from :func:`weight_levels`, ``dG = (G_on - G_off) / (L-1)``.
+    """
+    k = weight_levels(weights, w_bits, cfg.levels).astype(np.float64)
+    g_off = cfg.g_off_us
+    dg = (cfg.g_on_us - g_off) / (cfg.levels - 1)
+    g_k = g_off + k * dg
+    w = np.asarray(weights)
+    g_plus = np.where(w > 0, g_k, g_off)
+    g_minus = np.where(w < 0, g_k, g_off)
+    return g_plus.astype(np.float64), g_minus.astype(np.float64)
+
+
+def unit_current_ua(cfg: RramConfig, w_bits: int) -> float:
+    """Nominal column current of one weight unit, in uA: ``V_read (G_on - G_off) / 2^(w_bits-1)``."""
+    return cfg.v_read_v * (cfg.g_on_us - cfg.g_off_us) / (1 << (w_bits - 1))
+
+
+def ir_drop_path_ohm(n_axons: int, n_neurons: int, core_axons: int, wire_resistance_ohm: float) -> np.ndarray:
+    """Wire resistance in series with each cell, ``(n_axons, n_neurons, 2)`` ohms (docs/rram.md §IR drop).
+
+    Rows are driven from the left edge, columns are sensed below the last
+    physical row. Cell (a, c), physical column ``c = 2j + p`` (``p = 0`` for G+,
+    1 for G-), sees ``c + 1`` row segments and ``core_axons - a`` column segments.
+    """
+    a = np.arange(n_axons, dtype=np.float64)[:, None, None]
+    c = (2 * np.arange(n_neurons)[None, :, None] + np.arange(2)[None, None, :]).astype(np.float64)
+    return wire_resistance_ohm * ((c + 1.0) + (core_axons - a))
+
+
+@dataclass(frozen=True)
+class Crossbar:
+    """The conductances of one programmed crossbar of one chip instance.
+
+    Attributes:
+        core: Mesh index of the core.
+        g_plus_us: ``(n_axons, n_neurons)`` programmed G+ (after variation and faults), uS.
+        g_minus_us: ``(n_axons, n_neurons)`` programmed G-, uS.
+        fault: ``(n_axons, n_neurons, 2)`` int8, ``FAULT_NONE``/``FAULT_STUCK_ON``/``FAULT_STUCK_OFF``
+            for (G+, G-).
+        g_read_plus_us: G+ as seen by a read, after the first-order IR drop, uS.
+        g_read_minus_us: G- as seen by a read, uS.
+    """
+
+    core: int
+    g_plus_us: np.ndarray
+    g_minus_us: np.ndarray
+    fault: np.ndarray
+    g_read_plus_us: np.ndarray
+    g_read_minus_us: np.ndarray
+
+    @property
+    def g_diff_us(self) -> np.ndarray:
+        """``G+ - G-`` as read, uS: the column current per volt of an active row."""
+        return self.g_read_plus_us - self.g_read_minus_us
+
+    @property
+    def g_sq_us2(self) -> np.ndarray:
+        """``G+^2 + G-^2`` as read, uS^2: the read-noise variance per (V sigma)^2 of an active row."""
+        return self.g_read_plus_us * self.g_read_plus_us + self.g_read_minus_us * self.g_read_minus_us
+
+    @property
+    def row_conductance_us(self) -> np.ndarray:
+        """``sum_j (G+ + G-)`` per row as read, uS: the cell-read energy of a driven row per V^2 t."""
+        return (self.g_read_plus_us + self.g_read_minus_us).sum(axis=1)
+
+
+def sample_crossbar(cp: CoreProgram, chip: ChipConfig, seed: int) -> Crossbar:
+    """Program one core's weights into a crossbar of chip instance ``seed`` (docs/rram.md).
+
+    The device draws cover the whole physical ``axons x neurons x 2`` array of
+    the core and depend only on ``(seed, core)``: the same chip instance has
+    the same cells whatever program it holds, and switching one non-ideality
+    off does not change the draws of another (common random numbers across a
+    sigma sweep).
+    """
+    cfg = rram_config_of(chip)
+    cc = chip.core
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), _TAG_DEVICE, int(cp.core)])))
+    z = rng.standard_normal((cc.axons, cc.neurons, 2))[: cp.n_axons, : cp.n_neurons]
+    u = rng.random((cc.axons, cc.neurons, 2))[: cp.n_axons, : cp.n_neurons]
+
+    g_plus, g_minus = target_conductances(cp.weights, cc.w_bits, cfg)
+    g = np.stack([g_plus, g_minus], axis=-1)
+    if cfg.variation and cfg.variation_sigma > 0:
+        if cfg.variation_distribution == "lognormal":
+            g = g * np.exp(cfg.variation_sigma * z)
+        else:  # normal; a conductance cannot be negative
+            g = np.maximum(0.0, g * (1.0 + cfg.variation_sigma * z))
+    fault = np.zeros(g.shape, np.int8)
+    if cfg.stuck_faults:
+        fault[u < cfg.stuck_on_rate] = FAULT_STUCK_ON
+        fault[(u >= cfg.stuck_on_rate) & (u < cfg.stuck_on_rate + cfg.stuck_off_rate)] = FAULT_STUCK_OFF
+        g = np.where(fault == FAULT_STUCK_ON, cfg.g_on_us, g)
+        g = np.where(fault == FAULT_STUCK_OFF, cfg.g_off_us, g)
+    g_read = g
+    if cfg.ir_drop and cfg.wire_resistance_ohm > 0:
+        r = ir_drop_path_ohm(cp.n_axons, cp.n_neurons, cc.axons, cfg.wire_resistance_ohm)
+        g_read = g / (1.0 + g * 1e-6 * r)  # uS x ohm x 1e-6 is dimensionless
+    return Crossbar(
+        core=int(cp.core),
+        g_plus_us=np.ascontiguousarray(g[..., 0]),
+        g_minus_us=np.ascontiguousarray(g[..., 1]),
+        fault=fault,
+        g_read_plus_us=np.ascontiguousarray(g_read[..., 0]),
+        g_read_minus_us=np.ascontiguousarray(g_read[..., 1]),
+    )
+
+
+def read_noise_normals(seed: int, image_index: int, timesteps: int, n_cores: int, neurons: int) -> np.ndarray:
+    """Standard normals of the read noise of one inference, ``(T, n_cores, neurons)`` float64.
+
+    Drawn from ``SeedSequence([seed, 1, image_index])``, so an image's noise
+    depends on the chip seed and its global index only, never on the batch
+    it is in or on the thread count. ``[t, k, j]`` is for timestep ``t``,
+    program core ``k`` (in ``program.cores`` order), neuron ``j``.
+    """
+    ss = np.random.SeedSequence([int(seed), _TAG_READ_NOISE, int(image_index)])
+    return np.random.Generator(np.random.PCG64(ss)).standard_normal((timesteps, n_cores, neurons))
+
+
+@dataclass(frozen=True)
+class RramChip:
+    """A chip program loaded into one RRAM chip instance.
+
+    Attributes:
+        program: The chip program (weights, biases, registers, routes); its chip has core_type "rram".
+        seed: Instance seed: fixes the device draws and seeds the read noise.
+        crossbars: One :class:`Crossbar` per program core, in ``program.cores`` order.
+        adc_scales: Per program core, the integer ADC scale register (weight units per ADC LSB), >= 1.
+        thresholds: Per program core, the threshold register (tunable; starts at the program's).
+    """
+
+    program: ChipProgram
+    seed: int
+    crossbars: tuple[Crossbar, ...]
+    adc_scales: tuple[int, ...]
+    thresholds: tuple[int, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        rram_config_of(self.program.chip)
+        cc = self.program.chip.core
+        C = len(self.program.cores)
+        if not self.thresholds:
+            object.__setattr__(self, "thresholds", tuple(int(cp.threshold) for cp in self.program.cores))
+        if len(self.crossbars) != C or len(self.adc_scales) != C or len(self.thresholds) != C:
+            raise ProgramError(f"RRAM chip: expected {C} crossbars, ADC scales and thresholds (one per core)")
+        for cp, s, th in zip(self.program.cores, self.adc_scales, self.thresholds):
+            if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or not 1 <= s <= cc.v_max:
+                raise ProgramError(f"core {cp.core}: adc_scale = {s!r}, allowed 1..{cc.v_max}")
+            if isinstance(th, bool) or not isinstance(th, (int, np.integer)) or not 0 <= th <= cc.v_max:
+                raise ProgramError(f"core {cp.core}: threshold = {th!r}, allowed 0..{cc.v_max}")
+
+    @property
+    def config(self) -> RramConfig:
+        return rram_config_of(self.program.chip)
+
+    def lsb_current_ua(self, k: int) -> float:
+        """ADC LSB of program core ``k`` in uA: ``adc_scale x`` :func:`unit_current_ua`."""
+        return self.adc_scales[k] * unit_current_ua(self.config, self.program.chip.core.w_bits)
+
+    def with_thresholds(self, thresholds: tuple[int, ...] | list[int]) -> RramChip:
+        """The same instance with other threshold registers (post-manufacture tuning)."""
+        return RramChip(self.program, self.seed, self.crossbars, self.adc_scales, tuple(int(t) for t in thresholds))
+
+    def with_adc_scales(self, adc_scales: tuple[int, ...] | list[int]) -> RramChip:
+        """The same instance with other ADC scale registers."""
+        return RramChip(self.program, self.seed, self.crossbars, tuple(int(s) for s in adc_scales), self.thresholds)
+
+
+def program_chip(program: ChipProgram, seed: int, adc_scales: tuple[int, ...] | list[int] | None = None) -> RramChip:
+    """Load ``program`` into chip instance ``seed`` (one draw of the device variation).
+
+    Args:
+        program: A chip program whose chip has ``core_type = "rram"``.
+        seed: Instance seed (>= 0).
+        adc_scales: Per program core ADC scale registers; 1 for every core when omitted.
+
+    Raises:
+        ConfigError: the program's chip is not an RRAM chip.
+        ProgramError: the program is invalid or a register is out of range.
+    """
+    program.validate()
+    rram_config_of(program.chip)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ProgramError(f"seed = {seed!r}: expected an integer >= 0")
+    crossbars = tuple(sample_crossbar(cp, program.chip, int(seed)) for cp in program.cores)
+    if adc_scales is None:
+        adc_scales = (1,) * len(program.cores)
+    return RramChip(program, int(seed), crossbars, tuple(int(s) for s in adc_scales))
