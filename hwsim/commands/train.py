@@ -1,0 +1,191 @@
+"""``hwsim train``: train a binary-activation SNN, quantize it for a chip, save it, report accuracy.
+
+Examples::
+
+    hwsim train --dataset digits -o digits.npz
+    hwsim train --dataset fashion-mnist --hidden 512 --timesteps 8 -o fmnist.npz
+    hwsim train --dataset mnist --data-dir ~/data/mnist --hidden 1024,1024 -o mnist.npz
+    hwsim train --load digits.npz --sweep-timesteps 1,2,4,8,16     # accuracy vs T, no training
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+
+from hwsim.errors import InputError
+
+__all__ = ["HELP", "add_arguments", "run", "parse_int_list"]
+
+HELP = "train a spiking network with binary activations and save it"
+
+
+def parse_int_list(text: str, what: str) -> tuple[int, ...]:
+    """``"1024,1024"`` -> ``(1024, 1024)``; raises InputError naming ``what`` on bad text."""
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise InputError(f"{what} = {text!r}: expected comma-separated integers, e.g. 1024,1024") from None
+    if not values or any(v < 1 for v in values):
+        raise InputError(f"{what} = {text!r}: expected one or more positive integers")
+    return values
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = (
+        "Defaults depend on the dataset (digits: 64 hidden, 200 epochs; (fashion-)mnist: 512 hidden, 15 epochs).\n"
+        "The accuracy reported as 'chip' is the quantized network run with the chip's exact integer neuron\n"
+        "semantics (hwsim.network.simulate_network, chip-spec 2.2) on the same spike rasters the chip gets."
+    )
+    g = parser.add_argument_group("data")
+    g.add_argument("--dataset", choices=["digits", "mnist", "fashion-mnist"], default="digits",
+                   help="dataset (default: digits, bundled with scikit-learn, no download)")
+    g.add_argument("--data-dir", metavar="DIR",
+                   help="directory of the IDX files for mnist / fashion-mnist (fashion-mnist is found "
+                        "automatically in /usr/share/datasets/fashion-mnist after 'apt-get install "
+                        "dataset-fashion-mnist')")
+    g.add_argument("--limit", type=int, metavar="N", help="use only the first N train and N test images")
+    g = parser.add_argument_group("network and chip")
+    g.add_argument("--hidden", metavar="SIZES", help="hidden layer sizes, comma-separated, e.g. 1024,1024")
+    g.add_argument("--timesteps", "-T", type=int, metavar="T",
+                   help="timesteps per image (default 8; with --load, the network's own)")
+    g.add_argument("--mode", choices=["discontinuous", "continuous"], default="discontinuous",
+                   help="hidden-layer integration: discontinuous (membrane restarts every timestep, each "
+                        "timestep trained as an independent pass) or continuous (membrane carried, BPTT); "
+                        "default discontinuous")
+    g.add_argument("--readout", choices=["membrane", "spike_count"], default="membrane",
+                   help="output layer: membrane readout (fire=0, default, most accurate) or Yin's threshold-0 "
+                        "spike count")
+    g.add_argument("--encoding", choices=["rate", "threshold", "latency"], default="rate",
+                   help="input encoding (chip-spec 3; default rate)")
+    g.add_argument("--chip", default="default_28nm", metavar="PRESET",
+                   help="chip preset or TOML file giving w_bits / v_bits and the core size (default default_28nm)")
+    g.add_argument("--w-bits", type=int, help="override the chip's weight width")
+    g.add_argument("--v-bits", type=int, help="override the chip's membrane width")
+    g = parser.add_argument_group("training")
+    g.add_argument("--epochs", type=int, help="training epochs (default per dataset)")
+    g.add_argument("--seed", type=int, default=0, help="seed of everything random in training (default 0)")
+    g.add_argument("--batch-size", type=int, help="images per mini-batch (default 64)")
+    g.add_argument("--lr", type=float, help="initial Adam learning rate (default per dataset)")
+    g.add_argument("--lr-final", type=float, help="learning rate at the last epoch (exponential decay)")
+    g.add_argument("--loss", choices=["cross_entropy", "squared_hinge"], default="cross_entropy",
+                   help="loss on the mean output potential (default cross_entropy; squared_hinge is Yin's)")
+    g.add_argument("--train-timesteps", type=int, metavar="T",
+                   help="timesteps per training pass (default: per dataset in discontinuous mode, T in continuous)")
+    g.add_argument("--no-qat", action="store_true", help="train in float, quantize only at the end")
+    g.add_argument("--eval-train-limit", type=int, default=10000, metavar="N",
+                   help="measure train accuracy on at most N images (default 10000)")
+    g = parser.add_argument_group("output")
+    g.add_argument("-o", "--output", metavar="NET.npz", help="where to write the trained network")
+    g.add_argument("--load", metavar="NET.npz", help="do not train: load this network and evaluate it")
+    g.add_argument("--sweep-timesteps", metavar="LIST",
+                   help="also measure chip-simulated test accuracy for these timesteps, e.g. 1,2,4,8,16")
+    g.add_argument("--json", metavar="FILE", help="write the summary as JSON")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from hwsim.config import load_chip_config
+    from hwsim.datasets import load_dataset
+    from hwsim.network import Network
+    from hwsim.training.evaluate import accuracy_vs_timesteps, chip_accuracy
+    from hwsim.training.trainer import DATASET_DEFAULTS, fit
+
+    started = time.perf_counter()
+    if args.load is None and args.output is None:
+        raise InputError("no output file: pass -o NET.npz (or --load NET.npz to evaluate an existing network)")
+    chip = load_chip_config(args.chip)
+    w_bits = args.w_bits if args.w_bits is not None else chip.core.w_bits
+    v_bits = args.v_bits if args.v_bits is not None else chip.core.v_bits
+    sweep = parse_int_list(args.sweep_timesteps, "--sweep-timesteps") if args.sweep_timesteps else None
+    summary: dict = {}
+
+    if args.load is not None:
+        network = Network.load(args.load)
+        dataset_name = network.metadata.get("dataset", args.dataset)
+        dataset = load_dataset(dataset_name, args.data_dir, limit=args.limit)
+        vb = args.v_bits if args.v_bits is not None else int(network.metadata.get("v_bits", v_bits))
+        T = args.timesteps if args.timesteps is not None else network.metadata.get("timesteps", 8)
+        enc = network.metadata.get("encoding", args.encoding)
+        acc = chip_accuracy(network, dataset.x_test, dataset.y_test, timesteps=int(T), encoding=enc, v_bits=vb)
+        summary = {"network": args.load, "dataset": dataset.name, "timesteps": int(T), "v_bits": vb,
+                   "chip_test_accuracy": acc}
+        print(f"{args.load}: {'-'.join(map(str, network.sizes))} on {dataset.describe()}")
+        print(f"chip-simulated test accuracy at T={T}: {acc:.4f}")
+    else:
+        defaults = DATASET_DEFAULTS[args.dataset]
+        args.timesteps = args.timesteps if args.timesteps is not None else 8
+        hidden = parse_int_list(args.hidden, "--hidden") if args.hidden else defaults["hidden"]
+        dataset = load_dataset(args.dataset, args.data_dir, limit=args.limit)
+        options = {
+            "batch_size": args.batch_size or defaults["batch_size"],
+            "lr": args.lr or defaults["lr"],
+            "lr_final": args.lr_final or defaults["lr_final"],
+            "loss": args.loss,
+            "readout": args.readout,
+            "encoding": args.encoding,
+            "train_timesteps": args.train_timesteps
+            or (defaults["train_timesteps"] if args.mode == "discontinuous" else None),
+            "quantization_aware": not args.no_qat,
+            "eval_train_limit": args.eval_train_limit,
+        }
+        print(f"{dataset.describe()}; network {'-'.join(map(str, [dataset.n_pixels, *hidden, dataset.n_classes]))}, "
+              f"{args.mode} integration, T={args.timesteps}, w_bits={w_bits}, v_bits={v_bits}", file=sys.stderr)
+        result = fit(
+            dataset,
+            hidden=hidden,
+            timesteps=args.timesteps,
+            mode=args.mode,
+            epochs=args.epochs if args.epochs is not None else defaults["epochs"],
+            seed=args.seed,
+            w_bits=w_bits,
+            v_bits=v_bits,
+            chip=chip.name,
+            progress=not args.no_progress,
+            command="hwsim " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+            **options,
+        )
+        network = result.network
+        network.save(args.output)
+        vb = v_bits
+        r = network.metadata["results"]
+        summary = {"output": args.output, "sizes": network.sizes, **r}
+        print(f"wrote {args.output}: {'-'.join(map(str, network.sizes))}, thresholds {network.metadata['thresholds']}")
+        print(f"| model | train accuracy | test accuracy |\n| --- | --- | --- |\n"
+              f"| float | {r['float_train_accuracy']:.4f} | {r['float_test_accuracy']:.4f} |\n"
+              f"| quantized, chip-simulated | {r['chip_train_accuracy']:.4f} | {r['chip_test_accuracy']:.4f} |")
+        print(f"T={r['timesteps']}, {r['encoding']} encoding; train accuracy on {r['n_train_evaluated']} images; "
+              f"training {r['train_seconds']:.1f} s, total {r['total_seconds']:.1f} s")
+        _report_mapping(network, chip)
+    if sweep:
+        acc = accuracy_vs_timesteps(network, dataset.x_test, dataset.y_test, sweep, v_bits=vb)
+        summary["accuracy_vs_timesteps"] = {str(k): v for k, v in acc.items()}
+        print("| timesteps | chip-simulated test accuracy |\n| --- | --- |")
+        for T, a in acc.items():
+            print(f"| {T} | {a:.4f} |")
+    summary["seconds"] = round(time.perf_counter() - started, 3)
+    if args.json:
+        from hwsim.program import atomic_write_bytes
+
+        atomic_write_bytes(args.json, json.dumps(summary, indent=2).encode())
+    return 0
+
+
+def _report_mapping(network, chip) -> None:
+    """Say whether the network maps onto the chip (the mapper is optional here)."""
+    try:
+        from mapping import map_network
+    except ImportError:
+        return
+    from hwsim.errors import HwsimError
+
+    try:
+        program = map_network(network, chip)
+    except HwsimError as exc:
+        print(f"note: the network does not map onto {chip.name}: {exc}", file=sys.stderr)
+        return
+    print(f"maps onto {chip.name}: {len(program.cores)} of {chip.n_cores} cores")

@@ -1,0 +1,291 @@
+"""Image datasets for training and running networks, loaded offline.
+
+Three datasets, all returned as the same :class:`Dataset` (pixels float32 in
+[0, 1], one row per image; labels int64):
+
+- ``digits``: the 8x8 handwritten digits that ship with scikit-learn
+  (1797 images, no download), split once into train/test with a fixed seed
+  (stratified, 20 % held out).
+- ``mnist`` and ``fashion-mnist``: the standard IDX files
+  (``train-images-idx3-ubyte[.gz]``, ``train-labels-idx1-ubyte[.gz]``,
+  ``t10k-images-idx3-ubyte[.gz]``, ``t10k-labels-idx1-ubyte[.gz]``) in a
+  directory. Fashion-MNIST is found without ``data_dir`` when Debian's
+  ``dataset-fashion-mnist`` package is installed
+  (``/usr/share/datasets/fashion-mnist``).
+
+Nothing is downloaded at run time. IDX files are parsed with
+:func:`numpy.frombuffer` after checking the magic number, the dimensions and
+the file size, so a truncated or foreign file gives a message that names the
+file and what was expected, never a NumPy traceback.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hwsim.errors import InputError
+
+__all__ = [
+    "Dataset",
+    "DatasetError",
+    "DATASETS",
+    "load_dataset",
+    "read_idx",
+    "find_data_dir",
+    "DIGITS_TEST_FRACTION",
+    "DIGITS_SPLIT_SEED",
+]
+
+DATASETS = ("digits", "mnist", "fashion-mnist")
+
+#: Share of each digit class held out for testing, and the seed of the split.
+DIGITS_TEST_FRACTION = 0.2
+DIGITS_SPLIT_SEED = 20170919  # arXiv submission date of Yin et al.; any fixed value would do
+
+_FASHION_CLASSES = [
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+]
+
+# Where each IDX dataset is looked for when no data_dir is given (first hit wins).
+_DEFAULT_DIRS = {
+    "mnist": ["~/data/mnist", "/usr/share/datasets/mnist"],
+    "fashion-mnist": ["/usr/share/datasets/fashion-mnist", "~/data/fashion-mnist"],
+}
+
+_HOW_TO_GET = {
+    "mnist": (
+        "get the four IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
+        "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) from a MNIST mirror into one "
+        "directory and pass it with --data-dir (or set HWSIM_DATA_DIR)"
+    ),
+    "fashion-mnist": (
+        "on Debian/Ubuntu run 'apt-get install dataset-fashion-mnist' (installs "
+        "/usr/share/datasets/fashion-mnist), or put the four IDX files from "
+        "github.com/zalandoresearch/fashion-mnist into one directory and pass it with --data-dir"
+    ),
+}
+
+# IDX data-type codes (byte 3 of the magic number); only unsigned bytes are used by (Fashion-)MNIST.
+_IDX_UBYTE = 0x08
+
+
+class DatasetError(InputError):
+    """A dataset is unknown, missing or corrupt; the message says which file and how to get it."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Images and labels, split into train and test.
+
+    Attributes:
+        name: ``digits``, ``mnist`` or ``fashion-mnist``.
+        x_train: ``(n_train, n_pixels)`` float32 intensities in [0, 1].
+        y_train: ``(n_train,)`` int64 labels in ``0..len(classes)-1``.
+        x_test: ``(n_test, n_pixels)`` float32 intensities in [0, 1].
+        y_test: ``(n_test,)`` int64 labels.
+        image_shape: ``(rows, cols)`` of one image; ``rows * cols == n_pixels``.
+        classes: Class names, index = label.
+    """
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    image_shape: tuple[int, int]
+    classes: list[str]
+
+    @property
+    def n_pixels(self) -> int:
+        return int(self.x_train.shape[1])
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    def describe(self) -> str:
+        """One line: name, sizes and image shape."""
+        r, c = self.image_shape
+        return (f"{self.name}: {len(self.y_train)} train / {len(self.y_test)} test images of {r}x{c} pixels, "
+                f"{self.n_classes} classes")
+
+
+def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, limit: int | None = None) -> Dataset:
+    """Load a dataset by name; never downloads anything.
+
+    Args:
+        name: One of :data:`DATASETS`.
+        data_dir: Directory of IDX files for ``mnist`` / ``fashion-mnist``.
+            When omitted: ``$HWSIM_DATA_DIR/<name>``, then the default places
+            (``~/data/mnist``; ``/usr/share/datasets/fashion-mnist``). Ignored
+            for ``digits``.
+        limit: Keep only the first ``limit`` images of each split (for quick runs).
+
+    Raises:
+        DatasetError: unknown name, bad limit, files missing or corrupt.
+    """
+    if name not in DATASETS:
+        raise DatasetError(f"dataset = {name!r}: allowed {', '.join(DATASETS)}")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
+        raise DatasetError(f"limit = {limit!r}: expected a positive integer or None")
+    if name == "digits":
+        ds = _load_digits()
+    else:
+        ds = _load_idx_dataset(name, find_data_dir(name, data_dir))
+    if limit is not None:
+        ds = Dataset(ds.name, ds.x_train[:limit], ds.y_train[:limit], ds.x_test[:limit], ds.y_test[:limit],
+                     ds.image_shape, ds.classes)
+    return ds
+
+
+def _load_digits() -> Dataset:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = (np.asarray(bunch.data, np.float64) / 16.0).astype(np.float32)  # pixel values are 0..16
+    y = np.asarray(bunch.target, np.int64)
+    # Stratified split with its own generator, independent of scikit-learn's splitter versions.
+    rng = np.random.Generator(np.random.PCG64(DIGITS_SPLIT_SEED))
+    test = np.zeros(len(y), bool)
+    for c in range(10):
+        idx = np.flatnonzero(y == c)
+        k = int(round(DIGITS_TEST_FRACTION * len(idx)))
+        test[rng.permutation(idx)[:k]] = True
+    return Dataset("digits", x[~test], y[~test], x[test], y[test], (8, 8), [str(d) for d in range(10)])
+
+
+def find_data_dir(name: str, data_dir: str | os.PathLike | None = None) -> Path:
+    """Directory holding the IDX files of ``name``.
+
+    Raises:
+        DatasetError: ``data_dir`` is not a directory, or no default place holds the files.
+    """
+    if data_dir is not None:
+        path = Path(data_dir).expanduser()
+        if not path.is_dir():
+            raise DatasetError(f"{name}: data directory {str(path)!r} does not exist; {_HOW_TO_GET[name]}")
+        return path
+    candidates = []
+    env = os.environ.get("HWSIM_DATA_DIR")
+    if env:
+        candidates.append(Path(env).expanduser() / name)
+    candidates += [Path(p).expanduser() for p in _DEFAULT_DIRS[name]]
+    for path in candidates:
+        if _find_file(path, "train-images-idx3-ubyte") is not None:
+            return path
+    raise DatasetError(
+        f"{name}: no IDX files found (looked in {', '.join(str(p) for p in candidates)}); {_HOW_TO_GET[name]}"
+    )
+
+
+def _find_file(directory: Path, stem: str) -> Path | None:
+    for candidate in (directory / f"{stem}.gz", directory / stem):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _load_idx_dataset(name: str, directory: Path) -> Dataset:
+    parts = {}
+    for split, prefix in (("train", "train"), ("test", "t10k")):
+        images = _read_required(name, directory, f"{prefix}-images-idx3-ubyte", ndim=3)
+        labels = _read_required(name, directory, f"{prefix}-labels-idx1-ubyte", ndim=1)
+        if images.shape[0] != labels.shape[0]:
+            raise DatasetError(
+                f"{name}: {directory}/{prefix}-images-idx3-ubyte has {images.shape[0]} images but "
+                f"{prefix}-labels-idx1-ubyte has {labels.shape[0]} labels; expected the same count"
+            )
+        if labels.size and labels.max() > 9:
+            raise DatasetError(
+                f"{name}: {directory}/{prefix}-labels-idx1-ubyte holds label {int(labels.max())}; expected 0..9"
+            )
+        parts[split] = (images, labels)
+    shape = parts["train"][0].shape[1:]
+    if parts["test"][0].shape[1:] != shape:
+        raise DatasetError(
+            f"{name}: train images are {shape[0]}x{shape[1]} but test images are "
+            f"{parts['test'][0].shape[1]}x{parts['test'][0].shape[2]}; expected the same size"
+        )
+    n_pixels = shape[0] * shape[1]
+
+    def pixels(a: np.ndarray) -> np.ndarray:
+        return (a.reshape(len(a), n_pixels).astype(np.float32) / np.float32(255.0))
+
+    classes = _FASHION_CLASSES if name == "fashion-mnist" else [str(d) for d in range(10)]
+    return Dataset(
+        name,
+        pixels(parts["train"][0]), parts["train"][1].astype(np.int64),
+        pixels(parts["test"][0]), parts["test"][1].astype(np.int64),
+        (int(shape[0]), int(shape[1])), list(classes),
+    )
+
+
+def _read_required(name: str, directory: Path, stem: str, ndim: int) -> np.ndarray:
+    path = _find_file(directory, stem)
+    if path is None:
+        raise DatasetError(
+            f"{name}: missing file {directory}/{stem}[.gz] (expected an IDX file with {ndim} dimension(s)); "
+            f"{_HOW_TO_GET[name]}"
+        )
+    return read_idx(path, ndim=ndim)
+
+
+def read_idx(path: str | os.PathLike, ndim: int | None = None) -> np.ndarray:
+    """Read an IDX file of unsigned bytes (``.gz`` or raw) into a uint8 array.
+
+    The format: 2 zero bytes, a type byte (``0x08`` = unsigned byte), the
+    number of dimensions, then one big-endian uint32 per dimension, then the
+    data in C order.
+
+    Args:
+        path: The file; gzip-compressed when its name ends in ``.gz``.
+        ndim: Expected number of dimensions (3 for images, 1 for labels), or None for any.
+
+    Raises:
+        DatasetError: the file is missing, not gzip when named ``.gz``, has a wrong magic
+            number or dimension count, or its size does not match its header.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"IDX file {str(path)!r} does not exist")
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as fh:
+                raw = fh.read()
+        else:
+            raw = path.read_bytes()
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DatasetError(f"{path}: cannot read ({exc}); the file is corrupt or not gzip-compressed") from None
+    if len(raw) < 4:
+        raise DatasetError(f"{path}: {len(raw)} bytes, too short for an IDX header (expected at least 4)")
+    zero, dtype_code, dims = struct.unpack(">HBB", raw[:4])
+    expected_magic = f"0x0000080{ndim}" if ndim is not None else "0x000008NN"
+    if zero != 0 or dtype_code != _IDX_UBYTE:
+        raise DatasetError(
+            f"{path}: magic number 0x{int.from_bytes(raw[:4], 'big'):08x}, expected {expected_magic} "
+            "(IDX, unsigned bytes); not an IDX file or a different data type"
+        )
+    if ndim is not None and dims != ndim:
+        raise DatasetError(
+            f"{path}: magic number 0x{int.from_bytes(raw[:4], 'big'):08x} says {dims} dimension(s), "
+            f"expected {expected_magic} ({ndim} dimension(s))"
+        )
+    header_len = 4 + 4 * dims
+    if len(raw) < header_len:
+        raise DatasetError(f"{path}: truncated header ({len(raw)} bytes, expected {header_len} for {dims} dims)")
+    shape = struct.unpack(f">{dims}I", raw[4:header_len])
+    expected = header_len + int(np.prod(shape, dtype=np.int64))
+    if len(raw) != expected:
+        raise DatasetError(
+            f"{path}: {len(raw)} bytes, expected {expected} ({header_len}-byte header + data of shape "
+            f"{'x'.join(map(str, shape))}); the file is truncated or corrupt"
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=header_len).reshape(shape)

@@ -1,0 +1,195 @@
+"""The float training model: binary spikes with a straight-through estimator.
+
+After Yin et al. (BioCAS 2017, arXiv:1709.06206; code github.com/ShihuiYin/BASNN):
+
+- A hidden neuron fires when its membrane reaches the threshold,
+  ``o = [V >= theta]`` (``>=`` as on the chip, chip-spec §2.2).
+- Backward, the step is replaced by a box: ``do/dV = 1 / (2 w)`` for
+  ``|V - theta| < w``, else 0, with half-width ``w = theta`` (Yin: height 0.5
+  on ``0 < V < 2`` for ``theta = 1``). This is the exact derivative of the
+  surrogate ``clip((V - theta) / (2 w) + 1/2, 0, 1)``, which
+  ``surrogate=True`` uses in the forward pass so the gradient can be checked
+  against finite differences.
+- **Discontinuous integration**: every timestep is an independent pass,
+  ``V_t = W x_t + b`` (membranes restart at 0).
+- **Continuous integration**: ``V_t = V_end_{t-1} + W x_t + b``, spike,
+  then reset by subtraction ``V_end_t = V_t - theta o_t``; gradients flow
+  back through time (BPTT), through the reset too unless ``detach_reset``.
+- The output layer never spikes in training: its per-timestep potential
+  ``z_t = W h_t + b`` (discontinuous) is the logit; the loss is taken on the
+  mean over timesteps. On the chip this is either the membrane readout
+  (``fire = False``, sum of ``z_t``) or Yin's threshold-0 spike count
+  (``sum_t [z_t >= 0]``).
+
+Quantization-aware training: the forward pass uses weights and biases
+rounded to each layer's fixed-point grid (see :mod:`hwsim.training.quantize`);
+gradients pass the rounding unchanged (STE) to the float shadow weights.
+
+Arrays are time-major: inputs ``(T, B, n_in)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["FloatParams", "ForwardCache", "forward", "backward", "spike_grad", "surrogate_spike", "LOSSES", "loss_and_grad"]
+
+LOSSES = ("squared_hinge", "cross_entropy")
+
+
+@dataclass
+class FloatParams:
+    """Float weights and biases of a fully connected stack; layer ``k`` maps ``W[k].shape[0] -> W[k].shape[1]``."""
+
+    weights: list[np.ndarray]
+    biases: list[np.ndarray]
+
+    @property
+    def sizes(self) -> list[int]:
+        return [self.weights[0].shape[0]] + [w.shape[1] for w in self.weights]
+
+    def copy(self) -> FloatParams:
+        return FloatParams([w.copy() for w in self.weights], [b.copy() for b in self.biases])
+
+
+@dataclass
+class ForwardCache:
+    """What :func:`backward` needs: layer inputs ``(T, B, n)`` and hidden membranes ``(T, B, n)``."""
+
+    inputs: list[np.ndarray]
+    membranes: list[np.ndarray]
+    logits: np.ndarray  # (T, B, n_classes)
+
+
+def spike_grad(v: np.ndarray, theta: float, half_width: float) -> np.ndarray:
+    """Box surrogate derivative: ``1 / (2 w)`` where ``|v - theta| < w``, else 0."""
+    return (np.abs(v - theta) < half_width).astype(v.dtype) * v.dtype.type(0.5 / half_width)
+
+
+def surrogate_spike(v: np.ndarray, theta: float, half_width: float) -> np.ndarray:
+    """The piecewise-linear function whose derivative is :func:`spike_grad`."""
+    return np.clip((v - theta) / (2 * half_width) + 0.5, 0.0, 1.0).astype(v.dtype)
+
+
+def _fire(v: np.ndarray, theta: float, half_width: float, surrogate: bool) -> np.ndarray:
+    if surrogate:
+        return surrogate_spike(v, theta, half_width)
+    return (v >= theta).astype(v.dtype)
+
+
+def forward(
+    params: FloatParams,
+    x: np.ndarray,
+    *,
+    mode: str,
+    theta: float = 1.0,
+    half_width: float = 1.0,
+    surrogate: bool = False,
+) -> ForwardCache:
+    """Run the float model on ``x`` ``(T, B, n_in)`` (0/1 spikes, or any floats).
+
+    Args:
+        params: Weights/biases to use (already fake-quantized for QAT).
+        x: Time-major inputs.
+        mode: ``"discontinuous"`` or ``"continuous"`` (hidden layers).
+        theta: Hidden threshold in float units.
+        half_width: Half-width of the STE box.
+        surrogate: Use the surrogate instead of the step in the forward pass (gradient checks).
+    """
+    T, B, _ = x.shape
+    inputs, membranes = [], []
+    h = x
+    n_layers = len(params.weights)
+    for k in range(n_layers):
+        w, b = params.weights[k], params.biases[k]
+        inputs.append(h)
+        current = (h.reshape(T * B, -1) @ w + b).reshape(T, B, -1)
+        if k == n_layers - 1:
+            return ForwardCache(inputs, membranes, current)
+        if mode == "discontinuous":
+            v = current
+            h = _fire(v, theta, half_width, surrogate)
+        else:
+            v = np.empty_like(current)
+            h = np.empty_like(current)
+            v_end = np.zeros_like(current[0])
+            for t in range(T):
+                v[t] = v_end + current[t]
+                h[t] = _fire(v[t], theta, half_width, surrogate)
+                v_end = v[t] - theta * h[t]
+        membranes.append(v)
+    raise AssertionError("unreachable")
+
+
+def backward(
+    params: FloatParams,
+    cache: ForwardCache,
+    d_logits: np.ndarray,
+    *,
+    mode: str,
+    theta: float = 1.0,
+    half_width: float = 1.0,
+    detach_reset: bool = False,
+) -> FloatParams:
+    """Gradients of the loss w.r.t. weights and biases, given ``dL/dlogits`` ``(T, B, C)``.
+
+    The spike's derivative is :func:`spike_grad` (straight-through box).
+    """
+    n_layers = len(params.weights)
+    gw: list[np.ndarray] = [None] * n_layers  # type: ignore[list-item]
+    gb: list[np.ndarray] = [None] * n_layers  # type: ignore[list-item]
+    d_current = d_logits
+    for k in range(n_layers - 1, -1, -1):
+        h = cache.inputs[k]
+        T, B, n_in = h.shape
+        dc2 = d_current.reshape(T * B, -1)
+        gw[k] = h.reshape(T * B, n_in).T @ dc2
+        gb[k] = dc2.sum(axis=0)
+        if k == 0:
+            break
+        d_h = (dc2 @ params.weights[k].T).reshape(T, B, n_in)
+        v = cache.membranes[k - 1]
+        g = spike_grad(v, theta, half_width)
+        if mode == "discontinuous":
+            d_current = d_h * g
+        else:
+            d_current = np.empty_like(d_h)
+            d_next = np.zeros_like(d_h[0])  # dL/dV_end_t, i.e. dL/dV_{t+1}
+            for t in range(T - 1, -1, -1):
+                through_reset = d_next if detach_reset else d_next * (1.0 - theta * g[t])
+                d_v = d_h[t] * g[t] + through_reset
+                d_current[t] = d_v
+                d_next = d_v
+    return FloatParams(gw, gb)
+
+
+def loss_and_grad(logits: np.ndarray, labels: np.ndarray, loss: str) -> tuple[float, np.ndarray]:
+    """Loss on the mean logits over timesteps, and its gradient w.r.t. the per-timestep logits.
+
+    Args:
+        logits: ``(T, B, C)``.
+        labels: ``(B,)`` integer classes.
+        loss: ``"squared_hinge"`` (Yin's: targets +-1, mean over images and classes)
+            or ``"cross_entropy"`` (softmax, mean over images).
+    """
+    T, B, C = logits.shape
+    z = logits.mean(axis=0)
+    if loss == "squared_hinge":
+        y = -np.ones_like(z)
+        y[np.arange(B), labels] = 1.0
+        margin = np.maximum(0.0, 1.0 - y * z)
+        value = float((margin**2).sum() / (B * C))
+        dz = (-2.0 * y * margin / (B * C)).astype(z.dtype)
+    elif loss == "cross_entropy":
+        zs = z - z.max(axis=1, keepdims=True)
+        p = np.exp(zs)
+        p /= p.sum(axis=1, keepdims=True)
+        value = float(-np.log(np.maximum(p[np.arange(B), labels], 1e-300)).mean())
+        p[np.arange(B), labels] -= 1.0
+        dz = (p / B).astype(z.dtype)
+    else:
+        raise ValueError(f"loss = {loss!r}: allowed {', '.join(LOSSES)}")
+    d_logits = np.broadcast_to(dz / T, (T, B, C)).astype(z.dtype)
+    return value, d_logits
