@@ -1,0 +1,62 @@
+// =============================================================================
+// snn_neuron_update.v -- neuron-update unit of the UPDATE phase (P lanes)
+// =============================================================================
+// Combinational, one lane group per cycle (chip-spec §2.2 step 3), per lane:
+//   v = sat(v + bias)                      bias add, saturating to V_BITS
+//   v = v - (v >>> leak_shift)             only if leak_shift > 0; cannot overflow
+//   spike = fire & lane_en & (v >= threshold)
+//   v = v - threshold (subtract) | 0 (zero)   if spike; cannot overflow
+// Lanes with `lane_en` low keep their membrane and never spike.
+`default_nettype none
+
+module snn_neuron_update #(
+    // Parallel lanes (P); >= 1.
+    parameter integer LANES = 16,
+    // Membrane, bias and threshold width in bits; 4..32.
+    parameter integer V_BITS = 16,
+    // Width of the leak_shift register in bits; 2^LS_W >= V_BITS.
+    parameter integer LS_W = 4
+) (
+    input  wire [LANES*V_BITS-1:0] v_in,        // membranes after INTEGRATE
+    input  wire [LANES*V_BITS-1:0] bias,        // biases of the group
+    input  wire [LANES-1:0]        lane_en,     // lane holds a neuron in use
+    // core registers -----------------------------------------------------------
+    input  wire [V_BITS-1:0]       threshold,   // 0 .. 2^(V_BITS-1)-1
+    input  wire [LS_W-1:0]         leak_shift,  // 0 .. V_BITS-1, 0 = no leak
+    input  wire                    fire,        // 1 spiking neurons, 0 membrane readout
+    input  wire                    reset_zero,  // 1 reset to 0, 0 subtract threshold
+    // results --------------------------------------------------------------------
+    output wire [LANES*V_BITS-1:0] v_out,       // end-of-timestep membranes
+    output wire [LANES-1:0]        spikes       // lane fired
+);
+
+    wire signed [V_BITS-1:0] th = threshold;
+
+    genvar l;
+    generate
+        for (l = 0; l < LANES; l = l + 1) begin : g_lane
+            wire signed [V_BITS-1:0] v_b;      // after the bias add
+            wire signed [V_BITS-1:0] v_l;      // after the leak
+            wire signed [V_BITS-1:0] v_r;      // after the reset
+            wire                     spk;
+
+            snn_sat_add #(.A_BITS(V_BITS), .B_BITS(V_BITS)) u_bias (
+                .a (v_in[l*V_BITS +: V_BITS]),
+                .b (bias[l*V_BITS +: V_BITS]),
+                .y (v_b)
+            );
+
+            // >>> on a signed operand is the arithmetic shift of the spec
+            // (floor division by 2^k); v - (v >>> 0) would be 0, hence the test.
+            assign v_l = (leak_shift == {LS_W{1'b0}}) ? v_b : v_b - (v_b >>> leak_shift);
+            assign spk = fire & lane_en[l] & (v_l >= th);
+            assign v_r = spk ? (reset_zero ? {V_BITS{1'b0}} : v_l - th) : v_l;
+
+            assign v_out[l*V_BITS +: V_BITS] = lane_en[l] ? v_r : v_in[l*V_BITS +: V_BITS];
+            assign spikes[l] = spk;
+        end
+    endgenerate
+
+endmodule
+
+`default_nettype wire
