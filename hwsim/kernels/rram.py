@@ -1,0 +1,207 @@
+"""Numba kernels of a chip of RRAM crossbar cores (chip-spec §7).
+
+The chip program and the chip instance's conductances are unpacked once into
+flat arrays by :mod:`hwsim.rram.engine`; these kernels only loop. Images are
+independent (fresh state per inference, read noise pre-drawn per image), so
+the engine runs disjoint image ranges on a pool of threads (the kernels
+release the GIL) and gets the same bits whatever the thread count.
+
+Floating point: every column current is summed in float64 over the spiking
+rows in ascending axon order, exactly as the golden model
+(:mod:`hwsim.rram.golden`) does, and the noise term is formed as
+``(v_read * sigma) * sqrt(acc_sq) * z``, so the kernel and the golden model
+produce the same ADC codes bit for bit. No fastmath.
+
+Slow twin: :mod:`hwsim.reference.rram` (same names, same signatures).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hwsim.kernels.decorators import jit
+
+__all__ = ["crossbar_read", "rram_chip_run", "N_RRAM_COUNTERS"]
+
+# Digital counter columns (hwsim.result.COUNTER_NAMES order) and the RRAM ones (RRAM_COUNTER_NAMES).
+_AXON_EVENTS, _SRAM_READS, _SOPS, _NEURON_UPDATES, _OUT_SPIKES, _PACKETS, _HOPS, _CYCLES = range(8)
+N_RRAM_COUNTERS = 3
+_ROW_DRIVES, _CELL_READS, _ADC_CONVERSIONS = range(N_RRAM_COUNTERS)
+
+
+@jit
+def crossbar_read(active, n_active, g_diff, g_sq, row_g, n_neurons, v_read, v_sigma, noisy, z, lsb, adc_lo, adc_hi,
+                  acc, acc_sq, codes):
+    """Read the spiking rows of one crossbar and convert the column pairs (chip-spec §7.3).
+
+    ``g_diff``/``g_sq`` are the core's flat ``(n_axons * n_neurons)`` arrays, ``row_g`` its
+    ``(n_axons,)`` row conductance sums, ``z`` the ``(n_neurons,)`` read-noise normals.
+    Writes ``codes``; returns ``(sum of row_g over the driven rows, largest |unclamped code|)``.
+    """
+    for j in range(n_neurons):
+        acc[j] = 0.0
+        acc_sq[j] = 0.0
+    read_g = 0.0
+    for i in range(n_active):
+        a = active[i]
+        base = a * n_neurons
+        # ascending a for every column: the order of the float additions is the spec's
+        for j in range(n_neurons):
+            acc[j] = acc[j] + g_diff[base + j]
+        if noisy:
+            for j in range(n_neurons):
+                acc_sq[j] = acc_sq[j] + g_sq[base + j]
+        read_g = read_g + row_g[a]
+    peak = 0.0
+    for j in range(n_neurons):
+        current = v_read * acc[j]
+        if noisy:
+            current = current + v_sigma * np.sqrt(acc_sq[j]) * z[j]
+        r = np.floor(current / lsb + 0.5)
+        if abs(r) > peak:
+            peak = abs(r)
+        # clamp in float64 first: r may exceed the int64 range on absurd currents
+        if r > adc_hi:
+            r = adc_hi
+        elif r < adc_lo:
+            r = adc_lo
+        codes[j] = np.int64(r)
+    return read_g, peak
+
+
+@jit
+def rram_chip_run(
+    raster, z, noisy,
+    order, stage, n_axons, n_neurons, g_ptr, in_ptr, v_ptr,
+    g_diff, g_sq, row_g, bias, threshold, leak_shift, discontinuous, reset_zero, fire, adc_scale, lsb,
+    xbar_cycles, groups, out_off,
+    route_ptr, route_dest, route_lo, route_hi, route_axoff, route_hops, max_hops,
+    h_dest, h_lo, h_hi, h_axoff, h_hops, host_max_hops,
+    v_read, v_sigma, adc_lo, adc_hi, v_lo, v_hi, barrier_cycles, hop_latency, start_cycles, done_cycles,
+    out_spikes, out_mem, counters, rram_counters, read_g_out, host_counters, ts_cycles, adc_peak,
+):
+    """Run a batch of images through an RRAM chip instance; fills the output arrays.
+
+    Per image ``b`` (parallel): state ``v`` (all cores' membranes, int64) and
+    the input-spike bitmaps ``inbox`` (all cores' axons). Per timestep: host
+    routing, then the cores in ``order`` (ascending stage), each doing read +
+    convert (if any axon spiked), one saturating add, the digital update and
+    the routing of its spikes (chip-spec §1, §7).
+    """
+    B, T, n_in = raster.shape
+    C = order.shape[0]
+    n_v = v_ptr[C]
+    n_ax = in_ptr[C]
+    max_n = 1
+    max_a = 1
+    for k in range(C):
+        max_n = max(max_n, n_neurons[k])
+        max_a = max(max_a, n_axons[k])
+    for b in range(B):
+        v = np.zeros(n_v, np.int64)
+        inbox = np.zeros(n_ax, np.uint8)
+        active = np.empty(max_a, np.int64)
+        acc = np.empty(max_n, np.float64)
+        acc_sq = np.empty(max_n, np.float64)
+        codes = np.empty(max_n, np.int64)
+        spikes = np.empty(max_n, np.int64)
+        z_empty = np.zeros(max_n, np.float64)
+        for t in range(T):
+            inbox[:] = 0
+            # host port (chip-spec §1.1)
+            h_packets = 0
+            h_hops_sum = 0
+            for i in range(n_in):
+                if raster[b, t, i] != 0:
+                    for r in range(h_dest.shape[0]):
+                        if h_lo[r] <= i and i < h_hi[r]:
+                            inbox[in_ptr[h_dest[r]] + h_axoff[r] + i - h_lo[r]] = 1
+                            h_packets += 1
+                            h_hops_sum += h_hops[r]
+            h_route = h_packets + hop_latency * host_max_hops if h_packets > 0 else 0
+            host_counters[b, t, 0] = h_packets
+            host_counters[b, t, 1] = h_hops_sum
+            host_counters[b, t, 2] = h_route
+            cycles = barrier_cycles + h_route
+            stage_compute = 0
+            stage_route = 0
+            for oi in range(C):
+                k = order[oi]
+                nn = n_neurons[k]
+                vo = v_ptr[k]
+                # START: discontinuous integration restarts the membranes
+                if discontinuous[k]:
+                    for j in range(nn):
+                        v[vo + j] = 0
+                # gather the spiking axons, ascending
+                n_spk = 0
+                io = in_ptr[k]
+                for a in range(n_axons[k]):
+                    if inbox[io + a] != 0:
+                        active[n_spk] = a
+                        n_spk += 1
+                rg = 0.0
+                if n_spk > 0:
+                    go = g_ptr[k]
+                    ro = in_ptr[k]
+                    zk = z[b, t, k] if noisy else z_empty
+                    rg, peak = crossbar_read(
+                        active, n_spk, g_diff[go:go + n_axons[k] * nn], g_sq[go:go + n_axons[k] * nn],
+                        row_g[ro:ro + n_axons[k]], nn, v_read, v_sigma, noisy, zk, lsb[k], adc_lo, adc_hi,
+                        acc, acc_sq, codes,
+                    )
+                    if peak > adc_peak[b, k]:
+                        adc_peak[b, k] = peak
+                    for j in range(nn):
+                        # one saturating add of code x adc_scale (chip-spec §7.3 step 3)
+                        x = v[vo + j] + codes[j] * adc_scale[k]
+                        v[vo + j] = v_lo if x < v_lo else (v_hi if x > v_hi else x)
+                # UPDATE (chip-spec §2.2 step 3)
+                n_fired = 0
+                th = threshold[k]
+                for j in range(nn):
+                    x = v[vo + j] + bias[vo + j]
+                    x = v_lo if x < v_lo else (v_hi if x > v_hi else x)
+                    if leak_shift[k] > 0:
+                        x = x - (x >> leak_shift[k])  # arithmetic shift on int64
+                    if fire[k] and x >= th:
+                        spikes[n_fired] = j
+                        n_fired += 1
+                        x = 0 if reset_zero[k] else x - th
+                    v[vo + j] = x
+                # EMIT
+                packets = 0
+                hops = 0
+                for si in range(n_fired):
+                    j = spikes[si]
+                    for r in range(route_ptr[k], route_ptr[k + 1]):
+                        if route_lo[r] <= j and j < route_hi[r]:
+                            inbox[in_ptr[route_dest[r]] + route_axoff[r] + j - route_lo[r]] = 1
+                            packets += 1
+                            hops += route_hops[r]
+                if out_off[k] >= 0:
+                    for j in range(nn):
+                        out_mem[b, t, out_off[k] + j] = v[vo + j]
+                    for si in range(n_fired):
+                        out_spikes[b, t, out_off[k] + spikes[si]] = 1
+                core_cyc = start_cycles + (xbar_cycles[k] if n_spk > 0 else 0) + groups[k] + done_cycles
+                route_cyc = packets + hop_latency * max_hops[k] if packets > 0 else 0
+                counters[b, t, k, _AXON_EVENTS] = n_spk
+                counters[b, t, k, _SRAM_READS] = 0
+                counters[b, t, k, _SOPS] = n_spk * nn
+                counters[b, t, k, _NEURON_UPDATES] = nn
+                counters[b, t, k, _OUT_SPIKES] = n_fired
+                counters[b, t, k, _PACKETS] = packets
+                counters[b, t, k, _HOPS] = hops
+                counters[b, t, k, _CYCLES] = core_cyc
+                rram_counters[b, t, k, _ROW_DRIVES] = n_spk
+                rram_counters[b, t, k, _CELL_READS] = 2 * n_spk * nn
+                rram_counters[b, t, k, _ADC_CONVERSIONS] = nn if n_spk > 0 else 0
+                read_g_out[b, t, k] = rg
+                # stage bookkeeping (chip-spec §1.2): cores of one stage run in parallel
+                stage_compute = max(stage_compute, core_cyc)
+                stage_route = max(stage_route, route_cyc)
+                if oi == C - 1 or stage[order[oi + 1]] != stage[k]:
+                    cycles += stage_compute + stage_route
+                    stage_compute = 0
+                    stage_route = 0
+            ts_cycles[b, t] = cycles
