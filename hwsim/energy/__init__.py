@@ -1,0 +1,41 @@
+"""Energy and latency model: action counts x per-action energies from a technology table.
+
+Usage::
+
+    from hwsim.energy import load_table, estimate
+    report = estimate(result, program, load_table("28nm"))
+    report.energy_nj_per_image, report.pj_per_sop, report.by_layer
+
+Tables live in ``hwsim/energy/tables/<technology>.toml``; see ``docs/energy.md``.
+``python -m hwsim.energy.calibrate`` reproduces the calibration to Yin et al.
+"""
+
+from hwsim.energy.model import (
+    CORE_ACTIONS,
+    HOST_ACTIONS,
+    STATIC_ACTIONS,
+    ActionCounts,
+    EnergyReport,
+    action_counts,
+    core_storage_bits,
+    estimate,
+    layer_name,
+)
+from hwsim.energy.table import EnergyTable, EnergyTableError, TableEntry, load_table, table_names
+
+__all__ = [
+    "CORE_ACTIONS",
+    "HOST_ACTIONS",
+    "STATIC_ACTIONS",
+    "ActionCounts",
+    "EnergyReport",
+    "EnergyTable",
+    "EnergyTableError",
+    "TableEntry",
+    "action_counts",
+    "core_storage_bits",
+    "estimate",
+    "layer_name",
+    "load_table",
+    "table_names",
+]

@@ -1,0 +1,341 @@
+"""Energy and latency of a run: action counts times energies from a technology table.
+
+The simulator only counts what each component did (chip-spec §2.5 counters).
+This module turns those counters into Accelergy-style action counts keyed by
+``(component, action)``, multiplies them by the energies of a
+:class:`~hwsim.energy.table.EnergyTable`, adds leakage (static power times
+runtime) and returns a plain-data :class:`EnergyReport`: per image, per
+component, per action, per core and per layer, plus latency, throughput and
+energy-delay product. No energy number lives in this file.
+
+Units: energy in pJ inside the report arrays (``*_pj``), summaries in nJ per
+image; time in cycles and µs (cycles / ``clock_mhz``); µW x µs = pJ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hwsim.config import ChipConfig
+from hwsim.energy.table import EnergyTable, load_table
+from hwsim.errors import InputError
+from hwsim.program import ChipProgram
+from hwsim.result import COUNTER_NAMES, RunResult
+
+__all__ = [
+    "CORE_ACTIONS",
+    "HOST_ACTIONS",
+    "STATIC_ACTIONS",
+    "ActionCounts",
+    "EnergyReport",
+    "action_counts",
+    "core_storage_bits",
+    "estimate",
+    "layer_name",
+]
+
+# What each digital-core action is, in terms of chip-spec §2.5 counters. The
+# counts are per core; the energies come from the table.
+CORE_ACTIONS: dict[tuple[str, str], str] = {
+    ("core.spike_buffer", "scan_axon"): "axon_events",
+    ("core.weight_sram", "read_bit"): "sram_word_reads * lanes * w_bits",
+    ("core.accumulator", "add_bit"): "synaptic_ops * v_bits",
+    ("core.membrane_rf", "access_bit"): "(2 * sram_word_reads * lanes + 3 * neuron_updates) * v_bits",
+    ("core.neuron", "update_bit"): "neuron_updates * v_bits",
+    ("core.controller", "cycle"): "cycles",
+    ("core.router", "send_packet"): "packets",
+    ("noc.link", "hop"): "hops",
+}
+HOST_ACTIONS: dict[tuple[str, str], str] = {
+    ("host.port", "send_packet"): "host packets",
+    ("noc.link", "hop"): "host hops",
+}
+STATIC_ACTIONS: dict[tuple[str, str], str] = {
+    ("core.storage", "leak_bit"): "stored bits of every mesh core (A*N*w_bits + 2*N*v_bits + A) for the runtime",
+}
+
+HOST_LAYER = "host"
+IDLE_LAYER = "idle cores"
+STATIC_COMPONENT = "leakage"
+
+
+def key_name(key: tuple[str, str]) -> str:
+    """``"component/action"``, the flat name used in reports."""
+    return f"{key[0]}/{key[1]}"
+
+
+def core_storage_bits(chip: ChipConfig) -> int:
+    """Stored bits of one core: weight SRAM, membrane and bias registers, input bitmap."""
+    cc = chip.core
+    return cc.axons * cc.neurons * cc.w_bits + 2 * cc.neurons * cc.v_bits + cc.axons
+
+
+def layer_name(label: str, stage: int) -> str:
+    """Layer a core belongs to: the label up to ``[`` (mapper labels ``fc0[0:256]``), else ``stage<k>``."""
+    name = label.split("[", 1)[0].strip() if label else ""
+    return name or f"stage{stage}"
+
+
+@dataclass(frozen=True)
+class ActionCounts:
+    """Action counts of a batch of inferences, summed over timesteps.
+
+    Attributes:
+        core: ``(component, action) -> (B, n_cores)`` counts per program core.
+        host: ``(component, action) -> (B,)`` counts of the host port.
+        runtime_us: ``(B,)`` runtime of each inference in µs.
+        cycles: ``(B,)`` chip cycles of each inference.
+        storage_bits_per_core: Stored (leaking) bits of one core.
+        n_mesh_cores: Cores on the mesh, all of which leak.
+    """
+
+    core: dict[tuple[str, str], np.ndarray]
+    host: dict[tuple[str, str], np.ndarray]
+    runtime_us: np.ndarray
+    cycles: np.ndarray
+    storage_bits_per_core: int
+    n_mesh_cores: int
+
+
+def action_counts(result: RunResult, program: ChipProgram) -> ActionCounts:
+    """Turn a run's counters into action counts (see :data:`CORE_ACTIONS`).
+
+    Raises:
+        InputError: the result does not belong to the program.
+    """
+    if tuple(result.core_ids) != tuple(cp.core for cp in program.cores):
+        raise InputError(
+            f"run result cores {list(result.core_ids)} do not match the program's cores "
+            f"{[cp.core for cp in program.cores]}"
+        )
+    chip, cc = program.chip, program.chip.core
+    c = result.counters.sum(axis=1, dtype=np.int64)  # (B, C, K)
+
+    def get(name: str) -> np.ndarray:
+        return c[..., COUNTER_NAMES.index(name)]
+
+    word_bits_lanes = get("sram_word_reads") * cc.lanes
+    core = {
+        ("core.spike_buffer", "scan_axon"): get("axon_events"),
+        ("core.weight_sram", "read_bit"): word_bits_lanes * cc.w_bits,
+        ("core.accumulator", "add_bit"): get("synaptic_ops") * cc.v_bits,
+        # the lane group's membranes are read and written back for every weight word
+        ("core.membrane_rf", "access_bit"): (2 * word_bits_lanes + 3 * get("neuron_updates")) * cc.v_bits,
+        ("core.neuron", "update_bit"): get("neuron_updates") * cc.v_bits,
+        ("core.controller", "cycle"): get("cycles"),
+        ("core.router", "send_packet"): get("packets"),
+        ("noc.link", "hop"): get("hops"),
+    }
+    host = {
+        ("host.port", "send_packet"): result.host_counter("packets").sum(axis=1, dtype=np.int64),
+        ("noc.link", "hop"): result.host_counter("hops").sum(axis=1, dtype=np.int64),
+    }
+    cycles = result.cycles_per_inference.astype(np.int64)
+    return ActionCounts(
+        core=core,
+        host=host,
+        runtime_us=cycles / float(chip.clock_mhz),
+        cycles=cycles,
+        storage_bits_per_core=core_storage_bits(chip),
+        n_mesh_cores=chip.n_cores,
+    )
+
+
+@dataclass(frozen=True)
+class EnergyReport:
+    """Energy and latency of ``B`` inferences (plain data; arrays are per image).
+
+    Attributes:
+        table: Table name.
+        table_version: Table version.
+        global_scale: Calibration factor applied to every entry.
+        clock_mhz: Chip clock.
+        timesteps: Timesteps per inference.
+        total_pj: ``(B,)`` total energy per image.
+        dynamic_pj: ``(B,)`` dynamic part.
+        static_pj: ``(B,)`` leakage part.
+        by_action: ``"component/action" -> (B,)`` energy in pJ.
+        action_counts: ``"component/action" -> (B,)`` counts (core + host).
+        by_component: Component class (``core.weight_sram``, ..., ``leakage``) -> ``(B,)`` pJ.
+        by_layer: Layer name (``host``, layers in stage order, ``idle cores``) -> ``(B,)`` pJ.
+        by_core: ``(B, n_cores)`` pJ per program core (dynamic + its own leakage).
+        core_ids: Mesh index of each program core.
+        cycles: ``(B,)`` chip cycles per image.
+        latency_us: ``(B,)`` µs per image at ``clock_mhz``.
+        sops: ``(B,)`` synaptic operations per image.
+    """
+
+    table: str
+    table_version: str
+    global_scale: float
+    clock_mhz: float
+    timesteps: int
+    total_pj: np.ndarray
+    dynamic_pj: np.ndarray
+    static_pj: np.ndarray
+    by_action: dict[str, np.ndarray]
+    action_counts: dict[str, np.ndarray]
+    by_component: dict[str, np.ndarray]
+    by_layer: dict[str, np.ndarray]
+    by_core: np.ndarray
+    core_ids: tuple[int, ...]
+    cycles: np.ndarray
+    latency_us: np.ndarray
+    sops: np.ndarray
+    static_power_uw: float = 0.0
+    notes: dict = field(default_factory=dict)
+
+    @property
+    def n_images(self) -> int:
+        return int(self.total_pj.shape[0])
+
+    @property
+    def energy_nj_per_image(self) -> float:
+        """Mean total energy per image in nJ."""
+        return float(self.total_pj.mean() / 1e3)
+
+    @property
+    def latency_us_per_image(self) -> float:
+        return float(self.latency_us.mean())
+
+    @property
+    def throughput_images_per_s(self) -> float:
+        """Images per second, one inference after another (the chip runs one image at a time)."""
+        return float(1e6 / self.latency_us.mean())
+
+    @property
+    def sops_per_image(self) -> float:
+        return float(self.sops.mean())
+
+    @property
+    def pj_per_sop(self) -> float | None:
+        """Total energy (dynamic + leakage) divided by synaptic operations; None without SOPs."""
+        total_sops = float(self.sops.sum())
+        return float(self.total_pj.sum() / total_sops) if total_sops > 0 else None
+
+    @property
+    def edp_nj_us(self) -> float:
+        """Energy-delay product per image, mean over images, in nJ x µs."""
+        return float((self.total_pj / 1e3 * self.latency_us).mean())
+
+    def summary(self) -> dict:
+        """Headline numbers as JSON-ready floats."""
+        nj = self.total_pj / 1e3
+        return {
+            "energy_nj_per_image": self.energy_nj_per_image,
+            "energy_nj_std": float(nj.std()),
+            "energy_nj_min": float(nj.min()),
+            "energy_nj_p05": float(np.percentile(nj, 5)),
+            "energy_nj_p95": float(np.percentile(nj, 95)),
+            "energy_nj_max": float(nj.max()),
+            "dynamic_nj_per_image": float(self.dynamic_pj.mean() / 1e3),
+            "static_nj_per_image": float(self.static_pj.mean() / 1e3),
+            "latency_cycles_per_image": float(self.cycles.mean()),
+            "latency_us_per_image": self.latency_us_per_image,
+            "throughput_images_per_s": self.throughput_images_per_s,
+            "sops_per_image": self.sops_per_image,
+            "pj_per_sop": self.pj_per_sop,
+            "edp_nj_us": self.edp_nj_us,
+            "static_power_uw": self.static_power_uw,
+        }
+
+    def to_dict(self) -> dict:
+        """Summary plus per-image means of every breakdown, JSON-ready."""
+        mean = lambda d: {k: float(v.mean()) for k, v in d.items()}  # noqa: E731
+        return {
+            "table": self.table,
+            "table_version": self.table_version,
+            "global_scale": self.global_scale,
+            "clock_mhz": self.clock_mhz,
+            "timesteps": self.timesteps,
+            "n_images": self.n_images,
+            **self.summary(),
+            "by_component_pj": mean(self.by_component),
+            "by_layer_pj": mean(self.by_layer),
+            "by_action_pj": mean(self.by_action),
+            "action_counts": mean(self.action_counts),
+            "by_core_pj": {str(c): float(self.by_core[:, k].mean()) for k, c in enumerate(self.core_ids)},
+        }
+
+
+def estimate(result: RunResult, program: ChipProgram, table: EnergyTable | str | None = None) -> EnergyReport:
+    """Energy, latency and their breakdowns for a run of ``program``.
+
+    Args:
+        result: What the golden model or the engine returned.
+        program: The chip program that was run.
+        table: An :class:`EnergyTable`, a table name or path; default: the chip's ``technology``.
+
+    Returns:
+        An :class:`EnergyReport`.
+
+    Raises:
+        EnergyTableError: the table lacks an entry the digital core needs.
+        InputError: the result does not belong to the program.
+    """
+    table = load_table(program.chip.technology if table is None else table)
+    counts = action_counts(result, program)
+    s = table.global_scale
+    B, C = result.batch_size, len(program.cores)
+
+    by_action: dict[str, np.ndarray] = {}
+    act_counts: dict[str, np.ndarray] = {}
+    by_component: dict[str, np.ndarray] = {}
+    per_core_dyn = np.zeros((B, C))
+    host_dyn = np.zeros(B)
+
+    def add(store: dict, name: str, value: np.ndarray) -> None:
+        store[name] = store.get(name, 0) + value
+
+    for key, n in counts.core.items():
+        e = s * table.energy_pj(*key) * n.astype(np.float64)  # (B, C)
+        per_core_dyn += e
+        add(by_action, key_name(key), e.sum(axis=1))
+        add(act_counts, key_name(key), n.sum(axis=1))
+        add(by_component, key[0], e.sum(axis=1))
+    for key, n in counts.host.items():
+        e = s * table.energy_pj(*key) * n.astype(np.float64)  # (B,)
+        host_dyn += e
+        add(by_action, key_name(key), e)
+        add(act_counts, key_name(key), n)
+        add(by_component, key[0], e)
+
+    (static_key,) = STATIC_ACTIONS
+    core_power_uw = s * table.static_power_uw(*static_key) * counts.storage_bits_per_core
+    leak_per_core = core_power_uw * counts.runtime_us  # (B,) pJ, µW x µs
+    static = leak_per_core * counts.n_mesh_cores
+    by_action[key_name(static_key)] = static
+    act_counts[key_name(static_key)] = np.full(B, counts.storage_bits_per_core * counts.n_mesh_cores, np.float64)
+    by_component[STATIC_COMPONENT] = static
+
+    by_core = per_core_dyn + leak_per_core[:, None]
+    by_layer: dict[str, np.ndarray] = {HOST_LAYER: host_dyn}
+    for k, cp in sorted(enumerate(program.cores), key=lambda kc: (kc[1].stage, kc[1].core)):
+        add(by_layer, layer_name(cp.label, cp.stage), by_core[:, k])
+    n_idle = counts.n_mesh_cores - C
+    by_layer[IDLE_LAYER] = leak_per_core * n_idle
+
+    dynamic = per_core_dyn.sum(axis=1) + host_dyn
+    sops = result.counter("synaptic_ops").sum(axis=(1, 2)).astype(np.int64)
+    return EnergyReport(
+        table=table.name,
+        table_version=table.version,
+        global_scale=s,
+        clock_mhz=float(program.chip.clock_mhz),
+        timesteps=result.timesteps,
+        total_pj=dynamic + static,
+        dynamic_pj=dynamic,
+        static_pj=static,
+        by_action={k: np.asarray(v, np.float64) for k, v in by_action.items()},
+        action_counts={k: np.asarray(v, np.float64) for k, v in act_counts.items()},
+        by_component={k: np.asarray(v, np.float64) for k, v in by_component.items()},
+        by_layer={k: np.asarray(v, np.float64) for k, v in by_layer.items()},
+        by_core=by_core,
+        core_ids=tuple(result.core_ids),
+        cycles=counts.cycles,
+        latency_us=counts.runtime_us,
+        sops=sops,
+        static_power_uw=core_power_uw * counts.n_mesh_cores,
+    )

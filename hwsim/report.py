@@ -1,0 +1,646 @@
+"""Reports: accuracy, energy, latency and activity of a chip program on a dataset.
+
+The pipeline is plain data all the way::
+
+    evaluate(program, images, labels, timesteps=...)  -> Report      # simulate + compute every number
+    report.to_dict()                                   -> dict        # what report.json holds
+    render_table(report_dict)                          -> str         # markdown summary, no arithmetic
+    render_figures(report_dict, folder)                -> PNG files   # matplotlib, no arithmetic
+    write_report(report, outdir)                       -> outdir      # all of the above, atomically
+
+Numbers are computed in :func:`build_report` (and :mod:`hwsim.energy`), never
+in the renderers, so ``report.json`` and the figures always agree.
+
+Files written into the output folder (fixed names): ``report.json``,
+``report.csv`` (long format: section, key, value, unit), ``images.csv``
+(one row per image), ``report.md`` (the terminal table),
+``energy_breakdown.png``, ``timesteps.png`` and ``raster.png``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hwsim.encoding import encode
+from hwsim.energy import EnergyReport, EnergyTable, estimate, layer_name, load_table
+from hwsim.errors import HwsimError, InputError
+from hwsim.program import ChipProgram
+from hwsim.result import COUNTER_NAMES, RunResult
+
+__all__ = [
+    "REPORT_FILES",
+    "FIGURE_FILES",
+    "Report",
+    "SweepPoint",
+    "ReportError",
+    "build_report",
+    "evaluate",
+    "layer_firing_rates",
+    "raster_layers",
+    "render_table",
+    "render_figures",
+    "write_report",
+    "default_sweep",
+]
+
+REPORT_FILES = ("report.json", "report.csv", "images.csv", "report.md")
+FIGURE_FILES = ("energy_breakdown.png", "timesteps.png", "raster.png")
+REPORT_FORMAT = "hwsim-report"
+REPORT_VERSION = 1
+
+# Display names of the energy components (figures and tables).
+COMPONENT_LABELS = {
+    "core.spike_buffer": "spike buffer (axon scan)",
+    "core.weight_sram": "weight SRAM reads",
+    "core.accumulator": "accumulate (SOPs)",
+    "core.membrane_rf": "membrane register file",
+    "core.neuron": "neuron update",
+    "core.controller": "core control + clock",
+    "core.router": "router (packets)",
+    "noc.link": "NoC links (hops)",
+    "host.port": "host input port",
+    "leakage": "leakage (static)",
+}
+
+Simulator = Callable[..., RunResult]
+
+
+class ReportError(HwsimError):
+    """A report cannot be built or written (names the file or value at fault)."""
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """Accuracy and cost of the same images at one number of timesteps."""
+
+    timesteps: int
+    accuracy: float | None
+    energy_nj_per_image: float
+    latency_us_per_image: float
+    sops_per_image: float
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything a report shows, computed; renderers only read it.
+
+    Attributes:
+        meta: Provenance: chip, table, dataset, network, timesteps, encoding, seed, engine.
+        energy: Energy and latency per image (:class:`hwsim.energy.EnergyReport`).
+        accuracy: Share of correct predictions, or None without labels.
+        labels: ``(B,)`` labels, or None.
+        predictions: ``(B,)`` predicted classes.
+        firing_rates: Layer -> mean fraction of its neurons firing per timestep (whole run).
+        sweep: Accuracy and energy at other numbers of timesteps (same images).
+        raster: One image's spikes per layer (see :func:`raster_layers`), or None.
+    """
+
+    meta: dict
+    energy: EnergyReport
+    accuracy: float | None
+    labels: np.ndarray | None
+    predictions: np.ndarray
+    firing_rates: dict[str, float]
+    sweep: list[SweepPoint] = field(default_factory=list)
+    raster: dict | None = None
+
+    def to_dict(self) -> dict:
+        """The JSON content of ``report.json`` (headline keys first)."""
+        e = self.energy
+        summary = e.summary()
+        total_nj = e.energy_nj_per_image
+        by_component = {k: float(v.mean() / 1e3) for k, v in e.by_component.items()}
+        by_layer = {k: float(v.mean() / 1e3) for k, v in e.by_layer.items()}
+        share = lambda d: {k: (v / total_nj if total_nj > 0 else 0.0) for k, v in d.items()}  # noqa: E731
+        return {
+            "format": REPORT_FORMAT,
+            "version": REPORT_VERSION,
+            "accuracy": self.accuracy,
+            "energy_nj_per_image": summary["energy_nj_per_image"],
+            "latency_us_per_image": summary["latency_us_per_image"],
+            "throughput_images_per_s": summary["throughput_images_per_s"],
+            "sops_per_image": summary["sops_per_image"],
+            "pj_per_sop": summary["pj_per_sop"],
+            "timesteps": e.timesteps,
+            "chip": self.meta.get("chip", ""),
+            "n_images": e.n_images,
+            "summary": summary,
+            "energy_nj_by_component": by_component,
+            "energy_share_by_component": share(by_component),
+            "component_labels": {k: COMPONENT_LABELS.get(k, k) for k in by_component},
+            "energy_nj_by_layer": by_layer,
+            "energy_share_by_layer": share(by_layer),
+            "energy_pj_by_action": {k: float(v.mean()) for k, v in e.by_action.items()},
+            "action_counts_per_image": {k: float(v.mean()) for k, v in e.action_counts.items()},
+            "energy_nj_by_core": {str(c): float(e.by_core[:, k].mean() / 1e3) for k, c in enumerate(e.core_ids)},
+            "firing_rates": dict(self.firing_rates),
+            "sweep": [p.to_dict() for p in self.sweep],
+            "raster": self.raster,
+            "meta": dict(self.meta),
+            "table": {"name": e.table, "version": e.table_version, "global_scale": e.global_scale},
+            "clock_mhz": e.clock_mhz,
+        }
+
+    def image_rows(self) -> list[dict]:
+        """One row per image for ``images.csv``."""
+        e = self.energy
+        rows = []
+        for b in range(e.n_images):
+            rows.append({
+                "image": b,
+                "label": "" if self.labels is None else int(self.labels[b]),
+                "prediction": int(self.predictions[b]),
+                "energy_nj": float(e.total_pj[b] / 1e3),
+                "dynamic_nj": float(e.dynamic_pj[b] / 1e3),
+                "static_nj": float(e.static_pj[b] / 1e3),
+                "cycles": int(e.cycles[b]),
+                "latency_us": float(e.latency_us[b]),
+                "sops": int(e.sops[b]),
+            })
+        return rows
+
+
+# ----------------------------------------------------------------- computation
+
+def _core_order(program: ChipProgram) -> list[tuple[int, str, int]]:
+    """``(index in program.cores, layer name, first neuron in the layer)`` in layer order."""
+    rows = []
+    for k, cp in enumerate(program.cores):
+        m = re.search(r"\[(\d+):\d+\]", cp.label or "")
+        lo = int(m.group(1)) if m else (cp.output_offset or 0)
+        rows.append((cp.stage, lo, cp.core, k, layer_name(cp.label, cp.stage)))
+    rows.sort()
+    return [(k, name, lo) for _, lo, _, k, name in rows]
+
+
+def layer_firing_rates(result: RunResult, program: ChipProgram) -> dict[str, float]:
+    """Mean fraction of each layer's neurons that fire per timestep, from the ``output_spikes`` counter."""
+    spikes = result.counters[..., COUNTER_NAMES.index("output_spikes")].sum(axis=(0, 1))  # (C,)
+    fired: dict[str, float] = {}
+    slots: dict[str, float] = {}
+    for k, name, _ in _core_order(program):
+        fired[name] = fired.get(name, 0.0) + float(spikes[k])
+        slots[name] = slots.get(name, 0.0) + program.cores[k].n_neurons * result.batch_size * result.timesteps
+    return {name: fired[name] / slots[name] for name in fired}
+
+
+def raster_layers(result: RunResult, program: ChipProgram, input_raster: np.ndarray, image: int = 0) -> dict:
+    """Spikes of one image per layer, as JSON-ready ``[t, neuron]`` pairs.
+
+    Args:
+        result: A run made with ``record=True``.
+        program: The program that ran.
+        input_raster: ``(T, n_inputs)`` input spikes of that image.
+        image: Batch index of the image in ``result``.
+    """
+    if result.core_spikes is None:
+        raise ReportError("a spike raster needs a run with record=True")
+    T = result.timesteps
+    layers: list[dict] = []
+
+    def entry(name: str, spikes: np.ndarray) -> dict:
+        t, j = np.nonzero(spikes)
+        return {
+            "name": name,
+            "n_neurons": int(spikes.shape[1]),
+            "spikes": np.stack([t, j], axis=1).astype(int).tolist(),
+            "firing_rate": float(spikes.mean()) if spikes.size else 0.0,
+        }
+
+    layers.append(entry("input", np.asarray(input_raster, np.uint8).reshape(T, -1)))
+    parts: dict[str, list[tuple[int, np.ndarray]]] = {}
+    for k, name, lo in _core_order(program):
+        parts.setdefault(name, []).append((lo, result.core_spikes[k][image]))
+    for name, pieces in parts.items():
+        pieces.sort(key=lambda p: p[0])
+        layers.append(entry(name, np.concatenate([p[1] for p in pieces], axis=1)))
+    return {"image": int(image), "timesteps": T, "layers": layers}
+
+
+def default_sweep(timesteps: int) -> list[int]:
+    """Powers of two up to ``2 * timesteps`` (at most 32), plus ``timesteps`` itself."""
+    values = {timesteps}
+    t = 1
+    while t <= min(2 * timesteps, 32):
+        values.add(t)
+        t *= 2
+    return sorted(values)
+
+
+def _accuracy(predictions: np.ndarray, labels: np.ndarray | None) -> float | None:
+    if labels is None:
+        return None
+    return float(np.mean(np.asarray(predictions) == np.asarray(labels)))
+
+
+def build_report(
+    result: RunResult,
+    program: ChipProgram,
+    *,
+    labels: np.ndarray | None = None,
+    table: EnergyTable | str | None = None,
+    meta: dict | None = None,
+    sweep: Sequence[SweepPoint] = (),
+    raster: dict | None = None,
+) -> Report:
+    """Compute every number of a report from one run (no simulation here).
+
+    Raises:
+        InputError: labels do not match the batch.
+    """
+    if labels is not None:
+        labels = np.asarray(labels)
+        if labels.shape != (result.batch_size,):
+            raise InputError(f"labels have shape {labels.shape}; expected ({result.batch_size},), one per image")
+    energy = estimate(result, program, table)
+    predictions = result.predictions
+    info = {
+        "chip": program.chip.name,
+        "chip_config": program.chip.to_dict(),
+        "technology": program.chip.technology,
+        "readout": program.readout,
+        "n_cores_used": len(program.cores),
+    }
+    info.update(meta or {})
+    return Report(
+        meta=info,
+        energy=energy,
+        accuracy=_accuracy(predictions, labels),
+        labels=labels,
+        predictions=predictions,
+        firing_rates=layer_firing_rates(result, program),
+        sweep=list(sweep),
+        raster=raster,
+    )
+
+
+def _engine_simulator(program: ChipProgram) -> Simulator:
+    from hwsim.chip import Chip
+
+    chip = Chip.from_program(program)
+    return lambda rasters, record=False, progress=False: chip.run(rasters, record=record, progress=progress)
+
+
+def _golden_simulator(program: ChipProgram) -> Simulator:
+    from hwsim.golden import simulate
+
+    return lambda rasters, record=False, progress=False: simulate(program, rasters, record=record)
+
+
+def evaluate(
+    program: ChipProgram,
+    images: np.ndarray,
+    labels: np.ndarray | None = None,
+    *,
+    timesteps: int,
+    encoding: str = "rate",
+    seed: int = 0,
+    table: EnergyTable | str | None = None,
+    sweep: Sequence[int] | None = None,
+    raster_image: int | None = 0,
+    simulator: str = "engine",
+    chunk_size: int = 256,
+    progress: Callable[[str], None] | None = None,
+    meta: dict | None = None,
+) -> Report:
+    """Simulate ``program`` on images and build the full report.
+
+    Args:
+        program: A validated chip program.
+        images: ``(B, n_inputs)`` intensities in [0, 1].
+        labels: ``(B,)`` classes, for accuracy.
+        timesteps: T of the main run.
+        encoding: Input coding (``rate``, ``threshold``, ``latency``).
+        seed: Encoder seed; image ``i`` always gets the same raster.
+        table: Energy table (default: the chip's technology).
+        sweep: Timesteps for the energy/accuracy-versus-T figure; None = :func:`default_sweep`,
+            empty = no sweep.
+        raster_image: Index of the image whose spikes are recorded, or None.
+        simulator: ``"engine"`` (:class:`hwsim.chip.Chip`) or ``"golden"`` (:func:`hwsim.golden.simulate`).
+        chunk_size: Images encoded and simulated at a time (bounds memory).
+        progress: Called with a short message before each step (e.g. ``print``).
+        meta: Extra provenance for ``report.json``.
+
+    Raises:
+        InputError: images or labels of the wrong shape.
+    """
+    images = np.asarray(images)
+    if images.ndim != 2 or images.shape[1] != program.n_inputs:
+        raise InputError(
+            f"images have shape {images.shape}; the program expects (n_images, {program.n_inputs})"
+        )
+    if images.shape[0] < 1:
+        raise InputError("no images to run")
+    if simulator not in ("engine", "golden"):
+        raise InputError(f"simulator = {simulator!r}: allowed engine, golden")
+    sim = (_engine_simulator if simulator == "engine" else _golden_simulator)(program)
+    table = load_table(program.chip.technology if table is None else table)
+    say = progress or (lambda msg: None)
+    B = images.shape[0]
+
+    def run(T: int, bar: bool) -> RunResult:
+        parts = []
+        for b0 in range(0, B, chunk_size):
+            raster = encode(images[b0 : b0 + chunk_size], T, encoding, seed, first_index=b0)
+            parts.append(sim(raster, progress=False))
+            if bar and progress is not None and B > chunk_size:
+                say(f"  {min(B, b0 + chunk_size)}/{B} images")
+        return parts[0] if len(parts) == 1 else RunResult.concatenate(parts)
+
+    say(f"simulating {B} images x {timesteps} timesteps ({simulator})")
+    result = run(timesteps, True)
+    points = []
+    for T in default_sweep(timesteps) if sweep is None else sweep:
+        if T == timesteps:
+            r = result
+        else:
+            say(f"sweep: {B} images x {T} timesteps")
+            r = run(int(T), False)
+        e = estimate(r, program, table)
+        points.append(SweepPoint(int(T), _accuracy(r.predictions, labels), e.energy_nj_per_image,
+                                 e.latency_us_per_image, e.sops_per_image))
+    raster = None
+    if raster_image is not None:
+        if not 0 <= raster_image < B:
+            raise InputError(f"raster_image = {raster_image}: expected 0..{B - 1}")
+        say(f"recording spikes of image {raster_image}")
+        one = encode(images[raster_image : raster_image + 1], timesteps, encoding, seed, first_index=raster_image)
+        rec = sim(one, record=True)
+        raster = raster_layers(rec, program, one[0])
+        if labels is not None:
+            raster["label"] = int(np.asarray(labels)[raster_image])
+        raster["prediction"] = int(rec.predictions[0])
+    info = {"timesteps": timesteps, "encoding": encoding, "seed": seed, "simulator": simulator}
+    info.update(meta or {})
+    return build_report(result, program, labels=labels, table=table, meta=info, sweep=points, raster=raster)
+
+
+# ------------------------------------------------------------------ rendering
+
+def _fmt(value, digits: int = 3) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "n/a"
+        if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-2):
+            return f"{value:.{digits}g}"
+        return f"{value:,.{digits}g}" if abs(value) >= 1000 else f"{value:.{digits}g}"
+    return str(value)
+
+
+def render_table(data: dict) -> str:
+    """The human summary of a ``report.json`` dict as a markdown table (reads numbers, computes none)."""
+    s = data["summary"]
+    meta = data.get("meta", {})
+    acc = data.get("accuracy")
+    rows = [
+        ("chip", f"{data.get('chip', '')} ({data['table']['name']} table v{data['table']['version']}, "
+                 f"scale {data['table']['global_scale']:g}, {data['clock_mhz']:g} MHz)"),
+        ("workload", f"{meta.get('dataset', '?')}, {data['n_images']} images, "
+                     f"{data['timesteps']} timesteps, {meta.get('encoding', '?')} coding"),
+        ("accuracy", "n/a" if acc is None else f"{100 * acc:.2f} %"),
+        ("energy / image", f"{s['energy_nj_per_image']:.4g} nJ (std {s['energy_nj_std']:.3g}, "
+                           f"p5-p95 {s['energy_nj_p05']:.4g}-{s['energy_nj_p95']:.4g})"),
+        ("  dynamic / leakage", f"{s['dynamic_nj_per_image']:.4g} nJ / {s['static_nj_per_image']:.4g} nJ"),
+        ("latency / image", f"{s['latency_us_per_image']:.4g} us ({s['latency_cycles_per_image']:.0f} cycles)"),
+        ("throughput", f"{s['throughput_images_per_s']:,.0f} images/s"),
+        ("SOPs / image", f"{s['sops_per_image']:,.0f}"),
+        ("energy / SOP", "n/a" if s["pj_per_sop"] is None else f"{s['pj_per_sop']:.3g} pJ"),
+        ("energy-delay product", f"{s['edp_nj_us']:.4g} nJ*us"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    lines = [f"| {'metric':<{width}} | value |", f"| {'-' * width} | ----- |"]
+    lines += [f"| {k:<{width}} | {v} |" for k, v in rows]
+    comp = data["energy_nj_by_component"]
+    share = data["energy_share_by_component"]
+    labels = data.get("component_labels", {})
+    lines += ["", "| component | nJ / image | share |", "| --- | --- | --- |"]
+    for k in sorted(comp, key=lambda k: -comp[k]):
+        lines.append(f"| {labels.get(k, k)} | {comp[k]:.4g} | {100 * share[k]:.1f} % |")
+    layer = data["energy_nj_by_layer"]
+    lshare = data["energy_share_by_layer"]
+    rates = data.get("firing_rates", {})
+    lines += ["", "| layer | nJ / image | share | firing rate |", "| --- | --- | --- | --- |"]
+    for k, v in layer.items():
+        rate = f"{100 * rates[k]:.1f} %" if k in rates else ""
+        lines.append(f"| {k} | {v:.4g} | {100 * lshare[k]:.1f} % | {rate} |")
+    return "\n".join(lines) + "\n"
+
+
+def _csv_rows(data: dict) -> list[tuple[str, str, object, str]]:
+    rows: list[tuple[str, str, object, str]] = []
+    units = {
+        "energy_nj_per_image": "nJ", "energy_nj_std": "nJ", "energy_nj_min": "nJ", "energy_nj_p05": "nJ",
+        "energy_nj_p95": "nJ", "energy_nj_max": "nJ", "dynamic_nj_per_image": "nJ", "static_nj_per_image": "nJ",
+        "latency_cycles_per_image": "cycles", "latency_us_per_image": "us", "throughput_images_per_s": "images/s",
+        "sops_per_image": "SOPs", "pj_per_sop": "pJ", "edp_nj_us": "nJ*us", "static_power_uw": "uW",
+    }
+    rows.append(("summary", "accuracy", data["accuracy"], "fraction"))
+    rows.append(("summary", "timesteps", data["timesteps"], ""))
+    rows.append(("summary", "n_images", data["n_images"], ""))
+    for k, v in data["summary"].items():
+        rows.append(("summary", k, v, units.get(k, "")))
+    for k, v in data["energy_nj_by_component"].items():
+        rows.append(("component", k, v, "nJ/image"))
+    for k, v in data["energy_nj_by_layer"].items():
+        rows.append(("layer", k, v, "nJ/image"))
+    for k, v in data["energy_pj_by_action"].items():
+        rows.append(("action_energy", k, v, "pJ/image"))
+    for k, v in data["action_counts_per_image"].items():
+        rows.append(("action_count", k, v, "count/image"))
+    for k, v in data["firing_rates"].items():
+        rows.append(("firing_rate", k, v, "fraction"))
+    for p in data["sweep"]:
+        T = p["timesteps"]
+        rows.append(("sweep", f"T={T}:accuracy", p["accuracy"], "fraction"))
+        rows.append(("sweep", f"T={T}:energy_nj_per_image", p["energy_nj_per_image"], "nJ"))
+        rows.append(("sweep", f"T={T}:latency_us_per_image", p["latency_us_per_image"], "us"))
+    return rows
+
+
+def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence]) -> None:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    for row in rows:
+        w.writerow(["" if v is None else v for v in row])
+    path.write_text(buf.getvalue(), encoding="utf-8")
+
+
+def render_figures(data: dict, folder: str | Path) -> list[Path]:
+    """Draw the report figures from a ``report.json`` dict into ``folder`` (reads numbers, computes none)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    folder = Path(folder)
+    out = []
+    title = (f"{data.get('meta', {}).get('network', '') or 'network'} on {data.get('chip', '')}, "
+             f"T = {data['timesteps']}, {data['energy_nj_per_image']:.4g} nJ/image")
+
+    # 1. energy breakdown by component and by layer
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax1, ax2 = fig.subplots(1, 2, width_ratios=(1.25, 1))
+    comp = data["energy_nj_by_component"]
+    names = sorted(comp, key=lambda k: comp[k])
+    labels = data.get("component_labels", {})
+    share = data["energy_share_by_component"]
+    ax1.barh([labels.get(k, k) for k in names], [comp[k] for k in names], color="tab:blue")
+    for y, k in enumerate(names):
+        ax1.annotate(f" {100 * share[k]:.1f} %", (comp[k], y), va="center", fontsize=8)
+    ax1.set_xlabel("energy per image (nJ)")
+    ax1.set_title("by component")
+    ax1.margins(x=0.18)
+    layer = data["energy_nj_by_layer"]
+    lnames = list(layer)
+    lshare = data["energy_share_by_layer"]
+    ax2.bar(lnames, [layer[k] for k in lnames], color="tab:orange")
+    for x, k in enumerate(lnames):
+        ax2.annotate(f"{100 * lshare[k]:.1f} %", (x, layer[k]), ha="center", va="bottom", fontsize=8)
+    ax2.set_ylabel("energy per image (nJ)")
+    ax2.set_title("by layer (dynamic + own leakage)")
+    ax2.tick_params(axis="x", labelrotation=20)
+    ax2.margins(y=0.15)
+    fig.suptitle(title)
+    out.append(folder / "energy_breakdown.png")
+    fig.savefig(out[-1], dpi=110)
+
+    # 2. energy and accuracy versus timesteps
+    fig = Figure(figsize=(6.5, 4.2), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    sweep = data["sweep"]
+    if sweep:
+        Ts = [p["timesteps"] for p in sweep]
+        ax.plot(Ts, [p["energy_nj_per_image"] for p in sweep], "o-", color="tab:blue", label="energy")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(Ts, [str(t) for t in Ts])
+        ax.set_xlabel("timesteps T")
+        ax.set_ylabel("energy per image (nJ)", color="tab:blue")
+        ax.set_ylim(bottom=0)
+        if any(p["accuracy"] is not None for p in sweep):
+            ax_r = ax.twinx()
+            ax_r.plot(Ts, [100 * p["accuracy"] for p in sweep], "s--", color="tab:green", label="accuracy")
+            ax_r.set_ylabel("accuracy (%)", color="tab:green")
+            ax_r.set_ylim(0, 100)
+        ax.axvline(data["timesteps"], color="grey", lw=0.8, ls=":")
+    else:
+        ax.text(0.5, 0.5, "no timestep sweep in this report", ha="center", va="center", transform=ax.transAxes)
+    ax.set_title("energy and accuracy versus timesteps")
+    out.append(folder / "timesteps.png")
+    fig.savefig(out[-1], dpi=110)
+
+    # 3. spike raster and firing rate per layer for one image
+    raster = data.get("raster")
+    layers = raster["layers"] if raster else []
+    n = max(1, len(layers))
+    fig = Figure(figsize=(11, 1.2 + 1.5 * n), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(n, 2, width_ratios=(4, 1), squeeze=False)
+    if not layers:
+        axes[0, 0].text(0.5, 0.5, "no raster recorded", ha="center", va="center")
+    T = raster["timesteps"] if raster else 1
+    for i, lay in enumerate(layers):
+        ax, axr = axes[i]
+        pts = np.asarray(lay["spikes"]).reshape(-1, 2)
+        # x = neuron, y = timestep: many neurons, few timesteps reads best this way
+        ax.scatter(pts[:, 1], pts[:, 0], s=4 if lay["n_neurons"] > 64 else 12, marker="|", color="black",
+                   linewidths=0.8)
+        ax.set_xlim(-0.5, lay["n_neurons"] - 0.5)
+        ax.set_ylim(T - 0.5, -0.5)
+        ax.set_ylabel(f"{lay['name']}\ntimestep", fontsize=9)
+        if T <= 16:
+            ax.set_yticks(range(T))
+            ax.tick_params(axis="y", labelsize=7)
+        axr.barh([0], [100 * lay["firing_rate"]], color="tab:red")
+        axr.set_xlim(0, 100)
+        axr.set_yticks([])
+        axr.annotate(f" {100 * lay['firing_rate']:.1f} %", (100 * lay["firing_rate"], 0), va="center", fontsize=9)
+    if layers:
+        axes[-1, 0].set_xlabel("neuron index")
+        axes[-1, 1].set_xlabel("firing rate (%)")
+        extra = ""
+        if raster.get("label") is not None:
+            extra = f", label {raster['label']}, predicted {raster['prediction']}"
+        fig.suptitle(f"spikes of image {raster['image']}{extra}")
+    out.append(folder / "raster.png")
+    fig.savefig(out[-1], dpi=110)
+    return out
+
+
+def write_report(report: Report | dict, outdir: str | Path, *, figures: bool = True,
+                 extra_files: dict[str, bytes] | None = None) -> Path:
+    """Write every report file into ``outdir`` atomically.
+
+    Files go into a temporary folder next to ``outdir``; only when all of them
+    are written is it renamed to ``outdir`` (an earlier report there is
+    replaced). If anything fails, ``outdir`` is left as it was.
+
+    Args:
+        report: A :class:`Report` (or its ``to_dict()``; then ``images.csv`` is not written).
+        outdir: Output folder.
+        figures: Also draw the PNG figures.
+        extra_files: More files to put in the folder, name -> bytes (e.g. the chip program).
+
+    Raises:
+        ReportError: ``outdir`` is a file, or a folder that holds something other than an earlier report.
+    """
+    outdir = Path(outdir)
+    if outdir.exists() and not outdir.is_dir():
+        raise ReportError(f"output folder {str(outdir)!r} is a file")
+    if outdir.is_dir() and any(outdir.iterdir()) and not (outdir / "report.json").exists():
+        raise ReportError(
+            f"output folder {str(outdir)!r} is not empty and holds no earlier report.json; "
+            "refusing to replace it (choose another -o/--outdir)"
+        )
+    data = report.to_dict() if isinstance(report, Report) else report
+    parent = outdir.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{outdir.name}.tmp-"))
+    try:
+        (tmp / "report.json").write_text(json.dumps(data, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+        _write_csv(tmp / "report.csv", ("section", "key", "value", "unit"), _csv_rows(data))
+        if isinstance(report, Report):
+            rows = report.image_rows()
+            _write_csv(tmp / "images.csv", list(rows[0]), [list(r.values()) for r in rows])
+        (tmp / "report.md").write_text(render_table(data), encoding="utf-8")
+        if figures:
+            render_figures(data, tmp)
+        for name, blob in (extra_files or {}).items():
+            if Path(name).name != name:
+                raise ReportError(f"extra file name {name!r} must be a plain file name")
+            (tmp / name).write_bytes(blob)
+        os.chmod(tmp, 0o755)
+        old = None
+        if outdir.exists():
+            old = Path(tempfile.mkdtemp(dir=parent, prefix=f".{outdir.name}.old-"))
+            os.rmdir(old)
+            os.replace(outdir, old)
+        try:
+            os.replace(tmp, outdir)
+        except BaseException:
+            if old is not None:
+                os.replace(old, outdir)  # put the earlier report back
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return outdir
