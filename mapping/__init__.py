@@ -1,5 +1,32 @@
-"""Place trained spiking networks onto hwsim chips."""
+"""Place trained spiking networks (hwsim network files or NIR graphs) onto hwsim chips.
 
-from mapping.mapper import MappingError, map_network, split_sizes
+Main entry points: :func:`load_network`, :func:`map_network` (-> ``ChipProgram``),
+:func:`plan` (-> :class:`MappedNetwork` with placement and costs), :func:`to_nir`,
+:func:`check_drc` and the reports in :mod:`mapping.report`.
+"""
 
-__all__ = ["MappingError", "map_network", "split_sizes"]
+from mapping.drc import DESIGN_RULES, check_drc, split_sizes
+from mapping.errors import DRCError, DRCWarning, MappingError
+from mapping.mapper import MappedNetwork, build_program, map_network, plan
+from mapping.nir_io import from_nir, load_network, to_nir, write_nir
+from mapping.placement import Placement, place, placement_cost
+
+__all__ = [
+    "MappingError",
+    "DRCError",
+    "DRCWarning",
+    "DESIGN_RULES",
+    "check_drc",
+    "split_sizes",
+    "MappedNetwork",
+    "map_network",
+    "plan",
+    "build_program",
+    "load_network",
+    "from_nir",
+    "to_nir",
+    "write_nir",
+    "Placement",
+    "place",
+    "placement_cost",
+]

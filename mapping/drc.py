@@ -1,0 +1,342 @@
+"""Design rules: one small named check per hardware limit.
+
+Every rule is a function named as the rule, taking ``(subject, chip)`` and
+returning None, or raising :class:`~mapping.errors.DRCError` that names the
+rule, the layer, what the network needs and what the chip has. Rules whose
+``subject`` attribute is ``"nir"`` look at a NIR graph (as a
+:class:`~mapping.graph.NirView`); rules with ``"network"`` look at a
+quantized :class:`hwsim.network.Network`. :func:`check_drc` runs the rules
+that apply to what it is given. No rule modifies its subject.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from hwsim.config import ChipConfig
+from hwsim.network import Network
+from mapping.errors import DRCError
+from mapping.graph import (
+    NEURON_TYPES,
+    PASS_TYPES,
+    READOUT_TYPES,
+    SUPPORTED_TYPES,
+    NirView,
+    nir_view,
+)
+
+__all__ = [
+    "DESIGN_RULES",
+    "check_drc",
+    "split_sizes",
+    # NIR graph rules
+    "no_recurrence",
+    "supported_node_types",
+    "single_chain",
+    "uniform_neuron_params",
+    "reset_is_zero_or_subtract",
+    "tau_ge_dt",
+    "no_synaptic_state",
+    "readout_last_only",
+    # network rules
+    "fanin_le_axons",
+    "neurons_fit_cores",
+    "cores_le_chip_cores",
+    "weights_fit_w_bits",
+    "bias_fit_v_bits",
+    "threshold_in_range",
+    "leak_shift_in_range",
+]
+
+Rule = Callable[[Any, ChipConfig], None]
+
+
+def _rule(subject: str) -> Callable[[Rule], Rule]:
+    def mark(fn: Rule) -> Rule:
+        fn.subject = subject  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+def split_sizes(n: int, capacity: int) -> list[int]:
+    """Split ``n`` neurons into the fewest parts of at most ``capacity``, sizes as equal as possible."""
+    parts = -(-n // capacity)
+    base, extra = divmod(n, parts)
+    return [base + (1 if k < extra else 0) for k in range(parts)]
+
+
+def _layer_name(net: Network, k: int) -> str:
+    return f"layer {k} ({net.layers[k].name or 'unnamed'})"
+
+
+# ----------------------------------------------------------------------------- NIR graph rules
+@_rule("nir")
+def no_recurrence(view: NirView, chip: ChipConfig) -> None:
+    """The chip is feed-forward (chip-spec §1): no cycle in the graph, no recurrent subgraph."""
+    succ: dict[str, list[str]] = {}
+    for a, b in view.edges:
+        succ.setdefault(a, []).append(b)
+    state: dict[str, int] = {}  # 1 = on the DFS stack, 2 = done
+
+    def visit(start: str) -> None:
+        stack = [(start, iter(succ.get(start, ())))]
+        state[start] = 1
+        while stack:
+            node, it = stack[-1]
+            for nxt in it:
+                if state.get(nxt) == 1:
+                    raise DRCError("no_recurrence", f"edge {node} -> {nxt}",
+                                   "a recurrent connection (a cycle in the graph)",
+                                   "feed-forward stages only (chip-spec §1)")
+                if nxt not in state:
+                    state[nxt] = 1
+                    stack.append((nxt, iter(succ.get(nxt, ()))))
+                    break
+            else:
+                state[node] = 2
+                stack.pop()
+
+    for node in view.nodes:
+        if node not in state:
+            visit(node)
+    for key, node in view.nodes.items():
+        if node["type"] == "NIRGraph":
+            raise DRCError("no_recurrence", f"node {key!r}",
+                           "a nested subgraph (exporters use them for recurrent layers such as RLeaky)",
+                           "feed-forward stages only (chip-spec §1)")
+
+
+@_rule("nir")
+def supported_node_types(view: NirView, chip: ChipConfig) -> None:
+    """Only node types with an exact or documented chip equivalent are accepted."""
+    for key, node in view.nodes.items():
+        if node["type"] not in SUPPORTED_TYPES:
+            raise DRCError("supported_node_types", f"node {key!r}", f"a {node['type']} node",
+                           f"node types {', '.join(SUPPORTED_TYPES)}")
+
+
+@_rule("nir")
+def single_chain(view: NirView, chip: ChipConfig) -> None:
+    """One Input, one Output and a single chain of nodes between them (no branches or skips)."""
+    kinds = {t: [k for k, n in view.nodes.items() if n["type"] == t] for t in ("Input", "Output")}
+    for t, keys in kinds.items():
+        if len(keys) != 1:
+            raise DRCError("single_chain", "graph", f"{len(keys)} {t} node(s) {keys}", f"exactly one {t} node")
+    outs: dict[str, list[str]] = {}
+    ins: dict[str, list[str]] = {}
+    for a, b in view.edges:
+        if a not in view.nodes or b not in view.nodes:
+            raise DRCError("single_chain", f"edge {a} -> {b}", "an edge to an unknown node", "edges between nodes")
+        outs.setdefault(a, []).append(b)
+        ins.setdefault(b, []).append(a)
+    for key in view.nodes:
+        if len(outs.get(key, [])) > 1:
+            raise DRCError("single_chain", f"node {key!r}", f"fan-out to {outs[key]}",
+                           "one chain of layers (one stage feeds the next)")
+        if len(ins.get(key, [])) > 1:
+            raise DRCError("single_chain", f"node {key!r}", f"inputs from {ins[key]}",
+                           "one chain of layers (one stage feeds the next)")
+    node, seen = kinds["Input"][0], []
+    while True:
+        seen.append(node)
+        if node not in outs:
+            break
+        node = outs[node][0]
+    if view.nodes[seen[-1]]["type"] != "Output" or len(seen) != len(view.nodes):
+        missing = sorted(set(view.nodes) - set(seen))
+        raise DRCError("single_chain", "graph", f"nodes not on the Input -> Output chain: {missing or seen[-1:]}",
+                       "one chain from the Input node to the Output node")
+
+
+_NEURON_PARAMS = ("tau", "tau_mem", "tau_syn", "r", "v_leak", "v_threshold", "v_reset", "w_in")
+
+
+@_rule("nir")
+def uniform_neuron_params(view: NirView, chip: ChipConfig) -> None:
+    """A core has one threshold and one leak register: a layer's neurons share their parameters.
+
+    Tensors are accepted when all their elements are equal (exporters often store
+    a layer-wide value as a full tensor or as a scalar).
+    """
+    for key, node in view.nodes.items():
+        if node["type"] not in NEURON_TYPES + READOUT_TYPES:
+            continue
+        for p in _NEURON_PARAMS:
+            if p not in node or node[p] is None:
+                continue
+            arr = np.asarray(node[p], dtype=float).ravel()
+            if arr.size > 1 and not np.allclose(arr, arr[0], rtol=1e-6, atol=0):
+                raise DRCError("uniform_neuron_params", f"node {key!r}",
+                               f"{p} varying over neurons ({arr.min():g}..{arr.max():g})",
+                               "one value per core register (threshold, leak_shift) shared by a layer")
+
+
+@_rule("nir")
+def reset_is_zero_or_subtract(view: NirView, chip: ChipConfig) -> None:
+    """The chip resets to 0 or subtracts the threshold (chip-spec §2.2); NIR's v_reset must be 0."""
+    for key, node in view.nodes.items():
+        if node["type"] in NEURON_TYPES and node.get("v_reset") is not None:
+            v = np.asarray(node["v_reset"], dtype=float)
+            if np.any(v != 0):
+                raise DRCError("reset_is_zero_or_subtract", f"node {key!r}",
+                               f"reset to v_reset = {v.ravel()[0]:g}", "reset to 0 or by subtraction")
+
+
+@_rule("nir")
+def tau_ge_dt(view: NirView, chip: ChipConfig) -> None:
+    """Forward-Euler decay ``1 - dt/tau`` must lie in [0, 1): ``tau >= dt``."""
+    for key, node in view.nodes.items():
+        for p in ("tau", "tau_mem"):
+            if node["type"] in NEURON_TYPES + READOUT_TYPES and p in node:
+                tau = float(np.asarray(node[p], dtype=float).ravel()[0])
+                if not tau >= view.dt_s * (1 - 1e-9):
+                    raise DRCError("tau_ge_dt", f"node {key!r}", f"{p} = {tau:g} s",
+                                   f"time constants >= dt = {view.dt_s:g} s (the time step; pass another dt)")
+
+
+@_rule("nir")
+def no_synaptic_state(view: NirView, chip: ChipConfig) -> None:
+    """The core has no synaptic-current register: CubaLIF only with ``tau_syn = dt`` (current lasts one step)."""
+    for key, node in view.nodes.items():
+        if node["type"] == "CubaLIF":
+            tau_syn = float(np.asarray(node["tau_syn"], dtype=float).ravel()[0])
+            if abs(view.dt_s / tau_syn - 1) > 1e-6:
+                raise DRCError("no_synaptic_state", f"node {key!r}",
+                               f"a synaptic current with tau_syn = {tau_syn:g} s (decay {1 - view.dt_s / tau_syn:.3g}"
+                               " per step)",
+                               f"no synaptic-current state (tau_syn must equal dt = {view.dt_s:g} s)")
+
+
+@_rule("nir")
+def readout_last_only(view: NirView, chip: ChipConfig) -> None:
+    """Non-spiking integrators (LI, I) are membrane readouts: only the last layer may be one."""
+    from mapping.graph import chain_order
+
+    order = chain_order(view)
+    for pos, key in enumerate(order):
+        if view.nodes[key]["type"] in READOUT_TYPES:
+            rest = [view.nodes[k]["type"] for k in order[pos + 1:]]
+            if any(t not in PASS_TYPES + ("Output",) for t in rest):
+                raise DRCError("readout_last_only", f"node {key!r}",
+                               f"a non-spiking {view.nodes[key]['type']} node followed by {rest}",
+                               "membrane readout in the last layer only")
+
+
+# ----------------------------------------------------------------------------- network rules
+@_rule("network")
+def fanin_le_axons(net: Network, chip: ChipConfig) -> None:
+    """A layer's inputs must all reach one core's axons: there are no partial sums across cores."""
+    for k, layer in enumerate(net.layers):
+        if layer.n_in > chip.core.axons:
+            raise DRCError("fanin_le_axons", _layer_name(net, k), f"fan-in {layer.n_in}",
+                           f"{chip.core.axons} axons per core (no partial sums across cores)")
+
+
+@_rule("network")
+def neurons_fit_cores(net: Network, chip: ChipConfig) -> None:
+    """The network's neurons must fit the chip's neurons (``n_cores x N``)."""
+    total = sum(layer.n_out for layer in net.layers)
+    have = chip.n_cores * chip.core.neurons
+    if total > have:
+        raise DRCError("neurons_fit_cores", "network", f"{total} neurons ({'+'.join(str(l.n_out) for l in net.layers)})",
+                       f"{have} neurons ({chip.n_cores} cores x {chip.core.neurons})")
+
+
+@_rule("network")
+def cores_le_chip_cores(net: Network, chip: ChipConfig) -> None:
+    """Each layer is split into ``ceil(n_out / N)`` cores; the total must not exceed the mesh."""
+    parts = [len(split_sizes(layer.n_out, chip.core.neurons)) for layer in net.layers]
+    if sum(parts) > chip.n_cores:
+        raise DRCError("cores_le_chip_cores", "network", f"{sum(parts)} cores ({'+'.join(map(str, parts))} per layer)",
+                       f"{chip.n_cores} cores ({chip.mesh_rows}x{chip.mesh_cols} mesh)")
+
+
+@_rule("network")
+def weights_fit_w_bits(net: Network, chip: ChipConfig) -> None:
+    """Weights are ``w_bits`` signed integers."""
+    cc = chip.core
+    for k, layer in enumerate(net.layers):
+        w = layer.weights
+        if w.size and (w.min() < cc.w_min or w.max() > cc.w_max):
+            bad = int(w.min()) if w.min() < cc.w_min else int(w.max())
+            raise DRCError("weights_fit_w_bits", _layer_name(net, k), f"weight {bad}",
+                           f"w_bits = {cc.w_bits}: {cc.w_min}..{cc.w_max}")
+
+
+@_rule("network")
+def bias_fit_v_bits(net: Network, chip: ChipConfig) -> None:
+    """Biases are ``v_bits`` signed integers."""
+    cc = chip.core
+    for k, layer in enumerate(net.layers):
+        b = layer.bias
+        if b.size and (b.min() < cc.v_min or b.max() > cc.v_max):
+            bad = int(b.min()) if b.min() < cc.v_min else int(b.max())
+            raise DRCError("bias_fit_v_bits", _layer_name(net, k), f"bias {bad}",
+                           f"v_bits = {cc.v_bits}: {cc.v_min}..{cc.v_max}")
+
+
+@_rule("network")
+def threshold_in_range(net: Network, chip: ChipConfig) -> None:
+    """The threshold register holds ``0 .. 2^(v_bits-1) - 1``."""
+    cc = chip.core
+    for k, layer in enumerate(net.layers):
+        if not 0 <= layer.threshold <= cc.v_max:
+            raise DRCError("threshold_in_range", _layer_name(net, k), f"threshold {layer.threshold}",
+                           f"v_bits = {cc.v_bits}: thresholds 0..{cc.v_max}")
+
+
+@_rule("network")
+def leak_shift_in_range(net: Network, chip: ChipConfig) -> None:
+    """The leak register holds ``0 .. v_bits - 1``."""
+    cc = chip.core
+    for k, layer in enumerate(net.layers):
+        if not 0 <= layer.leak_shift <= cc.v_bits - 1:
+            raise DRCError("leak_shift_in_range", _layer_name(net, k), f"leak_shift {layer.leak_shift}",
+                           f"v_bits = {cc.v_bits}: leak_shift 0..{cc.v_bits - 1}")
+
+
+#: All rules, in the order :func:`check_drc` runs them (structure first, then capacity, then value ranges).
+DESIGN_RULES: list[Rule] = [
+    no_recurrence,
+    supported_node_types,
+    single_chain,
+    readout_last_only,
+    uniform_neuron_params,
+    reset_is_zero_or_subtract,
+    tau_ge_dt,
+    no_synaptic_state,
+    fanin_le_axons,
+    neurons_fit_cores,
+    cores_le_chip_cores,
+    weights_fit_w_bits,
+    bias_fit_v_bits,
+    threshold_in_range,
+    leak_shift_in_range,
+]
+
+
+def check_drc(subject: Any, chip: ChipConfig, rules: list[Rule] | None = None) -> list[str]:
+    """Run the design rules that apply to ``subject``; return the names of the rules checked.
+
+    Args:
+        subject: A :class:`hwsim.network.Network`, or a NIR graph (``nir.NIRGraph``,
+            :class:`~mapping.graph.NirView`, ``.nir`` path).
+        chip: The target chip.
+        rules: Rules to run (default :data:`DESIGN_RULES`).
+
+    Raises:
+        DRCError: the first violated rule.
+    """
+    kind = "network" if isinstance(subject, Network) else "nir"
+    if kind == "nir" and not isinstance(subject, NirView):
+        subject = nir_view(subject)
+    checked = []
+    for rule in DESIGN_RULES if rules is None else rules:
+        if getattr(rule, "subject", None) == kind:
+            rule(subject, chip)
+            checked.append(rule.__name__)
+    return checked

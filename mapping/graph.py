@@ -1,0 +1,173 @@
+"""A read-only, plain-data view of a NIR graph, as real exporters write them.
+
+The mapper never works on a :class:`nir.NIRGraph` object directly: it takes a
+deep copy of its ``to_dict()`` form (or reads the HDF5 file with ``h5py``,
+without the node constructors of the ``nir`` package), so
+
+- the caller's graph is never modified (``NIRGraph.infer_types`` would add
+  nodes and rewrite types in place),
+- files that the ``nir`` constructors reject are still read: scalar neuron
+  parameters meant for a whole layer (NIR issue #176), mixed scalar/tensor
+  parameters, input types with or without a batch dimension.
+
+Reading a file only reads arrays and strings; nothing in it is executed.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mapping.errors import MappingError
+
+__all__ = [
+    "NirView",
+    "nir_view",
+    "read_nir_dict",
+    "chain_order",
+    "DEFAULT_DT_S",
+    "SYNAPSE_TYPES",
+    "NEURON_TYPES",
+    "READOUT_TYPES",
+    "PASS_TYPES",
+    "SUPPORTED_TYPES",
+]
+
+#: Time step assumed when neither the caller nor the graph metadata gives one.
+#: snnTorch's exporter writes its LIF nodes with dt = 1e-4 s (tau = dt / (1 - beta), r = tau / dt).
+DEFAULT_DT_S = 1e-4
+
+SYNAPSE_TYPES = ("Affine", "Linear", "Conv2d", "SumPool2d", "AvgPool2d", "Scale")
+NEURON_TYPES = ("IF", "LIF", "CubaLIF")
+READOUT_TYPES = ("LI", "I")  # non-spiking integrators: membrane readout, last layer only
+PASS_TYPES = ("Flatten", "Identity")
+SUPPORTED_TYPES = ("Input", "Output") + SYNAPSE_TYPES + NEURON_TYPES + READOUT_TYPES + PASS_TYPES
+
+
+def _to_plain(value: Any) -> Any:
+    """Decode the bytes h5py returns into str; leave arrays and numbers alone."""
+    if isinstance(value, bytes):
+        return value.decode("utf8")
+    if isinstance(value, dict):
+        return {(k.decode() if isinstance(k, bytes) else k): _to_plain(v) for k, v in value.items()}
+    return value
+
+
+def read_nir_dict(path: str | Path) -> dict:
+    """Read a ``.nir`` (HDF5) file into the dictionary form of ``NIRGraph.to_dict()``.
+
+    Raises:
+        MappingError: the file is missing or is not a NIR file.
+    """
+    import h5py  # optional heavy import, only for .nir files
+
+    path = Path(path)
+    if not path.exists():
+        raise MappingError(f"NIR file {str(path)!r} does not exist")
+
+    def walk(group: Any) -> dict:
+        out = {}
+        for key, item in group.items():
+            if isinstance(item, h5py.Group):
+                out[key] = walk(item)
+            else:
+                out[key] = _to_plain(item[()])
+        return out
+
+    try:
+        with h5py.File(path, "r") as fh:
+            if "node" not in fh:
+                raise MappingError(f"{path}: not a NIR file (no 'node' group)")
+            data = walk(fh["node"])
+    except OSError as exc:
+        raise MappingError(f"{path}: not a NIR (HDF5) file ({exc})") from None
+    return data
+
+
+@dataclass(frozen=True)
+class NirView:
+    """A NIR graph as plain data.
+
+    Attributes:
+        nodes: Node name -> parameters (``"type"`` plus NumPy arrays / numbers / str), private copies.
+        edges: ``(source, destination)`` node names.
+        metadata: Graph metadata.
+        dt_s: Time step in seconds used to discretise the continuous-time neuron equations.
+        reset: Reset mode forced by the caller (``"zero"``/``"subtract"``), or None to use
+            each node's ``hwsim_reset`` metadata and fall back to ``"zero"`` (NIR's reset to ``v_reset``).
+        name: Name for reports.
+    """
+
+    nodes: dict[str, dict]
+    edges: tuple[tuple[str, str], ...]
+    metadata: dict = field(default_factory=dict)
+    dt_s: float = DEFAULT_DT_S
+    reset: str | None = None
+    name: str = "nir"
+
+
+def _edges(raw: Any) -> tuple[tuple[str, str], ...]:
+    out = []
+    for pair in list(raw):
+        a, b = (_to_plain(x) for x in pair)
+        out.append((str(a), str(b)))
+    return tuple(out)
+
+
+def nir_view(source: Any, *, dt_s: float | None = None, reset: str | None = None, name: str | None = None) -> NirView:
+    """Build a :class:`NirView` from a ``nir.NIRGraph``, its ``to_dict()`` form, a path, or a view.
+
+    Args:
+        source: The graph.
+        dt_s: Time step in seconds; default: the graph's ``metadata["dt"]``, else :data:`DEFAULT_DT_S`.
+        reset: Force ``"zero"`` or ``"subtract"`` reset for every spiking layer (see docs/mapping.md).
+        name: Name for reports.
+
+    Raises:
+        MappingError: ``source`` is not a NIR graph, or ``dt_s``/``reset`` are invalid.
+    """
+    if isinstance(source, NirView):
+        data = {"nodes": source.nodes, "edges": source.edges, "metadata": source.metadata}
+        dt_s = source.dt_s if dt_s is None else dt_s
+        reset = source.reset if reset is None else reset
+        name = source.name if name is None else name
+    elif isinstance(source, (str, Path)):
+        data = read_nir_dict(source)
+        name = name or str((data.get("metadata") or {}).get("name") or "") or Path(source).stem
+    elif isinstance(source, dict):
+        data = source
+    elif hasattr(source, "to_dict") and hasattr(source, "nodes") and hasattr(source, "edges"):
+        data = source.to_dict()  # dataclasses.asdict deep-copies: the caller's graph is untouched
+    else:
+        raise MappingError(f"expected a NIR graph, a .nir path or a dict; got {type(source).__name__}")
+    if "nodes" not in data or "edges" not in data:
+        raise MappingError("NIR graph without 'nodes' and 'edges'")
+    nodes = {}
+    for key, node in data["nodes"].items():
+        if not isinstance(node, dict) or "type" not in node:
+            raise MappingError(f"NIR node {key!r}: no 'type' entry")
+        nodes[str(key)] = copy.deepcopy(_to_plain(node))
+    metadata = _to_plain(dict(data.get("metadata") or {}))
+    if dt_s is None:
+        dt_s = float(np.asarray(metadata["dt"]).item()) if "dt" in metadata else DEFAULT_DT_S
+    if not (isinstance(dt_s, (int, float)) and math.isfinite(dt_s) and dt_s > 0):
+        raise MappingError(f"dt = {dt_s!r}: expected a positive time step in seconds")
+    if reset not in (None, "zero", "subtract"):
+        raise MappingError(f"reset = {reset!r}: allowed 'zero', 'subtract' or None (from the graph)")
+    return NirView(nodes=nodes, edges=_edges(data["edges"]), metadata=metadata, dt_s=float(dt_s), reset=reset,
+                   name=name or str(metadata.get("name", "nir")))
+
+
+def chain_order(view: NirView) -> list[str]:
+    """Node names from the single Input to the single Output (the rules in :mod:`mapping.drc` must pass first)."""
+    nxt = {a: b for a, b in view.edges}
+    start = next(k for k, n in view.nodes.items() if n["type"] == "Input")
+    order = [start]
+    while order[-1] in nxt:
+        order.append(nxt[order[-1]])
+    return order

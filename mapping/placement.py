@@ -1,0 +1,423 @@
+"""Partitioning and traffic-aware placement of layer parts on the 2-D mesh.
+
+Partitioning: a layer with more neurons than a core holds is split by
+neurons into the fewest, equal-sized parts (fan-out split); every part gets
+the layer's whole input (multicast), so a layer's fan-in must fit one core.
+
+Placement minimises the expected spike traffic times hops per timestep,
+
+    cost = sum_parts r_in * hops(core 0, core(p))                 (host -> layer 0, host port at core 0)
+         + sum_{p in layer k, q in layer k+1} r_p * hops(core(p), core(q)),
+
+where ``r_p`` is the expected number of spikes per timestep of part ``p``
+(each spike is one packet per routing entry, i.e. per destination part;
+chip-spec §1.1) and ``r_in`` the expected number of input spikes per
+timestep. Rates come from a calibration run, a user estimate, or the
+upper bound "every neuron spikes every timestep". ``anneal`` starts from the
+better of a greedy placement and row-major and refines it by simulated
+annealing with a seeded generator, keeping the best state seen, so it is
+deterministic for a seed and never worse than row-major.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hwsim.config import ChipConfig
+from hwsim.network import Network, simulate_network
+from mapping.drc import split_sizes
+from mapping.errors import MappingError
+
+__all__ = [
+    "Part",
+    "Traffic",
+    "Placement",
+    "PLACEMENTS",
+    "partition",
+    "layer_rates",
+    "rates_from_run",
+    "traffic",
+    "placement_cost",
+    "row_major",
+    "greedy",
+    "anneal",
+    "place",
+    "xy_route",
+    "link_traffic",
+    "hop_matrix",
+]
+
+PLACEMENTS = ("anneal", "greedy", "row_major")
+
+
+@dataclass(frozen=True)
+class Part:
+    """A slice of one layer that runs on one core.
+
+    Attributes:
+        layer: Layer index (also the core's stage).
+        index: Part number within the layer.
+        lo: First neuron of the slice in the layer.
+        size: Number of neurons.
+    """
+
+    layer: int
+    index: int
+    lo: int
+    size: int
+
+    def to_dict(self) -> dict:
+        return {"layer": self.layer, "index": self.index, "lo": self.lo, "size": self.size}
+
+
+def partition(network: Network, chip: ChipConfig) -> list[Part]:
+    """Split every layer into parts of at most ``chip.core.neurons`` neurons, layer after layer."""
+    parts = []
+    for k, layer in enumerate(network.layers):
+        lo = 0
+        for i, size in enumerate(split_sizes(layer.n_out, chip.core.neurons)):
+            parts.append(Part(k, i, lo, size))
+            lo += size
+    return parts
+
+
+# ------------------------------------------------------------------------------------ rates
+def rates_from_run(result: Any, program: Any) -> list[float]:
+    """Per-layer mean spike probabilities ``[input, layer 0, ...]`` measured in a :class:`RunResult`.
+
+    Works for programs made by this mapper (core stage = layer index). The input rate is
+    host packets divided by the inputs covered by the host routing entries.
+    """
+    spikes = result.counter("output_spikes").sum(axis=(0, 1))  # per program core
+    steps = result.batch_size * result.timesteps
+    by_stage: dict[int, list[int]] = {}
+    for k, core in enumerate(result.core_ids):
+        cp = program.cores[program.index_of(core)]
+        by_stage.setdefault(cp.stage, [0, 0])
+        by_stage[cp.stage][0] += int(spikes[k])
+        by_stage[cp.stage][1] += cp.n_neurons
+    covered = sum(r.src_hi - r.src_lo for r in program.host_routes)
+    rates = [float(result.host_counter("packets").sum()) / (steps * covered)]
+    rates += [s / (steps * n) for _, (s, n) in sorted(by_stage.items())]
+    return rates
+
+
+def layer_rates(network: Network, rates: Any, v_bits: int | None = None) -> tuple[list[np.ndarray], str]:
+    """Per-neuron expected spikes per timestep: ``[inputs, layer 0, ..., layer L-1]``.
+
+    Args:
+        network: The network.
+        rates: None (upper bound: every input and neuron spikes every timestep); a sequence
+            of ``L + 1`` numbers (mean spike probability of the inputs and of each layer);
+            a dict ``{"input": p, layer_name: p, ...}`` (missing entries: 1.0); or a binary
+            input raster ``(T, n_in)``/``(B, T, n_in)`` used for a calibration run with
+            :func:`hwsim.network.simulate_network`.
+        v_bits: Membrane width for the calibration run (default: network metadata, else 16).
+
+    Returns:
+        The per-neuron rates and a one-line description of their source.
+    """
+    sizes = network.sizes
+    if rates is None:
+        return [np.ones(n) for n in sizes], "upper bound: every input and neuron spikes every timestep"
+    if isinstance(rates, dict):
+        names = ["input"] + [layer.name for layer in network.layers]
+        unknown = sorted(set(rates) - set(names))
+        if unknown:
+            raise MappingError(f"rates: unknown layer name(s) {unknown}; names are {names}")
+        rates = [float(rates.get(n, 1.0)) for n in names]
+    arr = np.asarray(rates)
+    is_raster = arr.dtype == bool or np.issubdtype(arr.dtype, np.integer)
+    if arr.ndim in (2, 3) and arr.shape[-1] == network.n_inputs and is_raster:
+        vb = v_bits or int(network.metadata.get("v_bits", 16))
+        raster = arr.astype(np.uint8)
+        out = simulate_network(network, raster, vb)
+        batch = raster if raster.ndim == 3 else raster[None]
+        per = [batch.reshape(-1, network.n_inputs).mean(axis=0)]
+        per += [spk.reshape(-1, spk.shape[-1]).mean(axis=0).astype(np.float64) for _, spk in out]
+        return per, f"calibration: simulate_network on {batch.shape[0]} raster(s) of {batch.shape[1]} timesteps"
+    if arr.ndim == 1 and arr.size == len(sizes) and np.issubdtype(arr.dtype, np.number):
+        if np.any(arr < 0) or not np.all(np.isfinite(arr)):
+            raise MappingError(f"rates = {list(arr)}: expected finite spike probabilities >= 0")
+        return [np.full(n, float(p)) for n, p in zip(sizes, arr)], "user estimate per layer: " + ", ".join(
+            f"{p:g}" for p in arr)
+    raise MappingError(
+        f"rates: expected None, {len(sizes)} numbers (input + {len(network.layers)} layers), a dict by layer name, "
+        f"or a binary raster (T, {network.n_inputs}) / (B, T, {network.n_inputs}); got {type(rates).__name__} "
+        f"of shape {arr.shape}"
+    )
+
+
+# ---------------------------------------------------------------------------------- traffic
+@dataclass(frozen=True)
+class Traffic:
+    """Expected packets per timestep between parts.
+
+    Attributes:
+        host: ``(P,)`` packets from the host port to each part.
+        flows: ``(src part, dst part, packets)`` for core-to-core traffic.
+        part_rates: ``(P,)`` expected output spikes per timestep of each part.
+    """
+
+    host: np.ndarray
+    flows: tuple[tuple[int, int, float], ...]
+    part_rates: np.ndarray
+
+
+def traffic(network: Network, parts: Sequence[Part], rates: list[np.ndarray]) -> Traffic:
+    """Packets per timestep implied by the routing of :mod:`mapping.mapper` (multicast = one packet per entry)."""
+    by_layer: dict[int, list[int]] = {}
+    for i, p in enumerate(parts):
+        by_layer.setdefault(p.layer, []).append(i)
+    part_rates = np.array([float(rates[p.layer + 1][p.lo: p.lo + p.size].sum()) for p in parts])
+    host = np.zeros(len(parts))
+    in_rate = float(rates[0].sum())
+    for i in by_layer.get(0, []):
+        host[i] = in_rate
+    flows = []
+    for i, p in enumerate(parts):
+        for j in by_layer.get(p.layer + 1, []):
+            flows.append((i, j, float(part_rates[i])))
+    return Traffic(host=host, flows=tuple(flows), part_rates=part_rates)
+
+
+def hop_matrix(chip: ChipConfig) -> np.ndarray:
+    """``(n_cores, n_cores)`` XY hop counts (chip-spec §1.1)."""
+    r, c = np.divmod(np.arange(chip.n_cores), chip.mesh_cols)
+    return np.abs(r[:, None] - r[None, :]) + np.abs(c[:, None] - c[None, :])
+
+
+def placement_cost(cores: Sequence[int], t: Traffic, chip: ChipConfig) -> float:
+    """Expected packet-hops per timestep of a placement (``cores[i]`` = mesh core of part ``i``)."""
+    h = hop_matrix(chip)
+    cost = sum(float(t.host[i]) * h[0, c] for i, c in enumerate(cores))
+    cost += sum(r * h[cores[i], cores[j]] for i, j, r in t.flows)
+    return float(cost)
+
+
+# -------------------------------------------------------------------------------- placers
+def row_major(parts: Sequence[Part], chip: ChipConfig) -> list[int]:
+    """Parts on cores 0, 1, 2, ... in layer-then-part order (the naive placement)."""
+    return list(range(len(parts)))
+
+
+def _neighbours(n_parts: int, t: Traffic) -> list[dict[int, float]]:
+    nb: list[dict[int, float]] = [dict() for _ in range(n_parts)]
+    for i, j, r in t.flows:
+        nb[i][j] = nb[i].get(j, 0.0) + r
+        nb[j][i] = nb[j].get(i, 0.0) + r
+    return nb
+
+
+def greedy(parts: Sequence[Part], t: Traffic, chip: ChipConfig) -> list[int]:
+    """Place parts in layer order, each on the free core closest (in traffic x hops) to what is placed."""
+    h = hop_matrix(chip)
+    nb = _neighbours(len(parts), t)
+    cores = [-1] * len(parts)
+    free = set(range(chip.n_cores))
+    for i in range(len(parts)):
+        best, best_cost = None, math.inf
+        for c in sorted(free):
+            cost = t.host[i] * h[0, c] + sum(w * h[c, cores[j]] for j, w in nb[i].items() if cores[j] >= 0)
+            # ties: prefer cores near the host port, then the lowest index (deterministic)
+            key = (cost, h[0, c], c)
+            if best is None or key < best_cost:
+                best, best_cost = c, key
+        cores[i] = best
+        free.discard(best)
+    return cores
+
+
+def anneal(
+    parts: Sequence[Part],
+    t: Traffic,
+    chip: ChipConfig,
+    *,
+    seed: int = 0,
+    iterations: int | None = None,
+    start: Sequence[int] | None = None,
+) -> list[int]:
+    """Simulated annealing over moves (part to a free core) and swaps (two parts).
+
+    Deterministic for ``seed``; returns the best placement seen (never worse than ``start``,
+    which defaults to the better of :func:`greedy` and :func:`row_major`).
+    """
+    n = len(parts)
+    h = hop_matrix(chip).astype(np.float64)
+    if start is None:
+        cands = [greedy(parts, t, chip), row_major(parts, chip)]
+        start = min(cands, key=lambda c: placement_cost(c, t, chip))
+    cores = list(start)
+    if n == 0 or chip.n_cores == 1:
+        return cores
+    nb = _neighbours(n, t)
+    host = t.host
+    owner = [-1] * chip.n_cores
+    for i, c in enumerate(cores):
+        owner[c] = i
+
+    def delta_move(i: int, a: int, b: int) -> float:
+        d = host[i] * (h[0, b] - h[0, a])
+        for j, w in nb[i].items():
+            cj = cores[j]
+            d += w * (h[b, cj] - h[a, cj])
+        return d
+
+    def delta(i: int, b: int) -> float:
+        a = cores[i]
+        j = owner[b]
+        d = delta_move(i, a, b)
+        if j >= 0:
+            d += delta_move(j, b, a)
+            w = nb[i].get(j, 0.0)
+            d += 2 * w * h[a, b]  # the i-j link keeps its length when the two swap
+        return d
+
+    rng = np.random.default_rng(seed)
+    if iterations is None:
+        iterations = int(min(200_000, max(5_000, 800 * n)))
+    # Initial temperature: mean uphill step of a few random moves, so early moves are often taken.
+    probe = [abs(delta(int(rng.integers(n)), int(rng.integers(chip.n_cores)))) for _ in range(64)]
+    t0 = max(np.mean(probe), 1e-9)
+    t_end = t0 * 1e-3
+    cost = placement_cost(cores, t, chip)
+    best, best_cost = list(cores), cost
+    picks = rng.integers(0, n, size=iterations)
+    targets = rng.integers(0, chip.n_cores, size=iterations)
+    accept = rng.random(iterations)
+    for step in range(iterations):
+        i, b = int(picks[step]), int(targets[step])
+        a = cores[i]
+        if a == b:
+            continue
+        d = delta(i, b)
+        temp = t0 * (t_end / t0) ** (step / iterations)
+        if d <= 0 or accept[step] < math.exp(-d / temp):
+            j = owner[b]
+            cores[i], owner[b] = b, i
+            owner[a] = j
+            if j >= 0:
+                cores[j] = a
+            cost += d
+            if cost < best_cost - 1e-9:
+                best, best_cost = list(cores), cost
+    return best
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where every part goes, and what the traffic costs.
+
+    Attributes:
+        parts: The layer parts.
+        cores: Mesh core of each part.
+        method: ``"anneal"``, ``"greedy"``, ``"row_major"`` or ``"explicit"``.
+        seed: Annealing seed.
+        cost: Expected packet-hops per timestep of this placement.
+        cost_row_major: The same for the row-major placement.
+        traffic: The traffic model used.
+        rates_source: Where the rates came from.
+    """
+
+    parts: tuple[Part, ...]
+    cores: tuple[int, ...]
+    method: str
+    seed: int
+    cost: float
+    cost_row_major: float
+    traffic: Traffic
+    rates_source: str
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        saved = self.cost_row_major - self.cost
+        return {
+            "method": self.method,
+            "seed": self.seed,
+            "cost_packet_hops_per_timestep": self.cost,
+            "cost_row_major_packet_hops_per_timestep": self.cost_row_major,
+            "improvement_vs_row_major_percent": 100.0 * saved / self.cost_row_major if self.cost_row_major else 0.0,
+            "rates_source": self.rates_source,
+            "parts": [{**p.to_dict(), "core": c} for p, c in zip(self.parts, self.cores)],
+            **self.extra,
+        }
+
+
+def place(
+    network: Network,
+    chip: ChipConfig,
+    placement: str | Sequence[int] = "anneal",
+    *,
+    rates: Any = None,
+    seed: int = 0,
+    iterations: int | None = None,
+) -> Placement:
+    """Partition ``network`` and place its parts on ``chip``.
+
+    Args:
+        placement: ``"anneal"`` (default), ``"greedy"``, ``"row_major"``, or an explicit list of
+            mesh cores, one per part in layer-then-part order.
+        rates: See :func:`layer_rates`.
+        seed: Annealing seed.
+        iterations: Annealing steps (default ``min(200000, max(5000, 800 * parts))``).
+
+    Raises:
+        MappingError: bad placement list or rates.
+    """
+    parts = partition(network, chip)
+    per_neuron, source = layer_rates(network, rates, chip.core.v_bits)
+    t = traffic(network, parts, per_neuron)
+    rm = row_major(parts, chip)
+    if isinstance(placement, str):
+        if placement not in PLACEMENTS:
+            raise MappingError(f"placement = {placement!r}: allowed {', '.join(PLACEMENTS)} or a list of cores")
+        if placement == "row_major":
+            cores = rm
+        elif placement == "greedy":
+            cores = greedy(parts, t, chip)
+        else:
+            cores = anneal(parts, t, chip, seed=seed, iterations=iterations)
+        method = placement
+    else:
+        cores = [int(c) for c in placement]
+        if len(cores) != len(parts) or len(set(cores)) != len(parts) or not all(0 <= c < chip.n_cores for c in cores):
+            raise MappingError(
+                f"placement must list {len(parts)} distinct cores in 0..{chip.n_cores - 1} "
+                f"(one per part, layer-then-part order); got {list(placement)}"
+            )
+        method = "explicit"
+    return Placement(parts=tuple(parts), cores=tuple(int(c) for c in cores), method=method, seed=int(seed),
+                     cost=placement_cost(cores, t, chip), cost_row_major=placement_cost(rm, t, chip), traffic=t,
+                     rates_source=source)
+
+
+# ------------------------------------------------------------------------------ link load
+def xy_route(chip: ChipConfig, src: int, dst: int) -> list[tuple[int, int]]:
+    """Directed links ``(core, next core)`` of the dimension-ordered route: along the row (X) first, then the column."""
+    (r0, c0), (r1, c1) = chip.position(src), chip.position(dst)
+    links, r, c = [], r0, c0
+    while c != c1:
+        nc = c + (1 if c1 > c else -1)
+        links.append((r * chip.mesh_cols + c, r * chip.mesh_cols + nc))
+        c = nc
+    while r != r1:
+        nr = r + (1 if r1 > r else -1)
+        links.append((r * chip.mesh_cols + c, nr * chip.mesh_cols + c))
+        r = nr
+    return links
+
+
+def link_traffic(p: Placement, chip: ChipConfig) -> dict[tuple[int, int], float]:
+    """Expected packets per timestep on every directed mesh link (host traffic enters at core 0)."""
+    load: dict[tuple[int, int], float] = {}
+    flows = [(0, p.cores[i], float(r)) for i, r in enumerate(p.traffic.host) if r > 0]
+    flows += [(p.cores[i], p.cores[j], r) for i, j, r in p.traffic.flows if r > 0]
+    for src, dst, r in flows:
+        for link in xy_route(chip, src, dst):
+            load[link] = load.get(link, 0.0) + r
+    return load
