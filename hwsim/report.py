@@ -26,6 +26,7 @@ import math
 import os
 import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -115,7 +116,7 @@ class Report:
     accuracy: float | None
     labels: np.ndarray | None
     predictions: np.ndarray
-    firing_rates: dict[str, float]
+    firing_rates: dict[str, float | None]
     sweep: list[SweepPoint] = field(default_factory=list)
     raster: dict | None = None
 
@@ -188,15 +189,21 @@ def _core_order(program: ChipProgram) -> list[tuple[int, str, int]]:
     return [(k, name, lo) for _, lo, _, k, name in rows]
 
 
-def layer_firing_rates(result: RunResult, program: ChipProgram) -> dict[str, float]:
-    """Mean fraction of each layer's neurons that fire per timestep, from the ``output_spikes`` counter."""
+def layer_firing_rates(result: RunResult, program: ChipProgram) -> dict[str, float | None]:
+    """Mean fraction of each layer's neurons that fire per timestep, from the ``output_spikes`` counter.
+
+    A membrane-readout layer (``fire = False``) never spikes; its rate is None.
+    """
     spikes = result.counters[..., COUNTER_NAMES.index("output_spikes")].sum(axis=(0, 1))  # (C,)
     fired: dict[str, float] = {}
     slots: dict[str, float] = {}
+    readout: set[str] = set()
     for k, name, _ in _core_order(program):
         fired[name] = fired.get(name, 0.0) + float(spikes[k])
         slots[name] = slots.get(name, 0.0) + program.cores[k].n_neurons * result.batch_size * result.timesteps
-    return {name: fired[name] / slots[name] for name in fired}
+        if not program.cores[k].fire:
+            readout.add(name)
+    return {name: (None if name in readout else fired[name] / slots[name]) for name in fired}
 
 
 def raster_layers(result: RunResult, program: ChipProgram, input_raster: np.ndarray, image: int = 0) -> dict:
@@ -223,12 +230,21 @@ def raster_layers(result: RunResult, program: ChipProgram, input_raster: np.ndar
         }
 
     layers.append(entry("input", np.asarray(input_raster, np.uint8).reshape(T, -1)))
-    parts: dict[str, list[tuple[int, np.ndarray]]] = {}
+    parts: dict[str, list[tuple[int, int]]] = {}
     for k, name, lo in _core_order(program):
-        parts.setdefault(name, []).append((lo, result.core_spikes[k][image]))
+        parts.setdefault(name, []).append((lo, k))
     for name, pieces in parts.items():
-        pieces.sort(key=lambda p: p[0])
-        layers.append(entry(name, np.concatenate([p[1] for p in pieces], axis=1)))
+        pieces.sort()
+        ks = [k for _, k in pieces]
+        layer = entry(name, np.concatenate([result.core_spikes[k][image] for k in ks], axis=1))
+        if not program.cores[ks[0]].fire:
+            # membrane readout: no spikes to show; keep the end-of-timestep membranes instead
+            layer["readout"] = "membrane"
+            layer["firing_rate"] = None
+            if result.membranes is not None:
+                mem = np.concatenate([result.membranes[k][image] for k in ks], axis=1)
+                layer["membranes"] = mem.astype(int).tolist()
+        layers.append(layer)
     return {"image": int(image), "timesteps": T, "layers": layers}
 
 
@@ -316,6 +332,7 @@ def evaluate(
     simulator: str = "engine",
     chunk_size: int = 256,
     progress: Callable[[str], None] | None = None,
+    progress_bar: bool = False,
     meta: dict | None = None,
 ) -> Report:
     """Simulate ``program`` on images and build the full report.
@@ -334,6 +351,7 @@ def evaluate(
         simulator: ``"engine"`` (:class:`hwsim.chip.Chip`) or ``"golden"`` (:func:`hwsim.golden.simulate`).
         chunk_size: Images encoded and simulated at a time (bounds memory).
         progress: Called with a short message before each step (e.g. ``print``).
+        progress_bar: Show a tqdm bar (on stderr) over the images of each run.
         meta: Extra provenance for ``report.json``.
 
     Raises:
@@ -354,12 +372,15 @@ def evaluate(
     B = images.shape[0]
 
     def run(T: int, bar: bool) -> RunResult:
+        from tqdm import tqdm
+
         parts = []
-        for b0 in range(0, B, chunk_size):
-            raster = encode(images[b0 : b0 + chunk_size], T, encoding, seed, first_index=b0)
-            parts.append(sim(raster, progress=False))
-            if bar and progress is not None and B > chunk_size:
-                say(f"  {min(B, b0 + chunk_size)}/{B} images")
+        with tqdm(total=B, unit="image", desc=f"T={T}", disable=not (bar and progress_bar), file=sys.stderr,
+                  leave=False) as pbar:
+            for b0 in range(0, B, chunk_size):
+                raster = encode(images[b0 : b0 + chunk_size], T, encoding, seed, first_index=b0)
+                parts.append(sim(raster, progress=False))
+                pbar.update(raster.shape[0])
         return parts[0] if len(parts) == 1 else RunResult.concatenate(parts)
 
     say(f"simulating {B} images x {timesteps} timesteps ({simulator})")
@@ -370,7 +391,7 @@ def evaluate(
             r = result
         else:
             say(f"sweep: {B} images x {T} timesteps")
-            r = run(int(T), False)
+            r = run(int(T), True)
         e = estimate(r, program, table)
         points.append(SweepPoint(int(T), _accuracy(r.predictions, labels), e.energy_nj_per_image,
                                  e.latency_us_per_image, e.sops_per_image))
@@ -438,7 +459,7 @@ def render_table(data: dict) -> str:
     rates = data.get("firing_rates", {})
     lines += ["", "| layer | nJ / image | share | firing rate |", "| --- | --- | --- | --- |"]
     for k, v in layer.items():
-        rate = f"{100 * rates[k]:.1f} %" if k in rates else ""
+        rate = "" if k not in rates else "membrane readout" if rates[k] is None else f"{100 * rates[k]:.1f} %"
         lines.append(f"| {k} | {v:.4g} | {100 * lshare[k]:.1f} % | {rate} |")
     return "\n".join(lines) + "\n"
 
@@ -465,7 +486,7 @@ def _csv_rows(data: dict) -> list[tuple[str, str, object, str]]:
     for k, v in data["action_counts_per_image"].items():
         rows.append(("action_count", k, v, "count/image"))
     for k, v in data["firing_rates"].items():
-        rows.append(("firing_rate", k, v, "fraction"))
+        rows.append(("firing_rate", k, v, "fraction" if v is not None else "membrane readout"))
     for p in data["sweep"]:
         T = p["timesteps"]
         rows.append(("sweep", f"T={T}:accuracy", p["accuracy"], "fraction"))
@@ -558,20 +579,32 @@ def render_figures(data: dict, folder: str | Path) -> list[Path]:
     T = raster["timesteps"] if raster else 1
     for i, lay in enumerate(layers):
         ax, axr = axes[i]
-        pts = np.asarray(lay["spikes"]).reshape(-1, 2)
-        # x = neuron, y = timestep: many neurons, few timesteps reads best this way
-        ax.scatter(pts[:, 1], pts[:, 0], s=4 if lay["n_neurons"] > 64 else 12, marker="|", color="black",
-                   linewidths=0.8)
-        ax.set_xlim(-0.5, lay["n_neurons"] - 0.5)
-        ax.set_ylim(T - 0.5, -0.5)
+        if lay.get("readout") == "membrane" and lay.get("membranes") is not None:
+            mem = np.asarray(lay["membranes"], dtype=float)
+            lim = max(1.0, float(np.abs(mem).max()))
+            im = ax.imshow(mem, aspect="auto", cmap="coolwarm", vmin=-lim, vmax=lim, interpolation="nearest",
+                           extent=(-0.5, lay["n_neurons"] - 0.5, T - 0.5, -0.5))
+            fig.colorbar(im, ax=ax, pad=0.01, fraction=0.03, label="membrane")
+        else:
+            pts = np.asarray(lay["spikes"]).reshape(-1, 2)
+            # x = neuron, y = timestep: many neurons, few timesteps reads best this way
+            ax.scatter(pts[:, 1], pts[:, 0], s=4 if lay["n_neurons"] > 64 else 12, marker="|", color="black",
+                       linewidths=0.8)
+            ax.set_xlim(-0.5, lay["n_neurons"] - 0.5)
+            ax.set_ylim(T - 0.5, -0.5)
         ax.set_ylabel(f"{lay['name']}\ntimestep", fontsize=9)
         if T <= 16:
             ax.set_yticks(range(T))
             ax.tick_params(axis="y", labelsize=7)
-        axr.barh([0], [100 * lay["firing_rate"]], color="tab:red")
         axr.set_xlim(0, 100)
         axr.set_yticks([])
-        axr.annotate(f" {100 * lay['firing_rate']:.1f} %", (100 * lay["firing_rate"], 0), va="center", fontsize=9)
+        if lay["firing_rate"] is None:
+            axr.text(50, 0, "membrane readout\n(no spikes)", ha="center", va="center", fontsize=9)
+            axr.set_ylim(-1, 1)
+        else:
+            axr.barh([0], [100 * lay["firing_rate"]], color="tab:red")
+            axr.annotate(f" {100 * lay['firing_rate']:.1f} %", (100 * lay["firing_rate"], 0), va="center",
+                         fontsize=9)
     if layers:
         axes[-1, 0].set_xlabel("neuron index")
         axes[-1, 1].set_xlabel("firing rate (%)")
