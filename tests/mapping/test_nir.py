@@ -1,0 +1,328 @@
+"""NIR import/export: hand-computed conversions for every supported node type, files as exporters write
+them (scalar parameters, batch dimensions), unrolled conv/pool against direct loops, and the round trip."""
+
+import copy
+
+import h5py
+import nir
+import numpy as np
+import pytest
+
+from hwsim.network import simulate_network
+from hwsim.testing import random_network, random_raster
+from mapping import from_nir, load_network, map_network, plan, to_nir, write_nir
+from mapping.errors import MappingError
+from mapping.unroll import conv2d_matrix, pool2d_matrix
+from mapping_cases import assert_program_matches_network
+
+DT = 1e-4
+
+
+def _graph(*nodes, input_shape, output_shape=None, metadata=None):
+    names = [f"n{k}" for k in range(len(nodes))]
+    out = output_shape if output_shape is not None else nodes[-1].output_type["output"]
+    all_nodes = {"input": nir.Input(input_type={"input": np.array(input_shape)}), **dict(zip(names, nodes)),
+                 "output": nir.Output(output_type={"output": np.array(out)})}
+    seq = ["input"] + names + ["output"]
+    return nir.NIRGraph(nodes=all_nodes, edges=list(zip(seq[:-1], seq[1:])), metadata=metadata or {},
+                        type_check=False)
+
+
+# --------------------------------------------------------------------------- neuron conversions by hand
+def test_snntorch_style_lif_with_scalar_params(default_chip):
+    """snnTorch Leaky(beta=0.875) exports tau = dt/(1-beta), r = tau/dt as 0-d arrays (NIR issue #176)."""
+    beta = 0.875
+    tau = np.array(DT / (1 - beta))  # 0-d: one value for the whole layer
+    lif = nir.LIF(tau=tau, r=np.array(tau / DT), v_leak=np.array(0.0), v_threshold=np.array(1.0))
+    w = np.array([[0.4, -0.3], [1.0, 0.1]])  # (out, in)
+    g = _graph(nir.Affine(weight=w, bias=np.array([0.0, 0.05])), lif, input_shape=[1, 2], output_shape=[1, 2])
+    net = from_nir(g, default_chip)
+    (layer,) = net.layers
+    # dt/tau = 1/8 -> leak_shift 3, continuous. gain r*dt/tau = 1, divided by the chip decay 7/8 (integrate
+    # before leak). Scale s = w_max / max|W/0.875| = 127 * 0.875 = 111.125, so W_chip = rint(127 W).
+    assert (layer.integration, layer.leak_shift, layer.reset, layer.fire) == ("continuous", 3, "zero", True)
+    np.testing.assert_array_equal(layer.weights, [[51, 127], [-38, 13]])  # rint(127 * W.T)
+    np.testing.assert_array_equal(layer.bias, [0, 6])  # rint(127 * 0.05) = rint(6.35)
+    assert layer.threshold == 112  # v > 111.125  <=>  v >= 112
+    assert net.metadata["scales"][0] == pytest.approx(111.125)
+    info = net.metadata["nir_import"][0]
+    assert info["decay_nir"] == pytest.approx(0.875) and info["decay_chip"] == pytest.approx(0.875)
+
+
+def test_if_with_integer_weights_keeps_scale_one(default_chip):
+    # IF: dv/dt = R I -> v += dt R I; r = 1/dt gives gain 1. Integer weights stay as they are.
+    w = np.array([[2.0, -1.0, 3.0], [0.0, 5.0, -7.0]])
+    g = _graph(nir.Linear(weight=w), nir.IF(r=np.full(2, 1 / DT), v_threshold=np.full(2, 2.0)),
+               input_shape=[1, 3])
+    (layer,) = from_nir(g, default_chip).layers
+    np.testing.assert_array_equal(layer.weights, w.T)
+    np.testing.assert_array_equal(layer.bias, [0, 0])
+    assert (layer.threshold, layer.integration, layer.leak_shift) == (3, "continuous", 0)  # v > 2 <=> v >= 3
+
+
+def test_cubalif_instantaneous_current_and_v_leak(default_chip):
+    # tau_syn = dt: I = w_in * input. tau_mem = dt: no memory (discontinuous), v = v_leak + r * I.
+    cuba = nir.CubaLIF(tau_syn=np.array([DT]), tau_mem=np.array([DT]), r=np.array([1.0]), v_leak=np.array([0.5]),
+                       v_threshold=np.array([1.5]), w_in=2.0)
+    g = _graph(nir.Affine(weight=np.array([[1.0, -1.0, 3.0]]), bias=np.array([0.25])), cuba, input_shape=[3])
+    (layer,) = from_nir(g, default_chip).layers
+    np.testing.assert_array_equal(layer.weights, [[2], [-2], [6]])  # w_in * W
+    np.testing.assert_array_equal(layer.bias, [1])  # 2 * 0.25 + 0.5
+    assert (layer.threshold, layer.integration) == (2, "discontinuous")  # v > 1.5 <=> v >= 2
+
+
+def test_avgpool_then_if_fires_on_majority(default_chip):
+    """AvgPool 2x2 weights 1/4; with threshold 0.5 the neuron fires when 3 or 4 of its 4 inputs spike."""
+    g = _graph(nir.AvgPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])),
+               nir.IF(r=np.array(1 / DT), v_threshold=np.array(0.5)),
+               input_shape=[1, 1, 4, 4], output_shape=[1, 2, 2])
+    (layer,) = from_nir(g, default_chip).layers
+    # s = w_max / 0.25 = 508: weights 127, threshold floor(0.5 * 508) + 1 = 255
+    assert layer.threshold == 255 and set(np.unique(layer.weights)) == {0, 127}
+    assert (layer.weights == 127).sum(axis=0).tolist() == [4, 4, 4, 4]
+    x = np.zeros((4, 16), np.uint8)
+    x[1, [0, 1]] = 1  # 2 of window 0
+    x[2, [0, 1, 4]] = 1  # 3 of window 0
+    x[3, [2, 3, 6, 7]] = 1  # 4 of window 1
+    net = from_nir(g, default_chip)
+    assert net.layers[0].integration == "continuous"  # IF keeps its membrane between timesteps
+    spikes = simulate_network(net, x, default_chip.core.v_bits)[0][1]
+    # window 0: t1 two spikes -> v = 254 < 255 (kept), t2 three more -> 635 fires, reset to 0;
+    # window 1: t3 four spikes -> 508 fires
+    assert spikes[0].tolist() == [[0, 0, 0, 0], [0, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0]]
+
+
+def test_trailing_affine_is_membrane_readout(default_chip):
+    g = _graph(nir.Affine(weight=np.array([[1.0, 2.0], [3.0, -4.0]]), bias=np.array([1.0, 0.0])),
+               nir.LIF(tau=np.full(2, DT), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2)),
+               nir.Affine(weight=np.array([[1.0, -1.0]]), bias=np.array([0.0])), input_shape=[2])
+    net = from_nir(g, default_chip)
+    assert [(l.fire, l.integration) for l in net.layers] == [(True, "discontinuous"), (False, "discontinuous")]
+    assert net.readout == "membrane"
+    np.testing.assert_array_equal(net.layers[1].weights, [[1], [-1]])
+
+
+@pytest.mark.parametrize("kind", ["LI", "I"])
+def test_li_and_i_readouts(default_chip, kind):
+    node = (nir.LI(tau=np.array(4 * DT), r=np.array(4.0), v_leak=np.array(0.0)) if kind == "LI"
+            else nir.I(r=np.array(1 / DT)))
+    g = _graph(nir.Linear(weight=np.array([[3.0, 1.0]])), node, input_shape=[2], output_shape=[1])
+    (layer,) = from_nir(g, default_chip).layers
+    assert (layer.fire, layer.integration) == (False, "continuous")
+    if kind == "LI":  # dt/tau = 1/4 -> leak_shift 2; gain 1 / (3/4): W = 4/3 * [3, 1], scaled to w_max
+        assert layer.leak_shift == 2
+        np.testing.assert_array_equal(layer.weights, [[127], [42]])  # rint(127/3) = 42
+    else:
+        assert layer.leak_shift == 0
+        np.testing.assert_array_equal(layer.weights, [[3], [1]])
+
+
+def test_reset_mode_from_metadata_and_override(default_chip):
+    lif = nir.LIF(tau=np.array(DT), r=np.array(1.0), v_leak=np.array(0.0), v_threshold=np.array(1.0),
+                  metadata={"hwsim_reset": "subtract"})
+    g = _graph(nir.Linear(weight=np.eye(2)), lif, input_shape=[2], output_shape=[2])
+    assert from_nir(g, default_chip).layers[0].reset == "subtract"
+    assert from_nir(g, default_chip, reset="zero").layers[0].reset == "zero"
+
+
+def test_dt_from_metadata_and_argument(default_chip):
+    lif = nir.LIF(tau=np.array(8e-3), r=np.array(8.0), v_leak=np.array(0.0), v_threshold=np.array(1.0))
+    g = _graph(nir.Linear(weight=np.eye(2)), lif, input_shape=[2], output_shape=[2], metadata={"dt": 1e-3})
+    assert from_nir(g, default_chip).layers[0].leak_shift == 3  # dt/tau = 1/8
+    assert from_nir(g, default_chip, dt_s=2e-3).layers[0].leak_shift == 2  # dt/tau = 1/4
+
+
+def test_slow_leak_beyond_v_bits_is_no_leak(small_chip):
+    lif = nir.LIF(tau=np.array(DT * 2**20), r=np.array(2.0**20), v_leak=np.array(0.0), v_threshold=np.array(1.0))
+    g = _graph(nir.Linear(weight=np.eye(2)), lif, input_shape=[2], output_shape=[2])
+    (layer,) = from_nir(g, small_chip).layers
+    assert (layer.integration, layer.leak_shift) == ("continuous", 0)
+
+
+# --------------------------------------------------------------------------------- convolution unrolling
+def _conv_direct(x, w, stride, pad, dil, groups):
+    """Direct loops over a (C, H, W) input: PyTorch cross-correlation with zero padding."""
+    C, H, W = x.shape
+    co_n, cig, kh, kw = w.shape
+    OH = (H + 2 * pad[0] - dil[0] * (kh - 1) - 1) // stride[0] + 1
+    OW = (W + 2 * pad[1] - dil[1] * (kw - 1) - 1) // stride[1] + 1
+    out = np.zeros((co_n, OH, OW))
+    for co in range(co_n):
+        g = co // (co_n // groups)
+        for oy in range(OH):
+            for ox in range(OW):
+                s = 0.0
+                for cl in range(cig):
+                    for ky in range(kh):
+                        for kx in range(kw):
+                            iy, ix = oy * stride[0] - pad[0] + ky * dil[0], ox * stride[1] - pad[1] + kx * dil[1]
+                            if 0 <= iy < H and 0 <= ix < W:
+                                s += w[co, cl, ky, kx] * x[g * cig + cl, iy, ix]
+                out[co, oy, ox] = s
+    return out
+
+
+@pytest.mark.parametrize("stride,pad,dil,groups", [((1, 1), (0, 0), (1, 1), 1), ((2, 1), (1, 2), (1, 1), 1),
+                                                   ((1, 1), (2, 2), (2, 1), 2), ((2, 2), (1, 1), (1, 1), 4)])
+def test_conv2d_matrix_equals_direct_convolution(rng, stride, pad, dil, groups):
+    x = rng.normal(size=(4, 7, 6))
+    w = rng.normal(size=(4, 4 // groups, 3, 2))
+    m, shape = conv2d_matrix(w, x.shape, stride, pad, dil, groups)
+    want = _conv_direct(x, w, stride, pad, dil, groups)
+    assert shape == want.shape
+    np.testing.assert_allclose(x.ravel() @ m.toarray(), want.ravel(), atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["sum", "avg"])
+def test_pool_matrix_equals_direct_pooling(rng, kind):
+    x = rng.normal(size=(2, 5, 6))
+    m, shape = pool2d_matrix(kind, x.shape, [2, 3], [2, 2], [1, 0])
+    xp = np.pad(x, ((0, 0), (1, 1), (0, 0)))
+    OH, OW = (5 + 2 - 2) // 2 + 1, (6 - 3) // 2 + 1
+    want = np.array([[[xp[c, 2 * i:2 * i + 2, 2 * j:2 * j + 3].sum() for j in range(OW)] for i in range(OH)]
+                     for c in range(2)])
+    if kind == "avg":
+        want = want / 6
+    assert shape == (2, OH, OW)
+    np.testing.assert_allclose(x.ravel() @ m.toarray(), want.ravel(), atol=1e-12)
+
+
+def test_same_padding(rng):
+    x = rng.normal(size=(1, 5, 5))
+    w = rng.normal(size=(2, 1, 3, 3))
+    m, shape = conv2d_matrix(w, x.shape, 1, "same", 1, 1)
+    assert shape == (2, 5, 5)
+    np.testing.assert_allclose(x.ravel() @ m.toarray(), _conv_direct(x, w, (1, 1), (1, 1), (1, 1), 1).ravel())
+
+
+def test_conv_sumpool_flatten_affine_network_maps_and_runs(small_chip, rng):
+    """Conv2d -> IF -> SumPool2d -> Flatten -> Affine -> LIF, integer kernels so the weights can be checked."""
+    chip = small_chip.replace(mesh_rows=3, mesh_cols=3)
+    kernel = rng.integers(-3, 4, size=(2, 1, 3, 3)).astype(float)
+    conv = nir.Conv2d(input_shape=None, weight=kernel, stride=1, padding=1, dilation=1, groups=1,
+                      bias=np.array([1.0, -1.0]))
+    if1 = nir.IF(r=np.array(1 / DT), v_threshold=np.array(1.0))
+    pool = nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0]))
+    flat = nir.Flatten(input_type={"input": np.array([2, 2, 2])}, start_dim=0, end_dim=-1)
+    fc = nir.Affine(weight=rng.integers(-2, 3, size=(3, 8)).astype(float), bias=np.zeros(3))
+    lif = nir.LIF(tau=np.full(3, DT), r=np.ones(3), v_leak=np.zeros(3), v_threshold=np.full(3, 0.5))
+    g = _graph(conv, if1, pool, flat, fc, lif, input_shape=[1, 1, 4, 4], output_shape=[3])
+    net = from_nir(g, chip)
+    assert net.sizes == [16, 32, 3]  # conv: 2 x 4 x 4; pool + affine compose into one 32 -> 3 layer
+    m, _ = conv2d_matrix(kernel, (1, 4, 4), 1, 1, 1, 1)
+    np.testing.assert_array_equal(net.layers[0].weights, m.toarray())
+    np.testing.assert_array_equal(net.layers[0].bias, np.repeat([1, -1], 16))
+    pm, _ = pool2d_matrix("sum", (2, 4, 4), 2, 2, 0)
+    np.testing.assert_array_equal(net.layers[1].weights, pm.toarray() @ fc.weight.T)
+    info = net.metadata["nir_import"][0]
+    assert info["nonzero_synapses"] == np.count_nonzero(m.toarray()) < info["synapses"] == 16 * 32
+    rasters = random_raster(rng, 2, 4, 16, 0.5)
+    program = map_network(net, chip, seed=0)
+    assert_program_matches_network(program, net, rasters, chip.core.v_bits)
+
+
+@pytest.mark.parametrize("shape", [[16], [1, 16], [4, 4], [1, 4, 4], [1, 1, 4, 4]])
+def test_input_types_with_or_without_batch(default_chip, shape):
+    conv_w = np.ones((1, 1, 2, 2))
+    conv = nir.Conv2d(input_shape=(4, 4), weight=conv_w, stride=2, padding=0, dilation=1, groups=1,
+                      bias=np.zeros(1))
+    g = _graph(conv, nir.IF(r=np.array(1 / DT), v_threshold=np.array(1.0)), input_shape=shape, output_shape=[1, 2, 2])
+    net = from_nir(g, default_chip)
+    assert net.sizes == [16, 4]
+    assert (net.layers[0].weights == 1).sum() == 16
+
+
+def test_batched_input_for_affine(default_chip):
+    g = _graph(nir.Linear(weight=np.eye(3)), nir.IF(r=np.array(1 / DT), v_threshold=np.array(0.0)),
+               input_shape=[1, 3], output_shape=[1, 3])
+    assert from_nir(g, default_chip).sizes == [3, 3]
+    bad = _graph(nir.Linear(weight=np.eye(3)), nir.IF(r=np.array(1 / DT), v_threshold=np.array(0.0)),
+                 input_shape=[5], output_shape=[3])
+    with pytest.raises(MappingError, match=r"input of shape \[5\] does not give the 3 values"):
+        from_nir(bad, default_chip)
+
+
+# ---------------------------------------------------------------------------------- files and round trip
+def test_file_with_mixed_scalar_and_tensor_params(tmp_path, default_chip):
+    """A LIF whose tau is a scalar but whose threshold is a vector: the nir constructors reject it, we read it."""
+    lif = nir.LIF(tau=np.full(3, 8 * DT), r=np.full(3, 8.0), v_leak=np.zeros(3), v_threshold=np.full(3, 1.0))
+    g = _graph(nir.Affine(weight=np.eye(3), bias=np.zeros(3)), lif, input_shape=[3])
+    path = tmp_path / "mixed.nir"
+    nir.write(path, g)
+    with h5py.File(path, "r+") as fh:
+        node = fh["node/nodes/n1"]
+        for key in ("tau", "r"):
+            value = node[key][0]
+            del node[key]
+            node.create_dataset(key, data=value)  # 0-d dataset, as some exporters write
+    with pytest.raises(AssertionError):
+        nir.read(path)  # the nir package itself refuses this file
+    (layer,) = load_network(path, default_chip).layers
+    assert (layer.leak_shift, layer.integration) == (3, "continuous")
+
+
+def test_graph_is_never_modified(default_chip):
+    """NIRGraph.infer_types would add Input nodes and rewrite types; the mapper must not touch the graph."""
+    conv = nir.Conv2d(input_shape=None, weight=np.ones((1, 1, 2, 2)), stride=1, padding=0, dilation=1, groups=1,
+                      bias=np.zeros(1))
+    ifn = nir.IF(r=np.array(1 / DT), v_threshold=np.array(1.0))
+    g = nir.NIRGraph(nodes={"conv": conv, "if": ifn, "out": nir.Output(output_type={"output": np.array([1, 2, 2])})},
+                     edges=[("conv", "if"), ("if", "out")], type_check=False)
+    g.nodes["in"] = nir.Input(input_type={"input": np.array([1, 3, 3])})
+    g.edges.insert(0, ("in", "conv"))
+    before = copy.deepcopy(g.to_dict())
+    ids = {k: id(v) for k, v in g.nodes.items()}
+    map_network(g, default_chip)
+    after = g.to_dict()
+    assert {k: id(v) for k, v in g.nodes.items()} == ids
+    assert conv.input_type == {"input": None} and conv.output_type == {"output": None}
+    assert list(after["nodes"]) == list(before["nodes"]) and after["edges"] == before["edges"]
+    for k in before["nodes"]:
+        for p, v in before["nodes"][k].items():
+            np.testing.assert_equal(after["nodes"][k][p], v)
+
+
+ROUND_TRIP_MODES = [
+    dict(integration="discontinuous", reset="subtract"),
+    dict(integration="discontinuous", reset="zero", fire_output=False),
+    dict(integration="continuous", reset="zero"),
+    dict(integration="continuous", reset="subtract", leak_shift=1),
+    dict(integration="continuous", reset="zero", leak_shift=5, fire_output=False),
+    dict(integration="continuous", reset="subtract", leak_shift=0, fire_output=False),
+]
+
+
+@pytest.mark.parametrize("mode", range(len(ROUND_TRIP_MODES)))
+def test_round_trip_in_memory_and_file(tmp_path, small_chip, mode):
+    chip = small_chip.replace(mesh_rows=3, mesh_cols=3)
+    rng = np.random.default_rng(mode)
+    net = random_network(rng, [30, 50, 20, 8], chip.core, **ROUND_TRIP_MODES[mode])
+    for back in (from_nir(to_nir(net), chip), load_network(write_nir(net, tmp_path / "net.nir"), chip)):
+        for a, b in zip(net.layers, back.layers):
+            np.testing.assert_array_equal(a.weights, b.weights)
+            np.testing.assert_array_equal(a.bias, b.bias)
+            assert a.header() == b.header()
+        # and it maps identically (same seed, same placement, same program)
+        p1, p2 = plan(net, chip, seed=2), plan(back, chip, seed=2)
+        assert p1.placement.cores == p2.placement.cores
+        for c1, c2 in zip(p1.program.cores, p2.program.cores):
+            assert c1.header() == c2.header()
+            np.testing.assert_array_equal(c1.weights, c2.weights)
+
+
+def test_exported_graph_passes_nir_type_check(small_chip, tmp_path, rng):
+    net = random_network(rng, [30, 20, 8], small_chip.core, integration="continuous", leak_shift=2)
+    g = to_nir(net)
+    assert g.check_types()
+    nir.write(tmp_path / "x.nir", g)
+    assert set(nir.read(tmp_path / "x.nir").nodes) == set(g.nodes)
+
+
+def test_load_network_rejects_other_suffixes(tmp_path):
+    with pytest.raises(MappingError, match="expected a .npz network file or a .nir graph"):
+        load_network(tmp_path / "net.onnx")
+    with pytest.raises(MappingError, match="does not exist"):
+        load_network(tmp_path / "missing.nir")
+    (tmp_path / "junk.nir").write_bytes(b"not hdf5")
+    with pytest.raises(MappingError, match="not a NIR"):
+        load_network(tmp_path / "junk.nir")
