@@ -364,6 +364,11 @@ def evaluate(
         )
     if images.shape[0] < 1:
         raise InputError("no images to run")
+    if labels is not None and np.shape(labels) != (images.shape[0],):
+        raise InputError(f"labels have shape {np.shape(labels)}; expected ({images.shape[0]},), one per image")
+    for T in [timesteps] + list(sweep or []):
+        if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or not 1 <= T <= 4096:
+            raise InputError(f"timesteps = {T!r}: expected an integer in 1..4096")
     if simulator not in ("engine", "golden"):
         raise InputError(f"simulator = {simulator!r}: allowed engine, golden")
     sim = (_engine_simulator if simulator == "engine" else _golden_simulator)(program)
