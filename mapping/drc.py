@@ -89,9 +89,12 @@ def no_recurrence(view: NirView, chip: ChipConfig) -> None:
             node, it = stack[-1]
             for nxt in it:
                 if state.get(nxt) == 1:
-                    raise DRCError("no_recurrence", f"edge {node} -> {nxt}",
-                                   "a recurrent connection (a cycle in the graph)",
-                                   "feed-forward stages only (chip-spec §1)")
+                    raise DRCError(
+                        "no_recurrence",
+                        f"edge {node} -> {nxt}",
+                        "a recurrent connection (a cycle in the graph)",
+                        "feed-forward stages only (chip-spec §1)",
+                    )
                 if nxt not in state:
                     state[nxt] = 1
                     stack.append((nxt, iter(succ.get(nxt, ()))))
@@ -105,9 +108,12 @@ def no_recurrence(view: NirView, chip: ChipConfig) -> None:
             visit(node)
     for key, node in view.nodes.items():
         if node["type"] == "NIRGraph":
-            raise DRCError("no_recurrence", f"node {key!r}",
-                           "a nested subgraph (exporters use them for recurrent layers such as RLeaky)",
-                           "feed-forward stages only (chip-spec §1)")
+            raise DRCError(
+                "no_recurrence",
+                f"node {key!r}",
+                "a nested subgraph (exporters use them for recurrent layers such as RLeaky)",
+                "feed-forward stages only (chip-spec §1)",
+            )
 
 
 @_rule("nir")
@@ -115,8 +121,12 @@ def supported_node_types(view: NirView, chip: ChipConfig) -> None:
     """Only node types with an exact or documented chip equivalent are accepted."""
     for key, node in view.nodes.items():
         if node["type"] not in SUPPORTED_TYPES:
-            raise DRCError("supported_node_types", f"node {key!r}", f"a {node['type']} node",
-                           f"node types {', '.join(SUPPORTED_TYPES)}")
+            raise DRCError(
+                "supported_node_types",
+                f"node {key!r}",
+                f"a {node['type']} node",
+                f"node types {', '.join(SUPPORTED_TYPES)}",
+            )
 
 
 @_rule("nir")
@@ -135,11 +145,19 @@ def single_chain(view: NirView, chip: ChipConfig) -> None:
         ins.setdefault(b, []).append(a)
     for key in view.nodes:
         if len(outs.get(key, [])) > 1:
-            raise DRCError("single_chain", f"node {key!r}", f"fan-out to {outs[key]}",
-                           "one chain of layers (one stage feeds the next)")
+            raise DRCError(
+                "single_chain",
+                f"node {key!r}",
+                f"fan-out to {outs[key]}",
+                "one chain of layers (one stage feeds the next)",
+            )
         if len(ins.get(key, [])) > 1:
-            raise DRCError("single_chain", f"node {key!r}", f"inputs from {ins[key]}",
-                           "one chain of layers (one stage feeds the next)")
+            raise DRCError(
+                "single_chain",
+                f"node {key!r}",
+                f"inputs from {ins[key]}",
+                "one chain of layers (one stage feeds the next)",
+            )
     node, seen = kinds["Input"][0], []
     while True:
         seen.append(node)
@@ -148,8 +166,12 @@ def single_chain(view: NirView, chip: ChipConfig) -> None:
         node = outs[node][0]
     if view.nodes[seen[-1]]["type"] != "Output" or len(seen) != len(view.nodes):
         missing = sorted(set(view.nodes) - set(seen))
-        raise DRCError("single_chain", "graph", f"nodes not on the Input -> Output chain: {missing or seen[-1:]}",
-                       "one chain from the Input node to the Output node")
+        raise DRCError(
+            "single_chain",
+            "graph",
+            f"nodes not on the Input -> Output chain: {missing or seen[-1:]}",
+            "one chain from the Input node to the Output node",
+        )
 
 
 _NEURON_PARAMS = ("tau", "tau_mem", "tau_syn", "r", "v_leak", "v_threshold", "v_reset", "w_in")
@@ -170,9 +192,12 @@ def uniform_neuron_params(view: NirView, chip: ChipConfig) -> None:
                 continue
             arr = np.asarray(node[p], dtype=float).ravel()
             if arr.size > 1 and not np.allclose(arr, arr[0], rtol=1e-6, atol=0):
-                raise DRCError("uniform_neuron_params", f"node {key!r}",
-                               f"{p} varying over neurons ({arr.min():g}..{arr.max():g})",
-                               "one value per core register (threshold, leak_shift) shared by a layer")
+                raise DRCError(
+                    "uniform_neuron_params",
+                    f"node {key!r}",
+                    f"{p} varying over neurons ({arr.min():g}..{arr.max():g})",
+                    "one value per core register (threshold, leak_shift) shared by a layer",
+                )
 
 
 @_rule("nir")
@@ -182,8 +207,12 @@ def reset_is_zero_or_subtract(view: NirView, chip: ChipConfig) -> None:
         if node["type"] in NEURON_TYPES and node.get("v_reset") is not None:
             v = np.asarray(node["v_reset"], dtype=float)
             if np.any(v != 0):
-                raise DRCError("reset_is_zero_or_subtract", f"node {key!r}",
-                               f"reset to v_reset = {v.ravel()[0]:g}", "reset to 0 or by subtraction")
+                raise DRCError(
+                    "reset_is_zero_or_subtract",
+                    f"node {key!r}",
+                    f"reset to v_reset = {v.ravel()[0]:g}",
+                    "reset to 0 or by subtraction",
+                )
 
 
 @_rule("nir")
@@ -194,8 +223,12 @@ def tau_ge_dt(view: NirView, chip: ChipConfig) -> None:
             if node["type"] in NEURON_TYPES + READOUT_TYPES and p in node:
                 tau = float(np.asarray(node[p], dtype=float).ravel()[0])
                 if not tau >= view.dt_s * (1 - 1e-9):
-                    raise DRCError("tau_ge_dt", f"node {key!r}", f"{p} = {tau:g} s",
-                                   f"time constants >= dt = {view.dt_s:g} s (the time step; pass another dt)")
+                    raise DRCError(
+                        "tau_ge_dt",
+                        f"node {key!r}",
+                        f"{p} = {tau:g} s",
+                        f"time constants >= dt = {view.dt_s:g} s (the time step; pass another dt)",
+                    )
 
 
 @_rule("nir")
@@ -205,10 +238,12 @@ def no_synaptic_state(view: NirView, chip: ChipConfig) -> None:
         if node["type"] == "CubaLIF":
             tau_syn = float(np.asarray(node["tau_syn"], dtype=float).ravel()[0])
             if abs(view.dt_s / tau_syn - 1) > 1e-6:
-                raise DRCError("no_synaptic_state", f"node {key!r}",
-                               f"a synaptic current with tau_syn = {tau_syn:g} s (decay {1 - view.dt_s / tau_syn:.3g}"
-                               " per step)",
-                               f"no synaptic-current state (tau_syn must equal dt = {view.dt_s:g} s)")
+                raise DRCError(
+                    "no_synaptic_state",
+                    f"node {key!r}",
+                    f"a synaptic current with tau_syn = {tau_syn:g} s (decay {1 - view.dt_s / tau_syn:.3g} per step)",
+                    f"no synaptic-current state (tau_syn must equal dt = {view.dt_s:g} s)",
+                )
 
 
 @_rule("nir")
@@ -219,11 +254,14 @@ def readout_last_only(view: NirView, chip: ChipConfig) -> None:
     order = chain_order(view)
     for pos, key in enumerate(order):
         if view.nodes[key]["type"] in READOUT_TYPES:
-            rest = [view.nodes[k]["type"] for k in order[pos + 1:]]
+            rest = [view.nodes[k]["type"] for k in order[pos + 1 :]]
             if any(t not in PASS_TYPES + ("Output",) for t in rest):
-                raise DRCError("readout_last_only", f"node {key!r}",
-                               f"a non-spiking {view.nodes[key]['type']} node followed by {rest}",
-                               "membrane readout in the last layer only")
+                raise DRCError(
+                    "readout_last_only",
+                    f"node {key!r}",
+                    f"a non-spiking {view.nodes[key]['type']} node followed by {rest}",
+                    "membrane readout in the last layer only",
+                )
 
 
 # ----------------------------------------------------------------------------- network rules
@@ -232,8 +270,12 @@ def fanin_le_axons(net: Network, chip: ChipConfig) -> None:
     """A layer's inputs must all reach one core's axons: there are no partial sums across cores."""
     for k, layer in enumerate(net.layers):
         if layer.n_in > chip.core.axons:
-            raise DRCError("fanin_le_axons", _layer_name(net, k), f"fan-in {layer.n_in}",
-                           f"{chip.core.axons} axons per core (no partial sums across cores)")
+            raise DRCError(
+                "fanin_le_axons",
+                _layer_name(net, k),
+                f"fan-in {layer.n_in}",
+                f"{chip.core.axons} axons per core (no partial sums across cores)",
+            )
 
 
 @_rule("network")
@@ -242,8 +284,12 @@ def neurons_fit_cores(net: Network, chip: ChipConfig) -> None:
     total = sum(layer.n_out for layer in net.layers)
     have = chip.n_cores * chip.core.neurons
     if total > have:
-        raise DRCError("neurons_fit_cores", "network", f"{total} neurons ({'+'.join(str(l.n_out) for l in net.layers)})",
-                       f"{have} neurons ({chip.n_cores} cores x {chip.core.neurons})")
+        raise DRCError(
+            "neurons_fit_cores",
+            "network",
+            f"{total} neurons ({'+'.join(str(layer.n_out) for layer in net.layers)})",
+            f"{have} neurons ({chip.n_cores} cores x {chip.core.neurons})",
+        )
 
 
 @_rule("network")
@@ -251,8 +297,12 @@ def cores_le_chip_cores(net: Network, chip: ChipConfig) -> None:
     """Each layer is split into ``ceil(n_out / N)`` cores; the total must not exceed the mesh."""
     parts = [len(split_sizes(layer.n_out, chip.core.neurons)) for layer in net.layers]
     if sum(parts) > chip.n_cores:
-        raise DRCError("cores_le_chip_cores", "network", f"{sum(parts)} cores ({'+'.join(map(str, parts))} per layer)",
-                       f"{chip.n_cores} cores ({chip.mesh_rows}x{chip.mesh_cols} mesh)")
+        raise DRCError(
+            "cores_le_chip_cores",
+            "network",
+            f"{sum(parts)} cores ({'+'.join(map(str, parts))} per layer)",
+            f"{chip.n_cores} cores ({chip.mesh_rows}x{chip.mesh_cols} mesh)",
+        )
 
 
 @_rule("network")
@@ -263,8 +313,12 @@ def weights_fit_w_bits(net: Network, chip: ChipConfig) -> None:
         w = layer.weights
         if w.size and (w.min() < cc.w_min or w.max() > cc.w_max):
             bad = int(w.min()) if w.min() < cc.w_min else int(w.max())
-            raise DRCError("weights_fit_w_bits", _layer_name(net, k), f"weight {bad}",
-                           f"w_bits = {cc.w_bits}: {cc.w_min}..{cc.w_max}")
+            raise DRCError(
+                "weights_fit_w_bits",
+                _layer_name(net, k),
+                f"weight {bad}",
+                f"w_bits = {cc.w_bits}: {cc.w_min}..{cc.w_max}",
+            )
 
 
 @_rule("network")
@@ -275,8 +329,9 @@ def bias_fit_v_bits(net: Network, chip: ChipConfig) -> None:
         b = layer.bias
         if b.size and (b.min() < cc.v_min or b.max() > cc.v_max):
             bad = int(b.min()) if b.min() < cc.v_min else int(b.max())
-            raise DRCError("bias_fit_v_bits", _layer_name(net, k), f"bias {bad}",
-                           f"v_bits = {cc.v_bits}: {cc.v_min}..{cc.v_max}")
+            raise DRCError(
+                "bias_fit_v_bits", _layer_name(net, k), f"bias {bad}", f"v_bits = {cc.v_bits}: {cc.v_min}..{cc.v_max}"
+            )
 
 
 @_rule("network")
@@ -285,8 +340,12 @@ def threshold_in_range(net: Network, chip: ChipConfig) -> None:
     cc = chip.core
     for k, layer in enumerate(net.layers):
         if not 0 <= layer.threshold <= cc.v_max:
-            raise DRCError("threshold_in_range", _layer_name(net, k), f"threshold {layer.threshold}",
-                           f"v_bits = {cc.v_bits}: thresholds 0..{cc.v_max}")
+            raise DRCError(
+                "threshold_in_range",
+                _layer_name(net, k),
+                f"threshold {layer.threshold}",
+                f"v_bits = {cc.v_bits}: thresholds 0..{cc.v_max}",
+            )
 
 
 @_rule("network")
@@ -295,8 +354,12 @@ def leak_shift_in_range(net: Network, chip: ChipConfig) -> None:
     cc = chip.core
     for k, layer in enumerate(net.layers):
         if not 0 <= layer.leak_shift <= cc.v_bits - 1:
-            raise DRCError("leak_shift_in_range", _layer_name(net, k), f"leak_shift {layer.leak_shift}",
-                           f"v_bits = {cc.v_bits}: leak_shift 0..{cc.v_bits - 1}")
+            raise DRCError(
+                "leak_shift_in_range",
+                _layer_name(net, k),
+                f"leak_shift {layer.leak_shift}",
+                f"v_bits = {cc.v_bits}: leak_shift 0..{cc.v_bits - 1}",
+            )
 
 
 #: All rules, in the order :func:`check_drc` runs them (structure first, then capacity, then value ranges).

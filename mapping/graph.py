@@ -159,8 +159,14 @@ def nir_view(source: Any, *, dt_s: float | None = None, reset: str | None = None
         raise MappingError(f"dt = {dt_s!r}: expected a positive time step in seconds")
     if reset not in (None, "zero", "subtract"):
         raise MappingError(f"reset = {reset!r}: allowed 'zero', 'subtract' or None (from the graph)")
-    return NirView(nodes=nodes, edges=_edges(data["edges"]), metadata=metadata, dt_s=float(dt_s), reset=reset,
-                   name=name or str(metadata.get("name", "nir")))
+    return NirView(
+        nodes=nodes,
+        edges=_edges(data["edges"]),
+        metadata=metadata,
+        dt_s=float(dt_s),
+        reset=reset,
+        name=name or str(metadata.get("name", "nir")),
+    )
 
 
 def chain_order(view: NirView) -> list[str]:

@@ -27,8 +27,17 @@ from mapping.drc import check_drc, split_sizes
 from mapping.errors import DRCError, MappingError
 from mapping.placement import Placement, place
 
-__all__ = ["MappingError", "DRCError", "MappedNetwork", "map_network", "plan", "build_program", "split_sizes",
-           "as_network", "as_chip"]
+__all__ = [
+    "MappingError",
+    "DRCError",
+    "MappedNetwork",
+    "map_network",
+    "plan",
+    "build_program",
+    "split_sizes",
+    "as_network",
+    "as_chip",
+]
 
 
 @dataclass(frozen=True)
@@ -86,14 +95,22 @@ def build_program(network: Network, chip: ChipConfig, placement: Placement) -> C
         if p.layer < last:
             # one entry per destination part: multicast of the whole slice, axon = neuron index in the layer
             routes = tuple(Route(cores[j], 0, p.size, p.lo) for j in by_layer[p.layer + 1])
-        programs.append(CoreProgram(
-            core=int(core), stage=p.layer,
-            weights=layer.weights[:, p.lo: p.lo + p.size].copy(), bias=layer.bias[p.lo: p.lo + p.size].copy(),
-            threshold=layer.threshold, leak_shift=layer.leak_shift, integration=layer.integration,
-            reset=layer.reset, fire=layer.fire, routes=routes,
-            output_offset=p.lo if p.layer == last else None,
-            label=f"{layer.name or f'layer{p.layer}'}[{p.lo}:{p.lo + p.size}]",
-        ))
+        programs.append(
+            CoreProgram(
+                core=int(core),
+                stage=p.layer,
+                weights=layer.weights[:, p.lo : p.lo + p.size].copy(),
+                bias=layer.bias[p.lo : p.lo + p.size].copy(),
+                threshold=layer.threshold,
+                leak_shift=layer.leak_shift,
+                integration=layer.integration,
+                reset=layer.reset,
+                fire=layer.fire,
+                routes=routes,
+                output_offset=p.lo if p.layer == last else None,
+                label=f"{layer.name or f'layer{p.layer}'}[{p.lo}:{p.lo + p.size}]",
+            )
+        )
     host_routes = tuple(Route(cores[j], 0, network.n_inputs, 0) for j in by_layer[0])
     meta = {
         "network": str(network.metadata.get("name", "")),
@@ -101,8 +118,9 @@ def build_program(network: Network, chip: ChipConfig, placement: Placement) -> C
         "layers": [layer.name for layer in network.layers],
         "placement": placement.to_dict(),
     }
-    program = ChipProgram(chip=chip, cores=tuple(programs), host_routes=host_routes, n_inputs=network.n_inputs,
-                          metadata=meta)
+    program = ChipProgram(
+        chip=chip, cores=tuple(programs), host_routes=host_routes, n_inputs=network.n_inputs, metadata=meta
+    )
     return program.validate()
 
 
@@ -121,8 +139,7 @@ def plan(
     chip = as_chip(chip)
     net = as_network(network, chip, dt_s=dt_s, reset=reset)
     rules = check_drc(net, chip)
-    pl = place(net, chip, "anneal" if placement is None else placement, rates=rates, seed=seed,
-               iterations=iterations)
+    pl = place(net, chip, "anneal" if placement is None else placement, rates=rates, seed=seed, iterations=iterations)
     program = build_program(net, chip, pl)
     return MappedNetwork(network=net, chip=chip, placement=pl, program=program, rules_checked=tuple(rules))
 
@@ -155,5 +172,4 @@ def map_network(
         DRCError: a design rule is violated (names the rule, the layer, the need and the limit).
         MappingError: bad arguments.
     """
-    return plan(network, chip, placement, rates=rates, seed=seed, iterations=iterations, dt_s=dt_s,
-                reset=reset).program
+    return plan(network, chip, placement, rates=rates, seed=seed, iterations=iterations, dt_s=dt_s, reset=reset).program

@@ -156,7 +156,9 @@ def _strip_batch(dims: tuple[int, ...], need: int, where: str) -> tuple[int, ...
     raise MappingError(f"{where}: input of shape {list(dims)} does not give the {need} values it needs")
 
 
-def _spatial(dims: tuple[int, ...], channels: int | None, hw: tuple[int, int] | None, where: str) -> tuple[int, int, int]:
+def _spatial(
+    dims: tuple[int, ...], channels: int | None, hw: tuple[int, int] | None, where: str
+) -> tuple[int, int, int]:
     """``(C, H, W)`` of a flat tensor entering a conv/pool node."""
     n = _flat_size(dims)
     if hw is not None and channels is not None:
@@ -178,7 +180,9 @@ def _spatial(dims: tuple[int, ...], channels: int | None, hw: tuple[int, int] | 
     return tuple(int(x) for x in d)  # type: ignore[return-value]
 
 
-def _synapse(node: dict, key: str, dims: tuple[int, ...]) -> tuple[sp.csr_matrix, np.ndarray, tuple[int, ...], tuple[int, ...]]:
+def _synapse(
+    node: dict, key: str, dims: tuple[int, ...]
+) -> tuple[sp.csr_matrix, np.ndarray, tuple[int, ...], tuple[int, ...]]:
     """Matrix, bias and output dims of one linear node; also the (batch-stripped) input dims."""
     t = node["type"]
     where = f"node {key!r} ({t})"
@@ -206,12 +210,17 @@ def _synapse(node: dict, key: str, dims: tuple[int, ...]) -> tuple[sp.csr_matrix
         shape = _spatial(dims, w.shape[1] * groups, hw, where)
         m, out = conv2d_matrix(w, shape, node.get("stride", 1), node.get("padding", 0), node.get("dilation", 1), groups)
         bias = node.get("bias")
-        b = np.zeros(w.shape[0]) if bias is None else np.broadcast_to(np.asarray(bias, np.float64).ravel(), (w.shape[0],))
+        b = (
+            np.zeros(w.shape[0])
+            if bias is None
+            else np.broadcast_to(np.asarray(bias, np.float64).ravel(), (w.shape[0],))
+        )
         return m, np.repeat(b, out[1] * out[2]), out, shape
     if t in ("SumPool2d", "AvgPool2d"):
         shape = _spatial(dims, None, None, where)
-        m, out = pool2d_matrix("sum" if t == "SumPool2d" else "avg", shape, node["kernel_size"], node.get("stride"),
-                               node.get("padding"))
+        m, out = pool2d_matrix(
+            "sum" if t == "SumPool2d" else "avg", shape, node["kernel_size"], node.get("stride"), node.get("padding")
+        )
         return m, np.zeros(m.shape[1]), out, shape
     raise MappingError(f"{where}: not a linear node")
 
@@ -302,20 +311,44 @@ def from_nir(source: Any, chip: Any = None, *, dt_s: float | None = None, reset:
         meta = (node or {}).get("metadata") or {}
         layer_reset = view.reset or str(meta.get("hwsim_reset", "zero"))
         name = lr["name"] or lr["key"] or f"layer{k}"
-        layers.append(Layer(weights=q["weights"], bias=q["bias"], threshold=q["threshold"],
-                            leak_shift=regs["leak_shift"], integration=regs["integration"], reset=layer_reset,
-                            fire=regs["fire"], name=name))
-        info.append({
-            "layer": name, "neuron_node": lr["key"] if node is not None else None,
-            "neuron_type": node["type"] if node is not None else None,
-            "scale": q["scale"], "gain": regs["gain"], "threshold_nir": regs["threshold"],
-            "decay_nir": regs["decay_nir"], "decay_chip": regs["decay_chip"],
-            "nonzero_synapses": int(np.count_nonzero(q["weights"])), "synapses": int(q["weights"].size),
-        })
-    net = Network(layers=layers, metadata={
-        "name": view.name, "source": "nir", "dt_s": view.dt_s, "w_bits": chip.core.w_bits,
-        "v_bits": chip.core.v_bits, "scales": [i["scale"] for i in info], "nir_import": info,
-    })
+        layers.append(
+            Layer(
+                weights=q["weights"],
+                bias=q["bias"],
+                threshold=q["threshold"],
+                leak_shift=regs["leak_shift"],
+                integration=regs["integration"],
+                reset=layer_reset,
+                fire=regs["fire"],
+                name=name,
+            )
+        )
+        info.append(
+            {
+                "layer": name,
+                "neuron_node": lr["key"] if node is not None else None,
+                "neuron_type": node["type"] if node is not None else None,
+                "scale": q["scale"],
+                "gain": regs["gain"],
+                "threshold_nir": regs["threshold"],
+                "decay_nir": regs["decay_nir"],
+                "decay_chip": regs["decay_chip"],
+                "nonzero_synapses": int(np.count_nonzero(q["weights"])),
+                "synapses": int(q["weights"].size),
+            }
+        )
+    net = Network(
+        layers=layers,
+        metadata={
+            "name": view.name,
+            "source": "nir",
+            "dt_s": view.dt_s,
+            "w_bits": chip.core.w_bits,
+            "v_bits": chip.core.v_bits,
+            "scales": [i["scale"] for i in info],
+            "nir_import": info,
+        },
+    )
     check_drc(net, chip)
     return net
 
@@ -338,16 +371,28 @@ def _precheck_sizes(shapes: list[tuple[str, int, int]], chip: ChipConfig) -> Non
     """fanin_le_axons, neurons_fit_cores and cores_le_chip_cores on sizes only (same messages as the rules)."""
     for k, (name, n_in, _) in enumerate(shapes):
         if n_in > chip.core.axons:
-            raise DRCError("fanin_le_axons", f"layer {k} ({name})", f"fan-in {n_in}",
-                           f"{chip.core.axons} axons per core (no partial sums across cores)")
+            raise DRCError(
+                "fanin_le_axons",
+                f"layer {k} ({name})",
+                f"fan-in {n_in}",
+                f"{chip.core.axons} axons per core (no partial sums across cores)",
+            )
     total = sum(s[2] for s in shapes)
     if total > chip.n_cores * chip.core.neurons:
-        raise DRCError("neurons_fit_cores", "network", f"{total} neurons ({'+'.join(str(s[2]) for s in shapes)})",
-                       f"{chip.n_cores * chip.core.neurons} neurons ({chip.n_cores} cores x {chip.core.neurons})")
+        raise DRCError(
+            "neurons_fit_cores",
+            "network",
+            f"{total} neurons ({'+'.join(str(s[2]) for s in shapes)})",
+            f"{chip.n_cores * chip.core.neurons} neurons ({chip.n_cores} cores x {chip.core.neurons})",
+        )
     parts = [len(split_sizes(s[2], chip.core.neurons)) for s in shapes]
     if sum(parts) > chip.n_cores:
-        raise DRCError("cores_le_chip_cores", "network", f"{sum(parts)} cores ({'+'.join(map(str, parts))} per layer)",
-                       f"{chip.n_cores} cores ({chip.mesh_rows}x{chip.mesh_cols} mesh)")
+        raise DRCError(
+            "cores_le_chip_cores",
+            "network",
+            f"{sum(parts)} cores ({'+'.join(map(str, parts))} per layer)",
+            f"{chip.n_cores} cores ({chip.mesh_rows}x{chip.mesh_cols} mesh)",
+        )
 
 
 def to_nir(network: Network, dt_s: float = DEFAULT_DT_S) -> Any:
@@ -377,8 +422,9 @@ def to_nir(network: Network, dt_s: float = DEFAULT_DT_S) -> Any:
         c = 1.0 - 2.0**-k_shift if k_shift else 1.0
         ones = np.ones(n)
         meta_aff = {} if layer.fire else {"hwsim_threshold": int(layer.threshold)}
-        nodes[name] = nir.Affine(weight=layer.weights.T.astype(np.float64) * c,
-                                 bias=layer.bias.astype(np.float64) * c, metadata=meta_aff)
+        nodes[name] = nir.Affine(
+            weight=layer.weights.T.astype(np.float64) * c, bias=layer.bias.astype(np.float64) * c, metadata=meta_aff
+        )
         edges.append((prev, name))
         prev = name
         meta = {"hwsim_reset": layer.reset}
@@ -386,13 +432,20 @@ def to_nir(network: Network, dt_s: float = DEFAULT_DT_S) -> Any:
         neuron = None
         if layer.fire:
             if layer.integration == "discontinuous":
-                neuron = nir.LIF(tau=dt_s * ones, r=ones.copy(), v_leak=0 * ones, v_threshold=thr, v_reset=0 * ones,
-                                 metadata=meta)
+                neuron = nir.LIF(
+                    tau=dt_s * ones, r=ones.copy(), v_leak=0 * ones, v_threshold=thr, v_reset=0 * ones, metadata=meta
+                )
             elif k_shift == 0:
                 neuron = nir.IF(r=ones / dt_s, v_threshold=thr, v_reset=0 * ones, metadata=meta)
             else:
-                neuron = nir.LIF(tau=dt_s * 2.0**k_shift * ones, r=2.0**k_shift * ones, v_leak=0 * ones,
-                                 v_threshold=thr, v_reset=0 * ones, metadata=meta)
+                neuron = nir.LIF(
+                    tau=dt_s * 2.0**k_shift * ones,
+                    r=2.0**k_shift * ones,
+                    v_leak=0 * ones,
+                    v_threshold=thr,
+                    v_reset=0 * ones,
+                    metadata=meta,
+                )
         elif layer.integration == "continuous":
             if k_shift == 0:
                 neuron = nir.I(r=ones / dt_s, metadata=meta)
@@ -406,8 +459,9 @@ def to_nir(network: Network, dt_s: float = DEFAULT_DT_S) -> Any:
             prev = nname
     nodes["output"] = nir.Output(output_type={"output": np.array([network.n_outputs])})
     edges.append((prev, "output"))
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"dt": float(dt_s),
-                                                            "name": str(network.metadata.get("name", ""))})
+    return nir.NIRGraph(
+        nodes=nodes, edges=edges, metadata={"dt": float(dt_s), "name": str(network.metadata.get("name", ""))}
+    )
 
 
 def write_nir(network: Network, path: str | Path, dt_s: float = DEFAULT_DT_S) -> Path:
@@ -442,4 +496,3 @@ def load_network(path: str | Path, chip: Any = None, *, dt_s: float | None = Non
     if path.suffix in (".nir", ".h5", ".hdf5"):
         return from_nir(path, chip, dt_s=dt_s, reset=reset)
     raise MappingError(f"network file {str(path)!r}: expected a .npz network file or a .nir graph")
-

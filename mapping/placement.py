@@ -145,7 +145,8 @@ def layer_rates(network: Network, rates: Any, v_bits: int | None = None) -> tupl
         if np.any(arr < 0) or not np.all(np.isfinite(arr)):
             raise MappingError(f"rates = {list(arr)}: expected finite spike probabilities >= 0")
         return [np.full(n, float(p)) for n, p in zip(sizes, arr)], "user estimate per layer: " + ", ".join(
-            f"{p:g}" for p in arr)
+            f"{p:g}" for p in arr
+        )
     raise MappingError(
         f"rates: expected None, {len(sizes)} numbers (input + {len(network.layers)} layers), a dict by layer name, "
         f"or a binary raster (T, {network.n_inputs}) / (B, T, {network.n_inputs}); got {type(rates).__name__} "
@@ -174,7 +175,7 @@ def traffic(network: Network, parts: Sequence[Part], rates: list[np.ndarray]) ->
     by_layer: dict[int, list[int]] = {}
     for i, p in enumerate(parts):
         by_layer.setdefault(p.layer, []).append(i)
-    part_rates = np.array([float(rates[p.layer + 1][p.lo: p.lo + p.size].sum()) for p in parts])
+    part_rates = np.array([float(rates[p.layer + 1][p.lo : p.lo + p.size].sum()) for p in parts])
     host = np.zeros(len(parts))
     in_rate = float(rates[0].sum())
     for i in by_layer.get(0, []):
@@ -391,9 +392,16 @@ def place(
                 f"(one per part, layer-then-part order); got {list(placement)}"
             )
         method = "explicit"
-    return Placement(parts=tuple(parts), cores=tuple(int(c) for c in cores), method=method, seed=int(seed),
-                     cost=placement_cost(cores, t, chip), cost_row_major=placement_cost(rm, t, chip), traffic=t,
-                     rates_source=source)
+    return Placement(
+        parts=tuple(parts),
+        cores=tuple(int(c) for c in cores),
+        method=method,
+        seed=int(seed),
+        cost=placement_cost(cores, t, chip),
+        cost_row_major=placement_cost(rm, t, chip),
+        traffic=t,
+        rates_source=source,
+    )
 
 
 # ------------------------------------------------------------------------------ link load

@@ -41,40 +41,75 @@ def build_report(mapped: MappedNetwork) -> dict:
         row, col = chip.position(cp.core)
         nnz = int(np.count_nonzero(cp.weights))
         used = cp.n_axons * cp.n_neurons
-        cores.append({
-            "core": cp.core, "row": row, "col": col, "stage": cp.stage, "layer": part.layer,
-            "layer_name": net.layers[part.layer].name, "label": cp.label, "part": part.index,
-            "neurons": cp.n_neurons, "neurons_capacity": cc.neurons, "neuron_util_percent": _pct(cp.n_neurons, cc.neurons),
-            "axons": cp.n_axons, "axons_capacity": cc.axons, "axon_util_percent": _pct(cp.n_axons, cc.axons),
-            "synapse_bits": used * cc.w_bits, "synapse_bits_capacity": cc.axons * cc.neurons * cc.w_bits,
-            "synapse_util_percent": _pct(used, cc.axons * cc.neurons),
-            "synapses_stored": used, "nonzero_synapses": nnz, "nonzero_percent_of_stored": _pct(nnz, used),
-            "routes": len(cp.routes), "output_core": cp.is_output,
-            "expected_spikes_per_timestep": float(pl.traffic.part_rates[i]),
-        })
+        cores.append(
+            {
+                "core": cp.core,
+                "row": row,
+                "col": col,
+                "stage": cp.stage,
+                "layer": part.layer,
+                "layer_name": net.layers[part.layer].name,
+                "label": cp.label,
+                "part": part.index,
+                "neurons": cp.n_neurons,
+                "neurons_capacity": cc.neurons,
+                "neuron_util_percent": _pct(cp.n_neurons, cc.neurons),
+                "axons": cp.n_axons,
+                "axons_capacity": cc.axons,
+                "axon_util_percent": _pct(cp.n_axons, cc.axons),
+                "synapse_bits": used * cc.w_bits,
+                "synapse_bits_capacity": cc.axons * cc.neurons * cc.w_bits,
+                "synapse_util_percent": _pct(used, cc.axons * cc.neurons),
+                "synapses_stored": used,
+                "nonzero_synapses": nnz,
+                "nonzero_percent_of_stored": _pct(nnz, used),
+                "routes": len(cp.routes),
+                "output_core": cp.is_output,
+                "expected_spikes_per_timestep": float(pl.traffic.part_rates[i]),
+            }
+        )
     layers = []
     for k, layer in enumerate(net.layers):
         nnz = int(np.count_nonzero(layer.weights))
-        layers.append({
-            "index": k, "name": layer.name, "n_in": layer.n_in, "n_out": layer.n_out,
-            "threshold": layer.threshold, "leak_shift": layer.leak_shift, "integration": layer.integration,
-            "reset": layer.reset, "fire": layer.fire,
-            "cores": [c for p, c in zip(pl.parts, pl.cores) if p.layer == k],
-            "synapses_stored": layer.n_in * layer.n_out, "nonzero_synapses": nnz,
-            "nonzero_percent_of_stored": _pct(nnz, layer.n_in * layer.n_out),
-        })
+        layers.append(
+            {
+                "index": k,
+                "name": layer.name,
+                "n_in": layer.n_in,
+                "n_out": layer.n_out,
+                "threshold": layer.threshold,
+                "leak_shift": layer.leak_shift,
+                "integration": layer.integration,
+                "reset": layer.reset,
+                "fire": layer.fire,
+                "cores": [c for p, c in zip(pl.parts, pl.cores) if p.layer == k],
+                "synapses_stored": layer.n_in * layer.n_out,
+                "nonzero_synapses": nnz,
+                "nonzero_percent_of_stored": _pct(nnz, layer.n_in * layer.n_out),
+            }
+        )
     load = link_traffic(pl, chip)
     links = [
-        {"src": a, "dst": b, "src_rc": list(chip.position(a)), "dst_rc": list(chip.position(b)),
-         "packets_per_timestep": v}
+        {
+            "src": a,
+            "dst": b,
+            "src_rc": list(chip.position(a)),
+            "dst_rc": list(chip.position(b)),
+            "packets_per_timestep": v,
+        }
         for (a, b), v in sorted(load.items())
     ]
     stored = sum(c["synapses_stored"] for c in cores)
     report = {
         "format": REPORT_FORMAT,
         "version": 1,
-        "network": {"name": str(net.metadata.get("name", "")), "sizes": net.sizes, "readout": net.readout,
-                    "source": str(net.metadata.get("source", "hwsim")), "layers": layers},
+        "network": {
+            "name": str(net.metadata.get("name", "")),
+            "sizes": net.sizes,
+            "readout": net.readout,
+            "source": str(net.metadata.get("source", "hwsim")),
+            "layers": layers,
+        },
         "chip": chip.to_dict(),
         "design_rules_checked": list(mapped.rules_checked),
         "placement": pl.to_dict(),
@@ -82,10 +117,14 @@ def build_report(mapped: MappedNetwork) -> dict:
         "cores": cores,
         "links": links,
         "totals": {
-            "cores_used": len(cores), "cores_total": chip.n_cores,
-            "neurons": sum(c["neurons"] for c in cores), "neurons_capacity": chip.n_cores * cc.neurons,
-            "synapse_bits": stored * cc.w_bits, "synapse_bits_capacity": chip.n_cores * cc.axons * cc.neurons * cc.w_bits,
-            "synapses_stored": stored, "nonzero_synapses": sum(c["nonzero_synapses"] for c in cores),
+            "cores_used": len(cores),
+            "cores_total": chip.n_cores,
+            "neurons": sum(c["neurons"] for c in cores),
+            "neurons_capacity": chip.n_cores * cc.neurons,
+            "synapse_bits": stored * cc.w_bits,
+            "synapse_bits_capacity": chip.n_cores * cc.axons * cc.neurons * cc.w_bits,
+            "synapses_stored": stored,
+            "nonzero_synapses": sum(c["nonzero_synapses"] for c in cores),
             "nonzero_percent_of_stored": _pct(sum(c["nonzero_synapses"] for c in cores), stored),
             "link_packet_hops_per_timestep": float(sum(load.values())),
             "busiest_link_packets_per_timestep": max(load.values(), default=0.0),
@@ -112,8 +151,10 @@ def render_markdown(report: dict) -> str:
         f"chip {chip['mesh_rows']}x{chip['mesh_cols']} cores of {chip['core']['axons']} axons x "
         f"{chip['core']['neurons']} neurons, w_bits {chip['core']['w_bits']}.",
         "",
-        f"- Cores used: {tot['cores_used']} / {tot['cores_total']}; neurons {tot['neurons']} / {tot['neurons_capacity']}",
-        f"- Synapse memory: {tot['synapse_bits'] / 8192:,.1f} KiB used of {tot['synapse_bits_capacity'] / 8192:,.1f} KiB; "
+        f"- Cores used: {tot['cores_used']} / {tot['cores_total']}; "
+        f"neurons {tot['neurons']} / {tot['neurons_capacity']}",
+        f"- Synapse memory: {tot['synapse_bits'] / 8192:,.1f} KiB used of "
+        f"{tot['synapse_bits_capacity'] / 8192:,.1f} KiB; "
         f"nonzero synapses {tot['nonzero_synapses']:,} of {tot['synapses_stored']:,} stored "
         f"({tot['nonzero_percent_of_stored']:.1f} %)",
         f"- Placement `{pl['method']}` (seed {pl['seed']}): **{_fmt(pl['cost_packet_hops_per_timestep'])}** "
@@ -150,20 +191,27 @@ def render_markdown(report: dict) -> str:
             f"{c['synapse_util_percent']:.0f} % | {c['nonzero_percent_of_stored']:.1f} % | "
             f"{_fmt(c['expected_spikes_per_timestep'])} | {c['routes'] or 'output'} |"
         )
-    out += ["", "## Link traffic (XY routes, packets per timestep)", "",
-            "| link | packets / timestep |", "|---|---:|"]
+    out += ["", "## Link traffic (XY routes, packets per timestep)", "", "| link | packets / timestep |", "|---|---:|"]
     for L in sorted(report["links"], key=lambda x: -x["packets_per_timestep"]):
-        out.append(f"| {L['src']} {tuple(L['src_rc'])} -> {L['dst']} {tuple(L['dst_rc'])} | "
-                   f"{_fmt(L['packets_per_timestep'])} |")
+        out.append(
+            f"| {L['src']} {tuple(L['src_rc'])} -> {L['dst']} {tuple(L['dst_rc'])} | "
+            f"{_fmt(L['packets_per_timestep'])} |"
+        )
     if not report["links"]:
         out.append("| (none: every flow stays inside one router) | 0 |")
     if "nir_import" in report:
-        out += ["", f"## NIR import (dt = {report['network'].get('dt_s')} s)", "",
-                "| layer | neuron node | scale (chip units per NIR unit) | decay requested | decay on chip |",
-                "|---|---|---:|---:|---:|"]
+        out += [
+            "",
+            f"## NIR import (dt = {report['network'].get('dt_s')} s)",
+            "",
+            "| layer | neuron node | scale (chip units per NIR unit) | decay requested | decay on chip |",
+            "|---|---|---:|---:|---:|",
+        ]
         for i in report["nir_import"]:
-            out.append(f"| {i['layer']} | {i['neuron_node'] or '(none: membrane readout)'} ({i['neuron_type'] or '-'}) | "
-                       f"{i['scale']:.4g} | {i['decay_nir']:.4g} | {i['decay_chip']:.4g} |")
+            out.append(
+                f"| {i['layer']} | {i['neuron_node'] or '(none: membrane readout)'} ({i['neuron_type'] or '-'}) | "
+                f"{i['scale']:.4g} | {i['decay_nir']:.4g} | {i['decay_chip']:.4g} |"
+            )
     return "\n".join(out) + "\n"
 
 
@@ -191,17 +239,43 @@ def plot_mesh(report: dict, path: str | Path | None = None) -> bytes:
         x0, y0 = c - box / 2, -r - box / 2
         info = by_core.get(core)
         face = cmap_layers(info["layer"] % cmap_layers.N) if info else (0.93, 0.93, 0.93)
-        ax.add_patch(FancyBboxPatch((x0, y0), box, box, boxstyle="round,pad=0.02,rounding_size=0.05",
-                                    facecolor=face, edgecolor="0.3" if info else "0.7",
-                                    linestyle="-" if info else "--", alpha=0.9 if info else 1.0, zorder=2))
-        ax.text(c - box / 2 + 0.03, -r + box / 2 - 0.03, f"core {core}", ha="left", va="top", fontsize=7,
-                color="0.15", zorder=3)
+        ax.add_patch(
+            FancyBboxPatch(
+                (x0, y0),
+                box,
+                box,
+                boxstyle="round,pad=0.02,rounding_size=0.05",
+                facecolor=face,
+                edgecolor="0.3" if info else "0.7",
+                linestyle="-" if info else "--",
+                alpha=0.9 if info else 1.0,
+                zorder=2,
+            )
+        )
+        ax.text(
+            c - box / 2 + 0.03,
+            -r + box / 2 - 0.03,
+            f"core {core}",
+            ha="left",
+            va="top",
+            fontsize=7,
+            color="0.15",
+            zorder=3,
+        )
         if info:
-            ax.text(c, -r + 0.03, info["label"], ha="center", va="center", fontsize=8, weight="bold", zorder=3,
-                    wrap=True)
-            ax.text(c, -r - 0.17, f"n {info['neurons']}/{info['neurons_capacity']}  a {info['axons']}/"
-                    f"{info['axons_capacity']}\nsyn {info['nonzero_percent_of_stored']:.0f}% nonzero",
-                    ha="center", va="center", fontsize=6.5, zorder=3)
+            ax.text(
+                c, -r + 0.03, info["label"], ha="center", va="center", fontsize=8, weight="bold", zorder=3, wrap=True
+            )
+            ax.text(
+                c,
+                -r - 0.17,
+                f"n {info['neurons']}/{info['neurons_capacity']}  a {info['axons']}/"
+                f"{info['axons_capacity']}\nsyn {info['nonzero_percent_of_stored']:.0f}% nonzero",
+                ha="center",
+                va="center",
+                fontsize=6.5,
+                zorder=3,
+            )
         else:
             ax.text(c, -r, "idle", ha="center", va="center", fontsize=8, color="0.5", zorder=3)
     loads = [L["packets_per_timestep"] for L in report["links"]] + [report["host"]["packets_per_timestep"]]
@@ -216,26 +290,58 @@ def plot_mesh(report: dict, path: str | Path | None = None) -> bytes:
         ox, oy = -dy * off, dx * off
         start = (c0 + dx * box / 2 + ox, -r0 + dy * box / 2 + oy)
         end = (c1 - dx * box / 2 + ox, -r1 - dy * box / 2 + oy)
-        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=8 + 6 * v / vmax,
-                                     linewidth=0.8 + 5.5 * v / vmax, color=cmap(norm(v) * 0.85), zorder=1))
+        ax.add_patch(
+            FancyArrowPatch(
+                start,
+                end,
+                arrowstyle="-|>",
+                mutation_scale=8 + 6 * v / vmax,
+                linewidth=0.8 + 5.5 * v / vmax,
+                color=cmap(norm(v) * 0.85),
+                zorder=1,
+            )
+        )
     host = report["host"]["packets_per_timestep"]
-    ax.add_patch(FancyArrowPatch((-0.5 - 0.45, 0.0), (-box / 2, 0.0), arrowstyle="-|>", mutation_scale=14,
-                                 linewidth=0.8 + 5.5 * host / vmax, color=cmap(norm(host) * 0.85), zorder=1))
+    ax.add_patch(
+        FancyArrowPatch(
+            (-0.5 - 0.45, 0.0),
+            (-box / 2, 0.0),
+            arrowstyle="-|>",
+            mutation_scale=14,
+            linewidth=0.8 + 5.5 * host / vmax,
+            color=cmap(norm(host) * 0.85),
+            zorder=1,
+        )
+    )
     ax.text(-0.5 - 0.47, 0.12, f"host\n{_fmt(host)}/ts", ha="left", va="bottom", fontsize=7)
-    sm = matplotlib.cm.ScalarMappable(cmap=matplotlib.colors.ListedColormap(cmap(np.linspace(0, 0.85, 256))),
-                                      norm=norm)
+    sm = matplotlib.cm.ScalarMappable(cmap=matplotlib.colors.ListedColormap(cmap(np.linspace(0, 0.85, 256))), norm=norm)
     cb = fig.colorbar(sm, ax=ax, fraction=0.04, pad=0.02)
     cb.set_label("expected packets per timestep on link")
-    handles = [matplotlib.patches.Patch(facecolor=cmap_layers(L["index"] % cmap_layers.N), edgecolor="0.3",
-                                        label=f"{L['index']}: {L['name']} ({L['n_out']})") for L in layers]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=min(len(handles), 4),
-              fontsize=7, frameon=False, title="layer (neurons)", title_fontsize=7)
+    handles = [
+        matplotlib.patches.Patch(
+            facecolor=cmap_layers(L["index"] % cmap_layers.N),
+            edgecolor="0.3",
+            label=f"{L['index']}: {L['name']} ({L['n_out']})",
+        )
+        for L in layers
+    ]
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.02),
+        ncol=min(len(handles), 4),
+        fontsize=7,
+        frameon=False,
+        title="layer (neurons)",
+        title_fontsize=7,
+    )
     pl = report["placement"]
     ax.set_title(
         f"{report['network']['name'] or 'network'} on {chip['name']} ({rows}x{cols}), placement {pl['method']}\n"
         f"cost {_fmt(pl['cost_packet_hops_per_timestep'])} packet-hops/timestep, row-major "
         f"{_fmt(pl['cost_row_major_packet_hops_per_timestep'])} ({pl['improvement_vs_row_major_percent']:.1f}% less)",
-        fontsize=9)
+        fontsize=9,
+    )
     ax.set_xlim(-1.0, cols - 0.5)
     ax.set_ylim(-rows + 0.5, 0.5)
     ax.set_aspect("equal")

@@ -75,9 +75,7 @@ def conv2d_matrix(
     C, H, W = (int(x) for x in in_shape)
     groups = int(np.asarray(groups).ravel()[0])
     if groups < 1 or C != c_in_g * groups or c_out % groups:
-        raise MappingError(
-            f"Conv2d: {C} input channels do not match weight {weight.shape} with groups = {groups}"
-        )
+        raise MappingError(f"Conv2d: {C} input channels do not match weight {weight.shape} with groups = {groups}")
     sy, sx = pair(stride, "stride")
     dy, dx = pair(dilation, "dilation")
     py, px = _padding(padding, (kh, kw), (dy, dx), (sy, sx))

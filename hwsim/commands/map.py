@@ -24,20 +24,34 @@ HELP = "place a trained network or NIR graph onto a chip and write a chip progra
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("net", metavar="NET", help="trained network file (.npz) or NIR graph (.nir)")
     parser.add_argument("--chip", default="default_28nm", help="chip preset name or TOML file (default: %(default)s)")
-    parser.add_argument("--placement", choices=("anneal", "greedy", "row_major"), default="anneal",
-                        help="placement method (default: %(default)s)")
+    parser.add_argument(
+        "--placement",
+        choices=("anneal", "greedy", "row_major"),
+        default="anneal",
+        help="placement method (default: %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="annealing seed (default: %(default)s)")
     parser.add_argument("--iterations", type=int, default=None, help="annealing steps (default: 800 per core part)")
     parser.add_argument(
-        "--rates", default="auto",
+        "--rates",
+        default="auto",
         help="spike rates for the traffic cost: 'auto' (calibrate on the network's dataset if it names one "
-             "and it loads offline, else 'uniform'), 'uniform' (every neuron spikes every timestep, an upper "
-             "bound), 'dataset[:N]' (calibrate on N test images, default 32), a comma list of spike "
-             "probabilities 'input,layer0,...', or a .npy binary raster (T, n_in) or (B, T, n_in)")
-    parser.add_argument("--dt", type=float, default=None, help="NIR only: time step in seconds (default: graph "
-                        "metadata 'dt', else 1e-4 as snnTorch exports)")
-    parser.add_argument("--reset", choices=("zero", "subtract"), default=None,
-                        help="NIR only: reset mode of spiking layers (default: node metadata, else zero)")
+        "and it loads offline, else 'uniform'), 'uniform' (every neuron spikes every timestep, an upper "
+        "bound), 'dataset[:N]' (calibrate on N test images, default 32), a comma list of spike "
+        "probabilities 'input,layer0,...', or a .npy binary raster (T, n_in) or (B, T, n_in)",
+    )
+    parser.add_argument(
+        "--dt",
+        type=float,
+        default=None,
+        help="NIR only: time step in seconds (default: graph metadata 'dt', else 1e-4 as snnTorch exports)",
+    )
+    parser.add_argument(
+        "--reset",
+        choices=("zero", "subtract"),
+        default=None,
+        help="NIR only: reset mode of spiking layers (default: node metadata, else zero)",
+    )
     parser.add_argument("-o", "--outdir", default="program", help="output folder (default: %(default)s)")
     parser.add_argument("--no-figure", action="store_true", help="do not draw mesh.png")
 

@@ -6,6 +6,7 @@ import copy
 
 import numpy as np
 import pytest
+from mapping_cases import assert_program_matches_network, part_table
 
 from hwsim.config import load_chip_config
 from hwsim.network import simulate_network
@@ -13,7 +14,6 @@ from hwsim.program import ChipProgram
 from hwsim.testing import random_network, random_raster
 from mapping import MappingError, map_network, plan
 from mapping.mapper import map_network as map_network_from_module
-from mapping_cases import assert_program_matches_network, part_table
 
 SHAPES = [
     [10, 7],  # one core
@@ -94,7 +94,10 @@ def test_explicit_placement_list(chip4x4, rng):
     assert {(c.core, c.stage) for c in program.cores} == {(15, 0), (3, 0), (12, 1)}
     assert [r.dest_core for r in program.host_routes] == [15, 3]
     assert {c.core: [(r.dest_core, r.src_lo, r.src_hi, r.axon_offset) for r in c.routes] for c in program.cores} == {
-        15: [(12, 0, 20, 0)], 3: [(12, 0, 20, 20)], 12: []}
+        15: [(12, 0, 20, 0)],
+        3: [(12, 0, 20, 20)],
+        12: [],
+    }
     rasters = random_raster(rng, 1, 4, 20, 0.5)
     assert_program_matches_network(program, net, rasters, chip4x4.core.v_bits)
 

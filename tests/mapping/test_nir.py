@@ -7,13 +7,13 @@ import h5py
 import nir
 import numpy as np
 import pytest
+from mapping_cases import assert_program_matches_network
 
 from hwsim.network import simulate_network
 from hwsim.testing import random_network, random_raster
 from mapping import from_nir, load_network, map_network, plan, to_nir, write_nir
 from mapping.errors import MappingError
 from mapping.unroll import conv2d_matrix, pool2d_matrix
-from mapping_cases import assert_program_matches_network
 
 DT = 1e-4
 
@@ -21,11 +21,13 @@ DT = 1e-4
 def _graph(*nodes, input_shape, output_shape=None, metadata=None):
     names = [f"n{k}" for k in range(len(nodes))]
     out = output_shape if output_shape is not None else nodes[-1].output_type["output"]
-    all_nodes = {"input": nir.Input(input_type={"input": np.array(input_shape)}), **dict(zip(names, nodes)),
-                 "output": nir.Output(output_type={"output": np.array(out)})}
+    all_nodes = {
+        "input": nir.Input(input_type={"input": np.array(input_shape)}),
+        **dict(zip(names, nodes)),
+        "output": nir.Output(output_type={"output": np.array(out)}),
+    }
     seq = ["input"] + names + ["output"]
-    return nir.NIRGraph(nodes=all_nodes, edges=list(zip(seq[:-1], seq[1:])), metadata=metadata or {},
-                        type_check=False)
+    return nir.NIRGraph(nodes=all_nodes, edges=list(zip(seq[:-1], seq[1:])), metadata=metadata or {}, type_check=False)
 
 
 # --------------------------------------------------------------------------- neuron conversions by hand
@@ -52,8 +54,7 @@ def test_snntorch_style_lif_with_scalar_params(default_chip):
 def test_if_with_integer_weights_keeps_scale_one(default_chip):
     # IF: dv/dt = R I -> v += dt R I; r = 1/dt gives gain 1. Integer weights stay as they are.
     w = np.array([[2.0, -1.0, 3.0], [0.0, 5.0, -7.0]])
-    g = _graph(nir.Linear(weight=w), nir.IF(r=np.full(2, 1 / DT), v_threshold=np.full(2, 2.0)),
-               input_shape=[1, 3])
+    g = _graph(nir.Linear(weight=w), nir.IF(r=np.full(2, 1 / DT), v_threshold=np.full(2, 2.0)), input_shape=[1, 3])
     (layer,) = from_nir(g, default_chip).layers
     np.testing.assert_array_equal(layer.weights, w.T)
     np.testing.assert_array_equal(layer.bias, [0, 0])
@@ -62,8 +63,14 @@ def test_if_with_integer_weights_keeps_scale_one(default_chip):
 
 def test_cubalif_instantaneous_current_and_v_leak(default_chip):
     # tau_syn = dt: I = w_in * input. tau_mem = dt: no memory (discontinuous), v = v_leak + r * I.
-    cuba = nir.CubaLIF(tau_syn=np.array([DT]), tau_mem=np.array([DT]), r=np.array([1.0]), v_leak=np.array([0.5]),
-                       v_threshold=np.array([1.5]), w_in=2.0)
+    cuba = nir.CubaLIF(
+        tau_syn=np.array([DT]),
+        tau_mem=np.array([DT]),
+        r=np.array([1.0]),
+        v_leak=np.array([0.5]),
+        v_threshold=np.array([1.5]),
+        w_in=2.0,
+    )
     g = _graph(nir.Affine(weight=np.array([[1.0, -1.0, 3.0]]), bias=np.array([0.25])), cuba, input_shape=[3])
     (layer,) = from_nir(g, default_chip).layers
     np.testing.assert_array_equal(layer.weights, [[2], [-2], [6]])  # w_in * W
@@ -73,9 +80,12 @@ def test_cubalif_instantaneous_current_and_v_leak(default_chip):
 
 def test_avgpool_then_if_fires_on_majority(default_chip):
     """AvgPool 2x2 weights 1/4; with threshold 0.5 the neuron fires when 3 or 4 of its 4 inputs spike."""
-    g = _graph(nir.AvgPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])),
-               nir.IF(r=np.array(1 / DT), v_threshold=np.array(0.5)),
-               input_shape=[1, 1, 4, 4], output_shape=[1, 2, 2])
+    g = _graph(
+        nir.AvgPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])),
+        nir.IF(r=np.array(1 / DT), v_threshold=np.array(0.5)),
+        input_shape=[1, 1, 4, 4],
+        output_shape=[1, 2, 2],
+    )
     (layer,) = from_nir(g, default_chip).layers
     # s = w_max / 0.25 = 508: weights 127, threshold floor(0.5 * 508) + 1 = 255
     assert layer.threshold == 255 and set(np.unique(layer.weights)) == {0, 127}
@@ -93,19 +103,26 @@ def test_avgpool_then_if_fires_on_majority(default_chip):
 
 
 def test_trailing_affine_is_membrane_readout(default_chip):
-    g = _graph(nir.Affine(weight=np.array([[1.0, 2.0], [3.0, -4.0]]), bias=np.array([1.0, 0.0])),
-               nir.LIF(tau=np.full(2, DT), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2)),
-               nir.Affine(weight=np.array([[1.0, -1.0]]), bias=np.array([0.0])), input_shape=[2])
+    g = _graph(
+        nir.Affine(weight=np.array([[1.0, 2.0], [3.0, -4.0]]), bias=np.array([1.0, 0.0])),
+        nir.LIF(tau=np.full(2, DT), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2)),
+        nir.Affine(weight=np.array([[1.0, -1.0]]), bias=np.array([0.0])),
+        input_shape=[2],
+    )
     net = from_nir(g, default_chip)
-    assert [(l.fire, l.integration) for l in net.layers] == [(True, "discontinuous"), (False, "discontinuous")]
+    modes = [(layer.fire, layer.integration) for layer in net.layers]
+    assert modes == [(True, "discontinuous"), (False, "discontinuous")]
     assert net.readout == "membrane"
     np.testing.assert_array_equal(net.layers[1].weights, [[1], [-1]])
 
 
 @pytest.mark.parametrize("kind", ["LI", "I"])
 def test_li_and_i_readouts(default_chip, kind):
-    node = (nir.LI(tau=np.array(4 * DT), r=np.array(4.0), v_leak=np.array(0.0)) if kind == "LI"
-            else nir.I(r=np.array(1 / DT)))
+    node = (
+        nir.LI(tau=np.array(4 * DT), r=np.array(4.0), v_leak=np.array(0.0))
+        if kind == "LI"
+        else nir.I(r=np.array(1 / DT))
+    )
     g = _graph(nir.Linear(weight=np.array([[3.0, 1.0]])), node, input_shape=[2], output_shape=[1])
     (layer,) = from_nir(g, default_chip).layers
     assert (layer.fire, layer.integration) == (False, "continuous")
@@ -118,8 +135,13 @@ def test_li_and_i_readouts(default_chip, kind):
 
 
 def test_reset_mode_from_metadata_and_override(default_chip):
-    lif = nir.LIF(tau=np.array(DT), r=np.array(1.0), v_leak=np.array(0.0), v_threshold=np.array(1.0),
-                  metadata={"hwsim_reset": "subtract"})
+    lif = nir.LIF(
+        tau=np.array(DT),
+        r=np.array(1.0),
+        v_leak=np.array(0.0),
+        v_threshold=np.array(1.0),
+        metadata={"hwsim_reset": "subtract"},
+    )
     g = _graph(nir.Linear(weight=np.eye(2)), lif, input_shape=[2], output_shape=[2])
     assert from_nir(g, default_chip).layers[0].reset == "subtract"
     assert from_nir(g, default_chip, reset="zero").layers[0].reset == "zero"
@@ -162,8 +184,15 @@ def _conv_direct(x, w, stride, pad, dil, groups):
     return out
 
 
-@pytest.mark.parametrize("stride,pad,dil,groups", [((1, 1), (0, 0), (1, 1), 1), ((2, 1), (1, 2), (1, 1), 1),
-                                                   ((1, 1), (2, 2), (2, 1), 2), ((2, 2), (1, 1), (1, 1), 4)])
+@pytest.mark.parametrize(
+    "stride,pad,dil,groups",
+    [
+        ((1, 1), (0, 0), (1, 1), 1),
+        ((2, 1), (1, 2), (1, 1), 1),
+        ((1, 1), (2, 2), (2, 1), 2),
+        ((2, 2), (1, 1), (1, 1), 4),
+    ],
+)
 def test_conv2d_matrix_equals_direct_convolution(rng, stride, pad, dil, groups):
     x = rng.normal(size=(4, 7, 6))
     w = rng.normal(size=(4, 4 // groups, 3, 2))
@@ -179,8 +208,9 @@ def test_pool_matrix_equals_direct_pooling(rng, kind):
     m, shape = pool2d_matrix(kind, x.shape, [2, 3], [2, 2], [1, 0])
     xp = np.pad(x, ((0, 0), (1, 1), (0, 0)))
     OH, OW = (5 + 2 - 2) // 2 + 1, (6 - 3) // 2 + 1
-    want = np.array([[[xp[c, 2 * i:2 * i + 2, 2 * j:2 * j + 3].sum() for j in range(OW)] for i in range(OH)]
-                     for c in range(2)])
+    want = np.array(
+        [[[xp[c, 2 * i : 2 * i + 2, 2 * j : 2 * j + 3].sum() for j in range(OW)] for i in range(OH)] for c in range(2)]
+    )
     if kind == "avg":
         want = want / 6
     assert shape == (2, OH, OW)
@@ -199,8 +229,9 @@ def test_conv_sumpool_flatten_affine_network_maps_and_runs(small_chip, rng):
     """Conv2d -> IF -> SumPool2d -> Flatten -> Affine -> LIF, integer kernels so the weights can be checked."""
     chip = small_chip.replace(mesh_rows=3, mesh_cols=3)
     kernel = rng.integers(-3, 4, size=(2, 1, 3, 3)).astype(float)
-    conv = nir.Conv2d(input_shape=None, weight=kernel, stride=1, padding=1, dilation=1, groups=1,
-                      bias=np.array([1.0, -1.0]))
+    conv = nir.Conv2d(
+        input_shape=None, weight=kernel, stride=1, padding=1, dilation=1, groups=1, bias=np.array([1.0, -1.0])
+    )
     if1 = nir.IF(r=np.array(1 / DT), v_threshold=np.array(1.0))
     pool = nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0]))
     flat = nir.Flatten(input_type={"input": np.array([2, 2, 2])}, start_dim=0, end_dim=-1)
@@ -224,8 +255,7 @@ def test_conv_sumpool_flatten_affine_network_maps_and_runs(small_chip, rng):
 @pytest.mark.parametrize("shape", [[16], [1, 16], [4, 4], [1, 4, 4], [1, 1, 4, 4]])
 def test_input_types_with_or_without_batch(default_chip, shape):
     conv_w = np.ones((1, 1, 2, 2))
-    conv = nir.Conv2d(input_shape=(4, 4), weight=conv_w, stride=2, padding=0, dilation=1, groups=1,
-                      bias=np.zeros(1))
+    conv = nir.Conv2d(input_shape=(4, 4), weight=conv_w, stride=2, padding=0, dilation=1, groups=1, bias=np.zeros(1))
     g = _graph(conv, nir.IF(r=np.array(1 / DT), v_threshold=np.array(1.0)), input_shape=shape, output_shape=[1, 2, 2])
     net = from_nir(g, default_chip)
     assert net.sizes == [16, 4]
@@ -233,11 +263,19 @@ def test_input_types_with_or_without_batch(default_chip, shape):
 
 
 def test_batched_input_for_affine(default_chip):
-    g = _graph(nir.Linear(weight=np.eye(3)), nir.IF(r=np.array(1 / DT), v_threshold=np.array(0.0)),
-               input_shape=[1, 3], output_shape=[1, 3])
+    g = _graph(
+        nir.Linear(weight=np.eye(3)),
+        nir.IF(r=np.array(1 / DT), v_threshold=np.array(0.0)),
+        input_shape=[1, 3],
+        output_shape=[1, 3],
+    )
     assert from_nir(g, default_chip).sizes == [3, 3]
-    bad = _graph(nir.Linear(weight=np.eye(3)), nir.IF(r=np.array(1 / DT), v_threshold=np.array(0.0)),
-                 input_shape=[5], output_shape=[3])
+    bad = _graph(
+        nir.Linear(weight=np.eye(3)),
+        nir.IF(r=np.array(1 / DT), v_threshold=np.array(0.0)),
+        input_shape=[5],
+        output_shape=[3],
+    )
     with pytest.raises(MappingError, match=r"input of shape \[5\] does not give the 3 values"):
         from_nir(bad, default_chip)
 
@@ -263,11 +301,15 @@ def test_file_with_mixed_scalar_and_tensor_params(tmp_path, default_chip):
 
 def test_graph_is_never_modified(default_chip):
     """NIRGraph.infer_types would add Input nodes and rewrite types; the mapper must not touch the graph."""
-    conv = nir.Conv2d(input_shape=None, weight=np.ones((1, 1, 2, 2)), stride=1, padding=0, dilation=1, groups=1,
-                      bias=np.zeros(1))
+    conv = nir.Conv2d(
+        input_shape=None, weight=np.ones((1, 1, 2, 2)), stride=1, padding=0, dilation=1, groups=1, bias=np.zeros(1)
+    )
     ifn = nir.IF(r=np.array(1 / DT), v_threshold=np.array(1.0))
-    g = nir.NIRGraph(nodes={"conv": conv, "if": ifn, "out": nir.Output(output_type={"output": np.array([1, 2, 2])})},
-                     edges=[("conv", "if"), ("if", "out")], type_check=False)
+    g = nir.NIRGraph(
+        nodes={"conv": conv, "if": ifn, "out": nir.Output(output_type={"output": np.array([1, 2, 2])})},
+        edges=[("conv", "if"), ("if", "out")],
+        type_check=False,
+    )
     g.nodes["in"] = nir.Input(input_type={"input": np.array([1, 3, 3])})
     g.edges.insert(0, ("in", "conv"))
     before = copy.deepcopy(g.to_dict())

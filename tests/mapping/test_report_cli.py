@@ -5,13 +5,13 @@ import json
 
 import numpy as np
 import pytest
+from mapping_cases import assert_program_matches_network
 
 from hwsim.cli import main
 from hwsim.program import ChipProgram
 from hwsim.testing import random_network, random_raster
 from mapping import plan, write_nir
 from mapping.report import OUTPUT_FILES, build_report, render_markdown, write_outputs
-from mapping_cases import assert_program_matches_network
 
 
 @pytest.fixture
@@ -32,13 +32,15 @@ def test_report_numbers(chip3x3, rng):
         assert c["nonzero_synapses"] == np.count_nonzero(cp.weights)
         assert c["synapse_bits"] == cp.weights.size * chip3x3.core.w_bits
         assert c["expected_spikes_per_timestep"] == pytest.approx(
-            {0: 0.25, 1: 0.125, 2: 0.0625}[cp.stage] * cp.n_neurons)
+            {0: 0.25, 1: 0.125, 2: 0.0625}[cp.stage] * cp.n_neurons
+        )
     # a 40 -> 50 layer: 2 parts of 25 neurons, each 40 x 25 synapses
     assert [c["neurons"] for c in rep["cores"] if c["layer"] == 0] == [25, 25]
     assert rep["totals"]["synapses_stored"] == 40 * 50 + 50 * 20 + 20 * 7
     assert rep["host"]["packets_per_timestep"] == pytest.approx(0.5 * 40 * 2)  # multicast to 2 parts
     assert sum(link["packets_per_timestep"] for link in rep["links"]) == pytest.approx(
-        rep["placement"]["cost_packet_hops_per_timestep"])
+        rep["placement"]["cost_packet_hops_per_timestep"]
+    )
     md = render_markdown(rep)
     assert f"{rep['placement']['cost_packet_hops_per_timestep']:.3g}" in md
     assert md.count("\n| ") >= len(rep["cores"]) + len(net.layers)
@@ -58,7 +60,8 @@ def test_cli_map_writes_a_runnable_program(tmp_path, chip3x3, rng, capsys, suffi
     chip_toml = tmp_path / "chip.toml"
     chip_toml.write_text(
         'name = "small3"\nmesh_rows = 3\nmesh_cols = 3\n[core]\naxons = 64\nneurons = 32\nlanes = 4\n'
-        "w_bits = 6\nv_bits = 12\n")
+        "w_bits = 6\nv_bits = 12\n"
+    )
     src = tmp_path / f"net{suffix}"
     net.save(src) if suffix == ".npz" else write_nir(net, src)
     out = tmp_path / "prog"
@@ -78,8 +81,21 @@ def test_cli_rates_raster_file_and_row_major(tmp_path, chip3x3, rng, capsys):
     net = random_network(rng, [40, 20, 7], chip3x3.core)
     net.save(tmp_path / "n.npz")
     np.save(tmp_path / "r.npy", random_raster(rng, 2, 4, 40, 0.3))
-    rc = main(["map", str(tmp_path / "n.npz"), "--chip", "small", "--placement", "row_major",
-               "--rates", str(tmp_path / "r.npy"), "-o", str(tmp_path / "o"), "--no-figure"])
+    rc = main(
+        [
+            "map",
+            str(tmp_path / "n.npz"),
+            "--chip",
+            "small",
+            "--placement",
+            "row_major",
+            "--rates",
+            str(tmp_path / "r.npy"),
+            "-o",
+            str(tmp_path / "o"),
+            "--no-figure",
+        ]
+    )
     assert rc == 0
     rep = json.loads((tmp_path / "o" / "mapping.json").read_text())
     assert rep["placement"]["rates_source"].startswith("calibration")
