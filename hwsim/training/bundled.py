@@ -22,11 +22,18 @@ BUNDLED_RECIPE = {
     "hidden": (64,),
     "timesteps": 8,
     "mode": "discontinuous",
-    "epochs": 60,
+    "epochs": 200,
     "seed": 1,
     "w_bits": 6,
     "v_bits": 12,
     "chip": "small",
+    "batch_size": 64,
+    "lr": 5e-3,
+    "lr_final": 1e-4,
+    "train_timesteps": 2,
+    "loss": "cross_entropy",
+    "readout": "membrane",
+    "encoding": "rate",
 }
 
 _PATH = Path(__file__).resolve().parent.parent / "data" / "digits_default.npz"
