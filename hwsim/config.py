@@ -177,6 +177,9 @@ class RramConfig:
         variation_distribution: ``"lognormal"`` (``G = G_t exp(sigma z)``) or
             ``"normal"`` (``G = max(0, G_t (1 + sigma z))``).
         variation_sigma: ``sigma`` of the programming variation, a fraction; 0..3.
+        array_variation: Crossbar-to-crossbar (die-level) variation on/off: one lognormal
+            factor ``exp(array_sigma z_c)`` multiplies every cell of crossbar ``c``.
+        array_sigma: ``sigma`` of the crossbar-to-crossbar factor; 0..3.
         read_noise: Cycle-to-cycle read noise on/off.
         read_noise_sigma: Relative standard deviation of a cell's read current; 0..1.
         stuck_faults: Stuck-at-on/off faults on/off.
@@ -198,6 +201,8 @@ class RramConfig:
     variation: bool = True
     variation_distribution: str = "lognormal"
     variation_sigma: float = 0.1
+    array_variation: bool = True
+    array_sigma: float = 0.1
     read_noise: bool = True
     read_noise_sigma: float = 0.02
     stuck_faults: bool = True
@@ -216,6 +221,7 @@ class RramConfig:
             ("t_read_ns", 0.1, 1e4),
             ("adc_conversion_ns", 0.1, 1e4),
             ("variation_sigma", 0.0, 3.0),
+            ("array_sigma", 0.0, 3.0),
             ("read_noise_sigma", 0.0, 1.0),
             ("stuck_on_rate", 0.0, 1.0),
             ("stuck_off_rate", 0.0, 1.0),
@@ -224,7 +230,7 @@ class RramConfig:
             object.__setattr__(self, name, _check_number(f"rram.{name}", getattr(self, name), lo, hi))
         _check_int("rram.adc_bits", self.adc_bits, 1, 24)
         _check_int("rram.adc_mux", self.adc_mux, 1, 4096)
-        for name in ("variation", "read_noise", "stuck_faults", "finite_on_off", "ir_drop"):
+        for name in ("variation", "array_variation", "read_noise", "stuck_faults", "finite_on_off", "ir_drop"):
             _check_bool(f"rram.{name}", getattr(self, name))
         if self.variation_distribution not in RRAM_DISTRIBUTIONS:
             raise ConfigError(
@@ -257,7 +263,8 @@ class RramConfig:
     def ideal(self) -> RramConfig:
         """A copy with every non-ideality switched off (same levels, ADC and timing)."""
         return dataclasses.replace(
-            self, variation=False, read_noise=False, stuck_faults=False, finite_on_off=False, ir_drop=False
+            self, variation=False, array_variation=False, read_noise=False, stuck_faults=False,
+            finite_on_off=False, ir_drop=False,
         )
 
     def to_dict(self) -> dict:

@@ -23,6 +23,7 @@ __all__ = [
     "FAULT_NONE",
     "FAULT_STUCK_ON",
     "FAULT_STUCK_OFF",
+    "weight_full_scale",
     "weight_levels",
     "target_conductances",
     "unit_current_ua",
@@ -40,6 +41,7 @@ FAULT_NONE, FAULT_STUCK_ON, FAULT_STUCK_OFF = 0, 1, 2
 # Stream tags of SeedSequence([seed, tag, ...]): one independent stream per purpose.
 _TAG_DEVICE = 0
 _TAG_READ_NOISE = 1
+_TAG_ARRAY = 2
 
 
 def rram_config_of(chip: ChipConfig) -> RramConfig:
@@ -56,24 +58,33 @@ def rram_config_of(chip: ChipConfig) -> RramConfig:
     return chip.rram
 
 
-def weight_levels(weights: np.ndarray, w_bits: int, levels: int) -> np.ndarray:
-    """Conductance level of each weight's magnitude: ``round(|w| (L-1) / 2^(w_bits-1))``.
+def weight_full_scale(weights: np.ndarray, w_bits: int) -> int:
+    """A core's weight full scale ``W_c`` (chip-spec §7.1): the smallest power of two
+    ``>= max |w|`` (at least 1), at most ``2^(w_bits-1)``. ``|w| = W_c`` maps to ``G_on``."""
+    m = int(np.abs(np.asarray(weights, dtype=np.int64)).max(initial=0))
+    full = 1
+    while full < m:
+        full *= 2
+    return min(full, 1 << (w_bits - 1))
 
-    Integer arithmetic, rounding half up, so every implementation gets the
-    same levels. With ``L - 1 = 2^(w_bits-1)`` the level is ``|w|`` exactly.
+
+def weight_levels(weights: np.ndarray, w_full: int, levels: int) -> np.ndarray:
+    """Conductance level of each weight's magnitude: ``round(|w| (L-1) / W_c)``, half up.
+
+    Integer arithmetic, so every implementation gets the same levels. When
+    ``L - 1`` is a multiple of ``W_c`` the level is ``|w| (L-1) / W_c`` exactly.
     """
     w = np.abs(np.asarray(weights, dtype=np.int64))
-    full = 1 << (w_bits - 1)
-    return (2 * w * (levels - 1) + full) // (2 * full)
+    return (2 * w * (levels - 1) + w_full) // (2 * w_full)
 
 
-def target_conductances(weights: np.ndarray, w_bits: int, cfg: RramConfig) -> tuple[np.ndarray, np.ndarray]:
+def target_conductances(weights: np.ndarray, w_full: int, cfg: RramConfig) -> tuple[np.ndarray, np.ndarray]:
     """Nominal (G+, G-) in uS of a differential pair per weight (chip-spec §7.1).
 
     ``w > 0``: G+ = G_off + k dG, G- = G_off; ``w < 0``: the reverse; ``w = 0``:
     both G_off; ``k`` from :func:`weight_levels`, ``dG = (G_on - G_off) / (L-1)``.
     """
-    k = weight_levels(weights, w_bits, cfg.levels).astype(np.float64)
+    k = weight_levels(weights, w_full, cfg.levels).astype(np.float64)
     g_off = cfg.g_off_us
     dg = (cfg.g_on_us - g_off) / (cfg.levels - 1)
     g_k = g_off + k * dg
@@ -83,9 +94,9 @@ def target_conductances(weights: np.ndarray, w_bits: int, cfg: RramConfig) -> tu
     return g_plus.astype(np.float64), g_minus.astype(np.float64)
 
 
-def unit_current_ua(cfg: RramConfig, w_bits: int) -> float:
-    """Nominal column current of one weight unit, in uA: ``V_read (G_on - G_off) / 2^(w_bits-1)``."""
-    return cfg.v_read_v * (cfg.g_on_us - cfg.g_off_us) / (1 << (w_bits - 1))
+def unit_current_ua(cfg: RramConfig, w_full: int) -> float:
+    """Nominal column current of one weight unit, in uA: ``V_read (G_on - G_off) / W_c``."""
+    return cfg.v_read_v * (cfg.g_on_us - cfg.g_off_us) / w_full
 
 
 def ir_drop_path_ohm(n_axons: int, n_neurons: int, core_axons: int, wire_resistance_ohm: float) -> np.ndarray:
@@ -152,7 +163,7 @@ def sample_crossbar(cp: CoreProgram, chip: ChipConfig, seed: int) -> Crossbar:
     z = rng.standard_normal((cc.axons, cc.neurons, 2))[: cp.n_axons, : cp.n_neurons]
     u = rng.random((cc.axons, cc.neurons, 2))[: cp.n_axons, : cp.n_neurons]
 
-    g_plus, g_minus = target_conductances(cp.weights, cc.w_bits, cfg)
+    g_plus, g_minus = target_conductances(cp.weights, weight_full_scale(cp.weights, cc.w_bits), cfg)
     g = np.stack([g_plus, g_minus], axis=-1)
     if cfg.variation and cfg.variation_sigma > 0:
         if cfg.variation_distribution == "lognormal":
@@ -165,6 +176,12 @@ def sample_crossbar(cp: CoreProgram, chip: ChipConfig, seed: int) -> Crossbar:
         fault[(u >= cfg.stuck_on_rate) & (u < cfg.stuck_on_rate + cfg.stuck_off_rate)] = FAULT_STUCK_OFF
         g = np.where(fault == FAULT_STUCK_ON, cfg.g_on_us, g)
         g = np.where(fault == FAULT_STUCK_OFF, cfg.g_off_us, g)
+    if cfg.array_variation and cfg.array_sigma > 0:
+        # one factor for the whole crossbar, from its own stream: the cell draws above stay unchanged
+        z_c = np.random.Generator(
+            np.random.PCG64(np.random.SeedSequence([int(seed), _TAG_ARRAY, int(cp.core)]))
+        ).standard_normal()
+        g = g * np.exp(cfg.array_sigma * z_c)
     g_read = g
     if cfg.ir_drop and cfg.wire_resistance_ohm > 0:
         r = ir_drop_path_ohm(cp.n_axons, cp.n_neurons, cc.axons, cfg.wire_resistance_ohm)
@@ -200,6 +217,7 @@ class RramChip:
         seed: Instance seed: fixes the device draws and seeds the read noise.
         crossbars: One :class:`Crossbar` per program core, in ``program.cores`` order.
         adc_scales: Per program core, the integer ADC scale register (weight units per ADC LSB), >= 1.
+        w_full: Per program core, the weight full scale ``W_c`` (:func:`weight_full_scale`).
         thresholds: Per program core, the threshold register (tunable; starts at the program's).
     """
 
@@ -213,6 +231,7 @@ class RramChip:
         rram_config_of(self.program.chip)
         cc = self.program.chip.core
         C = len(self.program.cores)
+        object.__setattr__(self, "w_full", tuple(weight_full_scale(cp.weights, cc.w_bits) for cp in self.program.cores))
         if not self.thresholds:
             object.__setattr__(self, "thresholds", tuple(int(cp.threshold) for cp in self.program.cores))
         if len(self.crossbars) != C or len(self.adc_scales) != C or len(self.thresholds) != C:
@@ -228,8 +247,8 @@ class RramChip:
         return rram_config_of(self.program.chip)
 
     def lsb_current_ua(self, k: int) -> float:
-        """ADC LSB of program core ``k`` in uA: ``adc_scale x`` :func:`unit_current_ua`."""
-        return self.adc_scales[k] * unit_current_ua(self.config, self.program.chip.core.w_bits)
+        """ADC LSB of program core ``k`` in uA: ``adc_scale x`` :func:`unit_current_ua` of ``W_c``."""
+        return self.adc_scales[k] * unit_current_ua(self.config, self.w_full[k])
 
     def with_thresholds(self, thresholds: tuple[int, ...] | list[int]) -> RramChip:
         """The same instance with other threshold registers (post-manufacture tuning)."""

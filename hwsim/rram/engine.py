@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,6 +35,9 @@ class PackedRram:
     n_outputs: int
     neurons: int
     noisy: bool
+    # read-noise normals already drawn, keyed by (seed, first_index, B, T): re-running the same images on
+    # the same instance (threshold search) reuses them instead of re-seeding B generators
+    noise_cache: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 def pack(rchip: RramChip) -> PackedRram:
@@ -119,9 +122,14 @@ def _run_chunk(packed: PackedRram, rchip: RramChip, raster: np.ndarray, first_in
     B, T, _ = raster.shape
     C, a, s = packed.n_cores, packed.arrays, packed.scalars
     if packed.noisy:
-        z = np.empty((B, T, C, packed.neurons), np.float64)
-        for b in range(B):
-            z[b] = read_noise_normals(rchip.seed, first_index + b, T, C, packed.neurons)
+        key = (rchip.seed, first_index, B, T)
+        z = packed.noise_cache.get(key)
+        if z is None:
+            z = np.empty((B, T, C, packed.neurons), np.float64)
+            for b in range(B):
+                z[b] = read_noise_normals(rchip.seed, first_index + b, T, C, packed.neurons)
+            if z.nbytes <= 64 << 20:  # keep memory bounded
+                packed.noise_cache[key] = z
     else:
         z = np.zeros((1, 1, 1, 1), np.float64)
     out_spikes = np.zeros((B, T, packed.n_outputs), np.uint8)

@@ -14,7 +14,7 @@ W_FULL = 1 << (SMALL_CORE.w_bits - 1)  # 32
 
 def rram_chip(**rram) -> ChipConfig:
     """The small chip with RRAM cores; every non-ideality off unless asked for."""
-    base = dict(levels=W_FULL + 1, adc_bits=16, adc_mux=4, variation=False, read_noise=False,
+    base = dict(levels=W_FULL + 1, adc_bits=16, adc_mux=4, variation=False, array_variation=False, read_noise=False,
                 stuck_faults=False, finite_on_off=False, ir_drop=False)
     base.update(rram)
     return DIGITAL.replace(core_type="rram", rram=RramConfig(**base))

@@ -7,6 +7,7 @@ error ~ s / sqrt(2n) (normal data); a fault count is binomial with standard
 deviation sqrt(n p (1-p)).
 """
 
+import dataclasses
 import math
 
 import numpy as np
@@ -24,6 +25,7 @@ from hwsim.rram.device import (
     sample_crossbar,
     target_conductances,
     unit_current_ua,
+    weight_full_scale,
     weight_levels,
 )
 
@@ -32,7 +34,8 @@ BIG = ChipConfig(name="big", mesh_rows=1, mesh_cols=1, core=CoreConfig(axons=256
 
 
 def big_chip(**rram):
-    base = dict(levels=129, variation=False, read_noise=False, stuck_faults=False, finite_on_off=False, ir_drop=False)
+    base = dict(levels=129, variation=False, array_variation=False, read_noise=False, stuck_faults=False,
+                finite_on_off=False, ir_drop=False)
     base.update(rram)
     return BIG.replace(core_type="rram", rram=RramConfig(**base))
 
@@ -45,22 +48,33 @@ def full_core(chip, weight):
 
 
 def test_levels_by_hand():
-    # W = 2^(8-1) = 128. L = 129: level = |w|. L = 16: round(|w| * 15 / 128), half up:
+    # W_c = 128. L = 129: level = |w|. L = 16: round(|w| * 15 / 128), half up:
     # w=64 -> 7.5 -> 8; w=-17 -> 1.99 -> 2; w=4 -> 0.47 -> 0; w=-128 -> 15.
     w = np.array([0, 1, -1, 64, -128, 127])
-    assert weight_levels(w, 8, 129).tolist() == [0, 1, 1, 64, 128, 127]
-    assert weight_levels(np.array([64, -17, 4, -128]), 8, 16).tolist() == [8, 2, 0, 15]
+    assert weight_levels(w, 128, 129).tolist() == [0, 1, 1, 64, 128, 127]
+    assert weight_levels(np.array([64, -17, 4, -128]), 128, 16).tolist() == [8, 2, 0, 15]
+    # W_c = 32, L = 129: level = 4 |w|
+    assert weight_levels(np.array([-32, 5, 0]), 32, 129).tolist() == [128, 20, 0]
+
+
+def test_weight_full_scale_by_hand():
+    assert weight_full_scale(np.array([[3, -31]]), 8) == 32
+    assert weight_full_scale(np.array([[32, 0]]), 8) == 32
+    assert weight_full_scale(np.array([[33]]), 8) == 64
+    assert weight_full_scale(np.array([[-128, 1]]), 8) == 128
+    assert weight_full_scale(np.zeros((2, 2), int), 8) == 1
+    assert weight_full_scale(np.array([[1]]), 8) == 1
 
 
 def test_target_conductances_by_hand():
     # G_on = 100 uS, ratio 20 -> G_off = 5 uS; L = 129 -> dG = 95 / 128 uS per level.
     cfg = RramConfig(levels=129, g_on_us=100.0, on_off_ratio=20.0)
-    gp, gm = target_conductances(np.array([3, -128, 0]), 8, cfg)
+    gp, gm = target_conductances(np.array([3, -128, 0]), 128, cfg)
     dg = 95.0 / 128
     np.testing.assert_allclose(gp, [5 + 3 * dg, 5, 5], rtol=1e-15)
     np.testing.assert_allclose(gm, [5, 100, 5], rtol=1e-15)
     # one weight unit = V (G_on - G_off) / W = 0.2 * 95 / 128 uA
-    assert unit_current_ua(cfg, 8) == pytest.approx(0.2 * 95 / 128, rel=1e-15)
+    assert unit_current_ua(cfg, 128) == pytest.approx(0.2 * 95 / 128, rel=1e-15)
     assert cfg.ideal().g_off_us == 0.0
 
 
@@ -69,7 +83,7 @@ def test_lognormal_variation_statistics(sigma):
     chip = big_chip(variation=True, variation_distribution="lognormal", variation_sigma=sigma, finite_on_off=True)
     cp = full_core(chip, 50)
     cb = sample_crossbar(cp, chip, seed=7)
-    g_t_plus, g_t_minus = target_conductances(cp.weights, 8, chip.rram)
+    g_t_plus, g_t_minus = target_conductances(cp.weights, 64, chip.rram)  # W_c(50) = 64
     logs = np.concatenate([np.log(cb.g_plus_us / g_t_plus).ravel(), np.log(cb.g_minus_us / g_t_minus).ravel()])
     n = logs.size
     assert abs(logs.mean()) < 6 * sigma / math.sqrt(n)
@@ -82,7 +96,7 @@ def test_normal_variation_statistics(sigma):
     chip = big_chip(variation=True, variation_distribution="normal", variation_sigma=sigma)
     cp = full_core(chip, -90)
     cb = sample_crossbar(cp, chip, seed=3)
-    g_t = target_conductances(cp.weights, 8, chip.rram)[1]  # negative weight: G- carries it, G+ = G_off = 0
+    g_t = target_conductances(cp.weights, 128, chip.rram)[1]  # W_c(90) = 128  # negative weight: G- carries it, G+ = G_off = 0
     rel = (cb.g_minus_us / g_t - 1.0).ravel()
     n = rel.size
     assert abs(rel.mean()) < 6 * sigma / math.sqrt(n)
@@ -112,8 +126,8 @@ def test_ir_drop_by_hand():
     r = ir_drop_path_ohm(256, 128, 256, 2.0)
     assert r[0, 0, 0] == 514.0 and r[255, 127, 1] == 514.0 and r[10, 3, 1] == 508.0
     chip = big_chip(ir_drop=True, wire_resistance_ohm=2.0)
-    cb = sample_crossbar(full_core(chip, 128 - 1), chip, seed=0)
-    # G+ = 127 levels x 100/128 uS; G_read = G / (1 + G * 1e-6 * R)
+    cb = sample_crossbar(full_core(chip, 127), chip, seed=0)
+    # W_c = 128: G+ = 127 levels x 100/128 uS; G_read = G / (1 + G * 1e-6 * R)
     g = 127 * 100.0 / 128
     assert cb.g_read_plus_us[10, 3] == pytest.approx(g / (1 + g * 1e-6 * (2 * (7 + 246))), rel=1e-12)
     assert cb.g_plus_us[10, 3] == pytest.approx(g, rel=1e-12)  # programmed value is unchanged
@@ -185,3 +199,22 @@ def test_digital_program_is_not_an_rram_chip():
     prog = ChipProgram(chip=chip, cores=(cp,), host_routes=(Route(0, 0, 2, 0),), n_inputs=2)
     with pytest.raises(ConfigError, match="core_type = 'digital'.*needs core_type = 'rram'"):
         program_chip(prog, 0)
+
+
+def test_array_variation_is_one_lognormal_factor_per_crossbar():
+    # Every cell of one crossbar gets the same factor; over n = 400 instances ln(factor) ~ N(0, sigma^2).
+    sigma = 0.2
+    rram = dataclasses.replace(big_chip(array_variation=True, array_sigma=sigma, finite_on_off=True).rram, adc_mux=1)
+    small = ChipConfig(name="one", mesh_rows=1, mesh_cols=1, core=CoreConfig(axons=4, neurons=4, lanes=1))
+    chip = small.replace(core_type="rram", rram=rram)
+    cp = full_core(chip, 17)
+    g_t = target_conductances(cp.weights, 32, chip.rram)[0]
+    logs = []
+    for seed in range(400):
+        ratio = sample_crossbar(cp, chip, seed).g_plus_us / g_t
+        assert np.allclose(ratio, ratio[0, 0], rtol=1e-12)
+        logs.append(math.log(ratio[0, 0]))
+    logs = np.array(logs)
+    n = logs.size
+    assert abs(logs.mean()) < 6 * sigma / math.sqrt(n)
+    assert abs(logs.std() - sigma) < 6 * sigma / math.sqrt(2 * n)

@@ -93,8 +93,10 @@ def test_cycles_and_counters_by_hand():
     assert c["cycles"] == 16 and res.counters[0, 1, 0, COUNTER_NAMES.index("cycles")] == 10
     assert res.extra["rram_counters"][0, 0, 0].tolist() == [3, 180, 30]
     assert res.extra["rram_counters"][0, 1, 0].tolist() == [0, 0, 0]
-    # ideal G_off = 0: the read conductance is the sum of the programmed levels of rows 1, 5, 9 in uS
-    levels = np.abs(net.layers[0].weights[[1, 5, 9]]).sum()  # L - 1 = W: level = |w|
+    # ideal G_off = 0: the read conductance is the sum of the programmed levels of rows 1, 5, 9 in uS.
+    # Weights in -8..8 with |w| = 8 present -> W_c = 8; L - 1 = 32 -> level = 4 |w|, dG = 100 / 32 uS.
+    assert np.abs(net.layers[0].weights).max() == 8
+    levels = 4 * np.abs(net.layers[0].weights[[1, 5, 9]]).sum()
     assert res.extra["read_conductance_us"][0, 0, 0] == pytest.approx(levels * 100.0 / W_FULL, rel=1e-12)
     # output core: barrier 4 + host route (3 packets + 0 hops) + core 16 cycles
     assert res.timestep_cycles[0, 0] == 4 + 3 + 16

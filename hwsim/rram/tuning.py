@@ -1,0 +1,376 @@
+"""Signature-driven post-manufacture test and threshold tuning (after Saha et al., ASP-DAC 2024).
+
+Flow (docs/rram.md §5):
+
+1. **Signature.** A small fixed set of images is applied to a chip instance;
+   its *response signature* is the mean firing rate of every layer, the mean
+   output score of every class and the fraction of those images classified
+   correctly (:func:`response_signature`).
+2. **Offline optimisation** (training instances only): per-layer threshold
+   factors that maximise accuracy on a tuning set, found by coordinate search
+   over a grid (:func:`optimise_thresholds`). A layer's knob multiplies the
+   threshold register of every core of that layer.
+3. **Regressors** (NumPy ridge regression on standardised signatures,
+   :class:`Ridge`): signature -> full-test accuracy (the alternative test)
+   and signature -> optimal per-layer factors (the tuning map), trained on
+   training instances (:func:`train_tuner`).
+4. **Screen and tune** held-out instances (:func:`screen_and_tune`): predict the
+   accuracy from the signature; an instance predicted out of spec gets the
+   predicted thresholds written into its threshold registers; report the
+   out-of-spec count and the yield before and after.
+
+Every step is seeded by the instance seeds; nothing depends on thread count.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from hwsim.errors import InputError
+from hwsim.program import ChipProgram
+from hwsim.rram.device import RramChip, program_chip
+from hwsim.rram.engine import PackedRram, pack, run_rram
+from hwsim.result import COUNTER_NAMES
+
+__all__ = [
+    "DEFAULT_GRID",
+    "tunable_stages",
+    "stage_thresholds",
+    "response_signature",
+    "signature_names",
+    "optimise_thresholds",
+    "Ridge",
+    "TuningModel",
+    "train_tuner",
+    "InstanceOutcome",
+    "screen_and_tune",
+    "tuning_summary",
+]
+
+#: Threshold factors searched by the offline optimiser (and the range predictions are clipped to).
+DEFAULT_GRID = tuple(np.round(np.arange(0.5, 1.51, 0.05), 2).tolist())
+
+
+def tunable_stages(program: ChipProgram) -> list[int]:
+    """Stages (layers) whose threshold matters: those whose cores fire and have a threshold > 0."""
+    stages = sorted({cp.stage for cp in program.cores if cp.fire and cp.threshold > 0})
+    return stages
+
+
+def stage_thresholds(program: ChipProgram, factors: Sequence[float]) -> tuple[int, ...]:
+    """Threshold registers for per-layer factors: ``clamp(round(f_s * threshold), 0, v_max)`` per core.
+
+    Args:
+        program: The chip program (its thresholds are the nominal ones).
+        factors: One factor per :func:`tunable_stages` entry.
+    """
+    stages = tunable_stages(program)
+    if len(factors) != len(stages):
+        raise InputError(f"{len(factors)} threshold factors given, the program has {len(stages)} tunable layers")
+    f = dict(zip(stages, factors))
+    v_max = program.chip.core.v_max
+    out = []
+    for cp in program.cores:
+        th = cp.threshold
+        if cp.stage in f:
+            th = int(np.clip(np.floor(f[cp.stage] * cp.threshold + 0.5), 0, v_max))
+        out.append(int(th))
+    return tuple(out)
+
+
+def signature_names(program: ChipProgram) -> list[str]:
+    """Names of the signature features, in order."""
+    names = [f"rate_stage{s}" for s in range(program.n_stages)]
+    names += [f"score_out{j}" for j in range(program.n_outputs)]
+    return names + ["signature_accuracy"]
+
+
+def response_signature(rchip: RramChip, rasters: np.ndarray, labels: np.ndarray,
+                       packed: PackedRram | None = None) -> np.ndarray:
+    """The response signature of one chip instance on the signature images.
+
+    Features: per stage, spikes per neuron per timestep; per output, the mean
+    readout score per timestep (spike count, or membrane in units of the
+    output core's weight full scale ``W_c``); the fraction of signature images
+    classified correctly (their labels are known to the tester).
+    """
+    program = rchip.program
+    res = run_rram(rchip, rasters, packed=packed, threads=1)
+    B, T = res.batch_size, res.timesteps
+    spikes = res.counters[..., COUNTER_NAMES.index("output_spikes")].sum(axis=(0, 1))  # (C,)
+    feats = []
+    for s in range(program.n_stages):
+        ks = [k for k, cp in enumerate(program.cores) if cp.stage == s]
+        n = sum(program.cores[k].n_neurons for k in ks)
+        feats.append(float(spikes[ks].sum()) / (B * T * n) if ks else 0.0)
+    if program.readout == "spike_count":
+        score = res.output_spikes.astype(np.float64).sum(axis=1).mean(axis=0) / T
+    else:
+        # membranes in weight units are chip-specific; scale them by the output layer's weight full scale
+        w_out = max(rchip.w_full[k] for k, cp in enumerate(program.cores) if cp.is_output)
+        score = res.output_membranes.astype(np.float64).sum(axis=1).mean(axis=0) / (T * w_out)
+    feats.extend(score.tolist())
+    feats.append(float((res.predictions == np.asarray(labels)).mean()))
+    return np.array(feats, np.float64)
+
+
+def _accuracy(rchip: RramChip, packed: PackedRram, rasters: np.ndarray, labels: np.ndarray) -> float:
+    return float((run_rram(rchip, rasters, packed=packed, threads=1).predictions == labels).mean())
+
+
+def optimise_thresholds(rchip: RramChip, rasters: np.ndarray, labels: np.ndarray,
+                        grid: Sequence[float] = DEFAULT_GRID, rounds: int = 2) -> tuple[tuple[float, ...], float]:
+    """Offline optimiser: per-layer threshold factors maximising accuracy on a tuning set.
+
+    Coordinate search: start from all factors 1; for each round, for each
+    tunable layer in order, try every grid value with the other factors fixed
+    and keep the best (ties go to the value closest to 1, then the smaller).
+
+    Returns:
+        ``(factors, tuning-set accuracy with them)``.
+    """
+    program = rchip.program
+    labels = np.asarray(labels)
+    packed = pack(rchip)
+    n = len(tunable_stages(program))
+    factors = [1.0] * n
+    cache: dict[tuple, float] = {}
+
+    def score(fs: Sequence[float]) -> float:
+        key = tuple(fs)
+        if key not in cache:
+            cache[key] = _accuracy(rchip.with_thresholds(stage_thresholds(program, fs)), packed, rasters, labels)
+        return cache[key]
+
+    best = score(factors)
+    for _ in range(rounds):
+        changed = False
+        for i in range(n):
+            ranked = sorted(grid, key=lambda g: (abs(g - 1.0), g))
+            cand_best, cand_acc = factors[i], best
+            for g in ranked:
+                trial = list(factors)
+                trial[i] = float(g)
+                acc = score(trial)
+                if acc > cand_acc:
+                    cand_best, cand_acc = float(g), acc
+            if cand_best != factors[i]:
+                factors[i], best, changed = cand_best, cand_acc, True
+        if not changed:
+            break
+    return tuple(factors), best
+
+
+@dataclass(frozen=True)
+class Ridge:
+    """Ridge regression on standardised features (closed form, NumPy only).
+
+    Attributes:
+        mean: Feature means. scale: Feature standard deviations (1 where constant).
+        coef: ``(n_features, n_targets)``. intercept: ``(n_targets,)``.
+    """
+
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: np.ndarray
+
+    @classmethod
+    def fit(cls, X: np.ndarray, Y: np.ndarray, alpha: float = 1.0) -> Ridge:
+        X = np.asarray(X, np.float64)
+        Y = np.asarray(Y, np.float64)
+        Y2 = Y[:, None] if Y.ndim == 1 else Y
+        mean = X.mean(axis=0)
+        scale = X.std(axis=0)
+        scale[scale == 0] = 1.0
+        Z = (X - mean) / scale
+        y_mean = Y2.mean(axis=0)
+        A = Z.T @ Z + alpha * np.eye(Z.shape[1])
+        coef = np.linalg.solve(A, Z.T @ (Y2 - y_mean))
+        return cls(mean, scale, coef, y_mean)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        Z = (np.atleast_2d(np.asarray(X, np.float64)) - self.mean) / self.scale
+        return Z @ self.coef + self.intercept
+
+    def to_dict(self) -> dict:
+        return {k: np.asarray(getattr(self, k)).tolist() for k in ("mean", "scale", "coef", "intercept")}
+
+
+@dataclass(frozen=True)
+class TuningModel:
+    """The trained alternative test and tuning map.
+
+    Attributes:
+        accuracy: Ridge, signature -> full-test accuracy.
+        factors: Ridge, signature -> per-layer threshold factors.
+        grid: Factor grid of the optimiser (predictions are clipped to its range).
+        train_seeds: Seeds of the training instances.
+        train_signatures: ``(n_train, n_features)``.
+        train_accuracy: ``(n_train,)`` full-test accuracies of the training instances.
+        train_factors: ``(n_train, n_knobs)`` optimal factors found offline.
+        train_tuned_accuracy: ``(n_train,)`` tuning-set accuracy with those factors.
+    """
+
+    accuracy: Ridge
+    factors: Ridge
+    grid: tuple[float, ...]
+    train_seeds: tuple[int, ...]
+    train_signatures: np.ndarray
+    train_accuracy: np.ndarray
+    train_factors: np.ndarray
+    train_tuned_accuracy: np.ndarray
+
+    def predict(self, signature: np.ndarray) -> tuple[float, tuple[float, ...]]:
+        acc = float(self.accuracy.predict(signature)[0, 0])
+        f = np.clip(self.factors.predict(signature)[0], min(self.grid), max(self.grid))
+        return acc, tuple(float(x) for x in f)
+
+
+def _map(fn: Callable[[int], object], n: int, workers: int | None) -> list:
+    w = max(1, min(n, workers if workers is not None else (os.cpu_count() or 1)))
+    with ThreadPoolExecutor(w) as pool:
+        return list(pool.map(fn, range(n)))
+
+
+def train_tuner(
+    program: ChipProgram,
+    seeds: Sequence[int],
+    signature_set: tuple[np.ndarray, np.ndarray],
+    tuning_set: tuple[np.ndarray, np.ndarray],
+    test_set: tuple[np.ndarray, np.ndarray],
+    *,
+    adc_scales: Sequence[int] | None = None,
+    grid: Sequence[float] = DEFAULT_GRID,
+    alpha: float = 1.0,
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> TuningModel:
+    """Characterise training instances and fit the two regressors.
+
+    Each ``*_set`` is ``(rasters, labels)``. Per training instance: its
+    signature, its full-test accuracy and its optimal factors on the tuning set.
+    """
+    if not tunable_stages(program):
+        raise InputError("the program has no layer with a tunable threshold (no firing layer with threshold > 0)")
+    if len(seeds) < 3:
+        raise InputError(f"{len(seeds)} training instances: the regressors need at least 3")
+
+    def one(i: int):
+        rc = program_chip(program, seeds[i], adc_scales=adc_scales)
+        packed = pack(rc)
+        sig = response_signature(rc, *signature_set, packed=packed)
+        acc = _accuracy(rc, packed, *test_set)
+        factors, tuned = optimise_thresholds(rc, *tuning_set, grid=grid)
+        if progress is not None:
+            progress(1)
+        return sig, acc, factors, tuned
+
+    rows = _map(one, len(seeds), workers)
+    X = np.array([r[0] for r in rows])
+    acc = np.array([r[1] for r in rows])
+    F = np.array([r[2] for r in rows])
+    return TuningModel(
+        accuracy=Ridge.fit(X, acc, alpha),
+        factors=Ridge.fit(X, F, alpha),
+        grid=tuple(float(g) for g in grid),
+        train_seeds=tuple(int(s) for s in seeds),
+        train_signatures=X,
+        train_accuracy=acc,
+        train_factors=F,
+        train_tuned_accuracy=np.array([r[3] for r in rows]),
+    )
+
+
+@dataclass(frozen=True)
+class InstanceOutcome:
+    """Test-and-tune result of one held-out instance."""
+
+    seed: int
+    accuracy_before: float
+    predicted_accuracy: float
+    tuned: bool
+    factors: tuple[float, ...]
+    accuracy_after: float
+
+    def to_dict(self) -> dict:
+        return {
+            "seed": self.seed,
+            "accuracy_before": self.accuracy_before,
+            "predicted_accuracy": self.predicted_accuracy,
+            "tuned": self.tuned,
+            "factors": list(self.factors),
+            "accuracy_after": self.accuracy_after,
+        }
+
+
+def screen_and_tune(
+    model: TuningModel,
+    program: ChipProgram,
+    seeds: Sequence[int],
+    signature_set: tuple[np.ndarray, np.ndarray],
+    test_set: tuple[np.ndarray, np.ndarray],
+    spec: float,
+    *,
+    adc_scales: Sequence[int] | None = None,
+    guard: float = 0.0,
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[InstanceOutcome]:
+    """Signature test of held-out instances; tune those predicted below ``spec + guard``.
+
+    The full-test accuracy before tuning is measured for every instance (to
+    score the alternative test); after tuning only for the tuned ones.
+    """
+
+    def one(i: int) -> InstanceOutcome:
+        rc = program_chip(program, seeds[i], adc_scales=adc_scales)
+        packed = pack(rc)
+        sig = response_signature(rc, *signature_set, packed=packed)
+        pred, factors = model.predict(sig)
+        before = _accuracy(rc, packed, *test_set)
+        tuned = pred < spec + guard
+        after = before
+        if tuned:
+            after = _accuracy(rc.with_thresholds(stage_thresholds(program, factors)), packed, *test_set)
+        if progress is not None:
+            progress(1)
+        return InstanceOutcome(int(seeds[i]), before, pred, bool(tuned), factors if tuned else (), after)
+
+    return _map(one, len(seeds), workers)
+
+
+def tuning_summary(outcomes: Sequence[InstanceOutcome], spec: float) -> dict:
+    """The paper-style table: out-of-spec devices and yield before/after, and the test's quality."""
+    before = np.array([o.accuracy_before for o in outcomes])
+    after = np.array([o.accuracy_after for o in outcomes])
+    pred = np.array([o.predicted_accuracy for o in outcomes])
+    tuned = np.array([o.tuned for o in outcomes])
+    fail = before < spec
+    n = len(outcomes)
+    oos_before, oos_after = int(fail.sum()), int((after < spec).sum())
+    return {
+        "instances": n,
+        "spec": spec,
+        "out_of_spec_before": oos_before,
+        "out_of_spec_after": oos_after,
+        "out_of_spec_reduction": (1 - oos_after / oos_before) if oos_before else 0.0,
+        "yield_before": float((~fail).mean()),
+        "yield_after": float((after >= spec).mean()),
+        "yield_gain": float((after >= spec).mean() - (~fail).mean()),
+        "mean_accuracy_before": float(before.mean()),
+        "mean_accuracy_after": float(after.mean()),
+        "tuned": int(tuned.sum()),
+        "tuned_recovered": int((tuned & fail & (after >= spec)).sum()),
+        "tuned_broken": int((tuned & ~fail & (after < spec)).sum()),
+        "prediction_rmse": float(np.sqrt(np.mean((pred - before) ** 2))),
+        "prediction_corr": float(np.corrcoef(pred, before)[0, 1]) if n > 2 and before.std() > 0 and pred.std() > 0
+        else float("nan"),
+        "test_escapes": int((~tuned & fail).sum()),
+        "overkill": int((tuned & ~fail).sum()),
+    }
