@@ -53,6 +53,7 @@ __all__ = [
     "render_table",
     "render_figures",
     "write_report",
+    "check_outdir",
     "default_sweep",
 ]
 
@@ -622,6 +623,23 @@ def render_figures(data: dict, folder: str | Path) -> list[Path]:
     return out
 
 
+def check_outdir(outdir: str | Path) -> Path:
+    """Fail early if ``outdir`` cannot take a report: a file, or a folder holding other things.
+
+    Raises:
+        ReportError: naming the folder and why.
+    """
+    outdir = Path(outdir)
+    if outdir.exists() and not outdir.is_dir():
+        raise ReportError(f"output folder {str(outdir)!r} is a file")
+    if outdir.is_dir() and any(outdir.iterdir()) and not (outdir / "report.json").exists():
+        raise ReportError(
+            f"output folder {str(outdir)!r} is not empty and holds no earlier report.json; "
+            "refusing to replace it (choose another -o/--outdir)"
+        )
+    return outdir
+
+
 def write_report(report: Report | dict, outdir: str | Path, *, figures: bool = True,
                  extra_files: dict[str, bytes] | None = None) -> Path:
     """Write every report file into ``outdir`` atomically.
@@ -639,14 +657,7 @@ def write_report(report: Report | dict, outdir: str | Path, *, figures: bool = T
     Raises:
         ReportError: ``outdir`` is a file, or a folder that holds something other than an earlier report.
     """
-    outdir = Path(outdir)
-    if outdir.exists() and not outdir.is_dir():
-        raise ReportError(f"output folder {str(outdir)!r} is a file")
-    if outdir.is_dir() and any(outdir.iterdir()) and not (outdir / "report.json").exists():
-        raise ReportError(
-            f"output folder {str(outdir)!r} is not empty and holds no earlier report.json; "
-            "refusing to replace it (choose another -o/--outdir)"
-        )
+    outdir = check_outdir(outdir)
     data = report.to_dict() if isinstance(report, Report) else report
     parent = outdir.resolve().parent
     parent.mkdir(parents=True, exist_ok=True)

@@ -125,9 +125,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from hwsim.program import ChipProgram
-    from hwsim.report import evaluate
+    from hwsim.report import check_outdir, evaluate
 
     say = Progress(args.quiet)
+    check_outdir(args.outdir)  # fail before the simulation, not after
     say(f"loading chip program {args.program}")
     program = ChipProgram.load(args.program)
     ds = load_images(args, program.n_inputs, say)

@@ -67,10 +67,11 @@ def _program_bytes(program) -> bytes:
 def run(args: argparse.Namespace) -> int:
     from hwsim import __version__
     from hwsim.config import load_chip_config
-    from hwsim.report import evaluate
+    from hwsim.report import check_outdir, evaluate
     from mapping import map_network
 
     say = Progress(args.quiet)
+    check_outdir(args.outdir)  # fail before the simulation, not after
     chip = load_chip_config(args.chip)
     network, net_name = _load_network(args, chip, say)
     if args.dataset != "digits" and not args.net:

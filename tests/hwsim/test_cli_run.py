@@ -1,0 +1,126 @@
+"""``hwsim run`` and ``hwsim report`` end to end: real dataset, mapper, engine and report files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from hwsim.cli import main
+from hwsim.config import load_chip_config
+from hwsim.datasets import load_dataset
+from hwsim.encoding import encode
+from hwsim.energy import estimate
+from hwsim.golden import simulate
+from hwsim.program import ChipProgram
+from hwsim.report import FIGURE_FILES, REPORT_FILES
+from hwsim.testing import random_network
+
+HEADLINE = ("accuracy", "energy_nj_per_image", "latency_us_per_image", "throughput_images_per_s",
+            "sops_per_image", "pj_per_sop", "timesteps", "chip")
+
+
+@pytest.fixture
+def net_file(tmp_path):
+    """A random 64-32-10 network for the 8x8 digits (the run must not depend on its accuracy)."""
+    core = load_chip_config("default_28nm").core
+    net = random_network(np.random.default_rng(11), [64, 32, 10], core, threshold=60)
+    net.metadata.update({"timesteps": 3, "encoding": "rate"})
+    return net.save(tmp_path / "net.npz")
+
+
+def run_json(capsys, argv):
+    rc = main(argv)
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    return json.loads(captured.out), captured.err
+
+
+def test_run_default_end_to_end(tmp_path, capsys):
+    """The main job with the bundled network (only the image count and sweep are shortened)."""
+    out = tmp_path / "out"
+    data, err = run_json(capsys, ["run", "--limit", "40", "--sweep", "1,2", "-o", str(out), "--json"])
+    for key in HEADLINE:
+        assert key in data, key
+    assert data["chip"] == "default_28nm" and data["meta"]["dataset"] == "digits"
+    assert data["meta"]["simulator"] == "engine"
+    assert data["n_images"] == 40
+    assert data["accuracy"] > 0.5  # a trained network, far above chance (0.1)
+    assert data["energy_nj_per_image"] > 0 and data["pj_per_sop"] > 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(REPORT_FILES + FIGURE_FILES + ("program.npz",))
+    assert "loading dataset digits" in err  # progress is shown (on stderr)
+
+
+def test_run_with_a_network_file_matches_the_golden_model(tmp_path, capsys, net_file):
+    out = tmp_path / "out"
+    data, _ = run_json(capsys, ["run", "--net", str(net_file), "--limit", "25", "--sweep", "none",
+                                "-o", str(out), "--json", "-q"])
+    assert data["timesteps"] == 3  # from the network's metadata
+    # independent path: the saved program, the same images and the golden model
+    program = ChipProgram.load(out / "program.npz")
+    ds = load_dataset("digits", limit=25)
+    result = simulate(program, encode(ds.x_test, 3, "rate", seed=0))
+    ref = estimate(result, program)
+    assert data["energy_nj_per_image"] == pytest.approx(ref.total_pj.mean() / 1e3, rel=1e-12)
+    assert data["sops_per_image"] == pytest.approx(result.counter("synaptic_ops").sum() / 25)
+    assert data["accuracy"] == pytest.approx(np.mean(result.predictions == ds.y_test))
+    on_disk = json.loads((out / "report.json").read_text())
+    assert on_disk["energy_nj_per_image"] == data["energy_nj_per_image"]
+
+
+def test_report_command_reproduces_the_run(tmp_path, capsys, net_file):
+    run_dir, rep_dir = tmp_path / "run", tmp_path / "rep"
+    first, _ = run_json(capsys, ["run", "--net", str(net_file), "--limit", "15", "-T", "2", "--sweep", "none",
+                                 "-o", str(run_dir), "--json", "-q"])
+    second, _ = run_json(capsys, ["report", str(run_dir / "program.npz"), "--limit", "15", "-T", "2",
+                                  "--sweep", "1,2", "-o", str(rep_dir), "--json", "-q"])
+    for key in ("energy_nj_per_image", "latency_us_per_image", "sops_per_image", "accuracy"):
+        assert second[key] == first[key], key
+    assert [p["timesteps"] for p in second["sweep"]] == [1, 2]
+
+
+def test_terminal_table_is_printed(tmp_path, capsys, net_file):
+    rc = main(["run", "--net", str(net_file), "--limit", "10", "-T", "1", "--sweep", "none", "--no-figures",
+               "-o", str(tmp_path / "o"), "-q"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "| energy / image" in out and "nJ" in out and "| accuracy" in out
+    assert not (tmp_path / "o" / "raster.png").exists()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["run", "--dataset", "mnist"], "bundled network is trained on digits"),
+        (["run", "--net", "no-such-net.npz"], "does not exist"),
+        (["run", "--chip", "no_such_chip"], "no such preset"),
+        (["run", "--sweep", "0,2"], "--sweep"),
+        (["run", "--timesteps", "0"], "--timesteps 0"),
+        (["run", "--limit", "0"], "--limit 0"),
+        (["report", "no-such-program.npz"], "does not exist"),
+    ],
+)
+def test_bad_arguments_give_clear_errors(tmp_path, capsys, argv, message):
+    rc = main(argv + ["-o", str(tmp_path / "o"), "-q"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert message in err
+
+
+def test_network_that_does_not_fit_the_dataset(tmp_path, capsys):
+    core = load_chip_config("default_28nm").core
+    path = random_network(np.random.default_rng(1), [100, 10], core).save(tmp_path / "n.npz")
+    rc = main(["run", "--net", str(path), "-o", str(tmp_path / "o"), "-q"])
+    assert rc == 2
+    assert "64 pixels per image" in capsys.readouterr().err
+
+
+def test_run_refuses_to_overwrite_a_foreign_folder(tmp_path, capsys, net_file):
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "notes.txt").write_text("keep")
+    rc = main(["run", "--net", str(net_file), "--limit", "5", "--sweep", "none", "-o", str(tmp_path / "o"), "-q"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "refusing to replace" in err
+    assert "simulating" not in err  # refused before any simulation
+    assert (tmp_path / "o" / "notes.txt").read_text() == "keep"
