@@ -119,6 +119,31 @@ def _edges(raw: Any) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def _node_dict(node: Any) -> dict:
+    """Deep-copied dict form of one NIR node (``to_dict()``, or its fields where ``to_dict`` is broken)."""
+    if hasattr(node, "nodes") and hasattr(node, "edges"):
+        return {"type": "NIRGraph", **_graph_dict(node)}
+    try:
+        return node.to_dict()  # dataclasses.asdict deep-copies: the caller's node is untouched
+    except (KeyError, AttributeError, TypeError):
+        # nir 1.0.8 Identity.to_dict() raises KeyError; read the dataclass fields instead
+        import dataclasses
+
+        out = {"type": type(node).__name__}
+        for f in dataclasses.fields(node):
+            if f.name not in ("input_type", "output_type"):
+                out[f.name] = copy.deepcopy(getattr(node, f.name))
+        return out
+
+
+def _graph_dict(graph: Any) -> dict:
+    return {
+        "nodes": {str(k): _node_dict(n) for k, n in graph.nodes.items()},
+        "edges": [tuple(e) for e in graph.edges],
+        "metadata": copy.deepcopy(dict(getattr(graph, "metadata", None) or {})),
+    }
+
+
 def nir_view(source: Any, *, dt_s: float | None = None, reset: str | None = None, name: str | None = None) -> NirView:
     """Build a :class:`NirView` from a ``nir.NIRGraph``, its ``to_dict()`` form, a path, or a view.
 
@@ -141,8 +166,8 @@ def nir_view(source: Any, *, dt_s: float | None = None, reset: str | None = None
         name = name or str((data.get("metadata") or {}).get("name") or "") or Path(source).stem
     elif isinstance(source, dict):
         data = source
-    elif hasattr(source, "to_dict") and hasattr(source, "nodes") and hasattr(source, "edges"):
-        data = source.to_dict()  # dataclasses.asdict deep-copies: the caller's graph is untouched
+    elif hasattr(source, "nodes") and hasattr(source, "edges"):
+        data = _graph_dict(source)
     else:
         raise MappingError(f"expected a NIR graph, a .nir path or a dict; got {type(source).__name__}")
     if "nodes" not in data or "edges" not in data:

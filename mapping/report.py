@@ -301,6 +301,10 @@ def plot_mesh(report: dict, path: str | Path | None = None) -> bytes:
                 zorder=1,
             )
         )
+        if len(report["links"]) <= 60:  # numbers stay legible on meshes up to ~6x6
+            mx, my = (start[0] + end[0]) / 2 + 1.6 * ox, (start[1] + end[1]) / 2 + 1.6 * oy
+            ax.text(mx, my, _fmt(v), fontsize=5.5, ha="center", va="center", color="0.2", zorder=3,
+                    rotation=90 if dx == 0 else 0)
     host = report["host"]["packets_per_timestep"]
     ax.add_patch(
         FancyArrowPatch(
@@ -315,7 +319,7 @@ def plot_mesh(report: dict, path: str | Path | None = None) -> bytes:
     )
     ax.text(-0.5 - 0.47, 0.12, f"host\n{_fmt(host)}/ts", ha="left", va="bottom", fontsize=7)
     sm = matplotlib.cm.ScalarMappable(cmap=matplotlib.colors.ListedColormap(cmap(np.linspace(0, 0.85, 256))), norm=norm)
-    cb = fig.colorbar(sm, ax=ax, fraction=0.04, pad=0.02)
+    cb = fig.colorbar(sm, ax=ax, fraction=0.04, pad=0.02, shrink=0.8)
     cb.set_label("expected packets per timestep on link")
     handles = [
         matplotlib.patches.Patch(
@@ -329,7 +333,7 @@ def plot_mesh(report: dict, path: str | Path | None = None) -> bytes:
         handles=handles,
         loc="upper center",
         bbox_to_anchor=(0.5, -0.02),
-        ncol=min(len(handles), 4),
+        ncol=min(len(handles), 5),
         fontsize=7,
         frameon=False,
         title="layer (neurons)",

@@ -5,6 +5,7 @@ import copy
 
 import h5py
 import nir
+import nir.ir.graph as nir_graph  # Identity is not exported at the top level of nir 1.0.8
 import numpy as np
 import pytest
 from mapping_cases import assert_program_matches_network
@@ -368,3 +369,18 @@ def test_load_network_rejects_other_suffixes(tmp_path):
     (tmp_path / "junk.nir").write_bytes(b"not hdf5")
     with pytest.raises(MappingError, match="not a NIR"):
         load_network(tmp_path / "junk.nir")
+
+
+def test_scale_and_identity_nodes(default_chip):
+    # Scale multiplies each value; Identity passes it on; both fold into the layer's weight matrix
+    g = _graph(
+        nir.Linear(weight=np.array([[1.0, 2.0], [3.0, 4.0]])),
+        nir_graph.Identity(input_type={"input": np.array([2])}),
+        nir.Scale(scale=np.array([2.0, -1.0])),
+        nir.IF(r=np.array(1 / DT), v_threshold=np.array(0.0)),
+        input_shape=[2],
+        output_shape=[2],
+    )
+    (layer,) = from_nir(g, default_chip).layers
+    np.testing.assert_array_equal(layer.weights, [[2, -3], [4, -4]])  # (W * [2, -1][:, None]).T
+    assert layer.threshold == 1
