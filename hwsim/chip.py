@@ -1,0 +1,462 @@
+"""The fast engine: a chip that runs chip programs with event-driven Numba kernels.
+
+:class:`Chip` gives exactly the :class:`~hwsim.result.RunResult` of the
+golden model (:func:`hwsim.golden.simulate`): the same output spikes and
+membranes, the same per-core per-timestep counters and cycles, bit for bit,
+in every mode. It differs only in speed: its kernels (:mod:`hwsim.kernels`)
+do work in proportion to spikes, run the images of a batch on all Numba
+threads, and stream long runs in chunks so memory stays bounded.
+
+Example::
+
+    from hwsim import Chip
+    chip = Chip.from_program(program)            # or Chip.from_config("default_28nm").load(program)
+    result = chip.run(images, timesteps=16)      # images (B, n_inputs) in [0, 1], rate coded
+    result.predictions, result.cycles_per_inference, result.counter("synaptic_ops")
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numba
+import numpy as np
+
+from hwsim.config import (
+    CORE_DONE_CYCLES,
+    CORE_START_CYCLES,
+    SRAM_READ_LATENCY_CYCLES,
+    ChipConfig,
+    load_chip_config,
+)
+from hwsim.encoding import ENCODINGS, as_raster_batch, encode
+from hwsim.errors import ConfigError, InputError, ProgramError
+from hwsim.kernels import N_COUNTERS, N_HOST_COUNTERS, chip_pass
+from hwsim.program import ChipProgram
+from hwsim.result import COUNTER_NAMES, HOST_COUNTER_NAMES, RunResult
+
+__all__ = ["Chip"]
+
+# Input raster bytes per chunk the engine aims for: a chunk holds fewer than
+# ``chunk_size`` images when T x n_inputs is large, so memory stays bounded.
+CHUNK_RASTER_BYTES = 64 * 2**20
+# Images per micro-batch: every core runs a micro-batch before the next core,
+# so its weights are reused from cache. Capped so the per-thread spike lists
+# stay below SPIKE_STORE_BYTES.
+MICRO_BATCH = 16
+SPIKE_STORE_BYTES = 8 * 2**20
+
+# Chip fields that change what a program computes or how many cycles it takes.
+_SIMULATED_FIELDS = ("mesh_rows", "mesh_cols", "hop_latency_cycles", "barrier_cycles", "core")
+
+assert N_COUNTERS == len(COUNTER_NAMES) and N_HOST_COUNTERS == len(HOST_COUNTER_NAMES)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A validated program unpacked into the arrays :func:`hwsim.kernels.chip_pass` takes.
+
+    Per-core arrays are in stage order (the order the kernel runs cores in);
+    ``column`` maps them back to program order (the counter columns).
+    """
+
+    order: tuple[int, ...]  # program index of each core, in stage order
+    stage: np.ndarray
+    column: np.ndarray
+    w_flat: np.ndarray  # int8 or int16
+    w_start: np.ndarray
+    n_axons: np.ndarray
+    n_neurons: np.ndarray
+    bias_flat: np.ndarray  # int32 or int64
+    n_start: np.ndarray
+    threshold: np.ndarray
+    leak_shift: np.ndarray
+    continuous: np.ndarray  # bool
+    reset_zero: np.ndarray  # bool
+    fire: np.ndarray  # bool
+    w_pos: np.ndarray
+    w_neg: np.ndarray
+    n_groups: np.ndarray
+    max_hops: np.ndarray
+    in_ptr: np.ndarray
+    in_sender: np.ndarray
+    in_lo: np.ndarray
+    in_hi: np.ndarray
+    in_offset: np.ndarray
+    out_ptr: np.ndarray
+    out_lo: np.ndarray
+    out_hi: np.ndarray
+    out_hops: np.ndarray
+    output_offset: np.ndarray  # -1 for cores that are not output cores
+    host_lo: np.ndarray
+    host_hi: np.ndarray
+    host_hops: np.ndarray
+    host_max_hops: int
+    acc_dtype: type  # membrane scratch type: int16 or int32
+    strides: np.ndarray  # spike-list length per sender (host first)
+
+
+def _i64(values) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(values, dtype=np.int64).reshape(-1))
+
+
+def _check_positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise InputError(f"{name} = {value!r}: expected an integer >= 1")
+    return int(value)
+
+
+class Chip:
+    """A chip (mesh of digital cores) that runs a loaded :class:`ChipProgram` fast.
+
+    Build it with :meth:`from_config` then :meth:`load`, or with
+    :meth:`from_program`; then call :meth:`run`. Results equal
+    :func:`hwsim.golden.simulate` exactly, whatever the thread count
+    (``numba.set_num_threads`` / ``NUMBA_NUM_THREADS``) and the order of
+    images in a batch.
+    """
+
+    def __init__(self, config: ChipConfig) -> None:
+        if not isinstance(config, ChipConfig):
+            raise ConfigError(f"config = {config!r}: expected a ChipConfig")
+        self.config = config
+        self._program: ChipProgram | None = None
+        self._plan: _Plan | None = None
+
+    # ------------------------------------------------------------ construction
+    @classmethod
+    def from_config(cls, config: ChipConfig | str | Path = "default_28nm") -> Chip:
+        """A chip with no program yet.
+
+        Args:
+            config: A :class:`ChipConfig`, a preset name (``"default_28nm"``, ``"small"``)
+                or the path of a chip config ``.toml`` file.
+
+        Raises:
+            ConfigError: unknown preset, missing or malformed file.
+        """
+        if isinstance(config, ChipConfig):
+            return cls(config)
+        if isinstance(config, (str, Path)):
+            return cls(load_chip_config(config))
+        raise ConfigError(f"config = {config!r}: expected a ChipConfig, a preset name or a .toml path")
+
+    @classmethod
+    def from_program(cls, program: ChipProgram) -> Chip:
+        """A chip built for ``program.chip`` with ``program`` loaded."""
+        if not isinstance(program, ChipProgram):
+            raise ProgramError(f"program = {program!r}: expected a ChipProgram")
+        return cls(program.chip).load(program)
+
+    @property
+    def program(self) -> ChipProgram | None:
+        """The loaded program, or None."""
+        return self._program
+
+    def load(self, program: ChipProgram) -> Chip:
+        """Validate ``program`` and load it (weights, registers, routes); return ``self``.
+
+        Raises:
+            ProgramError: the program breaks a rule of chip-spec §6, or was made for a chip
+                with different mesh, NoC or core parameters.
+        """
+        if not isinstance(program, ChipProgram):
+            raise ProgramError(f"program = {program!r}: expected a ChipProgram")
+        for name in _SIMULATED_FIELDS:
+            mine, theirs = getattr(self.config, name), getattr(program.chip, name)
+            if mine != theirs:
+                raise ProgramError(
+                    f"program is for a chip with {name} = {theirs!r}, this chip has {name} = {mine!r}"
+                )
+        program.validate()
+        self._plan = _make_plan(program)
+        self._program = program
+        return self
+
+    # --------------------------------------------------------------------- run
+    def run(
+        self,
+        inputs: np.ndarray,
+        timesteps: int | None = None,
+        *,
+        encoding: str = "rate",
+        seed: int = 0,
+        chunk_size: int = 256,
+        record: bool = False,
+        progress: bool = False,
+    ) -> RunResult:
+        """Run the loaded program on a batch of inputs.
+
+        Args:
+            inputs: Either binary spike rasters, ``(T, n_inputs)`` or ``(B, T, n_inputs)``
+                (0/1 integers, floats or booleans), or, when ``timesteps`` is given,
+                images ``(B, n_inputs)`` (or one image ``(n_inputs,)``) with intensities
+                in [0, 1], encoded chunk by chunk with :func:`hwsim.encoding.encode`
+                (image ``i`` uses ``first_index = i``, so its raster does not depend on
+                the chunking).
+            timesteps: T for images. For rasters leave it None (or equal to the raster's T).
+            encoding: ``"rate"``, ``"threshold"`` or ``"latency"`` (images only).
+            seed: Base seed of the rate encoder.
+            chunk_size: Images encoded and simulated per chunk; bounds the memory of long
+                runs (chunks are made smaller still when ``T x n_inputs`` is large).
+            record: Also return every core's end-of-timestep membranes and spikes.
+            progress: Show a tqdm progress bar over the chunks.
+
+        Returns:
+            A :class:`RunResult`, identical to ``hwsim.golden.simulate(program, rasters, record)``.
+
+        Raises:
+            ProgramError: no program is loaded.
+            InputError: inputs of the wrong shape, type or values, bad timesteps,
+                encoding, seed or chunk size.
+        """
+        if self._program is None:
+            raise ProgramError("no program loaded: call chip.load(program) first")
+        program, plan = self._program, self._plan
+        n_in = program.n_inputs
+        chunk_size = _check_positive_int("chunk_size", chunk_size)
+        x, T, images = _check_inputs(inputs, timesteps, n_in, encoding, seed)
+        B = int(x.shape[0])
+        out = _allocate(program, plan, B, T, record)
+        chunk = max(1, min(chunk_size, CHUNK_RASTER_BYTES // (T * n_in)))
+        micro = max(1, min(MICRO_BATCH, SPIKE_STORE_BYTES // (T * int(plan.strides.sum()) * 4)))
+        threads = max(1, min(numba.get_num_threads(), -(-B // micro)))
+        scratch = [_Scratch(plan, micro, T) for _ in range(threads)]
+
+        from tqdm import tqdm
+
+        pool = ThreadPoolExecutor(threads, thread_name_prefix="hwsim") if threads > 1 else None
+        try:
+            with tqdm(total=B, unit="image", disable=not progress, desc="hwsim") as bar:
+                for b0 in range(0, B, chunk):
+                    b1 = min(B, b0 + chunk)
+                    if images:
+                        raster = encode(x[b0:b1], T, encoding, int(seed), first_index=b0)
+                    elif x.dtype == np.uint8 or x.dtype == np.bool_:
+                        # 0/1 is checked by the kernel on the fly, with no extra pass
+                        raster = np.ascontiguousarray(x[b0:b1]).view(np.uint8)
+                    else:
+                        raster = as_raster_batch(x[b0:b1], n_in)
+                    raster = np.ascontiguousarray(raster, dtype=np.uint8)
+                    self._run_chunk(raster, b0, b1, out, scratch, micro, pool)
+                    bar.update(b1 - b0)
+        finally:
+            if pool is not None:
+                pool.shutdown()
+        return _result(program, plan, out)
+
+    # ---------------------------------------------------------------- internal
+    def _run_chunk(self, raster, b0: int, b1: int, out: dict, scratch: list, micro: int, pool) -> None:
+        plan, chip, cc = self._plan, self._program.chip, self._program.chip.core
+        Bc, T = raster.shape[0], raster.shape[1]
+        counters = out["counters"][b0:b1]
+        host_counters = out["host_counters"][b0:b1]
+        route_cycles = np.empty((Bc, T, len(plan.order)), np.int64)
+        mem_out, spk_out = out["mem_target"][b0:b1], out["spk_target"][b0:b1]
+
+        def images(lo: int, hi: int, s: _Scratch) -> int:
+            return chip_pass(
+                lo, hi, micro, raster,
+                plan.host_lo, plan.host_hi, plan.host_hops, plan.host_max_hops, chip.hop_latency_cycles,
+                plan.column, plan.w_flat, plan.w_start, plan.n_axons, plan.n_neurons, plan.bias_flat, plan.n_start,
+                plan.threshold, plan.leak_shift, plan.continuous, plan.reset_zero, plan.fire,
+                plan.w_pos, plan.w_neg, plan.n_groups, plan.max_hops,
+                plan.in_ptr, plan.in_sender, plan.in_lo, plan.in_hi, plan.in_offset,
+                plan.out_ptr, plan.out_lo, plan.out_hi, plan.out_hops,
+                out["mem_col"], out["spk_col"],
+                cc.v_min, cc.v_max, CORE_START_CYCLES + CORE_DONE_CYCLES, SRAM_READ_LATENCY_CYCLES,
+                s.store, s.base, plan.strides, s.counts, s.v, s.axons, s.fired,
+                counters, route_cycles, host_counters, mem_out, spk_out,
+            )  # fmt: skip
+
+        # Images are independent: each thread takes a contiguous range, whole
+        # micro-batches where possible, and its own scratch.
+        n_tasks = min(len(scratch), -(-Bc // micro))
+        per = -(-Bc // (n_tasks * micro)) * micro
+        ranges = [(lo, min(Bc, lo + per)) for lo in range(0, Bc, per)]
+        if pool is None or len(ranges) == 1:
+            bad = sum(images(lo, hi, s) for (lo, hi), s in zip(ranges, scratch))
+        else:
+            bad = sum(f.result() for f in [pool.submit(images, lo, hi, s) for (lo, hi), s in zip(ranges, scratch)])
+        if bad:
+            raise InputError("input spikes must be binary (0 or 1)")
+        # Chip-level cycles (chip-spec §1.2): stages in order, the cores of a stage in parallel.
+        cycles = counters[..., COUNTER_NAMES.index("cycles")]
+        total = chip.barrier_cycles + host_counters[..., HOST_COUNTER_NAMES.index("route_cycles")]
+        for s in np.unique(plan.stage):
+            cols = plan.column[plan.stage == s]
+            total = total + cycles[..., cols].max(axis=-1) + route_cycles[..., cols].max(axis=-1)
+        out["timestep_cycles"][b0:b1] = total
+
+
+class _Scratch:
+    """Per-thread working arrays of :func:`hwsim.kernels.chip_pass`, reused across chunks."""
+
+    def __init__(self, plan: _Plan, micro: int, T: int) -> None:
+        sizes = micro * T * plan.strides
+        self.base = _i64(np.concatenate([[0], np.cumsum(sizes)[:-1]]))
+        dtype = np.int16 if int(plan.strides.max()) <= np.iinfo(np.int16).max else np.int32
+        self.store = np.empty(int(sizes.sum()), dtype)
+        self.counts = np.zeros((len(plan.strides), micro, T), np.int32)
+        self.v = np.empty(int(plan.n_neurons.max()), plan.acc_dtype)
+        self.axons = np.empty(int(plan.n_axons.max()), np.int32)
+        self.fired = np.empty(int(plan.n_neurons.max()), np.uint8)
+
+
+def _check_inputs(inputs, timesteps, n_in: int, encoding: str, seed) -> tuple[np.ndarray, int, bool]:
+    """Shape checks of :meth:`Chip.run`; returns (batch array, T, whether it holds images)."""
+    x = np.asarray(inputs)
+    if timesteps is None:
+        if x.ndim == 2:
+            x = x[None]
+        if x.ndim != 3:
+            raise InputError(
+                f"inputs have shape {x.shape}: expected a raster (T, n_inputs) or (batch, T, n_inputs), "
+                "or images (batch, n_inputs) together with timesteps"
+            )
+        if x.shape[2] != n_in:
+            raise InputError(f"input spikes have {x.shape[2]} inputs; the program expects {n_in}")
+        if x.shape[1] < 1:
+            raise InputError("input spikes have 0 timesteps; expected at least 1")
+        return x, int(x.shape[1]), False
+    T = _check_positive_int("timesteps", timesteps)
+    if x.ndim == 3:
+        if x.shape[1] != T:
+            raise InputError(f"timesteps = {T} but the input raster has {x.shape[1]} timesteps")
+        if x.shape[2] != n_in:
+            raise InputError(f"input spikes have {x.shape[2]} inputs; the program expects {n_in}")
+        return x, T, False
+    if x.ndim not in (1, 2):
+        raise InputError(
+            f"inputs have shape {x.shape}: expected images (batch, n_inputs) or a raster (batch, T, n_inputs)"
+        )
+    if x.ndim == 1:
+        x = x[None]
+    if x.shape[1] != n_in:
+        raise InputError(f"images have {x.shape[1]} pixels; the program expects {n_in} inputs")
+    if encoding not in ENCODINGS:
+        raise InputError(f"encoding = {encoding!r}: allowed {', '.join(ENCODINGS)}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"seed = {seed!r}: expected an integer >= 0")
+    return x, T, True
+
+
+def _make_plan(program: ChipProgram) -> _Plan:
+    """Unpack a validated program into kernel arrays (weights in their compact type)."""
+    chip, cc = program.chip, program.chip.core
+    # Narrow types make wide SIMD: int8 weights with int16 membranes when both fit,
+    # else int16 weights with int32 membranes (two kernel variants to compile, not four).
+    narrow = cc.w_bits <= 8 and cc.v_bits <= 16
+    wdt, bdt, acc = (np.int8, np.int32, np.int16) if narrow else (np.int16, np.int64, np.int32)
+    order = tuple(sorted(range(len(program.cores)), key=lambda k: (program.cores[k].stage, k)))
+    sender_of = {program.cores[k].core: i + 1 for i, k in enumerate(order)}
+    incoming: dict[int, list[tuple[int, int, int, int]]] = {cp.core: [] for cp in program.cores}
+    for r in program.host_routes:
+        incoming[r.dest_core].append((r.axon_offset, 0, r.src_lo, r.src_hi))
+    for cp in program.cores:
+        for r in cp.routes:
+            incoming[r.dest_core].append((r.axon_offset, sender_of[cp.core], r.src_lo, r.src_hi))
+    cores = [program.cores[k] for k in order]
+    weights = [np.ascontiguousarray(cp.weights, dtype=wdt) for cp in cores]
+    ins = [sorted(incoming[cp.core]) for cp in cores]
+    hops = [[chip.hops(cp.core, r.dest_core) for r in cp.routes] for cp in cores]
+    host_hops = [chip.hops(0, r.dest_core) for r in program.host_routes]
+
+    def flat(rows):
+        return _i64([x for row in rows for x in row])
+
+    def ptr(rows):
+        return _i64(np.concatenate([[0], np.cumsum([len(row) for row in rows])]))
+
+    n = [cp.n_neurons for cp in cores]
+    return _Plan(
+        order=order,
+        stage=_i64([cp.stage for cp in cores]),
+        column=_i64(order),
+        w_flat=np.concatenate([w.ravel() for w in weights]),
+        w_start=_i64(np.concatenate([[0], np.cumsum([w.size for w in weights])[:-1]])),
+        n_axons=_i64([cp.n_axons for cp in cores]),
+        n_neurons=_i64(n),
+        bias_flat=np.ascontiguousarray(np.concatenate([cp.bias for cp in cores]), dtype=bdt),
+        n_start=_i64(np.concatenate([[0], np.cumsum(n)[:-1]])),
+        threshold=_i64([cp.threshold for cp in cores]),
+        leak_shift=_i64([cp.leak_shift for cp in cores]),
+        continuous=np.array([cp.integration == "continuous" for cp in cores]),
+        reset_zero=np.array([cp.reset == "zero" for cp in cores]),
+        fire=np.array([bool(cp.fire) for cp in cores]),
+        w_pos=_i64([max(0, int(w.max())) for w in weights]),
+        w_neg=_i64([max(0, -int(w.min())) for w in weights]),
+        n_groups=_i64([cc.groups(cp.n_neurons) for cp in cores]),
+        max_hops=_i64([max(h, default=0) for h in hops]),
+        in_ptr=ptr(ins),
+        in_sender=flat([[i[1] for i in row] for row in ins]),
+        in_lo=flat([[i[2] for i in row] for row in ins]),
+        in_hi=flat([[i[3] for i in row] for row in ins]),
+        in_offset=flat([[i[0] for i in row] for row in ins]),
+        out_ptr=ptr([cp.routes for cp in cores]),
+        out_lo=flat([[r.src_lo for r in cp.routes] for cp in cores]),
+        out_hi=flat([[r.src_hi for r in cp.routes] for cp in cores]),
+        out_hops=flat(hops),
+        output_offset=_i64([cp.output_offset if cp.is_output else -1 for cp in cores]),
+        host_lo=_i64([r.src_lo for r in program.host_routes]),
+        host_hi=_i64([r.src_hi for r in program.host_routes]),
+        host_hops=_i64(host_hops),
+        host_max_hops=max(host_hops),
+        acc_dtype=acc,
+        strides=_i64([program.n_inputs] + n),
+    )
+
+
+def _allocate(program: ChipProgram, plan: _Plan, B: int, T: int, record: bool) -> dict:
+    """Result arrays, plus where the kernel writes membranes and spikes.
+
+    Without ``record`` only output cores write, straight into the output arrays;
+    with it every core writes into one ``(B, T, sum n_neurons)`` array, split
+    per core afterwards.
+    """
+    C, n_out = len(program.cores), program.n_outputs
+    out = {
+        "output_spikes": np.zeros((B, T, n_out), np.uint8),
+        "output_membranes": np.zeros((B, T, n_out), np.int32),
+        "counters": np.zeros((B, T, C, N_COUNTERS), np.int64),
+        "host_counters": np.zeros((B, T, N_HOST_COUNTERS), np.int64),
+        "timestep_cycles": np.zeros((B, T), np.int64),
+        "record": record,
+    }
+    if record:
+        total = int(plan.n_neurons.sum())
+        out["mem_target"] = np.zeros((B, T, total), np.int32)
+        out["spk_target"] = np.zeros((B, T, total), np.uint8)
+        out["mem_col"] = out["spk_col"] = plan.n_start
+    else:
+        out["mem_target"], out["spk_target"] = out["output_membranes"], out["output_spikes"]
+        out["mem_col"] = out["spk_col"] = plan.output_offset
+    return out
+
+
+def _result(program: ChipProgram, plan: _Plan, out: dict) -> RunResult:
+    membranes = core_spikes = None
+    if out["record"]:
+        membranes = [None] * len(plan.order)
+        core_spikes = [None] * len(plan.order)
+        for i, k in enumerate(plan.order):
+            lo, n = int(plan.n_start[i]), int(plan.n_neurons[i])
+            membranes[k] = np.ascontiguousarray(out["mem_target"][:, :, lo : lo + n])
+            core_spikes[k] = np.ascontiguousarray(out["spk_target"][:, :, lo : lo + n])
+            if plan.output_offset[i] >= 0:
+                o = int(plan.output_offset[i])
+                out["output_membranes"][:, :, o : o + n] = membranes[k]
+                out["output_spikes"][:, :, o : o + n] = core_spikes[k]
+    return RunResult(
+        output_spikes=out["output_spikes"],
+        output_membranes=out["output_membranes"],
+        counters=out["counters"],
+        host_counters=out["host_counters"],
+        timestep_cycles=out["timestep_cycles"],
+        core_ids=tuple(cp.core for cp in program.cores),
+        readout=program.readout,
+        membranes=membranes,
+        core_spikes=core_spikes,
+    )
