@@ -307,7 +307,13 @@ def build_report(
 
 
 def _engine_simulator(program: ChipProgram) -> Simulator:
-    from hwsim.chip import Chip
+    try:
+        from hwsim.chip import Chip
+    except ImportError as exc:
+        raise ReportError(
+            f"the engine (hwsim.chip.Chip) cannot be imported ({exc}); "
+            "the golden model is available with simulator='golden' (slow, Python API only)"
+        ) from exc
 
     chip = Chip.from_program(program)
     return lambda rasters, record=False, progress=False: chip.run(rasters, record=record, progress=progress)
