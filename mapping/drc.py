@@ -11,6 +11,7 @@ that apply to what it is given. No rule modifies its subject.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from hwsim.config import ChipConfig
 from hwsim.network import Network
-from mapping.errors import DRCError
+from mapping.errors import DRCError, DRCWarning
 from mapping.graph import (
     NEURON_TYPES,
     PASS_TYPES,
@@ -49,6 +50,7 @@ __all__ = [
     "bias_fit_v_bits",
     "threshold_in_range",
     "leak_shift_in_range",
+    "v_bits_match_network",
 ]
 
 Rule = Callable[[Any, ChipConfig], None]
@@ -362,6 +364,21 @@ def leak_shift_in_range(net: Network, chip: ChipConfig) -> None:
             )
 
 
+@_rule("network")
+def v_bits_match_network(net: Network, chip: ChipConfig) -> None:
+    """Soft rule (warns): a network quantized for another membrane width saturates differently on this chip."""
+    want = net.metadata.get("v_bits")
+    if want is not None and int(want) != chip.core.v_bits:
+        warnings.warn(
+            DRCWarning(
+                f"design rule v_bits_match_network (soft): the network was quantized for v_bits = {want}, "
+                f"the chip has v_bits = {chip.core.v_bits}; membranes saturate at other values, so results "
+                "can differ from training"
+            ),
+            stacklevel=4,
+        )
+
+
 #: All rules, in the order :func:`check_drc` runs them (structure first, then capacity, then value ranges).
 DESIGN_RULES: list[Rule] = [
     no_recurrence,
@@ -379,6 +396,7 @@ DESIGN_RULES: list[Rule] = [
     bias_fit_v_bits,
     threshold_in_range,
     leak_shift_in_range,
+    v_bits_match_network,
 ]
 
 

@@ -303,8 +303,17 @@ def plot_mesh(report: dict, path: str | Path | None = None) -> bytes:
         )
         if len(report["links"]) <= 60:  # numbers stay legible on meshes up to ~6x6
             mx, my = (start[0] + end[0]) / 2 + 1.6 * ox, (start[1] + end[1]) / 2 + 1.6 * oy
-            ax.text(mx, my, _fmt(v), fontsize=5.5, ha="center", va="center", color="0.2", zorder=3,
-                    rotation=90 if dx == 0 else 0)
+            ax.text(
+                mx,
+                my,
+                _fmt(v),
+                fontsize=5.5,
+                ha="center",
+                va="center",
+                color="0.2",
+                zorder=3,
+                rotation=90 if dx == 0 else 0,
+            )
     host = report["host"]["packets_per_timestep"]
     ax.add_patch(
         FancyArrowPatch(

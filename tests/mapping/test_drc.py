@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from hwsim.network import Layer, Network
-from mapping import DESIGN_RULES, DRCError, MappingError, check_drc, drc, from_nir, map_network
+from mapping import DESIGN_RULES, DRCError, DRCWarning, MappingError, check_drc, drc, from_nir, map_network
 
 
 def _net(sizes, over=None):
@@ -83,6 +83,14 @@ def test_leak_shift_in_range(small_chip):
         "leak_shift 12",
         "0..11",
     )
+
+
+def test_v_bits_match_network_warns(small_chip, default_chip):
+    net = _net([5, 4])
+    net.metadata["v_bits"] = 12
+    check_drc(net, small_chip)  # matches: silent (warnings are errors under pytest here)
+    with pytest.warns(DRCWarning, match="v_bits_match_network .* quantized for v_bits = 12, the chip has v_bits = 16"):
+        map_network(net, default_chip)
 
 
 # ---------------------------------------------------------------------------------------- NIR rules
@@ -206,6 +214,7 @@ def test_all_rules_have_a_test():
     with open(__file__) as fh:
         src = fh.read()
     tested = {n for n in drc.__all__ if re.search(r'_raises\(\s*"' + n + '"', src)}
+    tested |= {n for n in drc.__all__ if f"def test_{n}_warns" in src}
     assert {r.__name__ for r in DESIGN_RULES} <= tested
 
 
