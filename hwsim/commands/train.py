@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
             v_bits=v_bits,
             chip=chip.name,
             progress=not args.no_progress,
-            command="hwsim " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+            command=_command_line(args),
             **options,
         )
         network = result.network
@@ -173,6 +173,20 @@ def run(args: argparse.Namespace) -> int:
 
         atomic_write_bytes(args.json, json.dumps(summary, indent=2).encode())
     return 0
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    """The training command, rebuilt from the parsed options (recorded in the network's provenance)."""
+    parts = ["hwsim", "train"]
+    for name in ("dataset", "data_dir", "limit", "hidden", "timesteps", "mode", "readout", "encoding", "chip",
+                 "w_bits", "v_bits", "epochs", "seed", "batch_size", "lr", "lr_final", "loss", "train_timesteps"):
+        value = getattr(args, name, None)
+        if value is not None:
+            parts += ["--" + name.replace("_", "-"), str(value)]
+    if args.no_qat:
+        parts.append("--no-qat")
+    parts += ["-o", str(args.output)]
+    return " ".join(shlex.quote(p) for p in parts)
 
 
 def _report_mapping(network, chip) -> None:

@@ -1,0 +1,48 @@
+"""``hwsim train``: trains, writes a loadable network with provenance, evaluates existing files, clear errors."""
+
+import json
+
+import pytest
+
+from hwsim.cli import main
+from hwsim.network import Network
+
+
+def test_train_writes_network_and_summary(tmp_path, capsys):
+    out, summary = tmp_path / "net.npz", tmp_path / "s.json"
+    rc = main(["train", "--dataset", "digits", "--hidden", "16", "--epochs", "3", "--timesteps", "2", "--seed", "4",
+               "--chip", "small", "--no-progress", "-o", str(out), "--json", str(summary),
+               "--sweep-timesteps", "1,2"])
+    assert rc == 0
+    net = Network.load(out)
+    assert net.sizes == [64, 16, 10]
+    m = net.metadata
+    assert m["w_bits"] == 6 and m["v_bits"] == 12 and m["chip"] == "small"  # from the small preset
+    assert m["provenance"]["seed"] == 4 and m["provenance"]["epochs"] == 3
+    assert m["provenance"]["command"].startswith("hwsim train --dataset digits")
+    data = json.loads(summary.read_text())
+    assert set(data["accuracy_vs_timesteps"]) == {"1", "2"}
+    assert data["accuracy_vs_timesteps"]["2"] == m["results"]["chip_test_accuracy"]
+    text = capsys.readouterr().out
+    assert "quantized, chip-simulated" in text and "maps onto small" in text
+
+    rc = main(["train", "--load", str(out), "--sweep-timesteps", "2", "--json", str(summary)])
+    assert rc == 0
+    again = json.loads(summary.read_text())
+    assert again["chip_test_accuracy"] == m["results"]["chip_test_accuracy"]
+
+
+def test_train_errors(tmp_path, capsys):
+    assert main(["train", "--dataset", "digits"]) == 2
+    assert "no output file: pass -o NET.npz" in capsys.readouterr().err
+    assert main(["train", "--hidden", "16,x", "-o", str(tmp_path / "n.npz")]) == 2
+    assert "--hidden = '16,x': expected comma-separated integers" in capsys.readouterr().err
+    assert main(["train", "--dataset", "mnist", "--data-dir", str(tmp_path / "none"), "-o", str(tmp_path / "n.npz")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_help_mentions_modes(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    assert "--mode {discontinuous,continuous}" in text and "--data-dir DIR" in text
