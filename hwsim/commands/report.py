@@ -131,6 +131,11 @@ def run(args: argparse.Namespace) -> int:
     check_outdir(args.outdir)  # fail before the simulation, not after
     say(f"loading chip program {args.program}")
     program = ChipProgram.load(args.program)
+    if getattr(program.chip, "core_type", "digital") != "digital":
+        raise InputError(
+            f"{args.program}: a program for an RRAM chip (core_type = {program.chip.core_type!r}); "
+            "'hwsim report' reports digital-core chips (RRAM energy: hwsim.rram.energy)"
+        )
     ds = load_images(args, program.n_inputs, say)
     T, encoding = resolve_timesteps(args, program.metadata if isinstance(program.metadata, dict) else {})
     report = evaluate(

@@ -16,8 +16,9 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import io
+import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 from hwsim.commands.report import (
@@ -73,6 +74,11 @@ def run(args: argparse.Namespace) -> int:
     say = Progress(args.quiet)
     check_outdir(args.outdir)  # fail before the simulation, not after
     chip = load_chip_config(args.chip)
+    if getattr(chip, "core_type", "digital") != "digital":
+        raise InputError(
+            f"--chip {args.chip}: core_type = {chip.core_type!r}; 'hwsim run' simulates and reports digital-core "
+            "chips (the energy model of RRAM chips is hwsim.rram.energy; see 'hwsim yield')"
+        )
     network, net_name = _load_network(args, chip, say)
     if args.dataset != "digits" and not args.net:
         raise InputError(
@@ -83,7 +89,12 @@ def run(args: argparse.Namespace) -> int:
     T, encoding = resolve_timesteps(args, network.metadata)
     say(f"mapping {'-'.join(map(str, network.sizes))} onto {chip.name} "
         f"({chip.mesh_rows}x{chip.mesh_cols} cores of {chip.core.axons}x{chip.core.neurons})")
-    program = map_network(network, chip)
+    # The mapper reports soft design-rule violations as warnings; show them as messages, not tracebacks.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        program = map_network(network, chip)
+    for w in caught:
+        print(f"hwsim run: warning: {w.message}", file=sys.stderr)
     report = evaluate(
         program, ds.x_test, ds.y_test, timesteps=T, encoding=encoding, seed=args.seed, table=args.table,
         sweep=parse_sweep(args.sweep), progress=say, progress_bar=not args.quiet,

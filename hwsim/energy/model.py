@@ -273,8 +273,14 @@ def estimate(result: RunResult, program: ChipProgram, table: EnergyTable | str |
 
     Raises:
         EnergyTableError: the table lacks an entry the digital core needs.
-        InputError: the result does not belong to the program.
+        InputError: the result does not belong to the program, or the chip is not a digital-core chip.
     """
+    core_type = getattr(program.chip, "core_type", "digital")
+    if core_type != "digital":
+        raise InputError(
+            f"chip {program.chip.name!r} has core_type = {core_type!r}: hwsim.energy.estimate models the "
+            "digital core (chip-spec §2); for RRAM chips use hwsim.rram.energy.rram_energy"
+        )
     table = load_table(program.chip.technology if table is None else table)
     counts = action_counts(result, program)
     s = table.global_scale

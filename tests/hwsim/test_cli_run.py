@@ -95,6 +95,7 @@ def test_terminal_table_is_printed(tmp_path, capsys, net_file):
         (["run", "--dataset", "mnist"], "bundled network is trained on digits"),
         (["run", "--net", "no-such-net.npz"], "does not exist"),
         (["run", "--chip", "no_such_chip"], "no such preset"),
+        (["run", "--chip", "rram"], "core_type = 'rram'"),
         (["run", "--sweep", "0,2"], "--sweep"),
         (["run", "--timesteps", "0"], "--timesteps 0"),
         (["run", "--limit", "0"], "--limit 0"),

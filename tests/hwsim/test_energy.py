@@ -186,6 +186,14 @@ def test_result_of_another_program_is_rejected(small_chip, rng):
         estimate(result, program, TABLE)
 
 
+def test_rram_chip_is_not_estimated_as_a_digital_chip(small_chip):
+    program = _one_core_program(small_chip)
+    result = simulate(program, np.array([[1, 1, 0]], np.uint8))
+    rram = dataclasses.replace(program, chip=load_chip_config("rram"))
+    with pytest.raises(Exception, match="core_type = 'rram'.*rram_energy"):
+        estimate(result, rram)
+
+
 # ---------------------------------------------------------------- monotonicity
 
 def test_every_counter_costs_energy(small_chip, rng):
