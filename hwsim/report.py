@@ -454,7 +454,7 @@ def render_table(data: dict) -> str:
         ("latency / image", f"{s['latency_us_per_image']:.4g} us ({s['latency_cycles_per_image']:.0f} cycles)"),
         ("throughput", f"{s['throughput_images_per_s']:,.0f} images/s"),
         ("SOPs / image", f"{s['sops_per_image']:,.0f}"),
-        ("energy / SOP", "n/a" if s["pj_per_sop"] is None else f"{s['pj_per_sop']:.3g} pJ"),
+        ("energy / SOP", "n/a" if s["pj_per_sop"] is None else f"{s['pj_per_sop']:.2f} pJ"),
         ("energy-delay product", f"{s['edp_nj_us']:.4g} nJ*us"),
     ]
     width = max(len(k) for k, _ in rows)

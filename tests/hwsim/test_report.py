@@ -132,7 +132,7 @@ def test_terminal_table_shows_the_headline_numbers(report):
     text = render_table(d)
     assert f"{100 * d['accuracy']:.2f} %" in text
     assert f"{d['energy_nj_per_image']:.4g} nJ" in text
-    assert f"{d['summary']['pj_per_sop']:.3g} pJ" in text
+    assert f"{d['summary']['pj_per_sop']:.2f} pJ" in text
     assert "throughput" in text and "SOPs / image" in text
 
 
