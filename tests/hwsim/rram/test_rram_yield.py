@@ -1,0 +1,143 @@
+"""Monte Carlo yield and signature-driven tuning on a small case: runs, and its numbers agree
+with each other and with direct runs of the same instances."""
+
+import numpy as np
+import pytest
+
+from hwsim.errors import InputError
+from hwsim.rram.device import program_chip
+from hwsim.rram.engine import run_rram
+from hwsim.rram.tuning import (
+    Ridge,
+    optimise_thresholds,
+    response_signature,
+    screen_and_tune,
+    signature_names,
+    stage_thresholds,
+    train_tuner,
+    tunable_stages,
+    tuning_summary,
+)
+from hwsim.rram.yield_study import (
+    accuracy_summary,
+    instance_accuracies,
+    instance_seeds,
+    sigma_sweep,
+    with_rram,
+    yield_fraction,
+)
+from hwsim.testing import random_raster
+from rram_cases import mapped, rram_chip
+
+VARIED = dict(variation=True, variation_sigma=0.4, array_variation=True, array_sigma=0.3, read_noise=True,
+              read_noise_sigma=0.05, finite_on_off=True, stuck_faults=True, stuck_on_rate=0.005)
+
+
+@pytest.fixture(scope="module")
+def case():
+    """A 40-24-24-6 network (two tunable hidden layers) whose labels are the ideal chip's answers."""
+    chip = rram_chip(**VARIED)
+    net, prog = mapped(chip, sizes=(40, 24, 24, 6), seed=11, fire_output=False, threshold=12,
+                       weight_range=(-8, 8), bias_range=(-2, 2))
+    rasters = random_raster(np.random.default_rng(1), 160, 4, 40, 0.3)
+    ideal = with_rram(prog, variation=False, array_variation=False, read_noise=False, stuck_faults=False,
+                      finite_on_off=False)
+    labels = run_rram(program_chip(ideal, 0), rasters).predictions
+    return prog, rasters, labels
+
+
+def test_accuracies_equal_direct_runs_and_do_not_depend_on_workers(case):
+    prog, rasters, labels = case
+    seeds = instance_seeds(4, 10)
+    assert seeds == [10, 11, 12, 13]
+    a1 = instance_accuracies(prog, rasters, labels, seeds, workers=1)
+    a2 = instance_accuracies(prog, rasters, labels, seeds, workers=3)
+    assert np.array_equal(a1, a2)
+    direct = [(run_rram(program_chip(prog, s), rasters).predictions == labels).mean() for s in seeds]
+    assert a1.tolist() == direct
+    assert a1.min() < 1.0 and len(set(a1.tolist())) > 1  # variation costs accuracy, differently per chip
+
+
+def test_yield_and_summary_agree(case):
+    acc = np.array([0.91, 0.85, 0.93, 0.90, 0.7])
+    assert yield_fraction(acc, 0.9) == 3 / 5
+    s = accuracy_summary(acc, 0.9)
+    assert s["out_of_spec"] == 2 and s["yield"] == 0.6 and s["instances"] == 5
+    assert s["min"] == 0.7 and s["max"] == 0.93 and s["median"] == 0.9
+    with pytest.raises(InputError, match="instances = 0"):
+        instance_seeds(0)
+
+
+def test_sigma_sweep_uses_the_same_instances(case):
+    prog, rasters, labels = case
+    seeds = [3, 4, 5]
+    sw = sigma_sweep(prog, rasters, labels, [0.0, 0.4], seeds)
+    at = instance_accuracies(with_rram(prog, variation_sigma=0.4), rasters, labels, seeds)
+    assert np.array_equal(sw.accuracies[1], at)
+    assert sw.yields(0.0) == [1.0, 1.0]
+    d = sw.to_dict(0.95)
+    assert d["yield"] == [yield_fraction(a, 0.95) for a in sw.accuracies]
+
+
+def test_stage_thresholds_by_hand(case):
+    prog, _, _ = case
+    assert tunable_stages(prog) == [0, 1]  # the membrane-readout output layer has no knob
+    # threshold 12: 1.3 * 12 = 15.6 -> 16; 0.5 * 12 = 6; the output core keeps its register
+    th = stage_thresholds(prog, [1.3, 0.5])
+    by_stage = {cp.stage: t for cp, t in zip(prog.cores, th)}
+    assert by_stage == {0: 16, 1: 6, 2: 12}
+    with pytest.raises(InputError, match="2 tunable layers"):
+        stage_thresholds(prog, [1.0])
+
+
+def test_ridge_recovers_a_linear_map():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3))
+    Y = np.stack([2 * X[:, 0] - X[:, 2] + 0.5, X[:, 1]], axis=1)
+    r = Ridge.fit(X, Y, alpha=1e-9)
+    np.testing.assert_allclose(r.predict(X), Y, atol=1e-6)
+
+
+def test_optimiser_result_is_reproducible_and_not_worse_than_nominal(case):
+    prog, rasters, labels = case
+    rc = program_chip(prog, 21)
+    grid = (0.6, 0.8, 1.0, 1.2, 1.4)
+    factors, acc = optimise_thresholds(rc, rasters, labels, grid=grid)
+    nominal = (run_rram(rc, rasters).predictions == labels).mean()
+    again = (run_rram(rc.with_thresholds(stage_thresholds(prog, factors)), rasters).predictions == labels).mean()
+    assert acc == again and acc >= nominal
+    assert all(f in grid for f in factors)
+
+
+def test_tuning_pipeline_numbers_are_consistent(case):
+    prog, rasters, labels = case
+    sig = (rasters[:20], labels[:20])
+    tune = (rasters[20:80], labels[20:80])
+    test = (rasters[80:], labels[80:])
+    grid = (0.7, 0.85, 1.0, 1.15, 1.3)
+    model = train_tuner(prog, instance_seeds(6, 100), sig, tune, test, grid=grid, workers=2)
+    assert model.train_signatures.shape == (6, len(signature_names(prog)))
+    assert model.train_factors.shape == (6, 2)
+    # a training instance's signature is what response_signature gives
+    rc = program_chip(prog, 100)
+    assert np.array_equal(response_signature(rc, *sig), model.train_signatures[0])
+    spec = float(np.median(model.train_accuracy))
+    seeds = instance_seeds(8, 0)
+    out = screen_and_tune(model, prog, seeds, sig, test, spec, workers=2)
+    before = instance_accuracies(prog, *test, seeds)
+    assert [o.accuracy_before for o in out] == before.tolist()
+    for o in out:
+        assert o.tuned == (o.predicted_accuracy < spec)
+        if not o.tuned:
+            assert o.accuracy_after == o.accuracy_before
+        else:
+            rc = program_chip(prog, o.seed).with_thresholds(stage_thresholds(prog, o.factors))
+            assert o.accuracy_after == (run_rram(rc, test[0]).predictions == test[1]).mean()
+    s = tuning_summary(out, spec)
+    after = np.array([o.accuracy_after for o in out])
+    assert s["out_of_spec_before"] == int((before < spec).sum())
+    assert s["out_of_spec_after"] == int((after < spec).sum())
+    assert s["yield_before"] == pytest.approx(1 - s["out_of_spec_before"] / 8)
+    assert s["yield_after"] == pytest.approx(1 - s["out_of_spec_after"] / 8)
+    assert s["tuned"] == sum(o.tuned for o in out)
+    assert s["test_escapes"] + s["tuned_recovered"] <= s["out_of_spec_before"]
