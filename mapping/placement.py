@@ -207,31 +207,35 @@ def row_major(parts: Sequence[Part], chip: ChipConfig) -> list[int]:
     return list(range(len(parts)))
 
 
-def _neighbours(n_parts: int, t: Traffic) -> list[dict[int, float]]:
-    nb: list[dict[int, float]] = [dict() for _ in range(n_parts)]
+def _neighbours(n_parts: int, t: Traffic) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per part: indices of the parts it exchanges packets with, and packets per timestep (both directions)."""
+    nb: list[dict[int, float]] = [{} for _ in range(n_parts)]
     for i, j, r in t.flows:
         nb[i][j] = nb[i].get(j, 0.0) + r
         nb[j][i] = nb[j].get(i, 0.0) + r
-    return nb
+    idx = [np.fromiter(d.keys(), dtype=np.int64, count=len(d)) for d in nb]
+    w = [np.fromiter(d.values(), dtype=np.float64, count=len(d)) for d in nb]
+    return idx, w
 
 
 def greedy(parts: Sequence[Part], t: Traffic, chip: ChipConfig) -> list[int]:
-    """Place parts in layer order, each on the free core closest (in traffic x hops) to what is placed."""
-    h = hop_matrix(chip)
-    nb = _neighbours(len(parts), t)
-    cores = [-1] * len(parts)
-    free = set(range(chip.n_cores))
+    """Place parts in layer order, each on the free core closest (in traffic x hops) to what is placed.
+
+    Ties go to the core nearest the host port, then to the lowest index (deterministic).
+    """
+    h = hop_matrix(chip).astype(np.float64)
+    idx, w = _neighbours(len(parts), t)
+    cores = np.full(len(parts), -1, dtype=np.int64)
+    taken = np.zeros(chip.n_cores, dtype=bool)
     for i in range(len(parts)):
-        best, best_cost = None, math.inf
-        for c in sorted(free):
-            cost = t.host[i] * h[0, c] + sum(w * h[c, cores[j]] for j, w in nb[i].items() if cores[j] >= 0)
-            # ties: prefer cores near the host port, then the lowest index (deterministic)
-            key = (cost, h[0, c], c)
-            if best is None or key < best_cost:
-                best, best_cost = c, key
-        cores[i] = best
-        free.discard(best)
-    return cores
+        placed = cores[idx[i]] >= 0
+        cost = t.host[i] * h[0] + h[:, cores[idx[i][placed]]] @ w[i][placed]
+        cost[taken] = np.inf
+        best = np.flatnonzero(cost <= cost.min() + 1e-9 * max(1.0, abs(cost.min())))
+        c = int(best[np.lexsort((best, h[0, best]))[0]])
+        cores[i] = c
+        taken[c] = True
+    return [int(c) for c in cores]
 
 
 def anneal(
@@ -253,61 +257,55 @@ def anneal(
     if start is None:
         cands = [greedy(parts, t, chip), row_major(parts, chip)]
         start = min(cands, key=lambda c: placement_cost(c, t, chip))
-    cores = list(start)
+    cores = np.array(start, dtype=np.int64)
     if n == 0 or chip.n_cores == 1:
-        return cores
-    nb = _neighbours(n, t)
-    host = t.host
-    owner = [-1] * chip.n_cores
-    for i, c in enumerate(cores):
-        owner[c] = i
+        return [int(c) for c in cores]
+    idx, wts = _neighbours(n, t)
+    weight_of = [dict(zip(a.tolist(), b.tolist())) for a, b in zip(idx, wts)]
+    host, h0 = t.host, h[0]
+    owner = np.full(chip.n_cores, -1, dtype=np.int64)
+    owner[cores] = np.arange(n)
 
     def delta_move(i: int, a: int, b: int) -> float:
-        d = host[i] * (h[0, b] - h[0, a])
-        for j, w in nb[i].items():
-            cj = cores[j]
-            d += w * (h[b, cj] - h[a, cj])
-        return d
+        cj = cores[idx[i]]
+        return float(host[i] * (h0[b] - h0[a]) + wts[i] @ (h[b, cj] - h[a, cj]))
 
     def delta(i: int, b: int) -> float:
-        a = cores[i]
-        j = owner[b]
+        a = int(cores[i])
+        j = int(owner[b])
         d = delta_move(i, a, b)
         if j >= 0:
             d += delta_move(j, b, a)
-            w = nb[i].get(j, 0.0)
-            d += 2 * w * h[a, b]  # the i-j link keeps its length when the two swap
+            d += 2 * weight_of[i].get(j, 0.0) * h[a, b]  # the i-j link keeps its length when the two swap
         return d
 
     rng = np.random.default_rng(seed)
     if iterations is None:
         iterations = int(min(200_000, max(5_000, 800 * n)))
-    # Initial temperature: mean uphill step of a few random moves, so early moves are often taken.
+    # Initial temperature: mean size of a few random moves, so early uphill moves are often taken.
     probe = [abs(delta(int(rng.integers(n)), int(rng.integers(chip.n_cores)))) for _ in range(64)]
-    t0 = max(np.mean(probe), 1e-9)
-    t_end = t0 * 1e-3
+    t0 = max(float(np.mean(probe)), 1e-9)
+    temps = t0 * (1e-3) ** (np.arange(iterations) / iterations)  # geometric cooling to t0 / 1000
     cost = placement_cost(cores, t, chip)
-    best, best_cost = list(cores), cost
+    best, best_cost = cores.copy(), cost
     picks = rng.integers(0, n, size=iterations)
     targets = rng.integers(0, chip.n_cores, size=iterations)
     accept = rng.random(iterations)
     for step in range(iterations):
         i, b = int(picks[step]), int(targets[step])
-        a = cores[i]
+        a = int(cores[i])
         if a == b:
             continue
         d = delta(i, b)
-        temp = t0 * (t_end / t0) ** (step / iterations)
-        if d <= 0 or accept[step] < math.exp(-d / temp):
-            j = owner[b]
-            cores[i], owner[b] = b, i
-            owner[a] = j
+        if d <= 0 or accept[step] < math.exp(-d / temps[step]):
+            j = int(owner[b])
+            cores[i], owner[b], owner[a] = b, i, j
             if j >= 0:
                 cores[j] = a
             cost += d
             if cost < best_cost - 1e-9:
-                best, best_cost = list(cores), cost
-    return best
+                best, best_cost = cores.copy(), cost
+    return [int(c) for c in best]
 
 
 @dataclass(frozen=True)
