@@ -62,8 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "spike count")
     g.add_argument("--encoding", choices=["rate", "threshold", "latency"], default="rate",
                    help="input encoding (chip-spec 3; default rate)")
-    g.add_argument("--chip", default="default_28nm", metavar="PRESET",
-                   help="chip preset or TOML file giving w_bits / v_bits and the core size (default default_28nm)")
+    g.add_argument("--chip", metavar="PRESET",
+                   help="chip preset or TOML file giving w_bits / v_bits and the core size (default default_28nm; "
+                        "with --load, the network's own v_bits unless given)")
     g.add_argument("--w-bits", type=int, help="override the chip's weight width")
     g.add_argument("--v-bits", type=int, help="override the chip's membrane width")
     g = parser.add_argument_group("training")
@@ -98,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     if args.load is None and args.output is None:
         raise InputError("no output file: pass -o NET.npz (or --load NET.npz to evaluate an existing network)")
-    chip = load_chip_config(args.chip)
+    chip = load_chip_config(args.chip or "default_28nm")
     w_bits = args.w_bits if args.w_bits is not None else chip.core.w_bits
     v_bits = args.v_bits if args.v_bits is not None else chip.core.v_bits
     sweep = parse_int_list(args.sweep_timesteps, "--sweep-timesteps") if args.sweep_timesteps else None
@@ -108,14 +109,14 @@ def run(args: argparse.Namespace) -> int:
         network = Network.load(args.load)
         dataset_name = network.metadata.get("dataset", args.dataset)
         dataset = load_dataset(dataset_name, args.data_dir, limit=args.limit)
-        vb = args.v_bits if args.v_bits is not None else int(network.metadata.get("v_bits", v_bits))
+        vb = v_bits if (args.v_bits is not None or args.chip) else int(network.metadata.get("v_bits", v_bits))
         T = args.timesteps if args.timesteps is not None else network.metadata.get("timesteps", 8)
         enc = network.metadata.get("encoding", args.encoding)
         acc = chip_accuracy(network, dataset.x_test, dataset.y_test, timesteps=int(T), encoding=enc, v_bits=vb)
         summary = {"network": args.load, "dataset": dataset.name, "timesteps": int(T), "v_bits": vb,
                    "chip_test_accuracy": acc}
         print(f"{args.load}: {'-'.join(map(str, network.sizes))} on {dataset.describe()}")
-        print(f"chip-simulated test accuracy at T={T}: {acc:.4f}")
+        print(f"chip-simulated test accuracy at T={T} ({enc} encoding, v_bits={vb}): {acc:.4f}")
     else:
         defaults = DATASET_DEFAULTS[args.dataset]
         args.timesteps = args.timesteps if args.timesteps is not None else 8
