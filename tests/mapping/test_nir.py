@@ -384,3 +384,39 @@ def test_scale_and_identity_nodes(default_chip):
     (layer,) = from_nir(g, default_chip).layers
     np.testing.assert_array_equal(layer.weights, [[2, -3], [4, -4]])  # (W * [2, -1][:, None]).T
     assert layer.threshold == 1
+
+
+def test_snntorch_shaped_mlp_export_maps_and_matches(tmp_path, default_chip, rng):
+    """The shape of snnTorch's export_to_nir for Flatten -> Linear -> Leaky -> Linear -> Leaky, written to a file:
+    batch dims on Input/Flatten/Output, beta = 0.5 as full tensors in one layer and as one-element arrays
+    in the other (0-d arrays cannot go through nir.write: h5py refuses compression on scalars)."""
+    w1, w2 = rng.integers(-8, 9, size=(20, 12)) / 8, rng.integers(-8, 9, size=(5, 20)) / 8
+
+    def leaky(n, beta, scalar):
+        tau = DT / (1 - beta)
+        p = [tau, tau / DT, 0.0, 1.0]
+        p = [np.array([x]) if scalar else np.full(n, x) for x in p]
+        return nir.LIF(tau=p[0], r=p[1], v_leak=p[2], v_threshold=p[3])
+
+    nodes = {
+        "input": nir.Input(input_type={"input": np.array([1, 3, 4])}),
+        "flatten": nir.Flatten(input_type={"input": np.array([1, 3, 4])}, start_dim=1, end_dim=-1),
+        "fc1": nir.Affine(weight=w1, bias=np.zeros(20)),
+        "lif1": leaky(20, 0.5, scalar=False),
+        "fc2": nir.Affine(weight=w2, bias=np.zeros(5)),
+        "lif2": leaky(5, 0.5, scalar=True),
+        "output": nir.Output(output_type={"output": np.array([1, 5])}),
+    }
+    order = list(nodes)
+    g = nir.NIRGraph(nodes=nodes, edges=list(zip(order[:-1], order[1:])), type_check=False)
+    nir.write(tmp_path / "snn.nir", g)
+    net = load_network(tmp_path / "snn.nir", default_chip, reset="subtract")
+    assert net.sizes == [12, 20, 5]
+    # beta = 0.5 -> leak_shift 1; gain 1 / 0.5; weights w/0.5 are multiples of 1/4 -> scale 127 / max|2w|
+    for layer, w in zip(net.layers, (w1, w2)):
+        assert (layer.leak_shift, layer.integration, layer.reset) == (1, "continuous", "subtract")
+        s = 127 / np.abs(2 * w).max()
+        np.testing.assert_array_equal(layer.weights, np.rint(2 * w.T * s))
+        assert layer.threshold == int(np.floor(s)) + 1
+    rasters = random_raster(rng, 2, 6, 12, 0.5)
+    assert_program_matches_network(map_network(net, default_chip), net, rasters, default_chip.core.v_bits)
