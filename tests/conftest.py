@@ -26,3 +26,17 @@ def default_chip():
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+# Numba kernel -> its slow reference twin (same name and signature). Importing
+# the kernels compiles nothing (Numba compiles on first call).
+# tests/hwsim/test_kernels.py runs every pair on the same random arguments.
+from hwsim import kernels as _kernels  # noqa: E402
+from hwsim import reference as _reference  # noqa: E402
+
+COMPARISONS = {
+    _kernels.integrate_spikes: _reference.integrate_spikes,
+    _kernels.update_neurons: _reference.update_neurons,
+    _kernels.host_timestep: _reference.host_timestep,
+    _kernels.chip_pass: _reference.chip_pass,
+}

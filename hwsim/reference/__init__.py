@@ -1,0 +1,12 @@
+"""Slow NumPy/Python twins of the Numba kernels in :mod:`hwsim.kernels`.
+
+Every twin has the name and signature of its kernel and does what the kernel's
+docstring promises in the plainest way (e.g. a saturating add per axon, as in
+chip-spec §2.2, with no clamp skipping). ``tests/hwsim/test_kernels.py``
+runs each kernel and its twin on the same random arguments and compares every
+output.
+"""
+
+from hwsim.reference.core import chip_pass, host_timestep, integrate_spikes, update_neurons
+
+__all__ = ["integrate_spikes", "update_neurons", "host_timestep", "chip_pass"]

@@ -1,0 +1,184 @@
+"""Every Numba kernel against its slow reference twin (``COMPARISONS`` in tests/conftest.py).
+
+Both get copies of the same random arguments; every output the kernel
+promises (mutated arrays and return values) must be identical. Arguments
+include the adversarial corners: membranes at the rails, all-max and all-min
+weights, every axon spiking, none spiking.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+from conftest import COMPARISONS
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hwsim.chip import _allocate, _make_plan, _Scratch
+from hwsim.config import ChipConfig, CoreConfig
+from hwsim.testing import random_network, random_raster
+from mapping import map_network
+
+SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _widths(rng):
+    w_bits = int(rng.integers(2, 17))
+    v_bits = int(rng.integers(max(4, w_bits + 1), 33))
+    narrow = w_bits <= 8 and v_bits <= 16
+    wdt, vdt, bdt = (np.int8, np.int16, np.int32) if narrow else (np.int16, np.int32, np.int64)
+    return w_bits, v_bits, wdt, vdt, bdt
+
+
+def _weights(rng, shape, w_bits, dtype):
+    lo, hi = -(1 << (w_bits - 1)), (1 << (w_bits - 1)) - 1
+    kind = rng.integers(4)
+    if kind == 0:
+        return np.full(shape, hi, dtype)  # every add pushes up: saturates at v_max
+    if kind == 1:
+        return np.full(shape, lo, dtype)  # maximum negative weights
+    return rng.integers(lo, hi + 1, shape).astype(dtype)
+
+
+def _membranes(rng, n, v_bits, dtype):
+    lo, hi = -(1 << (v_bits - 1)), (1 << (v_bits - 1)) - 1
+    kind = rng.integers(3)
+    if kind == 0:
+        return np.zeros(n, dtype)
+    if kind == 1:  # at or near the rails
+        return rng.choice([lo, lo + 1, hi - 1, hi], n).astype(dtype)
+    return rng.integers(lo, hi + 1, n).astype(dtype)
+
+
+def case_integrate_spikes(rng):
+    w_bits, v_bits, wdt, vdt, _ = _widths(rng)
+    A, n = int(rng.integers(1, 40)), int(rng.integers(1, 70))
+    w = _weights(rng, (A, n), w_bits, wdt)
+    v = _membranes(rng, n, v_bits, vdt)
+    kind = rng.integers(3)
+    spiking = np.arange(A) if kind == 0 else np.array([], int) if kind == 1 else np.flatnonzero(rng.random(A) < 0.5)
+    axons = np.zeros(A + 3, np.int32)
+    axons[: spiking.size] = spiking
+    v_min, v_max = -(1 << (v_bits - 1)), (1 << (v_bits - 1)) - 1
+    args = (v, w, axons, spiking.size, v_min, v_max, max(0, int(w.max())), max(0, -int(w.min())),
+            int(v.min()), int(v.max()))  # fmt: skip
+    return args, lambda a, ret: {"v": a[0]}
+
+
+def case_update_neurons(rng):
+    _, v_bits, _, vdt, bdt = _widths(rng)
+    n = int(rng.integers(1, 70))
+    v_min, v_max = -(1 << (v_bits - 1)), (1 << (v_bits - 1)) - 1
+    v = _membranes(rng, n, v_bits, vdt)
+    bias = _membranes(rng, n, v_bits, bdt)
+    threshold = int(rng.choice([0, v_max, rng.integers(0, v_max + 1)]))
+    start = int(rng.integers(0, 4))
+    args = (v, bias, threshold, int(rng.integers(0, v_bits)), bool(rng.integers(2)), bool(rng.integers(2)),
+            v_min, v_max, np.zeros(n, np.uint8), np.zeros(start + n, np.int16), start)  # fmt: skip
+
+    def outputs(a, ret):
+        return {"v": a[0], "fired": a[8], "n": ret, "spikes": a[9][start : start + ret]}
+
+    return args, outputs
+
+
+def case_host_timestep(rng):
+    n = int(rng.integers(1, 90))
+    row = (rng.random(n) < rng.choice([0.0, 0.2, 1.0])).astype(np.uint8)
+    if rng.integers(4) == 0:
+        row[rng.integers(n)] = 2  # not a spike: must be counted as bad
+    R = int(rng.integers(1, 4))
+    lo = rng.integers(0, n, R)
+    hi = np.minimum(n, lo + rng.integers(1, n + 1, R))
+    start = int(rng.integers(0, 5))
+    args = (row, lo.astype(np.int64), hi.astype(np.int64), rng.integers(0, 6, R).astype(np.int64),
+            int(rng.integers(0, 6)), int(rng.integers(0, 4)), np.zeros(start + n, np.int16), start,
+            np.zeros(3, np.int64))  # fmt: skip
+
+    def outputs(a, ret):
+        return {"ret": ret, "host_counters": a[8], "spikes": a[6][start : start + ret[0]]}
+
+    return args, outputs
+
+
+def case_chip_pass(rng):
+    w_bits, v_bits, _, _, _ = _widths(rng)
+    N = int(rng.choice([4, 6, 8, 12]))
+    core = CoreConfig(axons=int(rng.integers(8, 33)), neurons=N, lanes=int(rng.choice([d for d in (1, 2, 3, 4) if N % d == 0])),
+                      w_bits=w_bits, v_bits=v_bits)  # fmt: skip
+    chip = ChipConfig(name="k", mesh_rows=2, mesh_cols=3, hop_latency_cycles=int(rng.integers(0, 3)), core=core)
+    sizes = [int(rng.integers(1, core.axons + 1)), int(rng.integers(1, min(core.axons, 2 * N) + 1)),
+             int(rng.integers(1, N + 1))]  # fmt: skip
+    net = random_network(rng, sizes, core, integration=str(rng.choice(["discontinuous", "continuous"])),
+                         reset=str(rng.choice(["subtract", "zero"])), leak_shift=int(rng.integers(0, 3)),
+                         fire_output=bool(rng.integers(2)))  # fmt: skip
+    program = map_network(net, chip, placement="row_major")
+    plan = _make_plan(program)
+    B, T = int(rng.integers(1, 6)), int(rng.integers(1, 5))
+    micro = int(rng.integers(1, 4))
+    raster = random_raster(rng, B, T, program.n_inputs, float(rng.choice([0.0, 0.3, 1.0])))
+    record = bool(rng.integers(2))
+    out = _allocate(program, plan, B, T, record)
+    s = _Scratch(plan, micro, T)
+    cc = chip.core
+    args = (0, B, micro, raster,
+            plan.host_lo, plan.host_hi, plan.host_hops, plan.host_max_hops, chip.hop_latency_cycles,
+            plan.column, plan.w_flat, plan.w_start, plan.n_axons, plan.n_neurons, plan.bias_flat, plan.n_start,
+            plan.threshold, plan.leak_shift, plan.continuous, plan.reset_zero, plan.fire,
+            plan.w_pos, plan.w_neg, plan.n_groups, plan.max_hops,
+            plan.in_ptr, plan.in_sender, plan.in_lo, plan.in_hi, plan.in_offset,
+            plan.out_ptr, plan.out_lo, plan.out_hi, plan.out_hops,
+            out["mem_col"], out["spk_col"], cc.v_min, cc.v_max, 2, 1,
+            s.store, s.base, plan.strides, s.counts, s.v, s.axons, s.fired,
+            out["counters"], np.zeros((B, T, len(plan.order)), np.int64), out["host_counters"],
+            out["mem_target"], out["spk_target"])  # fmt: skip
+
+    def outputs(a, ret):
+        return {"ret": ret, "counters": a[47], "route_cycles": a[48], "host_counters": a[49],
+                "mem_out": a[50], "spk_out": a[51]}  # fmt: skip
+
+    return args, outputs
+
+
+CASES = {
+    "integrate_spikes": case_integrate_spikes,
+    "update_neurons": case_update_neurons,
+    "host_timestep": case_host_timestep,
+    "chip_pass": case_chip_pass,
+}
+
+
+def test_every_kernel_has_a_twin_and_a_case():
+    names = {k.__name__ if hasattr(k, "__name__") else k.py_func.__name__ for k in COMPARISONS}
+    assert names == set(CASES)
+    for kernel, twin in COMPARISONS.items():
+        assert kernel.py_func.__name__ == twin.__name__
+        assert kernel.py_func.__code__.co_varnames[: kernel.py_func.__code__.co_argcount] == \
+            twin.__code__.co_varnames[: twin.__code__.co_argcount]  # fmt: skip
+
+
+@pytest.mark.parametrize("kernel,twin", list(COMPARISONS.items()), ids=lambda f: getattr(f, "__name__", ""))
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1))
+def test_kernel_matches_twin(kernel, twin, seed):
+    make = CASES[kernel.py_func.__name__]
+    args, outputs = make(np.random.default_rng(seed))
+    a_kernel, a_twin = copy.deepcopy(args), copy.deepcopy(args)
+    got = outputs(a_kernel, kernel(*a_kernel))
+    want = outputs(a_twin, twin(*a_twin))
+    assert got.keys() == want.keys()
+    for name in want:
+        np.testing.assert_array_equal(np.asarray(got[name]), np.asarray(want[name]), err_msg=name)
+
+
+def test_integrate_saturates_after_every_add():
+    # Hand case, v_bits = 4 (-8..7): 5 + 7 -> 7 (clamped), 7 - 8 -> -1. Without the
+    # per-add clamp the sum would be 5 + 7 - 8 = 4.
+    for kernel in (k for k in COMPARISONS if k.py_func.__name__ == "integrate_spikes"):
+        for twin in (kernel, COMPARISONS[kernel]):
+            v = np.array([5], np.int16)
+            w = np.array([[7], [-8]], np.int8)
+            twin(v, w, np.array([0, 1], np.int32), 2, -8, 7, 7, 8, 5, 5)
+            assert v.tolist() == [-1]
