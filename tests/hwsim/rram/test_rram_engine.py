@@ -133,3 +133,29 @@ def test_calibrated_adc_scales_hold_the_largest_sum():
         expected0 *= 2
     assert scales[0] == expected0 and expected0 > 1
     assert all(s >= 1 and s & (s - 1) == 0 for s in scales)
+
+
+@pytest.mark.filterwarnings("ignore::mapping.errors.DRCWarning")  # bundled net: 12-bit membranes, chips: 16
+def test_bundled_network_on_the_ideal_rram_preset_equals_the_digital_chip():
+    # The bundled 64-64-10 digits network has 6-bit weights: |sum| <= 64 * 32 = 2048 per timestep, far
+    # inside 16-bit membranes, so the digital core never saturates mid-accumulation; W_c = 32 divides
+    # L - 1 = 128 (lossless levels) and a 24-bit ADC with scale 1 holds every sum.
+    from hwsim.config import load_chip_config
+    from hwsim.datasets import load_dataset
+    from hwsim.encoding import encode
+    from hwsim.golden import simulate
+    from hwsim.rram.yield_study import with_rram
+    from hwsim.training import load_default_network
+    from mapping import map_network
+
+    net = load_default_network()
+    rram = load_chip_config("rram")
+    prog_r = with_rram(map_network(net, rram, "row_major"), variation=False, array_variation=False,
+                       read_noise=False, stuck_faults=False, finite_on_off=False, ir_drop=False, adc_bits=24)
+    prog_d = map_network(net, load_chip_config("default_28nm"), "row_major")
+    raster = encode(load_dataset("digits").x_test[:12], 8, "rate", 0, 0)
+    d = simulate(prog_d, raster)
+    f = run_rram(program_chip(prog_r, 5), raster)
+    assert np.array_equal(d.output_membranes, f.output_membranes)
+    assert np.array_equal(d.counters[..., 4], f.counters[..., 4])  # spikes of every core
+    assert (d.predictions == f.predictions).all() and d.counters[..., 4].sum() > 0
