@@ -45,6 +45,7 @@ module snn_core #(
     output wire                    out_valid,   // out_group/out_spikes valid (UPDATE)
     output wire [G_W-1:0]          out_group,   // lane group g: neurons g*LANES ..
     output wire [LANES-1:0]        out_spikes,  // bit l: neuron g*LANES + l fired
+    output wire [LANES*V_BITS-1:0] out_v,       // end-of-timestep membranes of the group
     // membrane readout -----------------------------------------------------------------
     input  wire [G_W-1:0]          rd_group,    // lane group to read
     output wire [LANES*V_BITS-1:0] rd_v         // its membranes, lane l at [l*V_BITS +: V_BITS]
@@ -202,15 +203,20 @@ module snn_core #(
         end
     endgenerate
 
+    // Operand isolation: each unit sees the membranes only in its own phase, so
+    // the other one's inputs (and an event-driven simulator) stay quiet.
+    wire [LANES*V_BITS-1:0] v_to_acc = acc_en ? v_cur : {LANES*V_BITS{1'b0}};
+    wire [LANES*V_BITS-1:0] v_to_upd = upd_en ? v_cur : {LANES*V_BITS{1'b0}};
+
     snn_lane_acc #(.LANES(LANES), .W_BITS(W_BITS), .V_BITS(V_BITS)) u_acc (
-        .v_in    (v_cur),
+        .v_in    (v_to_acc),
         .w_in    (sram_rdata),
         .lane_en (lane_en),
         .v_out   (v_acc)
     );
 
     snn_neuron_update #(.LANES(LANES), .V_BITS(V_BITS), .LS_W(LS_W)) u_upd (
-        .v_in       (v_cur),
+        .v_in       (v_to_upd),
         .bias       (bias_word),
         .lane_en    (lane_en),
         .threshold  (threshold),
@@ -225,6 +231,7 @@ module snn_core #(
     assign out_valid  = upd_en;
     assign out_group  = upd_group;
     assign out_spikes = upd_en ? spikes : {LANES{1'b0}};
+    assign out_v      = upd_en ? v_upd : {LANES*V_BITS{1'b0}};
 
     // Bits that are deliberately not used by every configuration.
     wire _unused = &{1'b0, ld_data, ld_addr, issue_addr_32, last_group_32};

@@ -3,8 +3,10 @@
 // =============================================================================
 // Combinational. Adds one SRAM word (LANES weights) to the LANES membranes of
 // one lane group, saturating every single addition to V_BITS
-// (chip-spec §2.2 step 2). Lanes with `lane_en` low (neurons >= n_neurons)
-// pass their membrane through unchanged.
+// (chip-spec §2.2 step 2):  v_out[l] = sat_V(v_in[l] + w_in[l]).
+// Lanes with `lane_en` low (neurons >= n_neurons) pass their membrane through.
+// The lanes are one loop in one always block (not LANES instances) so that an
+// event-driven simulator updates the whole word once per cycle.
 `default_nettype none
 
 module snn_lane_acc #(
@@ -18,21 +20,32 @@ module snn_lane_acc #(
     input  wire [LANES*V_BITS-1:0] v_in,        // membranes, lane l at [l*V_BITS +: V_BITS]
     input  wire [LANES*W_BITS-1:0] w_in,        // weights, lane l at [l*W_BITS +: W_BITS]
     input  wire [LANES-1:0]        lane_en,     // lane holds a neuron in use
-    output wire [LANES*V_BITS-1:0] v_out        // sat(v + w) per enabled lane
+    output reg  [LANES*V_BITS-1:0] v_out        // sat(v + w) per enabled lane
 );
 
-    genvar l;
-    generate
-        for (l = 0; l < LANES; l = l + 1) begin : g_lane
-            wire [V_BITS-1:0] sum;
-            snn_sat_add #(.A_BITS(V_BITS), .B_BITS(W_BITS)) u_add (
-                .a (v_in[l*V_BITS +: V_BITS]),
-                .b (w_in[l*W_BITS +: W_BITS]),
-                .y (sum)
-            );
-            assign v_out[l*V_BITS +: V_BITS] = lane_en[l] ? sum : v_in[l*V_BITS +: V_BITS];
+    localparam [V_BITS-1:0] V_MAX = {1'b0, {(V_BITS-1){1'b1}}};   //  2^(V-1)-1
+    localparam [V_BITS-1:0] V_MIN = {1'b1, {(V_BITS-1){1'b0}}};   // -2^(V-1)
+
+    integer l;
+    reg [V_BITS-1:0] v;
+    reg [W_BITS-1:0] w;
+    reg [V_BITS:0]   sum;   // one guard bit: v + w cannot overflow V_BITS+1 bits
+
+    always @* begin
+        v_out = v_in;
+        for (l = 0; l < LANES; l = l + 1) begin
+            v   = v_in[l*V_BITS +: V_BITS];
+            w   = w_in[l*W_BITS +: W_BITS];
+            sum = {v[V_BITS-1], v} + {{(V_BITS+1-W_BITS){w[W_BITS-1]}}, w};
+            if (lane_en[l]) begin
+                // The two top bits differ exactly when the sum left the V_BITS range.
+                if (sum[V_BITS] != sum[V_BITS-1])
+                    v_out[l*V_BITS +: V_BITS] = sum[V_BITS] ? V_MIN : V_MAX;
+                else
+                    v_out[l*V_BITS +: V_BITS] = sum[V_BITS-1:0];
+            end
         end
-    endgenerate
+    end
 
 endmodule
 

@@ -45,6 +45,7 @@ module snn_multicore #(
     output wire                    out_valid,   // out_group/out_spikes valid
     output wire [G_W-1:0]          out_group,   // lane group
     output wire [LANES-1:0]        out_spikes,  // bit l: neuron out_group*LANES + l fired
+    output wire [LANES*V_BITS-1:0] out_v,       // end-of-timestep membranes of the group
     // membrane readout (selected core) ---------------------------------------------
     input  wire [G_W-1:0]          rd_group,    // lane group to read
     output wire [LANES*V_BITS-1:0] rd_v         // its membranes
@@ -57,7 +58,7 @@ module snn_multicore #(
     localparam integer WADDR_W = (AXONS * GROUPS > 1) ? $clog2(AXONS * GROUPS) : 1;
     localparam integer LD_W    = (LANES * V_BITS > 32) ? LANES * V_BITS : 32;
     localparam integer LDA_W   = (WADDR_W > 2) ? WADDR_W : 2;
-    localparam integer OUT_W   = 3 + G_W + LANES + LANES * V_BITS;   // per-core output bundle
+    localparam integer OUT_W   = 3 + G_W + LANES + 2 * LANES * V_BITS;   // per-core output bundle
 
     wire [N_CORES*OUT_W-1:0] bundles;
 
@@ -68,7 +69,7 @@ module snn_multicore #(
             wire c_busy, c_done, c_out_valid;
             wire [G_W-1:0] c_out_group;
             wire [LANES-1:0] c_out_spikes;
-            wire [LANES*V_BITS-1:0] c_rd_v;
+            wire [LANES*V_BITS-1:0] c_out_v, c_rd_v;
 
             snn_core #(
                 .AXONS(AXONS), .NEURONS(NEURONS), .LANES(LANES), .W_BITS(W_BITS), .V_BITS(V_BITS)
@@ -87,16 +88,17 @@ module snn_multicore #(
                 .out_valid  (c_out_valid),
                 .out_group  (c_out_group),
                 .out_spikes (c_out_spikes),
+                .out_v      (c_out_v),
                 .rd_group   (rd_group),
                 .rd_v       (c_rd_v)
             );
 
-            assign bundles[c*OUT_W +: OUT_W] = {c_busy, c_done, c_out_valid, c_out_group, c_out_spikes, c_rd_v};
+            assign bundles[c*OUT_W +: OUT_W] = {c_busy, c_done, c_out_valid, c_out_group, c_out_spikes, c_out_v, c_rd_v};
         end
     endgenerate
 
     wire [OUT_W-1:0] sel_bundle = bundles[core_sel * OUT_W +: OUT_W];
-    assign {busy, done, out_valid, out_group, out_spikes, rd_v} = sel_bundle;
+    assign {busy, done, out_valid, out_group, out_spikes, out_v, rd_v} = sel_bundle;
 
 endmodule
 

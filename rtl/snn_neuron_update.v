@@ -2,11 +2,13 @@
 // snn_neuron_update.v -- neuron-update unit of the UPDATE phase (P lanes)
 // =============================================================================
 // Combinational, one lane group per cycle (chip-spec §2.2 step 3), per lane:
-//   v = sat(v + bias)                      bias add, saturating to V_BITS
-//   v = v - (v >>> leak_shift)             only if leak_shift > 0; cannot overflow
+//   v = sat_V(v + bias)                      bias add, saturating to V_BITS
+//   v = v - (v >>> leak_shift)               only if leak_shift > 0; cannot overflow
 //   spike = fire & lane_en & (v >= threshold)
-//   v = v - threshold (subtract) | 0 (zero)   if spike; cannot overflow
-// Lanes with `lane_en` low keep their membrane and never spike.
+//   v = v - threshold (subtract) | 0 (zero)  if spike; cannot overflow
+// Lanes with `lane_en` low keep their membrane and never spike. The lanes are
+// one loop in one always block so an event-driven simulator updates the
+// whole word once.
 `default_nettype none
 
 module snn_neuron_update #(
@@ -26,36 +28,47 @@ module snn_neuron_update #(
     input  wire                    fire,        // 1 spiking neurons, 0 membrane readout
     input  wire                    reset_zero,  // 1 reset to 0, 0 subtract threshold
     // results --------------------------------------------------------------------
-    output wire [LANES*V_BITS-1:0] v_out,       // end-of-timestep membranes
-    output wire [LANES-1:0]        spikes       // lane fired
+    output reg  [LANES*V_BITS-1:0] v_out,       // end-of-timestep membranes
+    output reg  [LANES-1:0]        spikes       // lane fired
 );
+
+    localparam [V_BITS-1:0] V_MAX = {1'b0, {(V_BITS-1){1'b1}}};   //  2^(V-1)-1
+    localparam [V_BITS-1:0] V_MIN = {1'b1, {(V_BITS-1){1'b0}}};   // -2^(V-1)
 
     wire signed [V_BITS-1:0] th = threshold;
 
-    genvar l;
-    generate
-        for (l = 0; l < LANES; l = l + 1) begin : g_lane
-            wire signed [V_BITS-1:0] v_b;      // after the bias add
-            wire signed [V_BITS-1:0] v_l;      // after the leak
-            wire signed [V_BITS-1:0] v_r;      // after the reset
-            wire                     spk;
+    integer l;
+    reg signed [V_BITS-1:0] v;      // membrane in
+    reg signed [V_BITS-1:0] b;      // bias
+    reg        [V_BITS:0]   sum;    // v + bias with one guard bit
+    reg signed [V_BITS-1:0] v_b;    // after the bias add
+    reg signed [V_BITS-1:0] v_l;    // after the leak
+    reg                     spk;
 
-            snn_sat_add #(.A_BITS(V_BITS), .B_BITS(V_BITS)) u_bias (
-                .a (v_in[l*V_BITS +: V_BITS]),
-                .b (bias[l*V_BITS +: V_BITS]),
-                .y (v_b)
-            );
-
+    always @* begin
+        v_out  = v_in;
+        spikes = {LANES{1'b0}};
+        for (l = 0; l < LANES; l = l + 1) begin
+            v   = v_in[l*V_BITS +: V_BITS];
+            b   = bias[l*V_BITS +: V_BITS];
+            sum = {v[V_BITS-1], v} + {b[V_BITS-1], b};
+            if (sum[V_BITS] != sum[V_BITS-1])               // left the V_BITS range
+                v_b = sum[V_BITS] ? V_MIN : V_MAX;
+            else
+                v_b = sum[V_BITS-1:0];
             // >>> on a signed operand is the arithmetic shift of the spec
             // (floor division by 2^k); v - (v >>> 0) would be 0, hence the test.
-            assign v_l = (leak_shift == {LS_W{1'b0}}) ? v_b : v_b - (v_b >>> leak_shift);
-            assign spk = fire & lane_en[l] & (v_l >= th);
-            assign v_r = spk ? (reset_zero ? {V_BITS{1'b0}} : v_l - th) : v_l;
-
-            assign v_out[l*V_BITS +: V_BITS] = lane_en[l] ? v_r : v_in[l*V_BITS +: V_BITS];
-            assign spikes[l] = spk;
+            v_l = (leak_shift == {LS_W{1'b0}}) ? v_b : v_b - (v_b >>> leak_shift);
+            spk = fire && lane_en[l] && (v_l >= th);
+            if (lane_en[l]) begin
+                spikes[l] = spk;
+                if (spk)
+                    v_out[l*V_BITS +: V_BITS] = reset_zero ? {V_BITS{1'b0}} : v_l - th;
+                else
+                    v_out[l*V_BITS +: V_BITS] = v_l;
+            end
         end
-    endgenerate
+    end
 
 endmodule
 

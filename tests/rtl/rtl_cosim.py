@@ -60,6 +60,11 @@ RTL_DIR = REPO / "rtl"
 SIM_BUILD = REPO / "sim_build"
 SIMULATORS = ("icarus", "verilator")
 CLOCK_PERIOD_NS = 10
+# The cocotb runner always passes --public-flat-rw (every internal signal visible
+# through VPI), which keeps Verilator from optimising. The testbench only touches
+# the top level's ports, so that flag is switched off again and a generated
+# control file makes just the top module's signals public.
+VERILATOR_BUILD_ARGS = ["--no-public-flat-rw", "-O3"]
 
 # Load-interface encodings of rtl/snn_core.v (docs/rtl.md, "Load interface").
 LD_WEIGHT, LD_BIAS, LD_REG, LD_CMD = 0, 1, 2, 3
@@ -88,6 +93,13 @@ def _verilator_env() -> str | None:
         if shutil.which(tool) is None:
             return f"Verilator needs {tool!r}, which is not on PATH"
     os.environ["VERILATOR_ROOT"] = str(root)
+    # The wheel's include/verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so models large
+    # enough to use a precompiled header fail with "Vtop__pch.h.fast: linker input file
+    # not found". A variable in MAKEFLAGS acts as a make command-line override.
+    pch = "CFG_CXXFLAGS_PCH_I=-include"
+    makeflags = os.environ.get("MAKEFLAGS", "")
+    if pch not in makeflags:
+        os.environ["MAKEFLAGS"] = f"{makeflags} {pch}".strip()
     path = os.environ.get("PATH", "")
     if str(root / "bin") not in path.split(os.pathsep):
         os.environ["PATH"] = str(root / "bin") + os.pathsep + path
@@ -154,7 +166,9 @@ def _build(sim: str, toplevel: str, params: dict[str, int], waves: bool):
     digest = hashlib.sha256()
     for src in sources:
         digest.update(src.name.encode() + b"\0" + src.read_bytes())
-    key = json.dumps({"sim": sim, "top": toplevel, "params": params, "waves": waves}, sort_keys=True)
+    build_args = list(VERILATOR_BUILD_ARGS) if sim == "verilator" else []
+    key = json.dumps({"sim": sim, "top": toplevel, "params": params, "waves": waves, "args": build_args, "vlt": 1},
+                     sort_keys=True)
     digest.update(key.encode())
     tag = "_".join(f"{k}{v}" for k, v in params.items())
     build_dir = SIM_BUILD / f"build_{sim}_{toplevel}_{tag}{'_waves' if waves else ''}"
@@ -169,11 +183,19 @@ def _build(sim: str, toplevel: str, params: dict[str, int], waves: bool):
             runner._build_command = lambda: []
         else:
             stamp.unlink(missing_ok=True)
+        hdl_files: list = list(sources)
+        if sim == "verilator":
+            from cocotb_tools.runner import VerilatorControlFile
+
+            vlt = build_dir / "hwsim_public.vlt"
+            vlt.write_text(f'`verilator_config\npublic_flat_rw -module "{toplevel}" -var "*"\n')
+            hdl_files.insert(0, VerilatorControlFile(vlt))  # the runner takes the language from the last file
         runner.build(
-            sources=sources,
+            sources=hdl_files,
             hdl_toplevel=toplevel,
             parameters=params,
             build_dir=build_dir,
+            build_args=build_args,
             timescale=("1ns", "1ps"),
             waves=waves,
             always=True,
@@ -219,6 +241,8 @@ class RtlRun:
         busy_cycles: clock cycles the cores spent in START..DONE.
         wall_seconds: wall-clock time of the cocotb test body.
         simulator: ``icarus`` or ``verilator``.
+        run_cycles: clock cycles after loading (spikes in, timesteps, readout).
+        run_seconds: wall-clock time of that part.
     """
 
     spikes: list[np.ndarray]
@@ -228,15 +252,23 @@ class RtlRun:
     busy_cycles: int
     wall_seconds: float
     simulator: str
+    run_cycles: int = 0
+    run_seconds: float = 0.0
 
     @property
     def cycles_per_second(self) -> float:
         return self.sim_cycles / self.wall_seconds if self.wall_seconds > 0 else float("nan")
 
+    @property
+    def run_cycles_per_second(self) -> float:
+        return self.run_cycles / self.run_seconds if self.run_seconds > 0 else float("nan")
+
     def speed_line(self) -> str:
         return (
             f"{self.simulator}: {self.sim_cycles} clock cycles ({self.busy_cycles} core-busy) "
-            f"in {self.wall_seconds:.2f} s = {self.cycles_per_second:,.0f} cycles/s"
+            f"in {self.wall_seconds:.2f} s = {self.cycles_per_second:,.0f} cycles/s; "
+            f"after loading {self.run_cycles} cycles in {self.run_seconds:.2f} s = "
+            f"{self.run_cycles_per_second:,.0f} cycles/s"
         )
 
 
@@ -250,11 +282,13 @@ def read_results(path: Path, n_cores: int) -> RtlRun:
             busy_cycles=int(data["busy_cycles"]),
             wall_seconds=float(data["wall_seconds"]),
             simulator=str(data["simulator"]),
+            run_cycles=int(data["run_cycles"]),
+            run_seconds=float(data["run_seconds"]),
         )
 
 
 def run_case(
-    request: pytest.FixtureRequest,
+    name: str,
     *,
     toplevel: str,
     test_module: str,
@@ -263,6 +297,9 @@ def run_case(
 ) -> RtlRun:
     """Build ``toplevel`` for ``program.chip``, co-simulate ``program`` on ``rasters``, return the RTL results.
 
+    ``name`` names the case directory ``sim_build/<name>_<sim>/`` (stimulus,
+    results, simulator log and waveform of this run).
+
     ``WAVES=1`` in the environment records a waveform (``dump.vcd`` for
     Verilator, ``<toplevel>.fst`` for Icarus) in the build or test directory.
     """
@@ -270,8 +307,8 @@ def run_case(
     waves = os.environ.get("WAVES", "0").strip().lower() in ("1", "true", "yes", "on")
     params = hdl_parameters(program.chip, toplevel)
     runner, build_dir = _build(sim, toplevel, params, waves)
-    name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in request.node.name)
-    case_dir = SIM_BUILD / f"{name}_{sim}"
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+    case_dir = SIM_BUILD / f"{safe}_{sim}"
     write_case(case_dir, program.validate(), rasters)
     runner.test(
         hdl_toplevel=toplevel,
@@ -285,7 +322,7 @@ def run_case(
     if not results.exists():
         pytest.fail(f"the cocotb test wrote no {results}; see the simulator log above")
     run = read_results(results, len(program.cores))
-    print(f"[{request.node.name}] {run.speed_line()}")
+    print(f"[{name}] {run.speed_line()}")
     return run
 
 
@@ -552,8 +589,13 @@ class TB:
             await self.fall
         dut.in_valid.value = 0
 
-    async def run_timestep(self, n_neurons: int) -> tuple[list[int], int]:
-        """Pulse ``start``; return (spiking neurons ascending, cycles from start sampled to done inclusive)."""
+    async def run_timestep(self, n_neurons: int) -> tuple[list[int], list[int], int]:
+        """Pulse ``start``; return (spiking neurons ascending, end-of-timestep membranes, cycles).
+
+        Spikes and membranes come from the output port (``out_spikes``,
+        ``out_v``) in the UPDATE cycles; cycles are counted from ``start``
+        sampled to ``done``, inclusive.
+        """
         from cocotb.triggers import RisingEdge, with_timeout
         from cocotb.utils import get_sim_time
 
@@ -568,6 +610,7 @@ class TB:
             await self.fall
         spikes: list[int] = []
         groups: list[int] = []
+        membranes: list[int] = []
         while not dut.done.value:
             if not dut.out_valid.value:
                 raise AssertionError(
@@ -576,6 +619,7 @@ class TB:
             g = dut.out_group.value.to_unsigned()
             bits = dut.out_spikes.value.to_unsigned()
             groups.append(g)
+            membranes += _unpack_signed(dut.out_v.value.to_unsigned(), self.v_bits, self.lanes)
             for lane in range(self.lanes):
                 if bits >> lane & 1:
                     j = g * self.lanes + lane
@@ -590,7 +634,7 @@ class TB:
             raise AssertionError(f"UPDATE groups on the spike port were {groups}, expected 0..{n_groups - 1}")
         cycles = round((get_sim_time("ns") - t0) / CLOCK_PERIOD_NS)
         self.sim_cycles_busy += cycles
-        return spikes, cycles
+        return spikes, membranes[:n_neurons], cycles
 
     async def read_membranes(self, n_neurons: int) -> list[int]:
         """End-of-timestep membranes of the selected core, one lane group per cycle."""
@@ -627,6 +671,7 @@ async def cosim_program(dut) -> None:
     for cp in cores:
         await tb.select(cp.core)
         await tb.load_core(cp)
+    t_loaded, wall_loaded = get_sim_time("ns"), time.perf_counter()
     B, T, _ = rasters.shape
     C = len(cores)
     spikes = [np.zeros((B, T, cp.n_neurons), np.uint8) for cp in cores]
@@ -645,14 +690,26 @@ async def cosim_program(dut) -> None:
                 cp = cores[k]
                 await tb.select(cp.core)
                 await tb.send_spikes(inbox[cp.core])
-                fired, cycles = await tb.run_timestep(cp.n_neurons)
+                fired, v_out, cycles = await tb.run_timestep(cp.n_neurons)
                 spikes[k][b, t, fired] = 1
                 core_cycles[b, t, k] = cycles
-                membranes[k][b, t] = await tb.read_membranes(cp.n_neurons)
+                membranes[k][b, t] = v_out
+                if t == T - 1:
+                    # The readout port must show what the output port reported in UPDATE.
+                    # Checked at the end of every inference (it costs one testbench cycle
+                    # per lane group, so not every timestep).
+                    v_rd = await tb.read_membranes(cp.n_neurons)
+                    if v_rd != v_out:
+                        j = next(i for i, (x, y) in enumerate(zip(v_rd, v_out)) if x != y)
+                        raise AssertionError(
+                            f"inference {b}, timestep {t}, core {cp.core}, neuron {j}: readout port "
+                            f"rd_v = {v_rd[j]} but out_v reported {v_out[j]} in UPDATE"
+                        )
                 for dest, axon in _deliver(fired, cp.routes):
                     inbox[dest].append(axon)
         tb.log.info("inference %d/%d done", b + 1, B)
-    sim_cycles = round((get_sim_time("ns") - t_start) / CLOCK_PERIOD_NS)
+    t_end, wall_end = get_sim_time("ns"), time.perf_counter()
+    sim_cycles = round((t_end - t_start) / CLOCK_PERIOD_NS)
     arrays = {f"spikes_{k}": s for k, s in enumerate(spikes)}
     arrays.update({f"membranes_{k}": v for k, v in enumerate(membranes)})
     _save_npz(
@@ -660,8 +717,10 @@ async def cosim_program(dut) -> None:
         core_cycles=core_cycles,
         sim_cycles=np.int64(sim_cycles),
         busy_cycles=np.int64(tb.sim_cycles_busy),
-        wall_seconds=np.float64(time.perf_counter() - wall0),
+        wall_seconds=np.float64(wall_end - wall0),
+        run_cycles=np.int64(round((t_end - t_loaded) / CLOCK_PERIOD_NS)),
+        run_seconds=np.float64(wall_end - wall_loaded),
         simulator=np.str_(os.environ.get("HWSIM_RTL_SIM", "?")),
         **arrays,
     )
-    print(f"co-simulation: {sim_cycles} cycles in {time.perf_counter() - wall0:.2f} s", file=sys.stderr)
+    print(f"co-simulation: {sim_cycles} cycles in {wall_end - wall0:.2f} s", file=sys.stderr)

@@ -166,7 +166,7 @@ CASES: dict[str, Case] = {
 def test_snn_core_runner(request: pytest.FixtureRequest, case: str) -> None:
     """Build ``snn_core`` for the case's chip, co-simulate, compare exactly with the golden model."""
     program, rasters = CASES[case]()
-    rtl = run_case(request, toplevel="snn_core", test_module="test_snn_core", program=program, rasters=rasters)
+    rtl = run_case(request.node.name, toplevel="snn_core", test_module="test_snn_core", program=program, rasters=rasters)
     steps = compare_with_golden(program, rasters, rtl)
     assert steps == rasters.shape[0] * rasters.shape[1]
 

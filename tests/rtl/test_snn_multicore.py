@@ -97,7 +97,7 @@ def test_snn_multicore_runner(request: pytest.FixtureRequest, case: str) -> None
     """Build ``snn_multicore`` for the case's chip, run the network core by core, compare with the golden model."""
     program, rasters = CASES[case]()
     assert len(program.cores) >= 2 and program.n_stages >= 2  # a real multi-core, multi-stage network
-    rtl = run_case(request, toplevel="snn_multicore", test_module="test_snn_multicore", program=program,
+    rtl = run_case(request.node.name, toplevel="snn_multicore", test_module="test_snn_multicore", program=program,
                    rasters=rasters)
     steps = compare_with_golden(program, rasters, rtl)
     assert steps == rasters.shape[0] * rasters.shape[1]
