@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,9 @@ CHUNK_RASTER_BYTES = 64 * 2**20
 MICRO_BATCH = 16
 SPIKE_STORE_BYTES = 8 * 2**20
 
+# How raster bytes sit in the uint64 words the host kernel reads.
+_BIG_ENDIAN = sys.byteorder == "big"
+
 # Chip fields that change what a program computes or how many cycles it takes.
 _SIMULATED_FIELDS = ("mesh_rows", "mesh_cols", "hop_latency_cycles", "barrier_cycles", "core")
 
@@ -69,7 +73,7 @@ class _Plan:
     w_start: np.ndarray
     n_axons: np.ndarray
     n_neurons: np.ndarray
-    bias_flat: np.ndarray  # int32 or int64
+    bias_flat: np.ndarray  # int16 (narrow variant) or int64
     n_start: np.ndarray
     threshold: np.ndarray
     leak_shift: np.ndarray
@@ -239,8 +243,7 @@ class Chip:
                         raster = np.ascontiguousarray(x[b0:b1]).view(np.uint8)
                     else:
                         raster = as_raster_batch(x[b0:b1], n_in)
-                    raster = np.ascontiguousarray(raster, dtype=np.uint8)
-                    self._run_chunk(raster, b0, b1, out, scratch, micro, pool)
+                    self._run_chunk(_as_words(raster, n_in), b0, b1, out, scratch, micro, pool)
                     bar.update(b1 - b0)
         finally:
             if pool is not None:
@@ -250,7 +253,7 @@ class Chip:
     # ---------------------------------------------------------------- internal
     def _run_chunk(self, raster, b0: int, b1: int, out: dict, scratch: list, micro: int, pool) -> None:
         plan, chip, cc = self._plan, self._program.chip, self._program.chip.core
-        Bc, T = raster.shape[0], raster.shape[1]
+        Bc, T = raster.shape[0], raster.shape[1]  # raster: (Bc, T, n_words) uint64
         counters = out["counters"][b0:b1]
         host_counters = out["host_counters"][b0:b1]
         route_cycles = np.empty((Bc, T, len(plan.order)), np.int64)
@@ -258,7 +261,7 @@ class Chip:
 
         def images(lo: int, hi: int, s: _Scratch) -> int:
             return chip_pass(
-                lo, hi, micro, raster,
+                lo, hi, micro, raster, _BIG_ENDIAN,
                 plan.host_lo, plan.host_hi, plan.host_hops, plan.host_max_hops, chip.hop_latency_cycles,
                 plan.column, plan.w_flat, plan.w_start, plan.n_axons, plan.n_neurons, plan.bias_flat, plan.n_start,
                 plan.threshold, plan.leak_shift, plan.continuous, plan.reset_zero, plan.fire,
@@ -305,6 +308,21 @@ class _Scratch:
         self.fired = np.empty(int(plan.n_neurons.max()), np.uint8)
 
 
+def _padded(n_inputs: int) -> int:
+    return -(-n_inputs // 8) * 8
+
+
+def _as_words(raster: np.ndarray, n_inputs: int) -> np.ndarray:
+    """``(B, T, n_inputs)`` 0/1 bytes -> ``(B, T, n_words)`` uint64, zero-padded rows (a view when possible)."""
+    raster = np.ascontiguousarray(raster, dtype=np.uint8)
+    n_pad = _padded(n_inputs)
+    if n_pad != n_inputs or raster.ctypes.data % 8:
+        padded = np.zeros(raster.shape[:2] + (n_pad,), np.uint8)
+        padded[..., :n_inputs] = raster
+        raster = padded
+    return raster.view(np.uint64)
+
+
 def _check_inputs(inputs, timesteps, n_in: int, encoding: str, seed) -> tuple[np.ndarray, int, bool]:
     """Shape checks of :meth:`Chip.run`; returns (batch array, T, whether it holds images)."""
     x = np.asarray(inputs)
@@ -349,7 +367,7 @@ def _make_plan(program: ChipProgram) -> _Plan:
     # Narrow types make wide SIMD: int8 weights with int16 membranes when both fit,
     # else int16 weights with int32 membranes (two kernel variants to compile, not four).
     narrow = cc.w_bits <= 8 and cc.v_bits <= 16
-    wdt, bdt, acc = (np.int8, np.int32, np.int16) if narrow else (np.int16, np.int64, np.int32)
+    wdt, bdt, acc = (np.int8, np.int16, np.int16) if narrow else (np.int16, np.int64, np.int32)
     order = tuple(sorted(range(len(program.cores)), key=lambda k: (program.cores[k].stage, k)))
     sender_of = {program.cores[k].core: i + 1 for i, k in enumerate(order)}
     incoming: dict[int, list[tuple[int, int, int, int]]] = {cp.core: [] for cp in program.cores}
@@ -405,7 +423,7 @@ def _make_plan(program: ChipProgram) -> _Plan:
         host_hops=_i64(host_hops),
         host_max_hops=max(host_hops),
         acc_dtype=acc,
-        strides=_i64([program.n_inputs] + n),
+        strides=_i64([_padded(program.n_inputs)] + n),
     )
 
 

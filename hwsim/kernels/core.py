@@ -46,6 +46,9 @@ __all__ = [
 N_COUNTERS = 8
 N_HOST_COUNTERS = 3
 _AXON_EVENTS, _SRAM_READS, _SOPS, _NEURON_UPDATES, _OUT_SPIKES, _PACKETS, _HOPS, _CYCLES = range(N_COUNTERS)
+# Bit masks over 8 raster bytes packed in a uint64: bit 0 of each byte, and everything else.
+_ONE = np.uint64(1)
+_NOT_BIT0 = np.uint64(0xFEFEFEFEFEFEFEFE)
 
 
 @jit
@@ -129,8 +132,25 @@ def update_neurons(v, bias, threshold, leak_shift, fire, reset_zero, v_min, v_ma
     ``spikes[spikes_start : spikes_start + n_fired]`` and 0/1 per neuron to
     ``fired`` (``(n_neurons,)`` uint8).
     """
-    # Both loops are branch-free so they vectorise; spikes are compacted after.
-    if v_max < (1 << 30):
+    # The loops are branch-free so they vectorise; spikes are compacted after.
+    if v_min == -32768 and v_max == 32767:
+        # v_bits = 16 (the default chip): 16-bit lanes throughout; the clamp to
+        # these constants compiles to a saturating add (vpaddsw).
+        th16 = np.int16(threshold)
+        ls16 = np.int16(leak_shift)
+        keep = np.int16(0) if reset_zero else np.int16(-1)  # reset: x - th, or (x - th) & 0 = 0
+        n_fired = np.int32(0)
+        for j in range(v.shape[0]):
+            x = np.int16(max(min(np.int32(v[j]) + np.int32(bias[j]), np.int32(32767)), np.int32(-32768)))
+            if ls16 > 0:
+                # arithmetic shift (floor); the result lies between 0 and x, no overflow
+                x = np.int16(x - (x >> ls16))
+            f = (x >= th16) & fire
+            # subtract cannot overflow: 0 <= threshold <= x
+            v[j] = np.int16((x - th16) & keep) if f else x
+            fired[j] = f
+            n_fired = np.int32(n_fired + f)
+    elif v_max < (1 << 30):
         # |v + bias| < 2^31: 32-bit lanes are exact and twice as many per vector.
         # (np.int32(...) truncates numba's 64-bit arithmetic back to 32 bits.)
         lo = np.int32(v_min)
@@ -190,22 +210,32 @@ def _count_routed(spikes, start, n_spikes, lo, hi, hops):
 
 
 @jit
-def host_timestep(row, route_lo, route_hi, route_hops, max_hops, hop_latency, spikes, start, host_counters):
-    """Host port, one image and timestep: spike list of the input row plus host counters.
+def host_timestep(words, big_endian, route_lo, route_hi, route_hops, max_hops, hop_latency, spikes, start,
+                  host_counters):  # fmt: skip
+    """Host port, one image and timestep: spike list of an input row plus host counters.
 
-    Writes the ascending indices of the 1s of ``row`` (uint8) to ``spikes[start:]``
-    and packets, hops, route_cycles (chip-spec §1.2) to ``host_counters`` (3,).
+    The row comes as its raw bytes (0 or 1 each, zero-padded to a multiple of 8)
+    read as ``uint64`` words, so all-zero stretches cost one test per 8 inputs.
+    Writes the ascending indices of the 1s to ``spikes[start:]`` (up to
+    ``8 * len(words)`` slots may be touched) and packets, hops, route_cycles
+    (chip-spec §1.2) to ``host_counters`` (3,).
 
     Returns:
-        ``(n_spikes, n_bad)``: spiking inputs and entries other than 0 and 1.
+        ``(n_spikes, n_bad)``: spiking inputs, and words holding a byte other than 0 and 1.
     """
     c = 0
     bad = 0
-    for j in range(row.shape[0]):
-        # branch-free compaction: always write, advance only past a spike
-        spikes[start + c] = j
-        c += row[j] != 0
-        bad += row[j] > 1
+    for i in range(words.shape[0]):
+        x = words[i]
+        if x == 0:
+            continue
+        bad += (x & _NOT_BIT0) != 0
+        base = i * 8
+        for k in range(8):
+            # byte k of the word in memory order; branch-free compaction
+            shift = np.uint64(8 * (7 - k) if big_endian else 8 * k)
+            spikes[start + c] = base + k
+            c += np.int64((x >> shift) & _ONE)
     packets, hops = _count_routed(spikes, start, c, route_lo, route_hi, route_hops)
     host_counters[0] = packets
     host_counters[1] = hops
@@ -215,7 +245,7 @@ def host_timestep(row, route_lo, route_hi, route_hops, max_hops, hop_latency, sp
 
 @jit
 def chip_pass(
-    b_start, b_stop, micro, raster,
+    b_start, b_stop, micro, raster, big_endian,
     host_lo, host_hi, host_hops, host_max_hops, hop_latency,
     column, w_flat, w_start, n_axons, n_neurons, bias_flat, n_start,
     threshold, leak_shift, continuous, reset_zero, fire, w_pos, w_neg, n_groups, max_hops,
@@ -236,7 +266,8 @@ def chip_pass(
     Args (arrays are mutated in place; "per core" arrays are in stage order):
         b_start, b_stop: image range (rows of ``raster`` and of the outputs).
         micro: images per micro-batch (``counts.shape[1]``).
-        raster: ``(B, T, n_inputs)`` uint8.
+        raster: ``(B, T, n_words)`` uint64: the 0/1 input bytes, zero-padded to ``8 * n_words``
+            per row, in memory order (``big_endian`` says how bytes sit in a word).
         host_lo, host_hi, host_hops, host_max_hops, hop_latency: host routing entries.
         column: per core, its column in ``counters``/``route_cycles`` (program order).
         w_flat, w_start, n_axons, n_neurons: all weights, C-order ``(n_axons, n_neurons)``
@@ -254,7 +285,7 @@ def chip_pass(
         host_counters: ``(B, T, 3)`` int64. mem_out: ``(B, T, M)`` int32. spk_out: ``(B, T, S)`` uint8.
 
     Returns:
-        The number of raster entries other than 0 and 1 (the caller rejects the input).
+        The number of raster words holding a byte other than 0 and 1 (the caller rejects the input).
     """
     T = raster.shape[1]
     n_cores = column.shape[0]
@@ -265,7 +296,7 @@ def chip_pass(
             for t in range(T):
                 o = base[0] + ((b - m0) * T + t) * stride[0]
                 c, nb = host_timestep(
-                    raster[b, t], host_lo, host_hi, host_hops, host_max_hops, hop_latency, store, o,
+                    raster[b, t], big_endian, host_lo, host_hi, host_hops, host_max_hops, hop_latency, store, o,
                     host_counters[b, t],
                 )  # fmt: skip
                 counts[0, b - m0, t] = c

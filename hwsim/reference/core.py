@@ -35,17 +35,19 @@ def _route(spikes, lo, hi, hops):
     return packets, hop_sum
 
 
-def host_timestep(row, route_lo, route_hi, route_hops, max_hops, hop_latency, spikes, start, host_counters):
-    """Spike list and host counters (packets, hops, route cycles) of one input row."""
-    idx = np.flatnonzero(row)
+def host_timestep(words, big_endian, route_lo, route_hi, route_hops, max_hops, hop_latency, spikes, start,
+                  host_counters):  # fmt: skip
+    """Spike list and host counters (packets, hops, route cycles) of one input row given as uint64 words."""
+    row = np.ascontiguousarray(words).view(np.uint8)  # memory order, whatever the endianness
+    idx = np.flatnonzero(row & 1)
     spikes[start : start + idx.size] = idx
     packets, hops = _route(idx, route_lo, route_hi, route_hops)
     host_counters[:] = (packets, hops, packets + hop_latency * max_hops if packets else 0)
-    return int(idx.size), int(np.count_nonzero(row > 1))
+    return int(idx.size), int(np.count_nonzero((row > 1).reshape(-1, 8).any(axis=1)))
 
 
 def chip_pass(
-    b_start, b_stop, micro, raster,
+    b_start, b_stop, micro, raster, big_endian,
     host_lo, host_hi, host_hops, host_max_hops, hop_latency,
     column, w_flat, w_start, n_axons, n_neurons, bias_flat, n_start,
     threshold, leak_shift, continuous, reset_zero, fire, w_pos, w_neg, n_groups, max_hops,
@@ -62,14 +64,15 @@ def chip_pass(
     writes the same outputs as the kernel.
     """
     T = raster.shape[1]
+    raster = np.ascontiguousarray(raster).view(np.uint8)  # (B, T, 8 * n_words) bytes
     bad = 0
     for b in range(b_start, b_stop):
         lists = {}  # sender -> list over t of ascending spike indices
         host = []
         for t in range(T):
             row = raster[b, t]
-            bad += int(np.count_nonzero(row > 1))
-            idx = [int(j) for j in np.flatnonzero(row)]
+            bad += int(np.count_nonzero((row > 1).reshape(-1, 8).any(axis=1)))
+            idx = [int(j) for j in np.flatnonzero(row & 1)]
             host.append(idx)
             packets, hops = _route(idx, host_lo, host_hi, host_hops)
             host_counters[b, t] = (packets, hops, packets + hop_latency * host_max_hops if packets else 0)

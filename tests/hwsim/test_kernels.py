@@ -9,6 +9,7 @@ weights, every axon spiking, none spiking.
 from __future__ import annotations
 
 import copy
+import sys
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from conftest import COMPARISONS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hwsim.chip import _allocate, _make_plan, _Scratch
+from hwsim.chip import _allocate, _as_words, _make_plan, _Scratch
 from hwsim.config import ChipConfig, CoreConfig
 from hwsim.testing import random_network, random_raster
 from mapping import map_network
@@ -26,9 +27,11 @@ SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[Healt
 
 def _widths(rng):
     w_bits = int(rng.integers(2, 17))
-    v_bits = int(rng.integers(max(4, w_bits + 1), 33))
+    # 16 (the default chip, with its own fast path) and the variant borders are drawn often
+    v_bits = int(rng.choice([16, 16, 17, 32, max(4, w_bits + 1), rng.integers(max(4, w_bits + 1), 33)]))
+    v_bits = max(v_bits, w_bits + 1, 4)
     narrow = w_bits <= 8 and v_bits <= 16
-    wdt, vdt, bdt = (np.int8, np.int16, np.int32) if narrow else (np.int16, np.int32, np.int64)
+    wdt, vdt, bdt = (np.int8, np.int16, np.int16) if narrow else (np.int16, np.int32, np.int64)
     return w_bits, v_bits, wdt, vdt, bdt
 
 
@@ -86,19 +89,20 @@ def case_update_neurons(rng):
 
 def case_host_timestep(rng):
     n = int(rng.integers(1, 90))
-    row = (rng.random(n) < rng.choice([0.0, 0.2, 1.0])).astype(np.uint8)
+    row = (rng.random(n) < rng.choice([0.0, 0.02, 0.2, 1.0])).astype(np.uint8)
     if rng.integers(4) == 0:
-        row[rng.integers(n)] = 2  # not a spike: must be counted as bad
+        row[rng.integers(n)] = rng.choice([2, 3, 255])  # not a spike: its word must be counted as bad
     R = int(rng.integers(1, 4))
     lo = rng.integers(0, n, R)
     hi = np.minimum(n, lo + rng.integers(1, n + 1, R))
     start = int(rng.integers(0, 5))
-    args = (row, lo.astype(np.int64), hi.astype(np.int64), rng.integers(0, 6, R).astype(np.int64),
-            int(rng.integers(0, 6)), int(rng.integers(0, 4)), np.zeros(start + n, np.int16), start,
-            np.zeros(3, np.int64))  # fmt: skip
+    words = _as_words(row[None, None], n)[0, 0]
+    args = (words, sys.byteorder == "big", lo.astype(np.int64), hi.astype(np.int64),
+            rng.integers(0, 6, R).astype(np.int64), int(rng.integers(0, 6)), int(rng.integers(0, 4)),
+            np.zeros(start + 8 * words.size, np.int16), start, np.zeros(3, np.int64))  # fmt: skip
 
     def outputs(a, ret):
-        return {"ret": ret, "host_counters": a[8], "spikes": a[6][start : start + ret[0]]}
+        return {"ret": ret, "host_counters": a[9], "spikes": a[7][start : start + ret[0]]}
 
     return args, outputs
 
@@ -123,7 +127,7 @@ def case_chip_pass(rng):
     out = _allocate(program, plan, B, T, record)
     s = _Scratch(plan, micro, T)
     cc = chip.core
-    args = (0, B, micro, raster,
+    args = (0, B, micro, _as_words(raster, program.n_inputs), sys.byteorder == "big",
             plan.host_lo, plan.host_hi, plan.host_hops, plan.host_max_hops, chip.hop_latency_cycles,
             plan.column, plan.w_flat, plan.w_start, plan.n_axons, plan.n_neurons, plan.bias_flat, plan.n_start,
             plan.threshold, plan.leak_shift, plan.continuous, plan.reset_zero, plan.fire,
@@ -136,8 +140,8 @@ def case_chip_pass(rng):
             out["mem_target"], out["spk_target"])  # fmt: skip
 
     def outputs(a, ret):
-        return {"ret": ret, "counters": a[47], "route_cycles": a[48], "host_counters": a[49],
-                "mem_out": a[50], "spk_out": a[51]}  # fmt: skip
+        return {"ret": ret, "counters": a[48], "route_cycles": a[49], "host_counters": a[50],
+                "mem_out": a[51], "spk_out": a[52]}  # fmt: skip
 
     return args, outputs
 
