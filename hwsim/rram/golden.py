@@ -17,7 +17,7 @@ import numpy as np
 from hwsim.config import CORE_DONE_CYCLES, CORE_START_CYCLES, ChipConfig
 from hwsim.encoding import as_raster_batch
 from hwsim.golden.chip import route_cycles
-from hwsim.golden.core import GoldenCore, saturate
+from hwsim.golden.core import GoldenCore, leak, saturate
 from hwsim.program import Route
 from hwsim.result import COUNTER_NAMES, HOST_COUNTER_NAMES, RunResult
 from hwsim.rram.device import Crossbar, RramChip, read_noise_normals
@@ -105,7 +105,7 @@ class RramGoldenCore(GoldenCore):
         spikes = []
         for j in range(self.n_neurons):
             v = saturate(self.v[j] + self.bias[j], bits)
-            v = v if p.leak_shift == 0 else v - (v >> p.leak_shift)
+            v = leak(v, p.leak_shift)
             if p.fire and v >= self.threshold:
                 spikes.append(j)
                 v = v - self.threshold if p.reset == "subtract" else 0
