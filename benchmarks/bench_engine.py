@@ -44,16 +44,19 @@ if "--keep-blas-env" not in sys.argv and any(v in os.environ for v in _BLAS_VARS
     os.execv(sys.executable, [sys.executable, *sys.argv])
 
 import argparse  # noqa: E402
+import atexit  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
+import shutil  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 if "NUMBA_CACHE_DIR" not in os.environ:
-    # a fresh cache, so the reported compile time is a real compile
+    # a fresh cache, so the reported compile time is a real compile; removed at exit
     os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="hwsim-bench-numba-")
+    atexit.register(shutil.rmtree, os.environ["NUMBA_CACHE_DIR"], ignore_errors=True)
 
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
