@@ -231,21 +231,33 @@ class Chip:
 
         from tqdm import tqdm
 
+        def prepare(b0: int, b1: int) -> np.ndarray:
+            # the chunk's input raster, as the uint64 words the kernel reads
+            if images:
+                raster = encode(x[b0:b1], T, encoding, int(seed), first_index=b0)
+            elif x.dtype == np.uint8 or x.dtype == np.bool_:
+                # 0/1 is checked by the kernel on the fly, with no extra pass
+                raster = np.ascontiguousarray(x[b0:b1]).view(np.uint8)
+            else:
+                raster = as_raster_batch(x[b0:b1], n_in)
+            return _as_words(raster, n_in)
+
         pool = ThreadPoolExecutor(threads, thread_name_prefix="hwsim") if threads > 1 else None
+        # The next chunk is encoded while this one is simulated (at most two in memory).
+        feeder = ThreadPoolExecutor(1, thread_name_prefix="hwsim-encode")
         try:
             with tqdm(total=B, unit="image", disable=not progress, desc="hwsim") as bar:
-                for b0 in range(0, B, chunk):
+                starts = list(range(0, B, chunk))
+                pending = feeder.submit(prepare, 0, min(B, chunk)) if starts else None
+                for b0 in starts:
                     b1 = min(B, b0 + chunk)
-                    if images:
-                        raster = encode(x[b0:b1], T, encoding, int(seed), first_index=b0)
-                    elif x.dtype == np.uint8 or x.dtype == np.bool_:
-                        # 0/1 is checked by the kernel on the fly, with no extra pass
-                        raster = np.ascontiguousarray(x[b0:b1]).view(np.uint8)
-                    else:
-                        raster = as_raster_batch(x[b0:b1], n_in)
-                    self._run_chunk(_as_words(raster, n_in), b0, b1, out, scratch, micro, pool)
+                    words = pending.result()
+                    if b1 < B:
+                        pending = feeder.submit(prepare, b1, min(B, b1 + chunk))
+                    self._run_chunk(words, b0, b1, out, scratch, micro, pool)
                     bar.update(b1 - b0)
         finally:
+            feeder.shutdown(cancel_futures=True)
             if pool is not None:
                 pool.shutdown()
         return _result(program, plan, out)
