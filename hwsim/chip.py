@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import queue
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -286,15 +287,26 @@ class Chip:
                 counters, route_cycles, host_counters, mem_out, spk_out,
             )  # fmt: skip
 
-        # Images are independent: each thread takes a contiguous range, whole
-        # micro-batches where possible, and its own scratch.
-        n_tasks = min(len(scratch), -(-Bc // micro))
-        per = -(-Bc // (n_tasks * micro)) * micro
-        ranges = [(lo, min(Bc, lo + per)) for lo in range(0, Bc, per)]
+        # Images are independent. Tasks of a few micro-batches go to whichever
+        # thread is free (balances the load when other processes share the CPUs);
+        # each task borrows one thread's scratch.
+        step = 2 * micro
+        ranges = [(lo, min(Bc, lo + step)) for lo in range(0, Bc, step)]
         if pool is None or len(ranges) == 1:
-            bad = sum(images(lo, hi, s) for (lo, hi), s in zip(ranges, scratch))
+            bad = sum(images(lo, hi, scratch[0]) for lo, hi in ranges)
         else:
-            bad = sum(f.result() for f in [pool.submit(images, lo, hi, s) for (lo, hi), s in zip(ranges, scratch)])
+            free: queue.SimpleQueue = queue.SimpleQueue()
+            for s in scratch:
+                free.put(s)
+
+            def task(lo: int, hi: int) -> int:
+                s = free.get()
+                try:
+                    return images(lo, hi, s)
+                finally:
+                    free.put(s)
+
+            bad = sum(f.result() for f in [pool.submit(task, lo, hi) for lo, hi in ranges])
         if bad:
             raise InputError("input spikes must be binary (0 or 1)")
         # Chip-level cycles (chip-spec §1.2): stages in order, the cores of a stage in parallel.
