@@ -67,6 +67,18 @@ module snn_multicore #(
         for (c = 0; c < N_CORES; c = c + 1) begin : g_core
             wire sel = (core_sel == c[CS_W-1:0]);
             wire c_busy, c_done, c_out_valid;
+
+            // Clock gate (latch-based, glitch-free): a core is clocked only while it is
+            // selected, busy or in reset. Idle cores keep their state and spend no
+            // clock power, and a cycle-based simulator does not evaluate them.
+            wire clk_en = sel || c_busy || !rst_n;
+            reg  clk_en_latch;
+            /* verilator lint_off LATCH */  // the intended ICG latch, transparent while clk is low
+            always @(clk or clk_en)
+                if (!clk)
+                    clk_en_latch = clk_en;
+            /* verilator lint_on LATCH */
+            wire gclk = clk & clk_en_latch;
             wire [G_W-1:0] c_out_group;
             wire [LANES-1:0] c_out_spikes;
             wire [LANES*V_BITS-1:0] c_out_v, c_rd_v;
@@ -74,7 +86,7 @@ module snn_multicore #(
             snn_core #(
                 .AXONS(AXONS), .NEURONS(NEURONS), .LANES(LANES), .W_BITS(W_BITS), .V_BITS(V_BITS)
             ) u_core (
-                .clk        (clk),
+                .clk        (gclk),
                 .rst_n      (rst_n),
                 .ld_valid   (ld_valid && sel),
                 .ld_kind    (ld_kind),

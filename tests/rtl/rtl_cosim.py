@@ -48,6 +48,7 @@ __all__ = [
     "require_simulator",
     "hdl_parameters",
     "run_case",
+    "run_block",
     "compare_with_golden",
     "chip_timestep_cycles",
     "single_core_program",
@@ -326,6 +327,23 @@ def run_case(
     return run
 
 
+def run_block(name: str, *, toplevel: str, test_module: str, params: dict[str, int],
+              extra_env: dict[str, str] | None = None) -> None:
+    """Build one RTL block with ``params`` and run the cocotb tests of ``test_module`` on it.
+
+    The cocotb tests compare the block with hwsim's bit-accurate functions
+    themselves; a failing one fails the calling pytest test.
+    """
+    sim = require_simulator()
+    waves = os.environ.get("WAVES", "0").strip().lower() in ("1", "true", "yes", "on")
+    runner, build_dir = _build(sim, toplevel, params, waves)
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+    test_dir = SIM_BUILD / f"{safe}_{sim}"
+    test_dir.mkdir(parents=True, exist_ok=True)
+    runner.test(hdl_toplevel=toplevel, test_module=test_module, build_dir=build_dir, test_dir=test_dir,
+                extra_env=dict(extra_env or {}), waves=waves)
+
+
 # ----------------------------------------------------------------------------- programs
 def single_core_program(
     chip: ChipConfig,
@@ -600,6 +618,8 @@ class TB:
         from cocotb.utils import get_sim_time
 
         dut = self.dut
+        while dut.busy.value:  # start is sampled only in IDLE (the DONE cycle returns to IDLE)
+            await self.fall
         dut.start.value = 1
         t0 = get_sim_time("ns")  # falling edge F0; the next rising edge samples start
         await self.fall  # F1, in the START cycle
