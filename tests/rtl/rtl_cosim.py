@@ -148,18 +148,25 @@ def hdl_parameters(chip: ChipConfig, toplevel: str) -> dict[str, int]:
     return params
 
 
+def _safe(name: str) -> str:
+    """``name`` (a pytest node name) as a directory name."""
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+
+
 def _hdl_sources() -> list[Path]:
     return sorted(RTL_DIR.glob("snn_*.v"))
 
 
-def _build(sim: str, toplevel: str, params: dict[str, int], waves: bool):
+def _build(sim: str, toplevel: str, params: dict[str, int], waves: bool, name: str):
     """Build (or reuse) the simulation model; returns ``(runner, build_dir)``.
 
-    One build directory per (simulator, top level, parameters, waves),
-    shared by the tests that use it: a Verilator build compiles C++ for a
-    minute on a loaded machine, so rebuilding it per test would dominate
-    ``make sim``. A lock file serialises pytest-xdist workers, and a stamp
-    holding a hash of the sources and parameters skips up-to-date builds.
+    One build directory per (simulator, top level, parameters), shared by the
+    tests that use it: a Verilator build compiles C++ for a minute on a loaded
+    machine, so rebuilding it per test would dominate ``make sim``. A lock
+    file serialises pytest-xdist workers, and a stamp holding a hash of the
+    sources and parameters skips up-to-date builds. With waves on, each test
+    (``name``) gets its own build, so Icarus' waveform (written next to the
+    model) is not overwritten by the next test.
     """
     from cocotb_tools.runner import get_runner
 
@@ -172,7 +179,9 @@ def _build(sim: str, toplevel: str, params: dict[str, int], waves: bool):
                      sort_keys=True)
     digest.update(key.encode())
     tag = "_".join(f"{k}{v}" for k, v in params.items())
-    build_dir = SIM_BUILD / f"build_{sim}_{toplevel}_{tag}{'_waves' if waves else ''}"
+    build_dir = SIM_BUILD / f"build_{sim}_{toplevel}_{tag}"
+    if waves:
+        build_dir = SIM_BUILD / f"{_safe(name)}_{sim}" / "build_waves"
     build_dir.mkdir(parents=True, exist_ok=True)
     runner = get_runner(sim)
     stamp = build_dir / "hwsim_build.stamp"
@@ -307,9 +316,8 @@ def run_case(
     sim = require_simulator()
     waves = os.environ.get("WAVES", "0").strip().lower() in ("1", "true", "yes", "on")
     params = hdl_parameters(program.chip, toplevel)
-    runner, build_dir = _build(sim, toplevel, params, waves)
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
-    case_dir = SIM_BUILD / f"{safe}_{sim}"
+    runner, build_dir = _build(sim, toplevel, params, waves, name)
+    case_dir = SIM_BUILD / f"{_safe(name)}_{sim}"
     write_case(case_dir, program.validate(), rasters)
     runner.test(
         hdl_toplevel=toplevel,
@@ -336,9 +344,8 @@ def run_block(name: str, *, toplevel: str, test_module: str, params: dict[str, i
     """
     sim = require_simulator()
     waves = os.environ.get("WAVES", "0").strip().lower() in ("1", "true", "yes", "on")
-    runner, build_dir = _build(sim, toplevel, params, waves)
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
-    test_dir = SIM_BUILD / f"{safe}_{sim}"
+    runner, build_dir = _build(sim, toplevel, params, waves, name)
+    test_dir = SIM_BUILD / f"{_safe(name)}_{sim}"
     test_dir.mkdir(parents=True, exist_ok=True)
     runner.test(hdl_toplevel=toplevel, test_module=test_module, build_dir=build_dir, test_dir=test_dir,
                 extra_env=dict(extra_env or {}), waves=waves)
