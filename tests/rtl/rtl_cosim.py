@@ -94,13 +94,19 @@ def _verilator_env() -> str | None:
         if shutil.which(tool) is None:
             return f"Verilator needs {tool!r}, which is not on PATH"
     os.environ["VERILATOR_ROOT"] = str(root)
-    # The wheel's include/verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so models large
-    # enough to use a precompiled header fail with "Vtop__pch.h.fast: linker input file
-    # not found". A variable in MAKEFLAGS acts as a make command-line override.
-    pch = "CFG_CXXFLAGS_PCH_I=-include"
+    # The wheel's include/verilated.mk is not configured for this machine: it leaves
+    # CFG_CXXFLAGS_PCH_I empty (models large enough to use a precompiled header fail
+    # with "Vtop__pch.h.fast: linker input file not found") and runs `python`, which a
+    # fresh Debian does not have. Variables in MAKEFLAGS act as make command-line
+    # overrides.
+    overrides = ["CFG_CXXFLAGS_PCH_I=-include"]
+    if " " not in sys.executable:
+        overrides.append(f"PYTHON3={sys.executable}")
     makeflags = os.environ.get("MAKEFLAGS", "")
-    if pch not in makeflags:
-        os.environ["MAKEFLAGS"] = f"{makeflags} {pch}".strip()
+    for item in overrides:
+        if item not in makeflags:
+            makeflags = f"{makeflags} {item}".strip()
+    os.environ["MAKEFLAGS"] = makeflags
     path = os.environ.get("PATH", "")
     if str(root / "bin") not in path.split(os.pathsep):
         os.environ["PATH"] = str(root / "bin") + os.pathsep + path
@@ -185,14 +191,18 @@ def _build(sim: str, toplevel: str, params: dict[str, int], waves: bool, name: s
     build_dir.mkdir(parents=True, exist_ok=True)
     runner = get_runner(sim)
     stamp = build_dir / "hwsim_build.stamp"
-    with open(build_dir / "hwsim_build.lock", "w") as lock:
+    # The lock lives outside build_dir: a stale build is wiped before rebuilding.
+    with open(SIM_BUILD / f".lock_{hashlib.sha1(str(build_dir).encode()).hexdigest()[:16]}", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         up_to_date = stamp.exists() and stamp.read_text() == digest.hexdigest()
         if up_to_date:
             # build() also configures the runner for test(); only the compile commands are skipped.
             runner._build_command = lambda: []
         else:
-            stamp.unlink(missing_ok=True)
+            # Start from scratch: a half-finished build (e.g. an interrupted make) can leave
+            # files that make considers up to date.
+            shutil.rmtree(build_dir, ignore_errors=True)
+            build_dir.mkdir(parents=True)
         hdl_files: list = list(sources)
         if sim == "verilator":
             from cocotb_tools.runner import VerilatorControlFile
