@@ -325,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         "timing": f"best of {args.repeats} interleaved rounds, wall clock, Numba compile excluded; "
         "cpu_seconds is the process CPU time of that best round",
         "compile_s": compile_s,
-        "compile_note": "first run incl. Numba compilation into a fresh cache, minus nothing; "
+        "compile_note": "first run, incl. Numba compilation into a fresh cache; "
         f"the same 2-image run warm takes {warm_s:.4f} s",
         "entries": entries,
         "ratio_vs_dense": ref["images_per_s"] / dense["images_per_s"],
