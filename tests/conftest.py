@@ -23,6 +23,19 @@ def default_chip():
     return load_chip_config("default_28nm")
 
 
+FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+
+
+@pytest.fixture
+def debian_fashion_mnist():
+    """Debian's dataset-fashion-mnist folder; .ci/run installs it, so under CI=true it must be there."""
+    if not os.path.isdir(FASHION_MNIST_DIR):
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but {FASHION_MNIST_DIR} is missing: .ci/run installs dataset-fashion-mnist")
+        pytest.skip("Debian package dataset-fashion-mnist not installed (apt-get install dataset-fashion-mnist)")
+    return FASHION_MNIST_DIR
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)

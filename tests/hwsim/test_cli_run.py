@@ -125,3 +125,20 @@ def test_run_refuses_to_overwrite_a_foreign_folder(tmp_path, capsys, net_file):
     assert rc == 2 and "refusing to replace" in err
     assert "simulating" not in err  # refused before any simulation
     assert (tmp_path / "o" / "notes.txt").read_text() == "keep"
+
+
+def test_closed_stdout_pipe_ends_quietly(tmp_path, net_file):
+    """`hwsim run --json | head -1`: no traceback, the report folder is complete, exit 128 + SIGPIPE."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "hwsim.cli", "run", "--net", str(net_file), "--limit", "5",
+           "--sweep", "none", "--no-figures", "--quiet", "--json", "-o", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the report is printed
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=300) == 141, err
+    assert "Traceback" not in err, err
+    assert json.loads((out / "report.json").read_text())["n_images"] == 5

@@ -164,9 +164,7 @@ def test_unknown_name_and_bad_limit():
         load_dataset("digits", limit=0)
 
 
-@pytest.mark.skipif(not __import__("os").path.isdir("/usr/share/datasets/fashion-mnist"),
-                    reason="Debian package dataset-fashion-mnist not installed")
-def test_debian_fashion_mnist_found_automatically():
+def test_debian_fashion_mnist_found_automatically(debian_fashion_mnist):
     ds = load_dataset("fashion-mnist", limit=100)
     assert ds.image_shape == (28, 28) and ds.x_train.shape == (100, 784)
     assert ds.y_train[:3].tolist() == [9, 0, 0]  # first labels of the published training set
