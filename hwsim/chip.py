@@ -54,7 +54,7 @@ SPIKE_STORE_BYTES = 8 * 2**20
 _BIG_ENDIAN = sys.byteorder == "big"
 
 # Chip fields that change what a program computes or how many cycles it takes.
-_SIMULATED_FIELDS = ("mesh_rows", "mesh_cols", "hop_latency_cycles", "barrier_cycles", "core")
+_SIMULATED_FIELDS = ("core_type", "mesh_rows", "mesh_cols", "hop_latency_cycles", "barrier_cycles", "core")
 
 assert N_COUNTERS == len(COUNTER_NAMES) and N_HOST_COUNTERS == len(HOST_COUNTER_NAMES)
 
@@ -126,6 +126,11 @@ class Chip:
     def __init__(self, config: ChipConfig) -> None:
         if not isinstance(config, ChipConfig):
             raise ConfigError(f"config = {config!r}: expected a ChipConfig")
+        if config.core_type != "digital":
+            raise ConfigError(
+                f"chip {config.name!r} has core_type = {config.core_type!r}; hwsim.Chip runs digital cores "
+                "(chip-spec §2): for RRAM crossbars use hwsim.rram.program_chip and hwsim.rram.run_rram"
+            )
         self.config = config
         self._program: ChipProgram | None = None
         self._plan: _Plan | None = None

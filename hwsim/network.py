@@ -42,6 +42,15 @@ class NetworkFileError(InputError):
     """A network file is missing, corrupt or malformed."""
 
 
+def _whole_number(layer: str, field_name: str, value) -> int:
+    """``value`` as an int; a register takes whole numbers only, so 2.7 or "abc" is an error, not 2."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer, float, np.floating)):
+        raise InputError(f"layer {layer!r}: {field_name} = {value!r}, expected a whole number")
+    if isinstance(value, (float, np.floating)) and not float(value).is_integer():
+        raise InputError(f"layer {layer!r}: {field_name} = {value!r}, expected a whole number (the chip register is an integer)")
+    return int(value)
+
+
 @dataclass
 class Layer:
     """One fully connected spiking layer in chip integers.
@@ -83,8 +92,10 @@ class Layer:
             raise InputError(f"layer {self.name!r}: integration = {self.integration!r}, allowed {INTEGRATION_MODES}")
         if self.reset not in RESET_MODES:
             raise InputError(f"layer {self.name!r}: reset = {self.reset!r}, allowed {RESET_MODES}")
-        self.threshold = int(self.threshold)
-        self.leak_shift = int(self.leak_shift)
+        self.threshold = _whole_number(self.name, "threshold", self.threshold)
+        self.leak_shift = _whole_number(self.name, "leak_shift", self.leak_shift)
+        if not isinstance(self.fire, (bool, np.bool_)):
+            raise InputError(f"layer {self.name!r}: fire = {self.fire!r}, allowed True (spiking) or False (membrane readout)")
         self.fire = bool(self.fire)
 
     @property

@@ -34,6 +34,9 @@ __all__ = [
 INTEGRATION_MODES = ("discontinuous", "continuous")
 RESET_MODES = ("subtract", "zero")
 FORMAT_VERSION = 1
+#: Keys of one core in a saved program's JSON header (``CoreProgram.header``).
+_CORE_HEADER_KEYS = ("core", "stage", "threshold", "leak_shift", "integration", "reset", "fire", "routes",
+                     "output_offset", "label")
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -42,6 +45,10 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp makes the file owner-only; give it the mode a plain open() would have
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -212,7 +219,7 @@ class ChipProgram:
             if cp.core in by_core:
                 raise ProgramError(f"{where}: programmed twice")
             by_core[cp.core] = cp
-            if not isinstance(cp.stage, (int, np.integer)) or cp.stage < 0:
+            if isinstance(cp.stage, bool) or not isinstance(cp.stage, (int, np.integer)) or cp.stage < 0:
                 raise ProgramError(f"{where}: stage = {cp.stage!r}, expected an integer >= 0")
             w = cp.weights
             if w.ndim != 2:
@@ -235,8 +242,9 @@ class ChipProgram:
             if not np.issubdtype(b.dtype, np.integer):
                 raise ProgramError(f"{where}: bias has dtype {b.dtype}, expected integers")
             if b.size and (b.min() < cc.v_min or b.max() > cc.v_max):
+                bad = int(b.min()) if b.min() < cc.v_min else int(b.max())
                 raise ProgramError(
-                    f"{where}: bias out of range for v_bits = {cc.v_bits} (allowed {cc.v_min}..{cc.v_max})"
+                    f"{where}: bias {bad} does not fit v_bits = {cc.v_bits} (allowed {cc.v_min}..{cc.v_max})"
                 )
             if not isinstance(cp.threshold, (int, np.integer)) or not 0 <= cp.threshold <= cc.v_max:
                 raise ProgramError(f"{where}: threshold = {cp.threshold!r}, allowed 0..{cc.v_max}")
@@ -248,8 +256,14 @@ class ChipProgram:
                 )
             if cp.reset not in RESET_MODES:
                 raise ProgramError(f"{where}: reset = {cp.reset!r}, allowed {', '.join(RESET_MODES)}")
+            if not isinstance(cp.fire, (bool, np.bool_)):
+                raise ProgramError(f"{where}: fire = {cp.fire!r}, allowed True (spiking) or False (membrane readout)")
             if cp.is_output and cp.output_offset is None:
                 raise ProgramError(f"{where}: output core (no routes) without output_offset")
+            if cp.output_offset is not None and (
+                isinstance(cp.output_offset, bool) or not isinstance(cp.output_offset, (int, np.integer))
+            ):
+                raise ProgramError(f"{where}: output_offset = {cp.output_offset!r}, expected an integer >= 0")
         outs = sorted(self.output_cores, key=lambda c: c.output_offset)
         expected = 0
         for cp in outs:
@@ -336,15 +350,28 @@ class ChipProgram:
                 arrays = {k: data[k] for k in data.files}
         except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
             raise ProgramError(f"{path}: not a hwsim chip program ({exc})") from None
+        if not isinstance(header, dict):
+            raise ProgramError(f"{path}: not a hwsim chip program (header is a {type(header).__name__})")
         if header.get("format") != "hwsim-chip-program":
             raise ProgramError(f"{path}: not a hwsim chip program (format = {header.get('format')!r})")
         if header.get("version") != FORMAT_VERSION:
             raise ProgramError(f"{path}: program format version {header.get('version')}, this hwsim reads {FORMAT_VERSION}")
+        try:
+            return cls._from_header(header, arrays).validate()
+        except (KeyError, TypeError, AttributeError) as exc:
+            what = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise ProgramError(f"{path}: malformed chip program ({what})") from None
+
+    @classmethod
+    def _from_header(cls, header: dict, arrays: dict) -> ChipProgram:
         from hwsim.config import ChipConfig as _Chip
 
         chip = _Chip.from_dict(header["chip"])
         cores = []
         for k, h in enumerate(header["cores"]):
+            unknown = sorted(set(h) - set(_CORE_HEADER_KEYS))
+            if unknown:
+                raise TypeError(f"core {k}: unknown keys {unknown}; allowed {', '.join(_CORE_HEADER_KEYS)}")
             cores.append(
                 CoreProgram(
                     core=h["core"],
@@ -368,4 +395,4 @@ class ChipProgram:
             n_inputs=header["n_inputs"],
             metadata=header.get("metadata", {}),
         )
-        return program.validate()
+        return program

@@ -10,6 +10,7 @@ import numpy as np
 
 from hwsim.encoding import as_raster_batch
 from hwsim.golden.core import GoldenCore
+from hwsim.errors import ProgramError
 from hwsim.program import ChipProgram, Route
 from hwsim.result import COUNTER_NAMES, HOST_COUNTER_NAMES, RunResult
 
@@ -49,9 +50,15 @@ def simulate(program: ChipProgram, rasters: np.ndarray, record: bool = False) ->
 
     Raises:
         InputError: the raster has the wrong shape or non-binary values.
+        ProgramError: the program is for an RRAM chip (use :func:`hwsim.rram.simulate_rram`).
     """
     program.validate()
     chip = program.chip
+    if chip.core_type != "digital":
+        raise ProgramError(
+            f"program is for a chip with core_type = {chip.core_type!r}; hwsim.golden.simulate models digital "
+            "cores (chip-spec §2): program an RRAM chip with hwsim.rram.program_chip and run hwsim.rram.simulate_rram"
+        )
     batch = as_raster_batch(rasters, program.n_inputs)
     B, T, _ = batch.shape
     cores = program.cores

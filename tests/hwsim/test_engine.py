@@ -9,6 +9,8 @@ independent reference: it is plain Python written next to the spec.
 
 from __future__ import annotations
 
+import threading
+
 import numba
 import numpy as np
 import pytest
@@ -17,7 +19,7 @@ from hypothesis import strategies as st
 
 import hwsim.chip as chip_module
 from hwsim.chip import Chip
-from hwsim.config import ChipConfig, CoreConfig
+from hwsim.config import ChipConfig, CoreConfig, load_chip_config
 from hwsim.encoding import encode
 from hwsim.errors import ConfigError, InputError, ProgramError
 from hwsim.golden import simulate
@@ -219,17 +221,30 @@ def mid_program():
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs NUMBA_NUM_THREADS >= 2")
-def test_same_result_with_one_and_two_threads(mid_program):
-    raster = random_raster(np.random.default_rng(3), 40, 4, mid_program.n_inputs, 0.4)
+def test_same_result_with_one_and_two_threads(mid_program, monkeypatch):
+    raster = random_raster(np.random.default_rng(3), 200, 4, mid_program.n_inputs, 0.4)
     chip = Chip.from_program(mid_program)
+    real = chip_module.chip_pass
+    threads: list[int] = []
+    # The first two kernel calls must meet here at the same time: proof that two threads really run.
+    meet = threading.Barrier(2, timeout=60)
+
+    def spy(*args):
+        threads.append(threading.get_ident())
+        if len(threads) <= 2:
+            meet.wait()
+        return real(*args)
+
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
         one = chip.run(raster, record=True)
+        monkeypatch.setattr(chip_module, "chip_pass", spy)
         numba.set_num_threads(2)
-        two = chip.run(raster, record=True, chunk_size=25)
+        two = chip.run(raster, record=True, chunk_size=90)  # several chunks, each several tasks
     finally:
         numba.set_num_threads(before)
+    assert len(set(threads)) >= 2 and len(threads) > 2  # the last, short chunk may run on the caller
     assert_same(two, one)
     head = RunResult.concatenate([chip.run(raster[:3], record=True), chip.run(raster[3:6], record=True)])
     assert_same(head, simulate(mid_program, raster[:6], record=True))
@@ -328,3 +343,20 @@ def test_empty_batch(mid_program):
     got = Chip.from_program(mid_program).run(np.zeros((0, 3, mid_program.n_inputs), np.uint8))
     assert got.output_spikes.shape == (0, 3, mid_program.n_outputs)
     assert got.counters.shape == (0, 3, len(mid_program.cores), 8)
+
+
+def test_rram_chips_are_refused_by_the_digital_engine_and_golden_model():
+    """An RRAM program run as a digital chip would give plausible but wrong counters; refuse it."""
+    rram = load_chip_config("rram")
+    with pytest.raises(ConfigError, match="core_type = 'rram'; hwsim.Chip runs digital cores"):
+        Chip.from_config(rram)
+    net = random_network(np.random.default_rng(1), [20, 8], rram.core)
+    program = map_network(net, rram, placement="row_major")
+    with pytest.raises(ConfigError, match="hwsim.rram.program_chip"):
+        Chip.from_program(program)
+    with pytest.raises(ProgramError, match="core_type = 'rram'; hwsim.golden.simulate models digital"):
+        simulate(program, np.zeros((2, 20), np.uint8))
+    digital = map_network(net, load_chip_config("default_28nm"), placement="row_major")
+    with pytest.raises(ProgramError, match="program is for a chip with core_type = 'rram'"):
+        Chip.from_config("default_28nm").load(program)
+    Chip.from_config("default_28nm").load(digital)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from hwsim.config import CoreConfig
+from hwsim.errors import InputError
 from hwsim.network import (
     Layer,
     Network,
@@ -106,3 +107,21 @@ def test_load_errors(tmp_path):
     np.savez(tmp_path / "other.npz", header=np.frombuffer(b'{"format": "x"}', np.uint8))
     with pytest.raises(NetworkFileError, match="no 'hwsim-network' header"):
         Network.load(tmp_path / "other.npz")
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("threshold", 2.7, r"layer 'x': threshold = 2.7, expected a whole number"),
+        ("threshold", "abc", r"layer 'x': threshold = 'abc', expected a whole number"),
+        ("leak_shift", 1.5, r"layer 'x': leak_shift = 1.5, expected a whole number"),
+        ("fire", "no", r"layer 'x': fire = 'no', allowed True \(spiking\) or False"),
+    ],
+)
+def test_layer_registers_reject_values_that_are_not_whole_numbers(field, value, message):
+    args = dict(weights=np.ones((2, 2), np.int32), bias=np.zeros(2, np.int32), threshold=3, name="x")
+    args[field] = value
+    with pytest.raises(InputError, match=message):
+        Layer(**args)
+    args[field] = 3.0 if field != "fire" else np.bool_(False)  # whole floats and NumPy bools are fine
+    assert Layer(**args).header()[field] == (3 if field != "fire" else False)

@@ -42,7 +42,10 @@ def test_valid_program_round_trips(tmp_path):
         (dict(first=dict(weights=np.ones((5, 2), np.int32))), r"core 0: 5 axons in use, the core has 1..4"),
         (dict(second=dict(weights=np.ones((2, 5), np.int32), bias=np.zeros(5, np.int32))), r"core 1: 5 neurons in use"),
         (dict(first=dict(bias=np.zeros(3, np.int32))), r"core 0: bias has shape \(3,\), expected \(2,\)"),
-        (dict(first=dict(bias=np.full(2, 200, np.int32))), r"core 0: bias out of range for v_bits = 8"),
+        (dict(first=dict(bias=np.full(2, 200, np.int32))), r"core 0: bias 200 does not fit v_bits = 8 \(allowed -128..127\)"),
+        (dict(first=dict(fire="no")), r"core 0: fire = 'no', allowed True \(spiking\) or False"),
+        (dict(first=dict(stage=True)), r"core 0: stage = True, expected an integer >= 0"),
+        (dict(second=dict(output_offset="0")), r"core 1: output_offset = '0', expected an integer >= 0"),
         (dict(first=dict(threshold=-1)), r"core 0: threshold = -1, allowed 0..127"),
         (dict(first=dict(leak_shift=8)), r"core 0: leak_shift = 8, allowed 0..7"),
         (dict(first=dict(integration="sometimes")), r"integration = 'sometimes', allowed discontinuous, continuous"),
@@ -76,3 +79,48 @@ def test_load_refuses_pickled_arrays(tmp_path):
     np.savez(path, header=np.array([{"format": "hwsim-chip-program"}], dtype=object))
     with pytest.raises(ProgramError, match="not a hwsim chip program"):
         ChipProgram.load(path)
+
+
+def _rewrite_header(src, dst, edit):
+    """Copy a saved program, changing its JSON header with ``edit(header) -> header``."""
+    import json
+
+    with np.load(src, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    header = edit(json.loads(bytes(arrays["header"]).decode()))
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
+    np.savez(dst, **arrays)
+    return dst
+
+
+def test_load_names_what_is_malformed(tmp_path):
+    good = program().save(tmp_path / "good.npz")
+
+    def drop_threshold(h):
+        del h["cores"][0]["threshold"]
+        return h
+
+    def extra_key(h):
+        h["cores"][1]["gain"] = 2
+        return h
+
+    cases = [
+        (drop_threshold, r"malformed chip program \(missing 'threshold'\)"),
+        (extra_key, r"core 1: unknown keys \['gain'\]; allowed core, stage"),
+        (lambda h: [h], r"not a hwsim chip program \(header is a list\)"),
+    ]
+    for k, (edit, message) in enumerate(cases):
+        path = _rewrite_header(good, tmp_path / f"bad{k}.npz", edit)
+        with pytest.raises(ProgramError, match=message):
+            ChipProgram.load(path)
+
+
+def test_saved_files_get_the_umask_mode_not_owner_only(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        path = program().save(tmp_path / "prog.npz")
+    finally:
+        os.umask(old)
+    assert (path.stat().st_mode & 0o777) == 0o644  # what open() gives under umask 022
