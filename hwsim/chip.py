@@ -233,7 +233,9 @@ class Chip:
         chunk = max(1, min(chunk_size, CHUNK_RASTER_BYTES // (T * n_in)))
         micro = max(1, min(MICRO_BATCH, SPIKE_STORE_BYTES // (T * int(plan.strides.sum()) * 4)))
         threads = max(1, min(numba.get_num_threads(), -(-B // micro)))
-        scratch = [_Scratch(plan, micro, T) for _ in range(threads)]
+        free: queue.SimpleQueue = queue.SimpleQueue()
+        for _ in range(threads):
+            free.put(_Scratch(plan, micro, T))
 
         from tqdm import tqdm
 
@@ -249,27 +251,38 @@ class Chip:
             return _as_words(raster, n_in)
 
         pool = ThreadPoolExecutor(threads, thread_name_prefix="hwsim") if threads > 1 else None
-        # The next chunk is encoded while this one is simulated (at most two in memory).
+        # The next chunk is encoded while this one is simulated. The tasks of chunk k+1 are queued
+        # before chunk k is finished, so threads never idle at a chunk boundary; at most three
+        # chunks are in memory (one finishing, one running, one being encoded).
         feeder = ThreadPoolExecutor(1, thread_name_prefix="hwsim-encode")
         try:
             with tqdm(total=B, unit="image", disable=not progress, desc="hwsim") as bar:
                 starts = list(range(0, B, chunk))
                 pending = feeder.submit(prepare, 0, min(B, chunk)) if starts else None
+                running = None
                 for b0 in starts:
                     b1 = min(B, b0 + chunk)
                     words = pending.result()
                     if b1 < B:
                         pending = feeder.submit(prepare, b1, min(B, b1 + chunk))
-                    self._run_chunk(words, b0, b1, out, scratch, micro, pool)
-                    bar.update(b1 - b0)
+                    started = self._start_chunk(words, b0, b1, out, free, micro, pool)
+                    if running is not None:
+                        bar.update(self._finish_chunk(running, out))
+                    running = started
+                if running is not None:
+                    bar.update(self._finish_chunk(running, out))
         finally:
             feeder.shutdown(cancel_futures=True)
             if pool is not None:
-                pool.shutdown()
+                pool.shutdown(cancel_futures=True)
         return _result(program, plan, out)
 
     # ---------------------------------------------------------------- internal
-    def _run_chunk(self, raster, b0: int, b1: int, out: dict, scratch: list, micro: int, pool) -> None:
+    def _start_chunk(self, raster, b0: int, b1: int, out: dict, free: queue.SimpleQueue, micro: int, pool) -> tuple:
+        """Simulate images ``b0..b1-1`` (queued on the pool, if any); return what :meth:`_finish_chunk` needs.
+
+        ``free`` holds the per-thread scratch sets; a task borrows one while it runs.
+        """
         plan, chip, cc = self._plan, self._program.chip, self._program.chip.core
         Bc, T = raster.shape[0], raster.shape[1]  # raster: (Bc, T, n_words) uint64
         counters = out["counters"][b0:b1]
@@ -297,12 +310,13 @@ class Chip:
         # each task borrows one thread's scratch.
         step = 2 * micro
         ranges = [(lo, min(Bc, lo + step)) for lo in range(0, Bc, step)]
-        if pool is None or len(ranges) == 1:
-            bad = sum(images(lo, hi, scratch[0]) for lo, hi in ranges)
-        else:
-            free: queue.SimpleQueue = queue.SimpleQueue()
-            for s in scratch:
+        if pool is None:
+            s = free.get()
+            try:
+                results = [sum(images(lo, hi, s) for lo, hi in ranges)]
+            finally:
                 free.put(s)
+        else:
 
             def task(lo: int, hi: int) -> int:
                 s = free.get()
@@ -311,9 +325,18 @@ class Chip:
                 finally:
                     free.put(s)
 
-            bad = sum(f.result() for f in [pool.submit(task, lo, hi) for lo, hi in ranges])
+            results = [pool.submit(task, lo, hi) for lo, hi in ranges]
+        return b0, b1, results, route_cycles
+
+    def _finish_chunk(self, started: tuple, out: dict) -> int:
+        """Wait for a chunk's tasks, check its inputs, add its chip-level cycles; return its image count."""
+        plan, chip = self._plan, self._program.chip
+        b0, b1, results, route_cycles = started
+        bad = sum(r if isinstance(r, (int, np.integer)) else r.result() for r in results)
         if bad:
             raise InputError("input spikes must be binary (0 or 1)")
+        counters = out["counters"][b0:b1]
+        host_counters = out["host_counters"][b0:b1]
         # Chip-level cycles (chip-spec §1.2): stages in order, the cores of a stage in parallel.
         cycles = counters[..., COUNTER_NAMES.index("cycles")]
         total = chip.barrier_cycles + host_counters[..., HOST_COUNTER_NAMES.index("route_cycles")]
@@ -321,6 +344,7 @@ class Chip:
             cols = plan.column[plan.stage == s]
             total = total + cycles[..., cols].max(axis=-1) + route_cycles[..., cols].max(axis=-1)
         out["timestep_cycles"][b0:b1] = total
+        return b1 - b0
 
 
 class _Scratch:

@@ -183,6 +183,10 @@ class Network:
         path = Path(path)
         if not path.exists():
             raise NetworkFileError(f"network file {str(path)!r} does not exist (train one with 'hwsim train')")
+        if path.is_file() and not zipfile.is_zipfile(path):
+            # np.load would take any other file for a pickle and say so, which misleads
+            hint = " (a NIR graph: read it with mapping.load_network)" if path.suffix == ".nir" else ""
+            raise NetworkFileError(f"{path}: not a hwsim network file: expected an .npz archive{hint}")
         try:
             with np.load(path, allow_pickle=False) as data:
                 header = json.loads(bytes(data["header"]).decode())
@@ -209,9 +213,18 @@ class Network:
                 )
                 for k, h in enumerate(header["layers"])
             ]
+            metadata = header.get("metadata", {})
+            if not isinstance(metadata, dict):
+                raise NetworkFileError(f"{path}: metadata is a {type(metadata).__name__}, expected a JSON object")
+            return cls(layers=layers, metadata=metadata)
         except KeyError as exc:
             raise NetworkFileError(f"{path}: missing entry {exc}") from None
-        return cls(layers=layers, metadata=header.get("metadata", {}))
+        except (TypeError, AttributeError) as exc:
+            raise NetworkFileError(f"{path}: malformed network header ({exc})") from None
+        except NetworkFileError:
+            raise
+        except InputError as exc:
+            raise NetworkFileError(f"{path}: {exc}") from None
 
 
 def simulate_network(network: Network, rasters: np.ndarray, v_bits: int) -> list[tuple[np.ndarray, np.ndarray]]:

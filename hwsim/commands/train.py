@@ -82,7 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="measure train accuracy on at most N images (default 10000)")
     g = parser.add_argument_group("output")
     g.add_argument("-o", "--output", metavar="NET.npz", help="where to write the trained network")
-    g.add_argument("--load", metavar="NET.npz", help="do not train: load this network and evaluate it")
+    g.add_argument("--load", metavar="NET", help="do not train: load this network (.npz or .nir) and evaluate it")
     g.add_argument("--sweep-timesteps", metavar="LIST",
                    help="also measure chip-simulated test accuracy for these timesteps, e.g. 1,2,4,8,16")
     g.add_argument("--json", metavar="FILE", help="write the summary as JSON")
@@ -92,7 +92,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from hwsim.config import load_chip_config
     from hwsim.datasets import load_dataset
-    from hwsim.network import Network
     from hwsim.training.evaluate import accuracy_vs_timesteps, chip_accuracy
     from hwsim.training.trainer import DATASET_DEFAULTS, fit
 
@@ -106,7 +105,10 @@ def run(args: argparse.Namespace) -> int:
     summary: dict = {}
 
     if args.load is not None:
-        network = Network.load(args.load)
+        from mapping import load_network
+
+        # a .npz network file or a NIR graph, quantized for the chip's widths
+        network = load_network(args.load, chip)
         dataset_name = network.metadata.get("dataset", args.dataset)
         dataset = load_dataset(dataset_name, args.data_dir, limit=args.limit)
         vb = v_bits if (args.v_bits is not None or args.chip) else int(network.metadata.get("v_bits", v_bits))
@@ -123,9 +125,9 @@ def run(args: argparse.Namespace) -> int:
         hidden = parse_int_list(args.hidden, "--hidden") if args.hidden else defaults["hidden"]
         dataset = load_dataset(args.dataset, args.data_dir, limit=args.limit)
         options = {
-            "batch_size": args.batch_size or defaults["batch_size"],
-            "lr": args.lr or defaults["lr"],
-            "lr_final": args.lr_final or defaults["lr_final"],
+            "batch_size": args.batch_size if args.batch_size is not None else defaults["batch_size"],
+            "lr": args.lr if args.lr is not None else defaults["lr"],
+            "lr_final": args.lr_final if args.lr_final is not None else defaults["lr_final"],
             "loss": args.loss,
             "readout": args.readout,
             "encoding": args.encoding,

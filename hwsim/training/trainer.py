@@ -226,8 +226,8 @@ def fit(
     chip: str | None = None,
     command: str | None = None,
     **options,
-) -> Network:
-    """Train a binary-activation SNN and return it quantized for the chip.
+) -> TrainResult:
+    """Train a binary-activation SNN; return it quantized for the chip, with its float model.
 
     Args:
         dataset: A :class:`~hwsim.datasets.Dataset` or a dataset name.
@@ -245,7 +245,8 @@ def fit(
         **options: Further :class:`TrainConfig` fields (``batch_size``, ``lr``, ``loss``, ``readout``, ...).
 
     Returns:
-        The trained network in chip integers (``.network``) and its float model. ``network.metadata`` holds ``sizes``,
+        A :class:`TrainResult`: the trained network in chip integers (``.network``) and its float model.
+        ``network.metadata`` holds ``sizes``,
         ``w_bits``, ``v_bits``, ``timesteps``, ``encoding``, ``dataset``,
         ``neuron``, ``thresholds``, ``scales``, ``provenance`` and ``results``.
     """

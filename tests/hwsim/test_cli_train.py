@@ -70,3 +70,27 @@ def test_fashion_mnist_from_debian_package_trains_and_runs(tmp_path, capsys, deb
     assert data["meta"]["dataset"] == "fashion-mnist" and data["n_images"] == 300
     assert data["accuracy"] >= 0.70
     assert data["sops_per_image"] > 0 and data["energy_nj_per_image"] > 0
+
+
+def test_load_takes_a_nir_graph_like_the_npz_it_was_exported_from(tmp_path, capsys):
+    import mapping
+    from hwsim.training import default_network_path, load_default_network
+
+    nir_file = mapping.write_nir(load_default_network(), tmp_path / "digits.nir")
+    results = {}
+    for name, path in (("npz", default_network_path()), ("nir", nir_file)):
+        summary = tmp_path / f"{name}.json"
+        # the NIR graph carries no dataset or width metadata, so both runs name them
+        rc = main(["train", "--load", str(path), "--dataset", "digits", "--chip", "small", "--timesteps", "4",
+                   "--json", str(summary)])
+        assert rc == 0, capsys.readouterr().err
+        results[name] = json.loads(summary.read_text())["chip_test_accuracy"]
+    assert results["nir"] == results["npz"] > 0.9
+
+
+@pytest.mark.parametrize("flag", ["--lr", "--lr-final"])
+def test_zero_learning_rate_is_an_error_not_the_default(tmp_path, capsys, flag):
+    rc = main(["train", "--dataset", "digits", "--epochs", "1", flag, "0", "--no-progress", "-o", str(tmp_path / "n.npz")])
+    assert rc == 2
+    assert "learning rates must be > 0" in capsys.readouterr().err
+    assert not (tmp_path / "n.npz").exists()

@@ -125,3 +125,41 @@ def test_layer_registers_reject_values_that_are_not_whole_numbers(field, value, 
         Layer(**args)
     args[field] = 3.0 if field != "fire" else np.bool_(False)  # whole floats and NumPy bools are fine
     assert Layer(**args).header()[field] == (3 if field != "fire" else False)
+
+
+def _network_file_with_header(path, edit):
+    net = random_network(np.random.default_rng(0), [3, 2], CoreConfig(w_bits=8, v_bits=16))
+    net.save(path)
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    header = edit(json.loads(bytes(arrays["header"]).decode()))
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
+    np.savez(path, **arrays)
+    return path
+
+
+def _set(h, key, value, layer=None):
+    (h["layers"][layer] if layer is not None else h)[key] = value
+    return h
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda h: _set(h, "layers", 5), r"malformed network header"),
+        (lambda h: _set(h, "metadata", [1]), r"metadata is a list, expected a JSON object"),
+        (lambda h: _set(h, "threshold", 2.5, layer=0), r"threshold = 2.5, expected a whole number"),
+        (lambda h: _set(h, "integration", "often", layer=0), r"integration = 'often'"),
+    ],
+)
+def test_malformed_headers_are_network_file_errors(tmp_path, edit, message):
+    path = _network_file_with_header(tmp_path / "n.npz", edit)
+    with pytest.raises(NetworkFileError, match=message):
+        Network.load(path)
+
+
+def test_a_file_that_is_not_an_archive_is_named_as_such(tmp_path):
+    nir_like = tmp_path / "graph.nir"
+    nir_like.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(64))
+    with pytest.raises(NetworkFileError, match=r"expected an .npz archive \(a NIR graph: read it with mapping.load_network\)"):
+        Network.load(nir_like)
