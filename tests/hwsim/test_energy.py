@@ -309,3 +309,19 @@ def test_calibration_workload_activity_matches_the_documentation():
     in_spikes = rasters.sum(axis=2).mean()
     expected = w.timesteps * (in_spikes * 1024 + 0.10 * 1024 * 1024 + 0.10 * 1024 * 10)
     assert point.report.sops_per_image == pytest.approx(expected, rel=0.03)
+
+
+def test_rram_table_digital_entries_follow_the_calibrated_28nm_table():
+    """rram_28nm.toml copies the digital core's entries times 28nm.toml's fitted scale; a re-fit must not leave them stale."""
+    digital, rram = load_table("28nm"), load_table("rram_28nm")
+    shared = sorted(set(digital.entries) & set(rram.entries))
+    assert ("core.membrane_rf", "access_bit") in shared and ("noc.link", "hop") in shared
+    assert rram.global_scale == 1.0
+    # an RRAM core has no weight SRAM (chip-spec §7): that entry is 0 on purpose
+    assert rram.entries[("core.weight_sram", "read_bit")].energy_pj == 0.0
+    for key in [k for k in shared if k != ("core.weight_sram", "read_bit")]:
+        d, r = digital.entries[key], rram.entries[key]
+        for field in ("energy_pj", "static_power_uw"):
+            if getattr(d, field) is not None:
+                expected = getattr(d, field) * digital.global_scale
+                assert getattr(r, field) == pytest.approx(expected, rel=2e-3), (key, field)
