@@ -205,8 +205,10 @@ module snn_core #(
 
     // Operand isolation: each unit sees the membranes only in its own phase, so
     // the other one's inputs (and an event-driven simulator) stay quiet.
-    wire [LANES*V_BITS-1:0] v_to_acc = acc_en ? v_cur : {LANES*V_BITS{1'b0}};
-    wire [LANES*V_BITS-1:0] v_to_upd = upd_en ? v_cur : {LANES*V_BITS{1'b0}};
+    // A sized zero, not {LANES*V_BITS{1'b0}}: wide lane words exceed Verilator's replication limit.
+    localparam [LANES*V_BITS-1:0] ZERO_WORD = 0;
+    wire [LANES*V_BITS-1:0] v_to_acc = acc_en ? v_cur : ZERO_WORD;
+    wire [LANES*V_BITS-1:0] v_to_upd = upd_en ? v_cur : ZERO_WORD;
 
     snn_lane_acc #(.LANES(LANES), .W_BITS(W_BITS), .V_BITS(V_BITS)) u_acc (
         .v_in    (v_to_acc),
@@ -231,7 +233,7 @@ module snn_core #(
     assign out_valid  = upd_en;
     assign out_group  = upd_group;
     assign out_spikes = upd_en ? spikes : {LANES{1'b0}};
-    assign out_v      = upd_en ? v_upd : {LANES*V_BITS{1'b0}};
+    assign out_v      = upd_en ? v_upd : ZERO_WORD;
 
     // Bits that are deliberately not used by every configuration.
     wire _unused = &{1'b0, ld_data, ld_addr, issue_addr_32, last_group_32};

@@ -27,13 +27,15 @@ module snn_group_rf #(
     output wire [WIDTH-1:0]  rdata_b            // word at raddr_b (combinational)
 );
 
+    // A sized zero, not {WIDTH{1'b0}}: wide words exceed Verilator's replication limit.
+    localparam [WIDTH-1:0] ZERO_WORD = 0;
     reg [WIDTH-1:0] mem [0:DEPTH-1];
     integer k;
 
     always @(posedge clk) begin
         if (clr) begin
             for (k = 0; k < DEPTH; k = k + 1)
-                mem[k] <= {WIDTH{1'b0}};
+                mem[k] <= ZERO_WORD;
         end else if (we) begin
             mem[waddr] <= wdata;
         end

@@ -1,0 +1,69 @@
+"""The RTL is clean Verilog-2005: no warnings from `iverilog -g2005 -Wall` or `verilator --lint-only -Wall`.
+
+Checked for every module at its default parameters and for the two top levels at
+the presets' parameters (taken from ``CoreConfig.to_hdl_params``, as the
+co-simulation does) and at the edges of the legal ranges, including a lane word
+wider than Verilator's 8192-bit replication limit.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+from rtl_cosim import RTL_DIR, _hdl_sources, _verilator_env, hdl_parameters
+
+from hwsim.config import ChipConfig, CoreConfig, load_chip_config
+
+pytestmark = pytest.mark.rtl
+
+MODULES = sorted(p.stem for p in _hdl_sources())
+
+CHIPS = {
+    "small": load_chip_config("small"),
+    "default_28nm": load_chip_config("default_28nm"),
+    "one_lane_minimum": ChipConfig(name="min", mesh_rows=1, mesh_cols=1,
+                                   core=CoreConfig(axons=1, neurons=1, lanes=1, w_bits=2, v_bits=4)),
+    "odd_sizes": ChipConfig(name="odd", mesh_rows=1, mesh_cols=3,
+                            core=CoreConfig(axons=100, neurons=25, lanes=25, w_bits=7, v_bits=13)),
+    "wide_lane_word": ChipConfig(name="wide", mesh_rows=2, mesh_cols=2,
+                                 core=CoreConfig(axons=64, neurons=512, lanes=512, w_bits=8, v_bits=17)),
+}  # fmt: skip
+
+
+def _lint_cases():
+    for module in MODULES:
+        yield pytest.param(module, {}, id=f"{module}-defaults")
+    for top in ("snn_core", "snn_multicore"):
+        for name, chip in CHIPS.items():
+            yield pytest.param(top, hdl_parameters(chip, top), id=f"{top}-{name}")
+
+
+def _need(tool_missing: str | None, what: str) -> None:
+    if tool_missing is None:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{what} not available: {tool_missing} (CI=true: the lint must run)")
+    pytest.skip(f"{what} not available: {tool_missing}")
+
+
+@pytest.mark.parametrize("top, params", list(_lint_cases()))
+def test_iverilog_2005_no_warnings(top, params, tmp_path):
+    _need(None if shutil.which("iverilog") else "iverilog is not on PATH (apt-get install iverilog)", "Icarus Verilog")
+    cmd = ["iverilog", "-g2005", "-Wall", "-s", top, "-o", str(tmp_path / "a.out")]
+    cmd += [f"-P{top}.{k}={v}" for k, v in params.items()]
+    cmd += [str(p) for p in _hdl_sources()]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=RTL_DIR)
+    assert proc.returncode == 0 and not (proc.stdout + proc.stderr).strip(), proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("top, params", list(_lint_cases()))
+def test_verilator_lint_wall_no_warnings(top, params):
+    _need(_verilator_env(), "Verilator")
+    cmd = ["verilator", "--lint-only", "-Wall", "--language", "1364-2005", f"-I{RTL_DIR}",
+           "--top-module", top, str(RTL_DIR / f"{top}.v")]
+    cmd += [f"-G{k}={v}" for k, v in params.items()]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=RTL_DIR)
+    assert proc.returncode == 0 and "%Warning" not in proc.stderr and "%Error" not in proc.stderr, proc.stderr
