@@ -19,7 +19,7 @@ import numpy as np
 
 from hwsim.config import ChipConfig
 from hwsim.network import Network
-from mapping.errors import DRCError, DRCWarning
+from mapping.errors import DRCError, DRCWarning, MappingError
 from mapping.graph import (
     NEURON_TYPES,
     PASS_TYPES,
@@ -32,6 +32,7 @@ from mapping.graph import (
 __all__ = [
     "DESIGN_RULES",
     "check_drc",
+    "check_nir_fields",
     "split_sizes",
     # NIR graph rules
     "no_recurrence",
@@ -73,6 +74,86 @@ def split_sizes(n: int, capacity: int) -> list[int]:
 
 def _layer_name(net: Network, k: int) -> str:
     return f"layer {k} ({net.layers[k].name or 'unnamed'})"
+
+
+# ----------------------------------------------------------------------------- NIR fields
+# What each supported node needs, and what it means (for the message when it is missing).
+# Optional fields (Affine bias, r, v_leak, w_in, ...) have defaults in mapping.nir_io.
+_REQUIRED_FIELDS = {
+    "Affine": ("weight",),
+    "Linear": ("weight",),
+    "Conv2d": ("weight",),
+    "Scale": ("scale",),
+    "SumPool2d": ("kernel_size",),
+    "AvgPool2d": ("kernel_size",),
+    "IF": ("v_threshold",),
+    "LIF": ("tau", "v_threshold"),
+    "CubaLIF": ("tau_syn", "tau_mem", "v_threshold"),
+    "LI": ("tau",),
+}
+_FIELD_MEANING = {
+    "weight": "a weight tensor",
+    "scale": "scale factors",
+    "kernel_size": "the pooling kernel size",
+    "v_threshold": "the firing threshold",
+    "tau": "the membrane time constant in seconds",
+    "tau_mem": "the membrane time constant in seconds",
+    "tau_syn": "the synaptic time constant in seconds",
+}
+_FINITE_FIELDS = ("weight", "bias", "scale", "r", "v_leak", "v_threshold", "v_reset", "w_in")
+_TIME_CONSTANTS = ("tau", "tau_mem", "tau_syn")
+
+
+def _numbers(where: str, p: str, value: Any) -> np.ndarray:
+    try:
+        return np.asarray(value, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        raise MappingError(f"{where}: {p} = {value!r} is not numeric; expected numbers") from None
+
+
+def check_nir_fields(view: NirView) -> None:
+    """Reject malformed nodes before any rule or conversion reads them.
+
+    Every supported node must have its required fields, numeric and finite, and time
+    constants must be positive. A membrane time constant of ``inf`` is refused too: in NIR's
+    ``tau dv/dt = (v_leak - v) + R I`` the input then reaches the membrane with gain
+    ``R / tau = 0`` (undefined for ``r = inf``, as snnTorch writes ``Leaky(beta = 1)``), so the
+    layer would never change; ``IF`` is the node for a neuron without leak.
+
+    Raises:
+        MappingError: naming the node, the field and what is expected.
+    """
+    for key, node in view.nodes.items():
+        t = node["type"]
+        where = f"node {key!r} ({t})"
+        for p in _REQUIRED_FIELDS.get(t, ()):
+            if node.get(p) is None:
+                raise MappingError(f"{where}: no {p!r} field; expected {_FIELD_MEANING[p]}")
+        if t not in SUPPORTED_TYPES or t in ("Input", "Output") + PASS_TYPES:
+            continue
+        for p in _FINITE_FIELDS:
+            if node.get(p) is None:
+                continue
+            arr = _numbers(where, p, node[p])
+            bad = arr[~np.isfinite(arr)]
+            if bad.size:
+                kinds = ", ".join(sorted({f"{x:g}" for x in bad}))
+                raise MappingError(
+                    f"{where}: {p} has {bad.size} non-finite value(s) ({kinds}); expected finite numbers"
+                )
+        for p in _TIME_CONSTANTS:
+            if node.get(p) is None:
+                continue
+            arr = _numbers(where, p, node[p])
+            bad = arr[~(arr > 0)]  # also NaN
+            if bad.size:
+                raise MappingError(f"{where}: {p} = {bad[0]:g}; expected a time constant > 0 s")
+            if p != "tau_syn" and np.any(np.isinf(arr)):
+                raise MappingError(
+                    f"{where}: {p} = inf; expected a finite time constant: in tau dv/dt = (v_leak - v) + R I "
+                    "the input then reaches the membrane with gain R / tau = 0 (undefined for r = inf), so the "
+                    "layer would never change; use an IF node for a neuron without leak"
+                )
 
 
 # ----------------------------------------------------------------------------- NIR graph rules
@@ -411,10 +492,13 @@ def check_drc(subject: Any, chip: ChipConfig, rules: list[Rule] | None = None) -
 
     Raises:
         DRCError: the first violated rule.
+        MappingError: a malformed NIR node (:func:`check_nir_fields`, run before the rules).
     """
     kind = "network" if isinstance(subject, Network) else "nir"
     if kind == "nir" and not isinstance(subject, NirView):
         subject = nir_view(subject)
+    if kind == "nir":
+        check_nir_fields(subject)
     checked = []
     for rule in DESIGN_RULES if rules is None else rules:
         if getattr(rule, "subject", None) == kind:

@@ -15,6 +15,7 @@ bit for bit.
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ import scipy.sparse as sp
 from hwsim.config import ChipConfig, load_chip_config
 from hwsim.network import Layer, Network
 from mapping.drc import check_drc, split_sizes
-from mapping.errors import DRCError, MappingError
+from mapping.errors import DRCError, DRCWarning, MappingError
 from mapping.graph import (
     DEFAULT_DT_S,
     NEURON_TYPES,
@@ -34,10 +35,30 @@ from mapping.graph import (
 )
 from mapping.unroll import conv2d_matrix, pair, pool2d_matrix
 
-__all__ = ["from_nir", "to_nir", "write_nir", "load_network", "neuron_registers", "quantize_layer"]
+__all__ = [
+    "from_nir",
+    "to_nir",
+    "write_nir",
+    "load_network",
+    "neuron_registers",
+    "quantize_layer",
+    "CARRIED_METADATA",
+    "DECAY_WARN_DIFFERENCE",
+]
 
-# Relative tolerance for "these floats are integers already" and for float leak factors.
+# Relative tolerance for "these floats are integers already".
 _INT_TOL = 1e-6
+
+# Warn (DRCWarning) when the chip's decay per step differs from the requested one by this much
+# or more. Below it sit the usual snnTorch betas (0.9 -> 0.875, 0.8 -> 0.75, 0.95 -> 0.9375);
+# at or above it the power-of-two grid is coarse: fast decays such as 0.6 -> 0.5 or 0.2 -> 0
+# (discontinuous), where the chip keeps visibly more or less of the membrane each step.
+DECAY_WARN_DIFFERENCE = 0.1
+
+# Network metadata that to_nir carries in the graph metadata (as "hwsim_<key>") and from_nir
+# restores: what `hwsim map --rates auto`, `hwsim train --load` and the soft rule
+# v_bits_match_network read.
+CARRIED_METADATA = ("dataset", "classes", "image_shape", "timesteps", "encoding", "encoding_seed", "w_bits", "v_bits")
 
 
 def _scalar(node: dict, key: str, default: float | None = None) -> float:
@@ -63,13 +84,28 @@ def _chip(chip: Any) -> ChipConfig:
 def neuron_registers(node: dict | None, dt_s: float, v_bits: int) -> dict:
     """Discrete-time chip registers of a NIR neuron node (forward Euler with step ``dt_s``).
 
-    Returns a dict with ``fire``, ``integration``, ``leak_shift``, ``gain`` (input scale
-    applied to ``W x + b``), ``bias_add`` (constant added per step, NIR membrane units),
-    ``threshold`` (NIR units, compared with ``>``), ``decay_nir`` (``1 - dt/tau``) and
-    ``decay_chip`` (``1 - 2^-leak_shift``). The chip integrates before it leaks, so gain and
-    ``bias_add`` are divided by ``decay_chip`` to make ``v[t+1] = decay v[t] + gain I`` exact
-    when ``decay_nir`` is a power-of-two fraction. ``node = None`` is a trailing linear map
-    (membrane readout without state).
+    With ``a = dt / tau`` the Euler update is ``v[t+1] = (1 - a) v[t] + a R I[t] + a v_leak``.
+    The chip decays by ``beta = 1 - 2^-k`` per step (``k = leak_shift``), so
+    ``k = round(log2(tau / dt))``:
+
+    - ``k = 0`` (``dt / tau`` above ``2^-0.5``, including ``tau = dt``): ``beta = 0``, i.e.
+      discontinuous integration; the ``(1 - a) v`` term is dropped, gain ``a R``.
+    - ``1 <= k <= v_bits - 1``: continuous with ``leak_shift = k``; the chip integrates before it
+      leaks, so gain and ``bias_add`` are divided by ``beta`` to make ``v[t+1] = beta v[t] + a R I``
+      exact when ``1 - a`` is a power-of-two fraction.
+    - ``k > v_bits - 1``, and ``a = 0`` (IF, I: ``dv/dt = R I``, gain ``R dt``): continuous
+      without leak (``beta = 1``).
+
+    ``node = None`` is a trailing linear map (membrane readout without state).
+
+    Returns:
+        A dict with ``fire``, ``integration``, ``leak_shift``, ``gain`` (input scale applied to
+        ``W x + b``), ``bias_add`` (constant added per step, NIR membrane units), ``threshold``
+        (NIR units, compared with ``>``), ``decay_nir`` (the requested ``1 - dt/tau``) and
+        ``decay_chip`` (the decay per step the chip applies: 0, ``1 - 2^-k`` or 1).
+
+    Raises:
+        MappingError: a missing field, or a time constant that is not a positive finite number.
     """
     if node is None:
         a, gain, bias_add, thr, fire = 1.0, 1.0, 0.0, 0.0, False
@@ -81,31 +117,36 @@ def neuron_registers(node: dict | None, dt_s: float, v_bits: int) -> dict:
         if t in ("IF", "I"):  # dv/dt = R I  ->  v += dt R I
             a, gain, bias_add = 0.0, r * dt_s, 0.0
         else:  # tau dv/dt = (v_leak - v) + R I  ->  v += dt/tau (v_leak - v + R I)
-            tau = _scalar(node, "tau_mem" if t == "CubaLIF" else "tau")
-            a = dt_s / tau if math.isfinite(tau) else 0.0
-            gain = r * a if math.isfinite(tau) else r * dt_s / tau
+            key = "tau_mem" if t == "CubaLIF" else "tau"
+            tau = _scalar(node, key)
+            if not 0 < tau < math.inf:  # also NaN; check_nir_fields gives the full message first
+                raise MappingError(f"{t} node: {key} = {tau:g}; expected a finite time constant > 0 s")
+            a = dt_s / tau
+            gain = r * a
             bias_add = _scalar(node, "v_leak", 0.0) * a
             if t == "CubaLIF":  # tau_syn = dt (rule no_synaptic_state): I = w_in * input
                 gain *= _scalar(node, "w_in", 1.0)
     decay_nir = 1.0 - a
-    if a >= 1.0 - _INT_TOL:
-        integration, leak_shift = "discontinuous", 0
-    elif a <= 0.0:
-        integration, leak_shift = "continuous", 0
+    k = max(0, int(round(math.log2(1.0 / a)))) if a > 0 else None
+    if k == 0:
+        # beta = 1 - 2^0 = 0: nothing of the membrane is kept, which is discontinuous integration
+        integration, leak_shift, decay_chip = "discontinuous", 0, 0.0
+    elif k is None or k > v_bits - 1:
+        # no leak; a shift beyond v_bits - 1 would leave v >> k at 0 or -1 for every membrane
+        integration, leak_shift, decay_chip = "continuous", 0, 1.0
     else:
-        integration, leak_shift = "continuous", int(round(-math.log2(a)))
-        if leak_shift > v_bits - 1:
-            leak_shift = 0  # v >> k is 0 or -1 for every v_bits value: no usable leak
-    decay_chip = 1.0 - 2.0**-leak_shift if leak_shift else 1.0
+        integration, leak_shift, decay_chip = "continuous", k, 1.0 - 2.0**-k
+    # only a leaking core decays the input it has just added (v = (v + W x + b) beta)
+    input_decay = decay_chip if leak_shift else 1.0
     return {
         "fire": fire,
         "integration": integration,
         "leak_shift": leak_shift,
-        "gain": gain / decay_chip,
-        "bias_add": bias_add / decay_chip,
+        "gain": gain / input_decay,
+        "bias_add": bias_add / input_decay,
         "threshold": thr,
-        "decay_nir": decay_nir if integration == "continuous" else 0.0,
-        "decay_chip": decay_chip if integration == "continuous" else 0.0,
+        "decay_nir": decay_nir,
+        "decay_chip": decay_chip,
     }
 
 
@@ -279,6 +320,9 @@ def from_nir(source: Any, chip: Any = None, *, dt_s: float | None = None, reset:
             meta = node.get("metadata") or {}
             if "hwsim_threshold" in meta:
                 pending["meta"]["hwsim_threshold"] = int(np.asarray(meta["hwsim_threshold"]).item())
+            if "hwsim_layer" in meta and "hwsim_layer" not in pending["meta"]:
+                # the layer name to_nir wrote: node names cannot be "input"/"output" or repeat
+                pending["meta"]["hwsim_layer"] = str(_plain(meta["hwsim_layer"]))
             dims = out_dims
             continue
         # a neuron node closes a layer; sizes of its parameters must match the layer
@@ -303,14 +347,30 @@ def from_nir(source: Any, chip: Any = None, *, dt_s: float | None = None, reset:
     for k, lr in enumerate(layers_raw):
         node = lr["node"]
         regs = neuron_registers(node, view.dt_s, chip.core.v_bits)
+        name = lr["meta"].get("hwsim_layer", lr["name"] or lr["key"] or f"layer{k}")
         w = lr["m"].toarray() * regs["gain"]
         b = lr["b"] * regs["gain"] + regs["bias_add"]
+        if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
+            # every field is finite (check_nir_fields); products of huge values can still overflow
+            raise MappingError(
+                f"layer {k} ({name}): weights or biases overflow to inf when the linear nodes are composed "
+                f"and multiplied by the neuron gain {regs['gain']:g}; expected finite values"
+            )
         q = quantize_layer(w, b, regs["threshold"], regs["fire"], chip)
         if not regs["fire"] and "hwsim_threshold" in lr["meta"]:
             q["threshold"] = lr["meta"]["hwsim_threshold"]
         meta = (node or {}).get("metadata") or {}
         layer_reset = view.reset or str(meta.get("hwsim_reset", "zero"))
-        name = lr["name"] or lr["key"] or f"layer{k}"
+        if abs(regs["decay_chip"] - regs["decay_nir"]) >= DECAY_WARN_DIFFERENCE - 1e-9:
+            warnings.warn(
+                DRCWarning(
+                    f"NIR import: layer {k} ({name}), node {lr['key']!r}: decay per step "
+                    f"{regs['decay_nir']:.4g} (dt/tau = {1 - regs['decay_nir']:.4g}) becomes {regs['decay_chip']:.4g} "
+                    f"on the chip ({regs['integration']}, leak_shift {regs['leak_shift']}: decays are 1 - 2^-k); "
+                    "results can differ from the source network"
+                ),
+                stacklevel=2,
+            )
         layers.append(
             Layer(
                 weights=q["weights"],
@@ -337,6 +397,13 @@ def from_nir(source: Any, chip: Any = None, *, dt_s: float | None = None, reset:
                 "synapses": int(q["weights"].size),
             }
         )
+    carried = {
+        key: _plain(view.metadata[f"hwsim_{key}"]) for key in CARRIED_METADATA if f"hwsim_{key}" in view.metadata
+    }
+    if any(i["scale"] != 1.0 for i in info):
+        # re-quantized for this chip: the exported widths no longer describe the integers
+        carried.pop("w_bits", None)
+        carried.pop("v_bits", None)
     net = Network(
         layers=layers,
         metadata={
@@ -345,12 +412,26 @@ def from_nir(source: Any, chip: Any = None, *, dt_s: float | None = None, reset:
             "dt_s": view.dt_s,
             "w_bits": chip.core.w_bits,
             "v_bits": chip.core.v_bits,
+            **carried,
             "scales": [i["scale"] for i in info],
             "nir_import": info,
         },
     )
     check_drc(net, chip)
     return net
+
+
+def _plain(value: Any) -> Any:
+    """A metadata value as plain Python (h5py returns bytes, NumPy scalars and arrays)."""
+    if isinstance(value, bytes):
+        return value.decode("utf8")
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist()) if value.ndim else _plain(value.item())
+    if isinstance(value, np.generic):
+        return _plain(value.item())
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _neuron_size(node: dict, default: int) -> int:
@@ -404,24 +485,34 @@ def to_nir(network: Network, dt_s: float = DEFAULT_DT_S) -> Any:
     and weights/bias multiplied by ``1 - 2^-k`` (the import divides them back); membrane
     readouts -> no node (discontinuous), I, or LI. Thresholds are written as ``threshold - 0.5``
     so NIR's strict ``v > v_threshold`` fires at the same integer membranes. The reset mode
-    goes to node metadata ``hwsim_reset`` (NIR has no reset-by-subtraction).
+    goes to node metadata ``hwsim_reset`` (NIR has no reset-by-subtraction), the layer name to
+    the Affine node's ``hwsim_layer`` (node names must be unique and ``input``/``output`` are
+    taken), and the network metadata listed in :data:`CARRIED_METADATA` to the graph metadata
+    as ``hwsim_<key>``.
     """
     import nir
 
     nodes: dict[str, Any] = {"input": nir.Input(input_type={"input": np.array([network.n_inputs])})}
     edges: list[tuple[str, str]] = []
     prev = "input"
-    used = set(nodes)
+    used = {"input", "output"}
+
+    def unique(name: str) -> str:
+        out, n = name, 1
+        while out in used:
+            out, n = f"{name}_{n}", n + 1
+        used.add(out)
+        return out
+
     for k, layer in enumerate(network.layers):
-        name = layer.name or f"layer{k}"
-        while name in used or name in ("output",):
-            name = f"{name}_{k}"
-        used.add(name)
+        name = unique(layer.name or f"layer{k}")
         n = layer.n_out
         k_shift = layer.leak_shift if layer.integration == "continuous" else 0
         c = 1.0 - 2.0**-k_shift if k_shift else 1.0
         ones = np.ones(n)
-        meta_aff = {} if layer.fire else {"hwsim_threshold": int(layer.threshold)}
+        meta_aff: dict[str, Any] = {"hwsim_layer": str(layer.name)}
+        if not layer.fire:
+            meta_aff["hwsim_threshold"] = int(layer.threshold)
         nodes[name] = nir.Affine(
             weight=layer.weights.T.astype(np.float64) * c, bias=layer.bias.astype(np.float64) * c, metadata=meta_aff
         )
@@ -452,16 +543,17 @@ def to_nir(network: Network, dt_s: float = DEFAULT_DT_S) -> Any:
             else:
                 neuron = nir.LI(tau=dt_s * 2.0**k_shift * ones, r=2.0**k_shift * ones, v_leak=0 * ones, metadata=meta)
         if neuron is not None:
-            nname = f"{name}_neuron"
-            used.add(nname)
+            nname = unique(f"{name}_neuron")
             nodes[nname] = neuron
             edges.append((prev, nname))
             prev = nname
     nodes["output"] = nir.Output(output_type={"output": np.array([network.n_outputs])})
     edges.append((prev, "output"))
-    return nir.NIRGraph(
-        nodes=nodes, edges=edges, metadata={"dt": float(dt_s), "name": str(network.metadata.get("name", ""))}
-    )
+    metadata: dict[str, Any] = {"dt": float(dt_s), "name": str(network.metadata.get("name", ""))}
+    for key in CARRIED_METADATA:
+        if network.metadata.get(key) is not None:
+            metadata[f"hwsim_{key}"] = _plain(network.metadata[key])
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
 
 
 def write_nir(network: Network, path: str | Path, dt_s: float = DEFAULT_DT_S) -> Path:

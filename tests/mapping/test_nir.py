@@ -2,6 +2,7 @@
 them (scalar parameters, batch dimensions), unrolled conv/pool against direct loops, and the round trip."""
 
 import copy
+import re
 
 import h5py
 import nir
@@ -10,10 +11,11 @@ import numpy as np
 import pytest
 from mapping_cases import assert_program_matches_network
 
+from hwsim.golden import simulate
 from hwsim.network import simulate_network
 from hwsim.testing import random_network, random_raster
-from mapping import from_nir, load_network, map_network, plan, to_nir, write_nir
-from mapping.errors import MappingError
+from mapping import check_drc, from_nir, load_network, map_network, plan, to_nir, write_nir
+from mapping.errors import DRCWarning, MappingError
 from mapping.unroll import conv2d_matrix, pool2d_matrix
 
 DT = 1e-4
@@ -73,7 +75,10 @@ def test_cubalif_instantaneous_current_and_v_leak(default_chip):
         w_in=2.0,
     )
     g = _graph(nir.Affine(weight=np.array([[1.0, -1.0, 3.0]]), bias=np.array([0.25])), cuba, input_shape=[3])
-    (layer,) = from_nir(g, default_chip).layers
+    net = from_nir(g, default_chip)
+    (layer,) = net.layers
+    info = net.metadata["nir_import"][0]
+    assert (info["decay_nir"], info["decay_chip"]) == (0.0, 0.0)  # a = dt/tau = 1: nothing kept, asked or given
     np.testing.assert_array_equal(layer.weights, [[2], [-2], [6]])  # w_in * W
     np.testing.assert_array_equal(layer.bias, [1])  # 2 * 0.25 + 0.5
     assert (layer.threshold, layer.integration) == (2, "discontinuous")  # v > 1.5 <=> v >= 2
@@ -158,8 +163,195 @@ def test_dt_from_metadata_and_argument(default_chip):
 def test_slow_leak_beyond_v_bits_is_no_leak(small_chip):
     lif = nir.LIF(tau=np.array(DT * 2**20), r=np.array(2.0**20), v_leak=np.array(0.0), v_threshold=np.array(1.0))
     g = _graph(nir.Linear(weight=np.eye(2)), lif, input_shape=[2], output_shape=[2])
-    (layer,) = from_nir(g, small_chip).layers
-    assert (layer.integration, layer.leak_shift) == ("continuous", 0)
+    net = from_nir(g, small_chip)
+    (layer,) = net.layers
+    assert (layer.integration, layer.leak_shift) == ("continuous", 0)  # k = 20 > v_bits - 1 = 11
+    np.testing.assert_array_equal(layer.weights, np.eye(2))  # gain r dt / tau = 1, not divided by a decay
+    info = net.metadata["nir_import"][0]
+    assert info["decay_nir"] == 1 - 2.0**-20 and info["decay_chip"] == 1.0  # requested vs chip, both reported
+
+
+# dt/tau = 0.9 (k = round(log2(1/0.9)) = round(0.152) = 0), r = 1, v_leak = 0.1, threshold 1, and
+# Euler without its (1 - a) v term: v[t+1] = 0.9 (W x + b) + 0.09. W_eff = 0.9 W^T has max 1.8, so
+# s = 127 / 1.8 and the chip weights are rint(63.5 W^T); bias rint(s [0.54, 0.09]) = rint([38.1, 6.35]).
+FAST_W = np.array([[0.4, -0.6], [1.2, 2.0]])  # (out, in)
+FAST_B = np.array([0.5, 0.0])
+FAST_CHIP_W = [[25, 76], [-38, 127]]  # rint(63.5 * [[0.4, 1.2], [-0.6, 2.0]])
+FAST_CHIP_B = [38, 6]
+FAST_CHIP_THRESHOLD = 71  # v > 70.56 <=> v >= 71
+
+
+def _fast_lif_graph(dt_over_tau):
+    lif = nir.LIF(tau=np.full(2, DT / dt_over_tau), r=np.ones(2), v_leak=np.full(2, 0.1), v_threshold=np.ones(2))
+    return _graph(nir.Affine(weight=FAST_W, bias=FAST_B), lif, input_shape=[2], output_shape=[2])
+
+
+def test_decay_rounding_to_k0_is_discontinuous(default_chip):
+    """A decay of 0.1 per step is nearer 0 (k = 0) than the chip's smallest leak: discontinuous, not 'no leak'."""
+    with pytest.warns(DRCWarning, match=r"decay per step 0\.1 .* becomes 0 on the chip \(discontinuous"):
+        net = from_nir(_fast_lif_graph(0.9), default_chip)
+    (layer,) = net.layers
+    assert (layer.integration, layer.leak_shift) == ("discontinuous", 0)
+    np.testing.assert_array_equal(layer.weights, FAST_CHIP_W)
+    np.testing.assert_array_equal(layer.bias, FAST_CHIP_B)
+    assert layer.threshold == FAST_CHIP_THRESHOLD
+    info = net.metadata["nir_import"][0]
+    assert info["gain"] == pytest.approx(0.9)  # a R, not divided by a decay
+    assert info["decay_nir"] == pytest.approx(0.1) and info["decay_chip"] == 0.0
+
+
+def test_half_decay_is_leak_shift_one(default_chip):
+    # dt/tau = 0.5 -> k = 1, chip decay 1 - 1/2 = 0.5 = 1 - a: exact, so no warning (warnings are errors here).
+    # gain a R / beta = 0.5 / 0.5 = 1: integer weights stay, scale 1; v > 5 <=> v >= 6.
+    lif = nir.LIF(tau=np.array(2 * DT), r=np.array(1.0), v_leak=np.array(0.0), v_threshold=np.array(5.0))
+    w = np.array([[3.0, -2.0], [1.0, 4.0]])
+    g = _graph(nir.Affine(weight=w, bias=np.array([1.0, 0.0])), lif, input_shape=[2], output_shape=[2])
+    net = from_nir(g, default_chip)
+    (layer,) = net.layers
+    assert (layer.integration, layer.leak_shift, layer.threshold) == ("continuous", 1, 6)
+    np.testing.assert_array_equal(layer.weights, [[3, 1], [-2, 4]])
+    np.testing.assert_array_equal(layer.bias, [1, 0])
+    info = net.metadata["nir_import"][0]
+    assert (info["decay_nir"], info["decay_chip"]) == (0.5, 0.5)
+
+
+@pytest.mark.parametrize(
+    "dt_over_tau,integration,leak_shift,decay_chip",
+    [
+        (0.72, "discontinuous", 0, 0.0),  # log2(1/0.72) = 0.474 rounds to 0; asked 0.28
+        (0.70, "continuous", 1, 0.5),  # log2(1/0.70) = 0.515 rounds to 1; asked 0.30
+    ],
+)
+def test_decay_rounding_either_side_of_k_half(default_chip, dt_over_tau, integration, leak_shift, decay_chip):
+    # both are 0.2 or more away from the requested decay: the import warns
+    with pytest.warns(DRCWarning, match=f"becomes {decay_chip:g} on the chip"):
+        net = from_nir(_fast_lif_graph(dt_over_tau), default_chip)
+    (layer,) = net.layers
+    assert (layer.integration, layer.leak_shift) == (integration, leak_shift)
+    info = net.metadata["nir_import"][0]
+    assert info["decay_nir"] == pytest.approx(1 - dt_over_tau) and info["decay_chip"] == decay_chip
+
+
+def test_k0_layer_program_simulates_like_the_hand_computed_update(default_chip):
+    """The mapped program (golden model) against v = W x + b per step in chip integers, and against the
+    float update v = 0.9 (W x + b) + 0.09 > 1 for the spikes. Under 'continuous, no leak' neuron 0 would
+    add up 38 per step and fire by the second step."""
+    with pytest.warns(DRCWarning):
+        net = from_nir(_fast_lif_graph(0.9), default_chip)
+    x = np.array([[0, 0], [1, 0], [0, 0], [0, 1], [1, 1], [1, 0], [0, 0], [0, 0]], np.uint8)
+    res = simulate(map_network(net, default_chip, seed=0), x[None])
+    # neuron 0: 38 + 25 x0 - 38 x1 < 71 always; neuron 1: 6 + 76 x0 + 127 x1 >= 71 unless x = 0 (reset to 0)
+    want_spikes = [[0, 0], [0, 1], [0, 0], [0, 1], [0, 1], [0, 1], [0, 0], [0, 0]]
+    want_membranes = [[38, 6], [63, 0], [38, 6], [0, 0], [25, 0], [63, 0], [38, 6], [38, 6]]
+    np.testing.assert_array_equal(res.output_spikes[0], want_spikes)
+    np.testing.assert_array_equal(res.output_membranes[0], want_membranes)
+    v_float = 0.9 * (x @ FAST_W.T + FAST_B) + 0.09  # the NIR discrete update with no memory
+    np.testing.assert_array_equal(res.output_spikes[0], (v_float > 1.0).astype(np.uint8))
+
+
+# ------------------------------------------------------------------------------------- malformed files
+def _lif2(**kw):
+    p = dict(tau=np.full(2, 8 * DT), r=np.full(2, 8.0), v_leak=np.zeros(2), v_threshold=np.ones(2))
+    p.update(kw)
+    return nir.LIF(**p)
+
+
+def _cuba2():
+    return nir.CubaLIF(
+        tau_syn=np.full(2, DT), tau_mem=np.full(2, DT), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2)
+    )
+
+
+def _edited_file(tmp_path, neuron, edits, metadata=None):
+    """Affine(2 -> 2) -> neuron written with nir.write, then fields replaced (or deleted: None) with h5py."""
+    g = _graph(
+        nir.Affine(weight=np.full((2, 2), 0.5), bias=np.zeros(2)),
+        neuron,
+        input_shape=[2],
+        output_shape=[2],
+        metadata=metadata,
+    )
+    path = tmp_path / "bad.nir"
+    nir.write(path, g)
+    with h5py.File(path, "r+") as fh:
+        for (node, field), value in edits.items():
+            group = fh[f"node/nodes/{node}"]
+            del group[field]
+            if value is not None:
+                group.create_dataset(field, data=value)
+    return path
+
+
+MALFORMED = {
+    "cubalif without tau_syn": (
+        _cuba2,
+        {("n1", "tau_syn"): None},
+        "node 'n1' (CubaLIF): no 'tau_syn' field; expected the synaptic time constant in seconds",
+    ),
+    "tau_syn = 0": (
+        _cuba2,
+        {("n1", "tau_syn"): np.zeros(2)},
+        "node 'n1' (CubaLIF): tau_syn = 0; expected a time constant > 0 s",
+    ),
+    "affine without weight": (
+        _lif2,
+        {("n0", "weight"): None},
+        "node 'n0' (Affine): no 'weight' field; expected a weight tensor",
+    ),
+    "nan weight": (
+        _lif2,
+        {("n0", "weight"): np.array([[np.nan, 0.5], [0.5, 0.5]])},
+        "node 'n0' (Affine): weight has 1 non-finite value(s) (nan); expected finite numbers",
+    ),
+    "inf bias": (
+        _lif2,
+        {("n0", "bias"): np.array([np.inf, -np.inf])},
+        "node 'n0' (Affine): bias has 2 non-finite value(s) (-inf, inf); expected finite numbers",
+    ),
+    "nan threshold": (
+        _lif2,
+        {("n1", "v_threshold"): np.full(2, np.nan)},
+        "node 'n1' (LIF): v_threshold has 2 non-finite value(s) (nan); expected finite numbers",
+    ),
+    "tau = inf": (
+        _lif2,
+        {("n1", "tau"): np.full(2, np.inf)},
+        "node 'n1' (LIF): tau = inf; expected a finite time constant: in tau dv/dt = (v_leak - v) + R I the input "
+        "then reaches the membrane with gain R / tau = 0",
+    ),
+    "tau = 0": (_lif2, {("n1", "tau"): np.zeros(2)}, "node 'n1' (LIF): tau = 0; expected a time constant > 0 s"),
+    "negative tau": (
+        _lif2,
+        {("n1", "tau"): np.full(2, -1e-3)},
+        "node 'n1' (LIF): tau = -0.001; expected a time constant > 0 s",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_malformed_file_is_a_mapping_error_naming_node_and_field(tmp_path, default_chip, case):
+    neuron, edits, message = MALFORMED[case]
+    path = _edited_file(tmp_path, neuron(), edits)
+    for run in (lambda: load_network(path, default_chip), lambda: check_drc(path, default_chip)):
+        with pytest.raises(MappingError, match="^" + re.escape(message)) as info:
+            run()
+        assert type(info.value) is MappingError  # a malformed file, not a design rule (nor a KeyError)
+
+
+def test_zero_dt_in_graph_metadata_is_a_mapping_error(tmp_path, default_chip):
+    path = _edited_file(tmp_path, _lif2(), {}, metadata={"dt": 0.0})
+    with pytest.raises(MappingError, match=re.escape("dt = 0.0: expected a positive time step in seconds")):
+        load_network(path, default_chip)
+    with pytest.raises(MappingError, match=re.escape("dt = 0: expected a positive time step in seconds")):
+        load_network(_edited_file(tmp_path, _lif2(), {}), default_chip, dt_s=0)
+
+
+def test_finite_weights_that_overflow_when_composed(default_chip):
+    # each field is finite, but the composed matrix 1e200 @ 1e200 is not
+    big = nir.Linear(weight=np.full((2, 2), 1e200))
+    g = _graph(big, copy.deepcopy(big), nir.IF(r=np.array(1 / DT), v_threshold=np.array(1.0)), input_shape=[2])
+    with pytest.raises(MappingError, match=r"layer 0 \(n0\): weights or biases overflow to inf"):
+        from_nir(g, default_chip)
 
 
 # --------------------------------------------------------------------------------- convolution unrolling
@@ -351,6 +543,64 @@ def test_round_trip_in_memory_and_file(tmp_path, small_chip, mode):
         for c1, c2 in zip(p1.program.cores, p2.program.cores):
             assert c1.header() == c2.header()
             np.testing.assert_array_equal(c1.weights, c2.weights)
+
+
+def test_round_trip_keeps_layer_names(tmp_path, small_chip, rng):
+    """'output' is the Output node's name and 'b_neuron' collides with the neuron node of a layer 'b'."""
+    chip = small_chip.replace(mesh_rows=3, mesh_cols=3)
+    net = random_network(rng, [6, 5, 4, 3], chip.core)
+    names = ["b_neuron", "b", "output"]
+    for layer, name in zip(net.layers, names):
+        layer.name = name
+    g = to_nir(net)
+    assert len(g.nodes) == 2 + 2 * 3  # input, output, and an Affine plus a LIF per layer: none overwritten
+    for back in (from_nir(g, chip), load_network(write_nir(net, tmp_path / "named.nir"), chip)):
+        assert [layer.name for layer in back.layers] == names
+        for a, b in zip(net.layers, back.layers):
+            np.testing.assert_array_equal(a.weights, b.weights)
+
+
+def test_round_trip_keeps_network_metadata(tmp_path, small_chip, rng):
+    net = random_network(rng, [6, 5, 3], small_chip.core)
+    carried = {
+        "dataset": "digits",
+        "classes": ["zero", "one", "two"],
+        "image_shape": [2, 3],
+        "timesteps": 5,
+        "encoding": "latency",
+        "encoding_seed": 7,
+        "w_bits": 6,
+        "v_bits": 12,
+    }
+    net.metadata.update(carried, name="tiny")
+    for back in (from_nir(to_nir(net), small_chip), load_network(write_nir(net, tmp_path / "m.nir"), small_chip)):
+        assert {k: back.metadata[k] for k in carried} == carried
+        assert type(back.metadata["timesteps"]) is int and back.metadata["name"] == "tiny"
+
+
+def test_exported_widths_are_kept_only_with_the_integers(small_chip, default_chip, rng):
+    net = random_network(rng, [6, 5, 3], small_chip.core)  # metadata v_bits = 12
+    # its 6-bit integers fit the 16-bit chip unchanged (scale 1), so they keep the width they were made
+    # for and the soft rule warns, as it does for the .npz network
+    with pytest.warns(DRCWarning, match="quantized for v_bits = 12, the chip has v_bits = 16"):
+        back = from_nir(to_nir(net), default_chip)
+    assert back.metadata["v_bits"] == 12 and back.metadata["scales"] == [1.0, 1.0]
+    wide = random_network(rng, [6, 5, 3], default_chip.core, weight_range=(-128, 127))
+    back = from_nir(to_nir(wide), small_chip)  # 8-bit weights re-quantized to 6 bits: the chip's widths
+    assert back.metadata["scales"][0] < 1 and (back.metadata["w_bits"], back.metadata["v_bits"]) == (6, 12)
+
+
+def test_bundled_network_through_nir_still_calibrates_on_its_dataset(tmp_path, small_chip):
+    """`hwsim map --rates auto` reads dataset, timesteps and encoding from the network metadata."""
+    from hwsim.commands.map import parse_rates
+    from hwsim.training import load_default_network
+
+    net = load_default_network()
+    back = load_network(write_nir(net, tmp_path / "digits.nir"), small_chip)
+    assert [layer.name for layer in back.layers] == [layer.name for layer in net.layers]
+    raster, note = parse_rates("auto", back)
+    assert note == f"32 {net.metadata['dataset']} test images"
+    assert raster.shape == (32, net.metadata["timesteps"], net.n_inputs)
 
 
 def test_exported_graph_passes_nir_type_check(small_chip, tmp_path, rng):
