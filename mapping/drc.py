@@ -447,17 +447,44 @@ def leak_shift_in_range(net: Network, chip: ChipConfig) -> None:
 
 @_rule("network")
 def v_bits_match_network(net: Network, chip: ChipConfig) -> None:
-    """Soft rule (warns): a network quantized for another membrane width saturates differently on this chip."""
+    """Soft rule (warns): a network quantized for another membrane width saturates differently on this chip.
+
+    Silent when no membrane can saturate at either width: every layer is discontinuous (the
+    membrane restarts at 0 each timestep) and, for every neuron, the sum of its positive
+    weights plus a positive bias, and the sum of its negative weights plus a negative bias,
+    fit the narrower width. Every partial sum of chip-spec §2.2 lies between those two, and the
+    leak and the reset only move the membrane toward 0, so both widths compute the same bits.
+    """
     want = net.metadata.get("v_bits")
-    if want is not None and int(want) != chip.core.v_bits:
-        warnings.warn(
-            DRCWarning(
-                f"design rule v_bits_match_network (soft): the network was quantized for v_bits = {want}, "
-                f"the chip has v_bits = {chip.core.v_bits}; membranes saturate at other values, so results "
-                "can differ from training"
-            ),
-            stacklevel=4,
-        )
+    if want is None or int(want) == chip.core.v_bits:
+        return
+    narrow = min(int(want), chip.core.v_bits)
+    v_max, v_min = 2 ** (narrow - 1) - 1, -(2 ** (narrow - 1))
+    reach = None  # (layer, most positive, most negative) reachable membrane of the first layer that can saturate
+    for layer in net.layers:
+        w = layer.weights.astype(np.int64)
+        b = layer.bias.astype(np.int64)
+        top = int((np.clip(w, 0, None).sum(axis=0) + np.clip(b, 0, None)).max())
+        bottom = int((np.clip(w, None, 0).sum(axis=0) + np.clip(b, None, 0)).min())
+        if layer.integration != "discontinuous" or top > v_max or bottom < v_min:
+            reach = (layer, top, bottom)
+            break
+    if reach is None:
+        return
+    layer, top, bottom = reach
+    why = (
+        f"layer {layer.name!r} integrates continuously, so its membranes are not bounded per timestep"
+        if layer.integration != "discontinuous"
+        else f"layer {layer.name!r} can reach membranes {bottom}..{top}, beyond the {narrow}-bit range {v_min}..{v_max}"
+    )
+    warnings.warn(
+        DRCWarning(
+            f"design rule v_bits_match_network (soft): the network was quantized for v_bits = {want}, "
+            f"the chip has v_bits = {chip.core.v_bits}; {why}, so membranes can saturate at other values "
+            "and results can differ from training"
+        ),
+        stacklevel=4,
+    )
 
 
 #: All rules, in the order :func:`check_drc` runs them (structure first, then capacity, then value ranges).

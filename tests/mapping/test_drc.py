@@ -85,11 +85,35 @@ def test_leak_shift_in_range(small_chip):
     )
 
 
-def test_v_bits_match_network_warns(small_chip, default_chip):
-    net = _net([5, 4])
+def test_v_bits_match_network_warns_when_saturation_can_differ(default_chip):
+    # column sums: 30 weights of 70 = 2100, beyond the 12-bit range (max 2047), inside the 16-bit one
+    net = _net([30, 4], {0: dict(weights=np.full((30, 4), 70, np.int32))})
+    net.metadata["v_bits"] = 16
+    check_drc(net, default_chip)  # same width: silent
     net.metadata["v_bits"] = 12
-    check_drc(net, small_chip)  # matches: silent (warnings are errors under pytest here)
-    with pytest.warns(DRCWarning, match="v_bits_match_network .* quantized for v_bits = 12, the chip has v_bits = 16"):
+    with pytest.warns(DRCWarning, match=r"v_bits_match_network .* quantized for v_bits = 12, the chip has "
+                                        r"v_bits = 16; layer 'fc0' can reach membranes 0..2100, beyond the "
+                                        r"12-bit range -2048..2047"):
+        map_network(net, default_chip)
+
+
+def test_v_bits_match_network_silent_when_no_membrane_can_saturate(default_chip):
+    # 30 x 68 = 2040 plus bias 7 = 2047: every partial sum fits 12 bits, so 12 and 16 bits give the same bits
+    over = {0: dict(weights=np.full((30, 4), 68, np.int32), bias=np.full(4, 7, np.int32)),
+            1: dict(weights=np.full((4, 2), -60, np.int32), bias=np.full(2, -5, np.int32))}
+    net = _net([30, 4, 2], over)
+    net.metadata["v_bits"] = 12
+    map_network(net, default_chip)  # silent: a warning is an error under pytest here
+    # one more unit of bias and the bound no longer fits
+    net.layers[0].bias[:] = 8
+    with pytest.warns(DRCWarning, match=r"layer 'fc0' can reach membranes 0..2048"):
+        map_network(net, default_chip)
+
+
+def test_v_bits_match_network_warns_for_continuous_layers(default_chip):
+    net = _net([5, 4], {0: dict(integration="continuous")})  # tiny sums, but they accumulate over time
+    net.metadata["v_bits"] = 12
+    with pytest.warns(DRCWarning, match=r"layer 'fc0' integrates continuously"):
         map_network(net, default_chip)
 
 
