@@ -67,3 +67,36 @@ def test_missing_file():
 def test_hdl_params_come_from_the_config():
     cc = CoreConfig(axons=64, neurons=32, lanes=4, w_bits=6, v_bits=12)
     assert cc.to_hdl_params() == {"AXONS": 64, "NEURONS": 32, "LANES": 4, "W_BITS": 6, "V_BITS": 12}
+
+
+@pytest.mark.parametrize("preset", ["default_28nm", "small"])
+def test_ranges_written_in_the_preset_files_are_the_enforced_ones(preset, tmp_path):
+    """A `# lo..hi` comment in a preset is what hwsim.config accepts: both ends load, one step beyond fails."""
+    import re
+    from pathlib import Path
+
+    import hwsim
+
+    path = Path(hwsim.__file__).parent / "configs" / f"{preset}.toml"
+    lines = path.read_text().splitlines()
+    checked = 0
+    for i, line in enumerate(lines):
+        found = re.match(r"^(\w+) = ([\d.]+)\s+# (\d+)\.\.(\d+)\b", line)
+        if not found:
+            continue
+        key, value, lo, hi = found.group(1), found.group(2), int(found.group(3)), int(found.group(4))
+        step = 1 if "." not in value else 0.5
+        for candidate, ok in ((lo, True), (hi, True), (lo - step, False), (hi + step, False)):
+            text = lines[:i] + [f"{key} = {candidate}"] + lines[i + 1:]
+            # the other fields are set so that only the range of `key` can fail (v_bits > w_bits, lanes | neurons)
+            others = {"w_bits": {"v_bits": 32}, "v_bits": {"w_bits": 2}, "neurons": {"lanes": 1}}.get(key, {})
+            text = [next((f"{k} = {v}" for k, v in others.items() if ln.startswith(f"{k} =")), ln) for ln in text]
+            f = tmp_path / f"{key}_{candidate}.toml"
+            f.write_text("\n".join(text) + "\n")
+            if ok:
+                load_chip_config(f)
+            else:
+                with pytest.raises(ConfigError, match=key):
+                    load_chip_config(f)
+        checked += 1
+    assert checked >= 8  # mesh, clock, NoC and core ranges are all annotated
