@@ -28,7 +28,8 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +55,7 @@ __all__ = [
     "render_figures",
     "write_report",
     "check_outdir",
+    "atomic_outdir",
     "default_sweep",
 ]
 
@@ -629,8 +631,12 @@ def render_figures(data: dict, folder: str | Path) -> list[Path]:
     return out
 
 
-def check_outdir(outdir: str | Path) -> Path:
+def check_outdir(outdir: str | Path, marker: str = "report.json") -> Path:
     """Fail early if ``outdir`` cannot take a report: a file, or a folder holding other things.
+
+    Args:
+        outdir: Output folder.
+        marker: The file that marks an earlier output of the same kind (which may be replaced).
 
     Raises:
         ReportError: naming the folder and why.
@@ -638,12 +644,48 @@ def check_outdir(outdir: str | Path) -> Path:
     outdir = Path(outdir)
     if outdir.exists() and not outdir.is_dir():
         raise ReportError(f"output folder {str(outdir)!r} is a file")
-    if outdir.is_dir() and any(outdir.iterdir()) and not (outdir / "report.json").exists():
+    if outdir.is_dir() and any(outdir.iterdir()) and not (outdir / marker).exists():
         raise ReportError(
-            f"output folder {str(outdir)!r} is not empty and holds no earlier report.json; "
+            f"output folder {str(outdir)!r} is not empty and holds no earlier {marker}; "
             "refusing to replace it (choose another -o/--outdir)"
         )
     return outdir
+
+
+@contextmanager
+def atomic_outdir(outdir: str | Path, marker: str = "report.json") -> Iterator[Path]:
+    """Write a whole output folder atomically: yields a temporary folder next to ``outdir``.
+
+    When the ``with`` block completes, the temporary folder replaces ``outdir``
+    (an earlier output holding ``marker`` is removed); if the block raises,
+    the temporary folder is deleted and ``outdir`` is left as it was.
+
+    Raises:
+        ReportError: ``outdir`` is a file, or a folder that holds something other than an earlier output.
+    """
+    outdir = check_outdir(outdir, marker)
+    parent = outdir.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{outdir.name}.tmp-"))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o755)
+        old = None
+        if outdir.exists():
+            old = Path(tempfile.mkdtemp(dir=parent, prefix=f".{outdir.name}.old-"))
+            os.rmdir(old)
+            os.replace(outdir, old)
+        try:
+            os.replace(tmp, outdir)
+        except BaseException:
+            if old is not None:
+                os.replace(old, outdir)  # put the earlier output back
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def write_report(report: Report | dict, outdir: str | Path, *, figures: bool = True,
@@ -665,10 +707,7 @@ def write_report(report: Report | dict, outdir: str | Path, *, figures: bool = T
     """
     outdir = check_outdir(outdir)
     data = report.to_dict() if isinstance(report, Report) else report
-    parent = outdir.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{outdir.name}.tmp-"))
-    try:
+    with atomic_outdir(outdir) as tmp:
         (tmp / "report.json").write_text(json.dumps(data, indent=1, allow_nan=False) + "\n", encoding="utf-8")
         _write_csv(tmp / "report.csv", ("section", "key", "value", "unit"), _csv_rows(data))
         if isinstance(report, Report):
@@ -681,21 +720,4 @@ def write_report(report: Report | dict, outdir: str | Path, *, figures: bool = T
             if Path(name).name != name:
                 raise ReportError(f"extra file name {name!r} must be a plain file name")
             (tmp / name).write_bytes(blob)
-        os.chmod(tmp, 0o755)
-        old = None
-        if outdir.exists():
-            old = Path(tempfile.mkdtemp(dir=parent, prefix=f".{outdir.name}.old-"))
-            os.rmdir(old)
-            os.replace(outdir, old)
-        try:
-            os.replace(tmp, outdir)
-        except BaseException:
-            if old is not None:
-                os.replace(old, outdir)  # put the earlier report back
-            raise
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return outdir

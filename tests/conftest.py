@@ -47,9 +47,21 @@ def rng():
 from hwsim import kernels as _kernels  # noqa: E402
 from hwsim import reference as _reference  # noqa: E402
 
+from hwsim.kernels import rram as _rram_kernels  # noqa: E402
+from hwsim.reference import rram as _rram_reference  # noqa: E402
+
 COMPARISONS = {
     _kernels.integrate_spikes: _reference.integrate_spikes,
     _kernels.update_neurons: _reference.update_neurons,
     _kernels.host_timestep: _reference.host_timestep,
     _kernels.chip_pass: _reference.chip_pass,
+    # RRAM crossbar kernels; the twin of the whole-chip kernel rram_chip_run is the golden model
+    # (hwsim.rram.golden.simulate_rram), compared in tests/hwsim/rram/test_rram_engine.py
+    _rram_kernels.crossbar_read: _rram_reference.crossbar_read,
 }
+if _rram_kernels.GIL_FREE_STREAMS:  # else the kernels module already is the NumPy twins
+    COMPARISONS.update({
+        _rram_kernels.standard_normals: _rram_reference.standard_normals,
+        _rram_kernels.read_noise_fill: _rram_reference.read_noise_fill,
+        _rram_kernels.device_draws: _rram_reference.device_draws,
+    })

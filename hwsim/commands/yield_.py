@@ -15,6 +15,9 @@ Examples::
 
 Outputs in ``-o DIR``: ``yield.json`` (every number, per instance),
 ``accuracy_hist.png``, ``yield_vs_sigma.png`` and, with ``--tune``, ``tuning.png``.
+The folder is written as a whole (a temporary folder renamed when complete,
+as ``hwsim run``): an existing ``DIR`` is replaced only if it holds an earlier
+``yield.json``, and is left untouched if the run fails.
 """
 
 from __future__ import annotations
@@ -24,16 +27,17 @@ import json
 import math
 import sys
 import time
-from pathlib import Path
+import warnings
 
 import numpy as np
 
 from hwsim.errors import InputError
 
-__all__ = ["HELP", "add_arguments", "run", "render_table", "DEFAULT_OUTDIR"]
+__all__ = ["HELP", "add_arguments", "run", "render_table", "DEFAULT_OUTDIR", "YIELD_FILE"]
 
 HELP = "Monte Carlo yield of RRAM chip instances, with signature-driven tuning"
 DEFAULT_OUTDIR = "hwsim-yield"
+YIELD_FILE = "yield.json"  # marks a yield-study folder: only such a folder is replaced by a new study
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -143,9 +147,13 @@ def run(args: argparse.Namespace) -> int:
     )
     from mapping import map_network
 
+    from hwsim.report import atomic_outdir, check_outdir
+
     t0 = time.perf_counter()
     _check_args(args)
     sweep = _parse_sigmas(args.sweep)
+    # fail before the simulation, not after: a file, or a folder holding anything but an earlier yield study
+    outdir = check_outdir(args.outdir, YIELD_FILE)
     chip = load_chip_config(args.chip)
     cfg = rram_config_of(chip)
     changes = {}
@@ -172,7 +180,12 @@ def run(args: argparse.Namespace) -> int:
     T = args.timesteps or int(net.metadata.get("timesteps", 8) or 8)
     encoding = str(net.metadata.get("encoding", "rate") or "rate")
     _say(args, f"mapping {'-'.join(map(str, net.sizes))} onto {chip.name} ({chip.core_type})", t0)
-    program = map_network(net, chip)
+    # The mapper reports soft design-rule violations as warnings; show them as messages, as 'hwsim run' does.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        program = map_network(net, chip)
+    for w in caught:
+        print(f"hwsim yield: warning: {w.message}", file=sys.stderr)
 
     ds = load_dataset(args.dataset, args.data_dir)
     if ds.x_test.shape[1] != program.n_inputs:
@@ -221,7 +234,8 @@ def run(args: argparse.Namespace) -> int:
         lo = n_cal + args.signature_images
         tune_set = (train_r[lo : lo + args.tuning_images], ds.y_train[lo : lo + args.tuning_images])
         train_seeds = instance_seeds(args.train_instances, args.seed + args.instances)
-        _say(args, f"training the tuner on {len(train_seeds)} instances (seeds {train_seeds[0]}..{train_seeds[-1]})", t0)
+        _say(args, f"training the tuner on {len(train_seeds)} instances "
+                   f"(seeds {train_seeds[0]}..{train_seeds[-1]})", t0)
         with _bar(args, len(train_seeds), "train tuner") as bar:
             model = train_tuner(program, train_seeds, sig_set, tune_set, (test_r, y_test), adc_scales=scales,
                                 workers=args.workers, progress=bar.update)
@@ -263,23 +277,24 @@ def run(args: argparse.Namespace) -> int:
         "tuning": tuning,
         "instances_tuned": [o.to_dict() for o in outcomes],
     }
-    outdir = Path(args.outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    from hwsim.program import atomic_write_bytes
-
     data = _clean(result)
-    atomic_write_bytes(outdir / "yield.json", json.dumps(data, indent=1, allow_nan=False).encode())
-    if not args.no_figures:
-        from hwsim.rram.figures import accuracy_histogram, tuning_figure, yield_vs_sigma
+    # the whole folder at once: a temporary folder next to it replaces it when every file is written, so
+    # no file of an earlier study survives beside the new yield.json, and a failure leaves the old folder
+    _say(args, f"writing {outdir}/", t0)
+    with atomic_outdir(outdir, YIELD_FILE) as tmp:
+        (tmp / YIELD_FILE).write_bytes(json.dumps(data, indent=1, allow_nan=False).encode())
+        if not args.no_figures:
+            from hwsim.rram import figures
 
-        accuracy_histogram(outdir / "accuracy_hist.png", acc, args.spec, ideal_acc,
-                           after=np.array([o.accuracy_after for o in outcomes]) if outcomes else None,
-                           title=f"{args.instances} {chip.name} instances, sigma={cfg.variation_sigma:g}, "
-                                 f"array sigma={cfg.array_sigma:g}")
-        if sweep_res is not None:
-            yield_vs_sigma(outdir / "yield_vs_sigma.png", sweep_res, args.spec)
-        if outcomes:
-            tuning_figure(outdir / "tuning.png", outcomes, args.spec)
+            figures.accuracy_histogram(
+                tmp / "accuracy_hist.png", acc, args.spec, ideal_acc,
+                after=np.array([o.accuracy_after for o in outcomes]) if outcomes else None,
+                title=f"{args.instances} {chip.name} instances, sigma={cfg.variation_sigma:g}, "
+                      f"array sigma={cfg.array_sigma:g}")
+            if sweep_res is not None:
+                figures.yield_vs_sigma(tmp / "yield_vs_sigma.png", sweep_res, args.spec)
+            if outcomes:
+                figures.tuning_figure(tmp / "tuning.png", outcomes, args.spec)
     if args.json:
         json.dump(data, sys.stdout, indent=1, allow_nan=False)
         sys.stdout.write("\n")
@@ -321,6 +336,9 @@ def render_table(data: dict) -> str:
     t = data.get("tuning")
     if t:
         corr = "n/a" if t["prediction_corr"] is None else f"{t['prediction_corr']:.2f}"
+        # no out-of-spec device before tuning: a relative change is undefined; "+ 0.0" turns -0.0 into 0.0
+        change = ("n/a" if t["out_of_spec_before"] == 0
+                  else f"{-100 * t['out_of_spec_reduction'] + 0.0:+.1f} %")
         lines += [
             "",
             f"Signature-driven tuning ({t['train_instances']} training instances, {t['signature_images']} "
@@ -328,8 +346,7 @@ def render_table(data: dict) -> str:
             "",
             "| | before tuning | after tuning | change |",
             "| --- | --- | --- | --- |",
-            f"| out-of-spec devices | {t['out_of_spec_before']} | {t['out_of_spec_after']} | "
-            f"{-100 * t['out_of_spec_reduction']:+.1f} % |",
+            f"| out-of-spec devices | {t['out_of_spec_before']} | {t['out_of_spec_after']} | {change} |",
             f"| yield | {100 * t['yield_before']:.1f} % | {100 * t['yield_after']:.1f} % | "
             f"{100 * t['yield_gain']:+.1f} points |",
             f"| mean accuracy | {t['mean_accuracy_before']:.4f} | {t['mean_accuracy_after']:.4f} | "

@@ -33,6 +33,7 @@ __all__ = [
     "RramChip",
     "program_chip",
     "read_noise_normals",
+    "seed_words",
     "rram_config_of",
 ]
 
@@ -42,6 +43,28 @@ FAULT_NONE, FAULT_STUCK_ON, FAULT_STUCK_OFF = 0, 1, 2
 _TAG_DEVICE = 0
 _TAG_READ_NOISE = 1
 _TAG_ARRAY = 2
+
+
+def seed_words(*values: int) -> np.ndarray:
+    """The uint32 entropy words NumPy's ``SeedSequence([v0, v1, ...])`` assembles from non-negative integers.
+
+    Each value becomes its 32-bit words, least significant first (0 is one word ``[0]``), and the
+    words are concatenated; the kernels of :mod:`hwsim.kernels.rram` seed their streams from these.
+
+    Raises:
+        ValueError: a negative value.
+    """
+    words: list[int] = []
+    for v in values:
+        v = int(v)
+        if v < 0:
+            raise ValueError(f"seed value {v}: expected an integer >= 0")
+        words.append(v & 0xFFFFFFFF)
+        v >>= 32
+        while v:
+            words.append(v & 0xFFFFFFFF)
+            v >>= 32
+    return np.array(words, np.uint32)
 
 
 def rram_config_of(chip: ChipConfig) -> RramConfig:
@@ -148,7 +171,7 @@ class Crossbar:
         return (self.g_read_plus_us + self.g_read_minus_us).sum(axis=1)
 
 
-def sample_crossbar(cp: CoreProgram, chip: ChipConfig, seed: int) -> Crossbar:
+def sample_crossbar(cp: CoreProgram, chip: ChipConfig, seed: int, draw_cache: dict | None = None) -> Crossbar:
     """Program one core's weights into a crossbar of chip instance ``seed`` (docs/rram.md).
 
     The device draws cover the whole physical ``axons x neurons x 2`` array of
@@ -156,12 +179,31 @@ def sample_crossbar(cp: CoreProgram, chip: ChipConfig, seed: int) -> Crossbar:
     the same cells whatever program it holds, and switching one non-ideality
     off does not change the draws of another (common random numbers across a
     sigma sweep).
+
+    Args:
+        cp: The core's program.
+        chip: An RRAM chip.
+        seed: Instance seed.
+        draw_cache: Optional dict that keeps the device draws (they depend on the seed, the core
+            and the geometry only, not on any device parameter): pass the same dict to sample the same
+            instance again with other parameters without re-drawing. The result is the same.
     """
+    from hwsim.kernels.rram import device_draws  # Numba; compiled on first use
+
     cfg = rram_config_of(chip)
     cc = chip.core
-    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), _TAG_DEVICE, int(cp.core)])))
-    z = rng.standard_normal((cc.axons, cc.neurons, 2))[: cp.n_axons, : cp.n_neurons]
-    u = rng.random((cc.axons, cc.neurons, 2))[: cp.n_axons, : cp.n_neurons]
+    key = (int(seed), int(cp.core), cp.n_axons, cp.n_neurons, cc.axons, cc.neurons)
+    if draw_cache is not None and key in draw_cache:
+        z, u = draw_cache[key]
+    else:
+        # z then u of Generator(PCG64(SeedSequence([seed, 0, core]))) over the physical array, used corner
+        # kept; drawn by a GIL-free kernel that gives NumPy's numbers bit for bit (tests: test_rram_random.py)
+        z = np.empty((cp.n_axons, cp.n_neurons, 2), np.float64)
+        u = np.empty((cp.n_axons, cp.n_neurons, 2), np.float64)
+        device_draws(seed_words(int(seed), _TAG_DEVICE, int(cp.core)), cc.axons, cc.neurons, cp.n_axons,
+                     cp.n_neurons, z, u)
+        if draw_cache is not None:
+            draw_cache[key] = (z, u)
 
     g_plus, g_minus = target_conductances(cp.weights, weight_full_scale(cp.weights, cc.w_bits), cfg)
     g = np.stack([g_plus, g_minus], axis=-1)
@@ -178,9 +220,11 @@ def sample_crossbar(cp: CoreProgram, chip: ChipConfig, seed: int) -> Crossbar:
         g = np.where(fault == FAULT_STUCK_OFF, cfg.g_off_us, g)
     if cfg.array_variation and cfg.array_sigma > 0:
         # one factor for the whole crossbar, from its own stream: the cell draws above stay unchanged
-        z_c = np.random.Generator(
-            np.random.PCG64(np.random.SeedSequence([int(seed), _TAG_ARRAY, int(cp.core)]))
-        ).standard_normal()
+        from hwsim.kernels.rram import standard_normals
+
+        z_c = np.empty(1, np.float64)  # Generator(PCG64(SeedSequence([seed, 2, core]))).standard_normal()
+        standard_normals(seed_words(int(seed), _TAG_ARRAY, int(cp.core)), z_c)
+        z_c = float(z_c[0])
         g = g * np.exp(cfg.array_sigma * z_c)
     g_read = g
     if cfg.ir_drop and cfg.wire_resistance_ohm > 0:
@@ -202,7 +246,9 @@ def read_noise_normals(seed: int, image_index: int, timesteps: int, n_cores: int
     Drawn from ``SeedSequence([seed, 1, image_index])``, so an image's noise
     depends on the chip seed and its global index only, never on the batch
     it is in or on the thread count. ``[t, k, j]`` is for timestep ``t``,
-    program core ``k`` (in ``program.cores`` order), neuron ``j``.
+    program core ``k`` (in ``program.cores`` order), neuron ``j``. This is the
+    specification's NumPy form (the golden model uses it); the engine draws the
+    same numbers for a whole batch with :func:`hwsim.kernels.rram.read_noise_fill`.
     """
     ss = np.random.SeedSequence([int(seed), _TAG_READ_NOISE, int(image_index)])
     return np.random.Generator(np.random.PCG64(ss)).standard_normal((timesteps, n_cores, neurons))
@@ -259,13 +305,15 @@ class RramChip:
         return RramChip(self.program, self.seed, self.crossbars, tuple(int(s) for s in adc_scales), self.thresholds)
 
 
-def program_chip(program: ChipProgram, seed: int, adc_scales: tuple[int, ...] | list[int] | None = None) -> RramChip:
+def program_chip(program: ChipProgram, seed: int, adc_scales: tuple[int, ...] | list[int] | None = None, *,
+                 draw_cache: dict | None = None) -> RramChip:
     """Load ``program`` into chip instance ``seed`` (one draw of the device variation).
 
     Args:
         program: A chip program whose chip has ``core_type = "rram"``.
         seed: Instance seed (>= 0).
         adc_scales: Per program core ADC scale registers; 1 for every core when omitted.
+        draw_cache: Optional dict keeping the device draws between calls (:func:`sample_crossbar`).
 
     Raises:
         ConfigError: the program's chip is not an RRAM chip.
@@ -275,7 +323,7 @@ def program_chip(program: ChipProgram, seed: int, adc_scales: tuple[int, ...] | 
     rram_config_of(program.chip)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ProgramError(f"seed = {seed!r}: expected an integer >= 0")
-    crossbars = tuple(sample_crossbar(cp, program.chip, int(seed)) for cp in program.cores)
+    crossbars = tuple(sample_crossbar(cp, program.chip, int(seed), draw_cache) for cp in program.cores)
     if adc_scales is None:
         adc_scales = (1,) * len(program.cores)
     return RramChip(program, int(seed), crossbars, tuple(int(s) for s in adc_scales))

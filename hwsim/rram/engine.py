@@ -2,8 +2,10 @@
 
 Gives the same :class:`~hwsim.result.RunResult` as the golden model
 :func:`hwsim.rram.golden.simulate_rram`, bit for bit (tested), including the
-read noise: the noise normals of image ``i`` are drawn from
-``SeedSequence([seed, 1, i])`` here in Python and handed to the kernel.
+read noise: the noise normals of image ``i`` are those of
+``SeedSequence([seed, 1, i])``, drawn by the GIL-free kernel
+:func:`hwsim.kernels.rram.read_noise_fill` (NumPy's numbers, bit for bit) and
+handed to the simulation kernel.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from hwsim.config import CORE_DONE_CYCLES, CORE_START_CYCLES
 from hwsim.encoding import as_raster_batch, encode
 from hwsim.errors import InputError
 from hwsim.result import COUNTER_NAMES, HOST_COUNTER_NAMES, RunResult
-from hwsim.rram.device import RramChip, program_chip, read_noise_normals
+from hwsim.rram.device import RramChip, program_chip, seed_words
 from hwsim.rram.golden import RRAM_COUNTER_NAMES
 
 __all__ = ["PackedRram", "pack", "run_rram", "calibrate_adc_scales"]
@@ -117,19 +119,18 @@ def pack(rchip: RramChip) -> PackedRram:
 
 
 def _run_chunk(packed: PackedRram, rchip: RramChip, raster: np.ndarray, first_index: int, threads: int) -> RunResult:
-    from hwsim.kernels.rram import rram_chip_run  # compiles on first use only
+    from hwsim.kernels.rram import read_noise_fill, rram_chip_run  # compiled on first use only
 
     B, T, _ = raster.shape
     C, a, s = packed.n_cores, packed.arrays, packed.scalars
+    draw = False  # the workers draw the read noise of their own images (GIL-free kernel), or it is cached
     if packed.noisy:
         key = (rchip.seed, first_index, B, T)
         z = packed.noise_cache.get(key)
         if z is None:
             z = np.empty((B, T, C, packed.neurons), np.float64)
-            for b in range(B):
-                z[b] = read_noise_normals(rchip.seed, first_index + b, T, C, packed.neurons)
-            if z.nbytes <= 64 << 20:  # keep memory bounded
-                packed.noise_cache[key] = z
+            draw = True
+        seed_w = seed_words(rchip.seed)
     else:
         z = np.zeros((1, 1, 1, 1), np.float64)
     out_spikes = np.zeros((B, T, packed.n_outputs), np.uint8)
@@ -143,6 +144,9 @@ def _run_chunk(packed: PackedRram, rchip: RramChip, raster: np.ndarray, first_in
     raster = np.ascontiguousarray(raster, np.uint8)
 
     def work(lo: int, hi: int) -> None:
+        if draw:
+            # the same numbers as read_noise_normals(seed, first_index + b, T, C, N) for every image b
+            read_noise_fill(seed_w, first_index + lo, z[lo:hi])
         rram_chip_run(
             raster[lo:hi], z[lo:hi] if packed.noisy else z, packed.noisy,
             a["order"], a["stage"], a["n_axons"], a["n_neurons"], a["g_ptr"], a["in_ptr"], a["v_ptr"],
@@ -165,6 +169,8 @@ def _run_chunk(packed: PackedRram, rchip: RramChip, raster: np.ndarray, first_in
     else:
         with ThreadPoolExecutor(n_threads) as pool:
             list(pool.map(work, bounds[:-1], bounds[1:]))
+    if draw and z.nbytes <= 64 << 20:  # keep memory bounded
+        packed.noise_cache[key] = z
     return RunResult(
         output_spikes=out_spikes,
         output_membranes=out_mem,

@@ -2,9 +2,11 @@
 
 Instance ``k`` of a study with base seed ``s`` is chip seed ``s + k``: one
 draw of the device variation, fixed for its life, and its own read-noise
-streams. Instances run in parallel on a thread pool (the kernel releases the
-GIL); every instance's result depends only on its seed and the inputs, so the
-numbers do not depend on the worker count or the order of completion.
+streams. Instances run in parallel on a thread pool: the device draws, the
+read-noise draws and the simulation are Numba kernels that release the GIL,
+so the threads scale. Every instance's result depends only on its seed and the
+inputs, so the numbers do not depend on the worker count or the order of
+completion.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 from hwsim.errors import InputError
 from hwsim.program import ChipProgram
 from hwsim.rram.device import program_chip, rram_config_of
-from hwsim.rram.engine import run_rram
+from hwsim.rram.engine import pack, run_rram
 
 __all__ = [
     "with_rram",
@@ -30,7 +32,11 @@ __all__ = [
     "accuracy_summary",
     "SweepResult",
     "sigma_sweep",
+    "SWEEP_NOISE_CACHE_BYTES",
 ]
+
+# Largest read-noise array (bytes per instance, per worker) that a sigma sweep keeps to reuse at every sigma.
+SWEEP_NOISE_CACHE_BYTES = 128 << 20
 
 
 def with_rram(program: ChipProgram, **changes) -> ChipProgram:
@@ -88,17 +94,33 @@ def instance_accuracies(
         raise InputError(f"{rasters.shape[0]} rasters but {labels.shape[0]} labels")
 
     def one(i: int) -> float:
-        rc = program_chip(program, seeds[i], adc_scales=adc_scales)
-        if thresholds is not None:
-            rc = rc.with_thresholds(thresholds[i])
-        pred = run_rram(rc, rasters, threads=1).predictions
+        acc = _instance_accuracy(program, seeds[i], rasters, labels, adc_scales,
+                                 thresholds[i] if thresholds is not None else None, None, None)
         if progress is not None:
             progress(1)
-        return float((pred == labels).mean())
+        return acc
 
     n = len(seeds)
     with ThreadPoolExecutor(_workers(workers, n)) as pool:
         return np.array(list(pool.map(one, range(n))), np.float64)
+
+
+def _instance_accuracy(program: ChipProgram, seed: int, rasters: np.ndarray, labels: np.ndarray, adc_scales,
+                       thresholds, draw_cache: dict | None, noise_cache: dict | None) -> float:
+    """Accuracy of chip instance ``seed``.
+
+    The device draws (``draw_cache``) and read-noise normals (``noise_cache``) of an instance depend
+    only on its seed, the geometry and the image indices, not on any device parameter, so the same
+    caches can serve the same instance at several sigmas; the result is the same with or without them.
+    """
+    rc = program_chip(program, seed, adc_scales=adc_scales, draw_cache=draw_cache)
+    if thresholds is not None:
+        rc = rc.with_thresholds(thresholds)
+    packed = pack(rc)
+    if noise_cache is not None:
+        packed = dataclasses.replace(packed, noise_cache=noise_cache)
+    pred = run_rram(rc, rasters, packed=packed, threads=1).predictions
+    return float((pred == labels).mean())
 
 
 def yield_fraction(accuracies: np.ndarray, spec: float) -> float:
@@ -162,10 +184,33 @@ def sigma_sweep(
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> SweepResult:
-    """Accuracy of every instance at every device-variation sigma (the other parameters unchanged)."""
-    rows = [
-        instance_accuracies(with_rram(program, variation_sigma=float(s)), rasters, labels, seeds,
-                            adc_scales=adc_scales, workers=workers, progress=progress)
-        for s in sigmas
-    ]
-    return SweepResult(tuple(float(s) for s in sigmas), tuple(int(s) for s in seeds), np.array(rows))
+    """Accuracy of every instance at every device-variation sigma (the other parameters unchanged).
+
+    Runs instance by instance (each on one worker, through all sigmas), so the
+    device draws of an instance are drawn once and reused at every sigma, and
+    so are its read-noise normals when they fit in
+    :data:`SWEEP_NOISE_CACHE_BYTES`; the numbers are those of
+    :func:`instance_accuracies` at each sigma.
+    """
+    labels = np.asarray(labels)
+    if rasters.shape[0] != labels.shape[0]:
+        raise InputError(f"{rasters.shape[0]} rasters but {labels.shape[0]} labels")
+    programs = [with_rram(program, variation_sigma=float(s)) for s in sigmas]
+    noise_bytes = rasters.shape[0] * rasters.shape[1] * len(program.cores) * program.chip.core.neurons * 8
+    share = noise_bytes <= SWEEP_NOISE_CACHE_BYTES
+
+    def one(i: int) -> list[float]:
+        draws: dict = {}
+        noise: dict | None = {} if share else None
+        row = []
+        for prog in programs:
+            row.append(_instance_accuracy(prog, seeds[i], rasters, labels, adc_scales, None, draws, noise))
+            if progress is not None:
+                progress(1)
+        return row
+
+    n = len(seeds)
+    with ThreadPoolExecutor(_workers(workers, n)) as pool:
+        cols = list(pool.map(one, range(n)))
+    acc = np.array(cols, np.float64).T.reshape(len(programs), n)
+    return SweepResult(tuple(float(s) for s in sigmas), tuple(int(s) for s in seeds), acc)

@@ -1,11 +1,16 @@
-"""``hwsim yield`` end to end on a small case: files, and yield.json agrees with itself and with the table."""
+"""``hwsim yield`` end to end on a small case: files, and yield.json agrees with itself and with the table;
+the output folder is written as a whole; the mapper's warnings are one-line messages."""
 
 import json
+import os
+import shutil
+import warnings
 
 import numpy as np
 import pytest
 
 from hwsim.cli import main
+from hwsim.commands.yield_ import render_table
 
 # The bundled network was quantized for 12-bit membranes, the rram preset has 16: a soft design rule warns.
 pytestmark = pytest.mark.filterwarnings("ignore::mapping.errors.DRCWarning")
@@ -53,3 +58,119 @@ def test_yield_command_rejects_a_digital_chip(tmp_path, capsys):
 def test_yield_command_bad_arguments(tmp_path, capsys, argv, message):
     assert main(["yield", *argv, "-q", "-o", str(tmp_path / "x")]) == 2
     assert message in capsys.readouterr().err
+
+
+# A small study with every output: 3 instances on 40 test images, a sweep and tuning.
+SMALL_TUNE = ["--instances", "3", "--limit", "40", "--sigma", "0.4", "--array-sigma", "0.3", "--sweep", "0,0.4",
+              "--tune", "--train-instances", "3", "--signature-images", "10", "--tuning-images", "20", "-q"]
+SMALL_PLAIN = ["--instances", "2", "--limit", "40", "--sweep", "none", "-q"]
+
+
+@pytest.fixture(scope="module")
+def tuned_study(tmp_path_factory):
+    """The folder of an earlier ``--tune`` run (figures included)."""
+    out = tmp_path_factory.mktemp("earlier") / "study"
+    assert main(["yield", *SMALL_TUNE, "-o", str(out)]) == 0
+    assert sorted(os.listdir(out)) == ["accuracy_hist.png", "tuning.png", "yield.json", "yield_vs_sigma.png"]
+    return out
+
+
+def _snapshot(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_rerun_without_tune_leaves_no_stale_files(tmp_path, tuned_study, capsys):
+    out = tmp_path / "study"
+    shutil.copytree(tuned_study, out)
+    capsys.readouterr()
+    assert main(["yield", *SMALL_PLAIN, "-o", str(out)]) == 0
+    # the earlier tuning.png and yield_vs_sigma.png are gone with the earlier study
+    assert sorted(os.listdir(out)) == ["accuracy_hist.png", "yield.json"]
+    data = json.loads((out / "yield.json").read_text())
+    assert data["tuning"] is None and data["sweep"] is None and len(data["accuracies"]) == 2
+    assert f"wrote {out}/: accuracy_hist.png, yield.json\n" in capsys.readouterr().out
+    assert sorted(os.listdir(tmp_path)) == ["study"]  # no temporary folder left behind
+
+
+@pytest.mark.parametrize("content", ["thesis.tex", "report.json"])  # unrelated files, or an 'hwsim run' report
+def test_refuses_a_folder_that_holds_no_yield_study_before_simulating(tmp_path, capsys, monkeypatch, content):
+    import hwsim.rram.yield_study as ys
+
+    def not_reached(*args, **kwargs):
+        raise AssertionError("the study ran before the output folder was checked")
+
+    monkeypatch.setattr(ys, "instance_accuracies", not_reached)
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / content).write_text("precious")
+    assert main(["yield", *SMALL_PLAIN, "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"output folder '{out}' is not empty and holds no earlier yield.json; refusing to replace it" in err
+    assert os.listdir(out) == [content] and (out / content).read_text() == "precious"
+    (tmp_path / "file").write_text("x")
+    assert main(["yield", *SMALL_PLAIN, "-o", str(tmp_path / "file")]) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert (tmp_path / "file").read_text() == "x"
+
+
+def test_a_failure_while_drawing_figures_leaves_the_earlier_folder_intact(tmp_path, tuned_study, monkeypatch):
+    import hwsim.rram.figures as figures
+
+    out = tmp_path / "study"
+    shutil.copytree(tuned_study, out)
+    before = _snapshot(out)
+    real = figures.accuracy_histogram
+
+    def broken(path, *args, **kwargs):
+        real(path, *args, **kwargs)  # a complete first figure, then the failure
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(figures, "accuracy_histogram", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        main(["yield", *SMALL_PLAIN, "-o", str(out)])
+    assert _snapshot(out) == before
+    assert sorted(os.listdir(tmp_path)) == ["study"]
+    # a failed first run leaves nothing at all
+    with pytest.raises(RuntimeError, match="disk full"):
+        main(["yield", *SMALL_PLAIN, "-o", str(tmp_path / "fresh")])
+    assert sorted(os.listdir(tmp_path)) == ["study"]
+
+
+def test_design_rule_warning_is_a_one_line_message(tmp_path, capsys, monkeypatch):
+    # Whether the bundled network trips a soft rule depends on the rules of the day, so the mapper is
+    # wrapped to warn as a soft rule does (warnings.warn(DRCWarning(...))) and then map for real.
+    import mapping
+    from mapping.errors import DRCWarning
+
+    real = mapping.map_network
+    text = "design rule fanout_fits (soft): a made-up soft violation, for this test"
+
+    def warning_mapper(*args, **kwargs):
+        warnings.warn(DRCWarning(text), stacklevel=2)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mapping, "map_network", warning_mapper)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["yield", *SMALL_PLAIN, "--no-figures", "-o", str(tmp_path / "y")]) == 0
+    assert [str(w.message) for w in caught] == []  # not left to Python's warning machinery
+    err = capsys.readouterr().err
+    # like 'hwsim run': "hwsim <command>: warning: <message>", printed with -q too, no source line
+    assert err == f"hwsim yield: warning: {text}\n"
+
+
+def test_tuning_table_never_prints_negative_zero(tuned_study):
+    data = json.loads((tuned_study / "yield.json").read_text())
+    t = data["tuning"]
+    # no out-of-spec device before tuning: the relative change is undefined
+    t.update(out_of_spec_before=0, out_of_spec_after=0, out_of_spec_reduction=0.0)
+    row = next(line for line in render_table(data).splitlines() if line.startswith("| out-of-spec devices"))
+    assert row == "| out-of-spec devices | 0 | 0 | n/a |"
+    # as many out of spec after as before: 1 - 3/3 = 0 is no change, not "-0.0 %"
+    t.update(out_of_spec_before=3, out_of_spec_after=3, out_of_spec_reduction=0.0)
+    row = next(line for line in render_table(data).splitlines() if line.startswith("| out-of-spec devices"))
+    assert row == "| out-of-spec devices | 3 | 3 | +0.0 % |"
+    # 4 -> 1 is a 75 % reduction, printed as a change of -75.0 %
+    t.update(out_of_spec_before=4, out_of_spec_after=1, out_of_spec_reduction=0.75)
+    row = next(line for line in render_table(data).splitlines() if line.startswith("| out-of-spec devices"))
+    assert row == "| out-of-spec devices | 4 | 1 | -75.0 % |"

@@ -79,6 +79,26 @@ def test_sigma_sweep_uses_the_same_instances(case):
     assert d["yield"] == [yield_fraction(a, 0.95) for a in sw.accuracies]
 
 
+@pytest.mark.parametrize("cache_bytes", [None, 0])  # default: noise kept across sigmas; 0: never kept
+def test_sigma_sweep_equals_separate_studies_at_each_sigma(case, monkeypatch, cache_bytes):
+    # The sweep reuses each instance's device draws (and read noise) at every sigma; the numbers must be
+    # those of separate studies, one per sigma, and those of direct runs of each chip.
+    import hwsim.rram.yield_study as ys
+
+    if cache_bytes is not None:
+        monkeypatch.setattr(ys, "SWEEP_NOISE_CACHE_BYTES", cache_bytes)
+    prog, rasters, labels = case
+    seeds, sigmas = [2, 7, 9], [0.1, 0.4, 0.8]
+    sw = sigma_sweep(prog, rasters, labels, sigmas, seeds, workers=2)
+    assert sw.accuracies.shape == (3, 3)
+    for k, s in enumerate(sigmas):
+        p = with_rram(prog, variation_sigma=s)
+        assert np.array_equal(sw.accuracies[k], instance_accuracies(p, rasters, labels, seeds, workers=1))
+        direct = [(run_rram(program_chip(p, seed), rasters).predictions == labels).mean() for seed in seeds]
+        assert sw.accuracies[k].tolist() == direct
+    assert len({tuple(a) for a in sw.accuracies.tolist()}) == 3  # sigma changes the accuracies
+
+
 def test_stage_thresholds_by_hand(case):
     prog, _, _ = case
     assert tunable_stages(prog) == [0, 1]  # the membrane-readout output layer has no knob
