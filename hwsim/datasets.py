@@ -194,6 +194,16 @@ def _find_file(directory: Path, stem: str) -> Path | None:
 
 
 def _load_idx_dataset(name: str, directory: Path) -> Dataset:
+    try:
+        return _read_idx_dataset(name, directory)
+    except DatasetError as exc:
+        if _HOW_TO_GET[name] in str(exc):
+            raise
+        # a file is there but unusable: say how to get a good copy, as for a missing one
+        raise DatasetError(f"{exc}; to replace the files: {_HOW_TO_GET[name]}") from None
+
+
+def _read_idx_dataset(name: str, directory: Path) -> Dataset:
     parts = {}
     for split, prefix in (("train", "train"), ("test", "t10k")):
         images = _read_required(name, directory, f"{prefix}-images-idx3-ubyte", ndim=3)

@@ -168,3 +168,14 @@ def test_debian_fashion_mnist_found_automatically(debian_fashion_mnist):
     ds = load_dataset("fashion-mnist", limit=100)
     assert ds.image_shape == (28, 28) and ds.x_train.shape == (100, 784)
     assert ds.y_train[:3].tolist() == [9, 0, 0]  # first labels of the published training set
+
+
+def test_corrupt_files_also_say_how_to_get_good_ones(tmp_path):
+    arrays = _make_idx_dir(tmp_path, gz=False)
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(_idx_bytes(arrays["train-labels-idx1-ubyte"][:4]))
+    with pytest.raises(DatasetError, match=r"has 5 images but .*; to replace the files: get the four IDX files"):
+        load_dataset("mnist", tmp_path)
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(_idx_bytes(arrays["train-labels-idx1-ubyte"]))
+    (tmp_path / "t10k-images-idx3-ubyte").write_bytes(b"\0\0")
+    with pytest.raises(DatasetError, match=r"too short for an IDX header .*; to replace the files: on Debian/Ubuntu"):
+        load_dataset("fashion-mnist", tmp_path)
