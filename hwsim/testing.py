@@ -1,18 +1,20 @@
-"""Random networks and rasters for tests, benchmarks and co-simulation.
+"""Random networks and rasters for tests, benchmarks and co-simulation, and file surgery for error tests.
 
-Everything here is drawn from a NumPy ``Generator`` so a seed reproduces it.
+Everything random here is drawn from a NumPy ``Generator`` so a seed reproduces it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
 from hwsim.config import CoreConfig
 from hwsim.network import Layer, Network
 
-__all__ = ["random_network", "random_raster"]
+__all__ = ["random_network", "random_raster", "rewrite_npz_header"]
 
 
 def random_network(
@@ -60,3 +62,16 @@ def random_network(
 def random_raster(rng: np.random.Generator, batch: int, timesteps: int, n_inputs: int, p: float) -> np.ndarray:
     """``(batch, timesteps, n_inputs)`` uint8 spikes, each 1 with probability ``p``."""
     return (rng.random((batch, timesteps, n_inputs)) < p).astype(np.uint8)
+
+
+def rewrite_npz_header(src: str | Path, dst: str | Path, edit: Callable[[dict], object]) -> Path:
+    """Copy a saved program or network file, replacing its JSON header with ``edit(header)``.
+
+    For tests of malformed files: the arrays stay as they are, the header can become anything JSON.
+    """
+    with np.load(src, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    header = edit(json.loads(bytes(arrays["header"]).decode()))
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
+    np.savez(dst, **arrays)
+    return Path(dst)

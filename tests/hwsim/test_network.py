@@ -17,7 +17,7 @@ from hwsim.network import (
     simulate_network,
     simulate_network_reference,
 )
-from hwsim.testing import random_network, random_raster
+from hwsim.testing import random_network, random_raster, rewrite_npz_header
 
 
 def _one_layer(weights, bias, threshold, **kw):
@@ -129,13 +129,7 @@ def test_layer_registers_reject_values_that_are_not_whole_numbers(field, value, 
 
 def _network_file_with_header(path, edit):
     net = random_network(np.random.default_rng(0), [3, 2], CoreConfig(w_bits=8, v_bits=16))
-    net.save(path)
-    with np.load(path, allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files}
-    header = edit(json.loads(bytes(arrays["header"]).decode()))
-    arrays["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
-    np.savez(path, **arrays)
-    return path
+    return rewrite_npz_header(net.save(path), path, edit)
 
 
 def _set(h, key, value, layer=None):

@@ -6,6 +6,7 @@ import pytest
 from hwsim.config import ChipConfig, CoreConfig
 from hwsim.errors import ProgramError
 from hwsim.program import ChipProgram, CoreProgram, Route
+from hwsim.testing import rewrite_npz_header
 
 CHIP = ChipConfig(name="t", mesh_rows=1, mesh_cols=3, core=CoreConfig(axons=4, neurons=4, lanes=2, w_bits=4, v_bits=8))
 
@@ -81,18 +82,6 @@ def test_load_refuses_pickled_arrays(tmp_path):
         ChipProgram.load(path)
 
 
-def _rewrite_header(src, dst, edit):
-    """Copy a saved program, changing its JSON header with ``edit(header) -> header``."""
-    import json
-
-    with np.load(src, allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files}
-    header = edit(json.loads(bytes(arrays["header"]).decode()))
-    arrays["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
-    np.savez(dst, **arrays)
-    return dst
-
-
 def test_load_names_what_is_malformed(tmp_path):
     good = program().save(tmp_path / "good.npz")
 
@@ -110,7 +99,7 @@ def test_load_names_what_is_malformed(tmp_path):
         (lambda h: [h], r"not a hwsim chip program \(header is a list\)"),
     ]
     for k, (edit, message) in enumerate(cases):
-        path = _rewrite_header(good, tmp_path / f"bad{k}.npz", edit)
+        path = rewrite_npz_header(good, tmp_path / f"bad{k}.npz", edit)
         with pytest.raises(ProgramError, match=message):
             ChipProgram.load(path)
 
