@@ -25,7 +25,9 @@ module snn_core #(
     // Signed weight width in bits; 2..16, < V_BITS.
     parameter integer W_BITS = 8,
     // Signed membrane, bias and threshold width in bits; 4..32, > W_BITS.
-    parameter integer V_BITS = 16
+    parameter integer V_BITS = 16,
+    // AER input ports (spike events accepted per cycle); 1..4097. 1 = one event per cycle.
+    parameter integer IN_PORTS = 1
 ) (
     input  wire                    clk,         // clock, rising edge
     input  wire                    rst_n,       // synchronous reset, active low
@@ -35,8 +37,8 @@ module snn_core #(
     input  wire [LDA_W-1:0]        ld_addr,     // word / group / register / command index
     input  wire [LD_W-1:0]         ld_data,     // write data (see header)
     // spike events in (AER) --------------------------------------------------------
-    input  wire                    in_valid,    // a spike for the next timestep arrives
-    input  wire [AX_W-1:0]         in_axon,     // its axon index, < AXONS
+    input  wire [IN_PORTS-1:0]     in_valid,    // bit p: a spike for the next timestep arrives on port p
+    input  wire [IN_PORTS*AX_W-1:0] in_axon,    // port p's axon index at [p*AX_W +: AX_W], < AXONS
     // control ----------------------------------------------------------------------------
     input  wire                    start,       // run one timestep (sampled in IDLE)
     output wire                    busy,        // START .. DONE
@@ -132,7 +134,7 @@ module snn_core #(
     );
 
     // ------------------------------------------------------ input-spike scan
-    snn_spike_scan #(.AXONS(AXONS), .AX_W(AX_W)) u_scan (
+    snn_spike_scan #(.AXONS(AXONS), .AX_W(AX_W), .IN_PORTS(IN_PORTS)) u_scan (
         .clk      (clk),
         .rst_n    (rst_n),
         .in_valid (in_valid),

@@ -29,7 +29,7 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -147,10 +147,19 @@ def require_simulator() -> str:
 
 
 def hdl_parameters(chip: ChipConfig, toplevel: str) -> dict[str, int]:
-    """Verilog parameters of ``toplevel`` derived from ``chip`` (``CoreConfig.to_hdl_params``)."""
+    """Verilog parameters of ``toplevel`` derived from ``chip`` (``CoreConfig.to_hdl_params``).
+
+    ``snn_multicore`` adds ``N_CORES = chip.n_cores``; ``snn_chip`` adds the mesh
+    shape ``MESH_ROWS``/``MESH_COLS`` (its ``ROUTES`` and ``HOST_INPUTS`` default to
+    ``n_cores`` and ``AXONS`` inside the RTL; ``hop_latency_cycles`` and
+    ``barrier_cycles`` are chip registers written from ``chip`` at load time).
+    """
     params = dict(chip.core.to_hdl_params())
     if toplevel == "snn_multicore":
         params["N_CORES"] = chip.n_cores
+    elif toplevel == "snn_chip":
+        params["MESH_ROWS"] = chip.mesh_rows
+        params["MESH_COLS"] = chip.mesh_cols
     return params
 
 
@@ -263,6 +272,7 @@ class RtlRun:
         simulator: ``icarus`` or ``verilator``.
         run_cycles: clock cycles after loading (spikes in, timesteps, readout).
         run_seconds: wall-clock time of that part.
+        extra: any further arrays the cocotb side wrote (e.g. ``snn_chip``'s measured timestep cycles).
     """
 
     spikes: list[np.ndarray]
@@ -274,6 +284,7 @@ class RtlRun:
     simulator: str
     run_cycles: int = 0
     run_seconds: float = 0.0
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def cycles_per_second(self) -> float:
@@ -292,8 +303,12 @@ class RtlRun:
         )
 
 
+_RESULT_KEYS = ("core_cycles", "sim_cycles", "busy_cycles", "wall_seconds", "simulator", "run_cycles", "run_seconds")
+
+
 def read_results(path: Path, n_cores: int) -> RtlRun:
     with np.load(path, allow_pickle=False) as data:
+        known = set(_RESULT_KEYS) | {f"{kind}_{k}" for kind in ("spikes", "membranes") for k in range(n_cores)}
         return RtlRun(
             spikes=[data[f"spikes_{k}"] for k in range(n_cores)],
             membranes=[data[f"membranes_{k}"] for k in range(n_cores)],
@@ -304,6 +319,7 @@ def read_results(path: Path, n_cores: int) -> RtlRun:
             simulator=str(data["simulator"]),
             run_cycles=int(data["run_cycles"]),
             run_seconds=float(data["run_seconds"]),
+            extra={key: data[key] for key in data.files if key not in known},
         )
 
 
@@ -549,8 +565,10 @@ class TB:
         self.dut = dut
         self.log = cocotb.log
         cc = chip.core
-        self.multicore = dut._name == "snn_multicore" or hasattr(dut, "core_sel")
-        expected = hdl_parameters(chip, "snn_multicore" if self.multicore else "snn_core")
+        self.multicore = dut._name in ("snn_multicore", "snn_chip") or hasattr(dut, "core_sel")
+        top = dut._name if dut._name in ("snn_core", "snn_multicore", "snn_chip") else (
+            "snn_multicore" if self.multicore else "snn_core")
+        expected = hdl_parameters(chip, top)
         # Read the parameters back from the DUT so a stale build cannot pass silently.
         for name, value in expected.items():
             try:

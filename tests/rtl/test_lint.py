@@ -1,6 +1,6 @@
 """The RTL is clean Verilog-2005: no warnings from `iverilog -g2005 -Wall` or `verilator --lint-only -Wall`.
 
-Checked for every module at its default parameters and for the two top levels at
+Checked for every module at its default parameters and for the three top levels at
 the presets' parameters (taken from ``CoreConfig.to_hdl_params``, as the
 co-simulation does) and at the edges of the legal ranges, including a lane word
 wider than Verilator's 8192-bit replication limit.
@@ -36,7 +36,7 @@ CHIPS = {
 def _lint_cases():
     for module in MODULES:
         yield pytest.param(module, {}, id=f"{module}-defaults")
-    for top in ("snn_core", "snn_multicore"):
+    for top in ("snn_core", "snn_multicore", "snn_chip"):
         for name, chip in CHIPS.items():
             yield pytest.param(top, hdl_parameters(chip, top), id=f"{top}-{name}")
 

@@ -1,0 +1,365 @@
+// =============================================================================
+// snn_chip.v -- whole chip: mesh of cores, routers, host port, timestep sequencer
+// =============================================================================
+// Runs a mapped network in hardware, one timestep per `start` pulse
+// (chip-spec §1, §5.1): MESH_ROWS x MESH_COLS snn_core instances, one
+// snn_router per core and one for the host port (attached at core 0), a host
+// input buffer, and the snn_chip_ctrl sequencer
+//   BARRIER -> HOST -> CORES(s) -> ROUTE(s) for every used stage s -> done,
+// so that the cycles from `start` to `done` are chip-spec §1.2's
+//   barrier_cycles + route_cycles_host + sum_s (max core_cycles + max route_cycles).
+// Packets are written into the destination core's input-spike buffer in the
+// cycle they are injected; every sender has its own AER port on every core
+// (snn_core IN_PORTS = N_CORES + 1), so any number of senders may hit one
+// core in the same cycle. See docs/rtl.md ("Chip top level") for the pins,
+// the load map and the cycles of every phase.
+//
+// Load interface (only while the chip is idle; core_sel picks the core):
+//   ld_kind 0..3  the selected core's load interface (snn_core, ld_kind[1:0])
+//   ld_kind 4     route entry of the selected core: ld_addr = entry*4 + field,
+//                 field 0 dest_core, 1 src_lo, 2 src_hi, 3 axon_offset
+//   ld_kind 5     register of the selected core: ld_addr 0 used (bit 0),
+//                 1 stage, 2 n_routes
+//   ld_kind 6     host route entry: ld_addr = entry*4 + field (as kind 4)
+//   ld_kind 7     chip register: ld_addr 0 host n_routes, 1 hop_latency_cycles,
+//                 2 barrier_cycles
+`default_nettype none
+
+module snn_chip #(
+    // Mesh rows; 1..64.
+    parameter integer MESH_ROWS = 2,
+    // Mesh columns; 1..64. Core c sits at row c / MESH_COLS, column c % MESH_COLS.
+    parameter integer MESH_COLS = 2,
+    // Axons per core (A); 1..4096.
+    parameter integer AXONS = 1024,
+    // Neurons per core (N); 1..4096, a multiple of LANES.
+    parameter integer NEURONS = 256,
+    // Parallel accumulator lanes (P); 1..NEURONS, divides NEURONS.
+    parameter integer LANES = 16,
+    // Signed weight width in bits; 2..16, < V_BITS.
+    parameter integer W_BITS = 8,
+    // Signed membrane, bias and threshold width in bits; 4..32, > W_BITS.
+    parameter integer V_BITS = 16,
+    // Routing-table entries per sender (cores and host); 1..4096. Default: one per core.
+    parameter integer ROUTES = MESH_ROWS * MESH_COLS,
+    // Host input buffer bits (network inputs, n_inputs <= HOST_INPUTS); 1..4096.
+    parameter integer HOST_INPUTS = AXONS
+) (
+    input  wire                    clk,               // clock, rising edge
+    input  wire                    rst_n,             // synchronous reset, active low
+    input  wire [CS_W-1:0]         core_sel,          // core addressed by load and readout
+    // load interface -----------------------------------------------------------------------
+    input  wire                    ld_valid,          // write this cycle (chip idle only)
+    input  wire [2:0]              ld_kind,           // 0..3 core, 4 route, 5 core reg, 6 host route, 7 chip reg
+    input  wire [CLDA_W-1:0]       ld_addr,           // word / entry*4+field / register index
+    input  wire [LD_W-1:0]         ld_data,           // write data
+    // host input spikes (AER) --------------------------------------------------------------
+    input  wire                    in_valid,          // a network input spikes (for the next timestep)
+    input  wire [HI_W-1:0]         in_index,          // its input index, < HOST_INPUTS
+    // control --------------------------------------------------------------------------------
+    input  wire                    start,             // run one timestep (sampled while idle)
+    output wire                    busy,              // cycles 1 .. last of a timestep
+    output wire                    done,              // last cycle of the timestep
+    output wire [31:0]             ts_cycles,         // cycles of the last timestep (valid after done)
+    output wire [2:0]              phase,             // 0 idle, 1 barrier, 2 host route, 3 cores, 4 route
+    output wire [STG_W-1:0]        phase_stage,       // stage of phases 3 and 4
+    output wire [31:0]             host_packets,      // host packets of the last timestep
+    output wire [31:0]             host_route_cycles, // host router busy cycles of the last timestep
+    // spikes out of the selected core (as snn_core) --------------------------------------
+    output wire                    out_valid,         // out_group/out_spikes/out_v valid (UPDATE)
+    output wire [G_W-1:0]          out_group,         // lane group
+    output wire [LANES-1:0]        out_spikes,        // bit l: neuron out_group*LANES + l fired
+    output wire [LANES*V_BITS-1:0] out_v,             // end-of-timestep membranes of the group
+    // readout of the selected core (combinational) ---------------------------------------
+    input  wire [G_W-1:0]          rd_group,          // lane group to read
+    output wire [LANES*V_BITS-1:0] rd_v,              // its membranes, lane l at [l*V_BITS +: V_BITS]
+    output wire [LANES-1:0]        rd_spikes,         // its spikes of the last timestep
+    output wire [31:0]             rd_core_cycles,    // core busy cycles of the last timestep
+    output wire [31:0]             rd_route_cycles,   // router busy cycles of the last timestep
+    output wire [31:0]             rd_packets         // packets sent in the last timestep
+);
+
+    // ---------------------------------------------------------------- widths
+    localparam integer N_CORES  = MESH_ROWS * MESH_COLS;
+    localparam integer NS       = N_CORES + 1;                           // senders: cores, then host
+    localparam integer GROUPS   = NEURONS / LANES;
+    localparam integer CS_W     = (N_CORES > 1) ? $clog2(N_CORES) : 1;
+    localparam integer STG_W    = CS_W;                                  // stages 0 .. N_CORES-1
+    localparam integer AX_W     = (AXONS > 1) ? $clog2(AXONS) : 1;
+    localparam integer G_W      = (GROUPS > 1) ? $clog2(GROUPS) : 1;
+    localparam integer WADDR_W  = (AXONS * GROUPS > 1) ? $clog2(AXONS * GROUPS) : 1;
+    localparam integer LD_W     = (LANES * V_BITS > 32) ? LANES * V_BITS : 32;
+    localparam integer LDA_W    = (WADDR_W > 2) ? WADDR_W : 2;           // core load address
+    localparam integer RA_W     = (ROUTES > 1) ? $clog2(ROUTES) : 1;
+    localparam integer CLDA_W   = (LDA_W > RA_W + 2) ? LDA_W : RA_W + 2;
+    localparam integer HI_W     = (HOST_INPUTS > 1) ? $clog2(HOST_INPUTS) : 1;
+    localparam integer HOP_W    = (MESH_ROWS + MESH_COLS > 2) ? $clog2(MESH_ROWS + MESH_COLS - 1) : 1;
+    localparam integer HL_W     = 7;                                     // hop_latency_cycles 0..64
+    localparam integer BAR_W    = 11;                                    // barrier_cycles 0..1024
+    localparam integer OUT_W    = 1 + G_W + LANES + 2 * LANES * V_BITS + LANES + 3 * 32;
+
+    localparam [2:0] K_ROUTE  = 3'd4;
+    localparam [2:0] K_CREG   = 3'd5;
+    localparam [2:0] K_HROUTE = 3'd6;
+    localparam [2:0] K_CHIP   = 3'd7;
+
+    localparam [HOST_INPUTS-1:0] HOST_ZERO = 0;
+    localparam [NEURONS-1:0]     SPK_ZERO  = 0;
+
+    // ------------------------------------------------------------ load decode
+    wire             ld_ok    = ld_valid && !busy;
+    wire             ld_core  = ld_ok && !ld_kind[2];
+    wire             ld_route = ld_ok && (ld_kind == K_ROUTE);
+    wire             ld_creg  = ld_ok && (ld_kind == K_CREG);
+    wire             ld_hrt   = ld_ok && (ld_kind == K_HROUTE);
+    wire             ld_chip  = ld_ok && (ld_kind == K_CHIP);
+    wire [31:0]      ld_a32   = {{(32-CLDA_W){1'b0}}, ld_addr};
+    wire [31:0]      ld_word  = ld_data[31:0];
+    wire [RA_W-1:0]  ld_entry = ld_addr[RA_W+1:2];
+    wire [1:0]       ld_field = ld_addr[1:0];
+
+    // Hop count of a route entry being written: sender core_sel (host: core 0) to dest_core.
+    wire [31:0] snd_32  = (ld_kind == K_HROUTE) ? 32'd0 : {{(32-CS_W){1'b0}}, core_sel};
+    wire [31:0] dst_32  = {{(32-CS_W){1'b0}}, ld_data[CS_W-1:0]};
+    wire [31:0] snd_row = snd_32 / MESH_COLS;
+    wire [31:0] snd_col = snd_32 % MESH_COLS;
+    wire [31:0] dst_row = dst_32 / MESH_COLS;
+    wire [31:0] dst_col = dst_32 % MESH_COLS;
+    wire [31:0] d_row   = (snd_row > dst_row) ? snd_row - dst_row : dst_row - snd_row;
+    wire [31:0] d_col   = (snd_col > dst_col) ? snd_col - dst_col : dst_col - snd_col;
+    wire [31:0] hops_32 = d_row + d_col;
+    wire [HOP_W-1:0] ld_hops = hops_32[HOP_W-1:0];
+
+    // ---------------------------------------------------------- chip registers
+    reg [HL_W-1:0]  hop_latency;
+    reg [BAR_W-1:0] barrier;
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            hop_latency <= {HL_W{1'b0}};
+            barrier     <= {BAR_W{1'b0}};
+        end else if (ld_chip) begin
+            if (ld_a32 == 32'd1) hop_latency <= ld_word[HL_W-1:0];
+            if (ld_a32 == 32'd2) barrier     <= ld_word[BAR_W-1:0];
+        end
+    end
+
+    // -------------------------------------------------------------- sequencer
+    wire             host_has_packets, host_last, host_go;
+    wire             cores_end, route_has_packets, route_end;
+    wire             launch_cores, launch_route;
+    wire [STG_W-1:0] cur_stage, launch_stage;
+    reg  [N_CORES-1:0] stage_used;
+    wire [N_CORES-1:0] cores_ok, rt_ok, rt_pk;
+    wire             clr = start && !busy;             // a timestep starts: clear the counters
+
+    snn_chip_ctrl #(.N_STG(N_CORES), .STG_W(STG_W), .BAR_W(BAR_W)) u_ctrl (
+        .clk               (clk),
+        .rst_n             (rst_n),
+        .start             (start),
+        .busy              (busy),
+        .done              (done),
+        .cycles            (ts_cycles),
+        .phase             (phase),
+        .stage             (cur_stage),
+        .barrier           (barrier),
+        .stage_used        (stage_used),
+        .host_has_packets  (host_has_packets),
+        .host_end          (host_last),
+        .host_go           (host_go),
+        .cores_end         (cores_end),
+        .route_has_packets (route_has_packets),
+        .route_end         (route_end),
+        .launch_cores      (launch_cores),
+        .launch_stage      (launch_stage),
+        .launch_route      (launch_route)
+    );
+    assign phase_stage       = cur_stage;
+    assign cores_end         = &cores_ok;
+    assign route_end         = &rt_ok;
+    assign route_has_packets = |rt_pk;
+
+    // ------------------------------------------------------------------ NoC
+    // Sender p (core p, host = N_CORES) drives port p of every core's AER input.
+    wire [NS-1:0]      pkt_valid;
+    wire [NS*CS_W-1:0] pkt_dest;
+    wire [NS*AX_W-1:0] pkt_axon;
+
+    // --------------------------------------------------- host port and buffer
+    reg  [HOST_INPUTS-1:0] host_buf;
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            host_buf <= HOST_ZERO;
+        end else begin
+            if (host_go)
+                host_buf <= HOST_ZERO;                 // consumed by the host router
+            if (in_valid)
+                host_buf[in_index] <= 1'b1;            // after the clear: kept for the next timestep
+        end
+    end
+
+    /* verilator lint_off PINCONNECTEMPTY */
+    snn_router #(
+        .SRC(HOST_INPUTS), .ROUTES(ROUTES), .CS_W(CS_W), .AX_W(AX_W), .HOP_W(HOP_W), .HL_W(HL_W)
+    ) u_host_router (
+        .clk         (clk),
+        .rst_n       (rst_n),
+        .tw_valid    (ld_hrt),
+        .tw_entry    (ld_entry),
+        .tw_field    (ld_field),
+        .tw_data     (ld_word),
+        .tw_hops     (ld_hops),
+        .nr_valid    (ld_chip && ld_a32 == 32'd0),
+        .nr_data     (ld_word),
+        .hop_latency (hop_latency),
+        .src_spikes  (host_buf),
+        .has_packets (host_has_packets),
+        .go          (host_go),
+        .busy        (),
+        .last        (host_last),
+        .clr         (clr),
+        .pkt_valid   (pkt_valid[N_CORES]),
+        .pkt_dest    (pkt_dest[N_CORES*CS_W +: CS_W]),
+        .pkt_axon    (pkt_axon[N_CORES*AX_W +: AX_W]),
+        .max_hops    (),
+        .cnt_packets (host_packets),
+        .cnt_cycles  (host_route_cycles)
+    );
+    /* verilator lint_on PINCONNECTEMPTY */
+
+    // ------------------------------------------------------------------ cores
+    wire [N_CORES*OUT_W-1:0]   bundles;
+    wire [N_CORES*N_CORES-1:0] stage_oh;               // core c: one-hot of its stage (0 if unused)
+
+    genvar c, p;
+    generate
+        for (c = 0; c < N_CORES; c = c + 1) begin : g_core
+            wire sel = (core_sel == c[CS_W-1:0]);
+
+            // per-core chip registers: used, stage
+            reg             used;
+            reg [STG_W-1:0] stg;
+            always @(posedge clk) begin
+                if (!rst_n) begin
+                    used <= 1'b0;
+                    stg  <= {STG_W{1'b0}};
+                end else if (ld_creg && sel) begin
+                    if (ld_a32 == 32'd0) used <= ld_word[0];
+                    if (ld_a32 == 32'd1) stg  <= ld_word[STG_W-1:0];
+                end
+            end
+            wire in_cur    = used && (stg == cur_stage);
+            wire in_launch = used && (stg == launch_stage);
+            assign stage_oh[c*N_CORES +: N_CORES] = used ? ({{(N_CORES-1){1'b0}}, 1'b1} << stg) : {N_CORES{1'b0}};
+
+            // packets addressed to this core, one AER port per sender
+            wire [NS-1:0] rx_valid;
+            for (p = 0; p < NS; p = p + 1) begin : g_rx
+                assign rx_valid[p] = pkt_valid[p] && (pkt_dest[p*CS_W +: CS_W] == c[CS_W-1:0]);
+            end
+
+            wire c_busy, c_done, c_out_valid;
+            wire [G_W-1:0]          c_out_group;
+            wire [LANES-1:0]        c_out_spikes;
+            wire [LANES*V_BITS-1:0] c_out_v, c_rd_v;
+
+            snn_core #(
+                .AXONS(AXONS), .NEURONS(NEURONS), .LANES(LANES), .W_BITS(W_BITS), .V_BITS(V_BITS), .IN_PORTS(NS)
+            ) u_core (
+                .clk        (clk),
+                .rst_n      (rst_n),
+                .ld_valid   (ld_core && sel),
+                .ld_kind    (ld_kind[1:0]),
+                .ld_addr    (ld_addr[LDA_W-1:0]),
+                .ld_data    (ld_data),
+                .in_valid   (rx_valid),
+                .in_axon    (pkt_axon),
+                .start      (launch_cores && in_launch),
+                .busy       (c_busy),
+                .done       (c_done),
+                .out_valid  (c_out_valid),
+                .out_group  (c_out_group),
+                .out_spikes (c_out_spikes),
+                .out_v      (c_out_v),
+                .rd_group   (rd_group),
+                .rd_v       (c_rd_v)
+            );
+
+            // spike bitmap of this timestep, captured from the spike port in UPDATE
+            reg [NEURONS-1:0] spk;
+            reg [31:0]        core_cyc;
+            always @(posedge clk) begin
+                if (!rst_n) begin
+                    spk      <= SPK_ZERO;
+                    core_cyc <= 32'd0;
+                end else begin
+                    if (c_out_valid)
+                        spk[c_out_group*LANES +: LANES] <= c_out_spikes;
+                    if (clr)
+                        core_cyc <= 32'd0;
+                    else if (c_busy)
+                        core_cyc <= core_cyc + 32'd1;
+                end
+            end
+
+            wire        r_busy, r_last, r_has;
+            wire [31:0] r_packets, r_cycles;
+            /* verilator lint_off PINCONNECTEMPTY */
+            snn_router #(
+                .SRC(NEURONS), .ROUTES(ROUTES), .CS_W(CS_W), .AX_W(AX_W), .HOP_W(HOP_W), .HL_W(HL_W)
+            ) u_router (
+                .clk         (clk),
+                .rst_n       (rst_n),
+                .tw_valid    (ld_route && sel),
+                .tw_entry    (ld_entry),
+                .tw_field    (ld_field),
+                .tw_data     (ld_word),
+                .tw_hops     (ld_hops),
+                .nr_valid    (ld_creg && sel && ld_a32 == 32'd2),
+                .nr_data     (ld_word),
+                .hop_latency (hop_latency),
+                .src_spikes  (spk),
+                .has_packets (r_has),
+                .go          (launch_route && in_cur),
+                .busy        (r_busy),
+                .last        (r_last),
+                .clr         (clr),
+                .pkt_valid   (pkt_valid[c]),
+                .pkt_dest    (pkt_dest[c*CS_W +: CS_W]),
+                .pkt_axon    (pkt_axon[c*AX_W +: AX_W]),
+                .max_hops    (),
+                .cnt_packets (r_packets),
+                .cnt_cycles  (r_cycles)
+            );
+            /* verilator lint_on PINCONNECTEMPTY */
+
+            // stage status, combined over the cores of the current stage
+            assign cores_ok[c] = !in_cur || c_done || !c_busy;
+            assign rt_ok[c]    = !in_cur || r_last || !r_busy;
+            assign rt_pk[c]    = in_cur && r_has;
+
+            wire [LANES-1:0] rd_spk = spk[rd_group*LANES +: LANES];
+            assign bundles[c*OUT_W +: OUT_W] = {c_out_valid, c_out_group, c_out_spikes, c_out_v,
+                                                c_rd_v, rd_spk, core_cyc, r_cycles, r_packets};
+        end
+    endgenerate
+
+    // stage s is used when some used core has stage s
+    integer s;
+    always @* begin
+        stage_used = {N_CORES{1'b0}};
+        for (s = 0; s < N_CORES; s = s + 1)
+            stage_used = stage_used | stage_oh[s*N_CORES +: N_CORES];
+    end
+
+    // --------------------------------------------------- selected core's outputs
+    wire [OUT_W-1:0] sel_bundle = bundles[core_sel * OUT_W +: OUT_W];
+    assign {out_valid, out_group, out_spikes, out_v,
+            rd_v, rd_spikes, rd_core_cycles, rd_route_cycles, rd_packets} = sel_bundle;
+
+    // Bits that are deliberately not used by every configuration.
+    wire _unused = &{1'b0, ld_a32, ld_word, ld_data, snd_row, snd_col, dst_row, dst_col,
+                     hops_32};
+
+endmodule
+
+`default_nettype wire

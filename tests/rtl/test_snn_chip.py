@@ -1,0 +1,535 @@
+"""Co-simulation of whole mapped networks on ``rtl/snn_chip.v`` against ``hwsim.golden.simulate``.
+
+Unlike ``test_snn_multicore.py`` the testbench is neither host nor router
+here: it loads the program (weights, registers, routing tables, stages, chip
+registers), writes each timestep's input spikes into the host input buffer and
+pulses ``start`` once per timestep. The RTL sequences barrier, host routing,
+the stages and their routing itself (chip-spec §5.1). Compared exactly with the
+golden model, every timestep:
+
+* every core's spikes and end-of-timestep membranes (readout ports after
+  ``done``; the spike and membrane output port of one core per timestep, rotating,
+  must agree with them);
+* every core's cycles, packets and route cycles, the host's packets and route
+  cycles (RTL counters);
+* the length of every phase (BARRIER, HOST, CORES(s), ROUTE(s)) from the
+  ``phase`` pins, and the chip timestep cycles, counted by the RTL (``ts_cycles``)
+  and measured by the testbench from ``start`` to ``done``: chip-spec §1.2;
+* the chip's output spikes and membranes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rtl_cosim
+from hwsim.config import ChipConfig, CoreConfig, load_chip_config
+from hwsim.golden.chip import route_cycles
+from hwsim.program import ChipProgram, CoreProgram, Route
+from hwsim.result import COUNTER_NAMES, HOST_COUNTER_NAMES
+from hwsim.testing import random_network, random_raster
+from mapping import map_network
+from rtl_cosim import CLOCK_PERIOD_NS, RtlRun, compare_with_golden, run_case
+
+try:
+    import cocotb
+except ImportError:  # the runner skips (or fails under CI) with the reason
+    cocotb = None
+
+__all__ = ["TB", "CASES", "compare_chip_with_golden", "phase_names"]
+
+pytestmark = pytest.mark.rtl
+
+# Load-interface kinds of rtl/snn_chip.v beyond the core's 0..3 (docs/rtl.md, "Chip top level").
+K_ROUTE, K_CORE_REG, K_HOST_ROUTE, K_CHIP_REG = 4, 5, 6, 7
+CREG_USED, CREG_STAGE, CREG_N_ROUTES = 0, 1, 2
+CHIP_HOST_N_ROUTES, CHIP_HOP_LATENCY, CHIP_BARRIER = 0, 1, 2
+# Values of the `phase` pins.
+PH_IDLE, PH_BARRIER, PH_HOST, PH_CORES, PH_ROUTE = 0, 1, 2, 3, 4
+
+
+def phase_names(n_stages: int) -> list[str]:
+    """Names of the columns of ``phase_cycles``: barrier, host, then cores/route per stage."""
+    return ["barrier", "host route"] + [f"{kind} stage {s}" for s in range(n_stages) for kind in ("cores", "route")]
+
+
+# ----------------------------------------------------------------------------- cocotb side
+class TB(rtl_cosim.TB):
+    """cocotb driver of ``snn_chip``: reset, loading a whole program, one timestep per ``start``, readout.
+
+    Reuses the core loader of :class:`rtl_cosim.TB` (``ld_kind`` 0..3 reach the
+    core picked by ``core_sel``). Inputs change at falling edges, outputs are
+    sampled at falling edges.
+    """
+
+    def __init__(self, dut, chip: ChipConfig) -> None:
+        super().__init__(dut, chip)
+        self.chip = chip
+        try:
+            self.routes_max = int(dut.ROUTES.value)
+            self.host_inputs = int(dut.HOST_INPUTS.value)
+        except AttributeError:  # a simulator that does not expose parameters: the RTL defaults
+            self.routes_max, self.host_inputs = chip.n_cores, chip.core.axons
+
+    async def start(self) -> None:
+        """Start the clock and hold reset for three cycles."""
+        from cocotb.clock import Clock
+
+        dut = self.dut
+        for sig in ("rst_n", "core_sel", "ld_valid", "ld_kind", "ld_addr", "ld_data", "in_valid", "in_index",
+                    "start", "rd_group"):
+            getattr(dut, sig).value = 0
+        Clock(dut.clk, CLOCK_PERIOD_NS, unit="ns", impl="gpi").start(start_high=False)
+        for _ in range(3):
+            await self.fall
+        dut.rst_n.value = 1
+        await self.fall
+
+    async def _table(self, kind: int, routes: tuple[Route, ...], who: str) -> None:
+        if len(routes) > self.routes_max:
+            raise AssertionError(f"{who}: {len(routes)} routing entries, snn_chip has ROUTES = {self.routes_max}")
+        for e, r in enumerate(routes):
+            for field, value in enumerate((r.dest_core, r.src_lo, r.src_hi, r.axon_offset)):
+                await self._write(kind, 4 * e + field, int(value))
+
+    async def load_program(self, program: ChipProgram) -> None:
+        """Chip registers, then every used core (memories, registers, stage, table), then the host table."""
+        chip = program.chip
+        if program.n_inputs > self.host_inputs:
+            raise AssertionError(f"{program.n_inputs} network inputs, snn_chip has HOST_INPUTS = {self.host_inputs}")
+        await self._write(K_CHIP_REG, CHIP_HOP_LATENCY, chip.hop_latency_cycles)
+        await self._write(K_CHIP_REG, CHIP_BARRIER, chip.barrier_cycles)
+        for cp in program.cores:
+            if not 0 <= cp.stage < chip.n_cores:
+                raise AssertionError(f"core {cp.core}: stage {cp.stage}, snn_chip holds stages 0..{chip.n_cores - 1}")
+            await self.select(cp.core)
+            await self.load_core(cp)
+            await self._write(K_CORE_REG, CREG_USED, 1)
+            await self._write(K_CORE_REG, CREG_STAGE, cp.stage)
+            await self._table(K_ROUTE, cp.routes, f"core {cp.core}")
+            await self._write(K_CORE_REG, CREG_N_ROUTES, len(cp.routes))
+        await self._table(K_HOST_ROUTE, program.host_routes, "host")
+        await self._write(K_CHIP_REG, CHIP_HOST_N_ROUTES, len(program.host_routes))
+        self.dut.ld_valid.value = 0
+        await self.fall
+
+    async def send_inputs(self, inputs: list[int]) -> None:
+        """One AER event per cycle into the host input buffer (not part of the timestep)."""
+        dut = self.dut
+        for i in inputs:
+            dut.in_valid.value = 1
+            dut.in_index.value = i
+            await self.fall
+        dut.in_valid.value = 0
+
+    async def run_timestep(self, watch_core: int, n_neurons: int, max_cycles: int) -> dict:
+        """Pulse ``start`` and follow the timestep cycle by cycle until ``done``.
+
+        Returns the cycles measured from the falling edge where ``start`` is
+        driven to the falling edge where ``done`` is high (the cycle after
+        ``start`` is sampled through the ``done`` cycle, inclusive), the
+        ``(phase, stage)`` of every cycle, and the spikes and membranes that
+        the watched core (``core_sel``) showed on its output port in UPDATE.
+        """
+        from cocotb.utils import get_sim_time
+
+        dut = self.dut
+        dut.core_sel.value = watch_core
+        while dut.busy.value:
+            await self.fall
+        dut.start.value = 1
+        t0 = get_sim_time("ns")
+        await self.fall
+        dut.start.value = 0
+        trace: list[tuple[int, int]] = []
+        groups: list[int] = []
+        spikes: list[int] = []
+        membranes: list[int] = []
+        while True:
+            trace.append((int(dut.phase.value), int(dut.phase_stage.value)))
+            if dut.out_valid.value:
+                g = dut.out_group.value.to_unsigned()
+                groups.append(g)
+                bits = dut.out_spikes.value.to_unsigned()
+                membranes += rtl_cosim._unpack_signed(dut.out_v.value.to_unsigned(), self.v_bits, self.lanes)
+                spikes += [g * self.lanes + lane for lane in range(self.lanes) if bits >> lane & 1]
+            if dut.done.value:
+                break
+            if not dut.busy.value:
+                raise AssertionError(f"the chip went idle without done at {get_sim_time('ns')} ns")
+            if len(trace) > max_cycles:
+                raise AssertionError(f"no done within {max_cycles} cycles of start")
+            await self.fall
+        cycles = round((get_sim_time("ns") - t0) / CLOCK_PERIOD_NS)
+        self.sim_cycles_busy += cycles
+        n_groups = -(-n_neurons // self.lanes)
+        if groups != list(range(n_groups)):
+            raise AssertionError(f"core {watch_core}: UPDATE groups on the spike port were {groups}, "
+                                 f"expected 0..{n_groups - 1}")
+        bad = [j for j in spikes if j >= n_neurons]
+        if bad:
+            raise AssertionError(f"core {watch_core}: idle lane fired: neuron {bad[0]} >= n_neurons {n_neurons}")
+        return {"cycles": cycles, "trace": trace, "spikes": spikes, "membranes": membranes[:n_neurons]}
+
+    async def read_core(self, core: int, n_neurons: int) -> tuple[list[int], list[int], tuple[int, int, int]]:
+        """Spikes (ascending), membranes and (core cycles, route cycles, packets) of ``core``'s last timestep."""
+        dut = self.dut
+        dut.core_sel.value = core
+        fired: list[int] = []
+        values: list[int] = []
+        counters = (0, 0, 0)
+        for g in range(-(-n_neurons // self.lanes)):
+            dut.rd_group.value = g
+            await self.fall
+            values += rtl_cosim._unpack_signed(dut.rd_v.value.to_unsigned(), self.v_bits, self.lanes)
+            bits = dut.rd_spikes.value.to_unsigned()
+            fired += [g * self.lanes + lane for lane in range(self.lanes) if bits >> lane & 1]
+            if g == 0:
+                counters = (int(dut.rd_core_cycles.value), int(dut.rd_route_cycles.value), int(dut.rd_packets.value))
+        bad = [j for j in fired if j >= n_neurons]
+        if bad:
+            raise AssertionError(f"core {core}: spike bitmap holds neuron {bad[0]} >= n_neurons {n_neurons}")
+        return fired, values[:n_neurons], counters
+
+
+def _phase_cycles(trace: list[tuple[int, int]], n_stages: int) -> np.ndarray:
+    """Cycles per phase (columns of :func:`phase_names`); raises if the phases are out of order."""
+    out = np.zeros(2 + 2 * n_stages, np.int64)
+    order = []
+    for ph, stage in trace:
+        if ph == PH_BARRIER:
+            col = 0
+        elif ph == PH_HOST:
+            col = 1
+        elif ph in (PH_CORES, PH_ROUTE) and stage < n_stages:
+            col = 2 + 2 * stage + (ph == PH_ROUTE)
+        else:
+            raise AssertionError(f"phase pins ({ph}, stage {stage}) inside a timestep")
+        if not order or order[-1] != col:
+            order.append(col)
+        out[col] += 1
+    if order != sorted(set(order)):
+        names = phase_names(n_stages)
+        raise AssertionError(f"phases out of order: {[names[c] for c in order]}")
+    return out
+
+
+async def cosim_chip(dut) -> None:
+    """cocotb body: run the case in ``$HWSIM_RTL_CASE`` on ``snn_chip`` and write ``rtl_results.npz``."""
+    from cocotb.utils import get_sim_time
+
+    case_dir = Path(os.environ["HWSIM_RTL_CASE"])
+    program, rasters = rtl_cosim.read_case(case_dir)
+    chip, cores = program.chip, program.cores
+    wall0 = time.perf_counter()
+    tb = TB(dut, chip)
+    await tb.start()
+    t_start = get_sim_time("ns")
+    await tb.load_program(program)
+    t_loaded, wall_loaded = get_sim_time("ns"), time.perf_counter()
+    B, T, _ = rasters.shape
+    C, S = len(cores), program.n_stages
+    spikes = [np.zeros((B, T, cp.n_neurons), np.uint8) for cp in cores]
+    membranes = [np.zeros((B, T, cp.n_neurons), np.int64) for cp in cores]
+    core_cycles = np.zeros((B, T, C), np.int64)
+    core_route_cycles = np.zeros((B, T, C), np.int64)
+    core_packets = np.zeros((B, T, C), np.int64)
+    host_packets = np.zeros((B, T), np.int64)
+    host_route = np.zeros((B, T), np.int64)
+    ts_rtl = np.zeros((B, T), np.int64)
+    ts_tb = np.zeros((B, T), np.int64)
+    phases = np.zeros((B, T, 2 + 2 * S), np.int64)
+    # A generous bound on one timestep: every core serially at its maximum, every packet, every hop.
+    cc = chip.core
+    max_cycles = (chip.barrier_cycles + (C + 1) * (2 + cc.axons * (cc.neurons // cc.lanes) + 1 + cc.neurons // cc.lanes
+                  + cc.neurons * tb.routes_max + 64 * (chip.mesh_rows + chip.mesh_cols)) + cc.axons * tb.routes_max)
+    for b in range(B):
+        for cp in cores:
+            await tb.select(cp.core)
+            await tb.clear_membranes()
+        for t in range(T):
+            k_watch = (b * T + t) % C
+            await tb.send_inputs([int(i) for i in np.flatnonzero(rasters[b, t])])
+            run = await tb.run_timestep(cores[k_watch].core, cores[k_watch].n_neurons, max_cycles)
+            ts_tb[b, t] = run["cycles"]
+            phases[b, t] = _phase_cycles(run["trace"], S)
+            for k, cp in enumerate(cores):
+                fired, v, counters = await tb.read_core(cp.core, cp.n_neurons)
+                spikes[k][b, t, fired] = 1
+                membranes[k][b, t] = v
+                core_cycles[b, t, k], core_route_cycles[b, t, k], core_packets[b, t, k] = counters
+                if k == k_watch and (fired != run["spikes"] or v != run["membranes"]):
+                    what = "spikes" if fired != run["spikes"] else "membranes"
+                    raise AssertionError(
+                        f"inference {b}, timestep {t}, core {cp.core}: {what} on the readout port differ from "
+                        f"the output port in UPDATE ({fired if what == 'spikes' else v} vs "
+                        f"{run['spikes'] if what == 'spikes' else run['membranes']})"
+                    )
+            ts_rtl[b, t] = int(dut.ts_cycles.value)
+            host_packets[b, t] = int(dut.host_packets.value)
+            host_route[b, t] = int(dut.host_route_cycles.value)
+        tb.log.info("inference %d/%d done", b + 1, B)
+    t_end, wall_end = get_sim_time("ns"), time.perf_counter()
+    sim_cycles = round((t_end - t_start) / CLOCK_PERIOD_NS)
+    arrays = {f"spikes_{k}": s for k, s in enumerate(spikes)}
+    arrays.update({f"membranes_{k}": v for k, v in enumerate(membranes)})
+    rtl_cosim._save_npz(
+        case_dir / "rtl_results.npz",
+        core_cycles=core_cycles,
+        core_route_cycles=core_route_cycles,
+        core_packets=core_packets,
+        host_packets=host_packets,
+        host_route_cycles=host_route,
+        timestep_cycles_rtl=ts_rtl,
+        timestep_cycles_tb=ts_tb,
+        phase_cycles=phases,
+        sim_cycles=np.int64(sim_cycles),
+        busy_cycles=np.int64(tb.sim_cycles_busy),
+        wall_seconds=np.float64(wall_end - wall0),
+        run_cycles=np.int64(round((t_end - t_loaded) / CLOCK_PERIOD_NS)),
+        run_seconds=np.float64(wall_end - wall_loaded),
+        simulator=np.str_(os.environ.get("HWSIM_RTL_SIM", "?")),
+        **arrays,
+    )
+    print(f"co-simulation: {sim_cycles} cycles in {wall_end - wall0:.2f} s", file=sys.stderr)
+
+
+if cocotb is not None:
+
+    @cocotb.test()
+    async def cosim_network(dut) -> None:
+        """Run the network case the pytest runner wrote (``$HWSIM_RTL_CASE``) on the chip top level."""
+        await cosim_chip(dut)
+
+
+# ----------------------------------------------------------------------------- scoreboard
+def compare_chip_with_golden(program: ChipProgram, rasters: np.ndarray, rtl: RtlRun) -> None:
+    """Assert that the RTL's routing and chip cycles equal the golden model's, per timestep.
+
+    Per inference and timestep: the host's packets and route cycles, every
+    core's packets and route cycles (``packets + hop_latency * max_hops``),
+    every phase length, and the timestep cycles as counted by the RTL and as
+    measured by the testbench, all against ``hwsim.golden.simulate``.
+
+    Raises:
+        AssertionError: naming the first mismatch (inference, timestep, sender or phase, expected vs got).
+    """
+    from hwsim.golden import simulate
+
+    rasters = rasters if rasters.ndim == 3 else rasters[None]
+    gold = simulate(program, rasters, record=True)
+    chip, cores = program.chip, program.cores
+    x = rtl.extra
+    hl = chip.hop_latency_cycles
+    k_pk, k_cyc = COUNTER_NAMES.index("packets"), COUNTER_NAMES.index("cycles")
+    h_pk, h_rc = HOST_COUNTER_NAMES.index("packets"), HOST_COUNTER_NAMES.index("route_cycles")
+    max_hops = [max((chip.hops(cp.core, r.dest_core) for r in cp.routes), default=0) for cp in cores]
+    names = phase_names(program.n_stages)
+    B, T = rasters.shape[:2]
+    for b in range(B):
+        for t in range(T):
+            where = f"inference {b}, timestep {t}"
+            g_host = gold.host_counters[b, t]
+            for what, exp, got in (("packets", g_host[h_pk], x["host_packets"][b, t]),
+                                   ("route cycles", g_host[h_rc], x["host_route_cycles"][b, t])):
+                if int(exp) != int(got):
+                    raise AssertionError(f"{where}, host: {what} expected {int(exp)}, RTL got {int(got)}")
+            exp_route = []
+            for k, cp in enumerate(cores):
+                packets = int(gold.counters[b, t, k, k_pk])
+                exp_route.append(route_cycles(packets, max_hops[k], hl))
+                for what, exp, got in (("packets", packets, x["core_packets"][b, t, k]),
+                                       ("route cycles", exp_route[k], x["core_route_cycles"][b, t, k])):
+                    if int(exp) != int(got):
+                        raise AssertionError(f"{where}, core {cp.core}: {what} expected {exp}, RTL got {int(got)}")
+            exp_phases = [chip.barrier_cycles, int(g_host[h_rc])]
+            for s in range(program.n_stages):
+                members = [k for k, cp in enumerate(cores) if cp.stage == s]
+                exp_phases.append(max((int(gold.counters[b, t, k, k_cyc]) for k in members), default=0))
+                exp_phases.append(max((exp_route[k] for k in members), default=0))
+            got_phases = [int(v) for v in x["phase_cycles"][b, t]]
+            for name, exp, got in zip(names, exp_phases, got_phases):
+                if exp != got:
+                    raise AssertionError(f"{where}: phase {name} expected {exp} cycles, RTL took {got} "
+                                         f"(phases expected {exp_phases}, RTL {got_phases})")
+            exp_t = int(gold.timestep_cycles[b, t])
+            for how, key in (("counted by the RTL (ts_cycles)", "timestep_cycles_rtl"),
+                             ("measured start -> done", "timestep_cycles_tb")):
+                got = int(x[key][b, t])
+                if got != exp_t:
+                    raise AssertionError(f"{where}: chip timestep cycles expected {exp_t}, {how} {got} "
+                                         f"(phases expected {exp_phases}, RTL {got_phases})")
+
+
+# ----------------------------------------------------------------------------- cases
+@dataclass(frozen=True)
+class Case:
+    """A co-simulation case: a factory of ``(program, rasters)`` and the stages the program must have at least."""
+
+    make: Callable[[], tuple[ChipProgram, np.ndarray]]
+    min_stages: int = 2
+
+
+def _chip(preset: str, **changes) -> ChipConfig:
+    chip = load_chip_config(preset)
+    return chip.replace(**changes) if changes else chip
+
+
+def _random(chip: ChipConfig, seed: int, sizes: tuple[int, ...], *, timesteps: int, batch: int, p: float,
+            placement: str = "row_major", silent: tuple[int, ...] = (), **kwargs) -> Callable:
+    def make():
+        rng = np.random.default_rng(seed)
+        net = random_network(rng, sizes, chip.core, **kwargs)
+        program = map_network(net, chip, placement)
+        rasters = random_raster(rng, batch, timesteps, sizes[0], p)
+        rasters[:, list(silent)] = 0
+        return program, rasters
+
+    return make
+
+
+def _digits() -> tuple[ChipProgram, np.ndarray]:
+    """The bundled trained digits network on the default 28 nm chip, two rate-encoded test digits."""
+    from hwsim.datasets import load_dataset
+    from hwsim.encoding import encode
+    from hwsim.training import default_network_path, load_default_network
+    from mapping.errors import DRCWarning
+
+    if not default_network_path().exists():
+        pytest.skip(f"the bundled digits network {default_network_path()} does not exist yet")
+    net = load_default_network()
+    with warnings.catch_warnings():
+        # Trained for v_bits = 12 (the small chip); on 16-bit membranes it only saturates later.
+        warnings.simplefilter("ignore", DRCWarning)
+        program = map_network(net, load_chip_config("default_28nm"))
+    data = load_dataset("digits")
+    timesteps = int(net.metadata.get("timesteps", 8))
+    return program, encode(data.x_test[:2], timesteps, str(net.metadata.get("encoding", "rate")), seed=0)
+
+
+def _handmade() -> tuple[ChipProgram, np.ndarray]:
+    """A hand-written program on the small chip, with structure that the mapper never produces.
+
+    Stage 2 holds no core (skipped at no cost), core 3 (stage 0) feeds both
+    stage 1 and stage 3 (a skip connection, and two entries into core 1 for
+    two neuron ranges), the host feeds stage 0 and stage 3 directly, and some
+    neurons of core 1 are not routed at all (their spikes send nothing).
+    """
+    chip = SMALL
+    rng = np.random.default_rng(38)
+    cc = chip.core
+
+    def core(core: int, stage: int, n_axons: int, n_neurons: int, routes: tuple[Route, ...], **kw) -> CoreProgram:
+        return CoreProgram(core=core, stage=stage, weights=rng.integers(-6, cc.w_max + 1, (n_axons, n_neurons)),
+                           bias=rng.integers(-2, 3, n_neurons), threshold=int(rng.integers(8, 40)), routes=routes,
+                           label=f"hand{core}", **kw)
+
+    cores = (
+        core(3, 0, 40, 24, (Route(1, 0, 16, 0), Route(0, 8, 24, 20), Route(1, 20, 24, 40))),
+        core(1, 1, 44, 20, (Route(0, 0, 12, 0),)),
+        core(0, 3, 46, 10, (), output_offset=0),
+    )
+    program = ChipProgram(chip=chip, cores=cores, host_routes=(Route(3, 0, 40, 0), Route(0, 30, 40, 36)),
+                          n_inputs=40).validate()
+    return program, random_raster(rng, 1, 4, 40, 0.35)
+
+
+SMALL = _chip("small")  # 2 x 2 mesh, hop latency 1, barrier 4
+CASES: dict[str, Case] = {
+    # 40-50-20: the host multicasts to the two halves of the hidden layer, which merge into one core.
+    "small-2stage": Case(_random(SMALL, 31, (40, 50, 20), timesteps=5, batch=2, p=0.3)),
+    # Three stages, annealed placement, hop latency 3, no barrier: 40-20-40-10, the stage-0 core
+    # multicasts to both stage-1 cores.
+    "small-3stage-anneal-hl3-b0": Case(
+        _random(_chip("small", hop_latency_cycles=3, barrier_cycles=0), 32, (40, 20, 40, 10), timesteps=4, batch=1,
+                p=0.35, placement="anneal", threshold=12), min_stages=3),
+    # Zero-latency routers and no barrier (only packets cost route cycles).
+    "small-hl0-b0": Case(_random(_chip("small", hop_latency_cycles=0, barrier_cycles=0), 33, (64, 60, 10),
+                                 timesteps=4, batch=1, p=0.3)),
+    # A custom 2 x 3 mesh: 2 -> 2 -> 1 cores, every stage-0 core multicasts to both stage-1 cores.
+    "custom-2x3-3stage-anneal-hl3": Case(
+        _random(_chip("small", name="small-2x3", mesh_cols=3, hop_latency_cycles=3), 34, (40, 40, 40, 10),
+                timesteps=3, batch=1, p=0.3, placement="anneal"), min_stages=3),
+    # Continuous integration across timesteps, leak, zero reset, membrane readout.
+    "small-continuous-readout": Case(_random(SMALL, 35, (64, 32, 10), timesteps=6, batch=1, p=0.4,
+                                             integration="continuous", leak_shift=2, reset="zero",
+                                             fire_output=False)),
+    # Timesteps 0 and 2 are silent and no bias reaches threshold: no packets at all, route cycles 0.
+    "small-silent": Case(_random(SMALL, 36, (40, 40, 8), timesteps=3, batch=1, p=0.4, silent=(0, 2),
+                                 bias_range=(-4, 0))),
+    # Every input spikes every timestep.
+    "small-all-spiking": Case(_random(SMALL, 37, (64, 40, 8), timesteps=2, batch=1, p=1.0)),
+    # Hand-written program: an empty stage, a skip connection, host routes into a late stage.
+    "handmade-gap-skip": Case(_handmade, min_stages=4),
+    # A custom chip (2 x 3 mesh of 64 x 16-neuron cores, no barrier): 50-40-10 puts the hidden layer
+    # on three cores that send into one output core in the same cycles.
+    "custom-16n-3way-merge-b0": Case(
+        _random(ChipConfig(name="small-16n", mesh_rows=2, mesh_cols=3, hop_latency_cycles=1, barrier_cycles=0,
+                           core=CoreConfig(axons=64, neurons=16, lanes=4, w_bits=6, v_bits=12)),
+                39, (50, 40, 10), timesteps=4, batch=1, p=0.35, placement="anneal", threshold=12)),
+    # The default 28 nm chip (3 x 3 mesh, 1024 x 256 x 16 lanes), 200-300-10 annealed.
+    "default_28nm-random": Case(_random(_chip("default_28nm"), 40, (200, 300, 10), timesteps=2, batch=1, p=0.2,
+                                        placement="anneal")),
+    # Three stages on the default chip with hop latency 3: 100-300-300-10, two cores multicast to two.
+    "default_28nm-3stage-hl3": Case(
+        _random(_chip("default_28nm", hop_latency_cycles=3), 41, (100, 300, 300, 10), timesteps=2, batch=1, p=0.2,
+                placement="anneal"), min_stages=3),
+    # The default 28 nm chip with the bundled trained digits network.
+    "default_28nm-digits": Case(_digits),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_snn_chip_runner(request: pytest.FixtureRequest, case: str) -> None:
+    """Build ``snn_chip`` for the case's chip, run every timestep in hardware, compare with the golden model."""
+    program, rasters = CASES[case].make()
+    assert len(program.cores) >= 2 and program.n_stages >= CASES[case].min_stages
+    rtl = run_case(request.node.name, toplevel="snn_chip", test_module="test_snn_chip", program=program,
+                   rasters=rasters)
+    steps = compare_with_golden(program, rasters, rtl)
+    assert steps == rasters.shape[0] * rasters.shape[1]
+    compare_chip_with_golden(program, rasters, rtl)
+    if case == "small-silent":
+        # Silent timesteps: no packets anywhere, so the chip costs barrier + every stage's slowest core.
+        chip = program.chip
+        for t in (0, 2):
+            assert rtl.extra["host_packets"][0, t] == 0 and not rtl.extra["core_packets"][0, t].any()
+            assert not rtl.extra["phase_cycles"][0, t, 1::2].any()
+            stage_max = [max(chip.core.groups(cp.n_neurons) + 2 for cp in program.cores if cp.stage == s)
+                         for s in range(program.n_stages)]
+            assert rtl.extra["timestep_cycles_rtl"][0, t] == chip.barrier_cycles + sum(stage_max)
+        assert rtl.extra["host_packets"][0, 1] > 0
+    if case == "small-2stage":
+        _check_mismatch_messages(program, rasters, rtl)
+
+
+def _check_mismatch_messages(program: ChipProgram, rasters: np.ndarray, rtl: RtlRun) -> None:
+    """The scoreboards name the first mismatch: timestep, core, neuron, expected vs got."""
+    k = max(range(len(program.cores)), key=lambda i: program.cores[i].stage)
+    cp = program.cores[k]
+    spikes = [s.copy() for s in rtl.spikes]
+    spikes[k][1, 2, 3] ^= 1
+    exp = int(rtl.spikes[k][1, 2, 3])
+    with pytest.raises(AssertionError, match=rf"inference 1, timestep 2, core {cp.core} \(.*\), neuron 3: "
+                                             rf"spike expected {exp}, RTL got {exp ^ 1}"):
+        compare_with_golden(program, rasters, replace(rtl, spikes=spikes))
+    membranes = [v.copy() for v in rtl.membranes]
+    membranes[k][0, 1, 5] += 1
+    exp = int(rtl.membranes[k][0, 1, 5])
+    with pytest.raises(AssertionError, match=rf"inference 0, timestep 1, core {cp.core} \(.*\), neuron 5: "
+                                             rf"membrane expected {exp}, RTL got {exp + 1}"):
+        compare_with_golden(program, rasters, replace(rtl, membranes=membranes))
+    extra = dict(rtl.extra, timestep_cycles_rtl=rtl.extra["timestep_cycles_rtl"] + 1)
+    exp = int(rtl.extra["timestep_cycles_rtl"][0, 0])
+    with pytest.raises(AssertionError, match=rf"inference 0, timestep 0: chip timestep cycles expected {exp}, "
+                                             rf"counted by the RTL \(ts_cycles\) {exp + 1}"):
+        compare_chip_with_golden(program, rasters, replace(rtl, extra=extra))
