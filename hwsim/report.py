@@ -48,6 +48,7 @@ __all__ = [
     "SweepPoint",
     "ReportError",
     "build_report",
+    "energy_of",
     "evaluate",
     "layer_firing_rates",
     "raster_layers",
@@ -73,6 +74,9 @@ COMPONENT_LABELS = {
     "core.neuron": "neuron update",
     "core.controller": "core control + clock",
     "core.router": "router (packets)",
+    "crossbar.cell": "crossbar cell reads",
+    "crossbar.row_driver": "crossbar row drivers",
+    "crossbar.adc": "ADC conversions",
     "noc.link": "NoC links (hops)",
     "host.port": "host input port",
     "leakage": "leakage (static)",
@@ -104,8 +108,10 @@ class Report:
     """Everything a report shows, computed; renderers only read it.
 
     Attributes:
-        meta: Provenance: chip, table, dataset, network, timesteps, encoding, seed, engine.
-        energy: Energy and latency per image (:class:`hwsim.energy.EnergyReport`).
+        meta: Provenance: chip, core type, table, dataset, network, timesteps, encoding, seed, engine;
+            for an RRAM chip also the chip instance seed and the ADC scale registers.
+        energy: Energy and latency per image (:class:`hwsim.energy.EnergyReport`, or its RRAM
+            form :class:`hwsim.rram.energy.RramEnergyReport`).
         accuracy: Share of correct predictions, or None without labels.
         labels: ``(B,)`` labels, or None.
         predictions: ``(B,)`` predicted classes.
@@ -142,6 +148,9 @@ class Report:
             "pj_per_sop": summary["pj_per_sop"],
             "timesteps": e.timesteps,
             "chip": self.meta.get("chip", ""),
+            "core_type": self.meta.get("core_type", "digital"),
+            "instance_seed": self.meta.get("instance_seed"),
+            "adc_scales": self.meta.get("adc_scales"),
             "n_images": e.n_images,
             "summary": summary,
             "energy_nj_by_component": by_component,
@@ -267,6 +276,16 @@ def _accuracy(predictions: np.ndarray, labels: np.ndarray | None) -> float | Non
     return float(np.mean(np.asarray(predictions) == np.asarray(labels)))
 
 
+def energy_of(result: RunResult, program: ChipProgram, table: EnergyTable | str | None = None) -> EnergyReport:
+    """Energy report of a run: :func:`hwsim.energy.estimate` for digital cores,
+    :func:`hwsim.rram.energy.rram_energy` for RRAM cores (default table: the chip's technology)."""
+    if getattr(program.chip, "core_type", "digital") == "rram":
+        from hwsim.rram.energy import rram_energy
+
+        return rram_energy(result, program, program.chip.technology if table is None else table)
+    return estimate(result, program, table)
+
+
 def build_report(
     result: RunResult,
     program: ChipProgram,
@@ -279,6 +298,9 @@ def build_report(
 ) -> Report:
     """Compute every number of a report from one run (no simulation here).
 
+    For an RRAM chip, ``result`` must come from :mod:`hwsim.rram` (its RRAM counters) and ``meta``
+    should name the chip instance (``instance_seed``, ``adc_scales``), as :func:`evaluate` does.
+
     Raises:
         InputError: labels do not match the batch.
     """
@@ -286,10 +308,11 @@ def build_report(
         labels = np.asarray(labels)
         if labels.shape != (result.batch_size,):
             raise InputError(f"labels have shape {labels.shape}; expected ({result.batch_size},), one per image")
-    energy = estimate(result, program, table)
+    energy = energy_of(result, program, table)
     predictions = result.predictions
     info = {
         "chip": program.chip.name,
+        "core_type": getattr(program.chip, "core_type", "digital"),
         "chip_config": program.chip.to_dict(),
         "technology": program.chip.technology,
         "readout": program.readout,
@@ -318,13 +341,59 @@ def _engine_simulator(program: ChipProgram) -> Simulator:
         ) from exc
 
     chip = Chip.from_program(program)
-    return lambda rasters, record=False, progress=False: chip.run(rasters, record=record, progress=progress)
+    return lambda rasters, record=False, progress=False, first_index=0: chip.run(rasters, record=record,
+                                                                                  progress=progress)
 
 
 def _golden_simulator(program: ChipProgram) -> Simulator:
     from hwsim.golden import simulate
 
-    return lambda rasters, record=False, progress=False: simulate(program, rasters, record=record)
+    return lambda rasters, record=False, progress=False, first_index=0: simulate(program, rasters, record=record)
+
+
+def _rram_simulator(rchip, simulator: str) -> Simulator:
+    """One RRAM chip instance: the fast path (``engine``) or the golden model.
+
+    ``first_index`` is the global index of the first raster: it seeds the read noise, so an image
+    gets the same noise whichever chunk it runs in. Recording runs use the golden model (the fast
+    path does not record; both give the same numbers, bit for bit).
+    """
+    from hwsim.rram.engine import pack, run_rram
+    from hwsim.rram.golden import simulate_rram
+
+    packed = pack(rchip) if simulator == "engine" else None
+
+    def sim(rasters, record=False, progress=False, first_index=0):
+        if packed is None or record:
+            return simulate_rram(rchip, rasters, first_index=first_index, record=record)
+        return run_rram(rchip, rasters, first_index=first_index, packed=packed)
+
+    return sim
+
+
+def _rram_instance(program: ChipProgram, instance_seed: int, adc_scales, calibration_images, timesteps: int,
+                   encoding: str, say: Callable[[str], None]):
+    """The chip instance ``instance_seed`` of ``program`` with calibrated ADC scale registers."""
+    from hwsim.rram.device import program_chip
+    from hwsim.rram.engine import calibrate_on_images, calibration_count
+
+    if isinstance(instance_seed, bool) or not isinstance(instance_seed, (int, np.integer)) or instance_seed < 0:
+        raise InputError(f"instance_seed = {instance_seed!r}: expected an integer >= 0")
+    if adc_scales is None:
+        if calibration_images is None:
+            raise InputError(
+                "an RRAM chip needs its ADC scale registers: pass adc_scales, or calibration_images "
+                "(training images; hwsim.rram.engine.calibrate_on_images)"
+            )
+        calibration_images = np.asarray(calibration_images)
+        if calibration_images.ndim != 2 or calibration_images.shape[1] != program.n_inputs:
+            raise InputError(f"calibration_images have shape {calibration_images.shape}; "
+                             f"expected (n_images, {program.n_inputs})")
+        say(f"calibrating ADC scales on {calibration_count(calibration_images.shape[0])} training images "
+            "(ideal chip)")
+        adc_scales = calibrate_on_images(program, calibration_images, timesteps, encoding)
+    say(f"programming chip instance {instance_seed}")
+    return program_chip(program, int(instance_seed), tuple(int(v) for v in adc_scales))
 
 
 def evaluate(
@@ -343,8 +412,15 @@ def evaluate(
     progress: Callable[[str], None] | None = None,
     progress_bar: bool = False,
     meta: dict | None = None,
+    instance_seed: int = 0,
+    adc_scales: Sequence[int] | None = None,
+    calibration_images: np.ndarray | None = None,
 ) -> Report:
     """Simulate ``program`` on images and build the full report.
+
+    A program for an RRAM chip runs on one manufactured chip instance
+    (:func:`hwsim.rram.program_chip` with ``instance_seed``); the main run, the timestep sweep and
+    the raster all use that instance and the same ADC scale registers.
 
     Args:
         program: A validated chip program.
@@ -357,14 +433,20 @@ def evaluate(
         sweep: Timesteps for the energy/accuracy-versus-T figure; None = :func:`default_sweep`,
             empty = no sweep.
         raster_image: Index of the image whose spikes are recorded, or None.
-        simulator: ``"engine"`` (:class:`hwsim.chip.Chip`) or ``"golden"`` (:func:`hwsim.golden.simulate`).
+        simulator: ``"engine"`` (:class:`hwsim.chip.Chip`; :func:`hwsim.rram.run_rram` for RRAM) or
+            ``"golden"`` (:func:`hwsim.golden.simulate`; :func:`hwsim.rram.simulate_rram`).
         chunk_size: Images encoded and simulated at a time (bounds memory).
         progress: Called with a short message before each step (e.g. ``print``).
         progress_bar: Show a tqdm bar (on stderr) over the images of each run.
         meta: Extra provenance for ``report.json``.
+        instance_seed: RRAM chips only: the chip instance (seed of its device draws and read noise).
+        adc_scales: RRAM chips only: per-core ADC scale registers; default: calibrated on
+            ``calibration_images`` at ``timesteps`` (:func:`hwsim.rram.engine.calibrate_on_images`).
+        calibration_images: RRAM chips only: training images ``(n, n_inputs)`` for the calibration.
 
     Raises:
-        InputError: images or labels of the wrong shape.
+        InputError: images or labels of the wrong shape; an RRAM chip without ADC scales or
+            calibration images.
     """
     images = np.asarray(images)
     if images.ndim != 2 or images.shape[1] != program.n_inputs:
@@ -380,10 +462,16 @@ def evaluate(
             raise InputError(f"timesteps = {T!r}: expected an integer in 1..4096")
     if simulator not in ("engine", "golden"):
         raise InputError(f"simulator = {simulator!r}: allowed engine, golden")
-    sim = (_engine_simulator if simulator == "engine" else _golden_simulator)(program)
     table = load_table(program.chip.technology if table is None else table)
     say = progress or (lambda msg: None)
     B = images.shape[0]
+    info = {"timesteps": timesteps, "encoding": encoding, "seed": seed, "simulator": simulator}
+    if getattr(program.chip, "core_type", "digital") == "rram":
+        rchip = _rram_instance(program, instance_seed, adc_scales, calibration_images, timesteps, encoding, say)
+        sim = _rram_simulator(rchip, simulator)
+        info.update(instance_seed=rchip.seed, adc_scales=list(rchip.adc_scales))
+    else:
+        sim = (_engine_simulator if simulator == "engine" else _golden_simulator)(program)
 
     def run(T: int, bar: bool) -> RunResult:
         from tqdm import tqdm
@@ -393,7 +481,7 @@ def evaluate(
                   leave=False) as pbar:
             for b0 in range(0, B, chunk_size):
                 raster = encode(images[b0 : b0 + chunk_size], T, encoding, seed, first_index=b0)
-                parts.append(sim(raster, progress=False))
+                parts.append(sim(raster, progress=False, first_index=b0))
                 pbar.update(raster.shape[0])
         return parts[0] if len(parts) == 1 else RunResult.concatenate(parts)
 
@@ -406,7 +494,7 @@ def evaluate(
         else:
             say(f"sweep: {B} images x {T} timesteps")
             r = run(int(T), True)
-        e = estimate(r, program, table)
+        e = energy_of(r, program, table)
         points.append(SweepPoint(int(T), _accuracy(r.predictions, labels), e.energy_nj_per_image,
                                  e.latency_us_per_image, e.sops_per_image))
     raster = None
@@ -415,12 +503,11 @@ def evaluate(
             raise InputError(f"raster_image = {raster_image}: expected 0..{B - 1}")
         say(f"recording spikes of image {raster_image}")
         one = encode(images[raster_image : raster_image + 1], timesteps, encoding, seed, first_index=raster_image)
-        rec = sim(one, record=True)
+        rec = sim(one, record=True, first_index=raster_image)
         raster = raster_layers(rec, program, one[0])
         if labels is not None:
             raster["label"] = int(np.asarray(labels)[raster_image])
         raster["prediction"] = int(rec.predictions[0])
-    info = {"timesteps": timesteps, "encoding": encoding, "seed": seed, "simulator": simulator}
     info.update(meta or {})
     return build_report(result, program, labels=labels, table=table, meta=info, sweep=points, raster=raster)
 
@@ -447,6 +534,8 @@ def render_table(data: dict) -> str:
     rows = [
         ("chip", f"{data.get('chip', '')} ({data['table']['name']} table v{data['table']['version']}, "
                  f"scale {data['table']['global_scale']:g}, {data['clock_mhz']:g} MHz)"),
+        *([("chip instance", f"seed {data['instance_seed']}, ADC scales {data['adc_scales']}")]
+          if data.get("core_type") == "rram" else []),
         ("workload", f"{meta.get('dataset', '?')}, {data['n_images']} images, "
                      f"{data['timesteps']} timesteps, {meta.get('encoding', '?')} coding"),
         ("accuracy", "n/a" if acc is None else f"{100 * acc:.2f} %"),

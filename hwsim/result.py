@@ -127,4 +127,6 @@ class RunResult:
             readout=first.readout,
             membranes=cat_list("membranes"),
             core_spikes=cat_list("core_spikes"),
+            # per-image extras of other core types (e.g. the RRAM counters), batch axis first
+            extra={k: np.concatenate([p.extra[k] for p in parts], axis=0) for k in first.extra},
         )

@@ -4,6 +4,9 @@ Example::
 
     hwsim report hwsim-out/program.npz --dataset digits --timesteps 8 -o my-report
 
+A program for an RRAM chip runs on chip instance ``--instance`` (default 0),
+with its ADC scales calibrated on the training images as ``hwsim yield`` does.
+
 Writes ``report.json``, ``report.csv``, ``images.csv``, ``report.md`` and the
 PNG figures into the output folder (atomically) and prints the summary table.
 ``--json`` prints the report as JSON instead.
@@ -19,7 +22,8 @@ from pathlib import Path
 
 from hwsim.errors import InputError
 
-__all__ = ["HELP", "add_arguments", "run", "add_common_arguments", "parse_sweep", "Progress", "load_images"]
+__all__ = ["HELP", "add_arguments", "run", "add_common_arguments", "parse_sweep", "Progress", "load_images",
+           "rram_options"]
 
 HELP = "simulate a chip program on a dataset and write energy/latency reports"
 
@@ -36,6 +40,9 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_outdir: str) -
     parser.add_argument("--limit", type=int, metavar="N", help="run only the first N test images")
     parser.add_argument("--seed", type=int, default=0, help="seed of the rate encoder (default 0)")
     parser.add_argument("--table", metavar="NAME|FILE", help="energy table (default: the chip's technology)")
+    parser.add_argument("--instance", type=int, metavar="SEED",
+                        help="RRAM chips: the manufactured chip instance (seed of its device draws and read "
+                        "noise; default 0)")
     parser.add_argument("--sweep", metavar="T1,T2,...",
                         help="timesteps for the energy/accuracy-vs-T figure (default: 1,2,4,... up to 2T; "
                         "'none' to skip)")
@@ -74,13 +81,20 @@ class Progress:
 
 
 def load_images(args: argparse.Namespace, n_inputs: int, say: Progress):
-    """Test images and labels of ``args.dataset``, checked against the program's input count."""
-    from hwsim.datasets import load_dataset
+    """The dataset ``args.dataset``, checked against the program's input count.
+
+    ``--limit`` shortens the test split only: the training split stays whole (RRAM chips calibrate
+    their ADC scales on it, as ``hwsim yield`` does).
+    """
+    from hwsim.datasets import Dataset, load_dataset
 
     if args.limit is not None and args.limit < 1:
         raise InputError(f"--limit {args.limit}: expected a positive number of images")
     say(f"loading dataset {args.dataset}")
-    ds = load_dataset(args.dataset, args.data_dir, limit=args.limit)
+    ds = load_dataset(args.dataset, args.data_dir)
+    if args.limit is not None:
+        ds = Dataset(ds.name, ds.x_train, ds.y_train, ds.x_test[: args.limit], ds.y_test[: args.limit],
+                     ds.image_shape, ds.classes)
     if ds.x_test.shape[1] != n_inputs:
         raise InputError(
             f"dataset {args.dataset} has {ds.x_test.shape[1]} pixels per image "
@@ -99,6 +113,23 @@ def resolve_timesteps(args: argparse.Namespace, metadata: dict) -> tuple[int, st
     if encoding not in ("rate", "threshold", "latency"):
         raise InputError(f"encoding {encoding!r} (from the network metadata): allowed rate, threshold, latency")
     return T, encoding
+
+
+def rram_options(args: argparse.Namespace, chip, ds) -> dict:
+    """The :func:`hwsim.report.evaluate` arguments that pick and calibrate an RRAM chip instance.
+
+    Raises:
+        InputError: ``--instance`` for a digital chip, or a negative seed.
+    """
+    if getattr(chip, "core_type", "digital") != "rram":
+        if args.instance is not None:
+            raise InputError(f"--instance {args.instance}: chip {chip.name!r} has digital cores, which have no "
+                             "manufactured instances (--instance applies to RRAM chips)")
+        return {}
+    seed = 0 if args.instance is None else args.instance
+    if seed < 0:
+        raise InputError(f"--instance {seed}: expected a chip seed >= 0")
+    return {"instance_seed": seed, "calibration_images": ds.x_train}
 
 
 def emit(report, outdir: Path, args: argparse.Namespace, say: Progress, extra_files=None) -> None:
@@ -131,17 +162,13 @@ def run(args: argparse.Namespace) -> int:
     check_outdir(args.outdir)  # fail before the simulation, not after
     say(f"loading chip program {args.program}")
     program = ChipProgram.load(args.program)
-    if getattr(program.chip, "core_type", "digital") != "digital":
-        raise InputError(
-            f"{args.program}: a program for an RRAM chip (core_type = {program.chip.core_type!r}); "
-            "'hwsim report' reports digital-core chips (RRAM energy: hwsim.rram.energy)"
-        )
     ds = load_images(args, program.n_inputs, say)
     T, encoding = resolve_timesteps(args, program.metadata if isinstance(program.metadata, dict) else {})
     report = evaluate(
         program, ds.x_test, ds.y_test, timesteps=T, encoding=encoding, seed=args.seed, table=args.table,
         sweep=parse_sweep(args.sweep), progress=say, progress_bar=not args.quiet,
         meta={"dataset": ds.name, "program": str(args.program), "network": program.metadata.get("network", "")},
+        **rram_options(args, program.chip, ds),
     )
     emit(report, Path(args.outdir), args, say)
     return 0

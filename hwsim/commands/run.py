@@ -11,6 +11,12 @@ Examples::
     hwsim run --timesteps 4 --limit 100 -o out  # fewer timesteps, first 100 test images
     hwsim run --dataset mnist --data-dir ~/data/mnist --net mnist_net.npz
     hwsim run --net graph.nir --chip small --json
+    hwsim run --chip rram --instance 3         # one manufactured RRAM chip (seed 3)
+
+On an RRAM chip (``core_type = "rram"``) the report is that of one manufactured
+chip instance, ``--instance SEED`` (default 0): ADC scale registers calibrated
+on the training images with the ideal chip (as ``hwsim yield``), simulated by
+:func:`hwsim.rram.run_rram`, energy from :func:`hwsim.rram.rram_energy`.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from hwsim.commands.report import (
     load_images,
     parse_sweep,
     resolve_timesteps,
+    rram_options,
 )
 from hwsim.errors import InputError
 
@@ -74,11 +81,6 @@ def run(args: argparse.Namespace) -> int:
     say = Progress(args.quiet)
     check_outdir(args.outdir)  # fail before the simulation, not after
     chip = load_chip_config(args.chip)
-    if getattr(chip, "core_type", "digital") != "digital":
-        raise InputError(
-            f"--chip {args.chip}: core_type = {chip.core_type!r}; 'hwsim run' simulates and reports digital-core "
-            "chips (the energy model of RRAM chips is hwsim.rram.energy; see 'hwsim yield')"
-        )
     network, net_name = _load_network(args, chip, say)
     if args.dataset != "digits" and not args.net:
         raise InputError(
@@ -86,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
             f"pass a network trained on {args.dataset} with --net (see 'hwsim train --dataset {args.dataset}')"
         )
     ds = load_images(args, network.n_inputs, say)
+    rram = rram_options(args, chip, ds)  # fail on a bad --instance before mapping
     T, encoding = resolve_timesteps(args, network.metadata)
     say(f"mapping {'-'.join(map(str, network.sizes))} onto {chip.name} "
         f"({chip.mesh_rows}x{chip.mesh_cols} cores of {chip.core.axons}x{chip.core.neurons})")
@@ -106,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
             "placement": program.metadata.get("placement", ""),
             "hwsim_version": __version__,
         },
+        **rram,
     )
     emit(report, Path(args.outdir), args, say, extra_files={"program.npz": _program_bytes(program)})
     return 0

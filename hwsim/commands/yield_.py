@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     from hwsim.encoding import encode
     from hwsim.rram.device import program_chip, rram_config_of
     from hwsim.rram.energy import rram_energy
-    from hwsim.rram.engine import calibrate_adc_scales, run_rram
+    from hwsim.rram.engine import calibrate_on_images, calibration_count, run_rram
     from hwsim.rram.yield_study import (
         accuracy_summary,
         instance_accuracies,
@@ -195,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--limit {args.limit}: expected a positive number of images")
     x_test, y_test = ds.x_test[: args.limit], ds.y_test[: args.limit]
     # training split: calibration | signature | tuning images, disjoint, in this order
-    n_cal = min(300, ds.x_train.shape[0] // 3)
+    n_cal = calibration_count(ds.x_train.shape[0])
     need = n_cal + (args.signature_images + args.tuning_images if args.tune else 0)
     if need > ds.x_train.shape[0]:
         raise InputError(f"--signature-images + --tuning-images need {need} training images; "
@@ -205,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
     train_r = encode(x_train, T, encoding, 0, 0)
 
     _say(args, f"calibrating ADC scales on {n_cal} training images (ideal chip)", t0)
-    scales = calibrate_adc_scales(program, train_r[:n_cal])
+    scales = calibrate_on_images(program, ds.x_train, T, encoding)
     seeds = instance_seeds(args.instances, args.seed)
 
     with _bar(args, len(seeds), "instances") as bar:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hwsim.energy.model import HOST_LAYER, IDLE_LAYER, STATIC_COMPONENT, EnergyReport, key_name, layer_name
 from hwsim.energy.table import EnergyTable, load_table
 from hwsim.errors import InputError
 from hwsim.program import ChipProgram
@@ -42,54 +43,41 @@ _STATIC = ("core.storage", "leak_bit")
 
 
 @dataclass(frozen=True)
-class RramEnergyReport:
-    """Energy and latency of ``B`` inferences on an RRAM chip (arrays are per image).
+class RramEnergyReport(EnergyReport):
+    """Energy and latency of ``B`` inferences on one RRAM chip instance (arrays are per image).
 
-    Attributes:
-        table: Table name. clock_mhz: Core clock.
-        total_pj, dynamic_pj, static_pj: ``(B,)`` pJ.
-        by_action: ``"component/action" -> (B,)`` pJ (incl. ``crossbar.cell/read`` and the leakage).
-        counts: ``"component/action" -> (B,)`` action counts.
-        cycles: ``(B,)`` chip cycles per inference.
+    The fields are those of :class:`hwsim.energy.EnergyReport` (so :mod:`hwsim.report` renders both
+    alike), filled from RRAM action counts: ``by_component`` holds ``crossbar.cell``,
+    ``crossbar.row_driver``, ``crossbar.adc``, the digital parts of the core, the NoC, the host port
+    and ``leakage``; ``by_layer`` holds ``host``, the layers in stage order and ``idle cores``;
+    ``by_core`` is ``(B, n_cores)`` dynamic energy plus the core's own leakage. Each breakdown sums to
+    ``total_pj``. ``action_counts`` counts ``crossbar.cell/read`` in cells read (its energy comes from
+    the conductances, not the table). ``sops`` are counter ``synaptic_ops``: one synaptic
+    operation per (spiking row, neuron column) pair read.
     """
 
-    table: str
-    clock_mhz: float
-    total_pj: np.ndarray
-    dynamic_pj: np.ndarray
-    static_pj: np.ndarray
-    by_action: dict
-    counts: dict
-    cycles: np.ndarray
-
     @property
-    def energy_nj_per_image(self) -> float:
-        return float(self.total_pj.mean() / 1e3)
-
-    @property
-    def latency_us_per_image(self) -> float:
-        return float(self.cycles.mean() / self.clock_mhz)
+    def counts(self) -> dict[str, np.ndarray]:
+        """Action counts (``"component/action" -> (B,)``), as :attr:`action_counts`."""
+        return self.action_counts
 
     def crossbar_share(self) -> float:
         """Fraction of the energy spent in row drivers, cells and ADCs."""
-        xb = sum(v.sum() for k, v in self.by_action.items() if k.startswith("crossbar."))
+        xb = sum(v.sum() for k, v in self.by_component.items() if k.startswith("crossbar."))
         return float(xb / self.total_pj.sum()) if self.total_pj.sum() > 0 else 0.0
 
     def to_dict(self) -> dict:
+        """The breakdowns of :meth:`EnergyReport.to_dict`, plus the crossbar share and the RRAM-specific keys."""
         return {
-            "table": self.table,
-            "energy_nj_per_image": self.energy_nj_per_image,
-            "latency_us_per_image": self.latency_us_per_image,
-            "dynamic_nj_per_image": float(self.dynamic_pj.mean() / 1e3),
-            "static_nj_per_image": float(self.static_pj.mean() / 1e3),
+            **super().to_dict(),
             "crossbar_share": self.crossbar_share(),
             "by_action_pj_per_image": {k: float(v.mean()) for k, v in self.by_action.items()},
-            "counts_per_image": {k: float(v.mean()) for k, v in self.counts.items()},
+            "counts_per_image": {k: float(v.mean()) for k, v in self.action_counts.items()},
         }
 
 
 def rram_energy(result: RunResult, program: ChipProgram, table: EnergyTable | str = "rram_28nm") -> RramEnergyReport:
-    """Energy per image of an RRAM chip run (golden model or fast path result).
+    """Energy per image of an RRAM chip run (golden model or fast path result), with every breakdown.
 
     Raises:
         InputError: the result has no RRAM counters or does not belong to the program.
@@ -102,17 +90,18 @@ def rram_energy(result: RunResult, program: ChipProgram, table: EnergyTable | st
         raise InputError(f"run result cores {list(result.core_ids)} do not match the program's cores")
     table = load_table(table)
     chip, cc = program.chip, program.chip.core
-    c = result.counters.sum(axis=(1, 2), dtype=np.int64)  # (B, K)
-    r = result.extra["rram_counters"].sum(axis=(1, 2), dtype=np.int64)
+    B, C = result.batch_size, len(program.cores)
+    c = result.counters.sum(axis=1, dtype=np.int64)  # (B, C, K)
+    r = result.extra["rram_counters"].sum(axis=1, dtype=np.int64)
 
     def get(name: str) -> np.ndarray:
-        return c[:, COUNTER_NAMES.index(name)].astype(np.float64)
+        return c[..., COUNTER_NAMES.index(name)].astype(np.float64)
 
     def rget(name: str) -> np.ndarray:
-        return r[:, RRAM_COUNTER_NAMES.index(name)].astype(np.float64)
+        return r[..., RRAM_COUNTER_NAMES.index(name)].astype(np.float64)
 
     conv = rget("adc_conversions")
-    counts = {
+    core_counts = {  # (B, C) per program core
         ("crossbar.row_driver", "drive_row"): rget("row_drives"),
         ("crossbar.adc", "conversion_step"): conv * float(1 << cfg.adc_bits),
         ("core.spike_buffer", "scan_axon"): get("axon_events"),
@@ -121,29 +110,75 @@ def rram_energy(result: RunResult, program: ChipProgram, table: EnergyTable | st
         ("core.neuron", "update_bit"): get("neuron_updates") * cc.v_bits,
         ("core.controller", "cycle"): get("cycles"),
         ("core.router", "send_packet"): get("packets"),
-        ("noc.link", "hop"): get("hops") + result.host_counter("hops").sum(axis=1).astype(np.float64),
+        ("noc.link", "hop"): get("hops"),
+    }
+    host_counts = {  # (B,)
+        ("noc.link", "hop"): result.host_counter("hops").sum(axis=1).astype(np.float64),
         ("host.port", "send_packet"): result.host_counter("packets").sum(axis=1).astype(np.float64),
     }
     s = table.global_scale
-    by_action = {f"{k[0]}/{k[1]}": s * table.energy_pj(*k) * n for k, n in counts.items()}
-    g_read = result.extra["read_conductance_us"].sum(axis=(1, 2))
-    # V^2 x ns x uS = 1e-15 J = 1e-3 pJ
-    by_action[f"{CELL_READ[0]}/{CELL_READ[1]}"] = cfg.v_read_v**2 * cfg.t_read_ns * g_read * 1e-3
-    dynamic = sum(by_action.values())
+    by_action: dict[str, np.ndarray] = {}
+    counts: dict[str, np.ndarray] = {}
+    by_component: dict[str, np.ndarray] = {}
+    per_core_dyn = np.zeros((B, C))
+    host_dyn = np.zeros(B)
+
+    def add(store: dict, name: str, value: np.ndarray) -> None:
+        store[name] = store.get(name, 0) + value
+
+    for key, n in core_counts.items():
+        e = s * table.energy_pj(*key) * n  # (B, C)
+        per_core_dyn += e
+        add(by_action, key_name(key), e.sum(axis=1))
+        add(counts, key_name(key), n.sum(axis=1))
+        add(by_component, key[0], e.sum(axis=1))
+    # V^2 x ns x uS = 1e-15 J = 1e-3 pJ, from the conductances actually read
+    e_cell = cfg.v_read_v**2 * cfg.t_read_ns * result.extra["read_conductance_us"].sum(axis=1) * 1e-3  # (B, C)
+    per_core_dyn += e_cell
+    by_action[key_name(CELL_READ)] = e_cell.sum(axis=1)
+    counts[key_name(CELL_READ)] = rget("cell_reads").sum(axis=1)
+    by_component[CELL_READ[0]] = e_cell.sum(axis=1)
+    for key, n in host_counts.items():
+        e = s * table.energy_pj(*key) * n
+        host_dyn += e
+        add(by_action, key_name(key), e)
+        add(counts, key_name(key), n)
+        add(by_component, key[0], e)
+
     cycles = result.cycles_per_inference.astype(np.float64)
     runtime_us = cycles / chip.clock_mhz
-    bits_per_core = 2 * cc.neurons * cc.v_bits + cc.axons
-    static = s * table.static_power_uw(*_STATIC) * bits_per_core * chip.n_cores * runtime_us  # uW x us = pJ
-    by_action[f"{_STATIC[0]}/{_STATIC[1]}"] = static
-    out_counts = {f"{k[0]}/{k[1]}": v for k, v in counts.items()}
-    out_counts[f"{CELL_READ[0]}/{CELL_READ[1]}"] = rget("cell_reads")
+    bits_per_core = 2 * cc.neurons * cc.v_bits + cc.axons  # the crossbar is non-volatile: no leaking bits
+    core_power_uw = s * table.static_power_uw(*_STATIC) * bits_per_core
+    leak_per_core = core_power_uw * runtime_us  # uW x us = pJ
+    static = leak_per_core * chip.n_cores
+    by_action[key_name(_STATIC)] = static
+    counts[key_name(_STATIC)] = np.full(B, float(bits_per_core * chip.n_cores))
+    by_component[STATIC_COMPONENT] = static
+
+    by_core = per_core_dyn + leak_per_core[:, None]
+    by_layer: dict[str, np.ndarray] = {HOST_LAYER: host_dyn}
+    for k, cp in sorted(enumerate(program.cores), key=lambda kc: (kc[1].stage, kc[1].core)):
+        add(by_layer, layer_name(cp.label, cp.stage), by_core[:, k])
+    by_layer[IDLE_LAYER] = leak_per_core * (chip.n_cores - C)
+    dynamic = per_core_dyn.sum(axis=1) + host_dyn
+    f64 = lambda d: {k: np.asarray(v, np.float64) for k, v in d.items()}  # noqa: E731
     return RramEnergyReport(
         table=table.name,
+        table_version=table.version,
+        global_scale=s,
         clock_mhz=float(chip.clock_mhz),
+        timesteps=result.timesteps,
         total_pj=dynamic + static,
         dynamic_pj=dynamic,
         static_pj=static,
-        by_action=by_action,
-        counts=out_counts,
+        by_action=f64(by_action),
+        action_counts=f64(counts),
+        by_component=f64(by_component),
+        by_layer=f64(by_layer),
+        by_core=by_core,
+        core_ids=tuple(result.core_ids),
         cycles=cycles,
+        latency_us=runtime_us,
+        sops=result.counter("synaptic_ops").sum(axis=(1, 2)).astype(np.int64),
+        static_power_uw=core_power_uw * chip.n_cores,
     )

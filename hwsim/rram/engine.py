@@ -24,7 +24,12 @@ from hwsim.result import COUNTER_NAMES, HOST_COUNTER_NAMES, RunResult
 from hwsim.rram.device import RramChip, program_chip, seed_words
 from hwsim.rram.golden import RRAM_COUNTER_NAMES
 
-__all__ = ["PackedRram", "pack", "run_rram", "calibrate_adc_scales"]
+__all__ = ["PackedRram", "pack", "run_rram", "calibrate_adc_scales", "CALIBRATION_IMAGES", "calibration_count",
+           "calibrate_on_images"]
+
+#: Training images the ADC scale registers are calibrated on, at most (docs/rram.md §4); a third of a
+#: smaller training split, so that ``hwsim yield --tune`` keeps images for its signature and tuning sets.
+CALIBRATION_IMAGES = 300
 
 
 @dataclass(frozen=True)
@@ -183,12 +188,6 @@ def _run_chunk(packed: PackedRram, rchip: RramChip, raster: np.ndarray, first_in
     )
 
 
-def _concat(parts: list[RunResult]) -> RunResult:
-    res = RunResult.concatenate(parts)
-    res.extra = {k: np.concatenate([p.extra[k] for p in parts], axis=0) for k in parts[0].extra}
-    return res
-
-
 def run_rram(
     rchip: RramChip,
     inputs: np.ndarray,
@@ -244,7 +243,7 @@ def run_rram(
         parts.append(_run_chunk(packed, rchip, raster, first_index + lo, threads))
     if not parts:
         raise InputError("no inputs given")
-    return parts[0] if len(parts) == 1 else _concat(parts)
+    return parts[0] if len(parts) == 1 else RunResult.concatenate(parts)
 
 
 def calibrate_adc_scales(rchip_or_program, rasters: np.ndarray, *, seed: int = 0) -> tuple[int, ...]:
@@ -274,3 +273,29 @@ def calibrate_adc_scales(rchip_or_program, rasters: np.ndarray, *, seed: int = 0
             s *= 2
         scales.append(s)
     return tuple(scales)
+
+
+def calibration_count(n_train: int) -> int:
+    """How many of ``n_train`` training images calibrate the ADC scales: ``min(300, n_train // 3)``."""
+    return min(CALIBRATION_IMAGES, int(n_train) // 3)
+
+
+def calibrate_on_images(program, train_images: np.ndarray, timesteps: int, encoding: str = "rate") -> tuple[int, ...]:
+    """ADC scale registers calibrated as ``hwsim yield`` and ``hwsim run`` do (docs/rram.md §4).
+
+    The first :func:`calibration_count` training images, encoded with encoder seed 0 from index 0,
+    run on the ideal chip (:func:`calibrate_adc_scales`).
+
+    Args:
+        program: A chip program for an RRAM chip.
+        train_images: ``(n_train, n_inputs)`` training intensities in [0, 1].
+        timesteps: T of the calibration rasters.
+        encoding: Input coding.
+
+    Raises:
+        InputError: fewer than 3 training images.
+    """
+    n = calibration_count(np.shape(train_images)[0])
+    if n < 1:
+        raise InputError(f"ADC calibration needs at least 3 training images; got {np.shape(train_images)[0]}")
+    return calibrate_adc_scales(program, encode(np.asarray(train_images)[:n], timesteps, encoding, 0, 0))

@@ -95,7 +95,8 @@ def test_terminal_table_is_printed(tmp_path, capsys, net_file):
         (["run", "--dataset", "mnist"], "bundled network is trained on digits"),
         (["run", "--net", "no-such-net.npz"], "does not exist"),
         (["run", "--chip", "no_such_chip"], "no such preset"),
-        (["run", "--chip", "rram"], "core_type = 'rram'"),
+        (["run", "--instance", "1"], "--instance applies to RRAM chips"),
+        (["run", "--chip", "rram", "--instance", "-1"], "--instance -1"),
         (["run", "--sweep", "0,2"], "--sweep"),
         (["run", "--timesteps", "0"], "--timesteps 0"),
         (["run", "--limit", "0"], "--limit 0"),
@@ -107,6 +108,89 @@ def test_bad_arguments_give_clear_errors(tmp_path, capsys, argv, message):
     err = capsys.readouterr().err
     assert rc == 2
     assert message in err
+
+
+RRAM_KEYS = ("core_type", "instance_seed", "adc_scales")
+
+
+@pytest.fixture(scope="module")
+def rram_runs(tmp_path_factory):
+    """``hwsim run --chip rram`` on instance 0 (twice) and instance 3, 30 test images, sweep 1,2."""
+    import contextlib
+    import io
+
+    runs = {}
+    for name, instance in (("a", "0"), ("b", "0"), ("c", "3")):
+        out = tmp_path_factory.mktemp("rram") / name
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            rc = main(["run", "--chip", "rram", "--instance", instance, "--limit", "30", "--sweep", "1,2",
+                       "-o", str(out), "--json", "-q"])
+        assert rc == 0
+        runs[name] = (json.loads(buf.getvalue()), out)
+    return runs
+
+
+def test_run_on_an_rram_chip_end_to_end(rram_runs):
+    data, out = rram_runs["a"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(REPORT_FILES + FIGURE_FILES + ("program.npz",))
+    for key in HEADLINE + RRAM_KEYS:
+        assert key in data, key
+    assert data["chip"] == "rram" and data["core_type"] == "rram" and data["instance_seed"] == 0
+    assert data["n_images"] == 30 and data["accuracy"] > 0.5
+    assert data["table"]["name"] == "rram_28nm"
+    total = data["energy_nj_per_image"]
+    for key in ("energy_nj_by_component", "energy_nj_by_layer", "energy_nj_by_core"):
+        parts = data[key]
+        if key == "energy_nj_by_core":  # cores, plus the host and the idle cores' leakage
+            parts = {**parts, "host": data["energy_nj_by_layer"]["host"],
+                     "idle": data["energy_nj_by_layer"]["idle cores"]}
+        assert sum(parts.values()) == pytest.approx(total, rel=1e-12), key
+    for comp in ("crossbar.cell", "crossbar.row_driver", "crossbar.adc"):
+        assert data["energy_nj_by_component"][comp] > 0, comp
+    assert [p["timesteps"] for p in data["sweep"]] == [1, 2]
+    assert data["raster"]["layers"][1]["spikes"]  # the hidden layer of image 0 spiked
+    assert json.loads((out / "report.json").read_text()) == data
+    assert "rram" in (out / "report.md").read_text()
+    for name in FIGURE_FILES:
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+
+
+def test_rram_run_equals_rram_energy_of_the_same_instance(rram_runs):
+    """Independent path: the saved program, calibration as 'hwsim yield' does it, run_rram, rram_energy."""
+    from hwsim.rram import calibrate_adc_scales, program_chip, rram_energy, run_rram
+
+    data, out = rram_runs["a"]
+    program = ChipProgram.load(out / "program.npz")
+    ds = load_dataset("digits")
+    scales = calibrate_adc_scales(program, encode(ds.x_train[:300], 8, "rate", seed=0))
+    assert data["adc_scales"] == list(scales)
+    chip = program_chip(program, 0, scales)
+    result = run_rram(chip, encode(ds.x_test[:30], 8, "rate", seed=0))
+    ref = rram_energy(result, program)
+    assert data["energy_nj_per_image"] == pytest.approx(ref.total_pj.mean() / 1e3, rel=1e-12)
+    assert data["latency_us_per_image"] == pytest.approx(ref.latency_us_per_image, rel=1e-12)
+    assert data["accuracy"] == pytest.approx(np.mean(result.predictions == ds.y_test[:30]))
+    # the sweep runs on the same chip instance
+    ref2 = rram_energy(run_rram(chip, encode(ds.x_test[:30], 2, "rate", seed=0)), program)
+    assert data["sweep"][1]["energy_nj_per_image"] == pytest.approx(ref2.energy_nj_per_image, rel=1e-12)
+
+
+def test_rram_instance_is_reproducible_and_matters(rram_runs):
+    a, b, c = (rram_runs[k][0] for k in "abc")
+    assert a == b  # the same instance, bit for bit
+    assert c["instance_seed"] == 3
+    assert c["energy_nj_per_image"] != a["energy_nj_per_image"]
+    assert c["energy_nj_by_core"] != a["energy_nj_by_core"]
+
+
+def test_report_command_reproduces_an_rram_run(tmp_path, capsys, rram_runs):
+    first, out = rram_runs["c"]
+    second, _ = run_json(capsys, ["report", str(out / "program.npz"), "--instance", "3", "--limit", "30",
+                                  "--sweep", "1,2", "-o", str(tmp_path / "rep"), "--json", "-q"])
+    for key in ("energy_nj_per_image", "latency_us_per_image", "sops_per_image", "accuracy", "adc_scales",
+                "energy_nj_by_component", "sweep"):
+        assert second[key] == first[key], key
 
 
 def test_network_that_does_not_fit_the_dataset(tmp_path, capsys):

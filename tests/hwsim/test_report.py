@@ -11,6 +11,7 @@ import pytest
 
 from hwsim.encoding import encode
 from hwsim.energy import estimate, load_table
+from hwsim.errors import InputError
 from hwsim.golden import simulate
 from hwsim.network import simulate_network
 from hwsim.report import (
@@ -186,3 +187,73 @@ def test_default_sweep():
     assert default_sweep(3) == [1, 2, 3, 4]
     assert default_sweep(1) == [1, 2]
     assert default_sweep(100) == [1, 2, 4, 8, 16, 32, 100]
+
+
+# ------------------------------------------------------------------- RRAM chips
+
+@pytest.fixture(scope="module")
+def bundled_rram():
+    """The bundled digits network mapped onto the ideal ``rram`` preset (as tests/hwsim/rram/rram_cases.py
+    builds ideal chips: every non-ideality off, an ADC wide enough for scale 1) and onto ``default_28nm``."""
+    import dataclasses
+    import warnings
+
+    from hwsim.config import load_chip_config
+    from hwsim.datasets import load_dataset
+    from hwsim.training import load_default_network
+
+    net = load_default_network()
+    rram = load_chip_config("rram")
+    ideal = rram.replace(rram=dataclasses.replace(rram.rram.ideal(), adc_bits=16))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # DRCWarning: the bundled net's 12-bit membranes on 16-bit chips
+        programs = {name: map_network(net, chip) for name, chip in
+                    (("digital", load_chip_config("default_28nm")), ("ideal", ideal), ("rram", rram))}
+    ds = load_dataset("digits")
+    return programs, ds.x_train, ds.x_test[:40], ds.y_test[:40]
+
+
+def test_ideal_rram_preset_reports_what_the_digital_chip_does(bundled_rram):
+    programs, x_train, x, y = bundled_rram
+    d = evaluate(programs["digital"], x, y, timesteps=8, sweep=[])
+    r = evaluate(programs["ideal"], x, y, timesteps=8, sweep=[], calibration_images=x_train)
+    assert r.meta["adc_scales"] == [1] * len(programs["ideal"].cores)
+    assert r.accuracy == d.accuracy and (r.predictions == d.predictions).all()
+    assert r.firing_rates == d.firing_rates
+    # the spikes (and output membranes) of every layer of the recorded image
+    assert r.raster["layers"] == d.raster["layers"]
+    assert r.to_dict()["core_type"] == "rram" and d.to_dict()["core_type"] == "digital"
+
+
+def test_rram_report_breakdowns_sum_and_do_not_depend_on_chunks(bundled_rram):
+    from hwsim.rram.energy import RramEnergyReport
+
+    programs, x_train, x, y = bundled_rram
+    kw = dict(timesteps=4, sweep=[2], instance_seed=7, calibration_images=x_train)
+    rep = evaluate(programs["rram"], x, y, **kw)
+    e = rep.energy
+    assert isinstance(e, RramEnergyReport) and rep.meta["instance_seed"] == 7
+    for name, parts in (("component", e.by_component), ("layer", e.by_layer), ("action", e.by_action)):
+        np.testing.assert_allclose(sum(parts.values()), e.total_pj, rtol=1e-12, err_msg=name)
+    np.testing.assert_allclose(e.by_core.sum(axis=1) + e.by_layer["host"] + e.by_layer["idle cores"], e.total_pj,
+                               rtol=1e-12)
+    assert list(e.by_layer)[0] == "host" and list(e.by_layer)[-1] == "idle cores"
+    # read noise is seeded per image: chunks of 7 images give the same bits as one chunk
+    again = evaluate(programs["rram"], x, y, chunk_size=7, **kw)
+    assert again.to_dict() == rep.to_dict()
+    golden = evaluate(programs["rram"], x[:5], y[:5], simulator="golden", **kw)
+    fast = evaluate(programs["rram"], x[:5], y[:5], **kw)
+    assert golden.to_dict()["energy_nj_by_core"] == fast.to_dict()["energy_nj_by_core"]
+
+
+def test_rram_report_needs_adc_scales_or_calibration_images(bundled_rram, tmp_path):
+    programs, _, x, y = bundled_rram
+    with pytest.raises(InputError, match="ADC scale registers"):
+        evaluate(programs["rram"], x, y, timesteps=2, sweep=[])
+    with pytest.raises(InputError, match="instance_seed"):
+        evaluate(programs["rram"], x, y, timesteps=2, sweep=[], adc_scales=[1, 1], instance_seed=-1)
+    rep = evaluate(programs["rram"], x[:6], y[:6], timesteps=2, sweep=[1], adc_scales=[2, 2])
+    out = write_report(rep, tmp_path / "r")
+    assert sorted(p.name for p in out.iterdir()) == sorted(REPORT_FILES + FIGURE_FILES)
+    table = render_table(rep.to_dict())
+    assert "| chip instance" in table and "ADC conversions" in table and "crossbar cell reads" in table

@@ -51,3 +51,39 @@ def test_energy_needs_an_rram_run():
     res = simulate(dprog, np.zeros((1, 40), np.uint8))
     with pytest.raises(InputError, match="no RRAM counters"):
         rram_energy(res, prog)
+
+
+def test_breakdowns_sum_to_the_total():
+    """A noisy two-layer chip instance: by component, by layer, by core and by action all add up."""
+    from hwsim.energy import EnergyReport
+
+    chip = rram_chip(variation=True, read_noise=True, stuck_faults=True, finite_on_off=True, ir_drop=True)
+    _, prog = mapped(chip, sizes=(40, 30, 10), seed=2)
+    raster = (np.random.default_rng(3).random((6, 4, 40)) < 0.3).astype(np.uint8)
+    rep = rram_energy(simulate_rram(program_chip(prog, 3), raster), prog)
+    assert isinstance(rep, EnergyReport) and rep.n_images == 6 and rep.timesteps == 4
+    for parts in (rep.by_component, rep.by_layer, rep.by_action):
+        np.testing.assert_allclose(sum(parts.values()), rep.total_pj, rtol=1e-12)
+    np.testing.assert_allclose(rep.by_core.sum(axis=1) + rep.by_layer["host"] + rep.by_layer["idle cores"],
+                               rep.total_pj, rtol=1e-12)
+    np.testing.assert_allclose(rep.dynamic_pj + rep.static_pj, rep.total_pj, rtol=1e-12)
+    assert {"crossbar.cell", "crossbar.row_driver", "crossbar.adc", "leakage", "host.port"} <= set(rep.by_component)
+    assert list(rep.by_layer) == ["host", "fc0", "fc1", "idle cores"]  # host, stage order, idle cores
+    assert np.array_equal(rep.by_component["leakage"], rep.static_pj)
+    # the non-volatile crossbar does not leak: membranes, biases and the input bitmap of the 4 mesh cores
+    leak = load_table("rram_28nm").static_power_uw("core.storage", "leak_bit")
+    assert rep.static_power_uw == pytest.approx(leak * (2 * 32 * 12 + 64) * 4, rel=1e-12)
+    np.testing.assert_allclose(rep.by_layer["idle cores"], rep.static_pj / 2, rtol=1e-12)  # 2 of 4 cores idle
+    assert rep.core_ids == tuple(cp.core for cp in prog.cores) and rep.by_core.shape == (6, len(prog.cores))
+    d = rep.to_dict()
+    assert d["energy_nj_per_image"] == pytest.approx(rep.total_pj.mean() / 1e3)
+    assert 0 < d["crossbar_share"] < 1 and "by_action_pj_per_image" in d and "counts_per_image" in d
+    assert d["sops_per_image"] == pytest.approx(rep.sops.mean()) and rep.pj_per_sop > 0
+
+
+def test_other_chip_instances_cost_other_energy():
+    chip = rram_chip(variation=True, variation_sigma=0.3, read_noise=True)
+    _, prog = mapped(chip, sizes=(40, 30, 10), seed=2)
+    raster = (np.random.default_rng(3).random((4, 3, 40)) < 0.3).astype(np.uint8)
+    e = [rram_energy(simulate_rram(program_chip(prog, s), raster), prog).total_pj for s in (0, 0, 1)]
+    assert np.array_equal(e[0], e[1]) and not np.array_equal(e[0], e[2])
