@@ -22,7 +22,6 @@ from hwsim.energy import (
 from hwsim.energy.calibrate import TOLERANCE, WORKLOADS, calibrate, run_workload
 from hwsim.energy.workloads import MNIST_MEAN, MNIST_STD, controlled_network, mnist_shaped_images
 from hwsim.golden import simulate
-from hwsim.network import Layer, Network
 from hwsim.program import ChipProgram, CoreProgram, Route
 from hwsim.result import COUNTER_NAMES
 from hwsim.testing import random_network, random_raster
