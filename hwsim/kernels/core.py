@@ -192,11 +192,15 @@ def update_neurons(v, bias, threshold, leak_shift, fire, reset_zero, v_min, v_ma
 
 
 @jit
-def _count_routed(spikes, start, n_spikes, lo, hi, hops):
-    # Packets and hops a sender emits for an ascending spike list (chip-spec §1.1).
+def _count_routed(spikes, start, n_spikes, lo, hi, hops, r_start, r_stop):
+    # Packets and hops a sender emits for an ascending spike list (chip-spec §1.1), over
+    # routing entries r_start..r_stop-1 (indices, not slices: a slice per call is a reference
+    # count update on the shared array, which threads contend for).
     packets = 0
     hop_sum = 0
-    for r in range(lo.shape[0]):
+    if n_spikes == 0:
+        return packets, hop_sum
+    for r in range(r_start, r_stop):
         cnt = 0
         for i in range(start, start + n_spikes):
             j = np.int64(spikes[i])
@@ -236,7 +240,7 @@ def host_timestep(words, big_endian, route_lo, route_hi, route_hops, max_hops, h
             shift = np.uint64(8 * (7 - k) if big_endian else 8 * k)
             spikes[start + c] = base + k
             c += np.int64((x >> shift) & _ONE)
-    packets, hops = _count_routed(spikes, start, c, route_lo, route_hi, route_hops)
+    packets, hops = _count_routed(spikes, start, c, route_lo, route_hi, route_hops, 0, route_lo.shape[0])
     host_counters[0] = packets
     host_counters[1] = hops
     host_counters[2] = packets + hop_latency * max_hops if packets > 0 else 0
@@ -332,22 +336,23 @@ def chip_pass(
                                 axons[n_spk] = j + shift
                                 n_spk += 1
                     # START
-                    if continuous[i]:
-                        lo, hi = _min_max(v)
-                    else:
+                    if not continuous[i]:
                         for j in range(n):
                             v[j] = 0
-                        lo = np.int64(0)
-                        hi = np.int64(0)
-                    integrate_spikes(v, w, axons, n_spk, v_min, v_max, w_pos[i], w_neg[i], lo, hi)
+                    if n_spk > 0:  # a silent core skips INTEGRATE, and the bound it needs
+                        if continuous[i]:
+                            lo, hi = _min_max(v)
+                        else:
+                            lo = np.int64(0)
+                            hi = np.int64(0)
+                        integrate_spikes(v, w, axons, n_spk, v_min, v_max, w_pos[i], w_neg[i], lo, hi)
                     dst = base[me] + ((b - m0) * T + t) * stride[me]
                     n_fired = update_neurons(
                         v, bias, threshold[i], leak_shift[i], fire[i], reset_zero[i], v_min, v_max, fired, store, dst
                     )  # fmt: skip
                     counts[me, b - m0, t] = n_fired
                     packets, hops = _count_routed(
-                        store, dst, n_fired, out_lo[out_ptr[i] : out_ptr[i + 1]],
-                        out_hi[out_ptr[i] : out_ptr[i + 1]], out_hops[out_ptr[i] : out_ptr[i + 1]],
+                        store, dst, n_fired, out_lo, out_hi, out_hops, out_ptr[i], out_ptr[i + 1]
                     )  # fmt: skip
                     G = n_groups[i]
                     counters[b, t, k, _AXON_EVENTS] = n_spk
