@@ -6,9 +6,12 @@ import tempfile
 import numpy as np
 import pytest
 
-if "NUMBA_CACHE_DIR" not in os.environ:
+# The controller loads this file first and its environment is inherited by the xdist workers, so
+# a value this file chose is re-chosen per worker (a marker says so); a user's own is kept.
+if "NUMBA_CACHE_DIR" not in os.environ or os.environ.get("HWSIM_TEST_NUMBA_CACHE") == os.environ["NUMBA_CACHE_DIR"]:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     os.environ["NUMBA_CACHE_DIR"] = os.path.join(tempfile.gettempdir(), f"hwsim-numba-cache-{os.getuid()}-{worker}")
+    os.environ["HWSIM_TEST_NUMBA_CACHE"] = os.environ["NUMBA_CACHE_DIR"]
 
 from hwsim.config import load_chip_config  # noqa: E402
 
