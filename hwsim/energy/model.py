@@ -33,6 +33,7 @@ __all__ = [
     "action_counts",
     "core_storage_bits",
     "estimate",
+    "price_actions",
     "layer_name",
 ]
 
@@ -282,7 +283,32 @@ def estimate(result: RunResult, program: ChipProgram, table: EnergyTable | str |
             "digital core (chip-spec §2); for RRAM chips use hwsim.rram.energy.rram_energy"
         )
     table = load_table(program.chip.technology if table is None else table)
-    counts = action_counts(result, program)
+    return price_actions(result, program, table, action_counts(result, program))
+
+
+def price_actions(
+    result: RunResult,
+    program: ChipProgram,
+    table: EnergyTable,
+    counts: ActionCounts,
+    *,
+    direct_core_pj: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] | None = None,
+    report_type: type[EnergyReport] | None = None,
+) -> EnergyReport:
+    """Energy of every counted action (count x table entry), the leakage, and every breakdown.
+
+    Shared by the digital model (:func:`estimate`) and the RRAM one
+    (:func:`hwsim.rram.energy.rram_energy`), which differ only in what they count.
+
+    Args:
+        result, program: The run and its program (timesteps, cores, synaptic operations).
+        table: Energy table; every action of ``counts`` must have an entry.
+        counts: Action counts, runtime and leaking bits.
+        direct_core_pj: Energies that are not table entries, ``(component, action) -> ((B, n_cores) pJ,
+            (B,) counts)`` (the RRAM cell reads, from the conductances read); added after the table's
+            core actions and not scaled by the table's ``global_scale``.
+        report_type: :class:`EnergyReport` or a subclass of it.
+    """
     s = table.global_scale
     B, C = result.batch_size, len(program.cores)
 
@@ -300,6 +326,11 @@ def estimate(result: RunResult, program: ChipProgram, table: EnergyTable | str |
         per_core_dyn += e
         add(by_action, key_name(key), e.sum(axis=1))
         add(act_counts, key_name(key), n.sum(axis=1))
+        add(by_component, key[0], e.sum(axis=1))
+    for key, (e, n) in (direct_core_pj or {}).items():
+        per_core_dyn += e
+        add(by_action, key_name(key), e.sum(axis=1))
+        add(act_counts, key_name(key), n)
         add(by_component, key[0], e.sum(axis=1))
     for key, n in counts.host.items():
         e = s * table.energy_pj(*key) * n.astype(np.float64)  # (B,)
@@ -325,7 +356,7 @@ def estimate(result: RunResult, program: ChipProgram, table: EnergyTable | str |
 
     dynamic = per_core_dyn.sum(axis=1) + host_dyn
     sops = result.counter("synaptic_ops").sum(axis=(1, 2)).astype(np.int64)
-    return EnergyReport(
+    return (report_type or EnergyReport)(
         table=table.name,
         table_version=table.version,
         global_scale=s,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hwsim.energy.model import HOST_LAYER, IDLE_LAYER, STATIC_COMPONENT, EnergyReport, key_name, layer_name
+from hwsim.energy.model import ActionCounts, EnergyReport, price_actions
 from hwsim.energy.table import EnergyTable, load_table
 from hwsim.errors import InputError
 from hwsim.program import ChipProgram
@@ -39,7 +39,6 @@ RRAM_ACTIONS: dict[tuple[str, str], str] = {
 }
 #: Pseudo-key of the cell read energy (computed from conductances, not from the table).
 CELL_READ = ("crossbar.cell", "read")
-_STATIC = ("core.storage", "leak_bit")
 
 
 @dataclass(frozen=True)
@@ -90,7 +89,6 @@ def rram_energy(result: RunResult, program: ChipProgram, table: EnergyTable | st
         raise InputError(f"run result cores {list(result.core_ids)} do not match the program's cores")
     table = load_table(table)
     chip, cc = program.chip, program.chip.core
-    B, C = result.batch_size, len(program.cores)
     c = result.counters.sum(axis=1, dtype=np.int64)  # (B, C, K)
     r = result.extra["rram_counters"].sum(axis=1, dtype=np.int64)
 
@@ -116,69 +114,16 @@ def rram_energy(result: RunResult, program: ChipProgram, table: EnergyTable | st
         ("noc.link", "hop"): result.host_counter("hops").sum(axis=1).astype(np.float64),
         ("host.port", "send_packet"): result.host_counter("packets").sum(axis=1).astype(np.float64),
     }
-    s = table.global_scale
-    by_action: dict[str, np.ndarray] = {}
-    counts: dict[str, np.ndarray] = {}
-    by_component: dict[str, np.ndarray] = {}
-    per_core_dyn = np.zeros((B, C))
-    host_dyn = np.zeros(B)
-
-    def add(store: dict, name: str, value: np.ndarray) -> None:
-        store[name] = store.get(name, 0) + value
-
-    for key, n in core_counts.items():
-        e = s * table.energy_pj(*key) * n  # (B, C)
-        per_core_dyn += e
-        add(by_action, key_name(key), e.sum(axis=1))
-        add(counts, key_name(key), n.sum(axis=1))
-        add(by_component, key[0], e.sum(axis=1))
     # V^2 x ns x uS = 1e-15 J = 1e-3 pJ, from the conductances actually read
     e_cell = cfg.v_read_v**2 * cfg.t_read_ns * result.extra["read_conductance_us"].sum(axis=1) * 1e-3  # (B, C)
-    per_core_dyn += e_cell
-    by_action[key_name(CELL_READ)] = e_cell.sum(axis=1)
-    counts[key_name(CELL_READ)] = rget("cell_reads").sum(axis=1)
-    by_component[CELL_READ[0]] = e_cell.sum(axis=1)
-    for key, n in host_counts.items():
-        e = s * table.energy_pj(*key) * n
-        host_dyn += e
-        add(by_action, key_name(key), e)
-        add(counts, key_name(key), n)
-        add(by_component, key[0], e)
-
     cycles = result.cycles_per_inference.astype(np.float64)
-    runtime_us = cycles / chip.clock_mhz
-    bits_per_core = 2 * cc.neurons * cc.v_bits + cc.axons  # the crossbar is non-volatile: no leaking bits
-    core_power_uw = s * table.static_power_uw(*_STATIC) * bits_per_core
-    leak_per_core = core_power_uw * runtime_us  # uW x us = pJ
-    static = leak_per_core * chip.n_cores
-    by_action[key_name(_STATIC)] = static
-    counts[key_name(_STATIC)] = np.full(B, float(bits_per_core * chip.n_cores))
-    by_component[STATIC_COMPONENT] = static
-
-    by_core = per_core_dyn + leak_per_core[:, None]
-    by_layer: dict[str, np.ndarray] = {HOST_LAYER: host_dyn}
-    for k, cp in sorted(enumerate(program.cores), key=lambda kc: (kc[1].stage, kc[1].core)):
-        add(by_layer, layer_name(cp.label, cp.stage), by_core[:, k])
-    by_layer[IDLE_LAYER] = leak_per_core * (chip.n_cores - C)
-    dynamic = per_core_dyn.sum(axis=1) + host_dyn
-    f64 = lambda d: {k: np.asarray(v, np.float64) for k, v in d.items()}  # noqa: E731
-    return RramEnergyReport(
-        table=table.name,
-        table_version=table.version,
-        global_scale=s,
-        clock_mhz=float(chip.clock_mhz),
-        timesteps=result.timesteps,
-        total_pj=dynamic + static,
-        dynamic_pj=dynamic,
-        static_pj=static,
-        by_action=f64(by_action),
-        action_counts=f64(counts),
-        by_component=f64(by_component),
-        by_layer=f64(by_layer),
-        by_core=by_core,
-        core_ids=tuple(result.core_ids),
+    counts = ActionCounts(
+        core=core_counts,
+        host=host_counts,
+        runtime_us=cycles / chip.clock_mhz,
         cycles=cycles,
-        latency_us=runtime_us,
-        sops=result.counter("synaptic_ops").sum(axis=(1, 2)).astype(np.int64),
-        static_power_uw=core_power_uw * chip.n_cores,
+        storage_bits_per_core=2 * cc.neurons * cc.v_bits + cc.axons,  # the crossbar is non-volatile: no leaking bits
+        n_mesh_cores=chip.n_cores,
     )
+    direct = {CELL_READ: (e_cell, rget("cell_reads").sum(axis=1))}
+    return price_actions(result, program, table, counts, direct_core_pj=direct, report_type=RramEnergyReport)
