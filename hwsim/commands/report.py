@@ -80,19 +80,19 @@ class Progress:
             print(f"[{time.perf_counter() - self.t0:6.1f} s] {message}", file=sys.stderr, flush=True)
 
 
-def load_images(args: argparse.Namespace, n_inputs: int, say: Progress):
+def load_images(args: argparse.Namespace, n_inputs: int, say: Progress, *, whole_train: bool = False):
     """The dataset ``args.dataset``, checked against the program's input count.
 
-    ``--limit`` shortens the test split only: the training split stays whole (RRAM chips calibrate
-    their ADC scales on it, as ``hwsim yield`` does).
+    ``--limit`` shortens both splits, or only the test split with ``whole_train`` (RRAM chips
+    calibrate their ADC scales on the training images, as ``hwsim yield`` does).
     """
     from hwsim.datasets import Dataset, load_dataset
 
     if args.limit is not None and args.limit < 1:
         raise InputError(f"--limit {args.limit}: expected a positive number of images")
     say(f"loading dataset {args.dataset}")
-    ds = load_dataset(args.dataset, args.data_dir)
-    if args.limit is not None:
+    ds = load_dataset(args.dataset, args.data_dir, limit=None if whole_train else args.limit)
+    if whole_train and args.limit is not None:
         ds = Dataset(ds.name, ds.x_train, ds.y_train, ds.x_test[: args.limit], ds.y_test[: args.limit],
                      ds.image_shape, ds.classes)
     if ds.x_test.shape[1] != n_inputs:
@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
     check_outdir(args.outdir)  # fail before the simulation, not after
     say(f"loading chip program {args.program}")
     program = ChipProgram.load(args.program)
-    ds = load_images(args, program.n_inputs, say)
+    ds = load_images(args, program.n_inputs, say, whole_train=program.chip.core_type == "rram")
     T, encoding = resolve_timesteps(args, program.metadata if isinstance(program.metadata, dict) else {})
     report = evaluate(
         program, ds.x_test, ds.y_test, timesteps=T, encoding=encoding, seed=args.seed, table=args.table,

@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
             f"--dataset {args.dataset}: the bundled network is trained on digits (8x8); "
             f"pass a network trained on {args.dataset} with --net (see 'hwsim train --dataset {args.dataset}')"
         )
-    ds = load_images(args, network.n_inputs, say)
+    ds = load_images(args, network.n_inputs, say, whole_train=chip.core_type == "rram")
     rram = rram_options(args, chip, ds)  # fail on a bad --instance before mapping
     T, encoding = resolve_timesteps(args, network.metadata)
     say(f"mapping {'-'.join(map(str, network.sizes))} onto {chip.name} "
