@@ -177,14 +177,14 @@ module snn_router #(
     wire              more_j     = |match_rest;               // j has another entry to send
     wire              last_pkt   = !more_j && (pend_rest == SRC_ZERO);
 
-    reg [RA_W-1:0] r_sel;
-    integer q;
-    always @* begin
-        r_sel = {RA_W{1'b0}};
-        for (q = ROUTES - 1; q >= 0; q = q - 1)
-            if (match[q])
-                r_sel = q[RA_W-1:0];
-    end
+    // the lowest matching entry sends next: entries in table order (chip-spec §1.1)
+    wire [RA_W-1:0] r_sel;
+    wire            match_any;
+    snn_lowest_set #(.WIDTH(ROUTES), .IDX_W(RA_W)) u_route_sel (
+        .bits (match),
+        .any  (match_any),
+        .idx  (r_sel)
+    );
 
     // ---------------------------------------------------------------- FSM
     reg [1:0]      state;
@@ -251,7 +251,7 @@ module snn_router #(
     end
 
     // Bits that are deliberately not used by every configuration.
-    wire _unused = &{1'b0, tw_entry_32, tw_data, nr_data, n_routes_32, j_32, axon_32, pend_any};
+    wire _unused = &{1'b0, tw_entry_32, tw_data, nr_data, n_routes_32, j_32, axon_32, pend_any, match_any};
 
 endmodule
 
