@@ -57,8 +57,9 @@ __all__ = [
 ]
 
 REPO = Path(__file__).resolve().parents[2]
-RTL_DIR = REPO / "rtl"
-SIM_BUILD = REPO / "sim_build"
+# HWSIM_RTL_DIR / HWSIM_SIM_BUILD: `make mutate` (tests/rtl/mutation) points the tests at a mutated copy.
+RTL_DIR = Path(os.environ.get("HWSIM_RTL_DIR") or REPO / "rtl")
+SIM_BUILD = Path(os.environ.get("HWSIM_SIM_BUILD") or REPO / "sim_build")
 SIMULATORS = ("icarus", "verilator")
 CLOCK_PERIOD_NS = 10
 # The cocotb runner always passes --public-flat-rw (every internal signal visible
