@@ -29,5 +29,11 @@ sim: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_engine.py
 
+# Python: ruff (rules in pyproject.toml). Verilog: iverilog -Wall and verilator --lint-only -Wall
+# on every module and top level (tests/rtl/test_lint.py, which also runs in `make test`).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q -n $(JOBS) tests/rtl/test_lint.py
+
 clean:
 	rm -rf sim_build .pytest_cache build *.egg-info
