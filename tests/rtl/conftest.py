@@ -1,4 +1,4 @@
-"""RTL tests import their harness (``rtl_cosim``) from this folder, also inside the simulator."""
+"""RTL tests import their harness (the ``harness`` package) and each other's testbenches from this folder, also inside the simulator."""
 
 import sys
 from pathlib import Path

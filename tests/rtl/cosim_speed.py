@@ -25,10 +25,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from harness import compare_with_golden, run_case  # noqa: E402
 from hwsim.config import load_chip_config  # noqa: E402
 from hwsim.testing import random_network, random_raster  # noqa: E402
 from mapping import map_network  # noqa: E402
-from rtl_cosim import compare_with_golden, run_case  # noqa: E402
 
 __all__ = ["main"]
 

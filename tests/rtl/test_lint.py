@@ -13,13 +13,12 @@ import shutil
 import subprocess
 
 import pytest
-from rtl_cosim import RTL_DIR, _hdl_sources, _verilator_env, hdl_parameters
-
+from harness import RTL_DIR, hdl_parameters, hdl_sources, verilator_env
 from hwsim.config import ChipConfig, CoreConfig, load_chip_config
 
 pytestmark = pytest.mark.rtl
 
-MODULES = sorted(p.stem for p in _hdl_sources())
+MODULES = sorted(p.stem for p in hdl_sources())
 
 CHIPS = {
     "small": load_chip_config("small"),
@@ -54,14 +53,14 @@ def test_iverilog_2005_no_warnings(top, params, tmp_path):
     _need(None if shutil.which("iverilog") else "iverilog is not on PATH (apt-get install iverilog)", "Icarus Verilog")
     cmd = ["iverilog", "-g2005", "-Wall", "-s", top, "-o", str(tmp_path / "a.out")]
     cmd += [f"-P{top}.{k}={v}" for k, v in params.items()]
-    cmd += [str(p) for p in _hdl_sources()]
+    cmd += [str(p) for p in hdl_sources()]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=RTL_DIR)
     assert proc.returncode == 0 and not (proc.stdout + proc.stderr).strip(), proc.stdout + proc.stderr
 
 
 @pytest.mark.parametrize("top, params", list(_lint_cases()))
 def test_verilator_lint_wall_no_warnings(top, params):
-    _need(_verilator_env(), "Verilator")
+    _need(verilator_env(), "Verilator")
     cmd = ["verilator", "--lint-only", "-Wall", "--language", "1364-2005", f"-I{RTL_DIR}",
            "--top-module", top, str(RTL_DIR / f"{top}.v")]
     cmd += [f"-G{k}={v}" for k, v in params.items()]

@@ -26,19 +26,27 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-import rtl_cosim
+from harness import (
+    CLOCK_PERIOD_NS,
+    RtlRun,
+    case_dir_from_env,
+    compare_with_golden,
+    read_case,
+    run_case,
+    save_npz,
+    unpack_signed,
+)
 from hwsim.config import ChipConfig, CoreConfig, load_chip_config
-from hwsim.golden.chip import route_cycles
+from hwsim.golden import route_cycles
 from hwsim.program import ChipProgram, CoreProgram, Route
 from hwsim.result import COUNTER_NAMES, HOST_COUNTER_NAMES
 from hwsim.testing import random_network, random_raster
 from mapping import map_network
-from rtl_cosim import CLOCK_PERIOD_NS, RtlRun, compare_with_golden, run_case
+from test_snn_core import TB as CoreTB
 
 try:
     import cocotb
@@ -63,10 +71,10 @@ def phase_names(n_stages: int) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- cocotb side
-class TB(rtl_cosim.TB):
+class TB(CoreTB):
     """cocotb driver of ``snn_chip``: reset, loading a whole program, one timestep per ``start``, readout.
 
-    Reuses the core loader of :class:`rtl_cosim.TB` (``ld_kind`` 0..3 reach the
+    Reuses the core loader of ``test_snn_core.TB`` (``ld_kind`` 0..3 reach the
     core picked by ``core_sel``). Inputs change at falling edges, outputs are
     sampled at falling edges.
     """
@@ -160,7 +168,7 @@ class TB(rtl_cosim.TB):
                 g = dut.out_group.value.to_unsigned()
                 groups.append(g)
                 bits = dut.out_spikes.value.to_unsigned()
-                membranes += rtl_cosim._unpack_signed(dut.out_v.value.to_unsigned(), self.v_bits, self.lanes)
+                membranes += unpack_signed(dut.out_v.value.to_unsigned(), self.v_bits, self.lanes)
                 spikes += [g * self.lanes + lane for lane in range(self.lanes) if bits >> lane & 1]
             if dut.done.value:
                 break
@@ -190,7 +198,7 @@ class TB(rtl_cosim.TB):
         for g in range(-(-n_neurons // self.lanes)):
             dut.rd_group.value = g
             await self.fall
-            values += rtl_cosim._unpack_signed(dut.rd_v.value.to_unsigned(), self.v_bits, self.lanes)
+            values += unpack_signed(dut.rd_v.value.to_unsigned(), self.v_bits, self.lanes)
             bits = dut.rd_spikes.value.to_unsigned()
             fired += [g * self.lanes + lane for lane in range(self.lanes) if bits >> lane & 1]
             if g == 0:
@@ -227,8 +235,8 @@ async def cosim_chip(dut) -> None:
     """cocotb body: run the case in ``$HWSIM_RTL_CASE`` on ``snn_chip`` and write ``rtl_results.npz``."""
     from cocotb.utils import get_sim_time
 
-    case_dir = Path(os.environ["HWSIM_RTL_CASE"])
-    program, rasters = rtl_cosim.read_case(case_dir)
+    case_dir = case_dir_from_env()
+    program, rasters = read_case(case_dir)
     chip, cores = program.chip, program.cores
     wall0 = time.perf_counter()
     tb = TB(dut, chip)
@@ -282,7 +290,7 @@ async def cosim_chip(dut) -> None:
     sim_cycles = round((t_end - t_start) / CLOCK_PERIOD_NS)
     arrays = {f"spikes_{k}": s for k, s in enumerate(spikes)}
     arrays.update({f"membranes_{k}": v for k, v in enumerate(membranes)})
-    rtl_cosim._save_npz(
+    save_npz(
         case_dir / "rtl_results.npz",
         core_cycles=core_cycles,
         core_route_cycles=core_route_cycles,

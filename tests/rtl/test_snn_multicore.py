@@ -2,10 +2,10 @@
 
 The testbench is host and router (docs/rtl.md, "Multi-core flow"): per
 timestep it runs the stages in order, core by core, feeding every core the
-spikes that the RTL cores of earlier stages produced, and computes the chip
-timestep cycles from the RTL-measured core cycles with the chip-spec §1.2
-route formula. Every core's spikes and membranes, every core's cycles and
-every timestep's chip cycles must equal the golden model exactly.
+spikes that the RTL cores of earlier stages produced (the testbench of
+``test_snn_core.py``). Every core's spikes, membranes and cycles must equal the
+golden model exactly. Chip-level cycles are an RTL output of ``snn_chip`` only
+(``test_snn_chip.py``).
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from harness import compare_with_golden, run_case
 from hwsim.config import load_chip_config
 from hwsim.program import ChipProgram
 from hwsim.testing import random_network, random_raster
 from mapping import map_network
-from rtl_cosim import TB, compare_with_golden, cosim_program, run_case
+from test_snn_core import TB, cosim_program
 
 try:
     import cocotb

@@ -13,9 +13,9 @@ import os
 import numpy as np
 import pytest
 
+from harness import run_block
 from hwsim.config import load_chip_config
 from hwsim.golden.core import leak, saturate
-from rtl_cosim import run_block
 
 try:
     import cocotb

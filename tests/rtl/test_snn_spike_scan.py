@@ -14,8 +14,8 @@ import os
 import numpy as np
 import pytest
 
+from harness import run_block
 from hwsim.config import CoreConfig, load_chip_config
-from rtl_cosim import run_block
 
 try:
     import cocotb
