@@ -7,7 +7,7 @@ SIM    ?= icarus
 # pytest workers: 2 cores on the reference machine
 JOBS   ?= 2
 
-.PHONY: venv test demo sim bench lint clean
+.PHONY: venv test fuzz demo sim bench lint clean
 
 venv: $(STAMP)
 
@@ -19,6 +19,10 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) tests
+
+# The fuzz suite (tests/fuzz) with thousands of generated malformed inputs; `make test` runs a few of each.
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -n $(JOBS) tests/fuzz
 
 demo: $(STAMP)
 	$(VENV)/bin/hwsim run
