@@ -15,6 +15,7 @@ from .build import (
     verilator_env,
 )
 from .cases import RtlRun, case_dir_from_env, read_case, run_case, save_npz, single_core_program
+from .dut import block_parameters, block_seed, check_parameters, start_clock
 from .scoreboard import compare_with_golden
 from .words import pack_signed, unpack_signed, weight_words
 
@@ -28,6 +29,10 @@ __all__ = [
     "require_simulator",
     "run_block",
     "verilator_env",
+    "block_parameters",
+    "block_seed",
+    "check_parameters",
+    "start_clock",
     "RtlRun",
     "case_dir_from_env",
     "read_case",

@@ -217,12 +217,14 @@ def build(sim: str, toplevel: str, params: dict[str, int], waves: bool, name: st
     return runner, build_dir
 
 
-def run_block(name: str, *, toplevel: str, test_module: str, params: dict[str, int],
+def run_block(name: str, *, toplevel: str, test_module: str, params: dict[str, int], seed: int = 0,
               extra_env: dict[str, str] | None = None) -> None:
     """Build one RTL block with ``params`` and run the cocotb tests of ``test_module`` on it.
 
-    The cocotb tests compare the block with hwsim's bit-accurate functions (or
-    an independent computation) themselves; a failing one fails the calling
+    The testbench gets ``params`` as JSON in ``$HWSIM_PARAMS`` and ``seed`` in
+    ``$HWSIM_SEED`` (``harness.dut.block_parameters``, ``block_seed``). The
+    cocotb tests compare the block with hwsim's golden functions (or an
+    independent computation) themselves; a failing one fails the calling
     pytest test.
     """
     sim = require_simulator()
@@ -231,4 +233,5 @@ def run_block(name: str, *, toplevel: str, test_module: str, params: dict[str, i
     test_dir = SIM_BUILD / f"{safe_name(name)}_{sim}"
     test_dir.mkdir(parents=True, exist_ok=True)
     runner.test(hdl_toplevel=toplevel, test_module=test_module, build_dir=build_dir, test_dir=test_dir,
-                extra_env=dict(extra_env or {}), waves=waves)
+                extra_env={"HWSIM_PARAMS": json.dumps(params), "HWSIM_SEED": str(seed), **(extra_env or {})},
+                waves=waves)
