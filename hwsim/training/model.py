@@ -14,7 +14,8 @@ After Yin et al. (BioCAS 2017, arXiv:1709.06206; code github.com/ShihuiYin/BASNN
   ``V_t = W x_t + b`` (membranes restart at 0).
 - **Continuous integration**: ``V_t = V_end_{t-1} + W x_t + b``, spike,
   then reset by subtraction ``V_end_t = V_t - theta o_t``; gradients flow
-  back through time (BPTT), through the reset too unless ``detach_reset``.
+  back through time (BPTT), through the reset too unless ``detach_reset``
+  (``dV_{t+1}/dV_t = 1 - theta * do_t/dV_t`` as in Yin's code, or 1 when detached).
 - The output layer never spikes in training: its per-timestep potential
   ``z_t = W h_t + b`` (discontinuous) is the logit; the loss is taken on the
   mean over timesteps. On the chip this is either the membrane readout

@@ -61,7 +61,9 @@ class TrainConfig:
             (each pass sees one fresh Bernoulli sample) and ``timesteps`` in continuous mode.
         theta: Hidden threshold in float units.
         half_width: Half-width of the STE box around the threshold.
-        detach_reset: In BPTT, do not back-propagate through the reset by subtraction.
+        detach_reset: In BPTT, do not back-propagate through the reset by subtraction (default). False is
+            Yin et al.'s choice: their code forms ``V_t`` from ``input - output`` of earlier timesteps, with
+            the straight-through gradient on ``output``, so the gradient flows through the reset.
         eval_seed: Encoder seed for the accuracy measurements.
         eval_train_limit: Evaluate train accuracy on at most this many training images.
         quantization_aware: Train with fake-quantized weights (else quantize only at the end).
