@@ -7,7 +7,8 @@ Usage::
     report.energy_nj_per_image, report.pj_per_sop, report.by_layer
 
 Tables live in ``hwsim/energy/tables/<technology>.toml``; see ``docs/energy.md``.
-``python -m hwsim.energy.calibrate`` reproduces the calibration to Yin et al.
+``python -m hwsim.commands.calibrate_energy`` reproduces the calibration to Yin et al.
+(it maps and simulates networks, so it is not part of this pricing layer).
 """
 
 from hwsim.energy.model import (
@@ -18,6 +19,7 @@ from hwsim.energy.model import (
     EnergyReport,
     action_counts,
     core_storage_bits,
+    describe_action,
     estimate,
     layer_name,
 )
@@ -34,6 +36,7 @@ __all__ = [
     "TableEntry",
     "action_counts",
     "core_storage_bits",
+    "describe_action",
     "estimate",
     "layer_name",
     "load_table",

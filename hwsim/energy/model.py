@@ -25,6 +25,7 @@ from hwsim.program import ChipProgram
 from hwsim.result import COUNTER_NAMES, RunResult
 
 __all__ = [
+    "Term",
     "CORE_ACTIONS",
     "HOST_ACTIONS",
     "STATIC_ACTIONS",
@@ -32,34 +33,65 @@ __all__ = [
     "EnergyReport",
     "action_counts",
     "core_storage_bits",
+    "describe_action",
     "estimate",
     "price_actions",
     "layer_name",
 ]
 
-# What each digital-core action is, in terms of chip-spec §2.5 counters. The
-# counts are per core; the energies come from the table.
-CORE_ACTIONS: dict[tuple[str, str], str] = {
-    ("core.spike_buffer", "scan_axon"): "axon_events",
-    ("core.weight_sram", "read_bit"): "sram_word_reads * lanes * w_bits",
-    ("core.accumulator", "add_bit"): "synaptic_ops * v_bits",
-    ("core.membrane_rf", "access_bit"): "(2 * sram_word_reads * lanes + 3 * neuron_updates) * v_bits",
-    ("core.neuron", "update_bit"): "neuron_updates * v_bits",
-    ("core.controller", "cycle"): "cycles",
-    ("core.router", "send_packet"): "packets",
+@dataclass(frozen=True)
+class Term:
+    """One term of an action count: ``coefficient x counter x`` the product of some core parameters.
+
+    Attributes:
+        counter: A chip-spec §2.5 counter (:data:`hwsim.result.COUNTER_NAMES`).
+        params: Names of :class:`~hwsim.config.CoreConfig` attributes multiplied in (e.g. ``("lanes", "w_bits")``).
+        coefficient: Integer factor.
+    """
+
+    counter: str
+    params: tuple[str, ...] = ()
+    coefficient: int = 1
+
+    def text(self) -> str:
+        return " * ".join(([str(self.coefficient)] if self.coefficient != 1 else []) + [self.counter, *self.params])
+
+
+# What each digital-core action counts, per core, in chip-spec §2.5 counters: the one definition, which
+# action_counts evaluates and describe_action prints. The energies come from the table.
+CORE_ACTIONS: dict[tuple[str, str], tuple[Term, ...]] = {
+    ("core.spike_buffer", "scan_axon"): (Term("axon_events"),),
+    ("core.weight_sram", "read_bit"): (Term("sram_word_reads", ("lanes", "w_bits")),),
+    ("core.accumulator", "add_bit"): (Term("synaptic_ops", ("v_bits",)),),
+    # the lane group's membranes are read and written back for every weight word; every neuron update
+    # reads the membrane and the bias and writes the membrane back
+    ("core.membrane_rf", "access_bit"): (
+        Term("sram_word_reads", ("lanes", "v_bits"), 2),
+        Term("neuron_updates", ("v_bits",), 3),
+    ),
+    ("core.neuron", "update_bit"): (Term("neuron_updates", ("v_bits",)),),
+    ("core.controller", "cycle"): (Term("cycles"),),
+    ("core.router", "send_packet"): (Term("packets"),),
+    ("noc.link", "hop"): (Term("hops"),),
+}
+#: The host port's actions, in host counters (chip-spec §2.5).
+HOST_ACTIONS: dict[tuple[str, str], str] = {
+    ("host.port", "send_packet"): "packets",
     ("noc.link", "hop"): "hops",
 }
-HOST_ACTIONS: dict[tuple[str, str], str] = {
-    ("host.port", "send_packet"): "host packets",
-    ("noc.link", "hop"): "host hops",
-}
+#: Leakage: static power per stored bit, for :func:`core_storage_bits` of every mesh core, for the runtime.
 STATIC_ACTIONS: dict[tuple[str, str], str] = {
-    ("core.storage", "leak_bit"): "stored bits of every mesh core (A*N*w_bits + 2*N*v_bits + A) for the runtime",
+    ("core.storage", "leak_bit"): "core_storage_bits(chip) per mesh core, for the runtime",
 }
 
 HOST_LAYER = "host"
 IDLE_LAYER = "idle cores"
 STATIC_COMPONENT = "leakage"
+
+
+def describe_action(key: tuple[str, str]) -> str:
+    """The count of a digital-core action as text, e.g. ``"sram_word_reads * lanes * w_bits"``."""
+    return " + ".join(term.text() for term in CORE_ACTIONS[key])
 
 
 def key_name(key: tuple[str, str]) -> str:
@@ -114,25 +146,18 @@ def action_counts(result: RunResult, program: ChipProgram) -> ActionCounts:
     chip, cc = program.chip, program.chip.core
     c = result.counters.sum(axis=1, dtype=np.int64)  # (B, C, K)
 
-    def get(name: str) -> np.ndarray:
-        return c[..., COUNTER_NAMES.index(name)]
+    def count(terms: tuple[Term, ...]) -> np.ndarray:
+        # integer (int64) arithmetic: exact, so the order of the terms and factors does not matter
+        total = 0
+        for term in terms:
+            factor = term.coefficient
+            for name in term.params:
+                factor *= getattr(cc, name)
+            total = total + c[..., COUNTER_NAMES.index(term.counter)] * factor
+        return total
 
-    word_bits_lanes = get("sram_word_reads") * cc.lanes
-    core = {
-        ("core.spike_buffer", "scan_axon"): get("axon_events"),
-        ("core.weight_sram", "read_bit"): word_bits_lanes * cc.w_bits,
-        ("core.accumulator", "add_bit"): get("synaptic_ops") * cc.v_bits,
-        # the lane group's membranes are read and written back for every weight word
-        ("core.membrane_rf", "access_bit"): (2 * word_bits_lanes + 3 * get("neuron_updates")) * cc.v_bits,
-        ("core.neuron", "update_bit"): get("neuron_updates") * cc.v_bits,
-        ("core.controller", "cycle"): get("cycles"),
-        ("core.router", "send_packet"): get("packets"),
-        ("noc.link", "hop"): get("hops"),
-    }
-    host = {
-        ("host.port", "send_packet"): result.host_counter("packets").sum(axis=1, dtype=np.int64),
-        ("noc.link", "hop"): result.host_counter("hops").sum(axis=1, dtype=np.int64),
-    }
+    core = {key: count(terms) for key, terms in CORE_ACTIONS.items()}
+    host = {key: result.host_counter(name).sum(axis=1, dtype=np.int64) for key, name in HOST_ACTIONS.items()}
     cycles = result.cycles_per_inference.astype(np.int64)
     return ActionCounts(
         core=core,
@@ -321,23 +346,27 @@ def price_actions(
     def add(store: dict, name: str, value: np.ndarray) -> None:
         store[name] = store.get(name, 0) + value
 
-    for key, n in counts.core.items():
-        e = s * table.energy_pj(*key) * n.astype(np.float64)  # (B, C)
-        per_core_dyn += e
-        add(by_action, key_name(key), e.sum(axis=1))
-        add(act_counts, key_name(key), n.sum(axis=1))
-        add(by_component, key[0], e.sum(axis=1))
-    for key, (e, n) in (direct_core_pj or {}).items():
-        per_core_dyn += e
-        add(by_action, key_name(key), e.sum(axis=1))
-        add(act_counts, key_name(key), n)
-        add(by_component, key[0], e.sum(axis=1))
-    for key, n in counts.host.items():
-        e = s * table.energy_pj(*key) * n.astype(np.float64)  # (B,)
-        host_dyn += e
+    def price(key: tuple[str, str], n: np.ndarray) -> np.ndarray:
+        """The energy of ``n`` actions: global scale x table entry x count (pJ)."""
+        return s * table.energy_pj(*key) * n.astype(np.float64)
+
+    def book(key: tuple[str, str], e: np.ndarray, n: np.ndarray) -> None:
+        """Add one action's energy and count (per image) to the breakdowns."""
         add(by_action, key_name(key), e)
         add(act_counts, key_name(key), n)
         add(by_component, key[0], e)
+
+    for key, n in counts.core.items():
+        e = price(key, n)  # (B, C)
+        per_core_dyn += e
+        book(key, e.sum(axis=1), n.sum(axis=1))
+    for key, (e, n) in (direct_core_pj or {}).items():
+        per_core_dyn += e
+        book(key, e.sum(axis=1), n)
+    for key, n in counts.host.items():
+        e = price(key, n)  # (B,)
+        host_dyn += e
+        book(key, e, n)
 
     (static_key,) = STATIC_ACTIONS
     core_power_uw = s * table.static_power_uw(*static_key) * counts.storage_bits_per_core

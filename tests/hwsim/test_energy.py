@@ -19,7 +19,7 @@ from hwsim.energy import (
     estimate,
     load_table,
 )
-from hwsim.energy.calibrate import TOLERANCE, WORKLOADS, calibrate, run_workload
+from hwsim.commands.calibrate_energy import TOLERANCE, WORKLOADS, calibrate, run_workload
 from hwsim.energy.workloads import MNIST_MEAN, MNIST_STD, controlled_network, mnist_shaped_images
 from hwsim.golden import simulate
 from hwsim.program import ChipProgram, CoreProgram, Route

@@ -1,6 +1,10 @@
 """Calibrate the 28 nm table to Yin et al. (BioCAS 2017): 51.4 and 773 nJ/image on MNIST.
 
-Run ``python -m hwsim.energy.calibrate`` to simulate the two documented
+A maintainer's command, not a ``hwsim`` subcommand: it maps and simulates
+networks, so it lives with the commands, not in the pricing layer
+(:mod:`hwsim.energy`, which only turns counters into energy).
+
+Run ``python -m hwsim.commands.calibrate_energy`` to simulate the two documented
 workloads (:data:`WORKLOADS`) on the default chip, print the model's energy
 per image with and without the table's fitted factor, and the factor a fresh
 fit gives. ``--write`` stores a fresh fit in the table file.
@@ -28,7 +32,8 @@ from hwsim.energy.workloads import Workload
 from hwsim.program import ChipProgram, atomic_write_bytes
 from hwsim.result import RunResult
 
-__all__ = ["WORKLOADS", "CalibrationPoint", "run_workload", "calibrate", "fit_scale", "TOLERANCE", "main"]
+__all__ = ["WORKLOADS", "CalibrationPoint", "run_workload", "calibrate", "fit_scale", "TOLERANCE", "add_arguments",
+           "run", "main"]
 
 #: Allowed relative error of each calibrated point.
 TOLERANCE = 0.05
@@ -91,7 +96,7 @@ def _simulate(program: ChipProgram, rasters: np.ndarray) -> RunResult:
     except ImportError:
         from hwsim.golden import simulate
 
-        print("hwsim.energy.calibrate: engine not available, using the (slow) golden model", file=sys.stderr)
+        print("hwsim.commands.calibrate_energy: engine not available, using the (slow) golden model", file=sys.stderr)
         return simulate(program, rasters)
     return Chip.from_program(program).run(rasters)
 
@@ -131,12 +136,21 @@ def _write_scale(table: EnergyTable, scale: float) -> None:
     atomic_write_bytes(table.path, new.encode())
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hwsim.energy.calibrate", description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--table", default="28nm", help="energy table name or .toml path (default 28nm)")
     parser.add_argument("--chip", default="default_28nm", help="chip preset or .toml (default default_28nm)")
     parser.add_argument("--write", action="store_true", help="store the fitted factor in the table file")
-    args = parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hwsim.commands.calibrate_energy",
+                                     description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the calibration table; with ``--write`` store a fresh fit. Exit status 1 if a point misses 5 %."""
     table = load_table(args.table)
     points, fitted = calibrate(args.chip, table)
     stored = table.global_scale
