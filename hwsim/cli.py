@@ -1,9 +1,17 @@
 """The ``hwsim`` command line: one entry point, one module per subcommand.
 
 Each subcommand lives in ``hwsim/commands/<name>.py`` and provides
-``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``.
-Modules are imported only when their subcommand runs, so ``hwsim --help``
-stays fast and never compiles a Numba kernel.
+``add_arguments(parser)`` and ``run(args) -> int``; its one-line help is in
+:data:`COMMANDS`. Modules are imported only when their subcommand runs, so
+``hwsim --help`` stays fast and never compiles a Numba kernel.
+
+Errors: :func:`main` is the one place that turns failures into exit statuses.
+Bad input (every :class:`hwsim.errors.HwsimError`) and failures of the
+environment (an ``OSError`` from the file system: a full disk, a permission,
+a path that vanished) print one line on stderr and return 2; SIGINT returns
+130, SIGTERM while an output folder is written 143 (after its temporary folder
+is removed), a closed stdout 141. Anything else is a bug in hwsim and keeps
+its traceback (exit status 1).
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 
 from hwsim.errors import HwsimError
@@ -19,7 +28,8 @@ __all__ = ["main", "COMMANDS"]
 
 # name -> (module, one-line help). Help text lives here so --help imports nothing heavy.
 COMMANDS = {
-    "run": ("hwsim.commands.run", "train or load a network, map it, simulate it and report energy (the main job)"),
+    "run": ("hwsim.commands.run", "map a trained network (the bundled one by default) onto a chip, simulate it "
+            "on a dataset and report accuracy, energy and latency (the main job)"),
     "train": ("hwsim.commands.train", "train a spiking network with binary activations and save it"),
     "map": ("hwsim.commands.map", "place a trained network or NIR graph onto a chip and write a chip program"),
     "report": ("hwsim.commands.report", "simulate a chip program on a dataset and write energy/latency reports"),
@@ -71,16 +81,33 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(module.run(args) or 0)
     except HwsimError as exc:
-        print(f"hwsim {args.command}: error: {exc}", file=sys.stderr)
+        print(f"hwsim {args.command}: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"hwsim {args.command}: interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:
         # The reader of stdout went away (e.g. `hwsim run --json | head`); output files are
         # already written. Point stdout at devnull so the flush at exit does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, as a shell reports a process killed by a closed pipe
+    except OSError as exc:
+        if exc.errno is None:
+            raise  # not a failed system call: a bug, keep the traceback
+        # the file system refused (disk full, permissions, a path removed meanwhile): the environment, not hwsim
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        print(f"hwsim {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:
+        if exc.code == 128 + signal.SIGTERM:  # raised by the SIGTERM handler of hwsim.report.atomic_outdir
+            print(f"hwsim {args.command}: terminated", file=sys.stderr)
+            return 128 + signal.SIGTERM
+        raise
+    except KeyboardInterrupt:
+        print(f"hwsim {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _one_line(message: str) -> str:
+    """An error message on one line (a message built from a file's contents may hold newlines)."""
+    return " ".join(message.split())
 
 
 if __name__ == "__main__":

@@ -20,7 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from hwsim.config import ChipConfig, load_chip_config
+from hwsim.limits import MAX_CALIBRATION_IMAGES, MAX_RATES_RASTER_BYTES
 from hwsim.network import Network
 from hwsim.program import ChipProgram, CoreProgram, Route
 from mapping.drc import check_drc, split_sizes
@@ -37,7 +40,19 @@ __all__ = [
     "split_sizes",
     "as_network",
     "as_chip",
+    "check_rates_text",
+    "resolve_rates",
+    "RATES_HELP",
 ]
+
+#: What a rates value given as text (``hwsim map --rates`` or ``plan(..., rates="...")``) may be.
+RATES_HELP = (
+    "'auto' (calibrate on the network's dataset if it names one and it loads offline, else 'uniform'), "
+    "'uniform' (every neuron spikes every timestep, an upper bound), 'dataset[:N]' (calibrate on N test "
+    "images, default 32), a comma list of spike probabilities 'input,layer0,...', or a .npy binary raster "
+    "(T, n_in) or (B, T, n_in)"
+)
+_DEFAULT_CALIBRATION_IMAGES = 32
 
 
 @dataclass(frozen=True)
@@ -79,6 +94,122 @@ def as_network(source: Any, chip: ChipConfig, *, dt_s: float | None = None, rese
     if hasattr(source, "nodes") and hasattr(source, "edges"):
         return from_nir(source, chip, dt_s=dt_s, reset=reset)
     raise MappingError(f"expected a hwsim Network, a NIR graph or a file path; got {type(source).__name__}")
+
+
+def _calibration_count(text: str, what: str) -> int | None:
+    """N of ``dataset:N`` (None for ``auto``/``dataset``)."""
+    if ":" not in text:
+        return None
+    try:
+        count = int(text.split(":", 1)[1])
+    except ValueError:
+        raise MappingError(f"{what} {text!r}: expected dataset:N with an integer N") from None
+    if not 1 <= count <= MAX_CALIBRATION_IMAGES:
+        raise MappingError(f"{what} {text!r}: N must be in 1..{MAX_CALIBRATION_IMAGES} test images")
+    return count
+
+
+def _load_raster(path: Path, what: str) -> np.ndarray:
+    """A ``.npy`` raster: header checked first (no objects, a bounded size), never unpickled."""
+    text = str(path)
+    if not path.is_file():
+        raise MappingError(f"{what} {text!r}: no such file")
+    try:
+        with path.open("rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            if version not in ((1, 0), (2, 0)):  # 3.0 only adds UTF-8 field names, which a raster has not
+                raise ValueError(f"unsupported .npy format version {version}")
+            fmt = np.lib.format
+            shape, _, dtype = (fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0)(fh)
+    except (ValueError, OSError, EOFError, SyntaxError) as exc:
+        raise MappingError(f"{what} {text!r}: not a readable .npy file ({str(exc).splitlines()[0]})") from None
+    if dtype.hasobject:
+        raise MappingError(f"{what} {text!r}: holds Python objects (dtype {dtype}); hwsim never loads objects "
+                           "from files, save the raster as a bool or integer array")
+    size = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if size > MAX_RATES_RASTER_BYTES:
+        raise MappingError(f"{what} {text!r}: declares shape {shape} ({size} bytes); at most "
+                           f"{MAX_RATES_RASTER_BYTES} bytes")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise MappingError(f"{what} {text!r}: not a readable .npy file ({str(exc).splitlines()[0]})") from None
+
+
+def check_rates_text(text: str, what: str = "rates") -> None:
+    """Check the form of a rates value given as text (see :data:`RATES_HELP`) without loading anything.
+
+    Raises:
+        MappingError: naming ``what``, the value and the allowed forms.
+    """
+    if text in ("auto", "uniform"):
+        return
+    if text == "dataset" or text.startswith("dataset:"):
+        _calibration_count(text, what)
+        return
+    if text.endswith(".npy"):
+        if not Path(text).is_file():
+            raise MappingError(f"{what} {text!r}: no such file")
+        return
+    try:
+        [float(v) for v in text.split(",")]
+    except ValueError:
+        raise MappingError(f"{what} {text!r}: expected {RATES_HELP}") from None
+
+
+def _dataset_raster(network: Network, count: int):
+    """Encoded test images of the dataset the network was trained on, or None with a reason."""
+    meta = network.metadata
+    name = meta.get("dataset")
+    if not name:
+        return None, "the network names no dataset"
+    from hwsim.errors import InputError
+
+    try:
+        from hwsim.datasets import load_dataset
+        from hwsim.encoding import encode
+
+        ds = load_dataset(str(name))
+    except (ImportError, InputError, OSError) as exc:
+        return None, f"dataset {name!r} not available ({exc})"
+    x = ds.x_test[:count]
+    if x.shape[1] != network.n_inputs:
+        return None, f"dataset {name!r} has {x.shape[1]} pixels, the network {network.n_inputs} inputs"
+    timesteps = int(meta.get("timesteps", 16))
+    return encode(x, timesteps, str(meta.get("encoding", "rate")), seed=0), f"{count} {name} test images"
+
+
+def resolve_rates(rates: Any, network: Network, what: str = "rates") -> tuple[Any, str]:
+    """The rates :func:`mapping.placement.layer_rates` takes, from any value :func:`plan` accepts.
+
+    Text (or a ``Path`` to a ``.npy``) is read as ``hwsim map --rates`` reads it (:data:`RATES_HELP`), so the
+    API and the CLI take the same values; anything else is returned unchanged.
+
+    Returns:
+        ``(rates, note)``: the value for ``layer_rates`` and a one-line note on where it came from.
+
+    Raises:
+        MappingError: a malformed value, a missing or unloadable file, a dataset that is not available.
+    """
+    if isinstance(rates, Path):
+        rates = str(rates)
+    if not isinstance(rates, str):
+        return rates, "given"
+    check_rates_text(rates, what)
+    if rates == "uniform":
+        return None, "uniform"
+    if rates == "auto" or rates.startswith("dataset"):
+        count = _calibration_count(rates, what) or _DEFAULT_CALIBRATION_IMAGES
+        raster, why = _dataset_raster(network, count)
+        if raster is None:
+            if rates == "auto":
+                return None, f"uniform ({why})"
+            raise MappingError(f"{what} {rates!r}: {why}")
+        return raster, why
+    if rates.endswith(".npy"):
+        path = Path(rates)
+        return _load_raster(path, what), f"raster {path.name}"
+    return [float(v) for v in rates.split(",")], "user estimate"
 
 
 def build_program(network: Network, chip: ChipConfig, placement: Placement) -> ChipProgram:
@@ -138,6 +269,7 @@ def plan(
     """Check, partition, place and route ``network`` on ``chip``; see :func:`map_network` for the arguments."""
     chip = as_chip(chip)
     net = as_network(network, chip, dt_s=dt_s, reset=reset)
+    rates, _ = resolve_rates(rates, net)
     rules = check_drc(net, chip)
     pl = place(net, chip, "anneal" if placement is None else placement, rates=rates, seed=seed, iterations=iterations)
     program = build_program(net, chip, pl)
@@ -163,7 +295,9 @@ def map_network(
         chip: ``ChipConfig``, preset name or TOML path (default ``default_28nm``).
         placement: ``"anneal"`` (default; traffic-aware), ``"greedy"``, ``"row_major"``, or a list
             of mesh cores, one per part in layer-then-part order. None means ``"anneal"``.
-        rates: Spike-rate estimate for the traffic cost, see :func:`mapping.placement.layer_rates`.
+        rates: Spike-rate estimate for the traffic cost, see :func:`mapping.placement.layer_rates`; or the
+            same text ``hwsim map --rates`` takes (``"uniform"``, ``"auto"``, ``"dataset:32"``, ``"0.2,0.1"``,
+            a ``.npy`` raster path), see :func:`resolve_rates`.
         seed: Annealing seed (same seed, same placement).
         iterations: Annealing steps.
         dt_s, reset: NIR conversion options (see :func:`mapping.nir_io.from_nir`).

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-import numpy as np
+from hwsim.commands.common import check_input_file, check_int, check_name_or_file, check_seed, input_paths
+from hwsim.limits import MAX_ITERATIONS
 
-from hwsim.errors import InputError
+__all__ = ["add_arguments", "run", "parse_rates", "MAPPING_FILE"]
 
-__all__ = ["add_arguments", "run", "parse_rates"]
-
-HELP = "place a trained network or NIR graph onto a chip and write a chip program"
+MAPPING_FILE = "mapping.json"  # marks a folder written by 'hwsim map': only such a folder is replaced
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from mapping.mapper import RATES_HELP
+
     parser.add_argument("net", metavar="NET", help="trained network file (.npz) or NIR graph (.nir)")
     parser.add_argument("--chip", default="default_28nm", help="chip preset name or TOML file (default: %(default)s)")
     parser.add_argument(
@@ -31,15 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="placement method (default: %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=0, help="annealing seed (default: %(default)s)")
-    parser.add_argument("--iterations", type=int, default=None, help="annealing steps (default: 800 per core part)")
-    parser.add_argument(
-        "--rates",
-        default="auto",
-        help="spike rates for the traffic cost: 'auto' (calibrate on the network's dataset if it names one "
-        "and it loads offline, else 'uniform'), 'uniform' (every neuron spikes every timestep, an upper "
-        "bound), 'dataset[:N]' (calibrate on N test images, default 32), a comma list of spike "
-        "probabilities 'input,layer0,...', or a .npy binary raster (T, n_in) or (B, T, n_in)",
-    )
+    parser.add_argument("--iterations", type=int, default=None,
+                        help=f"annealing steps, 1..{MAX_ITERATIONS} (default: 800 per core part)")
+    parser.add_argument("--rates", default="auto", help="spike rates for the traffic cost: " + RATES_HELP)
     parser.add_argument(
         "--dt",
         type=float,
@@ -52,71 +46,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="NIR only: reset mode of spiking layers (default: node metadata, else zero)",
     )
-    parser.add_argument("-o", "--outdir", default="program", help="output folder (default: %(default)s)")
+    parser.add_argument("-o", "--outdir", default="program",
+                        help="output folder, replaced as a whole (default: %(default)s)")
     parser.add_argument("--no-figure", action="store_true", help="do not draw mesh.png")
 
 
-def _dataset_raster(network, count: int):
-    """Encoded test images of the dataset the network was trained on, or None with a reason."""
-    meta = network.metadata
-    name = meta.get("dataset")
-    if not name:
-        return None, "the network names no dataset"
-    try:
-        from hwsim.datasets import load_dataset
-        from hwsim.encoding import encode
-
-        ds = load_dataset(str(name))
-    except (ImportError, InputError, OSError) as exc:
-        return None, f"dataset {name!r} not available ({exc})"
-    x = ds.x_test[:count]
-    if x.shape[1] != network.n_inputs:
-        return None, f"dataset {name!r} has {x.shape[1]} pixels, the network {network.n_inputs} inputs"
-    timesteps = int(meta.get("timesteps", 16))
-    return encode(x, timesteps, str(meta.get("encoding", "rate")), seed=0), f"{count} {name} test images"
-
-
 def parse_rates(text: str, network):
-    """The ``rates`` argument of :func:`mapping.map_network` for a ``--rates`` value, plus a note."""
-    if text == "uniform":
-        return None, "uniform"
-    if text == "auto" or text.startswith("dataset"):
-        count = 32
-        if ":" in text:
-            try:
-                count = int(text.split(":", 1)[1])
-            except ValueError:
-                raise InputError(f"--rates {text!r}: expected dataset:N with an integer N") from None
-        raster, why = _dataset_raster(network, count)
-        if raster is None:
-            if text == "auto":
-                return None, f"uniform ({why})"
-            raise InputError(f"--rates {text!r}: {why}")
-        return raster, why
-    if text.endswith(".npy"):
-        path = Path(text)
-        if not path.exists():
-            raise InputError(f"--rates {text!r}: no such file")
-        return np.load(path, allow_pickle=False), f"raster {path.name}"
-    try:
-        return [float(v) for v in text.split(",")], "user estimate"
-    except ValueError:
-        raise InputError(
-            f"--rates {text!r}: expected auto, uniform, dataset[:N], a .npy raster or comma-separated numbers"
-        ) from None
+    """The ``rates`` argument of :func:`mapping.map_network` for a ``--rates`` value, plus a note
+    (:func:`mapping.mapper.resolve_rates`, the one parser the API uses too)."""
+    from mapping.mapper import resolve_rates
+
+    return resolve_rates(text, network, "--rates")
 
 
 def run(args: argparse.Namespace) -> int:
+    import math
+
+    from hwsim.errors import InputError
+    from hwsim.report import atomic_outdir, check_outdir
     from mapping import plan
-    from mapping.mapper import as_chip, as_network
+    from mapping.mapper import as_chip, as_network, check_rates_text
     from mapping.report import build_report, render_markdown, write_outputs
+
+    # every argument and the output folder before any work
+    check_input_file("NET", args.net)
+    check_name_or_file("--chip", args.chip)
+    check_seed("--seed", args.seed)
+    check_int("--iterations", args.iterations, 1, MAX_ITERATIONS)
+    if args.dt is not None and not (math.isfinite(args.dt) and args.dt > 0):
+        raise InputError(f"--dt {args.dt}: expected a finite time step > 0 in seconds")
+    check_rates_text(args.rates, "--rates")
+    rates_file = args.rates if args.rates.endswith(".npy") else None
+    inputs = input_paths(args, {"NET": "net", "--chip": "chip"})
+    if rates_file:
+        inputs["--rates"] = rates_file
+    outdir = check_outdir(args.outdir, MAPPING_FILE, inputs=inputs)
 
     chip = as_chip(args.chip)
     network = as_network(args.net, chip, dt_s=args.dt, reset=args.reset)
     rates, note = parse_rates(args.rates, network)
     mapped = plan(network, chip, args.placement, rates=rates, seed=args.seed, iterations=args.iterations)
-    paths = write_outputs(mapped, args.outdir, figure=not args.no_figure)
+    # the folder as a whole, as 'hwsim run' writes its report: no file of an earlier mapping survives beside
+    # the new ones (e.g. a mesh.png after --no-figure), and a failure leaves the earlier folder as it was
+    with atomic_outdir(outdir, MAPPING_FILE) as tmp:
+        written = write_outputs(mapped, tmp, figure=not args.no_figure)
     sys.stdout.write(render_markdown(build_report(mapped)))
     print(f"\nrates: {note}")
-    print("wrote " + ", ".join(str(p) for p in paths.values()))
+    print("wrote " + ", ".join(str(outdir / p.name) for p in written.values()))
     return 0

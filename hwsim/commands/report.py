@@ -20,12 +20,15 @@ import sys
 import time
 from pathlib import Path
 
+from hwsim.commands.common import check_data_dir, check_int, check_name_or_file, check_seed, network_timesteps
 from hwsim.errors import InputError
+from hwsim.limits import MAX_SEED, MAX_TIMESTEPS
 
-__all__ = ["HELP", "add_arguments", "run", "add_common_arguments", "parse_sweep", "Progress", "load_images",
-           "rram_options"]
+__all__ = ["add_arguments", "run", "add_common_arguments", "check_common_arguments", "parse_sweep", "Progress",
+           "load_images", "resolve_timesteps", "rram_options", "emit", "COMMON_INPUTS"]
 
-HELP = "simulate a chip program on a dataset and write energy/latency reports"
+# The input files and folders of the options every report command has (see add_common_arguments).
+COMMON_INPUTS = {"--table": "table", "--data-dir": "data_dir"}
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, default_outdir: str) -> None:
@@ -63,9 +66,29 @@ def parse_sweep(text: str | None) -> list[int] | None:
         values = sorted({int(v) for v in text.split(",")})
     except ValueError:
         raise InputError(f"--sweep {text!r}: expected comma-separated positive integers, e.g. 1,2,4,8") from None
-    if values[0] < 1 or values[-1] > 4096:
-        raise InputError(f"--sweep {text!r}: timesteps must be in 1..4096")
+    if values[0] < 1 or values[-1] > MAX_TIMESTEPS:
+        raise InputError(f"--sweep {text!r}: timesteps must be in 1..{MAX_TIMESTEPS}")
     return values
+
+
+def check_common_arguments(args: argparse.Namespace):
+    """Check every option of :func:`add_common_arguments` before anything is loaded.
+
+    Returns:
+        The energy table of ``--table`` (loaded now, so a missing file is reported at once), or None.
+    """
+    check_int("--timesteps", args.timesteps, 1, MAX_TIMESTEPS)
+    check_int("--limit", args.limit, 1, 2**31 - 1)
+    check_seed("--seed", args.seed)
+    check_int("--instance", args.instance, 0, MAX_SEED)
+    parse_sweep(args.sweep)
+    check_data_dir(args.data_dir)
+    check_name_or_file("--table", args.table)
+    if args.table is None:
+        return None
+    from hwsim.energy import load_table
+
+    return load_table(args.table)
 
 
 class Progress:
@@ -88,8 +111,7 @@ def load_images(args: argparse.Namespace, n_inputs: int, say: Progress, *, whole
     """
     from hwsim.datasets import Dataset, load_dataset
 
-    if args.limit is not None and args.limit < 1:
-        raise InputError(f"--limit {args.limit}: expected a positive number of images")
+    check_int("--limit", args.limit, 1, 2**31 - 1)
     say(f"loading dataset {args.dataset}")
     ds = load_dataset(args.dataset, args.data_dir, limit=None if whole_train else args.limit)
     if whole_train and args.limit is not None:
@@ -106,9 +128,7 @@ def load_images(args: argparse.Namespace, n_inputs: int, say: Progress, *, whole
 
 def resolve_timesteps(args: argparse.Namespace, metadata: dict) -> tuple[int, str]:
     """Timesteps and encoding: command line, else the network's metadata, else 8 / rate."""
-    T = args.timesteps if args.timesteps is not None else int(metadata.get("timesteps", 8) or 8)
-    if not 1 <= T <= 4096:
-        raise InputError(f"--timesteps {T}: expected 1..4096")
+    T = network_timesteps(metadata, args.timesteps)
     encoding = args.encoding or str(metadata.get("encoding", "rate") or "rate")
     if encoding not in ("rate", "threshold", "latency"):
         raise InputError(f"encoding {encoding!r} (from the network metadata): allowed rate, threshold, latency")
@@ -127,8 +147,7 @@ def rram_options(args: argparse.Namespace, chip, ds) -> dict:
                              "manufactured instances (--instance applies to RRAM chips)")
         return {}
     seed = 0 if args.instance is None else args.instance
-    if seed < 0:
-        raise InputError(f"--instance {seed}: expected a chip seed >= 0")
+    check_int("--instance", seed, 0, MAX_SEED)
     return {"instance_seed": seed, "calibration_images": ds.x_train}
 
 
@@ -155,17 +174,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from hwsim.commands.common import check_input_file, check_outputs_match_classes, input_paths
     from hwsim.program import ChipProgram
     from hwsim.report import check_outdir, evaluate
 
     say = Progress(args.quiet)
-    check_outdir(args.outdir)  # fail before the simulation, not after
+    # every argument and the output folder before any work: the folder is replaced as a whole, so it must
+    # not hold an input (e.g. 'hwsim report out/program.npz -o out' would delete the program)
+    check_input_file("program", args.program)
+    table = check_common_arguments(args)
+    check_outdir(args.outdir, inputs=input_paths(args, {"program": "program", **COMMON_INPUTS}))
     say(f"loading chip program {args.program}")
     program = ChipProgram.load(args.program)
-    ds = load_images(args, program.n_inputs, say, whole_train=program.chip.core_type == "rram")
     T, encoding = resolve_timesteps(args, program.metadata if isinstance(program.metadata, dict) else {})
+    ds = load_images(args, program.n_inputs, say, whole_train=program.chip.core_type == "rram")
+    check_outputs_match_classes(program.n_outputs, ds, "the program")
     report = evaluate(
-        program, ds.x_test, ds.y_test, timesteps=T, encoding=encoding, seed=args.seed, table=args.table,
+        program, ds.x_test, ds.y_test, timesteps=T, encoding=encoding, seed=args.seed, table=table,
         sweep=parse_sweep(args.sweep), progress=say, progress_bar=not args.quiet,
         meta={"dataset": ds.name, "program": str(args.program), "network": program.metadata.get("network", "")},
         **rram_options(args, program.chip, ds),

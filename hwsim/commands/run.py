@@ -4,6 +4,11 @@ With no arguments it runs the embedded default end to end: the 8x8 digits
 test set, the bundled digits network, mapped onto the default 28 nm chip,
 simulated by the engine (:class:`hwsim.chip.Chip`) and reported (energy per
 image, latency, throughput, SOPs, pJ/SOP, figures) into ``hwsim-out/``.
+It never trains: ``--net`` takes a network from ``hwsim train`` (or a NIR graph).
+
+The output folder is replaced as a whole (see :func:`hwsim.report.atomic_outdir`),
+so no input (``--net``, ``--chip``, ``--table``, ``--data-dir``) may lie inside it:
+such a run is refused before any work, naming both paths.
 
 Examples::
 
@@ -22,14 +27,15 @@ on the training images with the ideal chip (as ``hwsim yield``), simulated by
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
-import warnings
 from pathlib import Path
 
+from hwsim.commands.common import check_input_file, check_name_or_file, input_paths, load_network, map_with_messages
 from hwsim.commands.report import (
+    COMMON_INPUTS,
     Progress,
     add_common_arguments,
+    check_common_arguments,
     emit,
     load_images,
     parse_sweep,
@@ -38,9 +44,8 @@ from hwsim.commands.report import (
 )
 from hwsim.errors import InputError
 
-__all__ = ["HELP", "add_arguments", "run", "DEFAULT_OUTDIR"]
+__all__ = ["add_arguments", "run", "DEFAULT_OUTDIR"]
 
-HELP = "train or load a network, map it, simulate it and report energy (the main job)"
 DEFAULT_OUTDIR = "hwsim-out"
 
 
@@ -53,18 +58,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser, DEFAULT_OUTDIR)
 
 
-def _load_network(args: argparse.Namespace, chip, say: Progress):
-    if args.net:
-        from mapping import load_network
-
-        say(f"loading network {args.net}")
-        return load_network(args.net, chip), str(args.net)
-    from hwsim.training import default_network_path, load_default_network
-
-    say("loading the bundled default network")
-    return load_default_network(), f"bundled:{default_network_path().name}"
-
-
 def _program_bytes(program) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "program.npz"
@@ -74,32 +67,35 @@ def _program_bytes(program) -> bytes:
 
 def run(args: argparse.Namespace) -> int:
     from hwsim import __version__
+    from hwsim.commands.common import check_outputs_match_classes
     from hwsim.config import load_chip_config
     from hwsim.report import check_outdir, evaluate
-    from mapping import map_network
 
     say = Progress(args.quiet)
-    check_outdir(args.outdir)  # fail before the simulation, not after
-    chip = load_chip_config(args.chip)
-    network, net_name = _load_network(args, chip, say)
+    # every argument and the output folder before any work: the folder is replaced as a whole, so it must
+    # not hold an input (e.g. 'hwsim run --net out/net.npz -o out' would delete the network)
+    check_input_file("--net", args.net)
+    check_name_or_file("--chip", args.chip)
+    table = check_common_arguments(args)
     if args.dataset != "digits" and not args.net:
         raise InputError(
             f"--dataset {args.dataset}: the bundled network is trained on digits (8x8); "
             f"pass a network trained on {args.dataset} with --net (see 'hwsim train --dataset {args.dataset}')"
         )
-    ds = load_images(args, network.n_inputs, say, whole_train=chip.core_type == "rram")
-    rram = rram_options(args, chip, ds)  # fail on a bad --instance before mapping
+    check_outdir(args.outdir, inputs=input_paths(args, {"--net": "net", "--chip": "chip", **COMMON_INPUTS}))
+    chip = load_chip_config(args.chip)
+    if chip.core_type != "rram" and args.instance is not None:
+        rram_options(args, chip, None)  # the error for --instance on a digital chip, before loading anything
+    network, net_name = load_network(args.net, chip, say)
     T, encoding = resolve_timesteps(args, network.metadata)
+    ds = load_images(args, network.n_inputs, say, whole_train=chip.core_type == "rram")
+    check_outputs_match_classes(network.n_outputs, ds)
+    rram = rram_options(args, chip, ds)
     say(f"mapping {'-'.join(map(str, network.sizes))} onto {chip.name} "
         f"({chip.mesh_rows}x{chip.mesh_cols} cores of {chip.core.axons}x{chip.core.neurons})")
-    # The mapper reports soft design-rule violations as warnings; show them as messages, not tracebacks.
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        program = map_network(network, chip)
-    for w in caught:
-        print(f"hwsim run: warning: {w.message}", file=sys.stderr)
+    program = map_with_messages("run", network, chip)
     report = evaluate(
-        program, ds.x_test, ds.y_test, timesteps=T, encoding=encoding, seed=args.seed, table=args.table,
+        program, ds.x_test, ds.y_test, timesteps=T, encoding=encoding, seed=args.seed, table=table,
         sweep=parse_sweep(args.sweep), progress=say, progress_bar=not args.quiet,
         meta={
             "dataset": ds.name,

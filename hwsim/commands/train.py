@@ -12,26 +12,93 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 import time
 
+from hwsim.commands.common import (
+    check_data_dir,
+    check_input_file,
+    check_int,
+    check_name_or_file,
+    check_outputs_match_classes,
+    check_positive_float,
+    check_seed,
+    network_timesteps,
+)
 from hwsim.errors import InputError
+from hwsim.limits import MAX_EPOCHS, MAX_TIMESTEPS
 
-__all__ = ["HELP", "add_arguments", "run", "parse_int_list"]
-
-HELP = "train a spiking network with binary activations and save it"
+__all__ = ["add_arguments", "run", "parse_int_list"]
 
 
 def parse_int_list(text: str, what: str) -> tuple[int, ...]:
-    """``"1024,1024"`` -> ``(1024, 1024)``; raises InputError naming ``what`` on bad text."""
+    """``"1024,1024"`` -> ``(1024, 1024)``; raises InputError naming ``what`` on bad text (also on an empty
+    item such as ``"64,,64"``, which would otherwise silently drop a layer)."""
     try:
-        values = tuple(int(v) for v in text.split(",") if v.strip())
+        values = tuple(int(v) for v in text.split(","))
     except ValueError:
         raise InputError(f"{what} = {text!r}: expected comma-separated integers, e.g. 1024,1024") from None
-    if not values or any(v < 1 for v in values):
+    if any(v < 1 for v in values):
         raise InputError(f"{what} = {text!r}: expected one or more positive integers")
     return values
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Every option and output path, before anything is loaded or trained."""
+    from hwsim.report import check_output_path
+
+    if args.load is None and args.output is None:
+        raise InputError("no output file: pass -o NET.npz (or --load NET.npz to evaluate an existing network)")
+    check_input_file("--load", args.load)
+    check_name_or_file("--chip", args.chip)
+    check_data_dir(args.data_dir)
+    check_int("--timesteps", args.timesteps, 1, MAX_TIMESTEPS)
+    check_int("--train-timesteps", args.train_timesteps, 1, MAX_TIMESTEPS)
+    check_int("--epochs", args.epochs, 1, MAX_EPOCHS)
+    check_int("--batch-size", args.batch_size, 1, 1 << 20)
+    check_int("--limit", args.limit, 1, 2**31 - 1)
+    check_int("--eval-train-limit", args.eval_train_limit, 1, 2**31 - 1)
+    check_int("--w-bits", args.w_bits, 2, 16)
+    check_int("--v-bits", args.v_bits, 4, 32)
+    check_seed("--seed", args.seed)
+    check_positive_float("--lr", args.lr, "learning rates must be > 0 and finite")
+    check_positive_float("--lr-final", args.lr_final, "learning rates must be > 0 and finite")
+    if args.hidden is not None:
+        parse_int_list(args.hidden, "--hidden")
+    if args.sweep_timesteps is not None:
+        for T in parse_int_list(args.sweep_timesteps, "--sweep-timesteps"):
+            check_int("--sweep-timesteps", T, 1, MAX_TIMESTEPS)
+    outputs = {}
+    if args.output is not None:
+        outputs["-o/--output"] = check_output_path(args.output, "-o/--output", folder=False)
+    if args.json is not None:
+        outputs["--json"] = check_output_path(args.json, "--json", folder=False)
+    if len({os.path.realpath(p) for p in outputs.values()}) < len(outputs):
+        raise InputError(f"-o/--output {args.output!r} and --json {args.json!r} name the same file; "
+                         "the summary would overwrite the network")
+    if args.load is not None and args.output is not None:
+        raise InputError("--load evaluates an existing network and writes none: drop -o/--output")
+
+
+def _check_design_rules(sizes: list[int], chip) -> None:
+    """The size rules of the mapper on the planned layer sizes, before minutes of training: a network that
+    cannot be placed on ``chip`` is refused now (shapes only, no weights are allocated)."""
+    from types import SimpleNamespace
+
+    from mapping.drc import cores_le_chip_cores, fanin_le_axons, neurons_fit_cores
+    from mapping.errors import DRCError
+
+    layers = [SimpleNamespace(n_in=n_in, n_out=n_out, name=f"fc{k}")
+              for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]))]
+    planned = SimpleNamespace(layers=layers)
+    try:
+        for rule in (fanin_le_axons, neurons_fit_cores, cores_le_chip_cores):
+            rule(planned, chip)
+    except DRCError as exc:
+        raise InputError(f"network {'-'.join(map(str, sizes))} does not fit chip {chip.name}: {exc} "
+                         "(choose smaller --hidden layers or a larger --chip)") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,6 +145,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--train-timesteps", type=int, metavar="T",
                    help="timesteps per training pass (default: per dataset in discontinuous mode, T in continuous)")
     g.add_argument("--no-qat", action="store_true", help="train in float, quantize only at the end")
+    g.add_argument("--detach-reset", action=argparse.BooleanOptionalAction, default=True,
+                   help="continuous mode: leave the reset by subtraction out of the BPTT gradient (default); "
+                        "--no-detach-reset back-propagates through it, as Yin et al.'s code does")
     g.add_argument("--eval-train-limit", type=int, default=10000, metavar="N",
                    help="measure train accuracy on at most N images (default 10000)")
     g = parser.add_argument_group("output")
@@ -96,8 +166,7 @@ def run(args: argparse.Namespace) -> int:
     from hwsim.training.trainer import DATASET_DEFAULTS, fit
 
     started = time.perf_counter()
-    if args.load is None and args.output is None:
-        raise InputError("no output file: pass -o NET.npz (or --load NET.npz to evaluate an existing network)")
+    _check_arguments(args)
     chip = load_chip_config(args.chip or "default_28nm")
     w_bits = args.w_bits if args.w_bits is not None else chip.core.w_bits
     v_bits = args.v_bits if args.v_bits is not None else chip.core.v_bits
@@ -111,8 +180,9 @@ def run(args: argparse.Namespace) -> int:
         network = load_network(args.load, chip)
         dataset_name = network.metadata.get("dataset", args.dataset)
         dataset = load_dataset(dataset_name, args.data_dir, limit=args.limit)
+        check_outputs_match_classes(network.n_outputs, dataset)
         vb = v_bits if (args.v_bits is not None or args.chip) else int(network.metadata.get("v_bits", v_bits))
-        T = args.timesteps if args.timesteps is not None else network.metadata.get("timesteps", 8)
+        T = network_timesteps(network.metadata, args.timesteps)
         enc = network.metadata.get("encoding", args.encoding)
         acc = chip_accuracy(network, dataset.x_test, dataset.y_test, timesteps=int(T), encoding=enc, v_bits=vb)
         summary = {"network": args.load, "dataset": dataset.name, "timesteps": int(T), "v_bits": vb,
@@ -122,8 +192,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         defaults = DATASET_DEFAULTS[args.dataset]
         args.timesteps = args.timesteps if args.timesteps is not None else 8
-        hidden = parse_int_list(args.hidden, "--hidden") if args.hidden else defaults["hidden"]
+        hidden = parse_int_list(args.hidden, "--hidden") if args.hidden is not None else defaults["hidden"]
         dataset = load_dataset(args.dataset, args.data_dir, limit=args.limit)
+        _check_design_rules([dataset.n_pixels, *hidden, dataset.n_classes], chip)
         options = {
             "batch_size": args.batch_size if args.batch_size is not None else defaults["batch_size"],
             "lr": args.lr if args.lr is not None else defaults["lr"],
@@ -134,6 +205,7 @@ def run(args: argparse.Namespace) -> int:
             "train_timesteps": args.train_timesteps
             or (defaults["train_timesteps"] if args.mode == "discontinuous" else None),
             "quantization_aware": not args.no_qat,
+            "detach_reset": args.detach_reset,
             "eval_train_limit": args.eval_train_limit,
         }
         print(f"{dataset.describe()}; network {'-'.join(map(str, [dataset.n_pixels, *hidden, dataset.n_classes]))}, "
@@ -188,6 +260,8 @@ def _command_line(args: argparse.Namespace) -> str:
             parts += ["--" + name.replace("_", "-"), str(value)]
     if args.no_qat:
         parts.append("--no-qat")
+    if not args.detach_reset:
+        parts.append("--no-detach-reset")
     parts += ["-o", str(args.output)]
     return " ".join(shlex.quote(p) for p in parts)
 

@@ -17,7 +17,9 @@ Outputs in ``-o DIR``: ``yield.json`` (every number, per instance),
 ``accuracy_hist.png``, ``yield_vs_sigma.png`` and, with ``--tune``, ``tuning.png``.
 The folder is written as a whole (a temporary folder renamed when complete,
 as ``hwsim run``): an existing ``DIR`` is replaced only if it holds an earlier
-``yield.json``, and is left untouched if the run fails.
+``yield.json``, and is left untouched if the run fails. No input (``--net``,
+``--chip``, ``--data-dir``) may lie inside ``DIR``: that run is refused before
+any work, naming both paths.
 """
 
 from __future__ import annotations
@@ -27,15 +29,26 @@ import json
 import math
 import sys
 import time
-import warnings
 
 import numpy as np
 
+from hwsim.commands.common import (
+    check_data_dir,
+    check_input_file,
+    check_int,
+    check_name_or_file,
+    check_outputs_match_classes,
+    check_seed,
+    input_paths,
+    load_network,
+    map_with_messages,
+    network_timesteps,
+)
 from hwsim.errors import InputError
+from hwsim.limits import MAX_INSTANCES, MAX_SEED, MAX_SIGMA, MAX_TIMESTEPS, MAX_TRAIN_INSTANCES, MAX_WORKERS
 
-__all__ = ["HELP", "add_arguments", "run", "render_table", "DEFAULT_OUTDIR", "YIELD_FILE"]
+__all__ = ["add_arguments", "run", "render_table", "DEFAULT_OUTDIR", "YIELD_FILE"]
 
-HELP = "Monte Carlo yield of RRAM chip instances, with signature-driven tuning"
 DEFAULT_OUTDIR = "hwsim-yield"
 YIELD_FILE = "yield.json"  # marks a yield-study folder: only such a folder is replaced by a new study
 
@@ -85,8 +98,8 @@ def _parse_sigmas(text: str) -> list[float]:
         values = sorted({float(v) for v in text.split(",")})
     except ValueError:
         raise InputError(f"--sweep {text!r}: expected comma-separated sigmas, e.g. 0,0.1,0.2") from None
-    if values[0] < 0 or values[-1] > 3:
-        raise InputError(f"--sweep {text!r}: sigmas must be in 0..3")
+    if not all(math.isfinite(v) for v in values) or values[0] < 0 or values[-1] > MAX_SIGMA:
+        raise InputError(f"--sweep {text!r}: sigmas must be in 0..{MAX_SIGMA:g}")
     return values
 
 
@@ -114,27 +127,40 @@ def _clean(x):
     return x
 
 
-def _check_args(args) -> None:
-    if args.instances < 1:
-        raise InputError(f"--instances {args.instances}: expected at least 1")
+def _check_args(args) -> list[float]:
+    """Every option, before anything is loaded; returns the sigmas of ``--sweep``."""
+    check_int("--instances", args.instances, 1, MAX_INSTANCES)
     if not 0.0 <= args.spec <= 1.0:
         raise InputError(f"--spec {args.spec}: expected an accuracy in 0..1")
-    if args.sigma is not None and not 0.0 <= args.sigma <= 3.0:
-        raise InputError(f"--sigma {args.sigma}: expected 0..3")
-    if args.array_sigma is not None and not 0.0 <= args.array_sigma <= 3.0:
-        raise InputError(f"--array-sigma {args.array_sigma}: expected 0..3")
-    if args.tune and args.train_instances < 3:
-        raise InputError(f"--train-instances {args.train_instances}: the regressors need at least 3")
-    if args.signature_images < 1 or args.tuning_images < 1:
-        raise InputError("--signature-images and --tuning-images must be >= 1")
-    if args.seed < 0:
-        raise InputError(f"--seed {args.seed}: expected >= 0")
+    for option, sigma in (("--sigma", args.sigma), ("--array-sigma", args.array_sigma)):
+        if sigma is not None and not 0.0 <= sigma <= MAX_SIGMA:
+            raise InputError(f"{option} {sigma}: expected 0..{MAX_SIGMA:g}")
+    if args.tune:
+        check_int("--train-instances", args.train_instances, 3, MAX_TRAIN_INSTANCES)
+    check_int("--signature-images", args.signature_images, 1, 2**31 - 1)
+    check_int("--tuning-images", args.tuning_images, 1, 2**31 - 1)
+    if not -1.0 <= args.guard <= 1.0:
+        raise InputError(f"--guard {args.guard}: expected an accuracy margin in -1..1")
+    check_int("--workers", args.workers, 1, MAX_WORKERS)
+    check_int("--limit", args.limit, 1, 2**31 - 1)
+    check_int("--timesteps", args.timesteps, 1, MAX_TIMESTEPS)
+    check_seed("--seed", args.seed)
+    # the instances are seeds SEED..SEED+N-1 and the tuner's SEED+N..SEED+N+M-1: all must be valid seeds
+    last = args.seed + args.instances - 1 + (args.train_instances if args.tune else 0)
+    if last > MAX_SEED:
+        raise InputError(f"--seed {args.seed} with {args.instances} instances reaches seed {last}; "
+                         f"seeds must stay in 0..{MAX_SEED}")
+    check_input_file("--net", args.net)
+    check_name_or_file("--chip", args.chip)
+    check_data_dir(args.data_dir)
+    return _parse_sigmas(args.sweep)
 
 
 def run(args: argparse.Namespace) -> int:
     from hwsim.config import load_chip_config
     from hwsim.datasets import load_dataset
     from hwsim.encoding import encode
+    from hwsim.report import atomic_outdir, check_outdir
     from hwsim.rram.device import program_chip, rram_config_of
     from hwsim.rram.energy import rram_energy
     from hwsim.rram.engine import calibrate_on_images, calibration_count, run_rram
@@ -145,15 +171,13 @@ def run(args: argparse.Namespace) -> int:
         sigma_sweep,
         with_rram,
     )
-    from mapping import map_network
-
-    from hwsim.report import atomic_outdir, check_outdir
 
     t0 = time.perf_counter()
-    _check_args(args)
-    sweep = _parse_sigmas(args.sweep)
-    # fail before the simulation, not after: a file, or a folder holding anything but an earlier yield study
-    outdir = check_outdir(args.outdir, YIELD_FILE)
+    sweep = _check_args(args)
+    # fail before the simulation, not after: a file, a folder holding anything but an earlier yield study, or
+    # one that holds an input (replacing it would delete the input)
+    outdir = check_outdir(args.outdir, YIELD_FILE,
+                          inputs=input_paths(args, {"--net": "net", "--chip": "chip", "--data-dir": "data_dir"}))
     chip = load_chip_config(args.chip)
     cfg = rram_config_of(chip)
     changes = {}
@@ -167,32 +191,17 @@ def run(args: argparse.Namespace) -> int:
         cfg = dataclasses.replace(cfg, **changes)
         chip = chip.replace(rram=cfg)
 
-    if args.net:
-        from mapping import load_network
-
-        _say(args, f"loading network {args.net}", t0)
-        net, net_name = load_network(args.net, chip), str(args.net)
-    else:
-        from hwsim.training import default_network_path, load_default_network
-
-        _say(args, "loading the bundled default network", t0)
-        net, net_name = load_default_network(), f"bundled:{default_network_path().name}"
-    T = args.timesteps or int(net.metadata.get("timesteps", 8) or 8)
+    net, net_name = load_network(args.net, chip, lambda message: _say(args, message, t0))
+    T = network_timesteps(net.metadata, args.timesteps)
     encoding = str(net.metadata.get("encoding", "rate") or "rate")
     _say(args, f"mapping {'-'.join(map(str, net.sizes))} onto {chip.name} ({chip.core_type})", t0)
-    # The mapper reports soft design-rule violations as warnings; show them as messages, as 'hwsim run' does.
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        program = map_network(net, chip)
-    for w in caught:
-        print(f"hwsim yield: warning: {w.message}", file=sys.stderr)
+    program = map_with_messages("yield", net, chip)
 
     ds = load_dataset(args.dataset, args.data_dir)
     if ds.x_test.shape[1] != program.n_inputs:
         raise InputError(f"dataset {args.dataset} has {ds.x_test.shape[1]} pixels; the network has "
                          f"{program.n_inputs} inputs (pass a matching --net)")
-    if args.limit is not None and args.limit < 1:
-        raise InputError(f"--limit {args.limit}: expected a positive number of images")
+    check_outputs_match_classes(net.n_outputs, ds)
     x_test, y_test = ds.x_test[: args.limit], ds.y_test[: args.limit]
     # training split: calibration | signature | tuning images, disjoint, in this order
     n_cal = calibration_count(ds.x_train.shape[0])
