@@ -58,6 +58,9 @@ COMPARISONS = {
     _kernels.update_neurons: _reference.update_neurons,
     _kernels.host_timestep: _reference.host_timestep,
     _kernels.chip_pass: _reference.chip_pass,
+    # router (the twin of route_cycles is the golden unit's own, hwsim.golden.router)
+    _kernels.count_routed: _reference.count_routed,
+    _kernels.route_cycles: _reference.route_cycles,
     # RRAM crossbar kernels; the twin of the whole-chip kernel rram_chip_run is the golden model
     # (hwsim.rram.golden.simulate_rram), compared in tests/hwsim/rram/test_rram_engine.py
     _rram_kernels.crossbar_read: _rram_reference.crossbar_read,

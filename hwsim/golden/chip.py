@@ -10,16 +10,12 @@ import numpy as np
 
 from hwsim.encoding import as_raster_batch
 from hwsim.golden.core import GoldenCore
+from hwsim.golden.router import route_cycles
 from hwsim.errors import ProgramError
 from hwsim.program import ChipProgram, Route
 from hwsim.result import COUNTER_NAMES, HOST_COUNTER_NAMES, RunResult
 
 __all__ = ["simulate", "route_cycles"]
-
-
-def route_cycles(packets: int, max_hops: int, hop_latency_cycles: int) -> int:
-    """Cycles a sender spends routing its packets (chip-spec §1.2)."""
-    return packets + hop_latency_cycles * max_hops if packets > 0 else 0
 
 
 def _deliver(spikes: list[int], routes: tuple[Route, ...], inboxes: dict[int, list[int]]) -> int:

@@ -14,5 +14,7 @@ from hwsim.kernels.core import (
     integrate_spikes,
     update_neurons,
 )
+from hwsim.kernels.router import count_routed, route_cycles
 
-__all__ = ["integrate_spikes", "update_neurons", "host_timestep", "chip_pass", "N_COUNTERS", "N_HOST_COUNTERS"]
+__all__ = ["integrate_spikes", "update_neurons", "host_timestep", "chip_pass", "count_routed", "route_cycles",
+           "N_COUNTERS", "N_HOST_COUNTERS"]

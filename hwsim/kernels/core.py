@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from hwsim.kernels.decorators import jit
+from hwsim.kernels.router import count_routed, route_cycles
 
 __all__ = [
     "integrate_spikes",
@@ -192,28 +193,6 @@ def update_neurons(v, bias, threshold, leak_shift, fire, reset_zero, v_min, v_ma
 
 
 @jit
-def _count_routed(spikes, start, n_spikes, lo, hi, hops, r_start, r_stop):
-    # Packets and hops a sender emits for an ascending spike list (chip-spec §1.1), over
-    # routing entries r_start..r_stop-1 (indices, not slices: a slice per call is a reference
-    # count update on the shared array, which threads contend for).
-    packets = 0
-    hop_sum = 0
-    if n_spikes == 0:
-        return packets, hop_sum
-    for r in range(r_start, r_stop):
-        cnt = 0
-        for i in range(start, start + n_spikes):
-            j = np.int64(spikes[i])
-            if j >= hi[r]:
-                break
-            if j >= lo[r]:
-                cnt += 1
-        packets += cnt
-        hop_sum += cnt * hops[r]
-    return packets, hop_sum
-
-
-@jit
 def host_timestep(words, big_endian, route_lo, route_hi, route_hops, max_hops, hop_latency, spikes, start,
                   host_counters):  # fmt: skip
     """Host port, one image and timestep: spike list of an input row plus host counters.
@@ -240,10 +219,10 @@ def host_timestep(words, big_endian, route_lo, route_hi, route_hops, max_hops, h
             shift = np.uint64(8 * (7 - k) if big_endian else 8 * k)
             spikes[start + c] = base + k
             c += np.int64((x >> shift) & _ONE)
-    packets, hops = _count_routed(spikes, start, c, route_lo, route_hi, route_hops, 0, route_lo.shape[0])
+    packets, hops = count_routed(spikes, start, c, route_lo, route_hi, route_hops, 0, route_lo.shape[0])
     host_counters[0] = packets
     host_counters[1] = hops
-    host_counters[2] = packets + hop_latency * max_hops if packets > 0 else 0
+    host_counters[2] = route_cycles(packets, max_hops, hop_latency)
     return c, bad
 
 
@@ -258,7 +237,7 @@ def chip_pass(
     mem_col, spk_col,
     v_min, v_max, start_done_cycles, sram_latency_cycles,
     store, base, stride, counts, v_buf, axon_buf, fired_buf,
-    counters, route_cycles, host_counters, mem_out, spk_out,
+    counters, route_cyc, host_counters, mem_out, spk_out,
 ):  # fmt: skip
     """Run images ``b_start .. b_stop-1`` through the whole chip (all stages, all timesteps).
 
@@ -273,7 +252,7 @@ def chip_pass(
         raster: ``(B, T, n_words)`` uint64: the 0/1 input bytes, zero-padded to ``8 * n_words``
             per row, in memory order (``big_endian`` says how bytes sit in a word).
         host_lo, host_hi, host_hops, host_max_hops, hop_latency: host routing entries.
-        column: per core, its column in ``counters``/``route_cycles`` (program order).
+        column: per core, its column in ``counters``/``route_cyc`` (program order).
         w_flat, w_start, n_axons, n_neurons: all weights, C-order ``(n_axons, n_neurons)``
             blocks starting at ``w_start`` (int8 or int16).
         bias_flat, n_start: all biases, a core's starting at ``n_start``.
@@ -285,7 +264,7 @@ def chip_pass(
         v_min, v_max: the ``v_bits`` range. start_done_cycles, sram_latency_cycles: §2.4.
         store, base, stride, counts: spike lists (module docstring), for ``micro`` images.
         v_buf, axon_buf, fired_buf: scratch of the largest core (membrane type, int32, uint8).
-        counters: ``(B, T, n_cores, 8)`` int64. route_cycles: ``(B, T, n_cores)`` int64.
+        counters: ``(B, T, n_cores, 8)`` int64. route_cyc: ``(B, T, n_cores)`` int64, each core's route cycles.
         host_counters: ``(B, T, 3)`` int64. mem_out: ``(B, T, M)`` int32. spk_out: ``(B, T, S)`` uint8.
 
     Returns:
@@ -351,7 +330,7 @@ def chip_pass(
                         v, bias, threshold[i], leak_shift[i], fire[i], reset_zero[i], v_min, v_max, fired, store, dst
                     )  # fmt: skip
                     counts[me, b - m0, t] = n_fired
-                    packets, hops = _count_routed(
+                    packets, hops = count_routed(
                         store, dst, n_fired, out_lo, out_hi, out_hops, out_ptr[i], out_ptr[i + 1]
                     )  # fmt: skip
                     G = n_groups[i]
@@ -364,7 +343,7 @@ def chip_pass(
                     counters[b, t, k, _HOPS] = hops
                     integrate = n_spk * G + (sram_latency_cycles if n_spk > 0 else 0)
                     counters[b, t, k, _CYCLES] = start_done_cycles + integrate + G
-                    route_cycles[b, t, k] = packets + hop_latency * max_hops[i] if packets > 0 else 0
+                    route_cyc[b, t, k] = route_cycles(packets, max_hops[i], hop_latency)
                     if mem_col[i] >= 0:
                         col = mem_col[i]
                         for j in range(n):

@@ -6,15 +6,28 @@ give each worker its own ``NUMBA_CACHE_DIR``; concurrent writers to one cache
 can corrupt it, numba #4807). ``fastmath`` stays off: every kernel here must be
 bit-exact. ``error_model="numpy"`` drops the Python division-by-zero checks;
 kernels guard their divisions themselves.
+
+Kernels call kernels of other modules of this package (``chip_pass`` calls the
+core, host port and router kernels), and a cached kernel contains the machine
+code of everything it calls. Numba stamps a cache entry with the source of the
+caller's own file only (numba #1833), so an edit of ``router.py`` would leave a
+stale ``chip_pass`` in the cache. :func:`package_source_stamp` stamps every
+kernel with the source of the whole package instead: any edit of any kernel
+file recompiles them all.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
 
 import numba
+from numba.core import caching
 
-__all__ = ["COMPILE_OPTIONS", "jit"]
+__all__ = ["COMPILE_OPTIONS", "jit", "package_source_stamp", "KERNEL_DIR"]
 
 COMPILE_OPTIONS: dict = {
     "nogil": True,
@@ -23,6 +36,52 @@ COMPILE_OPTIONS: dict = {
     "error_model": "numpy",
     "boundscheck": False,
 }
+
+#: The folder of the kernel modules; every ``.py`` file in it is part of every kernel's cache stamp.
+KERNEL_DIR = Path(__file__).resolve().parent
+
+
+@lru_cache(maxsize=None)
+def _digest(files: tuple[tuple[str, float, int], ...]) -> bytes:
+    h = hashlib.sha256()
+    for name, _, _ in files:
+        h.update(name.encode())
+        h.update((KERNEL_DIR / name).read_bytes())
+    return h.digest()
+
+
+def package_source_stamp() -> bytes:
+    """SHA-256 over the names and contents of every ``.py`` file of :data:`KERNEL_DIR` (memoised on mtime/size)."""
+    files = []
+    for path in sorted(KERNEL_DIR.glob("*.py")):
+        st = os.stat(path)
+        files.append((path.name, st.st_mtime, st.st_size))
+    return _digest(tuple(files))
+
+
+def _package_stamped(base: type) -> type:
+    # A locator of Numba's own kind (same cache folder) that answers only for kernel files and
+    # stamps them with the whole package (see the module docstring).
+    class Locator(base):
+        def get_source_stamp(self):
+            return package_source_stamp()
+
+        @classmethod
+        def from_function(cls, py_func, py_file):
+            if Path(py_file).resolve().parent != KERNEL_DIR:
+                return None
+            return super().from_function(py_func, py_file)
+
+    Locator.__name__ = Locator.__qualname__ = f"PackageStamped{base.__name__}"
+    return Locator
+
+
+# Numba's locator list is a class attribute of its (internal) CacheImpl; if a release renames it,
+# kernels keep Numba's per-file stamp (correct for users, stale only while editing kernels).
+_LOCATORS = getattr(getattr(caching, "CacheImpl", None), "_locator_classes", None)
+if isinstance(_LOCATORS, list) and not any(getattr(c, "__name__", "").startswith("PackageStamped") for c in _LOCATORS):
+    _LOCATORS[:0] = [_package_stamped(c) for c in (caching.UserProvidedCacheLocator, caching.InTreeCacheLocator,
+                                                   caching.UserWideCacheLocator)]
 
 
 def jit(fn: Callable) -> Callable:
@@ -34,4 +93,3 @@ def jit(fn: Callable) -> Callable:
     independent of the thread count.
     """
     return numba.njit(**COMPILE_OPTIONS)(fn)
-

@@ -40,6 +40,7 @@ else:
     GIL_FREE_STREAMS = True
 
 from hwsim.kernels.decorators import jit
+from hwsim.kernels.router import route_cycles
 
 __all__ = ["crossbar_read", "rram_chip_run", "standard_normals", "read_noise_fill", "device_draws",
            "N_RRAM_COUNTERS"]
@@ -139,7 +140,7 @@ def rram_chip_run(
                             inbox[in_ptr[h_dest[r]] + h_axoff[r] + i - h_lo[r]] = 1
                             h_packets += 1
                             h_hops_sum += h_hops[r]
-            h_route = h_packets + hop_latency * host_max_hops if h_packets > 0 else 0
+            h_route = route_cycles(h_packets, host_max_hops, hop_latency)
             host_counters[b, t, 0] = h_packets
             host_counters[b, t, 1] = h_hops_sum
             host_counters[b, t, 2] = h_route
@@ -206,7 +207,7 @@ def rram_chip_run(
                     for si in range(n_fired):
                         out_spikes[b, t, out_off[k] + spikes[si]] = 1
                 core_cyc = start_cycles + (xbar_cycles[k] if n_spk > 0 else 0) + groups[k] + done_cycles
-                route_cyc = packets + hop_latency * max_hops[k] if packets > 0 else 0
+                route_cyc = route_cycles(packets, max_hops[k], hop_latency)
                 counters[b, t, k, _AXON_EVENTS] = n_spk
                 counters[b, t, k, _SRAM_READS] = 0
                 counters[b, t, k, _SOPS] = n_spk * nn

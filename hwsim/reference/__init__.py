@@ -8,5 +8,6 @@ output.
 """
 
 from hwsim.reference.core import chip_pass, host_timestep, integrate_spikes, update_neurons
+from hwsim.reference.router import count_routed, route_cycles
 
-__all__ = ["integrate_spikes", "update_neurons", "host_timestep", "chip_pass"]
+__all__ = ["integrate_spikes", "update_neurons", "host_timestep", "chip_pass", "count_routed", "route_cycles"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hwsim.reference.router import count_routed, route_cycles
+
 __all__ = ["integrate_spikes", "update_neurons", "host_timestep", "chip_pass"]
 
 
@@ -30,9 +32,7 @@ def update_neurons(v, bias, threshold, leak_shift, fire, reset_zero, v_min, v_ma
 
 
 def _route(spikes, lo, hi, hops):
-    packets = sum(1 for j in spikes for r in range(len(lo)) if lo[r] <= j < hi[r])
-    hop_sum = sum(int(hops[r]) for j in spikes for r in range(len(lo)) if lo[r] <= j < hi[r])
-    return packets, hop_sum
+    return count_routed(list(spikes), 0, len(spikes), lo, hi, hops, 0, len(lo))
 
 
 def host_timestep(words, big_endian, route_lo, route_hi, route_hops, max_hops, hop_latency, spikes, start,
@@ -42,7 +42,7 @@ def host_timestep(words, big_endian, route_lo, route_hi, route_hops, max_hops, h
     idx = np.flatnonzero(row & 1)
     spikes[start : start + idx.size] = idx
     packets, hops = _route(idx, route_lo, route_hi, route_hops)
-    host_counters[:] = (packets, hops, packets + hop_latency * max_hops if packets else 0)
+    host_counters[:] = (packets, hops, route_cycles(packets, max_hops, hop_latency))
     return int(idx.size), int(np.count_nonzero((row > 1).reshape(-1, 8).any(axis=1)))
 
 
@@ -56,7 +56,7 @@ def chip_pass(
     mem_col, spk_col,
     v_min, v_max, start_done_cycles, sram_latency_cycles,
     store, base, stride, counts, v_buf, axon_buf, fired_buf,
-    counters, route_cycles, host_counters, mem_out, spk_out,
+    counters, route_cyc, host_counters, mem_out, spk_out,
 ):  # fmt: skip
     """Images ``b_start .. b_stop-1`` through every core, one image at a time, with Python lists.
 
@@ -75,7 +75,7 @@ def chip_pass(
             idx = [int(j) for j in np.flatnonzero(row & 1)]
             host.append(idx)
             packets, hops = _route(idx, host_lo, host_hi, host_hops)
-            host_counters[b, t] = (packets, hops, packets + hop_latency * host_max_hops if packets else 0)
+            host_counters[b, t] = (packets, hops, route_cycles(packets, host_max_hops, hop_latency))
         lists[0] = host
         for i in range(len(column)):
             A, n, k = int(n_axons[i]), int(n_neurons[i]), int(column[i])
@@ -105,7 +105,7 @@ def chip_pass(
                 G, n_spk = int(n_groups[i]), len(axons)
                 cycles = start_done_cycles + n_spk * G + (sram_latency_cycles if n_spk else 0) + G
                 counters[b, t, k] = (n_spk, n_spk * G, n_spk * n, n, len(spikes), packets, hops, cycles)
-                route_cycles[b, t, k] = packets + hop_latency * max_hops[i] if packets else 0
+                route_cyc[b, t, k] = route_cycles(packets, max_hops[i], hop_latency)
                 if mem_col[i] >= 0:
                     mem_out[b, t, mem_col[i] : mem_col[i] + n] = v
                 if spk_col[i] >= 0:

@@ -16,7 +16,7 @@ import numpy as np
 
 from hwsim.config import CORE_DONE_CYCLES, CORE_START_CYCLES, ChipConfig
 from hwsim.encoding import as_raster_batch
-from hwsim.golden.chip import route_cycles
+from hwsim.golden.router import route_cycles
 from hwsim.golden.core import GoldenCore, leak, saturate
 from hwsim.program import Route
 from hwsim.result import COUNTER_NAMES, HOST_COUNTER_NAMES, RunResult

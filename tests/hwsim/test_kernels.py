@@ -140,10 +140,31 @@ def case_chip_pass(rng):
             out["mem_target"], out["spk_target"])  # fmt: skip
 
     def outputs(a, ret):
-        return {"ret": ret, "counters": a[48], "route_cycles": a[49], "host_counters": a[50],
+        return {"ret": ret, "counters": a[48], "route_cyc": a[49], "host_counters": a[50],
                 "mem_out": a[51], "spk_out": a[52]}  # fmt: skip
 
     return args, outputs
+
+
+def case_route_cycles(rng):
+    packets = int(rng.choice([0, 1, int(rng.integers(0, 10_000))]))
+    return (packets, int(rng.integers(0, 9)), int(rng.integers(0, 5))), lambda a, ret: {"ret": ret}
+
+
+def case_count_routed(rng):
+    n = int(rng.integers(1, 60))
+    spikes = np.flatnonzero(rng.random(n) < rng.choice([0.0, 0.2, 1.0])).astype(np.int16)
+    start = int(rng.integers(0, 4))
+    buf = np.zeros(start + n + 2, np.int16)
+    buf[start : start + spikes.size] = spikes
+    R = int(rng.integers(1, 6))
+    lo = rng.integers(0, n, R)
+    hi = np.minimum(n, lo + rng.integers(1, n + 1, R))
+    r_start = int(rng.integers(0, R))
+    r_stop = int(rng.integers(r_start, R + 1))
+    args = (buf, start, spikes.size, lo.astype(np.int64), hi.astype(np.int64), rng.integers(0, 6, R).astype(np.int64),
+            r_start, r_stop)  # fmt: skip
+    return args, lambda a, ret: {"ret": np.asarray(ret)}
 
 
 def case_crossbar_read(rng):
@@ -192,6 +213,8 @@ CASES = {
     "update_neurons": case_update_neurons,
     "host_timestep": case_host_timestep,
     "chip_pass": case_chip_pass,
+    "route_cycles": case_route_cycles,
+    "count_routed": case_count_routed,
 }
 
 
@@ -231,3 +254,23 @@ def test_integrate_saturates_after_every_add():
             w = np.array([[7], [-8]], np.int8)
             twin(v, w, np.array([0, 1], np.int32), 2, -8, 7, 7, 8, 5, 5)
             assert v.tolist() == [-1]
+
+
+def test_every_kernel_cache_entry_is_stamped_with_the_whole_kernel_package():
+    # A cached kernel holds the code of the kernels it calls, in other files (numba #1833):
+    # its stamp must change when any kernel file changes, not only its own.
+    import hashlib
+    from pathlib import Path
+
+    import hwsim.kernels as package
+
+    folder = Path(package.__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(folder.glob("*.py")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    from hwsim.kernels import rram
+
+    for kernel in [*COMPARISONS, rram.rram_chip_run]:
+        locator = kernel._cache._impl.locator  # Numba internals: the locator that stamps the cache index
+        assert locator.get_source_stamp() == h.digest(), kernel.py_func.__name__

@@ -1,0 +1,39 @@
+"""Golden model of the router (chip-spec §1.1-1.2): deliver a sender's spikes, count its packets, hops, cycles.
+
+One unit for every sender: the host port and every core route through it.
+"""
+
+from __future__ import annotations
+
+from hwsim.program import Route
+
+__all__ = ["deliver", "route_cycles"]
+
+
+def route_cycles(packets: int, max_hops: int, hop_latency_cycles: int) -> int:
+    """Cycles a sender spends routing its packets (chip-spec §1.2).
+
+    ``max_hops`` is the largest hop count over all the sender's routing entries,
+    whether or not they carried a packet this timestep.
+    """
+    return packets + hop_latency_cycles * max_hops if packets > 0 else 0
+
+
+def deliver(spikes: list[int], routes: tuple[Route, ...], inboxes: dict[int, list[int]],
+            hops_to: dict[int, int]) -> tuple[int, int]:
+    """Send ``spikes`` through a routing table into the destination cores' inboxes (chip-spec §1.1).
+
+    Every (spike, matching entry) pair is one packet to ``axon_offset + (j - src_lo)``
+    of ``dest_core``, travelling ``hops_to[dest_core]`` hops.
+
+    Returns:
+        ``(packets, hops)``: packets sent and the sum of their hop counts.
+    """
+    packets, hops = 0, 0
+    for j in spikes:
+        for r in routes:
+            if r.src_lo <= j < r.src_hi:
+                inboxes[r.dest_core].append(r.axon_offset + (j - r.src_lo))
+                packets += 1
+                hops += hops_to[r.dest_core]
+    return packets, hops

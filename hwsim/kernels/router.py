@@ -1,0 +1,45 @@
+"""Numba kernels of the router (chip-spec §1.1-1.2): packets and hops of a sender, and its route cycles.
+
+Golden unit: :mod:`hwsim.golden.router`. Slow twins: :mod:`hwsim.reference.router`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hwsim.kernels.decorators import jit
+
+__all__ = ["route_cycles", "count_routed"]
+
+
+@jit
+def route_cycles(packets, max_hops, hop_latency_cycles):
+    """Cycles a sender spends routing its packets (chip-spec §1.2): ``packets + hop_latency * max_hops``, 0 if none."""
+    return packets + hop_latency_cycles * max_hops if packets > 0 else 0
+
+
+@jit
+def count_routed(spikes, start, n_spikes, lo, hi, hops, r_start, r_stop):
+    """Packets and hops a sender emits for its ascending spike list (chip-spec §1.1).
+
+    The spike list is ``spikes[start : start + n_spikes]``; the sender's routing
+    entries are ``r_start .. r_stop-1`` of ``lo``/``hi``/``hops`` (source range
+    and hop count of each entry). Returns ``(packets, hops)``.
+    """
+    # Indices, not slices: a slice per call is a reference count update on the shared array,
+    # which threads contend for.
+    packets = 0
+    hop_sum = 0
+    if n_spikes == 0:
+        return packets, hop_sum
+    for r in range(r_start, r_stop):
+        cnt = 0
+        for i in range(start, start + n_spikes):
+            j = np.int64(spikes[i])
+            if j >= hi[r]:
+                break
+            if j >= lo[r]:
+                cnt += 1
+        packets += cnt
+        hop_sum += cnt * hops[r]
+    return packets, hop_sum
