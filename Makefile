@@ -7,14 +7,15 @@ SIM    ?= icarus
 # pytest workers: 2 cores on the reference machine
 JOBS   ?= 2
 
-.PHONY: venv test fuzz demo sim bench lint clean
+.PHONY: venv test fuzz demo sim bench lint clean mutate
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	@echo "Installing hwsim and its dependencies into $(VENV) (about 2 minutes on a fresh clone)"
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -e '.[dev]'
 	@touch $@
 
 test: $(STAMP)
@@ -32,6 +33,12 @@ sim: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_engine.py
+
+# Mutation testing of rtl/ (docs/rtl.md, "Mutation testing"): a seeded sample of 60 mutants on Icarus,
+# one at a time at low priority; report in mutation-out/. More: make mutate MUTATE_ARGS="--all" (or --help).
+MUTATE_ARGS ?=
+mutate: $(STAMP)
+	nice -n 10 $(PY) -m tests.rtl.mutation $(MUTATE_ARGS)
 
 # Python: ruff (rules in pyproject.toml). Verilog: iverilog -Wall and verilator --lint-only -Wall
 # on every module and top level (tests/rtl/test_lint.py, which also runs in `make test`).
