@@ -46,6 +46,7 @@ __all__ = [
     "check_cli",
     "check_loader",
     "PACKAGE_DATA_DIRS",
+    "Mutated",
 ]
 
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "quick")
@@ -71,6 +72,20 @@ def budget(quick: int, fuzz: int) -> settings:
         print_blob=False,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
     )
+
+
+class Mutated:
+    """Generated file contents with a short description of how they were made: Hypothesis prints the
+    description (not kilobytes of bytes) for a failing example."""
+
+    __slots__ = ("what", "data")
+
+    def __init__(self, what: str, data: bytes) -> None:
+        self.what = what
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"<{self.what}; {len(self.data)} bytes>"
 
 
 def _digest(path: Path) -> str:

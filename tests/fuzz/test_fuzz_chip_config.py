@@ -13,7 +13,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fuzz_cases import Sandbox, budget, check_cli, check_loader, run_cli
+from fuzz_cases import Mutated, Sandbox, budget, check_cli, check_loader, run_cli
 from hwsim.config import PRESET_DIR, load_chip_config
 
 PRESETS = {p.stem: p.read_text() for p in sorted(PRESET_DIR.glob("*.toml"))}
@@ -55,43 +55,51 @@ def _deep(depth: int, kind: str) -> str:
 
 
 @st.composite
-def toml_bytes(draw) -> bytes:
-    """A preset's text with one mutation, as bytes."""
+def toml_files(draw) -> Mutated:
+    """A preset's text with one mutation."""
     name = draw(st.sampled_from(sorted(PRESETS)))
     text = PRESETS[name]
     lines = text.splitlines()
     kind = draw(st.sampled_from(["value", "value", "value", "drop", "duplicate", "add", "rename_table",
                                  "truncate", "bytes", "deep", "empty", "random"]))
     if kind == "value":
-        return _replace_value(text, draw(st.integers(0, 200)), draw(literal)).encode()
+        index, value = draw(st.integers(0, 200)), draw(literal)
+        new = _replace_value(text, index, value)
+        changed = next((line for line in new.splitlines() if line not in lines), "(no change)")
+        return Mutated(f"{name}: {changed.strip()}", new.encode())
     if kind == "drop":
         k = draw(st.integers(0, len(lines) - 1))
-        return "\n".join(lines[:k] + lines[k + 1:]).encode()
+        return Mutated(f"{name} without line {lines[k]!r}", "\n".join(lines[:k] + lines[k + 1:]).encode())
     if kind == "duplicate":
         k = draw(st.integers(0, len(lines) - 1))
-        return "\n".join(lines[:k + 1] + lines[k:]).encode()
+        return Mutated(f"{name} with line {lines[k]!r} twice", "\n".join(lines[:k + 1] + lines[k:]).encode())
     if kind == "add":
-        k = draw(st.integers(0, len(lines)))
-        return "\n".join(lines[:k] + [draw(st.sampled_from(UNKNOWN_LINES))] + lines[k:]).encode()
+        k, extra = draw(st.integers(0, len(lines))), draw(st.sampled_from(UNKNOWN_LINES))
+        return Mutated(f"{name} with {extra!r} at line {k}", "\n".join(lines[:k] + [extra] + lines[k:]).encode())
     if kind == "rename_table":
         new = draw(st.sampled_from(["[cores]", "[rram]", "[core]", "[[core]]", "[ core ]", "[core.x]", ""]))
-        return re.sub(r"^\[(core|rram)\]$", new, text, count=1, flags=re.M).encode()
+        return Mutated(f"{name} with its first table renamed {new!r}",
+                       re.sub(r"^\[(core|rram)\]$", new, text, count=1, flags=re.M).encode())
     data = text.encode()
     if kind == "truncate":
-        return data[: draw(st.integers(0, len(data)))]
+        at = draw(st.integers(0, len(data)))
+        return Mutated(f"{name} cut at byte {at} of {len(data)}", data[:at])
     if kind == "bytes":
         at = draw(st.integers(0, len(data)))
         junk = draw(st.one_of(st.binary(min_size=1, max_size=8), st.sampled_from([b"\xff", b"\xc3", b"\x00", b"\r"])))
-        return data[:at] + junk + data[at + draw(st.integers(0, 4)):]
+        cut = draw(st.integers(0, 4))
+        return Mutated(f"{name} with bytes {junk!r} at {at} replacing {cut}", data[:at] + junk + data[at + cut:])
     if kind == "deep":
-        depth = draw(st.sampled_from([2, 100, 999, 1000, 3000, 100_000]))
-        return data + _deep(depth, draw(st.sampled_from(["array", "inline", "dotted"]))).encode()
+        depth, how = draw(st.sampled_from([2, 100, 999, 1000, 3000, 100_000])), draw(st.sampled_from(["array", "inline", "dotted"]))
+        return Mutated(f"{name} plus an {how} nested {depth} deep", data + _deep(depth, how).encode())
     if kind == "empty":
-        return draw(st.sampled_from([b"", b"\n", b"# only a comment\n", b"\xef\xbb\xbf"]))
-    return draw(st.binary(max_size=256))
+        data = draw(st.sampled_from([b"", b"\n", b"# only a comment\n", b"\xef\xbb\xbf"]))
+        return Mutated(f"empty file {data!r}", data)
+    data = draw(st.binary(max_size=256))
+    return Mutated(f"random bytes {data[:60]!r}", data)
 
 
-def _write_chip(sandbox: Sandbox, data: bytes, path_kind: str) -> str:
+def _write_chip(sandbox: Sandbox, case: Mutated, path_kind: str) -> str:
     """Put the config where the command will look; return the argument that names it."""
     if path_kind == "folder":  # a folder named like a config file
         (sandbox.work / "chip.toml").mkdir()
@@ -101,7 +109,7 @@ def _write_chip(sandbox: Sandbox, data: bytes, path_kind: str) -> str:
     name = {"toml": "chip.toml", "upper": "chip.TOML", "nested": "cfg/chip.toml"}[path_kind]
     path = sandbox.work / name
     path.parent.mkdir(exist_ok=True)
-    path.write_bytes(data)
+    path.write_bytes(case.data)
     return name
 
 
@@ -111,21 +119,21 @@ path_kinds = st.sampled_from(["toml"] * 8 + ["folder", "missing", "upper", "nest
 # Catches: a config loader that lets TOMLDecodeError, UnicodeDecodeError, RecursionError,
 # IsADirectoryError, TypeError (wrong value types) or OverflowError out instead of a ConfigError.
 @budget(quick=60, fuzz=1500)
-@given(data=toml_bytes(), path_kind=path_kinds)
-def test_chip_config_loader_accepts_or_names_the_problem(data, path_kind):
+@given(case=toml_files(), path_kind=path_kinds)
+def test_chip_config_loader_accepts_or_names_the_problem(case, path_kind):
     with Sandbox() as sandbox:
-        arg = _write_chip(sandbox, data, path_kind)
-        check_loader(lambda: load_chip_config(str(sandbox.work / arg)), f"load_chip_config({arg}) of {data[:200]!r}")
+        arg = _write_chip(sandbox, case, path_kind)
+        check_loader(lambda: load_chip_config(str(sandbox.work / arg)), f"load_chip_config({arg}) of {case!r}")
 
 
 # Catches: a value that validation accepts but the simulator cannot handle (e.g. adc_bits = 1
 # overflowing in the RRAM engine), CLI paths that let a config error out as a traceback, and a
 # failed run that still writes its output folder.
 @budget(quick=8, fuzz=300)
-@given(data=toml_bytes(), path_kind=path_kinds)
-def test_run_with_malformed_chip_exits_0_or_2(data, path_kind):
+@given(case=toml_files(), path_kind=path_kinds)
+def test_run_with_malformed_chip_exits_0_or_2(case, path_kind):
     with Sandbox() as sandbox:
-        arg = _write_chip(sandbox, data, path_kind)
+        arg = _write_chip(sandbox, case, path_kind)
         sandbox.freeze()
         argv = ["run", "--chip", arg, "--limit", "2", "-T", "1", "--sweep", "none", "--no-figures", "-q", "-o", "out"]
         check_cli(run_cli(argv, sandbox.work), sandbox, outputs=["out"], inputs=[arg])
