@@ -13,12 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
-
 from hwsim.errors import ConfigError
+from hwsim.readers import load_named_toml, shorten, toml_names
 
 __all__ = [
     "CoreConfig",
@@ -48,7 +44,7 @@ RRAM_DISTRIBUTIONS = ("lognormal", "normal")
 
 def _check_int(where: str, value: Any, lo: int, hi: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{where} = {value!r}: expected an integer in {lo}..{hi}")
+        raise ConfigError(f"{where} = {shorten(value)}: expected an integer in {lo}..{hi}")
     if not lo <= value <= hi:
         raise ConfigError(f"{where} = {value}: out of range, allowed {lo}..{hi}")
     return value
@@ -56,7 +52,7 @@ def _check_int(where: str, value: Any, lo: int, hi: int) -> int:
 
 def _check_number(where: str, value: Any, lo: float, hi: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{where} = {value!r}: expected a number in {lo}..{hi}")
+        raise ConfigError(f"{where} = {shorten(value)}: expected a number in {lo}..{hi}")
     if not lo <= value <= hi:
         raise ConfigError(f"{where} = {value}: out of range, allowed {lo}..{hi}")
     return float(value)
@@ -129,7 +125,7 @@ class CoreConfig:
     @classmethod
     def from_dict(cls, data: dict) -> CoreConfig:
         if not isinstance(data, dict):
-            raise ConfigError(f"core = {data!r}: expected a table of core parameters")
+            raise ConfigError(f"core = {shorten(data)}: expected a table of core parameters")
         _check_keys("core", data, {f.name for f in dataclasses.fields(cls)})
         return cls(**data)
 
@@ -151,7 +147,7 @@ def _ns_to_cycles(ns: float, clock_mhz: float) -> int:
 
 def _check_bool(where: str, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise ConfigError(f"{where} = {value!r}: expected true or false")
+        raise ConfigError(f"{where} = {shorten(value)}: expected true or false")
     return value
 
 
@@ -170,7 +166,8 @@ class RramConfig:
         on_off_ratio: ``G_on / G_off`` when ``finite_on_off`` is on; 1.5..1e9.
         v_read_v: Read-pulse amplitude on an active row, in volts; 0.01..2.
         t_read_ns: Read-pulse width (current sampled onto the sample-and-hold), in ns; 0.1..10000.
-        adc_bits: Signed ADC resolution in bits; 1..24.
+        adc_bits: Signed ADC resolution in bits; 2..24 (1 bit would give codes -1 and 0 only: no positive
+            column sum could be read, and no ADC scale calibrates it).
         adc_mux: Columns (differential pairs) sharing one ADC; 1..neurons, divides neurons.
         adc_conversion_ns: Time of one ADC conversion, in ns; 0.1..10000.
         variation: Device-to-device programming variation on/off.
@@ -228,13 +225,13 @@ class RramConfig:
             ("wire_resistance_ohm", 0.0, 1e3),
         ):
             object.__setattr__(self, name, _check_number(f"rram.{name}", getattr(self, name), lo, hi))
-        _check_int("rram.adc_bits", self.adc_bits, 1, 24)
+        _check_int("rram.adc_bits", self.adc_bits, 2, 24)
         _check_int("rram.adc_mux", self.adc_mux, 1, 4096)
         for name in ("variation", "array_variation", "read_noise", "stuck_faults", "finite_on_off", "ir_drop"):
             _check_bool(f"rram.{name}", getattr(self, name))
         if self.variation_distribution not in RRAM_DISTRIBUTIONS:
             raise ConfigError(
-                f"rram.variation_distribution = {self.variation_distribution!r}: "
+                f"rram.variation_distribution = {shorten(self.variation_distribution)}: "
                 f"allowed {', '.join(RRAM_DISTRIBUTIONS)}"
             )
         if self.stuck_on_rate + self.stuck_off_rate > 1.0:
@@ -273,9 +270,26 @@ class RramConfig:
     @classmethod
     def from_dict(cls, data: dict) -> RramConfig:
         if not isinstance(data, dict):
-            raise ConfigError(f"rram = {data!r}: expected a table of RRAM parameters")
+            raise ConfigError(f"rram = {shorten(data)}: expected a table of RRAM parameters")
         _check_keys("rram", data, {f.name for f in dataclasses.fields(cls)})
         return cls(**data)
+
+
+def _check_adc_reach(core: CoreConfig, adc_bits: int) -> None:
+    """chip-spec §7.7: the ADC reads every column sum once ``adc_scale`` is calibrated.
+
+    The largest column sum is ``A x 2^(w_bits-1)`` weight units; calibration picks a power-of-two
+    scale, and the largest one the register (``1..2^(v_bits-1)-1``) holds is ``2^(v_bits-2)``.
+    """
+    reach = core.axons << (core.w_bits - 1)
+    top_scale = 1 << (core.v_bits - 2)
+    if ((1 << (adc_bits - 1)) - 1) * top_scale < reach:
+        needed = next(b for b in range(adc_bits + 1, 64) if ((1 << (b - 1)) - 1) * top_scale >= reach)
+        raise ConfigError(
+            f"rram.adc_bits = {adc_bits}: too few for core.axons = {core.axons}, core.w_bits = {core.w_bits} and "
+            f"core.v_bits = {core.v_bits} (the largest column sum, {reach} weight units, must fit the ADC codes "
+            f"times the largest scale 2^(v_bits-2) = {top_scale}); allowed adc_bits >= {needed}"
+        )
 
 
 @dataclass(frozen=True)
@@ -308,25 +322,28 @@ class ChipConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
-            raise ConfigError(f"name = {self.name!r}: expected a non-empty string")
+            raise ConfigError(f"name = {shorten(self.name)}: expected a non-empty string")
         if not isinstance(self.technology, str) or not self.technology:
-            raise ConfigError(f"technology = {self.technology!r}: expected a non-empty string")
+            raise ConfigError(f"technology = {shorten(self.technology)}: expected a non-empty string")
         _check_int("mesh_rows", self.mesh_rows, 1, 64)
         _check_int("mesh_cols", self.mesh_cols, 1, 64)
         object.__setattr__(self, "clock_mhz", _check_number("clock_mhz", self.clock_mhz, 1, 5000))
         _check_int("hop_latency_cycles", self.hop_latency_cycles, 0, 64)
         _check_int("barrier_cycles", self.barrier_cycles, 0, 1024)
         if not isinstance(self.core, CoreConfig):
-            raise ConfigError(f"core = {self.core!r}: expected a CoreConfig")
+            raise ConfigError(f"core = {shorten(self.core)}: expected a CoreConfig")
         if self.core_type not in CORE_TYPES:
-            raise ConfigError(f"core_type = {self.core_type!r}: allowed {', '.join(CORE_TYPES)}")
+            raise ConfigError(f"core_type = {shorten(self.core_type)}: allowed {', '.join(CORE_TYPES)}")
         if self.core_type == "rram":
             if not isinstance(self.rram, RramConfig):
-                raise ConfigError(f"core_type = 'rram' needs an [rram] table of RramConfig parameters; got {self.rram!r}")
+                raise ConfigError(
+                    f"core_type = 'rram' needs an [rram] table of RramConfig parameters; got {shorten(self.rram)}"
+                )
             if self.rram.adc_mux > self.core.neurons or self.core.neurons % self.rram.adc_mux:
                 raise ConfigError(
                     f"rram.adc_mux = {self.rram.adc_mux}: must divide core.neurons = {self.core.neurons}"
                 )
+            _check_adc_reach(self.core, self.rram.adc_bits)
         elif self.rram is not None:
             raise ConfigError("an [rram] table is given but core_type = 'digital'; set core_type = 'rram'")
 
@@ -356,7 +373,7 @@ class ChipConfig:
     @classmethod
     def from_dict(cls, data: dict) -> ChipConfig:
         if not isinstance(data, dict):
-            raise ConfigError(f"chip config = {data!r}: expected a table")
+            raise ConfigError(f"chip config = {shorten(data)}: expected a table")
         _check_keys("chip config", data, {f.name for f in dataclasses.fields(cls)})
         values = dict(data)
         values["core"] = CoreConfig.from_dict(values.get("core", {}))
@@ -371,31 +388,23 @@ class ChipConfig:
 
 def preset_names() -> list[str]:
     """Names of the chip presets shipped in ``hwsim/configs``."""
-    return sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
+    return toml_names(PRESET_DIR)
 
 
 def load_chip_config(name_or_path: str | Path = "default_28nm") -> ChipConfig:
     """Load a chip preset by name, or a chip config TOML file by path.
 
+    A file sets the parameters it names; the others keep the defaults of :class:`ChipConfig`
+    (those of ``default_28nm``). An empty file is refused: it would silently be ``default_28nm``.
+
     Raises:
-        ConfigError: the file is missing, is not valid TOML, or holds bad values.
+        ConfigError: the file is missing, a folder, empty, too large, not UTF-8, not valid TOML,
+            nested too deeply, or holds bad values.
     """
-    path = Path(name_or_path)
-    if path.suffix != ".toml":
-        preset = PRESET_DIR / f"{name_or_path}.toml"
-        if not preset.exists():
-            raise ConfigError(
-                f"chip config {str(name_or_path)!r}: no such preset or .toml file; "
-                f"presets: {', '.join(preset_names())}"
-            )
-        path = preset
-    if not path.exists():
-        raise ConfigError(f"chip config file {str(path)!r} does not exist")
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"chip config file {str(path)!r} is not valid TOML: {exc}") from None
+    path, data = load_named_toml(
+        name_or_path, PRESET_DIR, "chip config", "preset", ConfigError,
+        expected="chip parameters such as name, mesh_rows and a [core] table (see hwsim/configs/small.toml)",
+    )
     try:
         return ChipConfig.from_dict(data)
     except ConfigError as exc:

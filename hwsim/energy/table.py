@@ -18,12 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
-
 from hwsim.errors import ConfigError
+from hwsim.readers import load_named_toml, shorten, toml_names
 
 __all__ = ["EnergyTable", "TableEntry", "EnergyTableError", "load_table", "table_names", "TABLE_DIR"]
 
@@ -167,21 +163,21 @@ class EnergyTable:
 
 def table_names() -> list[str]:
     """Names of the tables shipped in ``hwsim/energy/tables``."""
-    return sorted(p.stem for p in TABLE_DIR.glob("*.toml"))
+    return toml_names(TABLE_DIR)
 
 
 def _check_positive(where: str, value: Any, table: str, allow_zero: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise EnergyTableError(f"energy table {table!r}: {where} = {value!r}: expected a finite number")
+        raise EnergyTableError(f"energy table {table!r}: {where} = {shorten(value)}: expected a finite number")
     if value < 0 or (value == 0 and not allow_zero):
         allowed = ">= 0" if allow_zero else "> 0"
-        raise EnergyTableError(f"energy table {table!r}: {where} = {value!r}: must be {allowed}")
+        raise EnergyTableError(f"energy table {table!r}: {where} = {shorten(value)}: must be {allowed}")
     return float(value)
 
 
 def _check_text(where: str, value: Any, table: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise EnergyTableError(f"energy table {table!r}: {where} = {value!r}: expected a non-empty string")
+        raise EnergyTableError(f"energy table {table!r}: {where} = {shorten(value)}: expected a non-empty string")
     return value
 
 
@@ -199,13 +195,15 @@ def table_from_dict(data: dict, name: str, path: str = "") -> EnergyTable:
             f"energy table {name!r}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_TOP_KEYS))}"
         )
     if data.get("format") != TABLE_FORMAT:
-        raise EnergyTableError(f"energy table {name!r}: format = {data.get('format')!r}, expected {TABLE_FORMAT!r}")
+        raise EnergyTableError(
+            f"energy table {name!r}: format = {shorten(data.get('format'))}, expected {TABLE_FORMAT!r}"
+        )
     version = _check_text("version", data.get("version"), name)
     technology = _check_text("technology", data.get("technology"), name)
     units = data.get("units")
     if units != REQUIRED_UNITS:
         raise EnergyTableError(
-            f"energy table {name!r}: units = {units!r}; this hwsim reads energy in pJ and static power in uW: "
+            f"energy table {name!r}: units = {shorten(units)}; this hwsim reads energy in pJ and static power in uW: "
             f"[units] energy = \"pJ\", static_power = \"uW\""
         )
     cal = data.get("calibration")
@@ -230,7 +228,7 @@ def table_from_dict(data: dict, name: str, path: str = "") -> EnergyTable:
         if not isinstance(raw, dict):
             raise EnergyTableError(f"energy table {name!r}: {where} is not a table")
         if "component" in raw and "action" in raw:
-            where = f"entry {k + 1} ({raw['component']}/{raw['action']})"
+            where = f"entry {k + 1} ({shorten(raw['component'])}/{shorten(raw['action'])})"
         unknown = sorted(set(raw) - _ENTRY_KEYS)
         if unknown:
             raise EnergyTableError(
@@ -250,7 +248,7 @@ def table_from_dict(data: dict, name: str, path: str = "") -> EnergyTable:
         power = _check_positive(f"{where}: static_power_uw", raw["static_power_uw"], name, True) if has_p else None
         per = raw.get("per", "")
         if not isinstance(per, str):
-            raise EnergyTableError(f"energy table {name!r}: {where}: per = {per!r}: expected a string")
+            raise EnergyTableError(f"energy table {name!r}: {where}: per = {shorten(per)}: expected a string")
         if (component, action) in entries:
             raise EnergyTableError(f"energy table {name!r}: {where}: duplicate entry {component}/{action}")
         entries[(component, action)] = TableEntry(component, action, energy, power, source, per)
@@ -272,23 +270,13 @@ def load_table(name_or_path: str | Path | EnergyTable = "28nm") -> EnergyTable:
     An :class:`EnergyTable` is returned unchanged, so callers can pass either.
 
     Raises:
-        EnergyTableError: no such table, not valid TOML, or a bad entry.
+        EnergyTableError: no such table, a folder, empty, too large, not UTF-8, not valid TOML,
+            nested too deeply, or a bad entry.
     """
     if isinstance(name_or_path, EnergyTable):
         return name_or_path
-    path = Path(name_or_path)
-    if path.suffix != ".toml":
-        candidate = TABLE_DIR / f"{name_or_path}.toml"
-        if not candidate.exists():
-            raise EnergyTableError(
-                f"energy table {str(name_or_path)!r}: no such table or .toml file; tables: {', '.join(table_names())}"
-            )
-        path = candidate
-    if not path.exists():
-        raise EnergyTableError(f"energy table file {str(path)!r} does not exist")
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise EnergyTableError(f"energy table file {str(path)!r} is not valid TOML: {exc}") from None
+    path, data = load_named_toml(
+        name_or_path, TABLE_DIR, "energy table", "table", EnergyTableError,
+        expected=f"format = {TABLE_FORMAT!r}, [units], [calibration] and [[entry]] tables (see hwsim/energy/tables)",
+    )
     return table_from_dict(data, name=path.stem, path=str(path))

@@ -100,3 +100,173 @@ def test_ranges_written_in_the_preset_files_are_the_enforced_ones(preset, tmp_pa
                     load_chip_config(f)
         checked += 1
     assert checked >= 8  # mesh, clock, NoC and core ranges are all annotated
+
+
+# ----------------------------------------------------------------------------------- malformed files (issue 12)
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b'name = "\xff\xfe"\n', r"chip config file '.*bad.toml': byte 8 \(0xff\) is not UTF-8; expected UTF-8 text"),
+        (b"mesh_rows = " + b"[" * 5000 + b"]" * 5000 + b"\n",
+         r"bad.toml': data nested more than 32 levels deep; allowed at most 32"),
+        (b"core = " + b"{a = " * 3000 + b"1" + b"}" * 3000 + b"\n",
+         r"bad.toml': data nested more than 32 levels deep; allowed at most 32"),
+        # dotted keys nest without recursion in the parser; the limit still holds for the data
+        (b"[" + b".".join([b"core"] * 40) + b"]\nx = 1\n", r"data nested more than 32 levels deep; allowed at most 32"),
+        (b"", r"bad.toml' is empty \(no TOML keys\); expected chip parameters such as name, mesh_rows"),
+        (b"# only a comment\n\n", r"is empty \(no TOML keys\)"),
+        (b"mesh_rows = 1" + b"0" * 5000 + b"\n", r"bad.toml' is not valid TOML"),
+        (b"mesh_rows = [" + b"1, " * 1000 + b"]\n",
+         r"^.*mesh_rows = \[1, 1, 1, 1, 1, 1, \.\.\.\]: expected an integer"),
+    ],
+)
+def test_malformed_chip_files_are_config_errors(tmp_path, content, message):
+    p = tmp_path / "bad.toml"
+    p.write_bytes(content)
+    with pytest.raises(ConfigError, match=message) as info:
+        load_chip_config(p)
+    assert "\n" not in str(info.value) and len(str(info.value)) < 300  # one short line
+
+
+def test_a_folder_or_an_oversized_file_is_refused_before_reading(tmp_path):
+    (tmp_path / "dir.toml").mkdir()
+    with pytest.raises(ConfigError, match=r"chip config file '.*dir.toml' is a folder; expected a file"):
+        load_chip_config(tmp_path / "dir.toml")
+    big = tmp_path / "big.toml"
+    big.write_bytes(b"# " + b"x" * (1 << 20) + b"\n")
+    with pytest.raises(ConfigError, match=r"big.toml' has 1048579 bytes; allowed at most 1048576"):
+        load_chip_config(big)
+
+
+@pytest.mark.parametrize("name", ["", "../configs/small", "small.json", 3])
+def test_names_that_are_not_presets_are_refused(name):
+    with pytest.raises(ConfigError, match=r"chip config .*(no such preset or .toml file; presets: default_28nm|"
+                                          r"expected a preset name or a .toml path)"):
+        load_chip_config(name)
+
+
+def test_one_bit_adc_is_refused():
+    """A signed 1-bit ADC reads -1 or 0: no positive column sum, so no ADC scale can calibrate it."""
+    from hwsim.config import RramConfig
+
+    with pytest.raises(ConfigError, match=r"rram.adc_bits = 1: out of range, allowed 2..24"):
+        RramConfig(adc_bits=1)
+    assert RramConfig(adc_bits=2).adc_bits == 2
+
+
+@pytest.mark.parametrize(
+    "axons, w_bits, v_bits, lowest",
+    [
+        # (2^(b-1) - 1) x 2^(v_bits-2) >= axons x 2^(w_bits-1), solved by hand for the smallest b
+        (8, 2, 4, 4),  # 16 weight units, scale up to 4: 4 positive codes -> 2^(b-1) >= 5 -> b = 4
+        (2, 2, 4, 2),  # 4 units, scale 4: 1 code -> b = 2
+        (1024, 8, 9, 12),  # 131072 units, scale 128: 1024 codes -> 2^(b-1) >= 1025 -> b = 12
+        (64, 6, 12, 3),  # the RRAM tests' core: 2048 units, scale 1024: 2 codes -> b = 3
+    ],
+)
+def test_the_adc_must_reach_the_largest_column_sum(axons, w_bits, v_bits, lowest):
+    """Otherwise no adc_scale register value could calibrate some programs (chip-spec §7.7)."""
+    from hwsim.config import RramConfig
+
+    core = CoreConfig(axons=axons, neurons=8, lanes=1, w_bits=w_bits, v_bits=v_bits)
+
+    def chip(bits):
+        return ChipConfig(core=core, core_type="rram", rram=RramConfig(adc_bits=bits, adc_mux=1))
+
+    assert chip(lowest).rram.adc_bits == lowest
+    if lowest > 2:
+        with pytest.raises(ConfigError, match=rf"rram.adc_bits = {lowest - 1}: too few for core.axons = {axons}, "
+                                              rf".*; allowed adc_bits >= {lowest}$"):
+            chip(lowest - 1)
+
+
+# ------------------------------------------------------------------ every accepted value simulates (issue 12)
+# Both ends of every range of chip-spec §4 and §7, written here from the spec tables, with the other fields
+# moved only as far as the cross-field rules need (v_bits > w_bits, lanes | neurons, adc_mux | neurons).
+_CORE = dict(axons=8, neurons=8, lanes=2, w_bits=6, v_bits=12)
+CHIP_EXTREMES = [
+    ({"mesh_rows": 1, "mesh_cols": 1}, {}),
+    ({"mesh_rows": 64}, {}),
+    ({"mesh_cols": 64}, {}),
+    ({"clock_mhz": 1}, {}),
+    ({"clock_mhz": 5000}, {}),
+    ({"hop_latency_cycles": 0}, {}),
+    ({"hop_latency_cycles": 64}, {}),
+    ({"barrier_cycles": 0}, {}),
+    ({"barrier_cycles": 1024}, {}),
+    ({}, {"axons": 1}),
+    ({}, {"axons": 4096}),
+    ({}, {"neurons": 1, "lanes": 1}),
+    ({}, {"neurons": 4096, "lanes": 4096}),
+    ({}, {"lanes": 1}),
+    ({}, {"w_bits": 2, "v_bits": 4}),
+    ({}, {"w_bits": 16, "v_bits": 32}),
+]
+RRAM_EXTREMES = [
+    {"levels": 2}, {"levels": 1025}, {"g_on_us": 0.1}, {"g_on_us": 1e4}, {"on_off_ratio": 1.5},
+    {"on_off_ratio": 1e9}, {"v_read_v": 0.01}, {"v_read_v": 2.0}, {"t_read_ns": 0.1}, {"t_read_ns": 1e4},
+    {"adc_bits": 2}, {"adc_bits": 24}, {"adc_mux": 1}, {"adc_mux": 8}, {"adc_conversion_ns": 0.1},
+    {"adc_conversion_ns": 1e4}, {"variation_sigma": 0.0, "array_sigma": 0.0, "read_noise_sigma": 0.0},
+    {"variation_sigma": 3.0, "array_sigma": 3.0, "read_noise_sigma": 1.0},
+    {"variation_sigma": 3.0, "variation_distribution": "normal"}, {"stuck_on_rate": 1.0, "stuck_off_rate": 0.0},
+    {"stuck_on_rate": 0.0, "stuck_off_rate": 1.0}, {"wire_resistance_ohm": 0.0}, {"wire_resistance_ohm": 1e3},
+]
+
+
+def _simulate_tiny_network(chip):
+    """Map a small random network onto ``chip`` and run it on the golden model and the fast engine."""
+    import numpy as np
+
+    from hwsim.golden import simulate
+    from hwsim.testing import random_network, random_raster
+    from mapping.mapper import map_network
+
+    cc = chip.core
+    # fan-ins fit the axons, layers fit the neurons and the mesh (one core: one layer)
+    hidden = min(5, cc.neurons, cc.axons)
+    sizes = [min(6, cc.axons), hidden, min(3, cc.neurons)] if chip.n_cores > 1 else [min(6, cc.axons), 3]
+    rng = np.random.default_rng(0)
+    program = map_network(random_network(rng, sizes, cc), chip)
+    raster = random_raster(rng, 3, 4, sizes[0], 0.6)
+    if chip.core_type == "digital":
+        from hwsim.chip import Chip
+        from hwsim.energy.model import estimate
+
+        golden, fast = simulate(program, raster), Chip.from_program(program).run(raster)
+        estimate(fast, program)
+    else:
+        from hwsim.rram.device import program_chip
+        from hwsim.rram.energy import rram_energy
+        from hwsim.rram.engine import calibrate_adc_scales, run_rram
+        from hwsim.rram.golden import simulate_rram
+
+        scales = calibrate_adc_scales(program, raster)
+        assert all(1 <= s <= cc.v_max for s in scales)  # every calibrated scale fits its register
+        rchip = program_chip(program, 1, adc_scales=scales)
+        golden, fast = simulate_rram(rchip, raster), run_rram(rchip, raster)
+        rram_energy(fast, program)
+    for name in ("output_spikes", "output_membranes", "counters", "timestep_cycles"):
+        assert np.array_equal(getattr(golden, name), getattr(fast, name)), name
+
+
+@pytest.mark.parametrize("chip_fields, core_fields", CHIP_EXTREMES)
+@pytest.mark.parametrize("core_type", ["digital", "rram"])
+def test_range_ends_of_the_chip_simulate(chip_fields, core_fields, core_type):
+    """Any config validation accepts must simulate (with pytest's -W error, an overflow warning fails too)."""
+    from hwsim.config import RramConfig
+
+    core = CoreConfig(**{**_CORE, **core_fields})
+    rram = RramConfig(adc_mux=1, adc_bits=16) if core_type == "rram" else None  # 16 bits reach 4096 axons
+    _simulate_tiny_network(ChipConfig(core=core, mesh_rows=2, mesh_cols=2, core_type=core_type, rram=rram)
+                           .replace(**chip_fields))
+
+
+@pytest.mark.parametrize("rram_fields", RRAM_EXTREMES)
+# with w_bits = 2 and v_bits = 4 an 8-axon core needs adc_bits >= 4 (chip-spec §7.7); 2 axons allow 2 bits
+@pytest.mark.parametrize("core_fields", [{}, {"w_bits": 16, "v_bits": 32}, {"w_bits": 2, "v_bits": 4, "axons": 2}])
+def test_range_ends_of_the_rram_model_simulate(rram_fields, core_fields):
+    from hwsim.config import RramConfig
+
+    chip = ChipConfig(core=CoreConfig(**{**_CORE, **core_fields}), mesh_rows=2, mesh_cols=2, core_type="rram",
+                      rram=RramConfig(**{"adc_mux": 1, **rram_fields}))
+    _simulate_tiny_network(chip)

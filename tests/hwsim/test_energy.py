@@ -100,6 +100,25 @@ def test_bad_table_gives_a_clear_error(tmp_path, text, words):
         assert word in str(err.value), (word, str(err.value))
 
 
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b'format = "\xff"\n', r"energy table file '.*bad.toml': byte 10 \(0xff\) is not UTF-8; expected UTF-8 text"),
+        (b"entry = " + b"[" * 3000 + b"]" * 3000 + b"\n", r"data nested more than 32 levels deep; allowed at most 32"),
+        (b"", r"bad.toml' is empty \(no TOML keys\); expected format = 'hwsim-energy-table'"),
+    ],
+)
+def test_malformed_table_files_are_table_errors(tmp_path, content, message):
+    """The table loader is the chip config loader (one preset-or-path TOML reader): same classes refused."""
+    path = tmp_path / "bad.toml"
+    path.write_bytes(content)
+    with pytest.raises(EnergyTableError, match=message):
+        load_table(path)
+    (tmp_path / "dir.toml").mkdir()
+    with pytest.raises(EnergyTableError, match=r"energy table file '.*dir.toml' is a folder; expected a file"):
+        load_table(tmp_path / "dir.toml")
+
+
 def test_missing_table_and_missing_entry_errors(tmp_path):
     with pytest.raises(EnergyTableError, match="no such table.*28nm"):
         load_table("14nm-nonexistent")
