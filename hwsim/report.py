@@ -14,7 +14,7 @@ in the renderers, so ``report.json`` and the figures always agree.
 Files written into the output folder (fixed names): ``report.json``,
 ``report.csv`` (long format: section, key, value, unit), ``images.csv``
 (one row per image), ``report.md`` (the terminal table),
-``energy_breakdown.png``, ``timesteps.png`` and ``raster.png``.
+``energy_breakdown.png``, ``timesteps.png`` (only with a timestep sweep) and ``raster.png``.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ __all__ = [
 ]
 
 REPORT_FILES = ("report.json", "report.csv", "images.csv", "report.md")
-FIGURE_FILES = ("energy_breakdown.png", "timesteps.png", "raster.png")
+FIGURE_FILES = ("energy_breakdown.png", "timesteps.png", "raster.png")  # timesteps.png only with a sweep
 REPORT_FORMAT = "hwsim-report"
 REPORT_VERSION = 1
 
@@ -613,7 +613,11 @@ def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence]) -> N
 
 
 def render_figures(data: dict, folder: str | Path) -> list[Path]:
-    """Draw the report figures from a ``report.json`` dict into ``folder`` (reads numbers, computes none)."""
+    """Draw the report figures from a ``report.json`` dict into ``folder`` (reads numbers, computes none).
+
+    ``timesteps.png`` is drawn only when the report has a timestep sweep; the other figures always.
+    Returns the paths written.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -650,12 +654,12 @@ def render_figures(data: dict, folder: str | Path) -> list[Path]:
     out.append(folder / "energy_breakdown.png")
     fig.savefig(out[-1], dpi=110)
 
-    # 2. energy and accuracy versus timesteps
-    fig = Figure(figsize=(6.5, 4.2), layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.subplots()
+    # 2. energy and accuracy versus timesteps: only with a sweep (--sweep none asks for no figure)
     sweep = data["sweep"]
     if sweep:
+        fig = Figure(figsize=(6.5, 4.2), layout="constrained")
+        FigureCanvasAgg(fig)
+        ax = fig.subplots()
         Ts = [p["timesteps"] for p in sweep]
         ax.plot(Ts, [p["energy_nj_per_image"] for p in sweep], "o-", color="tab:blue", label="energy")
         ax.set_xscale("log", base=2)
@@ -663,17 +667,20 @@ def render_figures(data: dict, folder: str | Path) -> list[Path]:
         ax.set_xlabel("timesteps T")
         ax.set_ylabel("energy per image (nJ)", color="tab:blue")
         ax.set_ylim(bottom=0)
+        handles = ax.get_lines()[:]
         if any(p["accuracy"] is not None for p in sweep):
             ax_r = ax.twinx()
-            ax_r.plot(Ts, [100 * p["accuracy"] for p in sweep], "s--", color="tab:green", label="accuracy")
+            handles += ax_r.plot(Ts, [100 * p["accuracy"] for p in sweep], "s--", color="tab:green",
+                                 label="accuracy")
             ax_r.set_ylabel("accuracy (%)", color="tab:green")
             ax_r.set_ylim(0, 100)
-        ax.axvline(data["timesteps"], color="grey", lw=0.8, ls=":")
-    else:
-        ax.text(0.5, 0.5, "no timestep sweep in this report", ha="center", va="center", transform=ax.transAxes)
-    ax.set_title("energy and accuracy versus timesteps")
-    out.append(folder / "timesteps.png")
-    fig.savefig(out[-1], dpi=110)
+        # the T of this report's main run (whose numbers the tables give), also when the sweep leaves it out
+        handles.append(ax.axvline(data["timesteps"], color="grey", lw=0.8, ls=":",
+                                  label=f"T = {data['timesteps']} of this report"))
+        ax.legend(handles=handles, loc="lower right", fontsize=8)
+        ax.set_title("energy and accuracy versus timesteps")
+        out.append(folder / "timesteps.png")
+        fig.savefig(out[-1], dpi=110)
 
     # 3. spike raster and firing rate per layer for one image
     raster = data.get("raster")

@@ -215,6 +215,11 @@ def render_markdown(report: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+# Link traffic numbers in mesh.png: 8 pt is 14 px at the figure's 130 dpi, as large as the core labels and
+# still inside the gap between two cores for two directions side by side.
+LINK_LABEL_FONTSIZE = 8
+
+
 def plot_mesh(report: dict, path: str | Path | None = None) -> bytes:
     """Draw the mesh: cores coloured by layer with labels, link traffic as arrow width and colour.
 
@@ -307,12 +312,14 @@ def plot_mesh(report: dict, path: str | Path | None = None) -> bytes:
                 mx,
                 my,
                 _fmt(v),
-                fontsize=5.5,
+                fontsize=LINK_LABEL_FONTSIZE,
                 ha="center",
                 va="center",
-                color="0.2",
+                color="0.1",
                 zorder=3,
                 rotation=90 if dx == 0 else 0,
+                # a light box keeps the number legible where it crosses the arrow of the other direction
+                bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.75},
             )
     host = report["host"]["packets_per_timestep"]
     ax.add_patch(

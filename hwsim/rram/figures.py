@@ -36,6 +36,8 @@ def _save(fig, path: Path) -> Path:
 def accuracy_histogram(path: Path, accuracies: np.ndarray, spec: float, ideal: float | None = None,
                        after: np.ndarray | None = None, title: str = "") -> Path:
     """Histogram of instance accuracies (and after tuning), with the spec and the ideal chip."""
+    from matplotlib.ticker import MaxNLocator
+
     fig = _figure()
     ax = fig.add_subplot()
     a = np.asarray(accuracies) * 100
@@ -52,6 +54,7 @@ def accuracy_histogram(path: Path, accuracies: np.ndarray, spec: float, ideal: f
         ax.axvline(ideal * 100, color="#2a9d55", ls=":", lw=1.5, label=f"ideal chip {ideal * 100:.1f} %")
     ax.set_xlabel("test accuracy of a chip instance (%)")
     ax.set_ylabel("chip instances")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 0.5 instance ticks
     ax.set_title(title or "Monte Carlo accuracy of RRAM chip instances", fontsize=10)
     ax.legend(fontsize=8, loc="upper left")
     return _save(fig, path)
