@@ -50,6 +50,11 @@ class GoldenCore:
         w[a][j]: ``w_bits`` signed.
         threshold: ``0 .. 2^(v_bits-1)-1``.
 
+    A core type with another integrate phase (the RRAM crossbar core,
+    :class:`hwsim.rram.golden.RramGoldenCore`) subclasses this one and
+    replaces :meth:`integrate` and :meth:`activity`; START, UPDATE and the
+    timestep order (:meth:`step`) are shared.
+
     Equations, per timestep (chip-spec §2.2)::
 
         v = 0                               if integration == discontinuous
@@ -61,9 +66,13 @@ class GoldenCore:
 
     config: CoreConfig
     program: CoreProgram
+    #: The threshold register; the program's unless given (an RRAM chip instance may be tuned).
+    threshold: int | None = None
     v: list[int] = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.threshold is None:
+            self.threshold = self.program.threshold
         self.w = [[int(x) for x in row] for row in self.program.weights]
         self.bias = [int(x) for x in self.program.bias]
         self.n_neurons = self.program.n_neurons
@@ -79,8 +88,11 @@ class GoldenCore:
         if self.program.integration == "discontinuous":
             self.v = [0] * self.n_neurons
 
-    def integrate(self, spiking_axons: list[int]) -> None:
-        """INTEGRATE phase: add the weight row of each spiking axon, ascending, saturating per add."""
+    def integrate(self, spiking_axons: list[int], t: int = 0) -> None:
+        """INTEGRATE phase: add the weight row of each spiking axon, ascending, saturating per add.
+
+        ``t`` (the timestep) does not matter to a digital core; other core types may use it.
+        """
         bits = self.config.v_bits
         for a in sorted(spiking_axons):
             row = self.w[a]
@@ -94,18 +106,21 @@ class GoldenCore:
         for j in range(self.n_neurons):
             v = saturate(self.v[j] + self.bias[j], bits)
             v = leak(v, p.leak_shift)
-            if p.fire and v >= p.threshold:
+            if p.fire and v >= self.threshold:
                 spikes.append(j)
-                v = v - p.threshold if p.reset == "subtract" else 0
+                v = v - self.threshold if p.reset == "subtract" else 0
             self.v[j] = v
         return spikes
 
-    def step(self, spiking_axons: list[int]) -> tuple[list[int], dict[str, int]]:
-        """One whole timestep. Returns (spiking neurons, this core's activity counters)."""
+    def step(self, spiking_axons: list[int], t: int = 0) -> tuple[list[int], dict[str, int]]:
+        """Timestep ``t``: START, INTEGRATE, UPDATE. Returns (spiking neurons, this core's activity counters)."""
         self.start()
-        self.integrate(spiking_axons)
+        self.integrate(spiking_axons, t)
         spikes = self.update()
-        n_spk = len(spiking_axons)
+        return spikes, self.activity(len(spiking_axons), spikes)
+
+    def activity(self, n_spk: int, spikes: list[int]) -> dict[str, int]:
+        """Activity counters of a timestep with ``n_spk`` spiking axons (chip-spec §2.4-2.5)."""
         counters = {
             "axon_events": n_spk,
             "sram_word_reads": n_spk * self.n_groups,
@@ -114,4 +129,4 @@ class GoldenCore:
             "output_spikes": len(spikes),
             "cycles": core_cycles(n_spk, self.n_groups),
         }
-        return spikes, counters
+        return counters

@@ -211,3 +211,38 @@ def test_bad_rasters_are_rejected(raster, message):
 
     with pytest.raises(InputError, match=message):
         simulate(one_core(), raster)
+
+
+# ------------------------------------------------------------ router and host port units (chip-spec §1.1-1.2)
+# Two entries: sources 0..3 -> core 1 from axon 10, sources 2..5 -> core 2 from axon 0; core 1 is 1 hop
+# away, core 2 is 3 hops away.
+ROUTES = (Route(dest_core=1, src_lo=0, src_hi=4, axon_offset=10), Route(dest_core=2, src_lo=2, src_hi=6, axon_offset=0))
+HOPS_TO = {1: 1, 2: 3}
+
+
+def test_router_delivers_every_spike_entry_pair_and_counts_its_hops():
+    from hwsim.golden.router import deliver
+
+    inboxes = {1: [], 2: []}
+    # j=1: entry 0 -> core 1 axon 11; j=3: entry 0 -> axon 13, entry 1 -> core 2 axon 1; j=5: entry 1 -> axon 3
+    assert deliver([1, 3, 5], ROUTES, inboxes, HOPS_TO) == (4, 1 + 1 + 3 + 3)
+    assert inboxes == {1: [11, 13], 2: [1, 3]}
+    assert deliver([], ROUTES, inboxes, HOPS_TO) == (0, 0)
+
+
+def test_route_cycles_are_packets_plus_the_hop_drain_and_zero_when_silent():
+    from hwsim.golden.router import route_cycles
+
+    assert route_cycles(3, 2, 4) == 3 + 4 * 2
+    assert route_cycles(1, 0, 7) == 1
+    assert route_cycles(0, 5, 2) == 0  # no packet: the router is idle, no drain
+
+
+def test_host_port_routes_the_spiking_inputs_and_returns_the_host_counters():
+    from hwsim.golden.host_port import host_timestep
+
+    inboxes = {1: [], 2: []}
+    row = np.array([0, 1, 0, 1, 0, 1], np.uint8)  # inputs 1, 3, 5: the four packets of the router test
+    # route cycles: 4 packets + hop latency 2 x the largest hop count 3 of the table
+    assert host_timestep(row, ROUTES, inboxes, HOPS_TO, 3, 2) == (4, 8, 4 + 2 * 3)
+    assert inboxes == {1: [11, 13], 2: [1, 3]}
