@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -141,8 +142,13 @@ class CoreConfig:
 
 
 def _ns_to_cycles(ns: float, clock_mhz: float) -> int:
-    # The tolerance keeps exact products such as 10 ns x 200 MHz = 2.0 cycles from rounding up to 3.
-    return max(1, math.ceil(ns * clock_mhz / 1000.0 - 1e-9))
+    """``ceil(ns * clock_mhz / 1000)``, exact on the parameters' decimal values (chip-spec §7.4).
+
+    A float64 stands for its shortest round-trip decimal (``repr``), and the product is a
+    :class:`~fractions.Fraction`: no float rounding can add a cycle (2.24 ns x 3125 MHz is 7 cycles,
+    not 8), and no tolerance can swallow one (10.000000005 ns x 100 MHz is 2 cycles, not 1).
+    """
+    return math.ceil(Fraction(repr(float(ns))) * Fraction(repr(float(clock_mhz))) / 1000)
 
 
 def _check_bool(where: str, value: Any) -> bool:
@@ -246,11 +252,11 @@ class RramConfig:
         return self.g_on_us / self.on_off_ratio if self.finite_on_off else 0.0
 
     def read_cycles(self, clock_mhz: float) -> int:
-        """Clock cycles of one read pulse: ``ceil(t_read_ns * clock_mhz / 1000)``."""
+        """Clock cycles of one read pulse: ``ceil(t_read_ns * clock_mhz / 1000)``, exact (chip-spec §7.4)."""
         return _ns_to_cycles(self.t_read_ns, clock_mhz)
 
     def conversion_cycles(self, clock_mhz: float) -> int:
-        """Clock cycles of one ADC conversion: ``ceil(adc_conversion_ns * clock_mhz / 1000)``."""
+        """Clock cycles of one conversion: ``ceil(adc_conversion_ns * clock_mhz / 1000)``, exact (chip-spec §7.4)."""
         return _ns_to_cycles(self.adc_conversion_ns, clock_mhz)
 
     def adc_count(self, neurons: int) -> int:
