@@ -120,7 +120,8 @@ def fit_scale(points: list[CalibrationPoint]) -> float:
     return float(math.exp(np.mean([math.log(p.target_nj / p.raw_nj) for p in points])))
 
 
-def calibrate(chip: ChipConfig | str = "default_28nm", table: EnergyTable | str = "28nm") -> tuple[list[CalibrationPoint], float]:
+def calibrate(chip: ChipConfig | str = "default_28nm",
+              table: EnergyTable | str = "28nm") -> tuple[list[CalibrationPoint], float]:
     """Simulate :data:`WORKLOADS`; return the points and the freshly fitted factor."""
     chip = load_chip_config(chip) if isinstance(chip, str) else chip
     table = load_table(table)

@@ -35,7 +35,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FloatParams", "ForwardCache", "forward", "backward", "spike_grad", "surrogate_spike", "LOSSES", "loss_and_grad"]
+__all__ = ["FloatParams", "ForwardCache", "forward", "backward", "spike_grad", "surrogate_spike", "LOSSES",
+           "loss_and_grad"]
 
 LOSSES = ("squared_hinge", "cross_entropy")
 
