@@ -451,7 +451,37 @@ def _handmade() -> tuple[ChipProgram, np.ndarray]:
     return program, random_raster(rng, 1, 4, 40, 0.35)
 
 
+def _westward() -> tuple[ChipProgram, np.ndarray]:
+    """Hand-written 2 x 3 mesh program whose packets travel from columns 2 and 1 back to lower columns.
+
+    Hop latency 2, so every hop count changes the route cycles. Core ``c`` sits at
+    row ``c // 3``, column ``c % 3``: core 5 (1, 2) sends to core 4 (1, 1; 1 hop) and
+    to core 0 (0, 0; 3 hops), core 2 (0, 2) to core 4 (2 hops), core 4 to core 0
+    (2 hops); the host (at core 0) feeds cores 5 (3 hops) and 2 (2 hops). Every
+    routing entry but one has a lower source bound above 0.
+    """
+    chip = WESTWARD_CHIP
+    rng = np.random.default_rng(42)
+    cc = chip.core
+
+    def core(core: int, stage: int, n_axons: int, n_neurons: int, routes: tuple[Route, ...], **kw) -> CoreProgram:
+        return CoreProgram(core=core, stage=stage, weights=rng.integers(-4, cc.w_max + 1, (n_axons, n_neurons)),
+                           bias=rng.integers(-2, 3, n_neurons), threshold=int(rng.integers(10, 30)), routes=routes,
+                           label=f"west{core}", **kw)
+
+    cores = (
+        core(5, 0, 40, 24, (Route(4, 4, 20, 0), Route(0, 10, 24, 13))),
+        core(2, 0, 30, 20, (Route(4, 6, 20, 16),)),
+        core(4, 1, 30, 16, (Route(0, 3, 16, 0),)),
+        core(0, 2, 27, 10, (), output_offset=0),
+    )
+    program = ChipProgram(chip=chip, cores=cores, host_routes=(Route(5, 0, 40, 0), Route(2, 5, 35, 0)),
+                          n_inputs=40).validate()
+    return program, random_raster(rng, 1, 4, 40, 0.4)
+
+
 SMALL = _chip("small")  # 2 x 2 mesh, hop latency 1, barrier 4
+WESTWARD_CHIP = _chip("small", name="small-2x3-hl2", mesh_cols=3, hop_latency_cycles=2, barrier_cycles=1)
 CASES: dict[str, Case] = {
     # 40-50-20: the host multicasts to the two halves of the hidden layer, which merge into one core.
     "small-2stage": Case(_random(SMALL, 31, (40, 50, 20), timesteps=5, batch=2, p=0.3)),
@@ -478,6 +508,8 @@ CASES: dict[str, Case] = {
     "small-all-spiking": Case(_random(SMALL, 37, (64, 40, 8), timesteps=2, batch=1, p=1.0)),
     # Hand-written program: an empty stage, a skip connection, host routes into a late stage.
     "handmade-gap-skip": Case(_handmade, min_stages=4),
+    # Hand-written: routes from mesh columns 2 and 1 back to lower columns with hop latency 2.
+    "handmade-westward-hl2": Case(_westward, min_stages=3),
     # A custom chip (2 x 3 mesh of 64 x 16-neuron cores, no barrier): 50-40-10 puts the hidden layer
     # on three cores that send into one output core in the same cycles.
     "custom-16n-3way-merge-b0": Case(
@@ -518,6 +550,13 @@ def test_snn_chip_runner(request: pytest.FixtureRequest, case: str) -> None:
         assert rtl.extra["host_packets"][0, 1] > 0
     if case == "small-2stage":
         _check_mismatch_messages(program, rasters, rtl)
+    if case == "handmade-westward-hl2":
+        # Hand-derived route cycles (chip-spec §1.2) of the westward senders: packets + 2 * max_hops when
+        # they send; core 5 (column 2) has 3 hops to core 0, core 2 has 2 to core 4, core 4 has 2 to core 0.
+        for k, hops in ((0, 3), (1, 2), (2, 2)):
+            packets = rtl.extra["core_packets"][..., k]
+            assert packets.any(), f"core {program.cores[k].core} must send packets in this case"
+            assert np.array_equal(rtl.extra["core_route_cycles"][..., k], np.where(packets > 0, packets + 2 * hops, 0))
 
 
 def _check_mismatch_messages(program: ChipProgram, rasters: np.ndarray, rtl: RtlRun) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from harness import run_block
 from hwsim.config import load_chip_config
-from hwsim.golden.core import leak, saturate
+from hwsim.golden import leak, saturate
 
 try:
     import cocotb
@@ -91,6 +91,7 @@ if cocotb is not None:
         vmin, vmax = -(1 << (vb - 1)), (1 << (vb - 1)) - 1
         rng = np.random.default_rng(int(os.environ.get("HWSIM_SEED", "0")))
         rails = np.array([vmin, vmin + 1, -1, 0, 1, vmax - 1, vmax])
+        clamps = {"low": 0, "high": 0}  # enabled lanes whose v + bias left the range (chip-spec sat_V)
         for n in range(VECTORS):
             if n % 3 == 0:  # rails and near-rails
                 v, bias = rng.choice(rails, P), rng.choice(rails, P)
@@ -106,11 +107,16 @@ if cocotb is not None:
                                              leak_shift=leak_shift, fire=fire, reset_zero=reset_zero,
                                              enabled=bool(lane_en[lane]))
                 rv, rs = _signed(got_v, lane, vb), (got_s >> lane) & 1
+                if lane_en[lane]:
+                    clamps["low"] += int(v[lane]) + int(bias[lane]) < vmin
+                    clamps["high"] += int(v[lane]) + int(bias[lane]) > vmax
                 assert (rv, rs) == (exp_v, exp_s), (
                     f"vector {n}, lane {lane}: v={int(v[lane])} bias={int(bias[lane])} th={threshold} "
                     f"leak_shift={leak_shift} fire={fire} reset_zero={reset_zero} en={int(lane_en[lane])}: "
                     f"expected (v, spike) = {(exp_v, exp_s)}, RTL got {(rv, rs)}"
                 )
+        # Both saturation clamps of the bias add must have been exercised, many times each.
+        assert clamps["low"] >= 50 and clamps["high"] >= 50, f"saturation clamps hit: {clamps}"
 
 
 @pytest.mark.parametrize("preset", ["small", "default_28nm"])
