@@ -42,6 +42,7 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import re
 import shutil
 import sys
@@ -517,9 +518,12 @@ def record(cases: list[str], make_new_inputs: bool) -> None:
         manifest["cases"][name] = CASES[name].__doc__
     import numba
 
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), "unknown") if Path("/proc/cpuinfo").exists() else "unknown"
     manifest.update(
         commit=BASELINE_COMMIT, recorded_with=f"python {sys.version.split()[0]}, numpy {np.__version__}, "
-        f"numba {numba.__version__}", cases=dict(sorted(manifest["cases"].items())))
+        f"numba {numba.__version__}", recorded_on=f"{cpu}, {os.cpu_count()} CPUs",
+        cases=dict(sorted(manifest["cases"].items())))
     manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
 
 
