@@ -36,14 +36,15 @@ from harness import (
     weight_words,
 )
 from hwsim.config import ChipConfig, load_chip_config
-from hwsim.program import ChipProgram, CoreProgram, Route
+from hwsim.golden import deliver
+from hwsim.program import ChipProgram, CoreProgram
 
 try:
     import cocotb
 except ImportError:  # the runner skips (or fails under CI) with the reason
     cocotb = None
 
-__all__ = ["TB", "CASES", "RESET_REGISTERS", "cosim_program", "deliver"]
+__all__ = ["TB", "CASES", "RESET_REGISTERS", "cosim_program"]
 
 pytestmark = pytest.mark.rtl
 
@@ -57,20 +58,6 @@ RESET_REGISTERS = {"threshold": 0, "leak_shift": 0, "integration": "discontinuou
 
 
 # ----------------------------------------------------------------------------- testbench
-def deliver(sources: list[int], routes: tuple[Route, ...]) -> list[tuple[int, int]]:
-    """Packets ``(dest_core, axon)`` that ``sources`` send through ``routes`` (chip-spec §1.1).
-
-    The testbench plays the router of ``snn_multicore`` (which has none): source
-    ``j`` ascending, entries in table order.
-    """
-    return [
-        (r.dest_core, r.axon_offset + (j - r.src_lo))
-        for j in sources
-        for r in routes
-        if r.src_lo <= j < r.src_hi
-    ]
-
-
 class TB:
     """cocotb driver of ``snn_core`` / ``snn_multicore``: clock, reset, load, spikes in, run, readout.
 
@@ -230,10 +217,13 @@ class TB:
 async def cosim_program(dut) -> None:
     """cocotb body: run the case in ``$HWSIM_RTL_CASE`` on the DUT and write ``rtl_results.npz``.
 
-    The testbench is the host and the router: per timestep it delivers the
-    raster through the host routing table, then runs the cores stage by stage
-    (core by core), each fed with the packets that the RTL cores of earlier
-    stages produced through their routing tables. With ``$HWSIM_RTL_NO_REGISTERS``
+    The testbench is the host and the router (``snn_core`` and ``snn_multicore``
+    have none): per timestep it delivers the raster through the host routing
+    table, then runs the cores stage by stage (core by core), each fed with the
+    packets that the RTL cores of earlier stages produced through their routing
+    tables. Packets go through the golden router unit (``hwsim.golden.deliver``);
+    the RTL router is tested on its own (``test_snn_router.py``) and inside
+    ``snn_chip``. With ``$HWSIM_RTL_NO_REGISTERS``
     set, no register is written and no membrane cleared: the cores run on their
     reset values.
     """
@@ -259,6 +249,7 @@ async def cosim_program(dut) -> None:
     membranes = [np.zeros((B, T, cp.n_neurons), np.int64) for cp in cores]
     core_cycles = np.zeros((B, T, C), np.int64)
     order = sorted(range(C), key=lambda k: (cores[k].stage, k))
+    no_hops = {cp.core: 0 for cp in cores}  # the testbench counts no hops
     for b in range(B):
         if registers:
             for cp in cores:
@@ -268,8 +259,7 @@ async def cosim_program(dut) -> None:
             raise AssertionError("a core on its reset values integrates discontinuously; the program says otherwise")
         for t in range(T):
             inbox: dict[int, list[int]] = {cp.core: [] for cp in cores}
-            for dest, axon in deliver([int(i) for i in np.flatnonzero(rasters[b, t])], program.host_routes):
-                inbox[dest].append(axon)
+            deliver([int(i) for i in np.flatnonzero(rasters[b, t])], program.host_routes, inbox, no_hops)
             for k in order:
                 cp = cores[k]
                 await tb.select(cp.core)
@@ -289,8 +279,7 @@ async def cosim_program(dut) -> None:
                             f"inference {b}, timestep {t}, core {cp.core}, neuron {j}: readout port "
                             f"rd_v = {v_rd[j]} but out_v reported {v_out[j]} in UPDATE"
                         )
-                for dest, axon in deliver(fired, cp.routes):
-                    inbox[dest].append(axon)
+                deliver(fired, cp.routes, inbox, no_hops)
         tb.log.info("inference %d/%d done", b + 1, B)
     t_end, wall_end = get_sim_time("ns"), time.perf_counter()
     sim_cycles = round((t_end - t_start) / CLOCK_PERIOD_NS)
