@@ -50,7 +50,9 @@ def rng():
 from hwsim import kernels as _kernels  # noqa: E402
 from hwsim import reference as _reference  # noqa: E402
 
+from hwsim.kernels import random as _random_kernels  # noqa: E402
 from hwsim.kernels import rram as _rram_kernels  # noqa: E402
+from hwsim.reference import random as _random_reference  # noqa: E402
 from hwsim.reference import rram as _rram_reference  # noqa: E402
 
 COMPARISONS = {
@@ -65,9 +67,9 @@ COMPARISONS = {
     # (hwsim.rram.golden.simulate_rram), compared in tests/hwsim/rram/test_rram_engine.py
     _rram_kernels.crossbar_read: _rram_reference.crossbar_read,
 }
-if _rram_kernels.GIL_FREE_STREAMS:  # else the kernels module already is the NumPy twins
+if _random_kernels.GIL_FREE_STREAMS:  # else the kernels module already is the NumPy twins
     COMPARISONS.update({
-        _rram_kernels.standard_normals: _rram_reference.standard_normals,
-        _rram_kernels.read_noise_fill: _rram_reference.read_noise_fill,
-        _rram_kernels.device_draws: _rram_reference.device_draws,
+        _random_kernels.standard_normals: _random_reference.standard_normals,
+        _random_kernels.read_noise_fill: _random_reference.read_noise_fill,
+        _random_kernels.device_draws: _random_reference.device_draws,
     })

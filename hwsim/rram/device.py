@@ -49,7 +49,7 @@ def seed_words(*values: int) -> np.ndarray:
     """The uint32 entropy words NumPy's ``SeedSequence([v0, v1, ...])`` assembles from non-negative integers.
 
     Each value becomes its 32-bit words, least significant first (0 is one word ``[0]``), and the
-    words are concatenated; the kernels of :mod:`hwsim.kernels.rram` seed their streams from these.
+    words are concatenated; the kernels of :mod:`hwsim.kernels.random` seed their streams from these.
 
     Raises:
         ValueError: a negative value.
@@ -188,7 +188,7 @@ def sample_crossbar(cp: CoreProgram, chip: ChipConfig, seed: int, draw_cache: di
             and the geometry only, not on any device parameter): pass the same dict to sample the same
             instance again with other parameters without re-drawing. The result is the same.
     """
-    from hwsim.kernels.rram import device_draws  # Numba; compiled on first use
+    from hwsim.kernels.random import device_draws  # Numba; compiled on first use
 
     cfg = rram_config_of(chip)
     cc = chip.core
@@ -220,7 +220,7 @@ def sample_crossbar(cp: CoreProgram, chip: ChipConfig, seed: int, draw_cache: di
         g = np.where(fault == FAULT_STUCK_OFF, cfg.g_off_us, g)
     if cfg.array_variation and cfg.array_sigma > 0:
         # one factor for the whole crossbar, from its own stream: the cell draws above stay unchanged
-        from hwsim.kernels.rram import standard_normals
+        from hwsim.kernels.random import standard_normals
 
         z_c = np.empty(1, np.float64)  # Generator(PCG64(SeedSequence([seed, 2, core]))).standard_normal()
         standard_normals(seed_words(int(seed), _TAG_ARRAY, int(cp.core)), z_c)
@@ -248,7 +248,7 @@ def read_noise_normals(seed: int, image_index: int, timesteps: int, n_cores: int
     it is in or on the thread count. ``[t, k, j]`` is for timestep ``t``,
     program core ``k`` (in ``program.cores`` order), neuron ``j``. This is the
     specification's NumPy form (the golden model uses it); the engine draws the
-    same numbers for a whole batch with :func:`hwsim.kernels.rram.read_noise_fill`.
+    same numbers for a whole batch with :func:`hwsim.kernels.random.read_noise_fill`.
     """
     ss = np.random.SeedSequence([int(seed), _TAG_READ_NOISE, int(image_index)])
     return np.random.Generator(np.random.PCG64(ss)).standard_normal((timesteps, n_cores, neurons))

@@ -4,7 +4,7 @@ Gives the same :class:`~hwsim.result.RunResult` as the golden model
 :func:`hwsim.rram.golden.simulate_rram`, bit for bit (tested), including the
 read noise: the noise normals of image ``i`` are those of
 ``SeedSequence([seed, 1, i])``, drawn by the GIL-free kernel
-:func:`hwsim.kernels.rram.read_noise_fill` (NumPy's numbers, bit for bit) and
+:func:`hwsim.kernels.random.read_noise_fill` (NumPy's numbers, bit for bit) and
 handed to the simulation kernel.
 """
 
@@ -124,7 +124,8 @@ def pack(rchip: RramChip) -> PackedRram:
 
 
 def _run_chunk(packed: PackedRram, rchip: RramChip, raster: np.ndarray, first_index: int, threads: int) -> RunResult:
-    from hwsim.kernels.rram import read_noise_fill, rram_chip_run  # compiled on first use only
+    from hwsim.kernels.random import read_noise_fill  # compiled on first use only
+    from hwsim.kernels.rram import rram_chip_run
 
     B, T, _ = raster.shape
     C, a, s = packed.n_cores, packed.arrays, packed.scalars

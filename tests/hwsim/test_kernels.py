@@ -220,10 +220,10 @@ CASES = {
 
 def test_every_kernel_has_a_twin_and_a_case():
     names = {k.__name__ if hasattr(k, "__name__") else k.py_func.__name__ for k in COMPARISONS}
-    from hwsim.kernels import rram
+    from hwsim.kernels import random
 
     # without Numba's ziggurat tables the random-stream kernels are the twins themselves (nothing to compare)
-    streams = set() if rram.GIL_FREE_STREAMS else {"standard_normals", "read_noise_fill", "device_draws"}
+    streams = set() if random.GIL_FREE_STREAMS else {"standard_normals", "read_noise_fill", "device_draws"}
     assert names == set(CASES) - streams
     for kernel, twin in COMPARISONS.items():
         assert kernel.py_func.__name__ == twin.__name__

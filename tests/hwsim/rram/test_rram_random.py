@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from hwsim.config import ChipConfig, CoreConfig, RramConfig
-from hwsim.kernels import rram as kernels
+from hwsim.kernels import random as kernels
 from hwsim.program import CoreProgram
-from hwsim.reference import rram as reference
+from hwsim.reference import random as reference
 from hwsim.rram.device import FAULT_STUCK_OFF, FAULT_STUCK_ON, program_chip, sample_crossbar, seed_words
 from rram_cases import mapped, rram_chip
 
@@ -160,7 +160,7 @@ def test_a_draw_cache_changes_nothing():
 
 def test_numpy_twins_are_drop_in_replacements_at_the_call_sites(monkeypatch):
     """Without Numba's private ziggurat tables the kernels module binds the NumPy twins instead
-    (hwsim/kernels/rram.py, GIL_FREE_STREAMS); the chip and its results must not change."""
+    (hwsim/kernels/random.py, GIL_FREE_STREAMS); the chip and its results must not change."""
     from hwsim.rram import run_rram
 
     chip_config = rram_chip(read_noise=True, variation=True, stuck_faults=True, array_variation=True)
