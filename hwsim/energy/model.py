@@ -158,7 +158,7 @@ def action_counts(result: RunResult, program: ChipProgram) -> ActionCounts:
 
     core = {key: count(terms) for key, terms in CORE_ACTIONS.items()}
     host = {key: result.host_counter(name).sum(axis=1, dtype=np.int64) for key, name in HOST_ACTIONS.items()}
-    cycles = result.cycles_per_inference.astype(np.int64)
+    cycles = result.cycles_per_inference.astype(np.int64)  # sum of chip-spec §1.2 timestep_cycles
     return ActionCounts(
         core=core,
         host=host,
@@ -371,7 +371,7 @@ def price_actions(
     (static_key,) = STATIC_ACTIONS
     core_power_uw = s * table.static_power_uw(*static_key) * counts.storage_bits_per_core
     leak_per_core = core_power_uw * counts.runtime_us  # (B,) pJ, µW x µs
-    static = leak_per_core * counts.n_mesh_cores
+    static = leak_per_core * counts.n_mesh_cores  # idle cores leak too (chip-spec §1.2)
     by_action[key_name(static_key)] = static
     act_counts[key_name(static_key)] = np.full(B, counts.storage_bits_per_core * counts.n_mesh_cores, np.float64)
     by_component[STATIC_COMPONENT] = static

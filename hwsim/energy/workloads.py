@@ -108,7 +108,7 @@ def controlled_network(
             Layer(weights=w, bias=np.zeros(n_out, np.int32), threshold=th, integration=integration,
                   reset="subtract", fire=True, name=f"fc{k}")
         )
-        spikes = (pre >= th).astype(np.float64)
+        spikes = (pre >= th).astype(np.float64)  # the chip's >= compare (chip-spec §2.2 step 3.3)
     return Network(layers=layers, metadata={"name": "controlled-random", "sizes": list(sizes),
                                             "rates": list(rates), "seed": seed})
 

@@ -78,7 +78,7 @@ def surrogate_spike(v: np.ndarray, theta: float, half_width: float) -> np.ndarra
 def _fire(v: np.ndarray, theta: float, half_width: float, surrogate: bool) -> np.ndarray:
     if surrogate:
         return surrogate_spike(v, theta, half_width)
-    return (v >= theta).astype(v.dtype)
+    return (v >= theta).astype(v.dtype)  # >= as the chip's compare (chip-spec §2.2 step 3.3)
 
 
 def forward(
@@ -120,7 +120,7 @@ def forward(
             for t in range(T):
                 v[t] = v_end + current[t]
                 h[t] = _fire(v[t], theta, half_width, surrogate)
-                v_end = v[t] - theta * h[t]
+                v_end = v[t] - theta * h[t]  # reset by subtraction (chip-spec §2.2 step 3.4)
         membranes.append(v)
     raise AssertionError("unreachable")
 

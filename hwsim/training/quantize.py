@@ -57,6 +57,7 @@ def quantize_layer(w: np.ndarray, b: np.ndarray, *, w_bits: int, v_bits: int, th
         v_bits: Signed membrane/bias/threshold width.
         theta: Float threshold of a hidden layer, or None for the output layer.
     """
+    # the chip's signed register widths (chip-spec §2.1, ranges §4): weights w_bits, bias/threshold v_bits
     w_max = (1 << (w_bits - 1)) - 1
     v_max = (1 << (v_bits - 1)) - 1
     m = float(np.max(np.abs(w))) if w.size else 0.0
@@ -65,8 +66,10 @@ def quantize_layer(w: np.ndarray, b: np.ndarray, *, w_bits: int, v_bits: int, th
         scale = m / w_max
         threshold = 0
     else:
+        # threshold register 0..2^(v_bits-1)-1 (chip-spec §2.1); at least 1 so a silent neuron cannot fire
         threshold = int(np.clip(np.rint(theta * w_max / m), 1, v_max))
         scale = float(theta) / threshold
+    # round half to even, then clip to the two's complement ranges of chip-spec §2.1 (no wrap-around)
     w_int = np.clip(np.rint(np.asarray(w, np.float64) / scale), -w_max - 1, w_max).astype(np.int32)
     b_int = np.clip(np.rint(np.asarray(b, np.float64) / scale), -v_max - 1, v_max).astype(np.int32)
     return LayerQuant(w_int, b_int, threshold, float(scale))

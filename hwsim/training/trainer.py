@@ -19,6 +19,7 @@ import numpy as np
 from hwsim.datasets import Dataset, load_dataset
 from hwsim.encoding import ENCODINGS, latency_encode, to_levels
 from hwsim.errors import InputError
+from hwsim.limits import MAX_TIMESTEPS
 from hwsim.network import Layer, Network
 from hwsim.program import INTEGRATION_MODES
 from hwsim.training.evaluate import chip_accuracy, float_accuracy
@@ -103,15 +104,15 @@ class TrainConfig:
             raise InputError(f"readout = {self.readout!r}: allowed {', '.join(READOUTS)}")
         if self.encoding not in ENCODINGS:
             raise InputError(f"encoding = {self.encoding!r}: allowed {', '.join(ENCODINGS)}")
-        for name, lo, hi in (("timesteps", 1, 4096), ("epochs", 0, 100000), ("batch_size", 1, 1 << 20),
+        for name, lo, hi in (("timesteps", 1, MAX_TIMESTEPS), ("epochs", 0, 100000), ("batch_size", 1, 1 << 20),
                              ("w_bits", 2, 16), ("v_bits", 4, 32)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
                 raise InputError(f"{name} = {value!r}: expected an integer in {lo}..{hi}")
         if self.v_bits <= self.w_bits:
             raise InputError(f"v_bits = {self.v_bits}: must exceed w_bits = {self.w_bits}")
-        if self.train_timesteps is not None and not 1 <= self.train_timesteps <= 4096:
-            raise InputError(f"train_timesteps = {self.train_timesteps!r}: expected an integer in 1..4096")
+        if self.train_timesteps is not None and not 1 <= self.train_timesteps <= MAX_TIMESTEPS:
+            raise InputError(f"train_timesteps = {self.train_timesteps!r}: expected an integer in 1..{MAX_TIMESTEPS}")
         if not (self.lr > 0 and self.lr_final > 0):
             raise InputError(f"lr = {self.lr}, lr_final = {self.lr_final}: learning rates must be > 0")
         if not (self.theta > 0 and self.half_width > 0):
@@ -181,6 +182,7 @@ def to_network(quant: list[LayerQuant], config: TrainConfig, metadata: dict) -> 
                 bias=q.bias,
                 threshold=q.threshold,
                 leak_shift=0,
+                # the output layer restarts every timestep: its membrane is the per-timestep logit (§2.3)
                 integration="discontinuous" if last else config.mode,
                 reset="subtract",
                 fire=(config.readout == "spike_count") if last else True,
