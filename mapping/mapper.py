@@ -15,6 +15,7 @@ every layer-0 part.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from hwsim.config import ChipConfig, load_chip_config
-from hwsim.limits import MAX_CALIBRATION_IMAGES, MAX_RATES_RASTER_BYTES
+from hwsim.limits import MAX_CALIBRATION_IMAGES, MAX_RATES_RASTER_BYTES, MAX_TIMESTEPS
 from hwsim.network import Network
 from hwsim.program import ChipProgram, CoreProgram, Route
 from mapping.drc import check_drc, split_sizes
@@ -175,7 +176,11 @@ def _dataset_raster(network: Network, count: int):
     x = ds.x_test[:count]
     if x.shape[1] != network.n_inputs:
         return None, f"dataset {name!r} has {x.shape[1]} pixels, the network {network.n_inputs} inputs"
-    timesteps = int(meta.get("timesteps", 16))
+    timesteps = meta.get("timesteps", 16)
+    if getattr(timesteps, "ndim", None) == 0:  # a NumPy scalar array, as NIR metadata may hold
+        timesteps = timesteps.item()
+    if isinstance(timesteps, bool) or not isinstance(timesteps, numbers.Integral) or not 1 <= timesteps <= MAX_TIMESTEPS:
+        return None, f"the network's metadata timesteps = {timesteps!r} is not a whole number in 1..{MAX_TIMESTEPS}"
     return encode(x, timesteps, str(meta.get("encoding", "rate")), seed=0), f"{count} {name} test images"
 
 
