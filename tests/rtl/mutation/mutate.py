@@ -79,6 +79,8 @@ EXCLUDED_TESTS = ("test_lint.py",)
 # Bump when the operators or the outcome rules change: invalidates the cache.
 TOOL_VERSION = "1"
 MIN_TIMEOUT_S = 120.0
+# A failure with one of these is the Python side breaking, not the RTL: the mutant's verdict is "error".
+_SETUP_FAILURE = re.compile(r"\b(ImportError|ModuleNotFoundError|SyntaxError|AttributeError: module '[\w.]+' has no)\b")
 ICARUS_COMPILE_TIMEOUT_S = 120.0
 
 
@@ -371,6 +373,9 @@ def _run_pytest(test: Path, rtl_dir: Path, build_dir: Path, timeout_s: float) ->
             return "error", "tests were skipped: " + _summary(out), seconds
         return "passed", _summary(out), seconds
     if proc.returncode == 1:
+        # A broken import of the test's own Python side (e.g. hwsim half edited) is not a kill.
+        if _SETUP_FAILURE.search(out):
+            return "error", "test set-up failed: " + _summary(out), seconds
         return "failed", _summary(out), seconds
     return "error", f"pytest exit {proc.returncode}: {_summary(out)}", seconds
 
@@ -562,6 +567,8 @@ def run(args: argparse.Namespace) -> int:
                                     f"({status}: {summary}); fix that first")
             baseline_s[test] = seconds
             cache["baseline"][fp] = seconds
+            if not args.no_cache:
+                _atomic_write(cache_path, json.dumps(cache, indent=0, sort_keys=True) + "\n")
             _log(f"baseline: {test.name} passed in {seconds:.0f} s")
         shutil.rmtree(tmp / "baseline", ignore_errors=True)
         # the module's own test first, then the quickest: most mutants die in the first file that runs
