@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import json
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +21,9 @@ import numpy as np
 
 from hwsim.encoding import as_raster_batch
 from hwsim.errors import InputError
+from hwsim.metadata import check_metadata
 from hwsim.program import INTEGRATION_MODES, RESET_MODES, atomic_write_bytes
+from hwsim.readers import npz_json_header, read_npz, shorten
 
 __all__ = [
     "Layer",
@@ -36,19 +37,42 @@ __all__ = [
 
 FORMAT = "hwsim-network"
 FORMAT_VERSION = 1
+#: Keys of one layer in a network file's JSON header (``Layer.header``); ``name``, ``n_in``, ``n_out`` optional.
+_LAYER_HEADER_KEYS = ("name", "n_in", "n_out", "threshold", "leak_shift", "integration", "reset", "fire")
+_LAYER_REQUIRED_KEYS = ("threshold", "leak_shift", "integration", "reset", "fire")
 
 
 class NetworkFileError(InputError):
     """A network file is missing, corrupt or malformed."""
 
 
-def _whole_number(layer: str, field_name: str, value) -> int:
+# Widest registers of any chip (chip-spec §4: w_bits <= 16, v_bits <= 32): a layer outside them fits no chip
+# and could overflow the int64/float64 arithmetic of simulate_network; each chip's own range is a design rule.
+_WEIGHT_RANGE = (-(1 << 15), (1 << 15) - 1)
+_VALUE_RANGE = (-(1 << 31), (1 << 31) - 1)
+_LEAK_SHIFT_RANGE = (0, 31)
+
+
+def _whole_number(layer: str, field_name: str, value, lo: int, hi: int) -> int:
     """``value`` as an int; a register takes whole numbers only, so 2.7 or "abc" is an error, not 2."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer, float, np.floating)):
-        raise InputError(f"layer {layer!r}: {field_name} = {value!r}, expected a whole number")
+        raise InputError(f"layer {layer!r}: {field_name} = {shorten(value)}, expected a whole number in {lo}..{hi}")
     if isinstance(value, (float, np.floating)) and not float(value).is_integer():
-        raise InputError(f"layer {layer!r}: {field_name} = {value!r}, expected a whole number (the chip register is an integer)")
+        raise InputError(
+            f"layer {layer!r}: {field_name} = {value!r}, expected a whole number (the chip register is an integer)"
+        )
+    if not lo <= value <= hi:
+        raise InputError(
+            f"layer {layer!r}: {field_name} = {value!r}, allowed {lo}..{hi} (the widest chip's register)"
+        )
     return int(value)
+
+
+def _check_values(layer: str, field_name: str, values: np.ndarray, lo: int, hi: int) -> None:
+    if values.size and (values.min() < lo or values.max() > hi):
+        bad = values.min() if values.min() < lo else values.max()
+        raise InputError(f"layer {layer!r}: {field_name} value {bad} out of range, allowed {lo}..{hi} "
+                         "(the widest chip's register)")
 
 
 @dataclass
@@ -82,20 +106,26 @@ class Layer:
             raise InputError(f"layer {self.name!r}: weights must be 2-D (n_in, n_out); got {self.weights.shape}")
         if not np.issubdtype(self.weights.dtype, np.integer):
             raise InputError(f"layer {self.name!r}: weights must be integers; got {self.weights.dtype}")
+        _check_values(self.name, "weight", self.weights, *_WEIGHT_RANGE)
         if self.bias.shape != (self.weights.shape[1],):
             raise InputError(
                 f"layer {self.name!r}: bias shape {self.bias.shape} does not match {self.weights.shape[1]} neurons"
             )
         if not np.issubdtype(self.bias.dtype, np.integer):
             raise InputError(f"layer {self.name!r}: bias must be integers; got {self.bias.dtype}")
-        if self.integration not in INTEGRATION_MODES:
-            raise InputError(f"layer {self.name!r}: integration = {self.integration!r}, allowed {INTEGRATION_MODES}")
-        if self.reset not in RESET_MODES:
-            raise InputError(f"layer {self.name!r}: reset = {self.reset!r}, allowed {RESET_MODES}")
-        self.threshold = _whole_number(self.name, "threshold", self.threshold)
-        self.leak_shift = _whole_number(self.name, "leak_shift", self.leak_shift)
+        _check_values(self.name, "bias", self.bias, *_VALUE_RANGE)
+        if not isinstance(self.integration, str) or self.integration not in INTEGRATION_MODES:
+            raise InputError(
+                f"layer {self.name!r}: integration = {shorten(self.integration)}, allowed {INTEGRATION_MODES}"
+            )
+        if not isinstance(self.reset, str) or self.reset not in RESET_MODES:
+            raise InputError(f"layer {self.name!r}: reset = {shorten(self.reset)}, allowed {RESET_MODES}")
+        self.threshold = _whole_number(self.name, "threshold", self.threshold, *_VALUE_RANGE)
+        self.leak_shift = _whole_number(self.name, "leak_shift", self.leak_shift, *_LEAK_SHIFT_RANGE)
         if not isinstance(self.fire, (bool, np.bool_)):
-            raise InputError(f"layer {self.name!r}: fire = {self.fire!r}, allowed True (spiking) or False (membrane readout)")
+            raise InputError(
+                f"layer {self.name!r}: fire = {shorten(self.fire)}, allowed True (spiking) or False (membrane readout)"
+            )
         self.fire = bool(self.fire)
 
     @property
@@ -142,6 +172,7 @@ class Network:
                 )
         if any(not layer.fire for layer in self.layers[:-1]):
             raise InputError("only the last layer may be a membrane-readout (fire = False) layer")
+        check_metadata(self.metadata, InputError, n_inputs=self.n_inputs, n_outputs=self.n_outputs)
 
     @property
     def n_inputs(self) -> int:
@@ -161,7 +192,7 @@ class Network:
 
     def save(self, path: str | Path) -> Path:
         """Write atomically as ``.npz`` (arrays) with a JSON header."""
-        header = {"format": FORMAT, "version": FORMAT_VERSION, "layers": [l.header() for l in self.layers],
+        header = {"format": FORMAT, "version": FORMAT_VERSION, "layers": [layer.header() for layer in self.layers],
                   "metadata": self.metadata}
         arrays = {"header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)}
         for k, layer in enumerate(self.layers):
@@ -177,54 +208,77 @@ class Network:
     def load(cls, path: str | Path) -> Network:
         """Read a network file; never executes anything from it.
 
+        Every array is checked from its ``.npy`` header before it is read, and the JSON header
+        field by field (:func:`hwsim.readers.read_npz`, :func:`hwsim.metadata.check_metadata`).
+
         Raises:
-            NetworkFileError: missing file, not a network, or inconsistent contents.
+            NetworkFileError: missing file, not a network, or inconsistent contents; the message
+                names the field, the value and what is allowed.
         """
         path = Path(path)
-        if not path.exists():
-            raise NetworkFileError(f"network file {str(path)!r} does not exist (train one with 'hwsim train')")
-        if path.is_file() and not zipfile.is_zipfile(path):
-            # np.load would take any other file for a pickle and say so, which misleads
-            hint = " (a NIR graph: read it with mapping.load_network)" if path.suffix == ".nir" else ""
-            raise NetworkFileError(f"{path}: not a hwsim network file: expected an .npz archive{hint}")
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                header = json.loads(bytes(data["header"]).decode())
-                arrays = {k: data[k] for k in data.files}
-        except (zipfile.BadZipFile, OSError, KeyError, ValueError, UnicodeDecodeError) as exc:
-            raise NetworkFileError(f"{path}: not a hwsim network file ({exc})") from None
-        if not isinstance(header, dict) or header.get("format") != FORMAT:
+        what = "hwsim network file"
+        arrays = read_npz(
+            path, what, NetworkFileError, missing_hint=" (train one with 'hwsim train')",
+            format_hint=" (a NIR graph: read it with mapping.load_network)" if path.suffix == ".nir" else "",
+        )
+        header = npz_json_header(arrays, path, what, NetworkFileError)
+        if header.get("format") != FORMAT:
             raise NetworkFileError(f"{path}: not a hwsim network file (no '{FORMAT}' header)")
         if header.get("version") != FORMAT_VERSION:
             raise NetworkFileError(
-                f"{path}: network format version {header.get('version')}, this hwsim reads {FORMAT_VERSION}"
+                f"{path}: network format version {shorten(header.get('version'))}, this hwsim reads {FORMAT_VERSION}"
+            )
+        layer_headers = header.get("layers")
+        if not isinstance(layer_headers, list) or not layer_headers:
+            raise NetworkFileError(
+                f"{path}: layers = {shorten(layer_headers)}; expected a non-empty list of layer objects"
             )
         try:
-            layers = [
-                Layer(
-                    weights=arrays[f"weights_{k}"],
-                    bias=arrays[f"bias_{k}"],
-                    threshold=h["threshold"],
-                    leak_shift=h["leak_shift"],
-                    integration=h["integration"],
-                    reset=h["reset"],
-                    fire=h["fire"],
-                    name=h.get("name", f"layer{k}"),
-                )
-                for k, h in enumerate(header["layers"])
-            ]
+            layers = [_layer_from_header(k, h, arrays) for k, h in enumerate(layer_headers)]
             metadata = header.get("metadata", {})
             if not isinstance(metadata, dict):
-                raise NetworkFileError(f"{path}: metadata is a {type(metadata).__name__}, expected a JSON object")
+                raise NetworkFileError(f"metadata is a {type(metadata).__name__}, expected a JSON object")
             return cls(layers=layers, metadata=metadata)
-        except KeyError as exc:
-            raise NetworkFileError(f"{path}: missing entry {exc}") from None
-        except (TypeError, AttributeError) as exc:
-            raise NetworkFileError(f"{path}: malformed network header ({exc})") from None
-        except NetworkFileError:
-            raise
-        except InputError as exc:
+        except InputError as exc:  # NetworkFileError included: name the file
             raise NetworkFileError(f"{path}: {exc}") from None
+
+
+def _layer_from_header(k: int, h: object, arrays: dict[str, np.ndarray]) -> Layer:
+    """Layer ``k`` of a network file from its header object and its two arrays."""
+    if not isinstance(h, dict):
+        raise NetworkFileError(f"layer {k} is a JSON {type(h).__name__} ({shorten(h)}); expected a layer object")
+    unknown = sorted(set(h) - set(_LAYER_HEADER_KEYS))
+    if unknown:
+        raise NetworkFileError(
+            f"layer {k}: unknown key(s) {', '.join(map(str, unknown))}; allowed {', '.join(_LAYER_HEADER_KEYS)}"
+        )
+    missing = [key for key in _LAYER_REQUIRED_KEYS if key not in h]
+    missing += [f"array {name}" for name in (f"weights_{k}", f"bias_{k}") if name not in arrays]
+    if missing:
+        raise NetworkFileError(
+            f"layer {k}: missing {', '.join(missing)}; a layer needs {', '.join(_LAYER_REQUIRED_KEYS)} "
+            f"and arrays weights_{k}, bias_{k}"
+        )
+    name = h.get("name", f"layer{k}")
+    if not isinstance(name, str):
+        raise NetworkFileError(f"layer {k}: name = {shorten(name)}; expected a string")
+    layer = Layer(
+        weights=arrays[f"weights_{k}"],
+        bias=arrays[f"bias_{k}"],
+        threshold=h["threshold"],
+        leak_shift=h["leak_shift"],
+        integration=h["integration"],
+        reset=h["reset"],
+        fire=h["fire"],
+        name=name,
+    )
+    for key, actual in (("n_in", layer.n_in), ("n_out", layer.n_out)):
+        if key in h and h[key] != actual:
+            raise NetworkFileError(
+                f"layer {k} ({name!r}): {key} = {shorten(h[key])} but weights_{k} has shape {layer.weights.shape}; "
+                f"expected {key} = {actual}"
+            )
+    return layer
 
 
 def simulate_network(network: Network, rasters: np.ndarray, v_bits: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -292,7 +346,9 @@ def simulate_network(network: Network, rasters: np.ndarray, v_bits: int) -> list
     return results
 
 
-def simulate_network_reference(network: Network, rasters: np.ndarray, v_bits: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def simulate_network_reference(
+    network: Network, rasters: np.ndarray, v_bits: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Slow twin of :func:`simulate_network`: one image, one timestep, one addition at a time."""
     batch = as_raster_batch(rasters, network.n_inputs)
     B, T, _ = batch.shape

@@ -13,14 +13,15 @@ import io
 import json
 import os
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from hwsim.config import ChipConfig
-from hwsim.errors import ProgramError
+from hwsim.errors import HwsimError, ProgramError
+from hwsim.metadata import check_metadata
+from hwsim.readers import npz_json_header, read_npz, shorten
 
 __all__ = [
     "Route",
@@ -37,6 +38,10 @@ FORMAT_VERSION = 1
 #: Keys of one core in a saved program's JSON header (``CoreProgram.header``).
 _CORE_HEADER_KEYS = ("core", "stage", "threshold", "leak_shift", "integration", "reset", "fire", "routes",
                      "output_offset", "label")
+#: Top-level keys of a saved program's JSON header (``ChipProgram.header``); ``metadata`` is optional.
+_PROGRAM_HEADER_KEYS = ("format", "version", "chip", "n_inputs", "host_routes", "cores", "metadata")
+#: Keys of one routing-table entry (``Route.to_dict``), in field order.
+_ROUTE_KEYS = ("dest_core", "src_lo", "src_hi", "axon_offset")
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -82,7 +87,12 @@ class Route:
 
     @classmethod
     def from_dict(cls, data: dict) -> Route:
-        return cls(**{k: int(data[k]) for k in ("dest_core", "src_lo", "src_hi", "axon_offset")})
+        """The inverse of :meth:`to_dict`; whole numbers >= 0 only (2.5 or "3" is an error, not 2 or 3).
+
+        Raises:
+            ProgramError: naming the key, the value and what is allowed.
+        """
+        return _routes("route", [data])[0]
 
 
 @dataclass
@@ -300,7 +310,7 @@ class ChipProgram:
                 incoming[r.dest_core].append((lo, hi, src_name))
         for core, spans in incoming.items():
             spans.sort()
-            for (lo0, hi0, s0), (lo1, hi1, s1) in zip(spans, spans[1:]):
+            for (_, hi0, s0), (lo1, hi1, s1) in zip(spans, spans[1:]):
                 if lo1 < hi0:
                     raise ProgramError(
                         f"core {core}: axons {lo1}..{min(hi0, hi1) - 1} are fed by both {s0} and {s1} "
@@ -336,63 +346,111 @@ class ChipProgram:
 
     @classmethod
     def load(cls, path: str | Path) -> ChipProgram:
-        """Read a program written by :meth:`save` and validate it.
+        """Read a program written by :meth:`save` and validate it; never executes anything from it.
+
+        Every array is checked from its ``.npy`` header before it is read, and the JSON header
+        field by field, before :meth:`validate` checks the rules of chip-spec §6.
 
         Raises:
-            ProgramError: the file is missing, not a program, or violates the spec.
+            ProgramError: the file is missing, not a program, or violates the spec; the message
+                names the field, the value and what is allowed.
         """
         path = Path(path)
-        if not path.exists():
-            raise ProgramError(f"chip program {str(path)!r} does not exist")
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                header = json.loads(bytes(data["header"]).decode())
-                arrays = {k: data[k] for k in data.files}
-        except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
-            raise ProgramError(f"{path}: not a hwsim chip program ({exc})") from None
-        if not isinstance(header, dict):
-            raise ProgramError(f"{path}: not a hwsim chip program (header is a {type(header).__name__})")
+        what = "hwsim chip program"
+        arrays = read_npz(path, what, ProgramError, missing_hint=" (write one with 'hwsim map' or 'hwsim run')")
+        header = npz_json_header(arrays, path, what, ProgramError)
         if header.get("format") != "hwsim-chip-program":
-            raise ProgramError(f"{path}: not a hwsim chip program (format = {header.get('format')!r})")
+            raise ProgramError(f"{path}: not a hwsim chip program (format = {shorten(header.get('format'))})")
         if header.get("version") != FORMAT_VERSION:
-            raise ProgramError(f"{path}: program format version {header.get('version')}, this hwsim reads {FORMAT_VERSION}")
+            raise ProgramError(
+                f"{path}: program format version {shorten(header.get('version'))}, this hwsim reads {FORMAT_VERSION}"
+            )
         try:
             return cls._from_header(header, arrays).validate()
-        except (KeyError, TypeError, AttributeError) as exc:
-            what = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
-            raise ProgramError(f"{path}: malformed chip program ({what})") from None
+        except HwsimError as exc:  # ConfigError of the chip table too: name the file
+            raise ProgramError(f"{path}: {exc}") from None
 
     @classmethod
     def _from_header(cls, header: dict, arrays: dict) -> ChipProgram:
-        from hwsim.config import ChipConfig as _Chip
-
-        chip = _Chip.from_dict(header["chip"])
-        cores = []
-        for k, h in enumerate(header["cores"]):
-            unknown = sorted(set(h) - set(_CORE_HEADER_KEYS))
-            if unknown:
-                raise TypeError(f"core {k}: unknown keys {unknown}; allowed {', '.join(_CORE_HEADER_KEYS)}")
-            cores.append(
-                CoreProgram(
-                    core=h["core"],
-                    stage=h["stage"],
-                    weights=arrays[f"weights_{k}"],
-                    bias=arrays[f"bias_{k}"],
-                    threshold=h["threshold"],
-                    leak_shift=h["leak_shift"],
-                    integration=h["integration"],
-                    reset=h["reset"],
-                    fire=h["fire"],
-                    routes=tuple(Route.from_dict(r) for r in h["routes"]),
-                    output_offset=h["output_offset"],
-                    label=h.get("label", ""),
-                )
+        unknown = sorted(set(header) - set(_PROGRAM_HEADER_KEYS))
+        if unknown:
+            raise ProgramError(f"unknown header key(s) {', '.join(unknown)}; allowed {', '.join(_PROGRAM_HEADER_KEYS)}")
+        missing = [k for k in _PROGRAM_HEADER_KEYS if k not in header and k != "metadata"]
+        if missing:
+            raise ProgramError(f"header without {', '.join(missing)}; expected keys {', '.join(_PROGRAM_HEADER_KEYS)}")
+        chip = ChipConfig.from_dict(header["chip"])
+        n_inputs = header["n_inputs"]
+        if isinstance(n_inputs, bool) or not isinstance(n_inputs, int) or n_inputs < 1:
+            raise ProgramError(f"n_inputs = {shorten(n_inputs)}: expected a whole number >= 1")
+        core_headers = header["cores"]
+        if not isinstance(core_headers, list) or not 1 <= len(core_headers) <= chip.n_cores:
+            raise ProgramError(
+                f"cores = {shorten(core_headers)}: expected a list of 1..{chip.n_cores} core objects "
+                "(one per used core)"
             )
-        program = cls(
+        metadata = header.get("metadata", {})
+        check_metadata(metadata, ProgramError, what="program metadata")
+        cores = [_core_from_header(k, h, arrays) for k, h in enumerate(core_headers)]
+        return cls(
             chip=chip,
             cores=tuple(cores),
-            host_routes=tuple(Route.from_dict(r) for r in header["host_routes"]),
-            n_inputs=header["n_inputs"],
-            metadata=header.get("metadata", {}),
+            host_routes=_routes("host_routes", header["host_routes"]),
+            n_inputs=n_inputs,
+            metadata=metadata,
         )
-        return program
+
+
+def _whole(where: str, value: object, lo: int, allow_none: bool = False) -> int | None:
+    """A whole number >= ``lo`` from a program header (JSON has no other integers; 2.0 and true are refused)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+        extra = " or null" if allow_none else ""
+        raise ProgramError(f"{where} = {shorten(value)}: expected a whole number >= {lo}{extra}")
+    return value
+
+
+def _routes(where: str, raw: object) -> tuple[Route, ...]:
+    if not isinstance(raw, list):
+        raise ProgramError(f"{where} = {shorten(raw)}: expected a list of route objects")
+    routes = []
+    for j, r in enumerate(raw):
+        here = f"{where}[{j}]"
+        if not isinstance(r, dict) or set(r) != set(_ROUTE_KEYS):
+            raise ProgramError(f"{here} = {shorten(r)}: expected an object with keys {', '.join(_ROUTE_KEYS)}")
+        routes.append(Route(*(_whole(f"{here}.{k}", r[k], 0) for k in _ROUTE_KEYS)))
+    return tuple(routes)
+
+
+def _core_from_header(k: int, h: object, arrays: dict) -> CoreProgram:
+    """Program core ``k`` from its header object and its two arrays (value ranges: :meth:`ChipProgram.validate`)."""
+    if not isinstance(h, dict):
+        raise ProgramError(f"core {k} is a JSON {type(h).__name__} ({shorten(h)}); expected a core object")
+    unknown = sorted(set(h) - set(_CORE_HEADER_KEYS))
+    if unknown:
+        raise ProgramError(f"core {k}: unknown keys {unknown}; allowed {', '.join(_CORE_HEADER_KEYS)}")
+    missing = [key for key in _CORE_HEADER_KEYS if key not in h and key != "label"]
+    missing += [f"array {name}" for name in (f"weights_{k}", f"bias_{k}") if name not in arrays]
+    if missing:
+        raise ProgramError(
+            f"core {k}: missing {', '.join(missing)}; a core needs {', '.join(_CORE_HEADER_KEYS[:-1])} "
+            f"and arrays weights_{k}, bias_{k}"
+        )
+    where = f"core {k}"
+    for key in ("integration", "reset", "label"):
+        if key in h and not isinstance(h[key], str):
+            raise ProgramError(f"{where}: {key} = {shorten(h[key])}; expected a string")
+    return CoreProgram(
+        core=_whole(f"{where}: core", h["core"], 0),
+        stage=_whole(f"{where}: stage", h["stage"], 0),
+        weights=arrays[f"weights_{k}"],
+        bias=arrays[f"bias_{k}"],
+        threshold=_whole(f"{where}: threshold", h["threshold"], 0),
+        leak_shift=_whole(f"{where}: leak_shift", h["leak_shift"], 0),
+        integration=h["integration"],
+        reset=h["reset"],
+        fire=h["fire"],
+        routes=_routes(f"{where}: routes", h["routes"]),
+        output_offset=_whole(f"{where}: output_offset", h["output_offset"], 0, allow_none=True),
+        label=h.get("label", ""),
+    )

@@ -52,6 +52,7 @@ __all__ = [
     "toml_names",
     "load_named_toml",
     "read_npz",
+    "npz_json_header",
     "NPY_KINDS",
 ]
 
@@ -315,3 +316,21 @@ def read_npz(
             f"{path}: not a {what}: corrupt archive ({exc}); expected an .npz archive as hwsim writes it"
         ) from None
     return arrays
+
+
+def npz_json_header(arrays: dict[str, np.ndarray], path: str | os.PathLike, what: str, error: ErrorType) -> dict:
+    """The JSON object hwsim keeps in the ``header`` member of its ``.npz`` files (UTF-8 bytes as uint8).
+
+    Raises:
+        error: no ``header`` member, not 1-D bytes, too long, not UTF-8 JSON, nested too deeply, or not an object.
+    """
+    where = f"{path}: not a {what}"
+    raw = arrays.get("header")
+    if raw is None:
+        raise error(f"{where}: no 'header' member; expected the JSON header hwsim writes")
+    if raw.ndim != 1 or raw.dtype != np.uint8:
+        raise error(f"{where}: header member has shape {raw.shape} and dtype {raw.dtype}; expected 1-D uint8 bytes")
+    header = parse_json(raw.tobytes(), f"{where}: header", error)
+    if not isinstance(header, dict):
+        raise error(f"{where}: header is a JSON {type(header).__name__}; expected a JSON object")
+    return header

@@ -5,7 +5,9 @@ Everything random here is drawn from a NumPy ``Generator`` so a seed reproduces 
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import numpy as np
 from hwsim.config import CoreConfig
 from hwsim.network import Layer, Network
 
-__all__ = ["random_network", "random_raster", "rewrite_npz_header"]
+__all__ = ["random_network", "random_raster", "rewrite_npz_header", "rewrite_npz_members", "npy_declaring"]
 
 
 def random_network(
@@ -70,8 +72,45 @@ def rewrite_npz_header(src: str | Path, dst: str | Path, edit: Callable[[dict], 
     For tests of malformed files: the arrays stay as they are, the header can become anything JSON.
     """
     with np.load(src, allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files}
-    header = edit(json.loads(bytes(arrays["header"]).decode()))
-    arrays["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
-    np.savez(dst, **arrays)
+        raw = bytes(data["header"])
+    header = edit(json.loads(raw.decode()))
+    return rewrite_npz_members(src, dst, {"header": np.frombuffer(json.dumps(header).encode(), np.uint8)})
+
+
+def npy_declaring(shape: tuple[int, ...], dtype: str = "<i4") -> bytes:
+    """A ``.npy`` file whose header declares ``shape`` and ``dtype`` but that holds no data.
+
+    For tests of size limits: a loader must refuse it from the header, before allocating anything.
+    """
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": dtype, "fortran_order": False, "shape": tuple(shape)})
+    return buf.getvalue()
+
+
+def rewrite_npz_members(
+    src: str | Path, dst: str | Path, members: dict[str, np.ndarray | bytes | None]
+) -> Path:
+    """Copy an ``.npz`` archive, replacing or adding members, or dropping them.
+
+    Args:
+        src: The archive to copy (written by hwsim).
+        dst: Where to write the copy (may be ``src``).
+        members: Member name (without ``.npy``) -> an array to store, the raw bytes of the ``.npy``
+            member (e.g. from :func:`npy_declaring`), or None to leave the member out.
+    """
+    with zipfile.ZipFile(src) as zf:
+        contents = {info.filename: zf.read(info) for info in zf.infolist()}
+    for name, value in members.items():
+        key = f"{name}.npy"
+        if value is None:
+            contents.pop(key, None)
+        elif isinstance(value, bytes):
+            contents[key] = value
+        else:
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.asarray(value), allow_pickle=False)
+            contents[key] = buf.getvalue()
+    with zipfile.ZipFile(dst, "w") as zf:
+        for key, data in contents.items():
+            zf.writestr(key, data)
     return Path(dst)

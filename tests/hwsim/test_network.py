@@ -140,7 +140,7 @@ def _set(h, key, value, layer=None):
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (lambda h: _set(h, "layers", 5), r"malformed network header"),
+        (lambda h: _set(h, "layers", 5), r"layers = 5; expected a non-empty list of layer objects"),
         (lambda h: _set(h, "metadata", [1]), r"metadata is a list, expected a JSON object"),
         (lambda h: _set(h, "threshold", 2.5, layer=0), r"threshold = 2.5, expected a whole number"),
         (lambda h: _set(h, "integration", "often", layer=0), r"integration = 'often'"),
@@ -155,5 +155,61 @@ def test_malformed_headers_are_network_file_errors(tmp_path, edit, message):
 def test_a_file_that_is_not_an_archive_is_named_as_such(tmp_path):
     nir_like = tmp_path / "graph.nir"
     nir_like.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(64))
-    with pytest.raises(NetworkFileError, match=r"expected an .npz archive \(a NIR graph: read it with mapping.load_network\)"):
+    with pytest.raises(NetworkFileError,
+                       match=r"expected an .npz archive \(a NIR graph: read it with mapping.load_network\)"):
         Network.load(nir_like)
+
+
+# ------------------------------------------------------------------------ header fields (issue 12)
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda h: _set(h, "metadata", {"timesteps": 2.5}),
+         r"network metadata timesteps = 2.5: expected a whole number in 1..4096"),
+        (lambda h: _set(h, "metadata", {"timesteps": 0}), r"timesteps = 0: expected a whole number in 1..4096"),
+        (lambda h: _set(h, "metadata", {"timesteps": True}), r"timesteps = True: expected a whole number"),
+        (lambda h: _set(h, "metadata", {"encoding": "morse"}),
+         r"network metadata encoding = 'morse': expected one of rate, threshold, latency"),
+        (lambda h: _set(h, "metadata", {"v_bits": "16"}), r"v_bits = '16': expected a whole number in 4..32"),
+        (lambda h: _set(h, "metadata", {"classes": ["a", "b", "c"]}),
+         r"classes has 3 names but the network has 2 outputs; expected one output per class"),
+        (lambda h: _set(h, "metadata", {"image_shape": [2, 2]}),
+         r"image_shape = \[2, 2\] has 4 pixels but the network has 3 inputs; expected one input per pixel"),
+        (lambda h: _set(h, "layers", []), r"layers = \[\]; expected a non-empty list of layer objects"),
+        (lambda h: _set(h, "layers", [[1, 2]]), r"layer 0 is a JSON list \(\[1, 2\]\); expected a layer object"),
+        (lambda h: _set(h, "gain", 2, layer=0), r"layer 0: unknown key\(s\) gain; allowed name, n_in, n_out"),
+        (lambda h: _set(h, "name", [1], layer=0), r"layer 0: name = \[1\]; expected a string"),
+        (lambda h: _set(h, "n_in", 7, layer=0),
+         r"layer 0 \('fc0'\): n_in = 7 but weights_0 has shape \(3, 2\); expected n_in = 3"),
+        (lambda h: {**h, "layers": h["layers"] * 2}, r"layer 1: missing array weights_1, array bias_1"),
+        (lambda h: _set(h, "leak_shift", 40, layer=0), r"leak_shift = 40, allowed 0..31"),
+        (lambda h: _set(h, "integration", ["often"], layer=0), r"integration = \['often'\], allowed"),
+    ],
+)
+def test_header_fields_are_checked_with_what_is_allowed(tmp_path, edit, message):
+    path = _network_file_with_header(tmp_path / "n.npz", edit)
+    with pytest.raises(NetworkFileError, match=message):
+        Network.load(path)
+
+
+def test_metadata_the_commands_read_is_checked_in_memory_too():
+    """A network built in code (or imported from NIR) gets the same checks as one read from a file."""
+    layer = Layer(np.ones((4, 2), np.int32), np.zeros(2, np.int32), 1)
+    with pytest.raises(InputError, match=r"network metadata timesteps = 2.5: expected a whole number in 1..4096"):
+        Network([layer], metadata={"timesteps": 2.5})
+    with pytest.raises(InputError, match=r"network metadata is a list \(\[1\]\); expected a JSON object"):
+        Network([layer], metadata=[1])
+    good = {"timesteps": 8, "encoding": "rate", "classes": ["a", "b"], "image_shape": [2, 2], "w_bits": 8}
+    assert Network([layer], metadata=good).metadata == good
+
+
+def test_layer_values_beyond_every_chip_are_refused():
+    """w_bits <= 16 and v_bits <= 32 on every chip (chip-spec §4); the chip's own range is a design rule."""
+    w, b = np.ones((2, 2), np.int64), np.zeros(2, np.int64)
+    with pytest.raises(InputError, match=r"layer 'x': weight value 32768 out of range, allowed -32768..32767"):
+        Layer(w * 32768, b, 1, name="x")
+    with pytest.raises(InputError, match=r"layer 'x': bias value -2147483649 out of range"):
+        Layer(w, b - 2**31 - 1, 1, name="x")
+    with pytest.raises(InputError, match=r"layer 'x': threshold = 2147483648, allowed -2147483648..2147483647"):
+        Layer(w, b, 2**31, name="x")
+    assert Layer(w * -32768, b + 2**31 - 1, -1, leak_shift=31, name="x").threshold == -1  # the ends are accepted
