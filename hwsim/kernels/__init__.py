@@ -1,20 +1,21 @@
 """Numba kernels of the fast engine: plain functions over arrays (no config objects, no I/O).
 
+One module per hardware block, named as its golden unit in :mod:`hwsim.golden`:
+:mod:`~hwsim.kernels.core` (one core timestep), :mod:`~hwsim.kernels.router`,
+:mod:`~hwsim.kernels.host_port`, :mod:`~hwsim.kernels.chip` (the whole digital
+chip), :mod:`~hwsim.kernels.rram` (the RRAM crossbar chip) and
+:mod:`~hwsim.kernels.random` (NumPy's random streams, GIL-free).
+
 Each public kernel has a slow NumPy/Python twin of the same name and signature
 in :mod:`hwsim.reference`; ``tests/hwsim/test_kernels.py`` checks every pair.
 Orchestration (unpacking a chip program into arrays, threads, chunks,
-results) lives in :mod:`hwsim.chip`.
+results) lives in :mod:`hwsim.chip` and :mod:`hwsim.rram.engine`.
 """
 
-from hwsim.kernels.core import (
-    N_COUNTERS,
-    N_HOST_COUNTERS,
-    chip_pass,
-    host_timestep,
-    integrate_spikes,
-    update_neurons,
-)
+from hwsim.kernels.chip import chip_pass
+from hwsim.kernels.core import N_COUNTERS, core_timestep, integrate_spikes, update_neurons
+from hwsim.kernels.host_port import N_HOST_COUNTERS, host_timestep
 from hwsim.kernels.router import count_routed, route_cycles
 
-__all__ = ["integrate_spikes", "update_neurons", "host_timestep", "chip_pass", "count_routed", "route_cycles",
-           "N_COUNTERS", "N_HOST_COUNTERS"]
+__all__ = ["integrate_spikes", "update_neurons", "core_timestep", "host_timestep", "chip_pass", "count_routed",
+           "route_cycles", "N_COUNTERS", "N_HOST_COUNTERS"]

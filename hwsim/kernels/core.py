@@ -1,4 +1,4 @@
-"""Numba kernels of the digital spike-sparse chip (chip-spec §1-2), event driven.
+"""Numba kernels of the digital spike-sparse core (chip-spec §2), event driven.
 
 Work is proportional to spikes: a spiking axon adds its weight row to the
 membranes, a silent axon costs nothing. Membranes live in the narrowest
@@ -15,15 +15,9 @@ rows can be added without a clamp, in any grouping, because no partial sum can
 leave the range. Only when the bound gets too tight does it fall back to the
 per-add saturating loop of the spec for one axon, then re-measures the bound.
 
-:func:`chip_pass` runs whole inferences: images are taken in micro-batches;
-within one, every core (in stage order) runs all timesteps of every image of
-the micro-batch, so a core's weights stay in cache while they are reused.
-Spike lists connect the cores: every sender (the host is sender 0, the core
-at position ``i`` of the stage order is sender ``i + 1``) writes the ascending
-indices of its spiking sources for micro-batch image ``m`` and timestep ``t``
-to ``store[base[s] + (m * T + t) * stride[s]:]``, ``counts[s, m, t]`` of them.
-A core gathers its spiking axons from the senders' lists through its incoming
-routes, sorted by axon offset, so the gathered axons come out ascending.
+:func:`core_timestep` is one timestep of one core (golden unit:
+:class:`hwsim.golden.core.GoldenCore`); :func:`hwsim.kernels.chip.chip_pass`
+runs it for every core of the chip.
 """
 
 from __future__ import annotations
@@ -31,25 +25,13 @@ from __future__ import annotations
 import numpy as np
 
 from hwsim.kernels.decorators import jit
-from hwsim.kernels.router import count_routed, route_cycles
 
-__all__ = [
-    "integrate_spikes",
-    "update_neurons",
-    "host_timestep",
-    "chip_pass",
-    "N_COUNTERS",
-    "N_HOST_COUNTERS",
-]
+__all__ = ["integrate_spikes", "update_neurons", "core_timestep", "N_COUNTERS", "AXON_EVENTS", "SRAM_READS",
+           "SYNAPTIC_OPS", "NEURON_UPDATES", "OUTPUT_SPIKES", "PACKETS", "HOPS", "CYCLES"]
 
-# Columns of the per-core counter block, in hwsim.result.COUNTER_NAMES order,
-# and of the host counters (HOST_COUNTER_NAMES order).
+# Columns of the per-core counter block, in hwsim.result.COUNTER_NAMES order.
 N_COUNTERS = 8
-N_HOST_COUNTERS = 3
-_AXON_EVENTS, _SRAM_READS, _SOPS, _NEURON_UPDATES, _OUT_SPIKES, _PACKETS, _HOPS, _CYCLES = range(N_COUNTERS)
-# Bit masks over 8 raster bytes packed in a uint64: bit 0 of each byte, and everything else.
-_ONE = np.uint64(1)
-_NOT_BIT0 = np.uint64(0xFEFEFEFEFEFEFEFE)
+AXON_EVENTS, SRAM_READS, SYNAPTIC_OPS, NEURON_UPDATES, OUTPUT_SPIKES, PACKETS, HOPS, CYCLES = range(N_COUNTERS)
 
 
 @jit
@@ -193,163 +175,39 @@ def update_neurons(v, bias, threshold, leak_shift, fire, reset_zero, v_min, v_ma
 
 
 @jit
-def host_timestep(words, big_endian, route_lo, route_hi, route_hops, max_hops, hop_latency, spikes, start,
-                  host_counters):  # fmt: skip
-    """Host port, one image and timestep: spike list of an input row plus host counters.
+def core_timestep(v, w, bias, axons, n_spk, continuous, threshold, leak_shift, fire, reset_zero, w_pos, w_neg,
+                  n_groups, v_min, v_max, start_done_cycles, sram_latency_cycles, fired, spikes, spikes_start,
+                  counters, b, t, k):  # fmt: skip
+    """One timestep of one digital core (chip-spec §2.2, §2.4): START, INTEGRATE, UPDATE, and its counters.
 
-    The row comes as its raw bytes (0 or 1 each, zero-padded to a multiple of 8)
-    read as ``uint64`` words, so all-zero stretches cost one test per 8 inputs.
-    Writes the ascending indices of the 1s to ``spikes[start:]`` (up to
-    ``8 * len(words)`` slots may be touched) and packets, hops, route_cycles
-    (chip-spec §1.2) to ``host_counters`` (3,).
-
-    Returns:
-        ``(n_spikes, n_bad)``: spiking inputs, and words holding a byte other than 0 and 1.
+    ``axons[:n_spk]`` are the spiking axons, ascending; ``v`` the membranes
+    (mutated), ``w`` the ``(n_axons, n_neurons)`` weights, the scalars the
+    core's registers and constants (as :func:`integrate_spikes` and
+    :func:`update_neurons`). Writes the fired neurons like
+    :func:`update_neurons` and the core's counters of the timestep to
+    ``counters[b, t, k]`` (every column but packets and hops, which the router
+    counts). Returns the number of neurons fired.
     """
-    c = 0
-    bad = 0
-    for i in range(words.shape[0]):
-        x = words[i]
-        if x == 0:
-            continue
-        bad += (x & _NOT_BIT0) != 0
-        base = i * 8
-        for k in range(8):
-            # byte k of the word in memory order; branch-free compaction
-            shift = np.uint64(8 * (7 - k) if big_endian else 8 * k)
-            spikes[start + c] = base + k
-            c += np.int64((x >> shift) & _ONE)
-    packets, hops = count_routed(spikes, start, c, route_lo, route_hi, route_hops, 0, route_lo.shape[0])
-    host_counters[0] = packets
-    host_counters[1] = hops
-    host_counters[2] = route_cycles(packets, max_hops, hop_latency)
-    return c, bad
-
-
-@jit
-def chip_pass(
-    b_start, b_stop, micro, raster, big_endian,
-    host_lo, host_hi, host_hops, host_max_hops, hop_latency,
-    column, w_flat, w_start, n_axons, n_neurons, bias_flat, n_start,
-    threshold, leak_shift, continuous, reset_zero, fire, w_pos, w_neg, n_groups, max_hops,
-    in_ptr, in_sender, in_lo, in_hi, in_offset,
-    out_ptr, out_lo, out_hi, out_hops,
-    mem_col, spk_col,
-    v_min, v_max, start_done_cycles, sram_latency_cycles,
-    store, base, stride, counts, v_buf, axon_buf, fired_buf,
-    counters, route_cyc, host_counters, mem_out, spk_out,
-):  # fmt: skip
-    """Run images ``b_start .. b_stop-1`` through the whole chip (all stages, all timesteps).
-
-    Per core and timestep: gather the spiking axons, START, INTEGRATE, UPDATE,
-    emit, and write the core's counters (chip-spec §2.4-2.5) and route cycles
-    (§1.2). Images are independent, so threads may run disjoint image ranges
-    at once; each thread needs its own scratch (``store`` .. ``fired_buf``).
-
-    Args (arrays are mutated in place; "per core" arrays are in stage order):
-        b_start, b_stop: image range (rows of ``raster`` and of the outputs).
-        micro: images per micro-batch (``counts.shape[1]``).
-        raster: ``(B, T, n_words)`` uint64: the 0/1 input bytes, zero-padded to ``8 * n_words``
-            per row, in memory order (``big_endian`` says how bytes sit in a word).
-        host_lo, host_hi, host_hops, host_max_hops, hop_latency: host routing entries.
-        column: per core, its column in ``counters``/``route_cyc`` (program order).
-        w_flat, w_start, n_axons, n_neurons: all weights, C-order ``(n_axons, n_neurons)``
-            blocks starting at ``w_start`` (int8 or int16).
-        bias_flat, n_start: all biases, a core's starting at ``n_start``.
-        threshold .. max_hops: per core registers and constants (int64 / bool arrays).
-        in_ptr, in_sender .. in_offset: incoming routes of core ``i`` at
-            ``in_ptr[i]:in_ptr[i+1]``, sorted by axon offset; senders as above.
-        out_ptr, out_lo, out_hi, out_hops: the cores' own routing entries, likewise.
-        mem_col, spk_col: per core, first column in ``mem_out``/``spk_out``, or -1 for none.
-        v_min, v_max: the ``v_bits`` range. start_done_cycles, sram_latency_cycles: §2.4.
-        store, base, stride, counts: spike lists (module docstring), for ``micro`` images.
-        v_buf, axon_buf, fired_buf: scratch of the largest core (membrane type, int32, uint8).
-        counters: ``(B, T, n_cores, 8)`` int64. route_cyc: ``(B, T, n_cores)`` int64, each core's route cycles.
-        host_counters: ``(B, T, 3)`` int64. mem_out: ``(B, T, M)`` int32. spk_out: ``(B, T, S)`` uint8.
-
-    Returns:
-        The number of raster words holding a byte other than 0 and 1 (the caller rejects the input).
-    """
-    T = raster.shape[1]
-    n_cores = column.shape[0]
-    bad = 0
-    for m0 in range(b_start, b_stop, micro):
-        m1 = min(b_stop, m0 + micro)
-        for b in range(m0, m1):
-            for t in range(T):
-                o = base[0] + ((b - m0) * T + t) * stride[0]
-                c, nb = host_timestep(
-                    raster[b, t], big_endian, host_lo, host_hi, host_hops, host_max_hops, hop_latency, store, o,
-                    host_counters[b, t],
-                )  # fmt: skip
-                counts[0, b - m0, t] = c
-                bad += nb
-        for i in range(n_cores):
-            A = n_axons[i]
-            n = n_neurons[i]
-            w = w_flat[w_start[i] : w_start[i] + A * n].reshape((A, n))
-            bias = bias_flat[n_start[i] : n_start[i] + n]
-            v = v_buf[:n]
-            axons = axon_buf[:A]
-            fired = fired_buf[:n]
-            k = column[i]
-            me = i + 1
-            for b in range(m0, m1):
-                # a new inference: membranes start at 0 (chip-spec §2.2 step 1)
-                for j in range(n):
-                    v[j] = 0
-                for t in range(T):
-                    # gather the spiking axons, ascending
-                    n_spk = 0
-                    for r in range(in_ptr[i], in_ptr[i + 1]):
-                        s = in_sender[r]
-                        src = base[s] + ((b - m0) * T + t) * stride[s]
-                        lo_r = in_lo[r]
-                        hi_r = in_hi[r]
-                        shift = in_offset[r] - lo_r
-                        for q in range(counts[s, b - m0, t]):
-                            j = np.int64(store[src + q])
-                            if j >= hi_r:
-                                break
-                            if j >= lo_r:
-                                axons[n_spk] = j + shift
-                                n_spk += 1
-                    # START
-                    if not continuous[i]:
-                        for j in range(n):
-                            v[j] = 0
-                    if n_spk > 0:  # a silent core skips INTEGRATE, and the bound it needs
-                        if continuous[i]:
-                            lo, hi = _min_max(v)
-                        else:
-                            lo = np.int64(0)
-                            hi = np.int64(0)
-                        integrate_spikes(v, w, axons, n_spk, v_min, v_max, w_pos[i], w_neg[i], lo, hi)
-                    dst = base[me] + ((b - m0) * T + t) * stride[me]
-                    n_fired = update_neurons(
-                        v, bias, threshold[i], leak_shift[i], fire[i], reset_zero[i], v_min, v_max, fired, store, dst
-                    )  # fmt: skip
-                    counts[me, b - m0, t] = n_fired
-                    packets, hops = count_routed(
-                        store, dst, n_fired, out_lo, out_hi, out_hops, out_ptr[i], out_ptr[i + 1]
-                    )  # fmt: skip
-                    G = n_groups[i]
-                    counters[b, t, k, _AXON_EVENTS] = n_spk
-                    counters[b, t, k, _SRAM_READS] = n_spk * G
-                    counters[b, t, k, _SOPS] = n_spk * n
-                    counters[b, t, k, _NEURON_UPDATES] = n
-                    counters[b, t, k, _OUT_SPIKES] = n_fired
-                    counters[b, t, k, _PACKETS] = packets
-                    counters[b, t, k, _HOPS] = hops
-                    integrate = n_spk * G + (sram_latency_cycles if n_spk > 0 else 0)
-                    counters[b, t, k, _CYCLES] = start_done_cycles + integrate + G
-                    route_cyc[b, t, k] = route_cycles(packets, max_hops[i], hop_latency)
-                    if mem_col[i] >= 0:
-                        col = mem_col[i]
-                        for j in range(n):
-                            mem_out[b, t, col + j] = v[j]
-                    if spk_col[i] >= 0:
-                        col = spk_col[i]
-                        for j in range(n):
-                            spk_out[b, t, col + j] = fired[j]
-    return bad
+    n = v.shape[0]
+    # START: discontinuous integration restarts every membrane at 0
+    if not continuous:
+        for j in range(n):
+            v[j] = 0
+    if n_spk > 0:  # a silent core skips INTEGRATE, and the bound it needs
+        if continuous:
+            lo, hi = _min_max(v)
+        else:
+            lo = np.int64(0)
+            hi = np.int64(0)
+        integrate_spikes(v, w, axons, n_spk, v_min, v_max, w_pos, w_neg, lo, hi)
+    n_fired = update_neurons(v, bias, threshold, leak_shift, fire, reset_zero, v_min, v_max, fired, spikes,
+                             spikes_start)  # fmt: skip
+    # counters[b, t, k, c], not a row view: a view is a reference count update on the shared array
+    counters[b, t, k, AXON_EVENTS] = n_spk
+    counters[b, t, k, SRAM_READS] = n_spk * n_groups
+    counters[b, t, k, SYNAPTIC_OPS] = n_spk * n
+    counters[b, t, k, NEURON_UPDATES] = n
+    counters[b, t, k, OUTPUT_SPIKES] = n_fired
+    integrate = n_spk * n_groups + (sram_latency_cycles if n_spk > 0 else 0)
+    counters[b, t, k, CYCLES] = start_done_cycles + integrate + n_groups
+    return n_fired

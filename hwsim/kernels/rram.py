@@ -22,13 +22,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from hwsim.kernels.core import (
+    AXON_EVENTS,
+    CYCLES,
+    HOPS,
+    NEURON_UPDATES,
+    OUTPUT_SPIKES,
+    PACKETS,
+    SRAM_READS,
+    SYNAPTIC_OPS,
+)
 from hwsim.kernels.decorators import jit
 from hwsim.kernels.router import route_cycles
 
 __all__ = ["crossbar_read", "rram_chip_run", "N_RRAM_COUNTERS"]
 
-# Digital counter columns (hwsim.result.COUNTER_NAMES order) and the RRAM ones (RRAM_COUNTER_NAMES).
-_AXON_EVENTS, _SRAM_READS, _SOPS, _NEURON_UPDATES, _OUT_SPIKES, _PACKETS, _HOPS, _CYCLES = range(8)
+# Columns of the RRAM counters (RRAM_COUNTER_NAMES order); the digital ones are those of hwsim.kernels.core.
 N_RRAM_COUNTERS = 3
 _ROW_DRIVES, _CELL_READS, _ADC_CONVERSIONS = range(N_RRAM_COUNTERS)
 
@@ -190,14 +199,14 @@ def rram_chip_run(
                         out_spikes[b, t, out_off[k] + spikes[si]] = 1
                 core_cyc = start_cycles + (xbar_cycles[k] if n_spk > 0 else 0) + groups[k] + done_cycles
                 route_cyc = route_cycles(packets, max_hops[k], hop_latency)
-                counters[b, t, k, _AXON_EVENTS] = n_spk
-                counters[b, t, k, _SRAM_READS] = 0
-                counters[b, t, k, _SOPS] = n_spk * nn
-                counters[b, t, k, _NEURON_UPDATES] = nn
-                counters[b, t, k, _OUT_SPIKES] = n_fired
-                counters[b, t, k, _PACKETS] = packets
-                counters[b, t, k, _HOPS] = hops
-                counters[b, t, k, _CYCLES] = core_cyc
+                counters[b, t, k, AXON_EVENTS] = n_spk
+                counters[b, t, k, SRAM_READS] = 0
+                counters[b, t, k, SYNAPTIC_OPS] = n_spk * nn
+                counters[b, t, k, NEURON_UPDATES] = nn
+                counters[b, t, k, OUTPUT_SPIKES] = n_fired
+                counters[b, t, k, PACKETS] = packets
+                counters[b, t, k, HOPS] = hops
+                counters[b, t, k, CYCLES] = core_cyc
                 rram_counters[b, t, k, _ROW_DRIVES] = n_spk
                 rram_counters[b, t, k, _CELL_READS] = 2 * n_spk * nn
                 rram_counters[b, t, k, _ADC_CONVERSIONS] = nn if n_spk > 0 else 0

@@ -7,7 +7,10 @@ runs each kernel and its twin on the same random arguments and compares every
 output.
 """
 
-from hwsim.reference.core import chip_pass, host_timestep, integrate_spikes, update_neurons
+from hwsim.reference.chip import chip_pass
+from hwsim.reference.core import core_timestep, integrate_spikes, update_neurons
+from hwsim.reference.host_port import host_timestep
 from hwsim.reference.router import count_routed, route_cycles
 
-__all__ = ["integrate_spikes", "update_neurons", "host_timestep", "chip_pass", "count_routed", "route_cycles"]
+__all__ = ["integrate_spikes", "update_neurons", "core_timestep", "host_timestep", "chip_pass", "count_routed",
+           "route_cycles"]

@@ -87,6 +87,32 @@ def case_update_neurons(rng):
     return args, outputs
 
 
+def case_core_timestep(rng):
+    w_bits, v_bits, wdt, vdt, bdt = _widths(rng)
+    A, n = int(rng.integers(1, 40)), int(rng.integers(1, 70))
+    w = _weights(rng, (A, n), w_bits, wdt)
+    v = _membranes(rng, n, v_bits, vdt)
+    bias = _membranes(rng, n, v_bits, bdt)
+    kind = rng.integers(3)
+    spiking = np.arange(A) if kind == 0 else np.array([], int) if kind == 1 else np.flatnonzero(rng.random(A) < 0.5)
+    axons = np.zeros(A + 3, np.int32)
+    axons[: spiking.size] = spiking
+    v_min, v_max = -(1 << (v_bits - 1)), (1 << (v_bits - 1)) - 1
+    threshold = int(rng.choice([0, v_max, rng.integers(0, v_max + 1)]))
+    start = int(rng.integers(0, 4))
+    B, T, C = 2, 3, 2
+    b, t, k = int(rng.integers(B)), int(rng.integers(T)), int(rng.integers(C))
+    args = (v, w, bias, axons, spiking.size, bool(rng.integers(2)), threshold, int(rng.integers(0, v_bits)),
+            bool(rng.integers(2)), bool(rng.integers(2)), max(0, int(w.max())), max(0, -int(w.min())),
+            int(rng.integers(1, 5)), v_min, v_max, int(rng.integers(0, 4)), int(rng.integers(0, 3)),
+            np.zeros(n, np.uint8), np.zeros(start + n, np.int16), start, np.zeros((B, T, C, 8), np.int64), b, t, k)  # fmt: skip
+
+    def outputs(a, ret):
+        return {"v": a[0], "fired": a[17], "n": ret, "spikes": a[18][start : start + ret], "counters": a[20]}
+
+    return args, outputs
+
+
 def case_host_timestep(rng):
     n = int(rng.integers(1, 90))
     row = (rng.random(n) < rng.choice([0.0, 0.02, 0.2, 1.0])).astype(np.uint8)
@@ -211,6 +237,7 @@ CASES = {
     "device_draws": case_device_draws,
     "integrate_spikes": case_integrate_spikes,
     "update_neurons": case_update_neurons,
+    "core_timestep": case_core_timestep,
     "host_timestep": case_host_timestep,
     "chip_pass": case_chip_pass,
     "route_cycles": case_route_cycles,
