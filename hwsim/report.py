@@ -810,6 +810,8 @@ def check_output_path(path: str | Path, what: str, *, folder: bool) -> Path:
     kind = "folder" if folder else "file"
     if not text.strip():
         raise ReportError(f"{what} {text!r}: expected a {kind} name, got an empty string")
+    if "\0" in text:
+        raise ReportError(f"{what} {text!r}: a file name cannot hold a NUL character")
     absolute = Path(os.path.abspath(text))
     ancestor = absolute
     while not os.path.lexists(ancestor):

@@ -63,6 +63,8 @@ def check_input_file(option: str, value: str | None) -> None:
         return
     if not value.strip():
         raise InputError(f"{option} {value!r}: expected a file name, got an empty string")
+    if "\0" in value:
+        raise InputError(f"{option} {value!r}: a file name cannot hold a NUL character")
     path = Path(value)
     if not path.exists():
         raise InputError(f"{option} {value!r}: file does not exist")
