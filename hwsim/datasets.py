@@ -22,6 +22,7 @@ file and what was expected, never a NumPy traceback.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -31,6 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from hwsim.errors import InputError
+from hwsim.limits import MAX_IDX_BYTES, MAX_IMAGE_SIDE
+from hwsim.readers import check_regular_file
 
 __all__ = [
     "Dataset",
@@ -208,6 +211,16 @@ def _read_idx_dataset(name: str, directory: Path) -> Dataset:
     for split, prefix in (("train", "train"), ("test", "t10k")):
         images = _read_required(name, directory, f"{prefix}-images-idx3-ubyte", ndim=3)
         labels = _read_required(name, directory, f"{prefix}-labels-idx1-ubyte", ndim=1)
+        rows, cols = images.shape[1:]
+        if not (1 <= rows <= MAX_IMAGE_SIDE and 1 <= cols <= MAX_IMAGE_SIDE):
+            raise DatasetError(
+                f"{name}: {directory}/{prefix}-images-idx3-ubyte holds images of {rows}x{cols} pixels; "
+                f"allowed 1..{MAX_IMAGE_SIDE} rows and columns"
+            )
+        if images.shape[0] < 1:
+            raise DatasetError(
+                f"{name}: {directory}/{prefix}-images-idx3-ubyte holds 0 images; expected at least 1"
+            )
         if images.shape[0] != labels.shape[0]:
             raise DatasetError(
                 f"{name}: {directory}/{prefix}-images-idx3-ubyte has {images.shape[0]} images but "
@@ -253,7 +266,9 @@ def read_idx(path: str | os.PathLike, ndim: int | None = None) -> np.ndarray:
 
     The format: 2 zero bytes, a type byte (``0x08`` = unsigned byte), the
     number of dimensions, then one big-endian uint32 per dimension, then the
-    data in C order.
+    data in C order. The header is read first and the size it declares is
+    checked against :data:`~hwsim.limits.MAX_IDX_BYTES` before the data is read,
+    so neither a corrupt header nor a gzip bomb can make us allocate more.
 
     Args:
         path: The file; gzip-compressed when its name ends in ``.gz``.
@@ -261,41 +276,53 @@ def read_idx(path: str | os.PathLike, ndim: int | None = None) -> np.ndarray:
 
     Raises:
         DatasetError: the file is missing, not gzip when named ``.gz``, has a wrong magic
-            number or dimension count, or its size does not match its header.
+            number or dimension count, declares more than ``MAX_IDX_BYTES`` of data, or its
+            size does not match its header.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"IDX file {str(path)!r} does not exist")
+    check_regular_file(path, "IDX file", DatasetError)
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as fh:
-                raw = fh.read()
-        else:
-            raw = path.read_bytes()
+        with (gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")) as fh:
+            return _read_idx_stream(path, fh, ndim)
     except (OSError, EOFError, zlib.error) as exc:
         raise DatasetError(f"{path}: cannot read ({exc}); the file is corrupt or not gzip-compressed") from None
-    if len(raw) < 4:
-        raise DatasetError(f"{path}: {len(raw)} bytes, too short for an IDX header (expected at least 4)")
-    zero, dtype_code, dims = struct.unpack(">HBB", raw[:4])
+
+
+def _read_idx_stream(path: Path, fh, ndim: int | None) -> np.ndarray:
+    head = fh.read(4)
+    if len(head) < 4:
+        raise DatasetError(f"{path}: {len(head)} bytes, too short for an IDX header (expected at least 4)")
+    zero, dtype_code, dims = struct.unpack(">HBB", head)
     expected_magic = f"0x0000080{ndim}" if ndim is not None else "0x000008NN"
     if zero != 0 or dtype_code != _IDX_UBYTE:
         raise DatasetError(
-            f"{path}: magic number 0x{int.from_bytes(raw[:4], 'big'):08x}, expected {expected_magic} "
+            f"{path}: magic number 0x{int.from_bytes(head, 'big'):08x}, expected {expected_magic} "
             "(IDX, unsigned bytes); not an IDX file or a different data type"
         )
     if ndim is not None and dims != ndim:
         raise DatasetError(
-            f"{path}: magic number 0x{int.from_bytes(raw[:4], 'big'):08x} says {dims} dimension(s), "
+            f"{path}: magic number 0x{int.from_bytes(head, 'big'):08x} says {dims} dimension(s), "
             f"expected {expected_magic} ({ndim} dimension(s))"
         )
     header_len = 4 + 4 * dims
-    if len(raw) < header_len:
-        raise DatasetError(f"{path}: truncated header ({len(raw)} bytes, expected {header_len} for {dims} dims)")
-    shape = struct.unpack(f">{dims}I", raw[4:header_len])
-    expected = header_len + int(np.prod(shape, dtype=np.int64))
-    if len(raw) != expected:
+    sizes = fh.read(4 * dims)
+    if len(sizes) < 4 * dims:
         raise DatasetError(
-            f"{path}: {len(raw)} bytes, expected {expected} ({header_len}-byte header + data of shape "
-            f"{'x'.join(map(str, shape))}); the file is truncated or corrupt"
+            f"{path}: truncated header ({4 + len(sizes)} bytes, expected {header_len} for {dims} dims)"
         )
-    return np.frombuffer(raw, dtype=np.uint8, offset=header_len).reshape(shape)
+    shape = struct.unpack(f">{dims}I", sizes)
+    n_data = math.prod(shape)
+    shown = "x".join(map(str, shape))
+    if n_data > MAX_IDX_BYTES:
+        raise DatasetError(
+            f"{path}: header declares data of shape {shown} ({n_data} bytes); allowed at most {MAX_IDX_BYTES} bytes"
+        )
+    data = fh.read(n_data + 1)  # one byte more shows trailing data without reading all of it
+    expected = header_len + n_data
+    if len(data) != n_data:
+        size = f"more than {expected}" if len(data) > n_data else str(header_len + len(data))
+        raise DatasetError(
+            f"{path}: {size} bytes, expected {expected} ({header_len}-byte header + data of shape "
+            f"{shown}); the file is truncated or corrupt"
+        )
+    return np.frombuffer(data, dtype=np.uint8).reshape(shape)

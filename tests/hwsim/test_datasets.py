@@ -179,3 +179,51 @@ def test_corrupt_files_also_say_how_to_get_good_ones(tmp_path):
     (tmp_path / "t10k-images-idx3-ubyte").write_bytes(b"\0\0")
     with pytest.raises(DatasetError, match=r"too short for an IDX header .*; to replace the files: on Debian/Ubuntu"):
         load_dataset("fashion-mnist", tmp_path)
+
+
+# ----------------------------------------------------------------------------- sizes and limits (issue 12)
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize(
+    "rows, cols, n, message",
+    [
+        (0, 0, 5, r"holds images of 0x0 pixels; allowed 1..4096 rows and columns"),
+        (4, 0, 5, r"holds images of 4x0 pixels; allowed 1..4096 rows and columns"),
+        (4097, 1, 1, r"holds images of 4097x1 pixels; allowed 1..4096 rows and columns"),
+        (4, 3, 0, r"holds 0 images; expected at least 1"),
+    ],
+)
+def test_image_sizes_outside_the_limits(tmp_path, gz, rows, cols, n, message):
+    _make_idx_dir(tmp_path, gz=gz)
+    _write(tmp_path / "train-images-idx3-ubyte", _idx_bytes(np.zeros((n, rows, cols))), gz)
+    _write(tmp_path / "train-labels-idx1-ubyte", _idx_bytes(np.zeros(n)), gz)
+    with pytest.raises(DatasetError, match=r"mnist: .*train-images-idx3-ubyte " + message):
+        load_dataset("mnist", tmp_path)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize(
+    "shape, declared",
+    [
+        ((60000, 60000, 60000), 216_000_000_000_000),
+        ((2**32 - 1,) * 3, (2**32 - 1) ** 3),  # beyond int64: the size is computed exactly, not wrapped
+    ],
+)
+def test_declared_sizes_beyond_the_limit_are_refused_from_the_header(tmp_path, gz, shape, declared):
+    header = struct.pack(">HBB", 0, 8, 3) + struct.pack(">3I", *shape)
+    path = _write(tmp_path / "big", header, gz)
+    with pytest.raises(DatasetError, match=rf"header declares data of shape {'x'.join(map(str, shape))} "
+                                           rf"\({declared} bytes\); allowed at most 1073741824 bytes"):
+        read_idx(path, ndim=3)
+
+
+def test_trailing_data_and_a_truncated_header(tmp_path):
+    good = _idx_bytes(np.zeros((2, 2, 2)))
+    (tmp_path / "long").write_bytes(good + b"\0" * 100)
+    with pytest.raises(DatasetError, match=r"more than 24 bytes, expected 24 .*2x2x2\); the file is truncated"):
+        read_idx(tmp_path / "long", ndim=3)
+    (tmp_path / "cut").write_bytes(good[:10])
+    with pytest.raises(DatasetError, match=r"truncated header \(10 bytes, expected 16 for 3 dims\)"):
+        read_idx(tmp_path / "cut", ndim=3)
+    (tmp_path / "dir").mkdir()
+    with pytest.raises(DatasetError, match=r"IDX file '.*dir' is a folder; expected a file"):
+        read_idx(tmp_path / "dir")
