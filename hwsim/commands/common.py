@@ -52,6 +52,8 @@ def check_positive_float(option: str, value: float | None, what: str = "expected
 
 def check_data_dir(value: str | None) -> None:
     """``--data-dir``, if given, must be an existing folder."""
+    if value is not None and not value.strip():
+        raise InputError(f"--data-dir {value!r}: expected a folder name, got an empty string")
     if value is not None and not Path(value).is_dir():
         raise InputError(f"--data-dir {value!r}: folder does not exist" if not Path(value).exists()
                          else f"--data-dir {value!r} is a file; expected the folder of the IDX files")
