@@ -1,0 +1,372 @@
+"""Fuzz the command line of every subcommand (run, train, map, report, yield) in-process.
+
+Each example starts from a fast, valid command line of one subcommand and applies one or two
+mutations: an option set to a boundary or malformed value (negative, zero, huge, inf/nan, empty,
+not a number, a list where a number goes), an input path that is missing, a folder, the wrong kind
+of file, or a file inside the output folder, an output path that is empty, too long, under a file,
+an existing file, a non-empty unrelated folder, or a folder holding the command's input; a token
+dropped, a flag added, an unknown option. Values that would legitimately run for minutes (a million
+chip instances, 100,000 epochs) are left out: the point is the error paths.
+
+The sandbox of every example holds valid inputs (``inputs/``), an earlier ``hwsim run`` output
+(``prev/``), an earlier yield study (``prevyield/``) and map output (``prevmap/``), and a plain file
+(``notes.txt``); the property is checked by ``fuzz_cases.check_cli``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import gzip
+import shutil
+import struct
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fuzz_cases import Sandbox, budget, check_cli, run_cli
+from hwsim.config import PRESET_DIR
+
+LONG = "a" * 300  # longer than a file name may be (255 bytes on Linux file systems)
+BAD_INTS = ["-1", "0", "-0", "1e3", "2.5", "inf", "nan", "-inf", "", " ", "abc", "1,2", "0x10", "9" * 30,
+            "-2147483649", "10000000000", "1_0"]
+BAD_FLOATS = ["-1", "0", "-0.0", "1e-320", "1e308", "inf", "-inf", "nan", "", "abc", "1,2", "0x1p3", "9" * 400]
+
+SEED = ["0", "1", "4294967295", "4294967296", "-1", "10000000000", "2**32", "nan", "", "x"]
+TIMESTEPS = ["1", "2", "3", "4096", "4097", "-1", "0", "2.5", "", "x", "10000000000"]
+LIMIT = ["1", "2", "3", "10000000000", "-1", "0", "2.5", "", "x"]
+SWEEP = ["none", "off", "", "1", "1,2", "2,1", "1,1", "0", "0,1", "-1", "1,4096", "4097", "1,,2", ",", "1.5", "x",
+         "1 2", "nan", "inf", "9" * 30]
+
+NET_PATHS = ["inputs/net.npz", "inputs/graph.nir", "inputs/program.npz", "", "missing.npz", "missing.nir", "inputs",
+             "notes.txt", "inputs/chip.toml", "prev/program.npz", LONG + ".npz", "inputs/net.NPZ", "inputs/net.npz/x"]
+PROGRAM_PATHS = ["inputs/program.npz", "prev/program.npz", "inputs/rram_program.npz", "inputs/net.npz", "",
+                 "missing.npz", "inputs", "notes.txt", "inputs/graph.nir", LONG + ".npz"]
+CHIPS = ["default_28nm", "small", "rram", "inputs/chip.toml", "inputs/rram.toml", "", "nonexistent", "inputs",
+         "inputs/net.npz", "notes.txt", "small.toml", LONG, "inputs/empty.toml"]
+TABLES = ["28nm", "rram_28nm", "inputs/table.toml", "", "nonexistent", "inputs/net.npz", "notes.txt", "inputs",
+          LONG + ".toml", "inputs/chip.toml"]
+DATA_DIRS = ["inputs/data", "", "missing", "notes.txt", "inputs", LONG]
+DATASETS = ["digits", "mnist", "fashion-mnist", "", "cifar", "DIGITS"]
+FOLDER_OUTPUTS = ["out", "new/deep/out", "", "notes.txt", "notes.txt/out", LONG, "prev", "prevyield", "prevmap",
+                  "inputs", "../outside", ".", "..", "out/"]
+RATES = ["uniform", "auto", "dataset", "dataset:0", "dataset:-1", "dataset:2", "dataset:x", "dataset:10000000000",
+         "dataset:", "0.1,0.2", "0.1", "0.5,0.5,0.5", "1.5,2", "nan,0.1", "inf", "-0.1", "", "inputs/rates.npy",
+         "inputs/obj.npy", "missing.npy", "notes.txt", "inputs/bad_shape.npy", "inputs/float.npy"]
+
+COMMON = {  # run and report
+    "--dataset": DATASETS,
+    "--data-dir": DATA_DIRS,
+    "--timesteps": TIMESTEPS,
+    "-T": TIMESTEPS,
+    "--encoding": ["rate", "threshold", "latency", "", "poisson"],
+    "--limit": LIMIT,
+    "--seed": SEED,
+    "--table": TABLES,
+    "--instance": ["0", "1", "-1", "4294967296", "x", ""],
+    "--sweep": SWEEP,
+    "-o": FOLDER_OUTPUTS,
+    "--outdir": FOLDER_OUTPUTS,
+}
+COMMON_FLAGS = ["--json", "--no-figures", "-q", "--quiet"]
+
+COMMANDS = {
+    "run": {
+        "base": ["run", "--limit", "2", "-T", "1", "--sweep", "none", "--no-figures", "-q", "-o", "out"],
+        "options": {**COMMON, "--net": NET_PATHS, "--chip": CHIPS},
+        "flags": COMMON_FLAGS,
+        "outputs": ("-o", "--outdir"),
+    },
+    "report": {
+        "base": ["report", "inputs/program.npz", "--limit", "2", "-T", "1", "--sweep", "none", "--no-figures", "-q",
+                 "-o", "out"],
+        "options": dict(COMMON),
+        "positional": PROGRAM_PATHS,
+        "flags": COMMON_FLAGS,
+        "outputs": ("-o", "--outdir"),
+    },
+    "map": {
+        "base": ["map", "inputs/net.npz", "--rates", "uniform", "--iterations", "20", "--no-figure", "-o", "out"],
+        "options": {
+            "--chip": CHIPS,
+            "--placement": ["anneal", "greedy", "row_major", "", "random"],
+            "--seed": SEED,
+            "--iterations": ["0", "1", "2", "-1", "2000001", "10000000000", "1.5", "", "x"],
+            "--rates": RATES,
+            "--dt": BAD_FLOATS + ["1e-4", "1"],
+            "--reset": ["zero", "subtract", "", "none"],
+            "-o": ["out", "", "notes.txt", "notes.txt/out", LONG, "inputs", "prevmap", "inputs/net.npz", "new/out"],
+            "--outdir": ["out", "", "notes.txt"],
+        },
+        "positional": NET_PATHS,
+        "flags": ["--no-figure"],
+        "outputs": ("-o", "--outdir"),
+    },
+    "train": {
+        "base": ["train", "--limit", "20", "--epochs", "1", "--hidden", "4", "-T", "1", "--no-progress",
+                 "--eval-train-limit", "5", "-o", "net.npz"],
+        "options": {
+            "--dataset": DATASETS,
+            "--data-dir": DATA_DIRS,
+            "--limit": ["1", "2", "10", "-1", "0", "x", ""],
+            "--hidden": ["4", "4,4", "64,,64", "", ",", "0", "-4", "4.5", "x", "100000", "4097", "1" * 30, "4 4"],
+            "--timesteps": ["1", "2", "0", "-1", "4097", "x", ""],
+            "-T": ["1", "2", "0", "-1", "4097", ""],
+            "--mode": ["discontinuous", "continuous", "", "other"],
+            "--readout": ["membrane", "spike_count", "", "x"],
+            "--encoding": ["rate", "threshold", "latency", "", "x"],
+            "--chip": CHIPS,
+            "--w-bits": ["1", "2", "8", "16", "17", "0", "-1", "x", ""],
+            "--v-bits": ["3", "4", "12", "32", "33", "0", "-1", "x", ""],
+            "--epochs": ["1", "2", "0", "-1", "100001", "10000000000", "1.5", "x", ""],
+            "--seed": SEED,
+            "--batch-size": ["1", "2", "0", "-1", "10000000000", "x", ""],
+            "--lr": BAD_FLOATS + ["0.01"],
+            "--lr-final": BAD_FLOATS + ["0.001"],
+            "--loss": ["cross_entropy", "squared_hinge", "", "mse"],
+            "--train-timesteps": ["1", "0", "-1", "4097", "x", ""],
+            "--eval-train-limit": ["1", "0", "-1", "x", ""],
+            "-o": ["net.npz", "sub/new.npz", "", "notes.txt/x.npz", "inputs", LONG + ".npz", "prev", ".", "net.txt"],
+            "--output": ["net.npz", "", "inputs"],
+            "--load": NET_PATHS,
+            "--sweep-timesteps": ["1,2", "1", "0", "-1", "1,,2", "", "x", "4097", "2,1"],
+            "--json": ["summary.json", "", "inputs", "notes.txt/x.json", LONG + ".json", "net.npz", "prev"],
+        },
+        "flags": ["--no-qat", "--no-progress"],
+        "outputs": ("-o", "--output", "--json"),
+    },
+    "yield": {
+        "base": ["yield", "--limit", "2", "-T", "1", "--instances", "1", "--train-instances", "3",
+                 "--signature-images", "4", "--tuning-images", "8", "--sweep", "none", "--no-figures", "-q",
+                 "-o", "out"],
+        "options": {
+            "--net": NET_PATHS,
+            "--chip": CHIPS,
+            "--instances": ["1", "2", "0", "-1", "100001", "1000000000", "1.5", "x", ""],
+            "-n": ["1", "0", "-1", "x"],
+            "--sigma": BAD_FLOATS + ["0", "0.2", "3", "3.01"],
+            "--array-sigma": BAD_FLOATS + ["0", "0.2", "3.01"],
+            "--spec": BAD_FLOATS + ["0", "0.5", "1", "1.01"],
+            "--dataset": DATASETS,
+            "--data-dir": DATA_DIRS,
+            "--limit": LIMIT,
+            "--timesteps": TIMESTEPS,
+            "-T": ["1", "0", "-1", "4097"],
+            "--seed": SEED,
+            "--sweep": ["none", "", "0", "0,0.1", "0.1,0", "-0.1", "3.01", "nan", "inf", "x", "0,,1", ","],
+            "--train-instances": ["3", "2", "0", "-1", "10001", "x", ""],
+            "--signature-images": ["1", "4", "0", "-1", "10000000000", "x", ""],
+            "--tuning-images": ["1", "8", "0", "-1", "10000000000", "x", ""],
+            "--guard": BAD_FLOATS + ["0", "0.05"],
+            "--workers": ["1", "2", "0", "-1", "1025", "10000000000", "x", ""],
+            "-o": FOLDER_OUTPUTS,
+            "--outdir": ["out", "", "prevyield"],
+        },
+        "flags": ["--tune", "--json", "--no-figures", "-q", "--quiet"],
+        "outputs": ("-o", "--outdir"),
+    },
+}
+JUNK_TOKENS = ["--bogus", "-", "--", "-x", "--limit=", "--=", "\u00e9", "", "--help", "-h", "run", "map", "--version",
+               "--json=1", "-q=1"]
+
+
+# ----------------------------------------------------------------------------- the sandbox's files
+
+
+def _idx(array: np.ndarray) -> bytes:
+    return struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+
+
+@functools.cache
+def _assets() -> Path:
+    """A folder with the files every example starts from (built once per process)."""
+    from hwsim.cli import main
+    from hwsim.config import load_chip_config
+    from hwsim.training import default_network_path, load_default_network
+    from mapping import map_network, write_nir
+
+    root = Path(tempfile.mkdtemp(prefix="hwsim-fuzz-assets-"))
+    inputs = root / "inputs"
+    inputs.mkdir()
+    shutil.copy(default_network_path(), inputs / "net.npz")
+    network = load_default_network()
+    write_nir(network, inputs / "graph.nir")
+    map_network(network, load_chip_config("default_28nm")).save(inputs / "program.npz")
+    map_network(network, load_chip_config("rram")).save(inputs / "rram_program.npz")
+    shutil.copy(PRESET_DIR / "default_28nm.toml", inputs / "chip.toml")
+    shutil.copy(PRESET_DIR / "rram.toml", inputs / "rram.toml")
+    (inputs / "empty.toml").write_bytes(b"")
+    shutil.copy(PRESET_DIR.parent / "energy" / "tables" / "28nm.toml", inputs / "table.toml")
+    rng = np.random.default_rng(0)
+    np.save(inputs / "rates.npy", (rng.random((4, 64)) < 0.2).astype(np.uint8))
+    np.save(inputs / "float.npy", rng.random((4, 64)))
+    np.save(inputs / "bad_shape.npy", np.zeros((2, 3, 4, 5), np.uint8))
+    np.save(inputs / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    data = inputs / "data"
+    data.mkdir()
+    for prefix, n in (("train", 20), ("t10k", 6)):
+        (data / f"{prefix}-images-idx3-ubyte.gz").write_bytes(
+            gzip.compress(_idx(rng.integers(0, 256, size=(n, 8, 8), dtype=np.uint8)), mtime=0))
+        (data / f"{prefix}-labels-idx1-ubyte").write_bytes(_idx((np.arange(n) % 10).astype(np.uint8)))
+    (root / "notes.txt").write_text("a plain file\n")
+    for argv in (["run", "--limit", "2", "-T", "1", "--sweep", "none", "--no-figures", "-q", "-o", str(root / "prev")],
+                 ["yield", "--limit", "2", "-T", "1", "--instances", "1", "--sweep", "none", "--no-figures", "-q",
+                  "-o", str(root / "prevyield")],
+                 ["map", str(inputs / "net.npz"), "--rates", "uniform", "--iterations", "20", "--no-figure",
+                  "-o", str(root / "prevmap")]):
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main(argv) == 0, argv
+    return root
+
+
+def _populate(sandbox: Sandbox) -> None:
+    shutil.copytree(_assets(), sandbox.work, dirs_exist_ok=True)
+
+
+# ----------------------------------------------------------------------------- argument vectors
+
+
+def _set_option(argv: list[str], option: str, value: str) -> list[str]:
+    argv = list(argv)
+    if option in argv[1:]:
+        k = argv.index(option, 1)
+        if k + 1 < len(argv):
+            argv[k + 1] = value
+            return argv
+    return argv + [option, value]
+
+
+@st.composite
+def argument_vectors(draw, command: str) -> list[str]:
+    spec = COMMANDS[command]
+    argv = list(spec["base"])
+    for _ in range(draw(st.sampled_from([1, 1, 1, 2]))):
+        kind = draw(st.sampled_from(["option"] * 8 + ["positional", "drop", "flag", "junk", "equals"]))
+        if kind == "option" or (kind == "positional" and "positional" not in spec):
+            option = draw(st.sampled_from(sorted(spec["options"])))
+            argv = _set_option(argv, option, draw(st.sampled_from(spec["options"][option])))
+        elif kind == "positional":
+            argv[1] = draw(st.sampled_from(spec["positional"]))
+        elif kind == "drop":
+            del argv[draw(st.integers(1, len(argv) - 1))]
+        elif kind == "flag":
+            argv.append(draw(st.sampled_from(spec["flags"])))
+        elif kind == "equals":  # --option=value, the same option twice (argparse keeps the last)
+            option = draw(st.sampled_from(sorted(o for o in spec["options"] if o.startswith("--"))))
+            argv.append(f"{option}={draw(st.sampled_from(spec['options'][option]))}")
+        else:
+            argv.insert(draw(st.integers(1, len(argv))), draw(st.sampled_from(JUNK_TOKENS)))
+    # never ask for work that legitimately takes long: keep the image count small
+    if command in ("run", "report", "yield") and "--limit" not in argv and not any(a.startswith("--limit=") for a in argv):
+        argv += ["--limit", "2"]
+    return argv
+
+
+def _paths_in(argv: list[str], spec: dict) -> tuple[list[str], list[str]]:
+    """(outputs, inputs) named in ``argv``: values of the output options, and every other existing path."""
+    outputs = []
+    for k, token in enumerate(argv):
+        for option in spec["outputs"]:
+            if token == option and k + 1 < len(argv):
+                outputs.append(argv[k + 1])
+            elif token.startswith(option + "="):
+                outputs.append(token.split("=", 1)[1])
+    inputs = [t for t in argv[1:] if t and t not in outputs]
+    return outputs, inputs
+
+
+def _check(argv: list[str]) -> None:
+    command = argv[0]
+    spec = COMMANDS[command]
+    with Sandbox() as sandbox:
+        _populate(sandbox)
+        sandbox.freeze()
+        outputs, inputs = _paths_in(argv, spec)
+        existing_inputs = [t for t in inputs if len(t) < 255 and (sandbox.work / t).exists()]
+        check_cli(run_cli(argv, sandbox.work), sandbox, outputs=outputs, inputs=existing_inputs)
+
+
+# Each test catches, for its subcommand: an argument that is not validated (a traceback or another
+# exit status), validated only after the work (files written, then exit 2), an input inside the
+# output folder deleted when the folder is replaced (issue 12 §1), an output path that fails after
+# writing, a message on more than one line, and any warning that reaches the user.
+
+
+@budget(quick=12, fuzz=300)
+@given(argv=argument_vectors("run"))
+def test_run_arguments(argv):
+    _check(argv)
+
+
+@budget(quick=12, fuzz=300)
+@given(argv=argument_vectors("report"))
+def test_report_arguments(argv):
+    _check(argv)
+
+
+@budget(quick=12, fuzz=300)
+@given(argv=argument_vectors("map"))
+def test_map_arguments(argv):
+    _check(argv)
+
+
+@budget(quick=12, fuzz=300)
+@given(argv=argument_vectors("train"))
+def test_train_arguments(argv):
+    _check(argv)
+
+
+@budget(quick=8, fuzz=200)
+@given(argv=argument_vectors("yield"))
+def test_yield_arguments(argv):
+    _check(argv)
+
+
+# Catches: the data-loss class of issue 12 §1 directly, on every command that replaces a folder:
+# an input read from inside the output folder must survive (or the command must refuse).
+@budget(quick=6, fuzz=60)
+@given(argv=st.sampled_from([
+    ["report", "prev/program.npz", "--limit", "2", "-T", "1", "--sweep", "none", "--no-figures", "-q", "-o", "prev"],
+    ["run", "--net", "prev/net.npz", "--limit", "2", "-T", "1", "--sweep", "none", "--no-figures", "-q", "-o", "prev"],
+    ["run", "--chip", "prev/chip.toml", "--limit", "2", "-T", "1", "--sweep", "none", "--no-figures", "-q",
+     "-o", "prev"],
+    ["run", "--table", "prev/table.toml", "--limit", "2", "-T", "1", "--sweep", "none", "--no-figures", "-q",
+     "-o", "prev"],
+    ["yield", "--net", "prevyield/net.npz", "--limit", "2", "-T", "1", "--instances", "1", "--sweep", "none",
+     "--no-figures", "-q", "-o", "prevyield"],
+    ["map", "prevmap/net.npz", "--rates", "uniform", "--iterations", "20", "--no-figure", "-o", "prevmap"],
+    ["map", "prevmap/program.npz", "--rates", "uniform", "--iterations", "20", "--no-figure", "-o", "prevmap"],
+    ["run", "--dataset", "mnist", "--data-dir", "prev/data", "--net", "inputs/net.npz", "--limit", "2", "-T", "1",
+     "--sweep", "none", "--no-figures", "-q", "-o", "prev"],
+    ["train", "--load", "prev/program.npz", "--limit", "4", "-T", "1", "--no-progress", "--json", "prev"],
+]))
+def test_inputs_inside_the_output_folder_survive(argv):
+    with Sandbox() as sandbox:
+        _populate(sandbox)
+        for folder in ("prev", "prevyield", "prevmap"):  # inputs placed inside earlier outputs
+            shutil.copy(sandbox.work / "inputs/net.npz", sandbox.work / folder / "net.npz")
+            shutil.copy(sandbox.work / "inputs/chip.toml", sandbox.work / folder / "chip.toml")
+            shutil.copy(sandbox.work / "inputs/table.toml", sandbox.work / folder / "table.toml")
+        shutil.copytree(sandbox.work / "inputs/data", sandbox.work / "prev/data")
+        sandbox.freeze()
+        outputs, inputs = _paths_in(argv, COMMANDS[argv[0]])
+        existing = [t for t in inputs if (sandbox.work / t).exists()]
+        check_cli(run_cli(argv, sandbox.work), sandbox, outputs=outputs, inputs=existing)
+
+
+# Catches: the top level (no command, an unknown one, --help, --version) exiting with another status
+# or a traceback.
+@budget(quick=10, fuzz=60)
+@given(argv=st.lists(st.sampled_from(JUNK_TOKENS + ["run", "yield", "--help", "report", "--version", "x"]),
+                     max_size=2))
+def test_top_level_arguments(argv):
+    if any(t in ("run", "yield", "report", "map", "train") for t in argv) and not any(
+            t in ("--help", "-h", "--version") for t in argv):
+        argv = [t for t in argv if t not in ("run", "yield", "report", "map", "train")]  # no full jobs here
+    with Sandbox() as sandbox:
+        sandbox.freeze()
+        check_cli(run_cli(argv, sandbox.work), sandbox)
