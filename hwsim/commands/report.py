@@ -37,7 +37,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_outdir: str) -
                         help="test images to run (default: digits, bundled with scikit-learn)")
     parser.add_argument("--data-dir", metavar="D", help="folder with the MNIST / Fashion-MNIST IDX files")
     parser.add_argument("--timesteps", "-T", type=int, metavar="T",
-                        help="timesteps per image (default: the network's own, else 8)")
+                        help=f"timesteps per image, 1..{MAX_TIMESTEPS} (default: the network's own, else 8)")
     parser.add_argument("--encoding", choices=("rate", "threshold", "latency"),
                         help="input spike coding (default: the network's own, else rate)")
     parser.add_argument("--limit", type=int, metavar="N", help="run only the first N test images")
@@ -48,9 +48,10 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_outdir: str) -
                         "noise; default 0)")
     parser.add_argument("--sweep", metavar="T1,T2,...",
                         help="timesteps for the energy/accuracy-vs-T figure (default: 1,2,4,... up to 2T; "
-                        "'none' to skip)")
+                        "'none': no sweep and no timesteps.png)")
     parser.add_argument("-o", "--outdir", default=default_outdir, metavar="DIR",
-                        help=f"output folder, replaced atomically (default: {default_outdir})")
+                        help=f"output folder, replaced as a whole when complete; it must not hold an input "
+                        f"(default: {default_outdir})")
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     parser.add_argument("--no-figures", action="store_true", help="do not draw the PNG figures")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress messages")
