@@ -3,8 +3,8 @@
 // =============================================================================
 // Runs a mapped network in hardware, one timestep per `start` pulse
 // (chip-spec §1, §5.1): MESH_ROWS x MESH_COLS snn_core instances, one
-// snn_router per core and one for the host port (attached at core 0), a host
-// input buffer, and the snn_chip_ctrl sequencer
+// snn_router per core, the host port (snn_host_port: input buffer and host
+// router, attached at core 0), and the snn_chip_ctrl sequencer
 //   BARRIER -> HOST -> CORES(s) -> ROUTE(s) for every used stage s -> done,
 // so that the cycles from `start` to `done` are chip-spec §1.2's
 //   barrier_cycles + route_cycles_host + sum_s (max core_cycles + max route_cycles).
@@ -103,7 +103,6 @@ module snn_chip #(
     localparam [2:0] K_HROUTE = 3'd6;
     localparam [2:0] K_CHIP   = 3'd7;
 
-    localparam [HOST_INPUTS-1:0] HOST_ZERO = 0;
     localparam [NEURONS-1:0]     SPK_ZERO  = 0;
 
     // ------------------------------------------------------------ load decode
@@ -184,25 +183,15 @@ module snn_chip #(
     wire [NS*CS_W-1:0] pkt_dest;
     wire [NS*AX_W-1:0] pkt_axon;
 
-    // --------------------------------------------------- host port and buffer
-    reg  [HOST_INPUTS-1:0] host_buf;
-    always @(posedge clk) begin
-        if (!rst_n) begin
-            host_buf <= HOST_ZERO;
-        end else begin
-            if (host_go)
-                host_buf <= HOST_ZERO;                 // consumed by the host router
-            if (in_valid)
-                host_buf[in_index] <= 1'b1;            // after the clear: kept for the next timestep
-        end
-    end
-
-    /* verilator lint_off PINCONNECTEMPTY */
-    snn_router #(
-        .SRC(HOST_INPUTS), .ROUTES(ROUTES), .CS_W(CS_W), .AX_W(AX_W), .HOP_W(HOP_W), .HL_W(HL_W)
-    ) u_host_router (
+    // ------------------------------------------------------------- host port
+    snn_host_port #(
+        .HOST_INPUTS(HOST_INPUTS), .HI_W(HI_W), .ROUTES(ROUTES), .CS_W(CS_W), .AX_W(AX_W), .HOP_W(HOP_W),
+        .HL_W(HL_W)
+    ) u_host (
         .clk         (clk),
         .rst_n       (rst_n),
+        .in_valid    (in_valid),
+        .in_index    (in_index),
         .tw_valid    (ld_hrt),
         .tw_entry    (ld_entry),
         .tw_field    (ld_field),
@@ -211,20 +200,16 @@ module snn_chip #(
         .nr_valid    (ld_chip && ld_a32 == 32'd0),
         .nr_data     (ld_word),
         .hop_latency (hop_latency),
-        .src_spikes  (host_buf),
         .has_packets (host_has_packets),
         .go          (host_go),
-        .busy        (),
         .last        (host_last),
         .clr         (clr),
         .pkt_valid   (pkt_valid[N_CORES]),
         .pkt_dest    (pkt_dest[N_CORES*CS_W +: CS_W]),
         .pkt_axon    (pkt_axon[N_CORES*AX_W +: AX_W]),
-        .max_hops    (),
         .cnt_packets (host_packets),
         .cnt_cycles  (host_route_cycles)
     );
-    /* verilator lint_on PINCONNECTEMPTY */
 
     // ------------------------------------------------------------------ cores
     wire [N_CORES*OUT_W-1:0]   bundles;

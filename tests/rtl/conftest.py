@@ -1,4 +1,7 @@
-"""RTL tests import their harness (the ``harness`` package) and each other's testbenches from this folder, also inside the simulator."""
+"""RTL tests import their harness (the ``harness`` package) and each other's testbenches from this folder.
+
+Also inside the simulator: the cocotb runner hands ``sys.path`` to it as ``PYTHONPATH``.
+"""
 
 import sys
 from pathlib import Path

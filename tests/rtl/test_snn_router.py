@@ -137,7 +137,8 @@ if cocotb is not None:
             await Timer(1, "ps")
             where = f"timestep {ts} (n_routes {n_routes}, hop latency {hop_latency}, {len(spikes)} spikes)"
             assert int(dut.has_packets.value) == int(bool(exp_packets)), f"{where}: has_packets wrong"
-            assert int(dut.max_hops.value) == max_hops, f"{where}: max_hops {int(dut.max_hops.value)}, expected {max_hops}"
+            got_max = int(dut.max_hops.value)
+            assert got_max == max_hops, f"{where}: max_hops {got_max}, expected {max_hops}"
             assert not int(dut.busy.value), f"{where}: busy before go"
             dut.go.value = 1
             await fall  # the rising edge sampled go
@@ -153,11 +154,11 @@ if cocotb is not None:
                 assert int(dut.last.value) == int(busy == exp_busy), f"{where}: last wrong in busy cycle {busy}"
                 assert busy <= exp_busy, f"{where}: still busy after the expected {exp_busy} cycles"
                 await fall
-            assert got_packets == exp_packets, (
-                f"{where}: packets differ; first difference at packet "
-                f"{next((i for i, (a, b) in enumerate(zip(got_packets, exp_packets)) if a != b), min(len(got_packets), len(exp_packets)))}: "
-                f"RTL {got_packets[:8]}..., expected {exp_packets[:8]}..."
-            )
+            if got_packets != exp_packets:
+                first = next((i for i, (a, b) in enumerate(zip(got_packets, exp_packets)) if a != b),
+                             min(len(got_packets), len(exp_packets)))
+                raise AssertionError(f"{where}: packets differ from packet {first} on: RTL {got_packets[first:][:8]}, "
+                                     f"expected {exp_packets[first:][:8]} ({len(got_packets)} vs {len(exp_packets)})")
             assert busy == exp_busy, f"{where}: busy {busy} cycles, golden route_cycles {exp_busy}"
             assert int(dut.cnt_packets.value) == len(exp_packets), f"{where}: cnt_packets {int(dut.cnt_packets.value)}"
             assert int(dut.cnt_cycles.value) == exp_busy, f"{where}: cnt_cycles {int(dut.cnt_cycles.value)}"
