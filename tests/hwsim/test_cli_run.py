@@ -6,12 +6,12 @@ import json
 
 import numpy as np
 import pytest
+from energy_by_hand import digital_energy_pj_per_image, latency_us_per_image, rram_energy_pj_per_image
 
 from hwsim.cli import main
 from hwsim.config import load_chip_config
 from hwsim.datasets import load_dataset
 from hwsim.encoding import encode
-from hwsim.energy import estimate
 from hwsim.golden import simulate
 from hwsim.program import ChipProgram
 from hwsim.report import FIGURE_FILES, REPORT_FILES
@@ -57,12 +57,14 @@ def test_run_with_a_network_file_matches_the_golden_model(tmp_path, capsys, net_
     data, _ = run_json(capsys, ["run", "--net", str(net_file), "--limit", "25", "--sweep", "none",
                                 "-o", str(out), "--json", "-q"])
     assert data["timesteps"] == 3  # from the network's metadata
-    # independent path: the saved program, the same images and the golden model
+    # independent path: the saved program, the same images, the golden model, and the energy by hand from
+    # its counters and the 28nm table's entries (energy_by_hand, no hwsim.energy code). Catches: a report
+    # that prices an action with the wrong entry or count, drops leakage or the host, or runs other images.
     program = ChipProgram.load(out / "program.npz")
     ds = load_dataset("digits", limit=25)
     result = simulate(program, encode(ds.x_test, 3, "rate", seed=0))
-    ref = estimate(result, program)
-    assert data["energy_nj_per_image"] == pytest.approx(ref.total_pj.mean() / 1e3, rel=1e-12)
+    by_hand = digital_energy_pj_per_image(result, program.chip, "28nm")
+    assert data["energy_nj_per_image"] == pytest.approx(by_hand.mean() / 1e3, rel=1e-9)
     assert data["sops_per_image"] == pytest.approx(result.counter("synaptic_ops").sum() / 25)
     assert data["accuracy"] == pytest.approx(np.mean(result.predictions == ds.y_test))
     on_disk = json.loads((out / "report.json").read_text())
@@ -156,9 +158,12 @@ def test_run_on_an_rram_chip_end_to_end(rram_runs):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
 
 
-def test_rram_run_equals_rram_energy_of_the_same_instance(rram_runs):
-    """Independent path: the saved program, calibration as 'hwsim yield' does it, run_rram, rram_energy."""
-    from hwsim.rram import calibrate_adc_scales, program_chip, rram_energy, run_rram
+def test_rram_run_equals_the_energy_by_hand_of_the_same_instance(rram_runs):
+    """Independent path: the saved program, calibration as 'hwsim yield' does it, run_rram, and the energy by
+    hand from its counters and the rram_28nm table's entries (docs/rram.md §3; no hwsim.rram.energy code).
+    Catches: an RRAM report that prices cell reads, row drivers or ADC steps wrongly, leaks the crossbar's
+    bits, or simulates another instance or other images."""
+    from hwsim.rram import calibrate_adc_scales, program_chip, run_rram
 
     data, out = rram_runs["a"]
     program = ChipProgram.load(out / "program.npz")
@@ -167,13 +172,15 @@ def test_rram_run_equals_rram_energy_of_the_same_instance(rram_runs):
     assert data["adc_scales"] == list(scales)
     chip = program_chip(program, 0, scales)
     result = run_rram(chip, encode(ds.x_test[:30], 8, "rate", seed=0))
-    ref = rram_energy(result, program)
-    assert data["energy_nj_per_image"] == pytest.approx(ref.total_pj.mean() / 1e3, rel=1e-12)
-    assert data["latency_us_per_image"] == pytest.approx(ref.latency_us_per_image, rel=1e-12)
+    by_hand = rram_energy_pj_per_image(result, program.chip, "rram_28nm")
+    assert data["energy_nj_per_image"] == pytest.approx(by_hand.mean() / 1e3, rel=1e-9)
+    assert data["latency_us_per_image"] == pytest.approx(latency_us_per_image(result, program.chip).mean(),
+                                                         rel=1e-12)
     assert data["accuracy"] == pytest.approx(np.mean(result.predictions == ds.y_test[:30]))
     # the sweep runs on the same chip instance
-    ref2 = rram_energy(run_rram(chip, encode(ds.x_test[:30], 2, "rate", seed=0)), program)
-    assert data["sweep"][1]["energy_nj_per_image"] == pytest.approx(ref2.energy_nj_per_image, rel=1e-12)
+    sweep_result = run_rram(chip, encode(ds.x_test[:30], 2, "rate", seed=0))
+    sweep_by_hand = rram_energy_pj_per_image(sweep_result, program.chip, "rram_28nm")
+    assert data["sweep"][1]["energy_nj_per_image"] == pytest.approx(sweep_by_hand.mean() / 1e3, rel=1e-9)
 
 
 def test_rram_instance_is_reproducible_and_matters(rram_runs):
