@@ -13,6 +13,7 @@ from hwsim.config import load_chip_config
 from hwsim.datasets import load_dataset
 from hwsim.encoding import encode
 from hwsim.golden import simulate
+from hwsim.network import predict
 from hwsim.program import ChipProgram
 from hwsim.report import FIGURE_FILES, REPORT_FILES
 from hwsim.testing import random_network
@@ -46,6 +47,15 @@ def test_run_default_end_to_end(tmp_path, capsys):
     assert data["chip"] == "default_28nm" and data["meta"]["dataset"] == "digits"
     assert data["meta"]["simulator"] == "engine"
     assert data["n_images"] == 40
+    # The accuracy, independently: the bundled network simulated layer by layer (hwsim.network.predict: no
+    # mapper, no chip) on the same rasters (its T = 8, rate coding, seed 0) with the chip's 16-bit membranes.
+    # Catches: a run that maps, encodes or decodes wrongly, or scores other images or labels.
+    from hwsim.training import load_default_network
+
+    ds = load_dataset("digits", limit=40)
+    bundled = load_default_network()
+    expected = predict(bundled, encode(ds.x_test, 8, "rate", seed=0), v_bits=16)
+    assert data["accuracy"] == np.mean(expected == ds.y_test)
     assert data["accuracy"] > 0.5  # a trained network, far above chance (0.1)
     assert data["energy_nj_per_image"] > 0 and data["pj_per_sop"] > 0
     assert sorted(p.name for p in out.iterdir()) == sorted(REPORT_FILES + FIGURE_FILES + ("program.npz",))
@@ -159,11 +169,12 @@ def test_run_on_an_rram_chip_end_to_end(rram_runs):
 
 
 def test_rram_run_equals_the_energy_by_hand_of_the_same_instance(rram_runs):
-    """Independent path: the saved program, calibration as 'hwsim yield' does it, run_rram, and the energy by
-    hand from its counters and the rram_28nm table's entries (docs/rram.md §3; no hwsim.rram.energy code).
+    """Independent path: the saved program, calibration as 'hwsim yield' does it, the golden model (accuracy
+    exactly), and the energy by hand from its counters and the rram_28nm table's entries (docs/rram.md §3; no hwsim.rram.energy code).
     Catches: an RRAM report that prices cell reads, row drivers or ADC steps wrongly, leaks the crossbar's
     bits, or simulates another instance or other images."""
     from hwsim.rram import calibrate_adc_scales, program_chip, run_rram
+    from hwsim.rram.golden import simulate_rram
 
     data, out = rram_runs["a"]
     program = ChipProgram.load(out / "program.npz")
@@ -171,7 +182,7 @@ def test_rram_run_equals_the_energy_by_hand_of_the_same_instance(rram_runs):
     scales = calibrate_adc_scales(program, encode(ds.x_train[:300], 8, "rate", seed=0))
     assert data["adc_scales"] == list(scales)
     chip = program_chip(program, 0, scales)
-    result = run_rram(chip, encode(ds.x_test[:30], 8, "rate", seed=0))
+    result = simulate_rram(chip, encode(ds.x_test[:30], 8, "rate", seed=0))  # the golden model, not the engine
     by_hand = rram_energy_pj_per_image(result, program.chip, "rram_28nm")
     assert data["energy_nj_per_image"] == pytest.approx(by_hand.mean() / 1e3, rel=1e-9)
     assert data["latency_us_per_image"] == pytest.approx(latency_us_per_image(result, program.chip).mean(),

@@ -2,10 +2,13 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from hwsim.cli import main
-from hwsim.network import Network
+from hwsim.datasets import load_dataset
+from hwsim.encoding import encode
+from hwsim.network import Network, predict
 
 
 def test_train_writes_network_and_summary(tmp_path, capsys):
@@ -68,6 +71,12 @@ def test_fashion_mnist_from_debian_package_trains_and_runs(tmp_path, capsys, deb
     assert rc == 0, captured.err
     data = json.loads(captured.out)
     assert data["meta"]["dataset"] == "fashion-mnist" and data["n_images"] == 300
+    # The chip's accuracy, exactly: the same network simulated layer by layer (no mapper, no chip) on the
+    # same rasters with the default chip's 16-bit membranes. Catches: a run that maps, encodes or decodes
+    # the IDX images differently from the trainer's evaluation.
+    ds = load_dataset("fashion-mnist", limit=300)
+    rasters = encode(ds.x_test, int(net.metadata["timesteps"]), str(net.metadata["encoding"]), seed=0)
+    assert data["accuracy"] == np.mean(predict(net, rasters, v_bits=16) == ds.y_test)
     assert data["accuracy"] >= 0.70
     assert data["sops_per_image"] > 0 and data["energy_nj_per_image"] > 0
 
