@@ -8,7 +8,8 @@ Main entry points: :func:`load_network`, :func:`map_network` (-> ``ChipProgram``
 from mapping.drc import DESIGN_RULES, check_drc, split_sizes
 from mapping.errors import DRCError, DRCWarning, MappingError
 from mapping.mapper import MappedNetwork, build_program, map_network, plan
-from mapping.nir_io import from_nir, load_network, to_nir, write_nir
+from mapping.nir_export import to_nir, write_nir
+from mapping.nir_import import from_nir, load_network
 from mapping.placement import Placement, place, placement_cost
 
 __all__ = [

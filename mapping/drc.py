@@ -11,6 +11,7 @@ that apply to what it is given. No rule modifies its subject.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +19,9 @@ from typing import Any
 import numpy as np
 
 from hwsim.config import ChipConfig
+from hwsim.limits import MAX_ARRAY_ELEMENTS
 from hwsim.network import Network
+from hwsim.readers import shorten
 from mapping.errors import DRCError, DRCWarning, MappingError
 from mapping.graph import (
     NEURON_TYPES,
@@ -28,11 +31,13 @@ from mapping.graph import (
     NirView,
     nir_view,
 )
+from mapping.nir_file import plain
 
 __all__ = [
     "DESIGN_RULES",
     "check_drc",
     "check_nir_fields",
+    "check_layer_sizes",
     "split_sizes",
     # NIR graph rules
     "no_recurrence",
@@ -78,7 +83,7 @@ def _layer_name(net: Network, k: int) -> str:
 
 # ----------------------------------------------------------------------------- NIR fields
 # What each supported node needs, and what it means (for the message when it is missing).
-# Optional fields (Affine bias, r, v_leak, w_in, ...) have defaults in mapping.nir_io.
+# Optional fields (Affine bias, r, v_leak, w_in, ...) have defaults in mapping.nir_import.
 _REQUIRED_FIELDS = {
     "Affine": ("weight",),
     "Linear": ("weight",),
@@ -105,16 +110,112 @@ _TIME_CONSTANTS = ("tau", "tau_mem", "tau_syn")
 
 
 def _numbers(where: str, p: str, value: Any) -> np.ndarray:
-    try:
-        return np.asarray(value, dtype=np.float64).ravel()
-    except (TypeError, ValueError):
-        raise MappingError(f"{where}: {p} = {value!r} is not numeric; expected numbers") from None
+    if isinstance(value, (str, bytes)) or np.asarray(value).dtype.kind not in "biuf":
+        raise MappingError(f"{where}: {p} = {shorten(plain(value))} is not numeric; expected numbers")
+    return np.asarray(value, dtype=np.float64).ravel()
+
+
+def _whole_numbers(where: str, p: str, value: Any, lo: int, sizes: tuple[int, ...] = (1, 2)) -> tuple[int, ...]:
+    """A field that holds ``sizes`` whole numbers ``>= lo`` (a stride, a kernel size, a shape)."""
+    what = {(1,): "a whole number", (2,): "2 whole numbers", (1, 2): "1 or 2 whole numbers"}.get(sizes, "whole numbers")
+    what += f" >= {lo}"
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iuf" or (sizes and arr.size not in sizes) or arr.ndim > 1:
+        raise MappingError(f"{where}: {p} = {shorten(plain(value))}; expected {what}")
+    flat = arr.astype(np.float64).ravel()
+    if not np.all(np.isfinite(flat)) or np.any(flat != np.rint(flat)) or np.any(flat < lo):
+        raise MappingError(f"{where}: {p} = {shorten(plain(value))}; expected {what}")
+    if not sizes and math.prod(flat) > MAX_ARRAY_ELEMENTS:  # a tensor shape: its size is bounded too
+        raise MappingError(
+            f"{where}: {p} = {shorten(plain(value))} has {math.prod(flat):.0f} elements; "
+            f"allowed at most {MAX_ARRAY_ELEMENTS}"
+        )
+    return tuple(int(x) for x in flat)
+
+
+def _one_or(n: int) -> str:
+    return "1" if n == 1 else f"1 or {n}"
+
+
+def _squeezed_shape(weight: Any) -> tuple[int, ...]:
+    """Shape of an Affine/Linear weight with leading length-1 dimensions dropped (as the import reads it)."""
+    shape = list(np.shape(weight))
+    while len(shape) > 2 and shape[0] == 1:
+        shape.pop(0)
+    return tuple(shape)
+
+
+def _check_node_shapes(key: str, node: dict) -> None:
+    """Shapes and integer fields of the linear and container nodes, checked before anything is unrolled."""
+    t = node["type"]
+    where = f"node {key!r} ({t})"
+    if t in ("Input", "Output") and node.get("shape") is not None:
+        _whole_numbers(where, "shape", node["shape"], 1, ())
+    if t == "Flatten" and node.get("input_type") is not None:
+        _whole_numbers(where, "input_type", node["input_type"], 1, ())
+    if t in ("Affine", "Linear"):
+        shape = _squeezed_shape(node["weight"])
+        if len(shape) != 2 or min(shape) < 1:
+            raise MappingError(
+                f"{where}: weight has shape {tuple(np.shape(node['weight']))}; expected (out, in), both >= 1"
+            )
+        if t == "Affine" and node.get("bias") is not None and np.size(node["bias"]) not in (1, shape[0]):
+            raise MappingError(
+                f"{where}: bias has {np.size(node['bias'])} values for {shape[0]} outputs; expected {_one_or(shape[0])}"
+            )
+    if t == "Conv2d":
+        shape = np.shape(node["weight"])
+        if len(shape) != 4 or min(shape) < 1:
+            raise MappingError(f"{where}: weight has shape {shape}; expected (C_out, C_in/groups, kH, kW), all >= 1")
+        for p in ("stride", "dilation"):
+            if node.get(p) is not None:
+                _whole_numbers(where, p, node[p], 1)
+        padding = node.get("padding")
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise MappingError(
+                    f"{where}: padding = {padding!r}; allowed 1 or 2 whole numbers >= 0, 'same' or 'valid'"
+                )
+        elif padding is not None:
+            _whole_numbers(where, "padding", padding, 0)
+        groups = _whole_numbers(where, "groups", node["groups"], 1, (1,))[0] if node.get("groups") is not None else 1
+        if shape[0] % groups:
+            raise MappingError(f"{where}: groups = {groups} does not divide the {shape[0]} output channels")
+        if node.get("bias") is not None and np.size(node["bias"]) not in (1, shape[0]):
+            raise MappingError(
+                f"{where}: bias has {np.size(node['bias'])} values for {shape[0]} output channels; "
+                f"expected {_one_or(shape[0])}"
+            )
+        if node.get("input_shape") is not None and np.size(node["input_shape"]) == 2:
+            _whole_numbers(where, "input_shape", node["input_shape"], 1, (2,))
+    if t in ("SumPool2d", "AvgPool2d"):
+        _whole_numbers(where, "kernel_size", node["kernel_size"], 1)
+        if node.get("stride") is not None:
+            _whole_numbers(where, "stride", node["stride"], 1)
+        if node.get("padding") is not None:
+            _whole_numbers(where, "padding", node["padding"], 0)
+
+
+def _check_hwsim_metadata(key: str, node: dict) -> None:
+    """The node metadata the export writes and the import reads back (``hwsim_threshold``, ...)."""
+    meta = node.get("metadata") or {}
+    where = f"node {key!r} ({node['type']}): metadata"
+    if "hwsim_threshold" in meta:
+        _whole_numbers(where, "hwsim_threshold", meta["hwsim_threshold"], -(1 << 31), (1,))
+    if "hwsim_reset" in meta and meta["hwsim_reset"] not in ("zero", "subtract"):
+        raise MappingError(
+            f"{where}: hwsim_reset = {shorten(plain(meta['hwsim_reset']))}; allowed 'zero' or 'subtract'"
+        )
+    if "hwsim_layer" in meta and not isinstance(meta["hwsim_layer"], str):
+        raise MappingError(f"{where}: hwsim_layer = {shorten(plain(meta['hwsim_layer']))}; expected a string")
 
 
 def check_nir_fields(view: NirView) -> None:
     """Reject malformed nodes before any rule or conversion reads them.
 
-    Every supported node must have its required fields, numeric and finite, and time
+    Every supported node must have its required fields, numeric, non-empty and finite, with
+    shapes that fit together (an Affine bias of one value or one per output, a 4-D Conv2d
+    weight, strides, dilations, groups and kernel sizes >= 1, paddings >= 0), and time
     constants must be positive. A membrane time constant of ``inf`` is refused too: in NIR's
     ``tau dv/dt = (v_leak - v) + R I`` the input then reaches the membrane with gain
     ``R / tau = 0`` (undefined for ``r = inf``, as snnTorch writes ``Leaky(beta = 1)``), so the
@@ -129,12 +230,18 @@ def check_nir_fields(view: NirView) -> None:
         for p in _REQUIRED_FIELDS.get(t, ()):
             if node.get(p) is None:
                 raise MappingError(f"{where}: no {p!r} field; expected {_FIELD_MEANING[p]}")
-        if t not in SUPPORTED_TYPES or t in ("Input", "Output") + PASS_TYPES:
+        if t not in SUPPORTED_TYPES:
+            continue
+        _check_hwsim_metadata(key, node)
+        if t in ("Input", "Output") + PASS_TYPES:
+            _check_node_shapes(key, node)
             continue
         for p in _FINITE_FIELDS:
             if node.get(p) is None:
                 continue
             arr = _numbers(where, p, node[p])
+            if arr.size == 0:
+                raise MappingError(f"{where}: {p} is empty; expected at least one number")
             bad = arr[~np.isfinite(arr)]
             if bad.size:
                 kinds = ", ".join(sorted({f"{x:g}" for x in bad}))
@@ -145,6 +252,8 @@ def check_nir_fields(view: NirView) -> None:
             if node.get(p) is None:
                 continue
             arr = _numbers(where, p, node[p])
+            if arr.size == 0:
+                raise MappingError(f"{where}: {p} is empty; expected a time constant > 0 s")
             bad = arr[~(arr > 0)]  # also NaN
             if bad.size:
                 raise MappingError(f"{where}: {p} = {bad[0]:g}; expected a time constant > 0 s")
@@ -154,6 +263,7 @@ def check_nir_fields(view: NirView) -> None:
                     "the input then reaches the membrane with gain R / tau = 0 (undefined for r = inf), so the "
                     "layer would never change; use an IF node for a neuron without leak"
                 )
+        _check_node_shapes(key, node)
 
 
 # ----------------------------------------------------------------------------- NIR graph rules
@@ -348,37 +458,40 @@ def readout_last_only(view: NirView, chip: ChipConfig) -> None:
 
 
 # ----------------------------------------------------------------------------- network rules
-@_rule("network")
-def fanin_le_axons(net: Network, chip: ChipConfig) -> None:
-    """A layer's inputs must all reach one core's axons: there are no partial sums across cores."""
-    for k, layer in enumerate(net.layers):
-        if layer.n_in > chip.core.axons:
+# The three capacity rules need only each layer's (name, fan-in, neurons): the NIR import runs them on
+# those sizes (check_layer_sizes) before it builds a single dense matrix, with the same messages.
+LayerSize = tuple[str, int, int]
+
+
+def _layer_sizes(net: Network) -> list[LayerSize]:
+    return [(_layer_name(net, k), layer.n_in, layer.n_out) for k, layer in enumerate(net.layers)]
+
+
+def _fanin_fits(sizes: list[LayerSize], chip: ChipConfig) -> None:
+    for name, n_in, _ in sizes:
+        if n_in > chip.core.axons:
             raise DRCError(
                 "fanin_le_axons",
-                _layer_name(net, k),
-                f"fan-in {layer.n_in}",
+                name,
+                f"fan-in {n_in}",
                 f"{chip.core.axons} axons per core (no partial sums across cores)",
             )
 
 
-@_rule("network")
-def neurons_fit_cores(net: Network, chip: ChipConfig) -> None:
-    """The network's neurons must fit the chip's neurons (``n_cores x N``)."""
-    total = sum(layer.n_out for layer in net.layers)
+def _neurons_fit(sizes: list[LayerSize], chip: ChipConfig) -> None:
+    total = sum(n_out for _, _, n_out in sizes)
     have = chip.n_cores * chip.core.neurons
     if total > have:
         raise DRCError(
             "neurons_fit_cores",
             "network",
-            f"{total} neurons ({'+'.join(str(layer.n_out) for layer in net.layers)})",
+            f"{total} neurons ({'+'.join(str(n_out) for _, _, n_out in sizes)})",
             f"{have} neurons ({chip.n_cores} cores x {chip.core.neurons})",
         )
 
 
-@_rule("network")
-def cores_le_chip_cores(net: Network, chip: ChipConfig) -> None:
-    """Each layer is split into ``ceil(n_out / N)`` cores; the total must not exceed the mesh."""
-    parts = [len(split_sizes(layer.n_out, chip.core.neurons)) for layer in net.layers]
+def _cores_fit(sizes: list[LayerSize], chip: ChipConfig) -> None:
+    parts = [len(split_sizes(n_out, chip.core.neurons)) for _, _, n_out in sizes]
     if sum(parts) > chip.n_cores:
         raise DRCError(
             "cores_le_chip_cores",
@@ -386,6 +499,39 @@ def cores_le_chip_cores(net: Network, chip: ChipConfig) -> None:
             f"{sum(parts)} cores ({'+'.join(map(str, parts))} per layer)",
             f"{chip.n_cores} cores ({chip.mesh_rows}x{chip.mesh_cols} mesh)",
         )
+
+
+def check_layer_sizes(sizes: list[LayerSize], chip: ChipConfig) -> None:
+    """The capacity rules fanin_le_axons, neurons_fit_cores and cores_le_chip_cores on layer sizes alone.
+
+    Args:
+        sizes: Per layer ``(name for the message, fan-in, neurons)``.
+        chip: The target chip.
+
+    Raises:
+        DRCError: the first violated rule, with the same message as the rule on a network.
+    """
+    _fanin_fits(sizes, chip)
+    _neurons_fit(sizes, chip)
+    _cores_fit(sizes, chip)
+
+
+@_rule("network")
+def fanin_le_axons(net: Network, chip: ChipConfig) -> None:
+    """A layer's inputs must all reach one core's axons: there are no partial sums across cores."""
+    _fanin_fits(_layer_sizes(net), chip)
+
+
+@_rule("network")
+def neurons_fit_cores(net: Network, chip: ChipConfig) -> None:
+    """The network's neurons must fit the chip's neurons (``n_cores x N``)."""
+    _neurons_fit(_layer_sizes(net), chip)
+
+
+@_rule("network")
+def cores_le_chip_cores(net: Network, chip: ChipConfig) -> None:
+    """Each layer is split into ``ceil(n_out / N)`` cores; the total must not exceed the mesh."""
+    _cores_fit(_layer_sizes(net), chip)
 
 
 @_rule("network")

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from mapping.errors import MappingError
+from mapping.nir_file import check_graph_data, read_nir_dict
 
 __all__ = [
     "NirView",
@@ -56,37 +57,6 @@ def _to_plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {(k.decode() if isinstance(k, bytes) else k): _to_plain(v) for k, v in value.items()}
     return value
-
-
-def read_nir_dict(path: str | Path) -> dict:
-    """Read a ``.nir`` (HDF5) file into the dictionary form of ``NIRGraph.to_dict()``.
-
-    Raises:
-        MappingError: the file is missing or is not a NIR file.
-    """
-    import h5py  # optional heavy import, only for .nir files
-
-    path = Path(path)
-    if not path.exists():
-        raise MappingError(f"NIR file {str(path)!r} does not exist")
-
-    def walk(group: Any) -> dict:
-        out = {}
-        for key, item in group.items():
-            if isinstance(item, h5py.Group):
-                out[key] = walk(item)
-            else:
-                out[key] = _to_plain(item[()])
-        return out
-
-    try:
-        with h5py.File(path, "r") as fh:
-            if "node" not in fh:
-                raise MappingError(f"{path}: not a NIR file (no 'node' group)")
-            data = walk(fh["node"])
-    except OSError as exc:
-        raise MappingError(f"{path}: not a NIR (HDF5) file ({exc})") from None
-    return data
 
 
 @dataclass(frozen=True)
@@ -170,8 +140,7 @@ def nir_view(source: Any, *, dt_s: float | None = None, reset: str | None = None
         data = _graph_dict(source)
     else:
         raise MappingError(f"expected a NIR graph, a .nir path or a dict; got {type(source).__name__}")
-    if "nodes" not in data or "edges" not in data:
-        raise MappingError("NIR graph without 'nodes' and 'edges'")
+    check_graph_data(data)
     nodes = {}
     for key, node in data["nodes"].items():
         if not isinstance(node, dict) or "type" not in node:

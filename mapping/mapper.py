@@ -86,7 +86,7 @@ def as_chip(chip: Any) -> ChipConfig:
 
 def as_network(source: Any, chip: ChipConfig, *, dt_s: float | None = None, reset: str | None = None) -> Network:
     """A ``Network`` from a Network, a ``nir.NIRGraph``, or a ``.npz``/``.nir`` path."""
-    from mapping.nir_io import from_nir, load_network
+    from mapping.nir_import import from_nir, load_network
 
     if isinstance(source, Network):
         return source
@@ -305,7 +305,7 @@ def map_network(
             a ``.npy`` raster path), see :func:`resolve_rates`.
         seed: Annealing seed (same seed, same placement).
         iterations: Annealing steps.
-        dt_s, reset: NIR conversion options (see :func:`mapping.nir_io.from_nir`).
+        dt_s, reset: NIR conversion options (see :func:`mapping.nir_import.from_nir`).
 
     Raises:
         DRCError: a design rule is violated (names the rule, the layer, the need and the limit).

@@ -55,6 +55,22 @@ def test_cores_le_chip_cores(small_chip):
     )
 
 
+@pytest.mark.parametrize(
+    "sizes, rule",
+    [([65, 10], "fanin_le_axons"), ([10, 60, 60, 20], "neurons_fit_cores"), ([10, 33, 33, 10], "cores_le_chip_cores")],
+)
+def test_capacity_rules_on_sizes_alone_say_the_same(small_chip, sizes, rule):
+    """The NIR import checks sizes before building matrices with drc.check_layer_sizes: one rule, one message."""
+    net = _net(sizes)
+    with pytest.raises(DRCError) as on_network:
+        check_drc(net, small_chip)
+    shapes = [(f"layer {k} ({layer.name})", layer.n_in, layer.n_out) for k, layer in enumerate(net.layers)]
+    with pytest.raises(DRCError) as on_sizes:
+        drc.check_layer_sizes(shapes, small_chip)
+    assert on_network.value.rule == on_sizes.value.rule == rule
+    assert str(on_network.value) == str(on_sizes.value)
+
+
 def test_weights_fit_w_bits(small_chip):
     w = np.zeros((5, 4), np.int32)
     w[2, 1] = 32  # w_bits = 6: -32..31
@@ -230,7 +246,7 @@ def test_every_rule_is_listed_named_and_tested():
     names = [r.__name__ for r in DESIGN_RULES]
     assert len(set(names)) == len(names)
     assert all(getattr(drc, n) is r for n, r in zip(names, DESIGN_RULES))
-    assert {getattr(r, "subject") for r in DESIGN_RULES} == {"nir", "network"}
+    assert {r.subject for r in DESIGN_RULES} == {"nir", "network"}
 
 
 def test_all_rules_have_a_test():

@@ -338,6 +338,194 @@ def test_malformed_file_is_a_mapping_error_naming_node_and_field(tmp_path, defau
         assert type(info.value) is MappingError  # a malformed file, not a design rule (nor a KeyError)
 
 
+def _file_edit(tmp_path, edit):
+    """Affine(2 -> 2) -> LIF written with nir.write, then changed with ``edit(h5py_file)``."""
+    path = _edited_file(tmp_path, _lif2(), {})
+    with h5py.File(path, "r+") as fh:
+        edit(fh)
+    return path
+
+
+def _replace(fh, name, value):
+    del fh[name]
+    fh.create_dataset(name, data=value)
+
+
+def _metadata(group):
+    return group["metadata"] if "metadata" in group else group.create_group("metadata")
+
+
+def _nest(group, depth):
+    for _ in range(depth):
+        group = group.create_group("g")
+
+
+# issue 12: each class of malformed file gives a MappingError naming the entry and what is allowed
+MALFORMED_FILES = {
+    "one-dimensional edges": (
+        lambda fh: _replace(fh, "node/edges", np.array([b"input", b"n0"])),
+        r"NIR graph: edges of shape \(2,\); expected an \(n, 2\) list of \(source, destination\) node names",
+    ),
+    "edges of three columns": (
+        lambda fh: _replace(fh, "node/edges", np.array([[b"input", b"n0", b"n1"]])),
+        r"edges of shape \(1, 3\); expected an \(n, 2\) list",
+    ),
+    "bias longer than the weight": (
+        lambda fh: _replace(fh, "node/nodes/n0/bias", np.zeros(3)),
+        r"node 'n0' \(Affine\): bias has 3 values for 2 outputs; expected 1 or 2",
+    ),
+    "dt as a string": (
+        lambda fh: _metadata(fh["node"]).create_dataset("dt", data=b"0.001"),
+        r"NIR graph metadata dt = '0.001'; expected one number of seconds > 0",
+    ),
+    "hwsim_threshold as a string": (
+        lambda fh: _metadata(fh["node/nodes/n0"]).create_dataset("hwsim_threshold", data=b"abc"),
+        r"node 'n0' \(Affine\): metadata: hwsim_threshold = 'abc'; expected a whole number",
+    ),
+    "hwsim_threshold as an array": (
+        lambda fh: _metadata(fh["node/nodes/n0"]).create_dataset("hwsim_threshold", data=np.arange(3)),
+        r"hwsim_threshold = \[0, 1, 2\]; expected a whole number",
+    ),
+    "hwsim_reset unknown": (
+        lambda fh: _metadata(fh["node/nodes/n1"]).create_dataset("hwsim_reset", data=b"halve"),
+        r"node 'n1' \(LIF\): metadata: hwsim_reset = 'halve'; allowed 'zero' or 'subtract'",
+    ),
+    "nodes as a dataset": (
+        lambda fh: (fh["node"].__delitem__("nodes"), fh["node"].create_dataset("nodes", data=np.arange(3))),
+        r"NIR graph: nodes = array\(\[0, 1, 2\]\); expected a group \(table\) of nodes",
+    ),
+    "node metadata as a dataset": (
+        lambda fh: fh["node/nodes/n0"].create_dataset("metadata", data=np.arange(3)),
+        r"NIR node 'n0': metadata = array\(\[0, 1, 2\]\); expected a group",
+    ),
+    "groups nested 2,000 deep": (
+        lambda fh: _nest(fh["node/nodes/n0"], 2000),
+        r"group 'node/nodes/n0(/g)+' is nested 33 levels deep; allowed at most 32",
+    ),
+    "a weight declared 200000 x 200000": (
+        lambda fh: (fh["node/nodes/n0"].__delitem__("weight"),
+                    fh["node/nodes/n0"].create_dataset("weight", shape=(200000, 200000), dtype="f8")),
+        r"node/nodes/n0/weight: dataset declares shape \(200000, 200000\); allowed at most 67108864 elements",
+    ),
+    "a type that is not UTF-8": (
+        lambda fh: _replace(fh, "node/nodes/n0/type", b"\xff\xfe"),
+        r"node/nodes/n0/type: byte 0 \(0xff\) is not UTF-8; expected UTF-8 text",
+    ),
+    "a type that is a number": (
+        lambda fh: _replace(fh, "node/nodes/n0/type", 7),
+        r"NIR node 'n0': type = np.int64\(7\); expected a string",
+    ),
+    "a compound dataset": (
+        lambda fh: fh["node/nodes/n0"].create_dataset("extra", data=np.zeros(2, dtype=[("a", "i4"), ("b", "f4")])),
+        r"node/nodes/n0/extra: dataset of type .*; allowed numbers or text",
+    ),
+    "a soft link": (
+        lambda fh: fh["node/nodes/n0"].__setitem__("alias", h5py.SoftLink("/node/nodes/n1")),
+        r"node/nodes/n0/alias is a SoftLink; allowed only groups and datasets",
+    ),
+    "an external link": (
+        lambda fh: fh["node/nodes/n0"].__setitem__("other", h5py.ExternalLink("/etc/passwd", "/x")),
+        r"node/nodes/n0/other is a ExternalLink; allowed only groups and datasets",
+    ),
+    "'node' as a dataset": (
+        lambda fh: (fh.__delitem__("node"), fh.create_dataset("node", data=1)),
+        r"'node' is not a group; expected the NIR graph group",
+    ),
+    "a weight of text": (
+        lambda fh: _replace(fh, "node/nodes/n0/weight", b"abc"),
+        r"node 'n0' \(Affine\): weight = 'abc' is not numeric; expected numbers",
+    ),
+    "an empty time constant": (
+        lambda fh: _replace(fh, "node/nodes/n1/tau", np.zeros(0)),
+        r"node 'n1' \(LIF\): tau is empty; expected a time constant > 0 s",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED_FILES))
+def test_malformed_nir_files_name_the_entry_and_what_is_allowed(tmp_path, default_chip, case):
+    edit, message = MALFORMED_FILES[case]
+    path = _file_edit(tmp_path, edit)
+    for run in (lambda: load_network(path, default_chip), lambda: check_drc(path, default_chip)):
+        with pytest.raises(MappingError, match=message) as info:
+            run()
+        assert type(info.value) is MappingError and "\n" not in str(info.value)
+
+
+def _conv_graph(**conv):
+    """Input (1, 4, 4) -> Conv2d (2x2 kernel) -> Flatten -> IF, as a to_dict() graph; ``conv`` overrides fields."""
+    node = {"type": "Conv2d", "input_shape": np.array([4, 4]), "weight": np.ones((1, 1, 2, 2)),
+            "stride": np.array([1, 1]), "padding": np.array([0, 0]), "dilation": np.array([1, 1]),
+            "groups": np.array(1), "bias": np.zeros(1), **conv}
+    return {
+        "nodes": {"input": {"type": "Input", "shape": np.array([1, 4, 4])}, "c": node,
+                  "f": {"type": "Flatten", "start_dim": 0, "end_dim": -1},
+                  "n": {"type": "IF", "r": np.array(1 / DT), "v_threshold": np.array(1.0)},
+                  "output": {"type": "Output", "shape": np.array([9])}},
+        "edges": [("input", "c"), ("c", "f"), ("f", "n"), ("n", "output")],
+        "metadata": {},
+    }
+
+
+def _pool_graph(**pool):
+    g = _conv_graph()
+    g["nodes"]["c"] = {"type": "SumPool2d", "kernel_size": np.array([2, 2]), "stride": np.array([1, 1]),
+                       "padding": np.array([0, 0]), **pool}
+    return g
+
+
+@pytest.mark.parametrize(
+    "graph, message",
+    [
+        (_conv_graph(stride=np.array([0, 0])),
+         r"node 'c' \(Conv2d\): stride = \[0, 0\]; expected 1 or 2 whole numbers >= 1"),
+        (_conv_graph(stride=np.array(1.5)), r"stride = 1.5; expected 1 or 2 whole numbers >= 1"),
+        (_conv_graph(stride="abc"), r"stride = 'abc'; expected 1 or 2 whole numbers >= 1"),
+        (_conv_graph(dilation=0), r"dilation = 0; expected 1 or 2 whole numbers >= 1"),
+        (_conv_graph(groups=np.array(0)), r"groups = 0; expected a whole number >= 1"),
+        (_conv_graph(padding=np.array([-1, 0])), r"padding = \[-1, 0\]; expected 1 or 2 whole numbers >= 0"),
+        (_conv_graph(padding="full"), r"padding = 'full'; allowed 1 or 2 whole numbers >= 0, 'same' or 'valid'"),
+        (_conv_graph(weight=np.ones((2, 2))), r"weight has shape \(2, 2\); expected \(C_out, C_in/groups, kH, kW\)"),
+        (_conv_graph(bias=np.zeros(3)), r"bias has 3 values for 1 output channels; expected 1$"),
+        # (4 + 2 x 4000 - 1) + 1 = 8004 rows and columns of output: 64 Mi outputs x 4 taps
+        (_conv_graph(padding=np.array([4000, 4000])),
+         r"node 'c' \(Conv2d\): unrolls to 1x8003x8003 outputs of 1x2x2 inputs each \(256192036 matrix entries\); "
+         r"allowed at most 67108864"),
+        (_pool_graph(kernel_size=np.array([0, 0])), r"node 'c' \(SumPool2d\): kernel_size = \[0, 0\]; expected 1 or 2"),
+        (_pool_graph(stride=np.array([0, 1])), r"node 'c' \(SumPool2d\): stride = \[0, 1\]; expected 1 or 2 whole"),
+        (_pool_graph(padding=np.array([-2])), r"node 'c' \(SumPool2d\): padding = \[-2\]; expected 1 or 2 whole"),
+    ],
+)
+def test_convolution_and_pooling_fields(default_chip, graph, message):
+    with pytest.raises(MappingError, match=message) as info:
+        from_nir(graph, default_chip)
+    assert type(info.value) is MappingError
+
+
+def test_a_composed_layer_beyond_the_limit_is_refused_before_it_is_built(default_chip):
+    """Input 9000 -> Scale -> IF: the composed matrix would be 9000 x 9000 = 81 Mi weights (> 64 Mi)."""
+    n = 9000
+    g = {
+        "nodes": {"input": {"type": "Input", "shape": np.array([n])}, "s": {"type": "Scale", "scale": np.ones(n)},
+                  "i": {"type": "IF", "r": np.array(1 / DT), "v_threshold": np.array(1.0)},
+                  "output": {"type": "Output", "shape": np.array([n])}},
+        "edges": [("input", "s"), ("s", "i"), ("i", "output")],
+    }
+    with pytest.raises(MappingError, match=r"node 's' \(Scale\): a layer of 9000 inputs x 9000 neurons \(81000000 "
+                                           r"weights\); allowed at most 67108864 weights per layer"):
+        from_nir(g, default_chip)
+
+
+def test_carried_metadata_is_checked_like_a_network_file(default_chip):
+    """hwsim_timesteps = 2.5 in the graph metadata is refused, not truncated to 2."""
+    from hwsim.errors import HwsimError
+
+    g = _conv_graph()
+    g["metadata"] = {"hwsim_timesteps": 2.5}
+    with pytest.raises(HwsimError, match=r"network metadata timesteps = 2.5: expected a whole number in 1..4096"):
+        from_nir(g, default_chip)
+
+
 def test_zero_dt_in_graph_metadata_is_a_mapping_error(tmp_path, default_chip):
     path = _edited_file(tmp_path, _lif2(), {}, metadata={"dt": 0.0})
     with pytest.raises(MappingError, match=re.escape("dt = 0.0: expected a positive time step in seconds")):

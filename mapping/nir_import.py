@@ -1,15 +1,16 @@
-"""NIR import and export: float continuous-time graphs <-> chip-integer networks.
+"""NIR import: float continuous-time graphs -> chip-integer networks.
 
-Import (:func:`from_nir`) walks the single chain Input -> ... -> Output of a
-NIR graph. Consecutive linear nodes (Affine, Linear, Conv2d, SumPool2d,
-AvgPool2d, Scale; Flatten and Identity are the identity on the flat vector)
-are composed into one weight matrix; each neuron node (IF, LIF, CubaLIF, or
-the non-spiking LI / I readouts) closes a layer. A chain that ends in linear
-nodes becomes a membrane-readout layer. The continuous-time neuron
-parameters are turned into the chip's registers and the floats are quantized
-as described in ``docs/mapping.md`` ("NIR import"). Export
-(:func:`to_nir`) writes the inverse, so a network survives the round trip
-bit for bit.
+:func:`from_nir` walks the single chain Input -> ... -> Output of a NIR graph. Consecutive linear
+nodes (Affine, Linear, Conv2d, SumPool2d, AvgPool2d, Scale; Flatten and Identity are the identity
+on the flat vector) are composed into one weight matrix; each neuron node (IF, LIF, CubaLIF, or
+the non-spiking LI / I readouts) closes a layer. A chain that ends in linear nodes becomes a
+membrane-readout layer. The continuous-time neuron parameters are turned into the chip's
+registers and the floats are quantized as described in ``docs/mapping.md`` ("NIR import").
+:mod:`mapping.nir_export` writes the inverse, so a network survives the round trip bit for bit.
+
+Every node is checked (:func:`mapping.drc.check_nir_fields`) before it is read, and every size
+(an unrolled convolution, a composed layer matrix) is checked against
+:data:`~hwsim.limits.MAX_ARRAY_ELEMENTS` and the chip's capacity before it is built.
 """
 
 from __future__ import annotations
@@ -23,26 +24,19 @@ import numpy as np
 import scipy.sparse as sp
 
 from hwsim.config import ChipConfig, load_chip_config
+from hwsim.limits import MAX_ARRAY_ELEMENTS
 from hwsim.network import Layer, Network
-from mapping.drc import check_drc, split_sizes
-from mapping.errors import DRCError, DRCWarning, MappingError
-from mapping.graph import (
-    DEFAULT_DT_S,
-    NEURON_TYPES,
-    PASS_TYPES,
-    chain_order,
-    nir_view,
-)
-from mapping.unroll import conv2d_matrix, pair, pool2d_matrix
+from mapping.drc import check_drc, check_layer_sizes
+from mapping.errors import DRCWarning, MappingError
+from mapping.graph import NEURON_TYPES, PASS_TYPES, NirView, chain_order, nir_view
+from mapping.nir_file import CARRIED_METADATA, plain
+from mapping.unroll import conv2d_matrix, conv_output_size, pair, pool2d_matrix
 
 __all__ = [
     "from_nir",
-    "to_nir",
-    "write_nir",
     "load_network",
     "neuron_registers",
     "quantize_layer",
-    "CARRIED_METADATA",
     "DECAY_WARN_DIFFERENCE",
 ]
 
@@ -54,12 +48,6 @@ _INT_TOL = 1e-6
 # at or above it the power-of-two grid is coarse: fast decays such as 0.6 -> 0.5 or 0.2 -> 0
 # (discontinuous), where the chip keeps visibly more or less of the membrane each step.
 DECAY_WARN_DIFFERENCE = 0.1
-
-# Network metadata that to_nir carries in the graph metadata (as "hwsim_<key>") and from_nir
-# restores: what `hwsim map --rates auto`, `hwsim train --load` and the soft rule
-# v_bits_match_network read.
-CARRIED_METADATA = ("dataset", "classes", "image_shape", "timesteps", "encoding", "encoding_seed", "w_bits", "v_bits")
-
 
 def _scalar(node: dict, key: str, default: float | None = None) -> float:
     """A layer-wide value: scalar or uniform tensor (checked by ``uniform_neuron_params``)."""
@@ -221,6 +209,30 @@ def _spatial(
     return tuple(int(x) for x in d)  # type: ignore[return-value]
 
 
+def _check_unrolled_size(
+    where: str, in_shape: tuple[int, int, int], c_out: int, c_in_per_output: int, kernel: Any, stride: Any,
+    padding: Any, dilation: Any,
+) -> None:
+    """Refuse a convolution or pooling whose unrolled matrix would exceed :data:`MAX_ARRAY_ELEMENTS` entries.
+
+    Checked from the sizes alone, before :mod:`mapping.unroll` allocates anything: each of the
+    ``c_out x OH x OW`` outputs takes at most ``c_in_per_output x kH x kW`` inputs.
+    """
+    _, h, w = in_shape
+    (kh, kw), (sy, sx), (dy, dx) = pair(kernel, "kernel"), pair(stride, "stride"), pair(dilation, "dilation")
+    if isinstance(padding, str):  # 'valid': none; 'same': PyTorch's, as mapping.unroll pads
+        py, px = (0, 0) if padding == "valid" else (dy * (kh - 1) // 2, dx * (kw - 1) // 2)
+    else:
+        py, px = pair(padding, "padding")
+    oh, ow = conv_output_size(h, py, dy, kh, sy), conv_output_size(w, px, dx, kw, sx)
+    entries = c_out * max(oh, 0) * max(ow, 0) * c_in_per_output * kh * kw
+    if entries > MAX_ARRAY_ELEMENTS:
+        raise MappingError(
+            f"{where}: unrolls to {c_out}x{oh}x{ow} outputs of {c_in_per_output}x{kh}x{kw} inputs each "
+            f"({entries} matrix entries); allowed at most {MAX_ARRAY_ELEMENTS} (a smaller input, kernel or padding)"
+        )
+
+
 def _synapse(
     node: dict, key: str, dims: tuple[int, ...]
 ) -> tuple[sp.csr_matrix, np.ndarray, tuple[int, ...], tuple[int, ...]]:
@@ -249,7 +261,9 @@ def _synapse(
         hw = node.get("input_shape")
         hw = pair(hw, "input_shape") if hw is not None and np.asarray(hw).size == 2 else None
         shape = _spatial(dims, w.shape[1] * groups, hw, where)
-        m, out = conv2d_matrix(w, shape, node.get("stride", 1), node.get("padding", 0), node.get("dilation", 1), groups)
+        stride, padding, dilation = node.get("stride", 1), node.get("padding", 0), node.get("dilation", 1)
+        _check_unrolled_size(where, shape, w.shape[0], w.shape[1], w.shape[2:], stride, padding, dilation)
+        m, out = conv2d_matrix(w, shape, stride, padding, dilation, groups)
         bias = node.get("bias")
         b = (
             np.zeros(w.shape[0])
@@ -259,6 +273,10 @@ def _synapse(
         return m, np.repeat(b, out[1] * out[2]), out, shape
     if t in ("SumPool2d", "AvgPool2d"):
         shape = _spatial(dims, None, None, where)
+        kernel = pair(node["kernel_size"], "kernel_size")
+        stride = node.get("stride") if node.get("stride") is not None else node["kernel_size"]
+        padding = node.get("padding") if node.get("padding") is not None else 0
+        _check_unrolled_size(where, shape, shape[0], 1, kernel, stride, padding, 1)
         m, out = pool2d_matrix(
             "sum" if t == "SumPool2d" else "avg", shape, node["kernel_size"], node.get("stride"), node.get("padding")
         )
@@ -279,11 +297,60 @@ def from_nir(source: Any, chip: Any = None, *, dt_s: float | None = None, reset:
 
     Raises:
         DRCError: a design rule fails (the rule, the node/layer, what is needed and what the chip has).
-        MappingError: malformed graph.
+        MappingError: malformed graph, or a layer too large to build.
     """
     chip = _chip(chip)
     view = nir_view(source, dt_s=dt_s, reset=reset)
     check_drc(view, chip)
+    layers_raw = _compose_layers(view)
+    # cheap capacity rules on sizes before any dense matrix is built
+    sizes = [(f"layer {k} ({lr['name'] or lr['key']})", *lr["m"].shape) for k, lr in enumerate(layers_raw)]
+    check_layer_sizes(sizes, chip)
+    layers, info = [], []
+    for k, lr in enumerate(layers_raw):
+        layer, layer_info = _quantized_layer(k, lr, view, chip)
+        layers.append(layer)
+        info.append(layer_info)
+    carried = {
+        key: plain(view.metadata[f"hwsim_{key}"]) for key in CARRIED_METADATA if f"hwsim_{key}" in view.metadata
+    }
+    if any(i["scale"] != 1.0 for i in info):
+        # re-quantized for this chip: the exported widths no longer describe the integers
+        carried.pop("w_bits", None)
+        carried.pop("v_bits", None)
+    net = Network(
+        layers=layers,
+        metadata={
+            "name": view.name,
+            "source": "nir",
+            "dt_s": view.dt_s,
+            "w_bits": chip.core.w_bits,
+            "v_bits": chip.core.v_bits,
+            **carried,
+            "scales": [i["scale"] for i in info],
+            "nir_import": info,
+        },
+    )
+    check_drc(net, chip)
+    return net
+
+
+def _check_matrix_size(where: str, rows: int, cols: int) -> None:
+    """A layer's weight matrix is built dense once: ``rows x cols`` must stay within MAX_ARRAY_ELEMENTS."""
+    if rows * cols > MAX_ARRAY_ELEMENTS:
+        raise MappingError(
+            f"{where}: a layer of {rows} inputs x {cols} neurons ({rows * cols} weights); allowed at most "
+            f"{MAX_ARRAY_ELEMENTS} weights per layer"
+        )
+
+
+def _compose_layers(view: NirView) -> list[dict]:
+    """Walk the chain and compose each run of linear nodes into one sparse matrix; a neuron node closes a layer.
+
+    Returns:
+        Per layer ``{"m": csr (n_in, n_out), "b": (n_out,), "name": first linear node, "meta": dict,
+        "node": neuron node or None (membrane readout), "key": neuron node name}``.
+    """
     order = chain_order(view)
     nodes = view.nodes
     dims = tuple(int(x) for x in np.asarray(nodes[order[0]].get("shape", ())).ravel())
@@ -314,6 +381,7 @@ def from_nir(source: Any, chip: Any = None, *, dt_s: float | None = None, reset:
                 n_inputs = _flat_size(in_dims)
             if pending is None:
                 pending = start(_flat_size(in_dims))
+            _check_matrix_size(f"node {key!r} ({t})", pending["m"].shape[0], m.shape[1])
             pending["m"] = (pending["m"] @ m).tocsr()
             pending["b"] = pending["b"] @ m + b
             pending["name"] = pending["name"] or key
@@ -322,7 +390,7 @@ def from_nir(source: Any, chip: Any = None, *, dt_s: float | None = None, reset:
                 pending["meta"]["hwsim_threshold"] = int(np.asarray(meta["hwsim_threshold"]).item())
             if "hwsim_layer" in meta and "hwsim_layer" not in pending["meta"]:
                 # the layer name to_nir wrote: node names cannot be "input"/"output" or repeat
-                pending["meta"]["hwsim_layer"] = str(_plain(meta["hwsim_layer"]))
+                pending["meta"]["hwsim_layer"] = str(plain(meta["hwsim_layer"]))
             dims = out_dims
             continue
         # a neuron node closes a layer; sizes of its parameters must match the layer
@@ -331,107 +399,67 @@ def from_nir(source: Any, chip: Any = None, *, dt_s: float | None = None, reset:
             dims = _strip_batch(dims, _neuron_size(node, n), f"node {key!r} ({t})")
             n = n_inputs = _flat_size(dims)
         _check_neuron_size(node, key, n)
-        layer = pending or start(n)
+        layer = pending or start(n)  # neuron after neuron: the identity (its fan-in is checked before toarray)
         layers_raw.append({"node": node, "key": key, **layer})
         pending = None
     if pending is not None:
         layers_raw.append({"node": None, "key": pending["name"], **pending})
     if not layers_raw:
         raise MappingError("NIR graph has no layer (no linear or neuron node between Input and Output)")
+    return layers_raw
 
-    # cheap capacity rules on sizes before any dense matrix is built
-    shapes = [(lr["name"] or lr["key"], lr["m"].shape[0], lr["m"].shape[1]) for lr in layers_raw]
-    _precheck_sizes(shapes, chip)
 
-    layers, info = [], []
-    for k, lr in enumerate(layers_raw):
-        node = lr["node"]
-        regs = neuron_registers(node, view.dt_s, chip.core.v_bits)
-        name = lr["meta"].get("hwsim_layer", lr["name"] or lr["key"] or f"layer{k}")
-        w = lr["m"].toarray() * regs["gain"]
-        b = lr["b"] * regs["gain"] + regs["bias_add"]
-        if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
-            # every field is finite (check_nir_fields); products of huge values can still overflow
-            raise MappingError(
-                f"layer {k} ({name}): weights or biases overflow to inf when the linear nodes are composed "
-                f"and multiplied by the neuron gain {regs['gain']:g}; expected finite values"
-            )
-        q = quantize_layer(w, b, regs["threshold"], regs["fire"], chip)
-        if not regs["fire"] and "hwsim_threshold" in lr["meta"]:
-            q["threshold"] = lr["meta"]["hwsim_threshold"]
-        meta = (node or {}).get("metadata") or {}
-        layer_reset = view.reset or str(meta.get("hwsim_reset", "zero"))
-        if abs(regs["decay_chip"] - regs["decay_nir"]) >= DECAY_WARN_DIFFERENCE - 1e-9:
-            warnings.warn(
-                DRCWarning(
-                    f"NIR import: layer {k} ({name}), node {lr['key']!r}: decay per step "
-                    f"{regs['decay_nir']:.4g} (dt/tau = {1 - regs['decay_nir']:.4g}) becomes {regs['decay_chip']:.4g} "
-                    f"on the chip ({regs['integration']}, leak_shift {regs['leak_shift']}: decays are 1 - 2^-k); "
-                    "results can differ from the source network"
-                ),
-                stacklevel=2,
-            )
-        layers.append(
-            Layer(
-                weights=q["weights"],
-                bias=q["bias"],
-                threshold=q["threshold"],
-                leak_shift=regs["leak_shift"],
-                integration=regs["integration"],
-                reset=layer_reset,
-                fire=regs["fire"],
-                name=name,
-            )
+def _quantized_layer(k: int, lr: dict, view: NirView, chip: ChipConfig) -> tuple[Layer, dict]:
+    """Layer ``k`` in chip integers (registers from its neuron node, one quantization scale), and its report entry."""
+    node = lr["node"]
+    regs = neuron_registers(node, view.dt_s, chip.core.v_bits)
+    name = lr["meta"].get("hwsim_layer", lr["name"] or lr["key"] or f"layer{k}")
+    w = lr["m"].toarray() * regs["gain"]
+    b = lr["b"] * regs["gain"] + regs["bias_add"]
+    if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
+        # every field is finite (check_nir_fields); products of huge values can still overflow
+        raise MappingError(
+            f"layer {k} ({name}): weights or biases overflow to inf when the linear nodes are composed "
+            f"and multiplied by the neuron gain {regs['gain']:g}; expected finite values"
         )
-        info.append(
-            {
-                "layer": name,
-                "neuron_node": lr["key"] if node is not None else None,
-                "neuron_type": node["type"] if node is not None else None,
-                "scale": q["scale"],
-                "gain": regs["gain"],
-                "threshold_nir": regs["threshold"],
-                "decay_nir": regs["decay_nir"],
-                "decay_chip": regs["decay_chip"],
-                "nonzero_synapses": int(np.count_nonzero(q["weights"])),
-                "synapses": int(q["weights"].size),
-            }
+    q = quantize_layer(w, b, regs["threshold"], regs["fire"], chip)
+    if not regs["fire"] and "hwsim_threshold" in lr["meta"]:
+        q["threshold"] = lr["meta"]["hwsim_threshold"]
+    meta = (node or {}).get("metadata") or {}
+    layer_reset = view.reset or str(meta.get("hwsim_reset", "zero"))
+    if abs(regs["decay_chip"] - regs["decay_nir"]) >= DECAY_WARN_DIFFERENCE - 1e-9:
+        warnings.warn(
+            DRCWarning(
+                f"NIR import: layer {k} ({name}), node {lr['key']!r}: decay per step "
+                f"{regs['decay_nir']:.4g} (dt/tau = {1 - regs['decay_nir']:.4g}) becomes {regs['decay_chip']:.4g} "
+                f"on the chip ({regs['integration']}, leak_shift {regs['leak_shift']}: decays are 1 - 2^-k); "
+                "results can differ from the source network"
+            ),
+            stacklevel=3,
         )
-    carried = {
-        key: _plain(view.metadata[f"hwsim_{key}"]) for key in CARRIED_METADATA if f"hwsim_{key}" in view.metadata
-    }
-    if any(i["scale"] != 1.0 for i in info):
-        # re-quantized for this chip: the exported widths no longer describe the integers
-        carried.pop("w_bits", None)
-        carried.pop("v_bits", None)
-    net = Network(
-        layers=layers,
-        metadata={
-            "name": view.name,
-            "source": "nir",
-            "dt_s": view.dt_s,
-            "w_bits": chip.core.w_bits,
-            "v_bits": chip.core.v_bits,
-            **carried,
-            "scales": [i["scale"] for i in info],
-            "nir_import": info,
-        },
+    layer = Layer(
+        weights=q["weights"],
+        bias=q["bias"],
+        threshold=q["threshold"],
+        leak_shift=regs["leak_shift"],
+        integration=regs["integration"],
+        reset=layer_reset,
+        fire=regs["fire"],
+        name=name,
     )
-    check_drc(net, chip)
-    return net
-
-
-def _plain(value: Any) -> Any:
-    """A metadata value as plain Python (h5py returns bytes, NumPy scalars and arrays)."""
-    if isinstance(value, bytes):
-        return value.decode("utf8")
-    if isinstance(value, np.ndarray):
-        return _plain(value.tolist()) if value.ndim else _plain(value.item())
-    if isinstance(value, np.generic):
-        return _plain(value.item())
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
+    info = {
+        "layer": name,
+        "neuron_node": lr["key"] if node is not None else None,
+        "neuron_type": node["type"] if node is not None else None,
+        "scale": q["scale"],
+        "gain": regs["gain"],
+        "threshold_nir": regs["threshold"],
+        "decay_nir": regs["decay_nir"],
+        "decay_chip": regs["decay_chip"],
+        "nonzero_synapses": int(np.count_nonzero(q["weights"])),
+        "synapses": int(q["weights"].size),
+    }
+    return layer, info
 
 
 def _neuron_size(node: dict, default: int) -> int:
@@ -446,129 +474,6 @@ def _check_neuron_size(node: dict, key: str, n: int) -> None:
             size = np.asarray(node[p]).size
             if size not in (1, n):
                 raise MappingError(f"node {key!r} ({node['type']}): {p} has {size} values for a layer of {n} neurons")
-
-
-def _precheck_sizes(shapes: list[tuple[str, int, int]], chip: ChipConfig) -> None:
-    """fanin_le_axons, neurons_fit_cores and cores_le_chip_cores on sizes only (same messages as the rules)."""
-    for k, (name, n_in, _) in enumerate(shapes):
-        if n_in > chip.core.axons:
-            raise DRCError(
-                "fanin_le_axons",
-                f"layer {k} ({name})",
-                f"fan-in {n_in}",
-                f"{chip.core.axons} axons per core (no partial sums across cores)",
-            )
-    total = sum(s[2] for s in shapes)
-    if total > chip.n_cores * chip.core.neurons:
-        raise DRCError(
-            "neurons_fit_cores",
-            "network",
-            f"{total} neurons ({'+'.join(str(s[2]) for s in shapes)})",
-            f"{chip.n_cores * chip.core.neurons} neurons ({chip.n_cores} cores x {chip.core.neurons})",
-        )
-    parts = [len(split_sizes(s[2], chip.core.neurons)) for s in shapes]
-    if sum(parts) > chip.n_cores:
-        raise DRCError(
-            "cores_le_chip_cores",
-            "network",
-            f"{sum(parts)} cores ({'+'.join(map(str, parts))} per layer)",
-            f"{chip.n_cores} cores ({chip.mesh_rows}x{chip.mesh_cols} mesh)",
-        )
-
-
-def to_nir(network: Network, dt_s: float = DEFAULT_DT_S) -> Any:
-    """Export a quantized network as a ``nir.NIRGraph`` that :func:`from_nir` reads back exactly.
-
-    Each layer becomes an Affine node (``weight = W.T``) and a neuron node:
-    discontinuous spiking -> LIF with ``tau = dt`` (no memory); continuous without leak ->
-    IF with ``r = 1/dt``; continuous with leak ``k`` -> LIF with ``tau = 2^k dt``, ``r = 2^k``
-    and weights/bias multiplied by ``1 - 2^-k`` (the import divides them back); membrane
-    readouts -> no node (discontinuous), I, or LI. Thresholds are written as ``threshold - 0.5``
-    so NIR's strict ``v > v_threshold`` fires at the same integer membranes. The reset mode
-    goes to node metadata ``hwsim_reset`` (NIR has no reset-by-subtraction), the layer name to
-    the Affine node's ``hwsim_layer`` (node names must be unique and ``input``/``output`` are
-    taken), and the network metadata listed in :data:`CARRIED_METADATA` to the graph metadata
-    as ``hwsim_<key>``.
-    """
-    import nir
-
-    nodes: dict[str, Any] = {"input": nir.Input(input_type={"input": np.array([network.n_inputs])})}
-    edges: list[tuple[str, str]] = []
-    prev = "input"
-    used = {"input", "output"}
-
-    def unique(name: str) -> str:
-        out, n = name, 1
-        while out in used:
-            out, n = f"{name}_{n}", n + 1
-        used.add(out)
-        return out
-
-    for k, layer in enumerate(network.layers):
-        name = unique(layer.name or f"layer{k}")
-        n = layer.n_out
-        k_shift = layer.leak_shift if layer.integration == "continuous" else 0
-        c = 1.0 - 2.0**-k_shift if k_shift else 1.0
-        ones = np.ones(n)
-        meta_aff: dict[str, Any] = {"hwsim_layer": str(layer.name)}
-        if not layer.fire:
-            meta_aff["hwsim_threshold"] = int(layer.threshold)
-        nodes[name] = nir.Affine(
-            weight=layer.weights.T.astype(np.float64) * c, bias=layer.bias.astype(np.float64) * c, metadata=meta_aff
-        )
-        edges.append((prev, name))
-        prev = name
-        meta = {"hwsim_reset": layer.reset}
-        thr = (layer.threshold - 0.5) * ones
-        neuron = None
-        if layer.fire:
-            if layer.integration == "discontinuous":
-                neuron = nir.LIF(
-                    tau=dt_s * ones, r=ones.copy(), v_leak=0 * ones, v_threshold=thr, v_reset=0 * ones, metadata=meta
-                )
-            elif k_shift == 0:
-                neuron = nir.IF(r=ones / dt_s, v_threshold=thr, v_reset=0 * ones, metadata=meta)
-            else:
-                neuron = nir.LIF(
-                    tau=dt_s * 2.0**k_shift * ones,
-                    r=2.0**k_shift * ones,
-                    v_leak=0 * ones,
-                    v_threshold=thr,
-                    v_reset=0 * ones,
-                    metadata=meta,
-                )
-        elif layer.integration == "continuous":
-            if k_shift == 0:
-                neuron = nir.I(r=ones / dt_s, metadata=meta)
-            else:
-                neuron = nir.LI(tau=dt_s * 2.0**k_shift * ones, r=2.0**k_shift * ones, v_leak=0 * ones, metadata=meta)
-        if neuron is not None:
-            nname = unique(f"{name}_neuron")
-            nodes[nname] = neuron
-            edges.append((prev, nname))
-            prev = nname
-    nodes["output"] = nir.Output(output_type={"output": np.array([network.n_outputs])})
-    edges.append((prev, "output"))
-    metadata: dict[str, Any] = {"dt": float(dt_s), "name": str(network.metadata.get("name", ""))}
-    for key in CARRIED_METADATA:
-        if network.metadata.get(key) is not None:
-            metadata[f"hwsim_{key}"] = _plain(network.metadata[key])
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
-
-
-def write_nir(network: Network, path: str | Path, dt_s: float = DEFAULT_DT_S) -> Path:
-    """Export ``network`` with :func:`to_nir` and write it atomically as a ``.nir`` (HDF5) file."""
-    import io
-
-    import nir
-
-    from hwsim.program import atomic_write_bytes
-
-    buf = io.BytesIO()
-    nir.write(buf, to_nir(network, dt_s))
-    path = Path(path)
-    atomic_write_bytes(path, buf.getvalue())
-    return path
 
 
 def load_network(path: str | Path, chip: Any = None, *, dt_s: float | None = None, reset: str | None = None) -> Network:
