@@ -3,7 +3,7 @@
 These are consistency checks, not independent references: the numbers the README quotes are compared with
 what the code computes today (so a change that alters a documented number fails here until the README is
 updated), not with values derived another way. The numbers themselves are checked independently elsewhere
-(e.g. tests/hwsim/test_cli_run.py: the demo's accuracy against a layer-by-layer simulation, its energy by hand).
+(tests/hwsim/test_cli_run.py: the demo's accuracy against a layer-by-layer simulation, a run's energy by hand).
 """
 
 import re
