@@ -36,6 +36,16 @@ from hwsim.config import (
 from hwsim.encoding import ENCODINGS, as_raster_batch, encode
 from hwsim.errors import ConfigError, InputError, ProgramError
 from hwsim.kernels import N_COUNTERS, N_HOST_COUNTERS, chip_pass
+from hwsim.kernels.layout import (
+    ChipConstants,
+    ChipOutputs,
+    CoreScratch,
+    IncomingRoutes,
+    NeuronArrays,
+    RoutingTable,
+    SpikeLists,
+    SramWeights,
+)
 from hwsim.program import ChipProgram
 from hwsim.result import COUNTER_NAMES, HOST_COUNTER_NAMES, RunResult
 
@@ -60,45 +70,23 @@ assert N_COUNTERS == len(COUNTER_NAMES) and N_HOST_COUNTERS == len(HOST_COUNTER_
 
 
 @dataclass(frozen=True)
-class _Plan:
-    """A validated program unpacked into the arrays :func:`hwsim.kernels.chip_pass` takes.
+class EnginePlan:
+    """A validated program unpacked once into the structures :func:`hwsim.kernels.chip_pass` takes.
 
     Per-core arrays are in stage order (the order the kernel runs cores in);
-    ``column`` maps them back to program order (the counter columns).
+    ``order`` maps them back to program order (the counter columns). The
+    structures are those of :mod:`hwsim.kernels.layout`.
     """
 
-    order: tuple[int, ...]  # program index of each core, in stage order
+    order: np.ndarray  # program index of each core, in stage order
     stage: np.ndarray
-    column: np.ndarray
-    w_flat: np.ndarray  # int8 or int16
-    w_start: np.ndarray
-    n_axons: np.ndarray
-    n_neurons: np.ndarray
-    bias_flat: np.ndarray  # int16 (narrow variant) or int64
-    n_start: np.ndarray
-    threshold: np.ndarray
-    leak_shift: np.ndarray
-    continuous: np.ndarray  # bool
-    reset_zero: np.ndarray  # bool
-    fire: np.ndarray  # bool
-    w_pos: np.ndarray
-    w_neg: np.ndarray
-    n_groups: np.ndarray
-    max_hops: np.ndarray
-    in_ptr: np.ndarray
-    in_sender: np.ndarray
-    in_lo: np.ndarray
-    in_hi: np.ndarray
-    in_offset: np.ndarray
-    out_ptr: np.ndarray
-    out_lo: np.ndarray
-    out_hi: np.ndarray
-    out_hops: np.ndarray
+    host: RoutingTable  # the host port (one sender)
+    routes: RoutingTable  # the cores' routing entries (sender i = core i in stage order)
+    incoming: IncomingRoutes
+    neurons: NeuronArrays  # bias int16 (narrow variant) or int64
+    weights: SramWeights  # int8 or int16
+    consts: ChipConstants
     output_offset: np.ndarray  # -1 for cores that are not output cores
-    host_lo: np.ndarray
-    host_hi: np.ndarray
-    host_hops: np.ndarray
-    host_max_hops: int
     acc_dtype: type  # membrane scratch type: int16 or int32
     strides: np.ndarray  # spike-list length per sender (host first)
 
@@ -133,7 +121,7 @@ class Chip:
             )
         self.config = config
         self._program: ChipProgram | None = None
-        self._plan: _Plan | None = None
+        self._plan: EnginePlan | None = None
 
     # ------------------------------------------------------------ construction
     @classmethod
@@ -283,27 +271,22 @@ class Chip:
 
         ``free`` holds the per-thread scratch sets; a task borrows one while it runs.
         """
-        plan, chip, cc = self._plan, self._program.chip, self._program.chip.core
+        plan = self._plan
         Bc, T = raster.shape[0], raster.shape[1]  # raster: (Bc, T, n_words) uint64
-        counters = out["counters"][b0:b1]
-        host_counters = out["host_counters"][b0:b1]
         route_cycles = np.empty((Bc, T, len(plan.order)), np.int64)
-        mem_out, spk_out = out["mem_target"][b0:b1], out["spk_target"][b0:b1]
+        outputs = ChipOutputs(
+            counters=out["counters"][b0:b1],
+            route_cycles=route_cycles,
+            host_counters=out["host_counters"][b0:b1],
+            mem_out=out["mem_target"][b0:b1],
+            spk_out=out["spk_target"][b0:b1],
+            mem_col=out["mem_col"],
+            spk_col=out["spk_col"],
+        )
 
         def images(lo: int, hi: int, s: _Scratch) -> int:
-            return chip_pass(
-                lo, hi, micro, raster, _BIG_ENDIAN,
-                plan.host_lo, plan.host_hi, plan.host_hops, plan.host_max_hops, chip.hop_latency_cycles,
-                plan.column, plan.w_flat, plan.w_start, plan.n_axons, plan.n_neurons, plan.bias_flat, plan.n_start,
-                plan.threshold, plan.leak_shift, plan.continuous, plan.reset_zero, plan.fire,
-                plan.w_pos, plan.w_neg, plan.n_groups, plan.max_hops,
-                plan.in_ptr, plan.in_sender, plan.in_lo, plan.in_hi, plan.in_offset,
-                plan.out_ptr, plan.out_lo, plan.out_hi, plan.out_hops,
-                out["mem_col"], out["spk_col"],
-                cc.v_min, cc.v_max, CORE_START_CYCLES + CORE_DONE_CYCLES, SRAM_READ_LATENCY_CYCLES,
-                s.store, s.base, plan.strides, s.counts, s.v, s.axons, s.fired,
-                counters, route_cycles, host_counters, mem_out, spk_out,
-            )  # fmt: skip
+            return chip_pass(lo, hi, micro, raster, _BIG_ENDIAN, plan.order, plan.host, plan.routes, plan.incoming,
+                             plan.neurons, plan.weights, plan.consts, s.lists, s.core, outputs)  # fmt: skip
 
         # Images are independent. Tasks of a few micro-batches go to whichever
         # thread is free (balances the load when other processes share the CPUs);
@@ -341,7 +324,7 @@ class Chip:
         cycles = counters[..., COUNTER_NAMES.index("cycles")]
         total = chip.barrier_cycles + host_counters[..., HOST_COUNTER_NAMES.index("route_cycles")]
         for s in np.unique(plan.stage):
-            cols = plan.column[plan.stage == s]
+            cols = plan.order[plan.stage == s]
             total = total + cycles[..., cols].max(axis=-1) + route_cycles[..., cols].max(axis=-1)
         out["timestep_cycles"][b0:b1] = total
         return b1 - b0
@@ -350,15 +333,21 @@ class Chip:
 class _Scratch:
     """Per-thread working arrays of :func:`hwsim.kernels.chip_pass`, reused across chunks."""
 
-    def __init__(self, plan: _Plan, micro: int, T: int) -> None:
+    def __init__(self, plan: EnginePlan, micro: int, T: int) -> None:
         sizes = micro * T * plan.strides
-        self.base = _i64(np.concatenate([[0], np.cumsum(sizes)[:-1]]))
         dtype = np.int16 if int(plan.strides.max()) <= np.iinfo(np.int16).max else np.int32
-        self.store = np.empty(int(sizes.sum()), dtype)
-        self.counts = np.zeros((len(plan.strides), micro, T), np.int32)
-        self.v = np.empty(int(plan.n_neurons.max()), plan.acc_dtype)
-        self.axons = np.empty(int(plan.n_axons.max()), np.int32)
-        self.fired = np.empty(int(plan.n_neurons.max()), np.uint8)
+        self.lists = SpikeLists(
+            store=np.empty(int(sizes.sum()), dtype),
+            base=_i64(np.concatenate([[0], np.cumsum(sizes)[:-1]])),
+            stride=plan.strides,
+            counts=np.zeros((len(plan.strides), micro, T), np.int32),
+        )
+        n_max = int(plan.neurons.n_neurons.max())
+        self.core = CoreScratch(
+            v=np.empty(n_max, plan.acc_dtype),
+            axons=np.empty(int(plan.weights.n_axons.max()), np.int32),
+            fired=np.empty(n_max, np.uint8),
+        )
 
 
 def _padded(n_inputs: int) -> int:
@@ -414,7 +403,7 @@ def _check_inputs(inputs, timesteps, n_in: int, encoding: str, seed) -> tuple[np
     return x, T, True
 
 
-def _make_plan(program: ChipProgram) -> _Plan:
+def _make_plan(program: ChipProgram) -> EnginePlan:
     """Unpack a validated program into kernel arrays (weights in their compact type)."""
     chip, cc = program.chip, program.chip.core
     # Narrow types make wide SIMD: int8 weights with int16 membranes when both fit,
@@ -442,45 +431,69 @@ def _make_plan(program: ChipProgram) -> _Plan:
         return _i64(np.concatenate([[0], np.cumsum([len(row) for row in rows])]))
 
     n = [cp.n_neurons for cp in cores]
-    return _Plan(
-        order=order,
+    position = {cp.core: i for i, cp in enumerate(cores)}  # stage-order index of each mesh core
+    host_hops = _i64(host_hops)
+    return EnginePlan(
+        order=_i64(order),
         stage=_i64([cp.stage for cp in cores]),
-        column=_i64(order),
-        w_flat=np.concatenate([w.ravel() for w in weights]),
-        w_start=_i64(np.concatenate([[0], np.cumsum([w.size for w in weights])[:-1]])),
-        n_axons=_i64([cp.n_axons for cp in cores]),
-        n_neurons=_i64(n),
-        bias_flat=np.ascontiguousarray(np.concatenate([cp.bias for cp in cores]), dtype=bdt),
-        n_start=_i64(np.concatenate([[0], np.cumsum(n)[:-1]])),
-        threshold=_i64([cp.threshold for cp in cores]),
-        leak_shift=_i64([cp.leak_shift for cp in cores]),
-        continuous=np.array([cp.integration == "continuous" for cp in cores]),
-        reset_zero=np.array([cp.reset == "zero" for cp in cores]),
-        fire=np.array([bool(cp.fire) for cp in cores]),
-        w_pos=_i64([max(0, int(w.max())) for w in weights]),
-        w_neg=_i64([max(0, -int(w.min())) for w in weights]),
-        n_groups=_i64([cc.groups(cp.n_neurons) for cp in cores]),
-        max_hops=_i64([max(h, default=0) for h in hops]),
-        in_ptr=ptr(ins),
-        in_sender=flat([[i[1] for i in row] for row in ins]),
-        in_lo=flat([[i[2] for i in row] for row in ins]),
-        in_hi=flat([[i[3] for i in row] for row in ins]),
-        in_offset=flat([[i[0] for i in row] for row in ins]),
-        out_ptr=ptr([cp.routes for cp in cores]),
-        out_lo=flat([[r.src_lo for r in cp.routes] for cp in cores]),
-        out_hi=flat([[r.src_hi for r in cp.routes] for cp in cores]),
-        out_hops=flat(hops),
+        host=RoutingTable(
+            ptr=_i64([0, len(program.host_routes)]),
+            dest=_i64([position[r.dest_core] for r in program.host_routes]),
+            lo=_i64([r.src_lo for r in program.host_routes]),
+            hi=_i64([r.src_hi for r in program.host_routes]),
+            offset=_i64([r.axon_offset for r in program.host_routes]),
+            hops=host_hops,
+            max_hops=_i64([host_hops.max()]),
+        ),
+        routes=RoutingTable(
+            ptr=ptr([cp.routes for cp in cores]),
+            dest=flat([[position[r.dest_core] for r in cp.routes] for cp in cores]),
+            lo=flat([[r.src_lo for r in cp.routes] for cp in cores]),
+            hi=flat([[r.src_hi for r in cp.routes] for cp in cores]),
+            offset=flat([[r.axon_offset for r in cp.routes] for cp in cores]),
+            hops=flat(hops),
+            max_hops=_i64([max(h, default=0) for h in hops]),
+        ),
+        incoming=IncomingRoutes(
+            ptr=ptr(ins),
+            sender=flat([[i[1] for i in row] for row in ins]),
+            lo=flat([[i[2] for i in row] for row in ins]),
+            hi=flat([[i[3] for i in row] for row in ins]),
+            offset=flat([[i[0] for i in row] for row in ins]),
+        ),
+        neurons=NeuronArrays(
+            n_neurons=_i64(n),
+            start=_i64(np.concatenate([[0], np.cumsum(n)[:-1]])),
+            bias=np.ascontiguousarray(np.concatenate([cp.bias for cp in cores]), dtype=bdt),
+            threshold=_i64([cp.threshold for cp in cores]),
+            leak_shift=_i64([cp.leak_shift for cp in cores]),
+            continuous=np.array([cp.integration == "continuous" for cp in cores]),
+            reset_zero=np.array([cp.reset == "zero" for cp in cores]),
+            fire=np.array([bool(cp.fire) for cp in cores]),
+            n_groups=_i64([cc.groups(cp.n_neurons) for cp in cores]),
+        ),
+        weights=SramWeights(
+            n_axons=_i64([cp.n_axons for cp in cores]),
+            start=_i64(np.concatenate([[0], np.cumsum([w.size for w in weights])[:-1]])),
+            w=np.concatenate([w.ravel() for w in weights]),
+            w_pos=_i64([max(0, int(w.max())) for w in weights]),
+            w_neg=_i64([max(0, -int(w.min())) for w in weights]),
+        ),
+        consts=ChipConstants(
+            v_min=int(cc.v_min),
+            v_max=int(cc.v_max),
+            start_done_cycles=CORE_START_CYCLES + CORE_DONE_CYCLES,
+            sram_latency_cycles=SRAM_READ_LATENCY_CYCLES,
+            hop_latency=int(chip.hop_latency_cycles),
+            barrier_cycles=int(chip.barrier_cycles),
+        ),
         output_offset=_i64([cp.output_offset if cp.is_output else -1 for cp in cores]),
-        host_lo=_i64([r.src_lo for r in program.host_routes]),
-        host_hi=_i64([r.src_hi for r in program.host_routes]),
-        host_hops=_i64(host_hops),
-        host_max_hops=max(host_hops),
         acc_dtype=acc,
         strides=_i64([_padded(program.n_inputs)] + n),
     )
 
 
-def _allocate(program: ChipProgram, plan: _Plan, B: int, T: int, record: bool) -> dict:
+def _allocate(program: ChipProgram, plan: EnginePlan, B: int, T: int, record: bool) -> dict:
     """Result arrays, plus where the kernel writes membranes and spikes.
 
     Without ``record`` only output cores write, straight into the output arrays;
@@ -497,23 +510,23 @@ def _allocate(program: ChipProgram, plan: _Plan, B: int, T: int, record: bool) -
         "record": record,
     }
     if record:
-        total = int(plan.n_neurons.sum())
+        total = int(plan.neurons.n_neurons.sum())
         out["mem_target"] = np.zeros((B, T, total), np.int32)
         out["spk_target"] = np.zeros((B, T, total), np.uint8)
-        out["mem_col"] = out["spk_col"] = plan.n_start
+        out["mem_col"] = out["spk_col"] = plan.neurons.start
     else:
         out["mem_target"], out["spk_target"] = out["output_membranes"], out["output_spikes"]
         out["mem_col"] = out["spk_col"] = plan.output_offset
     return out
 
 
-def _result(program: ChipProgram, plan: _Plan, out: dict) -> RunResult:
+def _result(program: ChipProgram, plan: EnginePlan, out: dict) -> RunResult:
     membranes = core_spikes = None
     if out["record"]:
         membranes = [None] * len(plan.order)
         core_spikes = [None] * len(plan.order)
         for i, k in enumerate(plan.order):
-            lo, n = int(plan.n_start[i]), int(plan.n_neurons[i])
+            lo, n = int(plan.neurons.start[i]), int(plan.neurons.n_neurons[i])
             membranes[k] = np.ascontiguousarray(out["mem_target"][:, :, lo : lo + n])
             core_spikes[k] = np.ascontiguousarray(out["spk_target"][:, :, lo : lo + n])
             if plan.output_offset[i] >= 0:

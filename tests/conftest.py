@@ -63,6 +63,7 @@ COMPARISONS = {
     _kernels.chip_pass: _reference.chip_pass,
     # router (the twin of route_cycles is the golden unit's own, hwsim.golden.router)
     _kernels.count_routed: _reference.count_routed,
+    _kernels.deliver: _reference.deliver,
     _kernels.route_cycles: _reference.route_cycles,
     # RRAM crossbar kernels; the twin of the whole-chip kernel rram_chip_run is the golden model
     # (hwsim.rram.golden.simulate_rram), compared in tests/hwsim/rram/test_rram_engine.py

@@ -1,6 +1,7 @@
-"""Numba kernels of the router (chip-spec §1.1-1.2): packets and hops of a sender, and its route cycles.
+"""Numba kernels of the router (chip-spec §1.1-1.2): a sender's packets, hops and route cycles.
 
-Golden unit: :mod:`hwsim.golden.router`. Slow twins: :mod:`hwsim.reference.router`.
+Routing tables are :class:`~hwsim.kernels.layout.RoutingTable` s. Golden unit:
+:mod:`hwsim.golden.router`. Slow twins: :mod:`hwsim.reference.router`.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import numpy as np
 
 from hwsim.kernels.decorators import jit
 
-__all__ = ["route_cycles", "count_routed"]
+__all__ = ["route_cycles", "count_routed", "deliver"]
 
 
 @jit
@@ -19,12 +20,11 @@ def route_cycles(packets, max_hops, hop_latency_cycles):
 
 
 @jit
-def count_routed(spikes, start, n_spikes, lo, hi, hops, r_start, r_stop):
-    """Packets and hops a sender emits for its ascending spike list (chip-spec §1.1).
+def count_routed(spikes, start, n_spikes, table, sender):
+    """Packets and hops ``sender`` emits for its ascending spike list ``spikes[start : start + n_spikes]``.
 
-    The spike list is ``spikes[start : start + n_spikes]``; the sender's routing
-    entries are ``r_start .. r_stop-1`` of ``lo``/``hi``/``hops`` (source range
-    and hop count of each entry). Returns ``(packets, hops)``.
+    Counts every (spike, matching entry of the sender in ``table``) pair
+    (chip-spec §1.1); the destinations read the spike list themselves. Returns ``(packets, hops)``.
     """
     # Indices, not slices: a slice per call is a reference count update on the shared array,
     # which threads contend for.
@@ -32,14 +32,35 @@ def count_routed(spikes, start, n_spikes, lo, hi, hops, r_start, r_stop):
     hop_sum = 0
     if n_spikes == 0:
         return packets, hop_sum
-    for r in range(r_start, r_stop):
+    for r in range(table.ptr[sender], table.ptr[sender + 1]):
         cnt = 0
+        lo = table.lo[r]
+        hi = table.hi[r]
         for i in range(start, start + n_spikes):
             j = np.int64(spikes[i])
-            if j >= hi[r]:
+            if j >= hi:
                 break
-            if j >= lo[r]:
+            if j >= lo:
                 cnt += 1
         packets += cnt
-        hop_sum += cnt * hops[r]
+        hop_sum += cnt * table.hops[r]
+    return packets, hop_sum
+
+
+@jit
+def deliver(spikes, n_spikes, table, sender, axon_start, inbox):
+    """Deliver ``sender``'s spikes ``spikes[:n_spikes]`` into the destination cores' inbox bitmaps (chip-spec §1.1).
+
+    Source ``j`` matching entry ``r`` sets ``inbox[axon_start[dest[r]] + offset[r] + j - lo[r]]``.
+    Returns ``(packets, hops)``.
+    """
+    packets = 0
+    hop_sum = 0
+    for si in range(n_spikes):
+        j = spikes[si]
+        for r in range(table.ptr[sender], table.ptr[sender + 1]):
+            if table.lo[r] <= j and j < table.hi[r]:
+                inbox[axon_start[table.dest[r]] + table.offset[r] + j - table.lo[r]] = 1
+                packets += 1
+                hop_sum += table.hops[r]
     return packets, hop_sum

@@ -33,13 +33,13 @@ from hwsim.kernels.core import (
     SYNAPTIC_OPS,
 )
 from hwsim.kernels.decorators import jit
-from hwsim.kernels.router import route_cycles
+from hwsim.kernels.router import deliver, route_cycles
 
 __all__ = ["crossbar_read", "rram_chip_run", "N_RRAM_COUNTERS"]
 
 # Columns of the RRAM counters (RRAM_COUNTER_NAMES order); the digital ones are those of hwsim.kernels.core.
 N_RRAM_COUNTERS = 3
-_ROW_DRIVES, _CELL_READS, _ADC_CONVERSIONS = range(N_RRAM_COUNTERS)
+ROW_DRIVES, CELL_READS, ADC_CONVERSIONS = range(N_RRAM_COUNTERS)
 
 
 @jit
@@ -83,36 +83,38 @@ def crossbar_read(active, n_active, g_diff, g_sq, row_g, n_neurons, v_read, v_si
 
 
 @jit
-def rram_chip_run(
-    raster, z, noisy,
-    order, stage, n_axons, n_neurons, g_ptr, in_ptr, v_ptr,
-    g_diff, g_sq, row_g, bias, threshold, leak_shift, discontinuous, reset_zero, fire, adc_scale, lsb,
-    xbar_cycles, groups, out_off,
-    route_ptr, route_dest, route_lo, route_hi, route_axoff, route_hops, max_hops,
-    h_dest, h_lo, h_hi, h_axoff, h_hops, host_max_hops,
-    v_read, v_sigma, adc_lo, adc_hi, v_lo, v_hi, barrier_cycles, hop_latency, start_cycles, done_cycles,
-    out_spikes, out_mem, counters, rram_counters, read_g_out, host_counters, ts_cycles, adc_peak,
-):
+def rram_chip_run(raster, z, order, stage, host, routes, neurons, crossbars, consts, read, out):
     """Run a batch of images through an RRAM chip instance; fills the output arrays.
 
-    Per image ``b`` (parallel): state ``v`` (all cores' membranes, int64) and
-    the input-spike bitmaps ``inbox`` (all cores' axons). Per timestep: host
-    routing, then the cores in ``order`` (ascending stage), each doing read +
-    convert (if any axon spiked), one saturating add, the digital update and
-    the routing of its spikes (chip-spec §1, §7).
+    Args (the structures are those of :mod:`hwsim.kernels.layout`; per core arrays in program order):
+        raster: ``(B, T, n_inputs)`` 0/1 uint8.
+        z: ``(B, T, n_cores, neurons)`` read-noise normals (any array when ``read.noisy`` is off).
+        order: the program indices of the cores in stage order; stage: per core, its stage.
+        host: the host port's RoutingTable (``dest`` = program index); routes: the cores' RoutingTable.
+        neurons: NeuronArrays (``start`` with a last entry = total neurons); crossbars: Crossbars
+            (``axon_start`` likewise). consts: ChipConstants. read: ReadCircuit. out: RramOutputs.
+
+    Per image ``b``: state ``v`` (all cores' membranes, int64) and the input-spike
+    bitmaps ``inbox`` (all cores' axons). Per timestep: the host port, then the
+    cores in ``order`` (ascending stage), each doing read + convert (if any
+    axon spiked), one saturating add, the digital update and the routing of
+    its spikes (chip-spec §1, §7).
     """
     B, T, n_in = raster.shape
     C = order.shape[0]
-    n_v = v_ptr[C]
-    n_ax = in_ptr[C]
+    n_v = neurons.start[C]
+    n_ax = crossbars.axon_start[C]
+    v_lo = consts.v_min
+    v_hi = consts.v_max
     max_n = 1
     max_a = 1
     for k in range(C):
-        max_n = max(max_n, n_neurons[k])
-        max_a = max(max_a, n_axons[k])
+        max_n = max(max_n, neurons.n_neurons[k])
+        max_a = max(max_a, crossbars.n_axons[k])
     for b in range(B):
         v = np.zeros(n_v, np.int64)
         inbox = np.zeros(n_ax, np.uint8)
+        inputs = np.empty(max(n_in, 1), np.int64)
         active = np.empty(max_a, np.int64)
         acc = np.empty(max_n, np.float64)
         acc_sq = np.empty(max_n, np.float64)
@@ -122,83 +124,76 @@ def rram_chip_run(
         for t in range(T):
             inbox[:] = 0
             # host port (chip-spec §1.1)
-            h_packets = 0
-            h_hops_sum = 0
+            n_inputs = 0
             for i in range(n_in):
                 if raster[b, t, i] != 0:
-                    for r in range(h_dest.shape[0]):
-                        if h_lo[r] <= i and i < h_hi[r]:
-                            inbox[in_ptr[h_dest[r]] + h_axoff[r] + i - h_lo[r]] = 1
-                            h_packets += 1
-                            h_hops_sum += h_hops[r]
-            h_route = route_cycles(h_packets, host_max_hops, hop_latency)
-            host_counters[b, t, 0] = h_packets
-            host_counters[b, t, 1] = h_hops_sum
-            host_counters[b, t, 2] = h_route
-            cycles = barrier_cycles + h_route
+                    inputs[n_inputs] = i
+                    n_inputs += 1
+            h_packets, h_hops = deliver(inputs, n_inputs, host, 0, crossbars.axon_start, inbox)
+            h_route = route_cycles(h_packets, host.max_hops[0], consts.hop_latency)
+            out.host_counters[b, t, 0] = h_packets
+            out.host_counters[b, t, 1] = h_hops
+            out.host_counters[b, t, 2] = h_route
+            cycles = consts.barrier_cycles + h_route
             stage_compute = 0
             stage_route = 0
             for oi in range(C):
                 k = order[oi]
-                nn = n_neurons[k]
-                vo = v_ptr[k]
+                nn = neurons.n_neurons[k]
+                vo = neurons.start[k]
                 # START: discontinuous integration restarts the membranes
-                if discontinuous[k]:
+                if not neurons.continuous[k]:
                     for j in range(nn):
                         v[vo + j] = 0
                 # gather the spiking axons, ascending
                 n_spk = 0
-                io = in_ptr[k]
-                for a in range(n_axons[k]):
+                io = crossbars.axon_start[k]
+                A = crossbars.n_axons[k]
+                for a in range(A):
                     if inbox[io + a] != 0:
                         active[n_spk] = a
                         n_spk += 1
                 rg = 0.0
                 if n_spk > 0:
-                    go = g_ptr[k]
-                    ro = in_ptr[k]
-                    zk = z[b, t, k] if noisy else z_empty
+                    go = crossbars.g_start[k]
+                    zk = z[b, t, k] if read.noisy else z_empty
                     rg, peak = crossbar_read(
-                        active, n_spk, g_diff[go:go + n_axons[k] * nn], g_sq[go:go + n_axons[k] * nn],
-                        row_g[ro:ro + n_axons[k]], nn, v_read, v_sigma, noisy, zk, lsb[k], adc_lo, adc_hi,
-                        acc, acc_sq, codes,
-                    )
-                    if peak > adc_peak[b, k]:
-                        adc_peak[b, k] = peak
+                        active, n_spk, crossbars.g_diff[go:go + A * nn], crossbars.g_sq[go:go + A * nn],
+                        crossbars.row_g[io:io + A], nn, read.v_read, read.v_sigma, read.noisy, zk, crossbars.lsb[k],
+                        read.adc_lo, read.adc_hi, acc, acc_sq, codes,
+                    )  # fmt: skip
+                    if peak > out.adc_peak[b, k]:
+                        out.adc_peak[b, k] = peak
+                    scale = crossbars.adc_scale[k]
                     for j in range(nn):
                         # one saturating add of code x adc_scale (chip-spec §7.3 step 3)
-                        x = v[vo + j] + codes[j] * adc_scale[k]
+                        x = v[vo + j] + codes[j] * scale
                         v[vo + j] = v_lo if x < v_lo else (v_hi if x > v_hi else x)
                 # UPDATE (chip-spec §2.2 step 3)
                 n_fired = 0
-                th = threshold[k]
+                th = neurons.threshold[k]
+                ls = neurons.leak_shift[k]
                 for j in range(nn):
-                    x = v[vo + j] + bias[vo + j]
+                    x = v[vo + j] + neurons.bias[vo + j]
                     x = v_lo if x < v_lo else (v_hi if x > v_hi else x)
-                    if leak_shift[k] > 0:
-                        x = x - (x >> leak_shift[k])  # arithmetic shift on int64
-                    if fire[k] and x >= th:
+                    if ls > 0:
+                        x = x - (x >> ls)  # arithmetic shift on int64
+                    if neurons.fire[k] and x >= th:
                         spikes[n_fired] = j
                         n_fired += 1
-                        x = 0 if reset_zero[k] else x - th
+                        x = 0 if neurons.reset_zero[k] else x - th
                     v[vo + j] = x
                 # EMIT
-                packets = 0
-                hops = 0
-                for si in range(n_fired):
-                    j = spikes[si]
-                    for r in range(route_ptr[k], route_ptr[k + 1]):
-                        if route_lo[r] <= j and j < route_hi[r]:
-                            inbox[in_ptr[route_dest[r]] + route_axoff[r] + j - route_lo[r]] = 1
-                            packets += 1
-                            hops += route_hops[r]
-                if out_off[k] >= 0:
+                packets, hops = deliver(spikes, n_fired, routes, k, crossbars.axon_start, inbox)
+                oo = out.output_offset[k]
+                if oo >= 0:
                     for j in range(nn):
-                        out_mem[b, t, out_off[k] + j] = v[vo + j]
+                        out.output_membranes[b, t, oo + j] = v[vo + j]
                     for si in range(n_fired):
-                        out_spikes[b, t, out_off[k] + spikes[si]] = 1
-                core_cyc = start_cycles + (xbar_cycles[k] if n_spk > 0 else 0) + groups[k] + done_cycles
-                route_cyc = route_cycles(packets, max_hops[k], hop_latency)
+                        out.output_spikes[b, t, oo + spikes[si]] = 1
+                core_cyc = consts.start_done_cycles + (crossbars.read_cycles[k] if n_spk > 0 else 0) + neurons.n_groups[k]
+                route_cyc = route_cycles(packets, routes.max_hops[k], consts.hop_latency)
+                counters = out.counters
                 counters[b, t, k, AXON_EVENTS] = n_spk
                 counters[b, t, k, SRAM_READS] = 0
                 counters[b, t, k, SYNAPTIC_OPS] = n_spk * nn
@@ -207,10 +202,10 @@ def rram_chip_run(
                 counters[b, t, k, PACKETS] = packets
                 counters[b, t, k, HOPS] = hops
                 counters[b, t, k, CYCLES] = core_cyc
-                rram_counters[b, t, k, _ROW_DRIVES] = n_spk
-                rram_counters[b, t, k, _CELL_READS] = 2 * n_spk * nn
-                rram_counters[b, t, k, _ADC_CONVERSIONS] = nn if n_spk > 0 else 0
-                read_g_out[b, t, k] = rg
+                out.rram_counters[b, t, k, ROW_DRIVES] = n_spk
+                out.rram_counters[b, t, k, CELL_READS] = 2 * n_spk * nn
+                out.rram_counters[b, t, k, ADC_CONVERSIONS] = nn if n_spk > 0 else 0
+                out.read_conductance_us[b, t, k] = rg
                 # stage bookkeeping (chip-spec §1.2): cores of one stage run in parallel
                 stage_compute = max(stage_compute, core_cyc)
                 stage_route = max(stage_route, route_cyc)
@@ -218,4 +213,4 @@ def rram_chip_run(
                     cycles += stage_compute + stage_route
                     stage_compute = 0
                     stage_route = 0
-            ts_cycles[b, t] = cycles
+            out.timestep_cycles[b, t] = cycles

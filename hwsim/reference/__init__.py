@@ -10,7 +10,7 @@ output.
 from hwsim.reference.chip import chip_pass
 from hwsim.reference.core import core_timestep, integrate_spikes, update_neurons
 from hwsim.reference.host_port import host_timestep
-from hwsim.reference.router import count_routed, route_cycles
+from hwsim.reference.router import count_routed, deliver, route_cycles
 
 __all__ = ["integrate_spikes", "update_neurons", "core_timestep", "host_timestep", "chip_pass", "count_routed",
-           "route_cycles"]
+           "deliver", "route_cycles"]

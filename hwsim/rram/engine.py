@@ -20,11 +20,12 @@ import numpy as np
 from hwsim.config import CORE_DONE_CYCLES, CORE_START_CYCLES
 from hwsim.encoding import as_raster_batch, encode
 from hwsim.errors import InputError
+from hwsim.kernels.layout import ChipConstants, Crossbars, NeuronArrays, ReadCircuit, RoutingTable, RramOutputs
 from hwsim.result import COUNTER_NAMES, HOST_COUNTER_NAMES, RunResult
 from hwsim.rram.device import RramChip, program_chip, seed_words
 from hwsim.rram.golden import RRAM_COUNTER_NAMES
 
-__all__ = ["PackedRram", "pack", "run_rram", "calibrate_adc_scales", "CALIBRATION_IMAGES", "calibration_count",
+__all__ = ["RramEnginePlan", "pack", "run_rram", "calibrate_adc_scales", "CALIBRATION_IMAGES", "calibration_count",
            "calibrate_on_images"]
 
 #: Training images the ADC scale registers are calibrated on, at most (docs/rram.md §4); a third of a
@@ -33,21 +34,43 @@ CALIBRATION_IMAGES = 300
 
 
 @dataclass(frozen=True)
-class PackedRram:
-    """An :class:`RramChip` unpacked into the flat arrays of :func:`hwsim.kernels.rram.rram_chip_run`."""
+class RramEnginePlan:
+    """An :class:`RramChip` unpacked once into the structures :func:`hwsim.kernels.rram.rram_chip_run` takes.
 
-    arrays: dict
-    scalars: dict
-    n_cores: int
+    Per-core arrays are in program order; ``order`` lists the program indices in
+    stage order (the order the kernel runs cores in). The structures are those of
+    :mod:`hwsim.kernels.layout`; the fields follow :class:`hwsim.chip.EnginePlan`.
+    """
+
+    order: np.ndarray
+    stage: np.ndarray
+    host: RoutingTable  # the host port (one sender); dest = program index
+    routes: RoutingTable  # the cores' routing entries (sender k = program core k)
+    neurons: NeuronArrays  # start has a last entry: the total neuron count
+    crossbars: Crossbars  # axon_start likewise
+    consts: ChipConstants
+    read: ReadCircuit
+    output_offset: np.ndarray  # -1 for cores that are not output cores
     n_outputs: int
-    neurons: int
-    noisy: bool
+    neurons_per_core: int  # the core's neuron count (the read-noise draw per core)
     # read-noise normals already drawn, keyed by (seed, first_index, B, T): re-running the same images on
     # the same instance (threshold search) reuses them instead of re-seeding B generators
     noise_cache: dict = field(default_factory=dict, compare=False, repr=False)
 
+    @property
+    def n_cores(self) -> int:
+        return int(self.order.shape[0])
 
-def pack(rchip: RramChip) -> PackedRram:
+    @property
+    def noisy(self) -> bool:
+        return bool(self.read.noisy)
+
+
+def _i64(values) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(values, dtype=np.int64).reshape(-1))
+
+
+def pack(rchip: RramChip) -> RramEnginePlan:
     """Unpack a chip instance (program, conductances, registers, routes) into kernel arrays."""
     program = rchip.program
     chip = program.chip
@@ -55,116 +78,115 @@ def pack(rchip: RramChip) -> PackedRram:
     cores = program.cores
     C = len(cores)
     index = {cp.core: k for k, cp in enumerate(cores)}
-    n_axons = np.array([cp.n_axons for cp in cores], np.int64)
-    n_neurons = np.array([cp.n_neurons for cp in cores], np.int64)
-    g_ptr = np.concatenate([[0], np.cumsum(n_axons * n_neurons)]).astype(np.int64)
-    in_ptr = np.concatenate([[0], np.cumsum(n_axons)]).astype(np.int64)
-    v_ptr = np.concatenate([[0], np.cumsum(n_neurons)]).astype(np.int64)
+    n_axons = _i64([cp.n_axons for cp in cores])
+    n_neurons = _i64([cp.n_neurons for cp in cores])
     n_adcs = cfg.adc_count(chip.core.neurons)
     read_c, conv_c = cfg.read_cycles(chip.clock_mhz), cfg.conversion_cycles(chip.clock_mhz)
-    routes = [(k, r) for k, cp in enumerate(cores) for r in cp.routes]
-    route_ptr = np.zeros(C + 1, np.int64)
-    for k, cp in enumerate(cores):
-        route_ptr[k + 1] = route_ptr[k] + len(cp.routes)
 
-    def hops(src_core, r):
-        return chip.hops(src_core, r.dest_core)
+    def ptr(counts) -> np.ndarray:
+        return _i64(np.concatenate([[0], np.cumsum(counts)]))
 
-    arrays = dict(
-        order=np.array(sorted(range(C), key=lambda k: (cores[k].stage, k)), np.int64),
-        stage=np.array([cp.stage for cp in cores], np.int64),
-        n_axons=n_axons,
-        n_neurons=n_neurons,
-        g_ptr=g_ptr,
-        in_ptr=in_ptr,
-        v_ptr=v_ptr,
-        g_diff=np.concatenate([cb.g_diff_us.ravel() for cb in rchip.crossbars]).astype(np.float64),
-        g_sq=np.concatenate([cb.g_sq_us2.ravel() for cb in rchip.crossbars]).astype(np.float64),
-        row_g=np.concatenate([cb.row_conductance_us for cb in rchip.crossbars]).astype(np.float64),
-        bias=np.concatenate([cp.bias for cp in cores]).astype(np.int64),
-        threshold=np.array(rchip.thresholds, np.int64),
-        leak_shift=np.array([cp.leak_shift for cp in cores], np.int64),
-        discontinuous=np.array([cp.integration == "discontinuous" for cp in cores], np.bool_),
-        reset_zero=np.array([cp.reset == "zero" for cp in cores], np.bool_),
-        fire=np.array([cp.fire for cp in cores], np.bool_),
-        adc_scale=np.array(rchip.adc_scales, np.int64),
-        lsb=np.array([rchip.lsb_current_ua(k) for k in range(C)], np.float64),
-        xbar_cycles=np.array([read_c + (-(-cp.n_neurons // n_adcs)) * conv_c for cp in cores], np.int64),
-        groups=np.array([chip.core.groups(cp.n_neurons) for cp in cores], np.int64),
-        out_off=np.array([cp.output_offset if cp.is_output else -1 for cp in cores], np.int64),
-        route_ptr=route_ptr,
-        route_dest=np.array([index[r.dest_core] for _, r in routes], np.int64),
-        route_lo=np.array([r.src_lo for _, r in routes], np.int64),
-        route_hi=np.array([r.src_hi for _, r in routes], np.int64),
-        route_axoff=np.array([r.axon_offset for _, r in routes], np.int64),
-        route_hops=np.array([hops(cores[k].core, r) for k, r in routes], np.int64),
-        max_hops=np.array([max((hops(cp.core, r) for r in cp.routes), default=0) for cp in cores], np.int64),
-        h_dest=np.array([index[r.dest_core] for r in program.host_routes], np.int64),
-        h_lo=np.array([r.src_lo for r in program.host_routes], np.int64),
-        h_hi=np.array([r.src_hi for r in program.host_routes], np.int64),
-        h_axoff=np.array([r.axon_offset for r in program.host_routes], np.int64),
-        h_hops=np.array([chip.hops(0, r.dest_core) for r in program.host_routes], np.int64),
-    )
+    def table(senders) -> RoutingTable:
+        # senders: (mesh core id of the sender, its routes); hops counted from the sender
+        hops = [[chip.hops(src, r.dest_core) for r in routes] for src, routes in senders]
+        entries = [r for _, routes in senders for r in routes]
+        return RoutingTable(
+            ptr=ptr([len(routes) for _, routes in senders]),
+            dest=_i64([index[r.dest_core] for r in entries]),
+            lo=_i64([r.src_lo for r in entries]),
+            hi=_i64([r.src_hi for r in entries]),
+            offset=_i64([r.axon_offset for r in entries]),
+            hops=_i64([h for row in hops for h in row]),
+            max_hops=_i64([max(row, default=0) for row in hops]),
+        )
+
     noisy = bool(cfg.read_noise and cfg.read_noise_sigma > 0)
-    scalars = dict(
-        host_max_hops=int(arrays["h_hops"].max()),
-        v_read=float(cfg.v_read_v),
-        # formed as in the golden model: (v_read * sigma) * sqrt(acc_sq) * z
-        v_sigma=float(cfg.v_read_v * cfg.read_noise_sigma),
-        adc_lo=-float(1 << (cfg.adc_bits - 1)),
-        adc_hi=float((1 << (cfg.adc_bits - 1)) - 1),
-        v_lo=int(chip.core.v_min),
-        v_hi=int(chip.core.v_max),
-        barrier_cycles=int(chip.barrier_cycles),
-        hop_latency=int(chip.hop_latency_cycles),
-        start_cycles=CORE_START_CYCLES,
-        done_cycles=CORE_DONE_CYCLES,
+    return RramEnginePlan(
+        order=_i64(sorted(range(C), key=lambda k: (cores[k].stage, k))),
+        stage=_i64([cp.stage for cp in cores]),
+        host=table([(0, program.host_routes)]),
+        routes=table([(cp.core, cp.routes) for cp in cores]),
+        neurons=NeuronArrays(
+            n_neurons=n_neurons,
+            start=ptr(n_neurons),
+            bias=np.concatenate([cp.bias for cp in cores]).astype(np.int64),
+            threshold=_i64(rchip.thresholds),
+            leak_shift=_i64([cp.leak_shift for cp in cores]),
+            continuous=np.array([cp.integration == "continuous" for cp in cores], np.bool_),
+            reset_zero=np.array([cp.reset == "zero" for cp in cores], np.bool_),
+            fire=np.array([cp.fire for cp in cores], np.bool_),
+            n_groups=_i64([chip.core.groups(cp.n_neurons) for cp in cores]),
+        ),
+        crossbars=Crossbars(
+            n_axons=n_axons,
+            axon_start=ptr(n_axons),
+            g_start=ptr(n_axons * n_neurons),
+            g_diff=np.concatenate([cb.g_diff_us.ravel() for cb in rchip.crossbars]).astype(np.float64),
+            g_sq=np.concatenate([cb.g_sq_us2.ravel() for cb in rchip.crossbars]).astype(np.float64),
+            row_g=np.concatenate([cb.row_conductance_us for cb in rchip.crossbars]).astype(np.float64),
+            adc_scale=_i64(rchip.adc_scales),
+            lsb=np.array([rchip.lsb_current_ua(k) for k in range(C)], np.float64),
+            # read + ceil(n_neurons / n_adcs) conversions (chip-spec §7.4)
+            read_cycles=_i64([read_c + (-(-cp.n_neurons // n_adcs)) * conv_c for cp in cores]),
+        ),
+        consts=ChipConstants(
+            v_min=int(chip.core.v_min),
+            v_max=int(chip.core.v_max),
+            start_done_cycles=CORE_START_CYCLES + CORE_DONE_CYCLES,
+            sram_latency_cycles=0,  # an RRAM core reads no SRAM
+            hop_latency=int(chip.hop_latency_cycles),
+            barrier_cycles=int(chip.barrier_cycles),
+        ),
+        read=ReadCircuit(
+            v_read=float(cfg.v_read_v),
+            # formed as in the golden model: (v_read * sigma) * sqrt(acc_sq) * z
+            v_sigma=float(cfg.v_read_v * cfg.read_noise_sigma),
+            noisy=noisy,
+            adc_lo=-float(1 << (cfg.adc_bits - 1)),
+            adc_hi=float((1 << (cfg.adc_bits - 1)) - 1),
+        ),
+        output_offset=_i64([cp.output_offset if cp.is_output else -1 for cp in cores]),
+        n_outputs=program.n_outputs,
+        neurons_per_core=chip.core.neurons,
     )
-    return PackedRram(arrays, scalars, C, program.n_outputs, chip.core.neurons, noisy)
 
 
-def _run_chunk(packed: PackedRram, rchip: RramChip, raster: np.ndarray, first_index: int, threads: int) -> RunResult:
+def _run_chunk(plan: RramEnginePlan, rchip: RramChip, raster: np.ndarray, first_index: int, threads: int) -> RunResult:
     from hwsim.kernels.random import read_noise_fill  # compiled on first use only
     from hwsim.kernels.rram import rram_chip_run
 
     B, T, _ = raster.shape
-    C, a, s = packed.n_cores, packed.arrays, packed.scalars
+    C = plan.n_cores
     draw = False  # the workers draw the read noise of their own images (GIL-free kernel), or it is cached
-    if packed.noisy:
+    if plan.noisy:
         key = (rchip.seed, first_index, B, T)
-        z = packed.noise_cache.get(key)
+        z = plan.noise_cache.get(key)
         if z is None:
-            z = np.empty((B, T, C, packed.neurons), np.float64)
+            z = np.empty((B, T, C, plan.neurons_per_core), np.float64)
             draw = True
         seed_w = seed_words(rchip.seed)
     else:
         z = np.zeros((1, 1, 1, 1), np.float64)
-    out_spikes = np.zeros((B, T, packed.n_outputs), np.uint8)
-    out_mem = np.zeros((B, T, packed.n_outputs), np.int32)
-    counters = np.zeros((B, T, C, len(COUNTER_NAMES)), np.int64)
-    rram_counters = np.zeros((B, T, C, len(RRAM_COUNTER_NAMES)), np.int64)
-    read_g = np.zeros((B, T, C), np.float64)
-    host_counters = np.zeros((B, T, len(HOST_COUNTER_NAMES)), np.int64)
-    ts_cycles = np.zeros((B, T), np.int64)
-    adc_peak = np.zeros((B, C), np.float64)
+    out = RramOutputs(
+        output_spikes=np.zeros((B, T, plan.n_outputs), np.uint8),
+        output_membranes=np.zeros((B, T, plan.n_outputs), np.int32),
+        counters=np.zeros((B, T, C, len(COUNTER_NAMES)), np.int64),
+        host_counters=np.zeros((B, T, len(HOST_COUNTER_NAMES)), np.int64),
+        timestep_cycles=np.zeros((B, T), np.int64),
+        rram_counters=np.zeros((B, T, C, len(RRAM_COUNTER_NAMES)), np.int64),
+        read_conductance_us=np.zeros((B, T, C), np.float64),
+        adc_peak=np.zeros((B, C), np.float64),
+        output_offset=plan.output_offset,
+    )
     raster = np.ascontiguousarray(raster, np.uint8)
 
     def work(lo: int, hi: int) -> None:
         if draw:
             # the same numbers as read_noise_normals(seed, first_index + b, T, C, N) for every image b
             read_noise_fill(seed_w, first_index + lo, z[lo:hi])
-        rram_chip_run(
-            raster[lo:hi], z[lo:hi] if packed.noisy else z, packed.noisy,
-            a["order"], a["stage"], a["n_axons"], a["n_neurons"], a["g_ptr"], a["in_ptr"], a["v_ptr"],
-            a["g_diff"], a["g_sq"], a["row_g"], a["bias"], a["threshold"], a["leak_shift"], a["discontinuous"],
-            a["reset_zero"], a["fire"], a["adc_scale"], a["lsb"], a["xbar_cycles"], a["groups"], a["out_off"],
-            a["route_ptr"], a["route_dest"], a["route_lo"], a["route_hi"], a["route_axoff"], a["route_hops"],
-            a["max_hops"], a["h_dest"], a["h_lo"], a["h_hi"], a["h_axoff"], a["h_hops"], s["host_max_hops"],
-            s["v_read"], s["v_sigma"], s["adc_lo"], s["adc_hi"], s["v_lo"], s["v_hi"], s["barrier_cycles"],
-            s["hop_latency"], s["start_cycles"], s["done_cycles"],
-            out_spikes[lo:hi], out_mem[lo:hi], counters[lo:hi], rram_counters[lo:hi], read_g[lo:hi],
-            host_counters[lo:hi], ts_cycles[lo:hi], adc_peak[lo:hi],
-        )
+        images = RramOutputs(*(a if name == "output_offset" else a[lo:hi] for name, a in zip(out._fields, out)))
+        rram_chip_run(raster[lo:hi], z[lo:hi] if plan.noisy else z, plan.order, plan.stage, plan.host, plan.routes,
+                      plan.neurons, plan.crossbars, plan.consts, plan.read, images)  # fmt: skip
 
     # disjoint image ranges on threads (the kernel releases the GIL); each image's result depends
     # only on its own raster and noise, so the split does not change any bit
@@ -176,16 +198,17 @@ def _run_chunk(packed: PackedRram, rchip: RramChip, raster: np.ndarray, first_in
         with ThreadPoolExecutor(n_threads) as pool:
             list(pool.map(work, bounds[:-1], bounds[1:]))
     if draw and z.nbytes <= 64 << 20:  # keep memory bounded
-        packed.noise_cache[key] = z
+        plan.noise_cache[key] = z
     return RunResult(
-        output_spikes=out_spikes,
-        output_membranes=out_mem,
-        counters=counters,
-        host_counters=host_counters,
-        timestep_cycles=ts_cycles,
+        output_spikes=out.output_spikes,
+        output_membranes=out.output_membranes,
+        counters=out.counters,
+        host_counters=out.host_counters,
+        timestep_cycles=out.timestep_cycles,
         core_ids=tuple(cp.core for cp in rchip.program.cores),
         readout=rchip.program.readout,
-        extra={"rram_counters": rram_counters, "read_conductance_us": read_g, "adc_peak": adc_peak},
+        extra={"rram_counters": out.rram_counters, "read_conductance_us": out.read_conductance_us,
+               "adc_peak": out.adc_peak},  # fmt: skip
     )
 
 
@@ -198,7 +221,7 @@ def run_rram(
     seed: int = 0,
     first_index: int = 0,
     chunk_size: int = 256,
-    packed: PackedRram | None = None,
+    packed: RramEnginePlan | None = None,
     threads: int | None = None,
 ) -> RunResult:
     """Run an RRAM chip instance on rasters or images with the fast path.
@@ -224,9 +247,7 @@ def run_rram(
     if packed is None:
         packed = pack(rchip)
     else:
-        packed = dataclasses.replace(
-            packed, arrays={**packed.arrays, "threshold": np.array(rchip.thresholds, np.int64)}
-        )
+        packed = dataclasses.replace(packed, neurons=packed.neurons._replace(threshold=_i64(rchip.thresholds)))
     x = np.asarray(inputs)
     n_in = rchip.program.n_inputs
     images = timesteps is not None

@@ -34,7 +34,7 @@ import numpy as np
 from hwsim.errors import InputError
 from hwsim.program import ChipProgram
 from hwsim.rram.device import RramChip, program_chip
-from hwsim.rram.engine import PackedRram, pack, run_rram
+from hwsim.rram.engine import RramEnginePlan, pack, run_rram
 from hwsim.result import COUNTER_NAMES
 
 __all__ = [
@@ -91,7 +91,7 @@ def signature_names(program: ChipProgram) -> list[str]:
 
 
 def response_signature(rchip: RramChip, rasters: np.ndarray, labels: np.ndarray,
-                       packed: PackedRram | None = None) -> np.ndarray:
+                       packed: RramEnginePlan | None = None) -> np.ndarray:
     """The response signature of one chip instance on the signature images.
 
     Features: per stage, spikes per neuron per timestep; per output, the mean
@@ -119,7 +119,7 @@ def response_signature(rchip: RramChip, rasters: np.ndarray, labels: np.ndarray,
     return np.array(feats, np.float64)
 
 
-def _accuracy(rchip: RramChip, packed: PackedRram, rasters: np.ndarray, labels: np.ndarray) -> float:
+def _accuracy(rchip: RramChip, packed: RramEnginePlan, rasters: np.ndarray, labels: np.ndarray) -> float:
     return float((run_rram(rchip, rasters, packed=packed, threads=1).predictions == labels).mean())
 
 

@@ -1,0 +1,80 @@
+"""The named structures the kernels take: a chip program unpacked into arrays, grouped by concern.
+
+Numba compiles a namedtuple argument into a plain struct (each field keeps its
+own array type, a field access costs nothing at run time), so a kernel call
+reads as a few named groups instead of fifty positional arrays. Every field is
+an array or a scalar; "per core" arrays are indexed by the kernel's core
+index (stage order for :func:`hwsim.kernels.chip.chip_pass`, program order for
+:func:`hwsim.kernels.rram.rram_chip_run`).
+
+The engines build them once per loaded program (:class:`hwsim.chip.EnginePlan`,
+:class:`hwsim.rram.engine.RramEnginePlan`).
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+__all__ = ["RoutingTable", "IncomingRoutes", "NeuronArrays", "SramWeights", "Crossbars", "ChipConstants",
+           "ReadCircuit", "SpikeLists", "CoreScratch", "ChipOutputs", "RramOutputs"]
+
+#: Routing entries of a set of senders (chip-spec §1.1): those of sender ``s`` are ``ptr[s] : ptr[s+1]``.
+#: Entry ``r`` sends sources ``lo[r] .. hi[r]-1`` to core ``dest[r]`` (kernel core index) from axon
+#: ``offset[r]`` on, ``hops[r]`` hops away; ``max_hops[s]`` is the largest hop count of sender ``s``'s
+#: entries, 0 if it has none (its route cycles, §1.2). The host port is a table with one sender.
+RoutingTable = namedtuple("RoutingTable", ["ptr", "dest", "lo", "hi", "offset", "hops", "max_hops"])
+
+#: The routes into each core, seen from the receiver (the digital engine gathers its axons through
+#: them): those of core ``i`` are ``ptr[i] : ptr[i+1]``, sorted by axon offset; ``sender[r]`` is 0 for
+#: the host, ``j + 1`` for core ``j``.
+IncomingRoutes = namedtuple("IncomingRoutes", ["ptr", "sender", "lo", "hi", "offset"])
+
+#: Per core, its neuron units (chip-spec §2.2): ``n_neurons``; ``start``: first index of its neurons in
+#: the flat per-neuron arrays (``bias``, membranes); the registers; ``n_groups``: lane groups (§2.4).
+NeuronArrays = namedtuple(
+    "NeuronArrays",
+    ["n_neurons", "start", "bias", "threshold", "leak_shift", "continuous", "reset_zero", "fire", "n_groups"],
+)
+
+#: Per digital core, its weight SRAM: ``n_axons``; ``start``: first weight in ``w`` (flat, C-order
+#: ``(n_axons, n_neurons)`` blocks); ``w_pos``/``w_neg``: its largest positive/negative weight magnitude.
+SramWeights = namedtuple("SramWeights", ["n_axons", "start", "w", "w_pos", "w_neg"])
+
+#: Per RRAM core, its crossbar (chip-spec §7): ``n_axons``; ``axon_start``: first axon in flat per-axon
+#: arrays (``row_g``, the inbox); ``g_start``: first cell in the flat ``(n_axons, n_neurons)`` blocks
+#: ``g_diff`` (G+ - G-, uS) and ``g_sq`` (G+^2 + G-^2); ``row_g``: per axon sum of G+ + G- (uS);
+#: ``adc_scale`` and ``lsb`` (uA) registers; ``read_cycles``: read and conversion cycles (§7.4).
+Crossbars = namedtuple(
+    "Crossbars", ["n_axons", "axon_start", "g_start", "g_diff", "g_sq", "row_g", "adc_scale", "lsb", "read_cycles"]
+)
+
+#: Constants of the chip: the ``v_bits`` range, the fixed cycles of a core timestep (§2.4), the NoC
+#: hop latency and the barrier (§1.2).
+ChipConstants = namedtuple(
+    "ChipConstants", ["v_min", "v_max", "start_done_cycles", "sram_latency_cycles", "hop_latency", "barrier_cycles"]
+)
+
+#: The RRAM read circuit (chip-spec §7.3): read voltage (V), ``v_read * sigma`` of the read noise,
+#: whether read noise is on, and the ADC code range (floats).
+ReadCircuit = namedtuple("ReadCircuit", ["v_read", "v_sigma", "noisy", "adc_lo", "adc_hi"])
+
+#: Spike lists of every sender for a micro-batch (module docstring of :mod:`hwsim.kernels.chip`).
+SpikeLists = namedtuple("SpikeLists", ["store", "base", "stride", "counts"])
+
+#: Working arrays of one core, sized for the largest: membranes, gathered axons, fired flags.
+CoreScratch = namedtuple("CoreScratch", ["v", "axons", "fired"])
+
+#: What :func:`hwsim.kernels.chip.chip_pass` writes: per program core ``counters`` (B, T, C, 8) and
+#: ``route_cycles`` (B, T, C); ``host_counters`` (B, T, 3); membranes ``mem_out`` and spikes
+#: ``spk_out`` of core ``i`` from columns ``mem_col[i]``/``spk_col[i]`` on (-1: not written).
+ChipOutputs = namedtuple(
+    "ChipOutputs", ["counters", "route_cycles", "host_counters", "mem_out", "spk_out", "mem_col", "spk_col"]
+)
+
+#: What :func:`hwsim.kernels.rram.rram_chip_run` writes (names of :class:`hwsim.result.RunResult` and its
+#: ``extra``); ``output_offset[k]`` is core ``k``'s first output, -1 if it is not an output core.
+RramOutputs = namedtuple(
+    "RramOutputs",
+    ["output_spikes", "output_membranes", "counters", "host_counters", "timestep_cycles", "rram_counters",
+     "read_conductance_us", "adc_peak", "output_offset"],
+)
