@@ -191,4 +191,26 @@ def test_yield_on_fashion_mnist_from_the_debian_package(tmp_path, capsys, debian
     acc = np.array(data["accuracies"])
     assert data["test_images"] == 200 and len(acc) == 3
     assert data["ideal_accuracy"] >= 0.6 and acc.min() >= 0.5  # far above chance (0.1) on real images
+    # Instance 0 and the ideal chip, exactly: the golden RRAM model (not the engine the study runs) on the same
+    # program, ADC scales and rasters (test images rate-coded with seed 1, as the study does). Catches: a study
+    # that scores other images, another instance or uncalibrated scales, which the bounds above cannot see.
+    from hwsim.config import ChipConfig
+    from hwsim.datasets import load_dataset
+    from hwsim.encoding import encode
+    from hwsim.network import Network
+    from hwsim.rram import program_chip
+    from hwsim.rram.golden import simulate_rram
+    from hwsim.rram.yield_study import with_rram
+    from mapping import map_network
+
+    program = map_network(Network.load(net_file), ChipConfig.from_dict(data["chip"]))
+    ds = load_dataset("fashion-mnist", limit=200)
+    rasters = encode(ds.x_test, data["timesteps"], data["encoding"], 1)
+    scales = data["adc_scales"]
+    golden = simulate_rram(program_chip(program, 0, adc_scales=scales), rasters).predictions
+    assert acc[0] == np.mean(golden == ds.y_test)
+    ideal = with_rram(program, variation=False, array_variation=False, read_noise=False, stuck_faults=False,
+                      finite_on_off=False, ir_drop=False)
+    golden_ideal = simulate_rram(program_chip(ideal, 0, adc_scales=scales), rasters).predictions
+    assert data["ideal_accuracy"] == np.mean(golden_ideal == ds.y_test)
     assert data["summary"]["yield"] == pytest.approx(np.mean(acc >= 0.6))
