@@ -73,8 +73,11 @@ _SHORT.maxlevel = 3
 
 
 def shorten(value: Any) -> str:
-    """``repr(value)`` cut to about one short line, for error messages about values read from files."""
-    return _SHORT.repr(value)
+    """``repr(value)`` cut to about one short line, for error messages about values read from files.
+
+    Line breaks (NumPy prints 2-D arrays on several lines) become single spaces: messages are one line.
+    """
+    return " ".join(_SHORT.repr(value).split())
 
 
 def check_regular_file(path: Path, what: str, error: ErrorType, hint: str = "") -> int:

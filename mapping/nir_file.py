@@ -130,6 +130,7 @@ def read_nir_dict(path: str | Path) -> dict:
                         raise MappingError(f"{where} is a {type(item).__name__}; allowed only groups and datasets")
     except OSError as exc:
         raise MappingError(f"{path}: not a NIR (HDF5) file ({exc})") from None
+    check_graph_data(data)
     return data
 
 
@@ -179,6 +180,8 @@ def check_graph_data(data: Any) -> None:
         return
     if not isinstance(metadata, dict):
         raise MappingError(f"NIR graph: metadata = {shorten(metadata)}; expected a group (table)")
+    if "name" in metadata:
+        _check_string(metadata["name"], "NIR graph metadata name")
     if "dt" in metadata:
         dt = metadata["dt"]
         value = np.asarray(dt)

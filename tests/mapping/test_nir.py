@@ -415,6 +415,14 @@ MALFORMED_FILES = {
         lambda fh: _replace(fh, "node/nodes/n0/type", 7),
         r"NIR node 'n0': type = np.int64\(7\); expected a string",
     ),
+    "a type that is a 2-D array (the message stays one line)": (
+        lambda fh: _replace(fh, "node/nodes/n0/type", np.arange(6).reshape(2, 3)),
+        r"NIR node 'n0': type = array\(\[\[0, 1, 2\], \[3, 4, 5\]\]\); expected a string",
+    ),
+    "graph metadata name as an array": (
+        lambda fh: _metadata(fh["node"]).create_dataset("name", data=np.arange(3)),
+        r"NIR graph metadata name = array\(\[0, 1, 2\]\); expected a string",
+    ),
     "a compound dataset": (
         lambda fh: fh["node/nodes/n0"].create_dataset("extra", data=np.zeros(2, dtype=[("a", "i4"), ("b", "f4")])),
         r"node/nodes/n0/extra: dataset of type .*; allowed numbers or text",
