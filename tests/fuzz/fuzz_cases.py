@@ -126,8 +126,9 @@ def memory_cap(extra_bytes: int = EXAMPLE_MEMORY_BYTES) -> Iterator[None]:
 
 
 class Sandbox:
-    """A fresh temporary folder for one example: ``work/`` (the current directory while a command runs)
-    and ``outside/`` (a sibling holding a file no command is asked to write).
+    """A fresh temporary folder for one example: ``work/`` (the current directory while a command runs),
+    ``outside/`` (a sibling holding a file no command is asked to write) and ``tmp/`` (the command's
+    ``tempfile`` folder, so that temporary files it leaves behind are seen).
 
     ``freeze()`` records the tree; ``changes()`` lists what differs since then.
     """
@@ -136,8 +137,10 @@ class Sandbox:
         self.root = Path(tempfile.mkdtemp(prefix="hwsim-fuzz-"))
         self.work = self.root / "work"
         self.outside = self.root / "outside"
+        self.tmp = self.root / "tmp"  # the temporary folder of the command under test: leftovers show up here
         self.work.mkdir()
         self.outside.mkdir()
+        self.tmp.mkdir()
         (self.outside / "keep.txt").write_text("a file next to the working folder; no command may touch it\n")
         self._before: dict[str, str] = {}
         self._package_before: dict[str, dict[str, str]] = {}
@@ -193,8 +196,9 @@ def run_cli(argv: Sequence[str], cwd: Path) -> CliOutcome:
     from hwsim.cli import main
 
     out, err = io.StringIO(), io.StringIO()
-    old_cwd = os.getcwd()
+    old_cwd, old_tempdir = os.getcwd(), tempfile.tempdir
     os.chdir(cwd)
+    tempfile.tempdir = str(Path(cwd).parent / "tmp") if (Path(cwd).parent / "tmp").is_dir() else old_tempdir
     try:
         with warnings.catch_warnings(record=True) as caught, memory_cap():
             warnings.simplefilter("always")
@@ -205,6 +209,7 @@ def run_cli(argv: Sequence[str], cwd: Path) -> CliOutcome:
                     code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:
         os.chdir(old_cwd)
+        tempfile.tempdir = old_tempdir
     return CliOutcome(list(argv), code, out.getvalue(), err.getvalue(),
                       [f"{w.category.__name__}: {w.message}" for w in caught])
 
