@@ -8,12 +8,10 @@ go through the combinational unit; every lane's membrane and spike must equal
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
-from harness import run_block
+from harness import block_parameters, block_seed, run_block
 from hwsim.config import load_chip_config
 from hwsim.golden import leak, saturate
 
@@ -57,14 +55,8 @@ class TB:
 
     def __init__(self, dut) -> None:
         self.dut = dut
-        self.lanes = int(os.environ["HWSIM_LANES"])
-        self.v_bits = int(os.environ["HWSIM_V_BITS"])
-        for name, value in (("LANES", self.lanes), ("V_BITS", self.v_bits)):
-            try:
-                got = int(getattr(dut, name).value)
-            except AttributeError:
-                continue
-            assert got == value, f"DUT parameter {name} = {got}, expected {value}"
+        params = block_parameters(dut)
+        self.lanes, self.v_bits = params["LANES"], params["V_BITS"]
 
     async def apply(self, v, bias, lane_en, threshold, leak_shift, fire, reset_zero) -> tuple[int, int]:
         from cocotb.triggers import Timer
@@ -89,7 +81,7 @@ if cocotb is not None:
         tb = TB(dut)
         P, vb = tb.lanes, tb.v_bits
         vmin, vmax = -(1 << (vb - 1)), (1 << (vb - 1)) - 1
-        rng = np.random.default_rng(int(os.environ.get("HWSIM_SEED", "0")))
+        rng = np.random.default_rng(block_seed())
         rails = np.array([vmin, vmin + 1, -1, 0, 1, vmax - 1, vmax])
         clamps = {"low": 0, "high": 0}  # enabled lanes whose v + bias left the range (chip-spec sat_V)
         for n in range(VECTORS):
@@ -126,5 +118,4 @@ def test_snn_neuron_update_runner(request: pytest.FixtureRequest, preset: str) -
     hdl = cc.to_hdl_params()
     params = {"LANES": hdl["LANES"], "V_BITS": hdl["V_BITS"], "LS_W": (hdl["V_BITS"] - 1).bit_length()}
     run_block(request.node.name, toplevel="snn_neuron_update", test_module="test_snn_neuron_update",
-              params=params, extra_env={"HWSIM_LANES": str(params["LANES"]), "HWSIM_V_BITS": str(params["V_BITS"]),
-                                        "HWSIM_SEED": str(len(preset))})
+              params=params, seed=len(preset))

@@ -9,12 +9,10 @@ Expected sequences are ``sorted(set(events))``, derived from the spec by hand.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
-from harness import run_block
+from harness import block_parameters, block_seed, run_block
 from hwsim.config import CoreConfig, load_chip_config
 
 try:
@@ -36,11 +34,7 @@ class TB:
         from cocotb.triggers import FallingEdge
 
         self.dut = dut
-        self.axons = int(os.environ["HWSIM_AXONS"])
-        try:
-            assert int(dut.AXONS.value) == self.axons, "DUT parameter AXONS differs from the config"
-        except AttributeError:
-            pass
+        self.axons = block_parameters(dut)["AXONS"]
         self.fall = FallingEdge(dut.clk)
 
     async def start(self) -> None:
@@ -92,7 +86,7 @@ if cocotb is not None:
         """Latched spikes come out once each, ascending; a latch-cycle event waits for the next timestep."""
         tb = TB(dut)
         await tb.start()
-        rng = np.random.default_rng(int(os.environ.get("HWSIM_SEED", "0")))
+        rng = np.random.default_rng(block_seed())
         A = tb.axons
         carry: list[int] = []
         for r in range(ROUNDS):
@@ -124,4 +118,4 @@ def test_snn_spike_scan_runner(request: pytest.FixtureRequest, config: str) -> N
     axons = CONFIGS[config]().to_hdl_params()["AXONS"]
     params = {"AXONS": axons, "AX_W": max(1, (axons - 1).bit_length())}
     run_block(request.node.name, toplevel="snn_spike_scan", test_module="test_snn_spike_scan", params=params,
-              extra_env={"HWSIM_AXONS": str(axons), "HWSIM_SEED": str(len(config))})
+              seed=len(config))
