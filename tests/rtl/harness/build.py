@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from hwsim.config import ChipConfig
+from hwsim.program import atomic_write_bytes
 
 __all__ = [
     "REPO",
@@ -199,7 +200,7 @@ def build(sim: str, toplevel: str, params: dict[str, int], waves: bool, name: st
             vlt = SIM_BUILD / f"hwsim_public_{toplevel}.vlt"
             text = f'`verilator_config\npublic_flat_rw -module "{toplevel}" -var "*"\n'
             if not vlt.exists() or vlt.read_text() != text:
-                vlt.write_text(text)
+                atomic_write_bytes(vlt, text.encode())  # another worker may be reading it
             hdl_files.insert(0, VerilatorControlFile(vlt))  # the runner takes the language from the last file
         runner.build(
             sources=hdl_files,
