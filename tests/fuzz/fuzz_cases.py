@@ -221,8 +221,17 @@ _WARNING_LINE = re.compile(r"^hwsim(?: [a-z_]+)?: warning: ")
 _FORBIDDEN_ADVICE = ("allow_pickle", "unsafe")
 
 
-def _error_lines(stderr: str) -> list[str]:
-    """The lines of ``stderr`` that are not argparse's usage block or a warning line."""
+_QUIET_FLAGS = ("-q", "--quiet", "--no-progress")
+_PROBLEM = re.compile(r"error|traceback|exception|File \"", re.IGNORECASE)
+
+
+def _error_lines(stderr: str, quiet: bool) -> list[str]:
+    """The lines of ``stderr`` that may name a problem.
+
+    Quiet (``-q``, ``--no-progress``): every line except argparse's usage block and warning lines, so a
+    failed quiet command must print exactly its one error line. Otherwise progress messages and bars
+    are expected too, and only lines that look like a problem (an error, a traceback) count.
+    """
     lines = [line for line in stderr.splitlines() if line.strip()]
     kept, in_usage = [], False
     for line in lines:
@@ -234,7 +243,8 @@ def _error_lines(stderr: str) -> list[str]:
         in_usage = False
         if _WARNING_LINE.match(line):
             continue
-        kept.append(line)
+        if quiet or _PROBLEM.search(line):
+            kept.append(line)
     return kept
 
 
@@ -257,9 +267,11 @@ def check_cli(outcome: CliOutcome, sandbox: Sandbox, outputs: Sequence[str] = ()
     leftovers = [k for k in after if ".tmp" in Path(k).name or Path(k).name.startswith(".hwsim")]
     assert not leftovers, f"temporary files left behind: {leftovers}\n{what}"
     if outcome.code == 2:
-        lines = _error_lines(outcome.stderr)
+        lines = _error_lines(outcome.stderr, quiet=any(flag in outcome.argv for flag in _QUIET_FLAGS))
         assert len(lines) == 1, f"exit 2 needs exactly one line naming the problem on stderr, got {len(lines)}:\n{what}"
         assert _ERROR_LINE.match(lines[0]), f"the error line must read 'hwsim CMD: error: <what is wrong>':\n{what}"
+        last = [line for line in outcome.stderr.splitlines() if line.strip()][-1]
+        assert last == lines[0], f"the error line must be the last line on stderr:\n{what}"
         assert not any(a in lines[0] for a in _FORBIDDEN_ADVICE), f"the message repeats NumPy's advice:\n{what}"
         assert not before and not after, (
             f"a failed command changed files: removed/changed {sorted(before)}, new/changed {sorted(after)}\n{what}"

@@ -108,3 +108,28 @@ def test_loader_checker():
         check_loader(other, "other")
     assert check_loader(lambda: 5, "fine") == 5
     assert check_loader(lambda: (_ for _ in ()).throw(ConfigError("core.axons = 0: allowed 1..4096")), "ok") is None
+
+
+def test_quiet_commands_print_only_their_error(monkeypatch):
+    # With -q, a progress line before the error is a breach; without it, progress lines are expected.
+    def chatty(argv):
+        print("[   0.0 s] loading dataset digits", file=sys.stderr)
+        return _error("--limit -1: expected a positive number of images")
+
+    monkeypatch.setattr(hwsim.cli, "main", chatty)
+    with _sandbox_with_input() as sandbox:
+        check_cli(run_cli(["run"], sandbox.work), sandbox)
+        with pytest.raises(AssertionError):
+            check_cli(run_cli(["run", "-q"], sandbox.work), sandbox)
+
+
+def test_the_error_line_comes_last(monkeypatch):
+    def late(argv):
+        _error("--limit -1: expected a positive number of images")
+        print("[   0.1 s] done", file=sys.stderr)
+        return 2
+
+    monkeypatch.setattr(hwsim.cli, "main", late)
+    with _sandbox_with_input() as sandbox:
+        with pytest.raises(AssertionError):
+            check_cli(run_cli(["run"], sandbox.work), sandbox)

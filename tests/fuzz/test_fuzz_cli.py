@@ -52,8 +52,9 @@ TABLES = ["28nm", "rram_28nm", "inputs/table.toml", "", "nonexistent", "inputs/n
           LONG + ".toml", "inputs/chip.toml"]
 DATA_DIRS = ["inputs/data", "", "missing", "notes.txt", "inputs", LONG]
 DATASETS = ["digits", "mnist", "fashion-mnist", "", "cifar", "DIGITS"]
+# /proc/...: a folder no one can create files in (permissions do not stop root, /proc does)
 FOLDER_OUTPUTS = ["out", "new/deep/out", "", "notes.txt", "notes.txt/out", LONG, "prev", "prevyield", "prevmap",
-                  "inputs", "../outside", ".", "..", "out/"]
+                  "inputs", "../outside", ".", "..", "out/", "/proc/hwsim-fuzz-out"]
 RATES = ["uniform", "auto", "dataset", "dataset:0", "dataset:-1", "dataset:2", "dataset:x", "dataset:10000000000",
          "dataset:", "0.1,0.2", "0.1", "0.5,0.5,0.5", "1.5,2", "nan,0.1", "inf", "-0.1", "", "inputs/rates.npy",
          "inputs/obj.npy", "missing.npy", "notes.txt", "inputs/bad_shape.npy", "inputs/float.npy"]
@@ -99,7 +100,8 @@ COMMANDS = {
             "--rates": RATES,
             "--dt": BAD_FLOATS + ["1e-4", "1"],
             "--reset": ["zero", "subtract", "", "none"],
-            "-o": ["out", "", "notes.txt", "notes.txt/out", LONG, "inputs", "prevmap", "inputs/net.npz", "new/out"],
+            "-o": ["out", "", "notes.txt", "notes.txt/out", LONG, "inputs", "prevmap", "inputs/net.npz", "new/out",
+                   "/proc/hwsim-fuzz-out"],
             "--outdir": ["out", "", "notes.txt"],
         },
         "positional": NET_PATHS,
@@ -130,11 +132,13 @@ COMMANDS = {
             "--loss": ["cross_entropy", "squared_hinge", "", "mse"],
             "--train-timesteps": ["1", "0", "-1", "4097", "x", ""],
             "--eval-train-limit": ["1", "0", "-1", "x", ""],
-            "-o": ["net.npz", "sub/new.npz", "", "notes.txt/x.npz", "inputs", LONG + ".npz", "prev", ".", "net.txt"],
+            "-o": ["net.npz", "sub/new.npz", "", "notes.txt/x.npz", "inputs", LONG + ".npz", "prev", ".", "net.txt",
+                   "/proc/hwsim-fuzz.npz"],
             "--output": ["net.npz", "", "inputs"],
             "--load": NET_PATHS,
             "--sweep-timesteps": ["1,2", "1", "0", "-1", "1,,2", "", "x", "4097", "2,1"],
-            "--json": ["summary.json", "", "inputs", "notes.txt/x.json", LONG + ".json", "net.npz", "prev"],
+            "--json": ["summary.json", "", "inputs", "notes.txt/x.json", LONG + ".json", "net.npz", "prev",
+                       "/proc/hwsim-fuzz.json"],
         },
         "flags": ["--no-qat", "--no-progress"],
         "outputs": ("-o", "--output", "--json"),
