@@ -118,12 +118,14 @@ def _numbers(where: str, p: str, value: Any) -> np.ndarray:
 def _whole_numbers(where: str, p: str, value: Any, lo: int, sizes: tuple[int, ...] = (1, 2)) -> tuple[int, ...]:
     """A field that holds ``sizes`` whole numbers ``>= lo`` (a stride, a kernel size, a shape)."""
     what = {(1,): "a whole number", (2,): "2 whole numbers", (1, 2): "1 or 2 whole numbers"}.get(sizes, "whole numbers")
-    what += f" >= {lo}"
+    # no size, stride or padding can usefully exceed the largest array a file may hold
+    hi = MAX_ARRAY_ELEMENTS if lo >= 0 else -lo - 1
+    what += f" in {lo}..{hi}"
     arr = np.asarray(value)
     if arr.dtype.kind not in "iuf" or (sizes and arr.size not in sizes) or arr.ndim > 1:
         raise MappingError(f"{where}: {p} = {shorten(plain(value))}; expected {what}")
     flat = arr.astype(np.float64).ravel()
-    if not np.all(np.isfinite(flat)) or np.any(flat != np.rint(flat)) or np.any(flat < lo):
+    if not np.all(np.isfinite(flat)) or np.any(flat != np.rint(flat)) or np.any(flat < lo) or np.any(flat > hi):
         raise MappingError(f"{where}: {p} = {shorten(plain(value))}; expected {what}")
     if not sizes and math.prod(flat) > MAX_ARRAY_ELEMENTS:  # a tensor shape: its size is bounded too
         raise MappingError(
@@ -202,7 +204,8 @@ def _check_hwsim_metadata(key: str, node: dict) -> None:
     where = f"node {key!r} ({node['type']}): metadata"
     if "hwsim_threshold" in meta:
         _whole_numbers(where, "hwsim_threshold", meta["hwsim_threshold"], -(1 << 31), (1,))
-    if "hwsim_reset" in meta and meta["hwsim_reset"] not in ("zero", "subtract"):
+    reset = meta.get("hwsim_reset", "zero")
+    if not isinstance(reset, str) or reset not in ("zero", "subtract"):
         raise MappingError(
             f"{where}: hwsim_reset = {shorten(plain(meta['hwsim_reset']))}; allowed 'zero' or 'subtract'"
         )

@@ -209,6 +209,9 @@ def _spatial(
     return tuple(int(x) for x in d)  # type: ignore[return-value]
 
 
+_CONV_DEFAULTS = (("stride", 1), ("padding", 0), ("dilation", 1))
+
+
 def _check_unrolled_size(
     where: str, in_shape: tuple[int, int, int], c_out: int, c_in_per_output: int, kernel: Any, stride: Any,
     padding: Any, dilation: Any,
@@ -257,11 +260,12 @@ def _synapse(
         return sp.diags(np.broadcast_to(s, (n,))).tocsr(), np.zeros(n), dims, dims
     if t == "Conv2d":
         w = np.asarray(node["weight"], dtype=np.float64)
-        groups = int(np.asarray(node.get("groups", 1)).ravel()[0])
+        groups = int(np.asarray(_field(node, "groups", 1)).ravel()[0])
         hw = node.get("input_shape")
         hw = pair(hw, "input_shape") if hw is not None and np.asarray(hw).size == 2 else None
         shape = _spatial(dims, w.shape[1] * groups, hw, where)
-        stride, padding, dilation = node.get("stride", 1), node.get("padding", 0), node.get("dilation", 1)
+        # a field that is absent or None takes PyTorch's default
+        stride, padding, dilation = (_field(node, k, d) for k, d in _CONV_DEFAULTS)
         _check_unrolled_size(where, shape, w.shape[0], w.shape[1], w.shape[2:], stride, padding, dilation)
         m, out = conv2d_matrix(w, shape, stride, padding, dilation, groups)
         bias = node.get("bias")
@@ -335,6 +339,12 @@ def from_nir(source: Any, chip: Any = None, *, dt_s: float | None = None, reset:
     return net
 
 
+def _field(node: dict, key: str, default: Any) -> Any:
+    """``node[key]``, or ``default`` when the field is absent or None (as exporters write optional fields)."""
+    value = node.get(key)
+    return default if value is None else value
+
+
 def _check_matrix_size(where: str, rows: int, cols: int) -> None:
     """A layer's weight matrix is built dense once: ``rows x cols`` must stay within MAX_ARRAY_ELEMENTS."""
     if rows * cols > MAX_ARRAY_ELEMENTS:
@@ -353,7 +363,7 @@ def _compose_layers(view: NirView) -> list[dict]:
     """
     order = chain_order(view)
     nodes = view.nodes
-    dims = tuple(int(x) for x in np.asarray(nodes[order[0]].get("shape", ())).ravel())
+    dims = tuple(int(x) for x in np.asarray(_field(nodes[order[0]], "shape", ())).ravel())
     n_inputs: int | None = None
     layers_raw: list[dict] = []
     pending: dict | None = None  # {"m": csr (n_in, n_cur), "b": (n_cur,), "name": str, "meta": dict}
@@ -371,7 +381,7 @@ def _compose_layers(view: NirView) -> list[dict]:
             dims = (_flat_size(dims),) if t == "Flatten" else dims
             continue
         if t == "Output":
-            want = np.asarray(node.get("shape", ())).ravel()
+            want = np.asarray(_field(node, "shape", ())).ravel()
             if want.size:
                 _strip_batch(dims, _flat_size(tuple(int(x) for x in want)), f"node {key!r} (Output)")
             break

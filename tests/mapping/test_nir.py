@@ -386,6 +386,10 @@ MALFORMED_FILES = {
         lambda fh: _metadata(fh["node/nodes/n0"]).create_dataset("hwsim_threshold", data=np.arange(3)),
         r"hwsim_threshold = \[0, 1, 2\]; expected a whole number",
     ),
+    "hwsim_reset as an array": (
+        lambda fh: _metadata(fh["node/nodes/n1"]).create_dataset("hwsim_reset", data=np.arange(2)),
+        r"node 'n1' \(LIF\): metadata: hwsim_reset = \[0, 1\]; allowed 'zero' or 'subtract'",
+    ),
     "hwsim_reset unknown": (
         lambda fh: _metadata(fh["node/nodes/n1"]).create_dataset("hwsim_reset", data=b"halve"),
         r"node 'n1' \(LIF\): metadata: hwsim_reset = 'halve'; allowed 'zero' or 'subtract'",
@@ -486,12 +490,13 @@ def _pool_graph(**pool):
     "graph, message",
     [
         (_conv_graph(stride=np.array([0, 0])),
-         r"node 'c' \(Conv2d\): stride = \[0, 0\]; expected 1 or 2 whole numbers >= 1"),
-        (_conv_graph(stride=np.array(1.5)), r"stride = 1.5; expected 1 or 2 whole numbers >= 1"),
-        (_conv_graph(stride="abc"), r"stride = 'abc'; expected 1 or 2 whole numbers >= 1"),
-        (_conv_graph(dilation=0), r"dilation = 0; expected 1 or 2 whole numbers >= 1"),
-        (_conv_graph(groups=np.array(0)), r"groups = 0; expected a whole number >= 1"),
-        (_conv_graph(padding=np.array([-1, 0])), r"padding = \[-1, 0\]; expected 1 or 2 whole numbers >= 0"),
+         r"node 'c' \(Conv2d\): stride = \[0, 0\]; expected 1 or 2 whole numbers in 1..67108864"),
+        (_conv_graph(stride=np.array(1.5)), r"stride = 1.5; expected 1 or 2 whole numbers in 1..67108864"),
+        (_conv_graph(stride="abc"), r"stride = 'abc'; expected 1 or 2 whole numbers in 1..67108864"),
+        (_conv_graph(dilation=0), r"dilation = 0; expected 1 or 2 whole numbers in 1..67108864"),
+        (_conv_graph(stride=np.array(1e300)), r"stride = 1e\+300; expected 1 or 2 whole numbers in 1..67108864"),
+        (_conv_graph(groups=np.array(0)), r"groups = 0; expected a whole number in 1..67108864"),
+        (_conv_graph(padding=np.array([-1, 0])), r"padding = \[-1, 0\]; expected 1 or 2 whole numbers in 0..67108864"),
         (_conv_graph(padding="full"), r"padding = 'full'; allowed 1 or 2 whole numbers >= 0, 'same' or 'valid'"),
         (_conv_graph(weight=np.ones((2, 2))), r"weight has shape \(2, 2\); expected \(C_out, C_in/groups, kH, kW\)"),
         (_conv_graph(bias=np.zeros(3)), r"bias has 3 values for 1 output channels; expected 1$"),
@@ -508,6 +513,16 @@ def test_convolution_and_pooling_fields(default_chip, graph, message):
     with pytest.raises(MappingError, match=message) as info:
         from_nir(graph, default_chip)
     assert type(info.value) is MappingError
+
+
+def test_fields_given_as_none_take_the_defaults(default_chip):
+    """Exporters write absent optional fields as None: stride 1, padding 0, dilation 1, groups 1, no shape check."""
+    plain_graph = from_nir(_conv_graph(), default_chip)
+    with_none = from_nir(_conv_graph(stride=None, padding=None, dilation=None, groups=None), default_chip)
+    np.testing.assert_array_equal(plain_graph.layers[0].weights, with_none.layers[0].weights)
+    g = _conv_graph()
+    g["nodes"]["output"]["shape"] = None
+    assert from_nir(g, default_chip).n_outputs == 9
 
 
 def test_a_composed_layer_beyond_the_limit_is_refused_before_it_is_built(default_chip):
