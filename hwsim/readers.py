@@ -51,6 +51,7 @@ __all__ = [
     "read_toml",
     "toml_names",
     "load_named_toml",
+    "read_npy",
     "read_npz",
     "npz_json_header",
     "NPY_KINDS",
@@ -251,6 +252,42 @@ def _npy_header(fh: Any, where: str, error: ErrorType) -> tuple[tuple[int, ...],
     return tuple(int(n) for n in shape), dtype
 
 
+def _checked_npy_header(fh: Any, where: str, error: ErrorType) -> int:
+    """Read a ``.npy`` header and refuse what hwsim never loads; return the bytes the array declares."""
+    shape, dtype = _npy_header(fh, where, error)
+    if dtype.hasobject or dtype.kind not in NPY_KINDS or dtype.fields is not None:
+        raise error(f"{where} has dtype {dtype}; allowed {_KIND_NAMES} (never pickled objects)")
+    count = math.prod(shape)
+    if any(n < 0 for n in shape) or count > MAX_ARRAY_ELEMENTS:
+        raise error(f"{where} declares shape {shape}; allowed at most {MAX_ARRAY_ELEMENTS} elements per array")
+    return count * dtype.itemsize
+
+
+def read_npy(path: str | os.PathLike, what: str, error: ErrorType, max_bytes: int = MAX_FILE_ARRAY_BYTES) -> np.ndarray:
+    """One ``.npy`` array, checked from its header (dtype, shape, at most ``max_bytes``) before it is read.
+
+    Raises:
+        error: missing, a folder, empty, not a ``.npy`` file, corrupt or truncated, an array of objects
+            or of another kind than booleans, integers or floats, or larger than the limits.
+    """
+    path = Path(path)
+    size = check_regular_file(path, what, error)
+    where = f"{path}: not a {what}"
+    if size == 0:
+        raise error(f"{where}: the file is empty (0 bytes); expected a .npy array")
+    try:
+        with path.open("rb") as fh:
+            declared = _checked_npy_header(fh, f"{where}: the array", error)
+            if declared > max_bytes:
+                raise error(f"{where}: the array declares {declared} bytes; allowed at most {max_bytes}")
+            fh.seek(0)
+            return np.lib.format.read_array(fh, allow_pickle=False)
+    except HwsimError:
+        raise
+    except (OSError, EOFError, ValueError) as exc:  # a bad magic string, a malformed header, truncated data
+        raise error(f"{where}: corrupt file ({' '.join(str(exc).split())}); expected a .npy array") from None
+
+
 def read_npz(
     path: str | os.PathLike, what: str, error: ErrorType, *, missing_hint: str = "", format_hint: str = ""
 ) -> dict[str, np.ndarray]:
@@ -291,15 +328,7 @@ def read_npz(
                         "(as np.savez writes)"
                     )
                 with zf.open(info) as fh:
-                    shape, dtype = _npy_header(fh, where, error)
-                if dtype.hasobject or dtype.kind not in NPY_KINDS or dtype.fields is not None:
-                    raise error(f"{where} has dtype {dtype}; allowed {_KIND_NAMES} (never pickled objects)")
-                count = math.prod(shape)
-                if any(n < 0 for n in shape) or count > MAX_ARRAY_ELEMENTS:
-                    raise error(
-                        f"{where} declares shape {shape}; allowed at most {MAX_ARRAY_ELEMENTS} elements per array"
-                    )
-                total += count * dtype.itemsize
+                    total += _checked_npy_header(fh, where, error)
                 if total > MAX_FILE_ARRAY_BYTES:
                     raise error(
                         f"{where}: the arrays up to this one declare {total} bytes; allowed at most "

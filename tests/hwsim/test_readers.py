@@ -124,3 +124,25 @@ def test_nesting_is_counted_without_recursion():
     with pytest.raises(ProgramError, match="nested more than"):
         check_nesting({"a": [ok]}, "x", ProgramError)  # one level more
     assert parse_json(b'{"a": [[1]]}', "x", ProgramError) == {"a": [[1]]}
+
+
+def test_read_npy_checks_the_header_before_reading(tmp_path):
+    from hwsim.errors import InputError
+    from hwsim.readers import read_npy
+
+    good = tmp_path / "r.npy"
+    np.save(good, np.eye(3, dtype=np.uint8))
+    np.testing.assert_array_equal(read_npy(good, "raster", InputError), np.eye(3, dtype=np.uint8))
+    cases = {
+        "huge.npy": (npy_declaring((10**12,)), r"the array declares shape \(1000000000000,\); allowed at most 67108864"),
+        "over.npy": (npy_declaring((100,), "<i8"), r"the array declares 800 bytes; allowed at most 500"),
+        "obj.npy": (npy_declaring((2,), "|O"), r"the array has dtype object; allowed booleans, integers or floats"),
+        "cut.npy": (good.read_bytes()[:-4], r"corrupt file \(.*\); expected a .npy array"),
+        "text.npy": (b"hello", r"corrupt file \(.*\); expected a .npy array"),
+        "empty.npy": (b"", r"the file is empty \(0 bytes\)"),
+    }
+    for name, (content, message) in cases.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(InputError, match=rf"{name}: not a raster: {message}") as info:
+            read_npy(tmp_path / name, "raster", InputError, max_bytes=500)
+        assert "allow_pickle" not in str(info.value)
