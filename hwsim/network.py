@@ -223,7 +223,9 @@ class Network:
         )
         header = npz_json_header(arrays, path, what, NetworkFileError)
         if header.get("format") != FORMAT:
-            raise NetworkFileError(f"{path}: not a hwsim network file (no '{FORMAT}' header)")
+            raise NetworkFileError(
+                f"{path}: not a hwsim network file: format = {shorten(header.get('format'))}; expected {FORMAT!r}"
+            )
         if header.get("version") != FORMAT_VERSION:
             raise NetworkFileError(
                 f"{path}: network format version {shorten(header.get('version'))}, this hwsim reads {FORMAT_VERSION}"

@@ -360,7 +360,10 @@ class ChipProgram:
         arrays = read_npz(path, what, ProgramError, missing_hint=" (write one with 'hwsim map' or 'hwsim run')")
         header = npz_json_header(arrays, path, what, ProgramError)
         if header.get("format") != "hwsim-chip-program":
-            raise ProgramError(f"{path}: not a hwsim chip program (format = {shorten(header.get('format'))})")
+            raise ProgramError(
+                f"{path}: not a hwsim chip program: format = {shorten(header.get('format'))}; "
+                "expected 'hwsim-chip-program'"
+            )
         if header.get("version") != FORMAT_VERSION:
             raise ProgramError(
                 f"{path}: program format version {shorten(header.get('version'))}, this hwsim reads {FORMAT_VERSION}"

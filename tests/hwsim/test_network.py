@@ -105,7 +105,7 @@ def test_load_errors(tmp_path):
     with pytest.raises(NetworkFileError, match="not a hwsim network file"):
         Network.load(tmp_path / "bad.npz")
     np.savez(tmp_path / "other.npz", header=np.frombuffer(b'{"format": "x"}', np.uint8))
-    with pytest.raises(NetworkFileError, match="no 'hwsim-network' header"):
+    with pytest.raises(NetworkFileError, match="not a hwsim network file: format = 'x'; expected 'hwsim-network'"):
         Network.load(tmp_path / "other.npz")
 
 
