@@ -227,3 +227,12 @@ def test_trailing_data_and_a_truncated_header(tmp_path):
     (tmp_path / "dir").mkdir()
     with pytest.raises(DatasetError, match=r"IDX file '.*dir' is a folder; expected a file"):
         read_idx(tmp_path / "dir")
+
+
+def test_truncated_gzip_stream(tmp_path):
+    _make_idx_dir(tmp_path, gz=True)
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:-12])  # the end of the deflate stream and the gzip trailer are gone
+    with pytest.raises(DatasetError, match=r"train-images-idx3-ubyte.gz: (cannot read .*corrupt or not gzip|"
+                                           r"\d+ bytes, expected \d+ .*truncated)"):
+        load_dataset("mnist", tmp_path)
