@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hwsim {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except SystemExit as exc:
-        if exc.code == 128 + signal.SIGTERM:  # raised by the SIGTERM handler of hwsim.report.atomic_outdir
+        if exc.code == 128 + signal.SIGTERM:  # raised by the SIGTERM handler of hwsim.outdir.atomic_outdir
             print(f"hwsim {args.command}: terminated", file=sys.stderr)
             return 128 + signal.SIGTERM
         raise

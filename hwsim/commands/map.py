@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     import math
 
     from hwsim.errors import InputError
-    from hwsim.report import atomic_outdir, check_outdir
+    from hwsim.outdir import atomic_outdir, check_outdir
     from mapping import plan
     from mapping.mapper import as_chip, as_network, check_rates_text
     from mapping.report import build_report, render_markdown, write_outputs

@@ -177,14 +177,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from hwsim.commands.common import check_input_file, check_outputs_match_classes, input_paths
     from hwsim.program import ChipProgram
-    from hwsim.report import check_outdir, evaluate
+    from hwsim.outdir import check_outdir
+    from hwsim.report import REPORT_MARKER, evaluate
 
     say = Progress(args.quiet)
     # every argument and the output folder before any work: the folder is replaced as a whole, so it must
     # not hold an input (e.g. 'hwsim report out/program.npz -o out' would delete the program)
     check_input_file("program", args.program)
     table = check_common_arguments(args)
-    check_outdir(args.outdir, inputs=input_paths(args, {"program": "program", **COMMON_INPUTS}))
+    check_outdir(args.outdir, REPORT_MARKER, inputs=input_paths(args, {"program": "program", **COMMON_INPUTS}))
     say(f"loading chip program {args.program}")
     program = ChipProgram.load(args.program)
     T, encoding = resolve_timesteps(args, program.metadata if isinstance(program.metadata, dict) else {})

@@ -6,7 +6,7 @@ simulated by the engine (:class:`hwsim.chip.Chip`) and reported (energy per
 image, latency, throughput, SOPs, pJ/SOP, figures) into ``hwsim-out/``.
 It never trains: ``--net`` takes a network from ``hwsim train`` (or a NIR graph).
 
-The output folder is replaced as a whole (see :func:`hwsim.report.atomic_outdir`),
+The output folder is replaced as a whole (see :func:`hwsim.outdir.atomic_outdir`),
 so no input (``--net``, ``--chip``, ``--table``, ``--data-dir``) may lie inside it:
 such a run is refused before any work, naming both paths.
 
@@ -69,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     from hwsim import __version__
     from hwsim.commands.common import check_outputs_match_classes
     from hwsim.config import load_chip_config
-    from hwsim.report import check_outdir, evaluate
+    from hwsim.outdir import check_outdir
+    from hwsim.report import REPORT_MARKER, evaluate
 
     say = Progress(args.quiet)
     # every argument and the output folder before any work: the folder is replaced as a whole, so it must
@@ -82,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
             f"--dataset {args.dataset}: the bundled network is trained on digits (8x8); "
             f"pass a network trained on {args.dataset} with --net (see 'hwsim train --dataset {args.dataset}')"
         )
-    check_outdir(args.outdir, inputs=input_paths(args, {"--net": "net", "--chip": "chip", **COMMON_INPUTS}))
+    check_outdir(args.outdir, REPORT_MARKER,
+                 inputs=input_paths(args, {"--net": "net", "--chip": "chip", **COMMON_INPUTS}))
     chip = load_chip_config(args.chip)
     if chip.core_type != "rram" and args.instance is not None:
         rram_options(args, chip, None)  # the error for --instance on a digital chip, before loading anything

@@ -47,7 +47,7 @@ def parse_int_list(text: str, what: str) -> tuple[int, ...]:
 
 def _check_arguments(args: argparse.Namespace) -> None:
     """Every option and output path, before anything is loaded or trained."""
-    from hwsim.report import check_output_path
+    from hwsim.outdir import check_output_path
 
     if args.load is None and args.output is None:
         raise InputError("no output file: pass -o NET.npz (or --load NET.npz to evaluate an existing network)")

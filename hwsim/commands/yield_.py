@@ -160,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
     from hwsim.config import load_chip_config
     from hwsim.datasets import load_dataset
     from hwsim.encoding import encode
-    from hwsim.report import atomic_outdir, check_outdir
+    from hwsim.outdir import atomic_outdir, check_outdir
     from hwsim.rram.device import program_chip, rram_config_of
     from hwsim.rram.energy import rram_energy
     from hwsim.rram.engine import calibrate_on_images, calibration_count, run_rram

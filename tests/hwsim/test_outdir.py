@@ -15,7 +15,7 @@ import pytest
 import hwsim.config
 from hwsim.cli import main
 from hwsim.config import load_chip_config
-from hwsim.report import atomic_outdir, remove_stale_temps
+from hwsim.outdir import atomic_outdir, remove_stale_temps
 from hwsim.testing import random_network
 
 
@@ -137,7 +137,7 @@ def test_train_validates_every_output_before_training(tmp_path, capsys):
 
 SIGTERM_SCRIPT = """
 import os, signal, sys
-import hwsim.report
+import hwsim.report.figures
 from hwsim.cli import main
 
 def terminated_while_drawing(data, folder):
@@ -146,7 +146,7 @@ def terminated_while_drawing(data, folder):
     os.kill(os.getpid(), signal.SIGTERM)
     raise AssertionError("SIGTERM did not stop the writer")
 
-hwsim.report.render_figures = terminated_while_drawing
+hwsim.report.figures.render_figures = terminated_while_drawing
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -212,7 +212,7 @@ def test_the_next_run_removes_stale_temporary_folders(tmp_path):
     out = tmp_path / "out"
     stale = tmp_path / f".out.tmp-{dead_pid()}-abcdefgh"
     stale.mkdir()
-    with atomic_outdir(out) as tmp:
+    with atomic_outdir(out, "report.json") as tmp:
         assert not stale.exists()
         assert tmp.name.startswith(f".out.tmp-{os.getpid()}-")
         (tmp / "report.json").write_text("{}")

@@ -14,10 +14,10 @@ from hwsim.encoding import encode
 from hwsim.errors import InputError
 from hwsim.golden import simulate
 from hwsim.network import simulate_network
+from hwsim.outdir import OutputPathError
 from hwsim.report import (
     FIGURE_FILES,
     REPORT_FILES,
-    ReportError,
     default_sweep,
     evaluate,
     layer_firing_rates,
@@ -144,7 +144,7 @@ def test_writing_replaces_an_earlier_report_atomically(tmp_path, report, monkeyp
     write_report(report, out, figures=False)
     before = (out / "report.json").read_bytes()
 
-    import hwsim.report as rp
+    import hwsim.report.figures as rp
 
     def broken(data, folder):
         (folder / "energy_breakdown.png").write_bytes(b"half")
@@ -166,11 +166,11 @@ def test_writing_replaces_an_earlier_report_atomically(tmp_path, report, monkeyp
 def test_refuses_to_replace_a_folder_that_is_not_a_report(tmp_path, report):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "thesis.tex").write_text("precious")
-    with pytest.raises(ReportError, match="refusing to replace"):
+    with pytest.raises(OutputPathError, match="refusing to replace"):
         write_report(report, tmp_path / "mine")
     assert (tmp_path / "mine" / "thesis.tex").read_text() == "precious"
     (tmp_path / "file").write_text("x")
-    with pytest.raises(ReportError, match="is a file"):
+    with pytest.raises(OutputPathError, match="is a file"):
         write_report(report, tmp_path / "file")
 
 
