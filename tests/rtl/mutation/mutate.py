@@ -92,9 +92,9 @@ class MutationError(ValueError):
 class Mutant:
     """One single-point change of one rtl/ file.
 
-    ``key`` (file, line text, operator, original, replacement, occurrence) is
-    stable while the line itself is unchanged, wherever the line moves; ``id``
-    is a short hash of it.
+    ``key`` (file, line text with its spacing collapsed, operator, original,
+    replacement, occurrence) is stable while the line itself is unchanged,
+    wherever the line moves; ``id`` is a short hash of it.
     """
 
     file: str
@@ -162,7 +162,7 @@ def enumerate_mutants(sources: dict[str, str]) -> list[Mutant]:
         seen: dict[tuple, int] = defaultdict(int)
         for site in find_sites(text):
             line = text.count("\n", 0, site.start) + 1
-            line_text = lines[line - 1].strip()
+            line_text = " ".join(lines[line - 1].split())   # spacing inside the line does not matter
             base = (line_text, site.operator, site.original, site.replacement)
             occurrence = seen[base]
             seen[base] += 1
@@ -220,7 +220,7 @@ def load_equivalents(path: Path) -> list[Equivalent]:
         occurrence = entry.get("occurrence", 0)
         if not isinstance(occurrence, int) or occurrence < 0:
             raise MutationError(f"{path}: entry {k + 1} occurrence must be an integer >= 0")
-        out.append(Equivalent(entry["file"], entry["line"].strip(), entry["operator"], entry["original"],
+        out.append(Equivalent(entry["file"], " ".join(entry["line"].split()), entry["operator"], entry["original"],
                               entry["replacement"], occurrence, entry["reason"].strip()))
     return out
 
@@ -585,6 +585,7 @@ def run(args: argparse.Namespace) -> int:
                 eq = eq_by_key.get(m.key)
                 if eq is not None:
                     records.append(dict(rec, status="equivalent", detail=eq.reason))
+                    _log(f"[{len(records)}] {m.id} rtl/{m.file}:{m.line} {m.operator}: equivalent (equivalent.toml)")
                     save()
                     continue
                 work = tmp / m.id
@@ -594,6 +595,7 @@ def run(args: argparse.Namespace) -> int:
                 error = _compile_check(rtl, work)
                 if error is not None:
                     records.append(dict(rec, status="compile-error", detail=error))
+                    _log(f"[{len(records)}] {m.id} rtl/{m.file}:{m.line} {m.operator}: compile error ({error})")
                     shutil.rmtree(work, ignore_errors=True)
                     save()
                     continue

@@ -130,7 +130,7 @@ def test_every_rtl_mutant_applies_once_to_code_and_ids_are_unique():
         masked = mask_comments(text)
         # the span is code, not comment, and the line number points at it
         assert masked[m.start:m.end] == m.original
-        assert m.line_text == text.splitlines()[m.line - 1].strip()
+        assert m.line_text == " ".join(text.splitlines()[m.line - 1].split())
         new = apply_mutant(text, m)
         assert new != text and len(new) == len(text) - len(m.original) + len(m.replacement)
         before, after = diff_lines(text, m)
