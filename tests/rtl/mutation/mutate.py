@@ -77,7 +77,7 @@ DEFAULT_SEED = 13
 # Test files that never count: static checks, not behaviour.
 EXCLUDED_TESTS = ("test_lint.py",)
 # Bump when the operators or the outcome rules change: invalidates the cache.
-TOOL_VERSION = "1"
+TOOL_VERSION = "2"
 MIN_TIMEOUT_S = 120.0
 # A failure with one of these is the Python side breaking, not the RTL: the mutant's verdict is "error".
 _SETUP_FAILURE = re.compile(r"\b(ImportError|ModuleNotFoundError|SyntaxError|AttributeError: module '[\w.]+' has no)\b")
@@ -344,9 +344,11 @@ def test_fingerprint(test: Path, rtl_sources: dict[str, str], tests_dir: Path) -
 def _summary(output: str) -> str:
     """The most telling line of a pytest run: its first FAILED/ERROR line, else its last line."""
     lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
-    for ln in lines:
-        if ln.startswith(("FAILED", "ERROR")):
-            return ln[:300]
+    # pytest's short summary ("FAILED tests/...::case - message"), not the simulator's log lines
+    for prefix in ("FAILED tests/", "ERROR tests/"):
+        for ln in lines:
+            if ln.startswith(prefix):
+                return ln[:300]
     return lines[-1][:300] if lines else ""
 
 
@@ -354,7 +356,7 @@ def _run_pytest(test: Path, rtl_dir: Path, build_dir: Path, timeout_s: float) ->
     """Run one test file on ``rtl_dir``; returns (status, summary, seconds), status passed/failed/timeout/error."""
     env = dict(os.environ)
     env.update({"HWSIM_RTL_DIR": str(rtl_dir), "HWSIM_SIM_BUILD": str(build_dir), "SIM": "icarus", "WAVES": "0",
-                "PYTHONDONTWRITEBYTECODE": "1"})
+                "PYTHONDONTWRITEBYTECODE": "1", "COLUMNS": "300"})
     cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
            "-n", "0", str(test)]
     t0 = time.monotonic()
