@@ -2,7 +2,7 @@
 
 Main entry points: :func:`load_network`, :func:`map_network` (-> ``ChipProgram``),
 :func:`plan` (-> :class:`MappedNetwork` with placement and costs), :func:`to_nir`,
-:func:`check_drc` and the reports in :mod:`mapping.report`.
+:func:`check_drc` and the summary files in :mod:`mapping.summary`.
 """
 
 from mapping.drc import DESIGN_RULES, check_drc, split_sizes

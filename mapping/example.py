@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{100 * (c['row_major'] - c['anneal']) / c['row_major']:.1f} % less |"
         )
         if args.outdir:
-            from mapping.report import write_outputs
+            from mapping.summary import write_outputs
 
             chip, net, rasters = _setup(name)
             write_outputs(plan(net, chip, "anneal", rates=rasters, seed=args.seed), Path(args.outdir) / name)

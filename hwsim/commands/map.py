@@ -3,7 +3,9 @@
 Writes, into the output folder, ``program.npz`` (the chip program, loadable
 by hwsim and the RTL testbench), ``mapping.json`` (every number),
 ``mapping.md`` (the same as tables) and ``mesh.png`` (the mesh with layers
-and link traffic); each file is written atomically.
+and link traffic), computed by :mod:`mapping.summary`. The folder is replaced
+as a whole (:func:`hwsim.outdir.atomic_outdir`): an existing folder only if it
+holds an earlier ``mapping.json``, and it is left as it was if the run fails.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from hwsim.outdir import atomic_outdir, check_outdir
     from mapping import plan
     from mapping.mapper import as_chip, as_network, check_rates_text
-    from mapping.report import build_report, render_markdown, write_outputs
+    from mapping.summary import build_report, render_markdown, write_outputs
 
     # every argument and the output folder before any work
     check_input_file("NET", args.net)

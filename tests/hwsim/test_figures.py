@@ -82,7 +82,7 @@ def test_mesh_link_numbers_are_as_large_as_the_core_labels(tmp_path, monkeypatch
     import matplotlib.axes
 
     from mapping import plan
-    from mapping.report import _fmt, build_report, plot_mesh
+    from mapping.summary import _fmt, build_report, plot_mesh
 
     texts = []
     original = matplotlib.axes.Axes.text

@@ -1,5 +1,5 @@
-"""Reports and the ``hwsim map`` command: files written, numbers consistent with the program and the
-placement, the written program runs and gives the network's spikes, errors name the rule."""
+"""The mapping summary (mapping/summary.py) and the ``hwsim map`` command: files written, numbers consistent
+with the program and the placement, the written program runs and gives the network's spikes, errors name the rule."""
 
 import json
 
@@ -11,7 +11,7 @@ from hwsim.cli import main
 from hwsim.program import ChipProgram
 from hwsim.testing import random_network, random_raster
 from mapping import plan, write_nir
-from mapping.report import OUTPUT_FILES, build_report, render_markdown, write_outputs
+from mapping.summary import OUTPUT_FILES, build_report, render_markdown, write_outputs
 
 
 @pytest.fixture

@@ -1,9 +1,10 @@
-"""Mapping reports: ``mapping.json`` (all numbers), a markdown table and a mesh figure.
+"""Summary of a mapping (the mapper's last stage): ``mapping.json`` (all numbers), a markdown table, a mesh figure.
 
 :func:`build_report` computes every number once into a JSON-serialisable
 dict; :func:`render_markdown` and :func:`plot_mesh` only format and draw
 what is in that dict. :func:`write_outputs` writes ``program.npz``,
-``mapping.json``, ``mapping.md`` and ``mesh.png`` atomically into a folder.
+``mapping.json``, ``mapping.md`` and ``mesh.png`` into a folder, each file
+atomically (``hwsim map`` also replaces the folder as a whole, see :mod:`hwsim.outdir`).
 """
 
 from __future__ import annotations
