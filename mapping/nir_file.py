@@ -128,8 +128,8 @@ def read_nir_dict(path: str | Path) -> dict:
                         out[key] = _dataset_value(item, where, budget)
                     else:
                         raise MappingError(f"{where} is a {type(item).__name__}; allowed only groups and datasets")
-    except OSError as exc:
-        raise MappingError(f"{path}: not a NIR (HDF5) file ({exc})") from None
+    except (OSError, RuntimeError) as exc:  # h5py raises RuntimeError for damaged metadata inside the file
+        raise MappingError(f"{path}: not a NIR (HDF5) file, or a damaged one ({exc})") from None
     check_graph_data(data)
     return data
 
