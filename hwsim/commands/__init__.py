@@ -9,7 +9,7 @@ the package :mod:`hwsim.report`, output folders are :mod:`hwsim.outdir`. So ``re
 
 A command module only parses, validates, calls, writes and prints: ``add_arguments(parser)`` declares its
 options and ``run(args) -> int`` checks every option before any work, calls the library (e.g.
-:func:`hwsim.report.evaluate`), writes the output folder
+:func:`hwsim.report.evaluate`, :func:`hwsim.rram.yield_study.run_yield_study`), writes the output folder
 and prints the summary. A pipeline longer than that belongs in the library, where the Python API can call it.
 """
 

@@ -20,6 +20,10 @@ as ``hwsim run``): an existing ``DIR`` is replaced only if it holds an earlier
 ``yield.json``, and is left untouched if the run fails. No input (``--net``,
 ``--chip``, ``--data-dir``) may lie inside ``DIR``: that run is refused before
 any work, naming both paths.
+
+The study itself is :func:`hwsim.rram.yield_study.run_yield_study`; this
+command parses and checks the options, loads the chip, network and dataset,
+calls it, writes the folder and prints the table.
 """
 
 from __future__ import annotations
@@ -29,8 +33,8 @@ import json
 import math
 import sys
 import time
-
-import numpy as np
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from hwsim.commands.common import (
     check_data_dir,
@@ -108,23 +112,13 @@ def _say(args, message: str, t0: float) -> None:
         print(f"[{time.perf_counter() - t0:6.1f} s] {message}", file=sys.stderr, flush=True)
 
 
-def _bar(args, total: int, desc: str):
+@contextmanager
+def _bar(args, total: int, desc: str) -> Iterator[Callable[[int], None]]:
+    """A tqdm bar on stderr (none with --quiet); yields its ``update``."""
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="chip", disable=args.quiet, file=sys.stderr, leave=False)
-
-
-def _clean(x):
-    """JSON-safe: NaN/inf to None, NumPy scalars to Python."""
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    if isinstance(x, (np.floating, float)):
-        return None if not math.isfinite(float(x)) else float(x)
-    if isinstance(x, np.integer):
-        return int(x)
-    return x
+    with tqdm(total=total, desc=desc, unit="chip", disable=args.quiet, file=sys.stderr, leave=False) as bar:
+        yield bar.update
 
 
 def _check_args(args) -> list[float]:
@@ -156,154 +150,76 @@ def _check_args(args) -> list[float]:
     return _parse_sigmas(args.sweep)
 
 
-def run(args: argparse.Namespace) -> int:
-    from hwsim.config import load_chip_config
-    from hwsim.datasets import load_dataset
-    from hwsim.encoding import encode
-    from hwsim.outdir import atomic_outdir, check_outdir
-    from hwsim.rram.device import program_chip, rram_config_of
-    from hwsim.rram.energy import rram_energy
-    from hwsim.rram.engine import calibrate_on_images, calibration_count, run_rram
-    from hwsim.rram.yield_study import (
-        accuracy_summary,
-        instance_accuracies,
-        instance_seeds,
-        sigma_sweep,
-        with_rram,
-    )
+def _study_chip(args):
+    """The chip of ``--chip`` with the ``--sigma`` / ``--array-sigma`` overrides."""
+    import dataclasses
 
-    t0 = time.perf_counter()
-    sweep = _check_args(args)
-    # fail before the simulation, not after: a file, a folder holding anything but an earlier yield study, or
-    # one that holds an input (replacing it would delete the input)
-    outdir = check_outdir(args.outdir, YIELD_FILE,
-                          inputs=input_paths(args, {"--net": "net", "--chip": "chip", "--data-dir": "data_dir"}))
+    from hwsim.config import load_chip_config
+    from hwsim.rram.device import rram_config_of
+
     chip = load_chip_config(args.chip)
-    cfg = rram_config_of(chip)
+    cfg = rram_config_of(chip)  # refuses a chip with digital cores, naming it
     changes = {}
     if args.sigma is not None:
         changes.update(variation=args.sigma > 0, variation_sigma=args.sigma)
     if args.array_sigma is not None:
         changes.update(array_variation=args.array_sigma > 0, array_sigma=args.array_sigma)
     if changes:
-        import dataclasses
+        chip = chip.replace(rram=dataclasses.replace(cfg, **changes))
+    return chip
 
-        cfg = dataclasses.replace(cfg, **changes)
-        chip = chip.replace(rram=cfg)
 
-    net, net_name = load_network(args.net, chip, lambda message: _say(args, message, t0))
-    T = network_timesteps(net.metadata, args.timesteps)
-    encoding = str(net.metadata.get("encoding", "rate") or "rate")
-    _say(args, f"mapping {'-'.join(map(str, net.sizes))} onto {chip.name} ({chip.core_type})", t0)
-    program = map_with_messages("yield", net, chip)
+def _load_dataset(args, program, net, settings):
+    """The dataset of ``--dataset``, checked against the program and the study's need for training images."""
+    from hwsim.datasets import load_dataset
+    from hwsim.rram.yield_study import training_images_needed
 
     ds = load_dataset(args.dataset, args.data_dir)
     if ds.x_test.shape[1] != program.n_inputs:
         raise InputError(f"dataset {args.dataset} has {ds.x_test.shape[1]} pixels; the network has "
                          f"{program.n_inputs} inputs (pass a matching --net)")
     check_outputs_match_classes(net.n_outputs, ds)
-    x_test, y_test = ds.x_test[: args.limit], ds.y_test[: args.limit]
-    # training split: calibration | signature | tuning images, disjoint, in this order
-    n_cal = calibration_count(ds.x_train.shape[0])
-    need = n_cal + (args.signature_images + args.tuning_images if args.tune else 0)
+    need = training_images_needed(ds.x_train.shape[0], settings)
     if need > ds.x_train.shape[0]:
         raise InputError(f"--signature-images + --tuning-images need {need} training images; "
                          f"{args.dataset} has {ds.x_train.shape[0]}")
-    x_train = ds.x_train[:need]
-    test_r = encode(x_test, T, encoding, 1, 0)
-    train_r = encode(x_train, T, encoding, 0, 0)
+    return ds
 
-    _say(args, f"calibrating ADC scales on {n_cal} training images (ideal chip)", t0)
-    scales = calibrate_on_images(program, ds.x_train, T, encoding)
-    seeds = instance_seeds(args.instances, args.seed)
 
-    with _bar(args, len(seeds), "instances") as bar:
-        acc = instance_accuracies(program, test_r, y_test, seeds, adc_scales=scales, workers=args.workers,
-                                  progress=bar.update)
-    ideal_prog = with_rram(program, **{f: False for f in ("variation", "array_variation", "read_noise",
-                                                          "stuck_faults", "finite_on_off", "ir_drop")})
-    ideal_acc = instance_accuracies(ideal_prog, test_r, y_test, [0], adc_scales=scales)[0]
-    summary = accuracy_summary(acc, args.spec)
+def run(args: argparse.Namespace) -> int:
+    from hwsim.outdir import atomic_outdir, check_outdir
+    from hwsim.rram.figures import study_figures
+    from hwsim.rram.yield_study import YieldStudySettings, run_yield_study
 
-    _say(args, "energy and latency of instance 0", t0)
-    energy = rram_energy(run_rram(program_chip(program, seeds[0], adc_scales=scales), test_r), program)
+    t0 = time.perf_counter()
+    sigmas = _check_args(args)
+    # fail before the simulation, not after: a file, a folder holding anything but an earlier yield study, or
+    # one that holds an input (replacing it would delete the input)
+    outdir = check_outdir(args.outdir, YIELD_FILE,
+                          inputs=input_paths(args, {"--net": "net", "--chip": "chip", "--data-dir": "data_dir"}))
+    chip = _study_chip(args)
+    net, net_name = load_network(args.net, chip, lambda message: _say(args, message, t0))
+    settings = YieldStudySettings(
+        instances=args.instances, spec=args.spec, timesteps=network_timesteps(net.metadata, args.timesteps),
+        encoding=str(net.metadata.get("encoding", "rate") or "rate"), seed=args.seed, sigmas=tuple(sigmas),
+        tune=args.tune, train_instances=args.train_instances, signature_images=args.signature_images,
+        tuning_images=args.tuning_images, guard=args.guard, workers=args.workers,
+    )
+    _say(args, f"mapping {'-'.join(map(str, net.sizes))} onto {chip.name} ({chip.core_type})", t0)
+    program = map_with_messages("yield", net, chip)
+    ds = _load_dataset(args, program, net, settings)
 
-    sweep_res = None
-    if sweep:
-        with _bar(args, len(seeds) * len(sweep), "sigma sweep") as bar:
-            sweep_res = sigma_sweep(with_rram(program, variation=True), test_r, y_test, sweep, seeds,
-                                    adc_scales=scales, workers=args.workers, progress=bar.update)
-
-    tuning = None
-    outcomes = []
-    if args.tune:
-        from hwsim.rram.tuning import screen_and_tune, signature_names, train_tuner, tunable_stages, tuning_summary
-
-        sig_set = (train_r[n_cal : n_cal + args.signature_images], ds.y_train[n_cal : n_cal + args.signature_images])
-        lo = n_cal + args.signature_images
-        tune_set = (train_r[lo : lo + args.tuning_images], ds.y_train[lo : lo + args.tuning_images])
-        train_seeds = instance_seeds(args.train_instances, args.seed + args.instances)
-        _say(args, f"training the tuner on {len(train_seeds)} instances "
-                   f"(seeds {train_seeds[0]}..{train_seeds[-1]})", t0)
-        with _bar(args, len(train_seeds), "train tuner") as bar:
-            model = train_tuner(program, train_seeds, sig_set, tune_set, (test_r, y_test), adc_scales=scales,
-                                workers=args.workers, progress=bar.update)
-        with _bar(args, len(seeds), "test + tune") as bar:
-            outcomes = screen_and_tune(model, program, seeds, sig_set, (test_r, y_test), args.spec,
-                                       adc_scales=scales, guard=args.guard, workers=args.workers,
-                                       progress=bar.update)
-        tuning = tuning_summary(outcomes, args.spec)
-        tuning.update(
-            train_instances=len(train_seeds),
-            train_seeds=[train_seeds[0], train_seeds[-1]],
-            signature_images=args.signature_images,
-            tuning_images=args.tuning_images,
-            guard=args.guard,
-            tunable_stages=tunable_stages(program),
-            signature_features=signature_names(program),
-            train_mean_factors=model.train_factors.mean(axis=0).tolist(),
-            train_accuracy_mean=float(model.train_accuracy.mean()),
-        )
-
-    result = {
-        "format": "hwsim-yield",
-        "version": 1,
-        "network": net_name,
-        "sizes": net.sizes,
-        "chip": chip.to_dict(),
-        "dataset": args.dataset,
-        "test_images": int(len(y_test)),
-        "timesteps": T,
-        "encoding": encoding,
-        "spec": args.spec,
-        "seeds": [seeds[0], seeds[-1]],
-        "adc_scales": list(scales),
-        "ideal_accuracy": float(ideal_acc),
-        "summary": summary,
-        "accuracies": acc.tolist(),
-        "energy": energy.to_dict(),
-        "sweep": sweep_res.to_dict(args.spec) if sweep_res is not None else None,
-        "tuning": tuning,
-        "instances_tuned": [o.to_dict() for o in outcomes],
-    }
-    data = _clean(result)
+    study = run_yield_study(program, ds.x_test[: args.limit], ds.y_test[: args.limit], ds.x_train, ds.y_train,
+                            settings, say=lambda message: _say(args, message, t0),
+                            bar=lambda total, desc: _bar(args, total, desc))
+    data = study.to_dict(network=net_name, sizes=net.sizes, dataset=args.dataset)
     # the whole folder at once: a temporary folder next to it replaces it when every file is written, so
     # no file of an earlier study survives beside the new yield.json, and a failure leaves the old folder
     _say(args, f"writing {outdir}/", t0)
     with atomic_outdir(outdir, YIELD_FILE) as tmp:
         (tmp / YIELD_FILE).write_bytes(json.dumps(data, indent=1, allow_nan=False).encode())
         if not args.no_figures:
-            from hwsim.rram import figures
-
-            figures.accuracy_histogram(
-                tmp / "accuracy_hist.png", acc, args.spec, ideal_acc,
-                after=np.array([o.accuracy_after for o in outcomes]) if outcomes else None,
-                title=f"{args.instances} {chip.name} instances, sigma={cfg.variation_sigma:g}, "
-                      f"array sigma={cfg.array_sigma:g}")
-            if sweep_res is not None:
-                figures.yield_vs_sigma(tmp / "yield_vs_sigma.png", sweep_res, args.spec)
-            if outcomes:
-                figures.tuning_figure(tmp / "tuning.png", outcomes, args.spec)
+            study_figures(tmp, study)
     if args.json:
         json.dump(data, sys.stdout, indent=1, allow_nan=False)
         sys.stdout.write("\n")

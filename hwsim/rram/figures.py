@@ -14,7 +14,10 @@ import numpy as np
 
 from hwsim.program import atomic_write_bytes
 
-__all__ = ["accuracy_histogram", "yield_vs_sigma", "tuning_figure"]
+__all__ = ["accuracy_histogram", "yield_vs_sigma", "tuning_figure", "study_figures", "STUDY_FIGURE_FILES"]
+
+#: The figures of a yield study; yield_vs_sigma.png only with a sigma sweep, tuning.png only with tuning.
+STUDY_FIGURE_FILES = ("accuracy_hist.png", "yield_vs_sigma.png", "tuning.png")
 
 
 def _figure(width: float = 6.4, height: float = 4.2):
@@ -111,3 +114,27 @@ def tuning_figure(path: Path, outcomes: Sequence, spec: float) -> Path:
     ax.set_ylabel("accuracy after tuning (%)")
     ax.set_title(f"Tuned instances ({int(tuned.sum())})", fontsize=10)
     return _save(fig, path)
+
+
+def study_figures(folder: Path, study) -> list[Path]:
+    """The figures of a yield study (a :class:`hwsim.rram.yield_study.YieldStudyResult`) into ``folder``.
+
+    ``accuracy_hist.png`` always; ``yield_vs_sigma.png`` with a sigma sweep; ``tuning.png`` with tuning.
+    Returns the paths written.
+    """
+    from hwsim.rram.device import rram_config_of
+
+    folder = Path(folder)
+    chip = study.program.chip
+    cfg = rram_config_of(chip)
+    outcomes = study.outcomes
+    out = [accuracy_histogram(
+        folder / "accuracy_hist.png", study.accuracies, study.settings.spec, study.ideal_accuracy,
+        after=np.array([o.accuracy_after for o in outcomes]) if outcomes else None,
+        title=f"{study.settings.instances} {chip.name} instances, sigma={cfg.variation_sigma:g}, "
+              f"array sigma={cfg.array_sigma:g}")]
+    if study.sweep is not None:
+        out.append(yield_vs_sigma(folder / "yield_vs_sigma.png", study.sweep, study.settings.spec))
+    if outcomes:
+        out.append(tuning_figure(folder / "tuning.png", outcomes, study.settings.spec))
+    return out

@@ -7,22 +7,31 @@ read-noise draws and the simulation are Numba kernels that release the GIL,
 so the threads scale. Every instance's result depends only on its seed and the
 inputs, so the numbers do not depend on the worker count or the order of
 completion.
+
+:func:`run_yield_study` is the whole study of ``hwsim yield`` (calibration, the
+Monte Carlo, the ideal chip, energy, the sigma sweep and, optionally,
+signature-driven tuning) as one call with a frozen :class:`YieldStudySettings`;
+its :class:`YieldStudyResult` gives the content of ``yield.json``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from hwsim.encoding import encode
 from hwsim.errors import InputError
 from hwsim.program import ChipProgram
 from hwsim.rram.device import program_chip, rram_config_of
-from hwsim.rram.engine import pack, run_rram
+from hwsim.rram.energy import RramEnergyReport, rram_energy
+from hwsim.rram.engine import calibrate_on_images, calibration_count, pack, run_rram
 
 __all__ = [
     "with_rram",
@@ -33,10 +42,21 @@ __all__ = [
     "SweepResult",
     "sigma_sweep",
     "SWEEP_NOISE_CACHE_BYTES",
+    "YIELD_FORMAT",
+    "YieldStudySettings",
+    "YieldStudyResult",
+    "training_images_needed",
+    "run_yield_study",
 ]
 
 # Largest read-noise array (bytes per instance, per worker) that a sigma sweep keeps to reuse at every sigma.
 SWEEP_NOISE_CACHE_BYTES = 128 << 20
+
+YIELD_FORMAT = "hwsim-yield"  # the "format" key of yield.json (version 1)
+
+# The non-idealities the ideal chip turns off (docs/rram.md §2): it shows what the network reaches on the
+# crossbars with no variation, noise, faults, finite on/off ratio or IR drop.
+_NON_IDEALITIES = ("variation", "array_variation", "read_noise", "stuck_faults", "finite_on_off", "ir_drop")
 
 
 def with_rram(program: ChipProgram, **changes) -> ChipProgram:
@@ -214,3 +234,216 @@ def sigma_sweep(
         cols = list(pool.map(one, range(n)))
     acc = np.array(cols, np.float64).T.reshape(len(programs), n)
     return SweepResult(tuple(float(s) for s in sigmas), tuple(int(s) for s in seeds), acc)
+
+
+# ----------------------------------------------------------------- the whole study (hwsim yield)
+
+@dataclass(frozen=True)
+class YieldStudySettings:
+    """What a yield study runs (the options of ``hwsim yield``; docs/rram.md §4 and §5).
+
+    Attributes:
+        instances: Chip instances of the Monte Carlo: seeds ``seed .. seed + instances - 1``.
+        spec: An instance passes if its accuracy is ``>= spec``.
+        timesteps: Timesteps per image.
+        encoding: Input coding (``rate``, ``threshold``, ``latency``).
+        seed: First chip seed.
+        sigmas: Device-variation sigmas of the accuracy/yield-versus-sigma sweep (empty: no sweep).
+        tune: Run signature-driven threshold tuning.
+        train_instances: Instances (seeds ``seed + instances ..``) that train the tuner.
+        signature_images: Training images in the response signature.
+        tuning_images: Training images the offline threshold optimiser scores on.
+        guard: Tune instances predicted below ``spec + guard``.
+        workers: Threads (default: CPU count); the numbers do not depend on it.
+    """
+
+    instances: int
+    spec: float
+    timesteps: int
+    encoding: str = "rate"
+    seed: int = 0
+    sigmas: tuple[float, ...] = ()
+    tune: bool = False
+    train_instances: int = 30
+    signature_images: int = 50
+    tuning_images: int = 400
+    guard: float = 0.0
+    workers: int | None = None
+
+
+@dataclass(frozen=True)
+class YieldStudyResult:
+    """Every number of a yield study; :meth:`to_dict` is the content of ``yield.json``.
+
+    Attributes:
+        settings: What ran.
+        program: The program (on the chip whose instances were sampled).
+        test_images: Test images each instance ran.
+        seeds: Chip seeds of the instances.
+        adc_scales: ADC scale registers (calibrated once, on the ideal chip).
+        accuracies: ``(instances,)`` accuracy of each instance.
+        ideal_accuracy: Accuracy of the ideal chip (every non-ideality off).
+        summary: :func:`accuracy_summary` of ``accuracies``.
+        energy: Energy and latency per image of instance 0.
+        sweep: The sigma sweep, or None.
+        tuning: :func:`hwsim.rram.tuning.tuning_summary` plus the tuner's provenance, or None.
+        outcomes: Test-and-tune result of each instance (empty without tuning).
+    """
+
+    settings: YieldStudySettings
+    program: ChipProgram
+    test_images: int
+    seeds: tuple[int, ...]
+    adc_scales: tuple[int, ...]
+    accuracies: np.ndarray
+    ideal_accuracy: float
+    summary: dict
+    energy: RramEnergyReport
+    sweep: SweepResult | None = None
+    tuning: dict | None = None
+    outcomes: tuple = field(default_factory=tuple)
+
+    def to_dict(self, *, network: str, sizes: Sequence[int], dataset: str) -> dict:
+        """The JSON content of ``yield.json`` (NaN and infinities as null), with the run's provenance."""
+        st = self.settings
+        return _json_safe({
+            "format": YIELD_FORMAT,
+            "version": 1,
+            "network": network,
+            "sizes": sizes,
+            "chip": self.program.chip.to_dict(),
+            "dataset": dataset,
+            "test_images": int(self.test_images),
+            "timesteps": st.timesteps,
+            "encoding": st.encoding,
+            "spec": st.spec,
+            "seeds": [self.seeds[0], self.seeds[-1]],
+            "adc_scales": list(self.adc_scales),
+            "ideal_accuracy": float(self.ideal_accuracy),
+            "summary": self.summary,
+            "accuracies": self.accuracies.tolist(),
+            "energy": self.energy.to_dict(),
+            "sweep": self.sweep.to_dict(st.spec) if self.sweep is not None else None,
+            "tuning": self.tuning,
+            "instances_tuned": [o.to_dict() for o in self.outcomes],
+        })
+
+
+def _json_safe(x):
+    """JSON-safe: NaN/inf to None, NumPy scalars to Python."""
+    if isinstance(x, dict):
+        return {k: _json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json_safe(v) for v in x]
+    if isinstance(x, (np.floating, float)):
+        return None if not math.isfinite(float(x)) else float(x)
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+def training_images_needed(n_train: int, settings: YieldStudySettings) -> int:
+    """Training images a study uses, of ``n_train``: calibration, then (with tuning) signature and tuning images."""
+    return calibration_count(n_train) + (settings.signature_images + settings.tuning_images if settings.tune else 0)
+
+
+@contextmanager
+def _no_bar(total: int, desc: str) -> Iterator[Callable[[int], None]]:
+    yield lambda n: None
+
+
+def run_yield_study(
+    program: ChipProgram,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    settings: YieldStudySettings,
+    *,
+    say: Callable[[str], None] | None = None,
+    bar: Callable[[int, str], AbstractContextManager[Callable[[int], None]]] | None = None,
+) -> YieldStudyResult:
+    """The yield study of ``hwsim yield`` (docs/rram.md §4, and §5 with ``settings.tune``).
+
+    Args:
+        program: A program for an RRAM chip (its ``[rram]`` parameters are those of the study).
+        x_test, y_test: Test images ``(B, n_inputs)`` in [0, 1] and their labels; every instance runs them all.
+        x_train, y_train: The whole training split: the first :func:`hwsim.rram.engine.calibration_count`
+            images calibrate the ADC scales; with tuning the next ``signature_images`` form the signature
+            and the next ``tuning_images`` the optimiser's set (disjoint, in this order).
+        settings: What to run.
+        say: Called with a short message before each step.
+        bar: ``bar(total, description)`` -> a context manager yielding ``update(n)``, called after each
+            finished instance (e.g. a tqdm bar and its ``update``).
+
+    Raises:
+        ConfigError: the program is not for an RRAM chip.
+        InputError: too few training images for the calibration, signature and tuning sets.
+    """
+    rram_config_of(program.chip)  # refuses a program for digital cores, naming its chip
+    say = say or (lambda message: None)
+    bar = bar or _no_bar
+    st = settings
+    n_cal = calibration_count(x_train.shape[0])
+    need = training_images_needed(x_train.shape[0], st)
+    if need > x_train.shape[0]:
+        raise InputError(f"the study needs {need} training images (calibration, signature and tuning sets); "
+                         f"{x_train.shape[0]} given")
+    # encoder seeds: 1 for the test images, 0 for the training images (docs/rram.md §4)
+    test_r = encode(x_test, st.timesteps, st.encoding, 1, 0)
+    train_r = encode(x_train[:need], st.timesteps, st.encoding, 0, 0)
+
+    say(f"calibrating ADC scales on {n_cal} training images (ideal chip)")
+    scales = calibrate_on_images(program, x_train, st.timesteps, st.encoding)
+    seeds = instance_seeds(st.instances, st.seed)
+
+    with bar(len(seeds), "instances") as update:
+        acc = instance_accuracies(program, test_r, y_test, seeds, adc_scales=scales, workers=st.workers,
+                                  progress=update)
+    ideal_prog = with_rram(program, **{f: False for f in _NON_IDEALITIES})
+    ideal_acc = instance_accuracies(ideal_prog, test_r, y_test, [0], adc_scales=scales)[0]
+    summary = accuracy_summary(acc, st.spec)
+
+    say("energy and latency of instance 0")
+    energy = rram_energy(run_rram(program_chip(program, seeds[0], adc_scales=scales), test_r), program)
+
+    sweep = None
+    if st.sigmas:
+        with bar(len(seeds) * len(st.sigmas), "sigma sweep") as update:
+            sweep = sigma_sweep(with_rram(program, variation=True), test_r, y_test, st.sigmas, seeds,
+                                adc_scales=scales, workers=st.workers, progress=update)
+
+    tuning = None
+    outcomes: list = []
+    if st.tune:
+        from hwsim.rram.tuning import screen_and_tune, signature_names, train_tuner, tunable_stages, tuning_summary
+
+        sig_set = (train_r[n_cal : n_cal + st.signature_images], y_train[n_cal : n_cal + st.signature_images])
+        lo = n_cal + st.signature_images
+        tune_set = (train_r[lo : lo + st.tuning_images], y_train[lo : lo + st.tuning_images])
+        # the tuner trains on other chips than those it screens: the seeds after the study's
+        train_seeds = instance_seeds(st.train_instances, st.seed + st.instances)
+        say(f"training the tuner on {len(train_seeds)} instances (seeds {train_seeds[0]}..{train_seeds[-1]})")
+        with bar(len(train_seeds), "train tuner") as update:
+            model = train_tuner(program, train_seeds, sig_set, tune_set, (test_r, y_test), adc_scales=scales,
+                                workers=st.workers, progress=update)
+        with bar(len(seeds), "test + tune") as update:
+            outcomes = screen_and_tune(model, program, seeds, sig_set, (test_r, y_test), st.spec,
+                                       adc_scales=scales, guard=st.guard, workers=st.workers, progress=update)
+        tuning = tuning_summary(outcomes, st.spec)
+        tuning.update(
+            train_instances=len(train_seeds),
+            train_seeds=[train_seeds[0], train_seeds[-1]],
+            signature_images=st.signature_images,
+            tuning_images=st.tuning_images,
+            guard=st.guard,
+            tunable_stages=tunable_stages(program),
+            signature_features=signature_names(program),
+            train_mean_factors=model.train_factors.mean(axis=0).tolist(),
+            train_accuracy_mean=float(model.train_accuracy.mean()),
+        )
+    return YieldStudyResult(
+        settings=st, program=program, test_images=len(y_test), seeds=tuple(seeds), adc_scales=tuple(scales),
+        accuracies=acc, ideal_accuracy=float(ideal_acc), summary=summary, energy=energy, sweep=sweep,
+        tuning=tuning, outcomes=tuple(outcomes),
+    )
