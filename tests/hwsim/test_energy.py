@@ -264,12 +264,15 @@ def test_zero_input_costs_only_fixed_work_and_leakage(small_chip, rng):
     stage_cycles: dict[int, int] = {}
     for cp in program.cores:
         G = -(-cp.n_neurons // cc.lanes)
-        per_step += cp.n_neurons * cc.v_bits * (e("core.neuron", "update_bit") + 3 * e("core.membrane_rf", "access_bit"))
+        per_step += cp.n_neurons * cc.v_bits * (
+            e("core.neuron", "update_bit") + 3 * e("core.membrane_rf", "access_bit")
+        )
         per_step += (G + 2) * e("core.controller", "cycle")
         stage_cycles[cp.stage] = max(stage_cycles.get(cp.stage, 0), G + 2)
     cycles = T * (small_chip.barrier_cycles + sum(stage_cycles.values()))  # no packets: no route cycles
     bits = cc.axons * cc.neurons * cc.w_bits + 2 * cc.neurons * cc.v_bits + cc.axons
-    static = small_chip.n_cores * bits * TABLE.static_power_uw("core.storage", "leak_bit") * cycles / small_chip.clock_mhz
+    leak_uw = TABLE.static_power_uw("core.storage", "leak_bit")
+    static = small_chip.n_cores * bits * leak_uw * cycles / small_chip.clock_mhz
     s = TABLE.global_scale
     assert report.cycles.tolist() == [cycles, cycles]
     assert report.sops.tolist() == [0, 0]
@@ -330,7 +333,8 @@ def test_calibration_workload_activity_matches_the_documentation():
 
 
 def test_rram_table_digital_entries_follow_the_calibrated_28nm_table():
-    """rram_28nm.toml copies the digital core's entries times 28nm.toml's fitted scale; a re-fit must not leave them stale."""
+    """rram_28nm.toml copies the digital core's entries times 28nm.toml's fitted scale; a re-fit must not leave
+    them stale."""
     digital, rram = load_table("28nm"), load_table("rram_28nm")
     shared = sorted(set(digital.entries) & set(rram.entries))
     assert ("core.membrane_rf", "access_bit") in shared and ("noc.link", "hop") in shared
