@@ -161,9 +161,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from hwsim.config import load_chip_config
-    from hwsim.datasets import load_dataset
-    from hwsim.training.evaluate import accuracy_vs_timesteps, chip_accuracy
-    from hwsim.training.trainer import DATASET_DEFAULTS, fit
 
     started = time.perf_counter()
     _check_arguments(args)
@@ -171,83 +168,105 @@ def run(args: argparse.Namespace) -> int:
     w_bits = args.w_bits if args.w_bits is not None else chip.core.w_bits
     v_bits = args.v_bits if args.v_bits is not None else chip.core.v_bits
     sweep = parse_int_list(args.sweep_timesteps, "--sweep-timesteps") if args.sweep_timesteps else None
-    summary: dict = {}
-
     if args.load is not None:
-        from mapping import load_network
-
-        # a .npz network file or a NIR graph, quantized for the chip's widths
-        network = load_network(args.load, chip)
-        dataset_name = network.metadata.get("dataset", args.dataset)
-        dataset = load_dataset(dataset_name, args.data_dir, limit=args.limit)
-        check_outputs_match_classes(network.n_outputs, dataset)
-        vb = v_bits if (args.v_bits is not None or args.chip) else int(network.metadata.get("v_bits", v_bits))
-        T = network_timesteps(network.metadata, args.timesteps)
-        enc = network.metadata.get("encoding", args.encoding)
-        acc = chip_accuracy(network, dataset.x_test, dataset.y_test, timesteps=int(T), encoding=enc, v_bits=vb)
-        summary = {"network": args.load, "dataset": dataset.name, "timesteps": int(T), "v_bits": vb,
-                   "chip_test_accuracy": acc}
-        print(f"{args.load}: {'-'.join(map(str, network.sizes))} on {dataset.describe()}")
-        print(f"chip-simulated test accuracy at T={T} ({enc} encoding, v_bits={vb}): {acc:.4f}")
+        network, dataset, v_bits, summary = _evaluate_loaded(args, chip, v_bits)
     else:
-        defaults = DATASET_DEFAULTS[args.dataset]
-        args.timesteps = args.timesteps if args.timesteps is not None else 8
-        hidden = parse_int_list(args.hidden, "--hidden") if args.hidden is not None else defaults["hidden"]
-        dataset = load_dataset(args.dataset, args.data_dir, limit=args.limit)
-        _check_design_rules([dataset.n_pixels, *hidden, dataset.n_classes], chip)
-        options = {
-            "batch_size": args.batch_size if args.batch_size is not None else defaults["batch_size"],
-            "lr": args.lr if args.lr is not None else defaults["lr"],
-            "lr_final": args.lr_final if args.lr_final is not None else defaults["lr_final"],
-            "loss": args.loss,
-            "readout": args.readout,
-            "encoding": args.encoding,
-            "train_timesteps": args.train_timesteps
-            or (defaults["train_timesteps"] if args.mode == "discontinuous" else None),
-            "quantization_aware": not args.no_qat,
-            "detach_reset": args.detach_reset,
-            "eval_train_limit": args.eval_train_limit,
-        }
-        print(f"{dataset.describe()}; network {'-'.join(map(str, [dataset.n_pixels, *hidden, dataset.n_classes]))}, "
-              f"{args.mode} integration, T={args.timesteps}, w_bits={w_bits}, v_bits={v_bits}", file=sys.stderr)
-        result = fit(
-            dataset,
-            hidden=hidden,
-            timesteps=args.timesteps,
-            mode=args.mode,
-            epochs=args.epochs if args.epochs is not None else defaults["epochs"],
-            seed=args.seed,
-            w_bits=w_bits,
-            v_bits=v_bits,
-            chip=chip.name,
-            progress=not args.no_progress,
-            command=_command_line(args),
-            **options,
-        )
-        network = result.network
-        network.save(args.output)
-        vb = v_bits
-        r = network.metadata["results"]
-        summary = {"output": args.output, "sizes": network.sizes, **r}
-        print(f"wrote {args.output}: {'-'.join(map(str, network.sizes))}, thresholds {network.metadata['thresholds']}")
-        print(f"| model | train accuracy | test accuracy |\n| --- | --- | --- |\n"
-              f"| float | {r['float_train_accuracy']:.4f} | {r['float_test_accuracy']:.4f} |\n"
-              f"| quantized, chip-simulated | {r['chip_train_accuracy']:.4f} | {r['chip_test_accuracy']:.4f} |")
-        print(f"T={r['timesteps']}, {r['encoding']} encoding; train accuracy on {r['n_train_evaluated']} images; "
-              f"training {r['train_seconds']:.1f} s, total {r['total_seconds']:.1f} s")
-        _report_mapping(network, chip)
+        network, dataset, summary = _train(args, chip, w_bits, v_bits)
     if sweep:
-        acc = accuracy_vs_timesteps(network, dataset.x_test, dataset.y_test, sweep, v_bits=vb)
-        summary["accuracy_vs_timesteps"] = {str(k): v for k, v in acc.items()}
-        print("| timesteps | chip-simulated test accuracy |\n| --- | --- |")
-        for T, a in acc.items():
-            print(f"| {T} | {a:.4f} |")
+        summary["accuracy_vs_timesteps"] = _sweep_timesteps(network, dataset, sweep, v_bits)
     summary["seconds"] = round(time.perf_counter() - started, 3)
     if args.json:
-        from hwsim.program import atomic_write_bytes
+        from hwsim.writers import atomic_write_bytesNone
 
         atomic_write_bytes(args.json, json.dumps(summary, indent=2).encode())
     return 0
+
+
+def _evaluate_loaded(args: argparse.Namespace, chip, v_bits: int):
+    """``--load``: the chip-simulated test accuracy of a saved network; returns (network, dataset, v_bits, summary)."""
+    from hwsim.datasets import load_dataset
+    from hwsim.training.evaluate import chip_accuracy
+    from mapping import load_network
+
+    # a .npz network file or a NIR graph, quantized for the chip's widths
+    network = load_network(args.load, chip)
+    dataset_name = network.metadata.get("dataset", args.dataset)
+    dataset = load_dataset(dataset_name, args.data_dir, limit=args.limit)
+    check_outputs_match_classes(network.n_outputs, dataset)
+    vb = v_bits if (args.v_bits is not None or args.chip) else int(network.metadata.get("v_bits", v_bits))
+    T = network_timesteps(network.metadata, args.timesteps)
+    enc = network.metadata.get("encoding", args.encoding)
+    acc = chip_accuracy(network, dataset.x_test, dataset.y_test, timesteps=int(T), encoding=enc, v_bits=vb)
+    summary = {"network": args.load, "dataset": dataset.name, "timesteps": int(T), "v_bits": vb,
+               "chip_test_accuracy": acc}
+    print(f"{args.load}: {'-'.join(map(str, network.sizes))} on {dataset.describe()}")
+    print(f"chip-simulated test accuracy at T={T} ({enc} encoding, v_bits={vb}): {acc:.4f}")
+    return network, dataset, vb, summary
+
+
+def _train(args: argparse.Namespace, chip, w_bits: int, v_bits: int):
+    """Train with :func:`hwsim.training.trainer.fit`, save the network, print its accuracies; returns
+    (network, dataset, summary)."""
+    from hwsim.datasets import load_dataset
+    from hwsim.training.trainer import DATASET_DEFAULTS, fit
+
+    defaults = DATASET_DEFAULTS[args.dataset]
+    args.timesteps = args.timesteps if args.timesteps is not None else 8
+    hidden = parse_int_list(args.hidden, "--hidden") if args.hidden is not None else defaults["hidden"]
+    dataset = load_dataset(args.dataset, args.data_dir, limit=args.limit)
+    _check_design_rules([dataset.n_pixels, *hidden, dataset.n_classes], chip)
+    options = {
+        "batch_size": args.batch_size if args.batch_size is not None else defaults["batch_size"],
+        "lr": args.lr if args.lr is not None else defaults["lr"],
+        "lr_final": args.lr_final if args.lr_final is not None else defaults["lr_final"],
+        "loss": args.loss,
+        "readout": args.readout,
+        "encoding": args.encoding,
+        "train_timesteps": args.train_timesteps
+        or (defaults["train_timesteps"] if args.mode == "discontinuous" else None),
+        "quantization_aware": not args.no_qat,
+        "detach_reset": args.detach_reset,
+        "eval_train_limit": args.eval_train_limit,
+    }
+    print(f"{dataset.describe()}; network {'-'.join(map(str, [dataset.n_pixels, *hidden, dataset.n_classes]))}, "
+          f"{args.mode} integration, T={args.timesteps}, w_bits={w_bits}, v_bits={v_bits}", file=sys.stderr)
+    result = fit(
+        dataset,
+        hidden=hidden,
+        timesteps=args.timesteps,
+        mode=args.mode,
+        epochs=args.epochs if args.epochs is not None else defaults["epochs"],
+        seed=args.seed,
+        w_bits=w_bits,
+        v_bits=v_bits,
+        chip=chip.name,
+        progress=not args.no_progress,
+        command=_command_line(args),
+        **options,
+    )
+    network = result.network
+    network.save(args.output)
+    r = network.metadata["results"]
+    summary = {"output": args.output, "sizes": network.sizes, **r}
+    print(f"wrote {args.output}: {'-'.join(map(str, network.sizes))}, thresholds {network.metadata['thresholds']}")
+    print(f"| model | train accuracy | test accuracy |\n| --- | --- | --- |\n"
+          f"| float | {r['float_train_accuracy']:.4f} | {r['float_test_accuracy']:.4f} |\n"
+          f"| quantized, chip-simulated | {r['chip_train_accuracy']:.4f} | {r['chip_test_accuracy']:.4f} |")
+    print(f"T={r['timesteps']}, {r['encoding']} encoding; train accuracy on {r['n_train_evaluated']} images; "
+          f"training {r['train_seconds']:.1f} s, total {r['total_seconds']:.1f} s")
+    _report_mapping(network, chip)
+    return network, dataset, summary
+
+
+def _sweep_timesteps(network, dataset, sweep: list[int], v_bits: int) -> dict[str, float]:
+    """``--sweep-timesteps``: chip-simulated test accuracy at each T, printed as a table; keyed by str(T)."""
+    from hwsim.training.evaluate import accuracy_vs_timesteps
+
+    acc = accuracy_vs_timesteps(network, dataset.x_test, dataset.y_test, sweep, v_bits=v_bits)
+    print("| timesteps | chip-simulated test accuracy |\n| --- | --- |")
+    for T, a in acc.items():
+        print(f"| {T} | {a:.4f} |")
+    return {str(k): v for k, v in acc.items()}
 
 
 def _command_line(args: argparse.Namespace) -> str:
