@@ -67,7 +67,7 @@ from hwsim.config import load_chip_config  # noqa: E402
 from hwsim.encoding import rate_encode  # noqa: E402
 from hwsim.golden import simulate  # noqa: E402
 from hwsim.network import Layer, Network  # noqa: E402
-from hwsim.program import atomic_write_bytes  # noqa: E402
+from hwsim.writers import atomic_write_bytes  # noqa: E402
 from mapping import map_network  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"

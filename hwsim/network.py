@@ -22,7 +22,8 @@ import numpy as np
 from hwsim.encoding import as_raster_batch
 from hwsim.errors import InputError
 from hwsim.metadata import check_metadata
-from hwsim.program import INTEGRATION_MODES, RESET_MODES, atomic_write_bytes
+from hwsim.program import INTEGRATION_MODES, RESET_MODES
+from hwsim.writers import atomic_write_bytes
 from hwsim.readers import npz_json_header, read_npz, shorten
 
 __all__ = [

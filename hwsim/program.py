@@ -22,6 +22,7 @@ from hwsim.config import ChipConfig
 from hwsim.errors import HwsimError, ProgramError
 from hwsim.metadata import check_metadata
 from hwsim.readers import npz_json_header, read_npz, shorten
+from hwsim.writers import atomic_write_bytes
 
 __all__ = [
     "Route",
@@ -29,7 +30,6 @@ __all__ = [
     "ChipProgram",
     "INTEGRATION_MODES",
     "RESET_MODES",
-    "atomic_write_bytes",
 ]
 
 INTEGRATION_MODES = ("discontinuous", "continuous")
@@ -42,26 +42,6 @@ _CORE_HEADER_KEYS = ("core", "stage", "threshold", "leak_shift", "integration", 
 _PROGRAM_HEADER_KEYS = ("format", "version", "chip", "n_inputs", "host_routes", "cores", "metadata")
 #: Keys of one routing-table entry (``Route.to_dict``), in field order.
 _ROUTE_KEYS = ("dest_core", "src_lo", "src_hi", "axon_offset")
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        # mkstemp makes the file owner-only; give it the mode a plain open() would have
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass(frozen=True)

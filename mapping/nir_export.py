@@ -100,7 +100,7 @@ def write_nir(network: Network, path: str | Path, dt_s: float = DEFAULT_DT_S) ->
 
     import nir
 
-    from hwsim.program import atomic_write_bytes
+    from hwsim.writers import atomic_write_bytes
 
     buf = io.BytesIO()
     nir.write(buf, to_nir(network, dt_s))

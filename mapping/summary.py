@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hwsim.program import atomic_write_bytes
+from hwsim.writers import atomic_write_bytes
 from mapping.mapper import MappedNetwork
 from mapping.placement import link_traffic
 

@@ -29,7 +29,8 @@ from hwsim.config import ChipConfig, load_chip_config
 from hwsim.energy.model import EnergyReport, estimate
 from hwsim.energy.table import EnergyTable, load_table
 from hwsim.energy.workloads import Workload
-from hwsim.program import ChipProgram, atomic_write_bytes
+from hwsim.program import ChipProgram
+from hwsim.writers import atomic_write_bytes
 from hwsim.result import RunResult
 
 __all__ = ["WORKLOADS", "CalibrationPoint", "run_workload", "calibrate", "fit_scale", "TOLERANCE", "add_arguments",

@@ -176,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
         summary["accuracy_vs_timesteps"] = _sweep_timesteps(network, dataset, sweep, v_bits)
     summary["seconds"] = round(time.perf_counter() - started, 3)
     if args.json:
-        from hwsim.writers import atomic_write_bytesNone
+        from hwsim.writers import atomic_write_bytes
 
         atomic_write_bytes(args.json, json.dumps(summary, indent=2).encode())
     return 0

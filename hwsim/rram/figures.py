@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hwsim.program import atomic_write_bytes
+from hwsim.writers import atomic_write_bytes
 
 __all__ = ["accuracy_histogram", "yield_vs_sigma", "tuning_figure", "study_figures", "STUDY_FIGURE_FILES"]
 

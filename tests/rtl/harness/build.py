@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from hwsim.config import ChipConfig
-from hwsim.program import atomic_write_bytes
+from hwsim.writers import atomic_write_bytes
 
 __all__ = [
     "REPO",

@@ -22,7 +22,8 @@ import numpy as np
 import pytest
 
 from hwsim.config import ChipConfig
-from hwsim.program import ChipProgram, CoreProgram, Route, atomic_write_bytes
+from hwsim.program import ChipProgram, CoreProgram, Route
+from hwsim.writers import atomic_write_bytes
 
 from .build import SIM_BUILD, build, hdl_parameters, require_simulator, safe_name, waves_requested
 
