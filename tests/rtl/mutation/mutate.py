@@ -82,6 +82,7 @@ MIN_TIMEOUT_S = 120.0
 # A failure with one of these is the Python side breaking, not the RTL: the mutant's verdict is "error".
 _SETUP_FAILURE = re.compile(r"\b(ImportError|ModuleNotFoundError|SyntaxError|AttributeError: module '[\w.]+' has no)\b")
 ICARUS_COMPILE_TIMEOUT_S = 120.0
+RETRY_PAUSE_S = 60.0
 
 
 class MutationError(ValueError):
@@ -382,6 +383,22 @@ def _run_pytest(test: Path, rtl_dir: Path, build_dir: Path, timeout_s: float) ->
     return "error", f"pytest exit {proc.returncode}: {_summary(out)}", seconds
 
 
+def _run_pytest_retrying(test: Path, rtl_dir: Path, build_dir: Path, timeout_s: float,
+                         retries: int) -> tuple[str, str, float]:
+    """:func:`_run_pytest`, run again (after a pause) while the verdict is "error".
+
+    An error is the test's Python side failing to set up (an import, a skip),
+    which in a shared working tree is often someone's edit in progress.
+    """
+    for attempt in range(retries + 1):
+        status, summary, seconds = _run_pytest(test, rtl_dir, build_dir, timeout_s)
+        if status != "error" or attempt == retries:
+            return status, summary, seconds
+        _log(f"  {test.name}: {summary}; trying again in {RETRY_PAUSE_S:.0f} s")
+        time.sleep(RETRY_PAUSE_S)
+    raise AssertionError("unreachable")
+
+
 def _compile_check(rtl_dir: Path, work: Path) -> str | None:
     """Icarus' first error on the sources in ``rtl_dir`` (default parameters), or None when they compile."""
     cmd = ["iverilog", "-g2012", "-o", str(work / "check.vvp")] + [str(p) for p in sorted(rtl_dir.glob("*.v"))]
@@ -563,7 +580,8 @@ def run(args: argparse.Namespace) -> int:
                 baseline_s[test] = cache["baseline"][fp]
                 continue
             _log(f"baseline: {test.name} ...")
-            status, summary, seconds = _run_pytest(test, base_rtl, tmp / "baseline" / "sim_build", 3600.0)
+            status, summary, seconds = _run_pytest_retrying(test, base_rtl, tmp / "baseline" / "sim_build", 3600.0,
+                                                            args.retries)
             if status != "passed":
                 raise MutationError(f"baseline: {test.relative_to(REPO)} does not pass on the unmutated rtl/ "
                                     f"({status}: {summary}); fix that first")
@@ -608,7 +626,8 @@ def run(args: argparse.Namespace) -> int:
                     cached = cache["results"].get(fp, {}).get(m.id)
                     if cached is None:
                         limit = max(MIN_TIMEOUT_S, args.timeout_factor * baseline_s[test])
-                        status, summary, seconds = _run_pytest(test, rtl, work / "sim_build", limit)
+                        status, summary, seconds = _run_pytest_retrying(test, rtl, work / "sim_build", limit,
+                                                                        args.retries)
                         cached = {"status": status, "summary": summary}
                         if status != "error":
                             cache["results"].setdefault(fp, {})[m.id] = cached
@@ -666,6 +685,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--equivalent", type=Path, default=EQUIVALENT_FILE, help="equivalent-mutant list (TOML)")
     p.add_argument("--timeout-factor", type=float, default=4.0,
                    help=f"time limit per test file = factor x its unmutated time, at least {MIN_TIMEOUT_S:.0f} s")
+    p.add_argument("--retries", type=int, default=3,
+                   help="runs again of a test file whose Python side fails to set up (default 3, a minute apart)")
     p.add_argument("--no-cache", action="store_true", help="run every test again (ignore <out>/cache.json)")
     p.add_argument("--list", action="store_true", help="list the selected mutants and their tests; run nothing")
     return p
@@ -678,6 +699,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.sample is not None and args.sample < 1:
             raise MutationError(f"--sample {args.sample}: must be >= 1")
+        if args.retries < 0:
+            raise MutationError(f"--retries {args.retries}: must be >= 0")
         if args.timeout_factor <= 0:
             raise MutationError(f"--timeout-factor {args.timeout_factor}: must be > 0")
         args.out = args.out.resolve()
