@@ -25,7 +25,7 @@ __all__ = ["default_sweep", "evaluate"]
 
 
 def default_sweep(timesteps: int) -> list[int]:
-    """Powers of two up to ``2 * timesteps`` (at most 32), plus ``timesteps`` itself."""
+    """Powers of two up to ``2 * timesteps`` (at most 32), plus ``timesteps`` itself (docs/energy.md §7)."""
     values = {timesteps}
     t = 1
     while t <= min(2 * timesteps, 32):

@@ -100,6 +100,7 @@ class Report:
         e = self.energy
         summary = e.summary()
         total_nj = e.energy_nj_per_image
+        # per image = the mean over the images, pJ -> nJ (docs/energy.md §7); shares are of that mean total
         by_component = {k: float(v.mean() / 1e3) for k, v in e.by_component.items()}
         by_layer = {k: float(v.mean() / 1e3) for k, v in e.by_layer.items()}
         share = lambda d: {k: (v / total_nj if total_nj > 0 else 0.0) for k, v in d.items()}  # noqa: E731
@@ -155,7 +156,11 @@ class Report:
 
 
 def _core_order(program: ChipProgram) -> list[tuple[int, str, int]]:
-    """``(index in program.cores, layer name, first neuron in the layer)`` in layer order."""
+    """``(index in program.cores, layer name, first neuron in the layer)`` in layer order.
+
+    Layer order is stage, then the first neuron a core holds (from its ``[lo:hi]`` label, else its output
+    offset), then core number; names are those of the energy breakdown by layer (docs/energy.md §1).
+    """
     rows = []
     for k, cp in enumerate(program.cores):
         m = re.search(r"\[(\d+):\d+\]", cp.label or "")
@@ -170,7 +175,7 @@ def layer_firing_rates(result: RunResult, program: ChipProgram) -> dict[str, flo
 
     A membrane-readout layer (``fire = False``) never spikes; its rate is None.
     """
-    spikes = result.counters[..., COUNTER_NAMES.index("output_spikes")].sum(axis=(0, 1))  # (C,)
+    spikes = result.counters[..., COUNTER_NAMES.index("output_spikes")].sum(axis=(0, 1))  # (C,), chip-spec §2.5
     fired: dict[str, float] = {}
     slots: dict[str, float] = {}
     readout: set[str] = set()
@@ -214,7 +219,7 @@ def raster_layers(result: RunResult, program: ChipProgram, input_raster: np.ndar
         ks = [k for _, k in pieces]
         layer = entry(name, np.concatenate([result.core_spikes[k][image] for k in ks], axis=1))
         if not program.cores[ks[0]].fire:
-            # membrane readout: no spikes to show; keep the end-of-timestep membranes instead
+            # membrane readout (fire = 0, chip-spec §2.3): no spikes to show; keep the end-of-timestep membranes
             layer["readout"] = "membrane"
             layer["firing_rate"] = None
             if result.membranes is not None:

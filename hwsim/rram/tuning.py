@@ -78,6 +78,7 @@ def stage_thresholds(program: ChipProgram, factors: Sequence[float]) -> tuple[in
     for cp in program.cores:
         th = cp.threshold
         if cp.stage in f:
+            # docs/rram.md §5 "Knobs": round half up (not to even), clamped to the register's range (chip-spec §7.6)
             th = int(np.clip(np.floor(f[cp.stage] * cp.threshold + 0.5), 0, v_max))
         out.append(int(th))
     return tuple(out)
@@ -107,7 +108,7 @@ def response_signature(rchip: RramChip, rasters: np.ndarray, labels: np.ndarray,
     for s in range(program.n_stages):
         ks = [k for k, cp in enumerate(program.cores) if cp.stage == s]
         n = sum(program.cores[k].n_neurons for k in ks)
-        feats.append(float(spikes[ks].sum()) / (B * T * n) if ks else 0.0)
+        feats.append(float(spikes[ks].sum()) / (B * T * n) if ks else 0.0)  # docs/rram.md §5 "Signature"
     if program.readout == "spike_count":
         score = res.output_spikes.astype(np.float64).sum(axis=1).mean(axis=0) / T
     else:
@@ -151,6 +152,7 @@ def optimise_thresholds(rchip: RramChip, rasters: np.ndarray, labels: np.ndarray
     for _ in range(rounds):
         changed = False
         for i in range(n):
+            # docs/rram.md §5: a strict improvement only, so ties go to the factor closest to 1, then the smaller
             ranked = sorted(grid, key=lambda g: (abs(g - 1.0), g))
             cand_best, cand_acc = factors[i], best
             for g in ranked:
@@ -228,6 +230,7 @@ class TuningModel:
 
     def predict(self, signature: np.ndarray) -> tuple[float, tuple[float, ...]]:
         acc = float(self.accuracy.predict(signature)[0, 0])
+        # predicted factors stay in the optimiser's grid range (docs/rram.md §5), never an untried extreme
         f = np.clip(self.factors.predict(signature)[0], min(self.grid), max(self.grid))
         return acc, tuple(float(x) for x in f)
 
@@ -334,7 +337,7 @@ def screen_and_tune(
         sig = response_signature(rc, *signature_set, packed=packed)
         pred, factors = model.predict(sig)
         before = _accuracy(rc, packed, *test_set)
-        tuned = pred < spec + guard
+        tuned = pred < spec + guard  # docs/rram.md §5 "Screen and tune"
         after = before
         if tuned:
             after = _accuracy(rc.with_thresholds(stage_thresholds(program, factors)), packed, *test_set)

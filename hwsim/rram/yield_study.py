@@ -76,7 +76,7 @@ def instance_seeds(n_instances: int, base_seed: int = 0) -> list[int]:
         raise InputError(f"instances = {n_instances!r}: expected an integer >= 1")
     if base_seed < 0:
         raise InputError(f"seed = {base_seed}: expected an integer >= 0")
-    return list(range(base_seed, base_seed + n_instances))
+    return list(range(base_seed, base_seed + n_instances))  # instance k is chip seed base + k (docs/rram.md §4)
 
 
 def _workers(workers: int | None, n: int) -> int:
@@ -146,7 +146,7 @@ def _instance_accuracy(program: ChipProgram, seed: int, rasters: np.ndarray, lab
 def yield_fraction(accuracies: np.ndarray, spec: float) -> float:
     """Fraction of instances with accuracy ``>= spec``."""
     a = np.asarray(accuracies, np.float64)
-    return float((a >= spec).mean()) if a.size else float("nan")
+    return float((a >= spec).mean()) if a.size else float("nan")  # passing is accuracy >= spec (docs/rram.md §4)
 
 
 def accuracy_summary(accuracies: np.ndarray, spec: float) -> dict:
@@ -215,6 +215,7 @@ def sigma_sweep(
     labels = np.asarray(labels)
     if rasters.shape[0] != labels.shape[0]:
         raise InputError(f"{rasters.shape[0]} rasters but {labels.shape[0]} labels")
+    # common random numbers (docs/rram.md §4): the same seeds, so the same draws z, scaled by each sigma
     programs = [with_rram(program, variation_sigma=float(s)) for s in sigmas]
     noise_bytes = rasters.shape[0] * rasters.shape[1] * len(program.cores) * program.chip.core.neurons * 8
     share = noise_bytes <= SWEEP_NOISE_CACHE_BYTES
@@ -394,7 +395,7 @@ def run_yield_study(
     train_r = encode(x_train[:need], st.timesteps, st.encoding, 0, 0)
 
     say(f"calibrating ADC scales on {n_cal} training images (ideal chip)")
-    scales = calibrate_on_images(program, x_train, st.timesteps, st.encoding)
+    scales = calibrate_on_images(program, x_train, st.timesteps, st.encoding)  # once per program (docs/rram.md §4)
     seeds = instance_seeds(st.instances, st.seed)
 
     with bar(len(seeds), "instances") as update:
