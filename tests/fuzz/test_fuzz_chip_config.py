@@ -1,4 +1,4 @@
-"""Fuzz the chip config loader and ``hwsim run --chip FILE`` with malformed TOML.
+"""Fuzz the chip config and energy-table loaders and ``hwsim run --chip FILE`` / ``--table FILE`` with malformed TOML.
 
 Each example starts from a shipped preset (a valid file) and applies one mutation: a value replaced
 by a boundary or wrong-typed literal, a line dropped, duplicated or added, a table renamed, the
@@ -57,10 +57,10 @@ def _deep(depth: int, kind: str) -> str:
 
 
 @st.composite
-def toml_files(draw) -> Mutated:
-    """A preset's text with one mutation."""
-    name = draw(st.sampled_from(sorted(PRESETS)))
-    text = PRESETS[name]
+def toml_files(draw, sources: dict[str, str] = PRESETS) -> Mutated:
+    """One of ``sources`` (name -> valid TOML text) with one mutation."""
+    name = draw(st.sampled_from(sorted(sources)))
+    text = sources[name]
     lines = text.splitlines()
     kind = draw(st.sampled_from(["value", "value", "value", "drop", "duplicate", "add", "rename_table",
                                  "truncate", "bytes", "deep", "empty", "random"]))
@@ -79,9 +79,11 @@ def toml_files(draw) -> Mutated:
         k, extra = draw(st.integers(0, len(lines))), draw(st.sampled_from(UNKNOWN_LINES))
         return Mutated(f"{name} with {extra!r} at line {k}", "\n".join(lines[:k] + [extra] + lines[k:]).encode())
     if kind == "rename_table":
-        new = draw(st.sampled_from(["[cores]", "[rram]", "[core]", "[[core]]", "[ core ]", "[core.x]", ""]))
+        new = draw(st.sampled_from(["[cores]", "[rram]", "[core]", "[[core]]", "[ core ]", "[core.x]", "",
+                                    "[entry]", "[[entries]]", "[units]", "[[units]]", "[calibration.x]"]))
         return Mutated(f"{name} with its first table renamed {new!r}",
-                       re.sub(r"^\[(core|rram)\]$", new, text, count=1, flags=re.M).encode())
+                       re.sub(r"^\[\[?(core|rram|entry|units|calibration)\]\]?$", new, text, count=1,
+                              flags=re.M).encode())
     data = text.encode()
     if kind == "truncate":
         at = draw(st.integers(0, len(data)))
@@ -151,3 +153,32 @@ def test_run_with_malformed_chip_exits_0_or_2(case, path_kind):
 def test_chip_config_names_that_are_not_files(name):
     name = name.replace("\x00", "")  # argv cannot hold a NUL byte
     check_loader(lambda: load_chip_config(name), f"load_chip_config({name!r})")
+
+
+TABLES = {p.stem: p.read_text() for p in sorted((PRESET_DIR.parent / "energy" / "tables").glob("*.toml"))}
+
+
+# Catches: the energy-table loader (also a TOML file, --table FILE) letting a parse, type, value or
+# structure error out as anything but a one-line error: a missing entry, a string where pJ go, a
+# negative or infinite energy, [[entry]] turned into a table.
+@budget(quick=30, fuzz=800)
+@given(case=toml_files(TABLES), path_kind=path_kinds)
+def test_energy_table_loader_accepts_or_names_the_problem(case, path_kind):
+    from hwsim.energy import load_table
+
+    with Sandbox() as sandbox:
+        arg = _write_chip(sandbox, case, path_kind)
+        check_loader(lambda: load_table(str(sandbox.work / arg)), f"load_table({arg}) of {case!r}")
+
+
+# Catches: a table that loads but breaks the energy report of a run.
+@budget(quick=5, fuzz=200)
+@given(case=toml_files(TABLES), path_kind=path_kinds)
+def test_run_with_a_malformed_energy_table_exits_0_or_2(case, path_kind):
+    with Sandbox() as sandbox:
+        arg = _write_chip(sandbox, case, path_kind)
+        sandbox.freeze()
+        chip = "rram" if "rram" in case.what.split(":")[0].split(" ")[0] else "default_28nm"
+        argv = ["run", "--chip", chip, "--table", arg, "--limit", "2", "-T", "1", "--sweep", "none", "--no-figures",
+                "-q", "-o", "out"]
+        check_cli(run_cli(argv, sandbox.work), sandbox, outputs=["out"], inputs=[arg])
