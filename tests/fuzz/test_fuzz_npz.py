@@ -12,6 +12,7 @@ import functools
 import tempfile
 from pathlib import Path
 
+import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -125,3 +126,70 @@ def test_baselines_are_valid():
         for chip in ("default_28nm", "rram"):
             (Path(tmp) / "program.npz").write_bytes(program_bytes(chip))
             assert ChipProgram.load(Path(tmp) / "program.npz").n_inputs == 64
+
+
+@st.composite
+def rates_files(draw) -> Mutated:
+    """A ``--rates`` spike raster (.npy) for the 64-input bundled network: valid, or malformed in one way."""
+    from npz_mutations import _npy
+
+    rng = np.random.default_rng(draw(st.integers(0, 3)))
+    kind = draw(st.sampled_from(["valid_2d", "valid_3d", "float", "bool", "int_2", "negative", "nan", "object",
+                                 "huge", "wrong_inputs", "4d", "empty", "scalar", "truncated", "random", "zero",
+                                 "npz", "fortran", "big_endian"]))
+    raster = (rng.random((4, 64)) < 0.3).astype(np.uint8)
+    if kind == "valid_2d":
+        return Mutated("a valid (T, 64) raster", _npy(raster))
+    if kind == "valid_3d":
+        return Mutated("a valid (B, T, 64) raster", _npy(raster.reshape(2, 2, 64)))
+    if kind == "float":
+        return Mutated("float spike probabilities", _npy(rng.random((4, 64))))
+    if kind == "bool":
+        return Mutated("a bool raster", _npy(raster.astype(bool)))
+    if kind == "int_2":
+        return Mutated("an int64 raster holding 2", _npy(raster.astype(np.int64) * 2))
+    if kind == "negative":
+        return Mutated("an int8 raster holding -1", _npy(-raster.astype(np.int8)))
+    if kind == "nan":
+        return Mutated("a float raster holding NaN", _npy(np.full((4, 64), np.nan)))
+    if kind == "object":
+        return Mutated("an object array (pickled)", _npy(np.array([{"a": 1}], dtype=object), pickled=True))
+    if kind == "huge":
+        shape = draw(st.sampled_from([(10**12, 64), (2**31, 2**31, 64), (1 << 40,)]))
+        return Mutated(f"declared shape {shape}, a few bytes of data", _npy(declared=shape, dtype="|u1",
+                                                                              payload=b"\x00" * 64))
+    if kind == "wrong_inputs":
+        return Mutated("a (T, 63) raster", _npy(raster[:, :63].copy()))
+    if kind == "4d":
+        return Mutated("a 4-D raster", _npy(raster.reshape(1, 2, 2, 64)))
+    if kind == "empty":
+        return Mutated("a (0, 64) raster", _npy(raster[:0]))
+    if kind == "scalar":
+        return Mutated("a scalar", _npy(np.array(1, np.uint8)))
+    if kind == "truncated":
+        full = _npy(raster)
+        at = draw(st.integers(0, len(full) - 1))
+        return Mutated(f"a raster cut at byte {at} of {len(full)}", full[:at])
+    if kind == "random":
+        data = draw(st.binary(max_size=200))
+        return Mutated(f"random bytes {data[:40]!r}", data)
+    if kind == "zero":
+        return Mutated("zero-length", b"")
+    if kind == "fortran":
+        return Mutated("a Fortran-order raster", _npy(np.asfortranarray(raster)))
+    if kind == "big_endian":
+        return Mutated("a big-endian uint16 raster", _npy(raster.astype(">u2")))
+    return Mutated("an .npz archive named .npy", network_bytes())
+
+
+# Catches: `hwsim map --rates FILE.npy` loading a raster it should refuse (pickled objects, a huge declared
+# shape, values other than 0/1, the wrong input count) as a traceback, a MemoryError or NumPy's pickle advice.
+@budget(quick=10, fuzz=250)
+@given(case=rates_files(), path_kind=path_kinds)
+def test_map_with_a_malformed_rates_raster_exits_0_or_2(case, path_kind):
+    with Sandbox() as sandbox:
+        name = _place(sandbox, case, "rates.npy", path_kind)
+        (sandbox.work / "net.npz").write_bytes(network_bytes())
+        sandbox.freeze()
+        argv = ["map", "net.npz", "--rates", name, "--iterations", "5", "--no-figure", "-o", "out"]
+        check_cli(run_cli(argv, sandbox.work), sandbox, outputs=["out"], inputs=[name, "net.npz"])
