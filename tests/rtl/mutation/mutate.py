@@ -328,7 +328,7 @@ def _local_imports(path: Path, tests_dir: Path, seen: set[Path]) -> None:
             _local_imports(candidate, tests_dir, seen)
 
 
-def test_fingerprint(test: Path, rtl_sources: dict[str, str], tests_dir: Path) -> str:
+def fingerprint_of_test(test: Path, rtl_sources: dict[str, str], tests_dir: Path) -> str:
     """Hash of everything one test file's verdict on a mutant depends on (besides hwsim/ and the mutant)."""
     files: set[Path] = set()
     _local_imports(test, tests_dir, files)
@@ -346,9 +346,9 @@ def _summary(output: str) -> str:
     """The most telling line of a pytest run: its first FAILED/ERROR line, else its last line."""
     lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
     # pytest's short summary ("FAILED tests/...::case - message"), not the simulator's log lines
-    for prefix in ("FAILED tests/", "ERROR tests/"):
+    for kind in ("FAILED", "ERROR"):
         for ln in lines:
-            if ln.startswith(prefix):
+            if re.match(rf"{kind} \S+::", ln):
                 return ln[:300]
     return lines[-1][:300] if lines else ""
 
@@ -540,7 +540,7 @@ def run(args: argparse.Namespace) -> int:
     cache_path = out / "cache.json"
     cache = _load_cache(cache_path, not args.no_cache)
     tests_of = {m: relevant_tests(m, sources, TESTS_DIR) for m in plan}
-    fingerprints = {t: test_fingerprint(t, sources, TESTS_DIR) for ts in tests_of.values() for t in ts}
+    fingerprints = {t: fingerprint_of_test(t, sources, TESTS_DIR) for ts in tests_of.values() for t in ts}
 
     if args.list:
         for module, (quota, candidates) in plan.items():

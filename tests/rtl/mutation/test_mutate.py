@@ -234,3 +234,24 @@ def test_cli_rejects_bad_arguments(capsys):
 
 def test_package_path_is_the_repo():
     assert (RTL_DIR / "snn_core.v").exists() and Path(EQUIVALENT_FILE).name == "equivalent.toml"
+
+
+def test_pytest_verdicts_passed_failed_timeout_and_setup_error(tmp_path):
+    from .mutate import _run_pytest
+
+    cases = {
+        "test_ok.py": "def test_ok():\n    assert 1 + 1 == 2\n",
+        "test_bad.py": "def test_bad():\n    assert 1 + 1 == 3, 'wrong sum'\n",
+        "test_hang.py": "import time\n\ndef test_hang():\n    while True:\n        time.sleep(1)\n",
+        "test_import.py": "def test_import():\n    import hwsim_no_such_module  # noqa: F401\n",
+    }
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+    rtl, build = tmp_path / "rtl", tmp_path / "build"
+    assert _run_pytest(tmp_path / "test_ok.py", rtl, build, 60)[0] == "passed"
+    status, summary, _ = _run_pytest(tmp_path / "test_bad.py", rtl, build, 60)
+    assert status == "failed" and summary.startswith("FAILED") and "wrong sum" in summary
+    status, summary, _ = _run_pytest(tmp_path / "test_hang.py", rtl, build, 3)
+    assert (status, summary) == ("timeout", "no verdict within 3 s")
+    # a broken import of the Python side is no kill
+    assert _run_pytest(tmp_path / "test_import.py", rtl, build, 60)[0] == "error"
