@@ -51,7 +51,9 @@ __all__ = [
 
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "quick")
 if PROFILE not in ("quick", "fuzz"):
-    raise RuntimeError(f"HYPOTHESIS_PROFILE={PROFILE!r}: the fuzz suite knows 'quick' (make test) and 'fuzz' (make fuzz)")
+    raise RuntimeError(
+        f"HYPOTHESIS_PROFILE={PROFILE!r}: the fuzz suite knows 'quick' (make test) and 'fuzz' (make fuzz)"
+    )
 
 # Files a command must never touch, whatever its arguments: the package's own data.
 PACKAGE_DATA_DIRS = [Path(hwsim.config.__file__).parent / d for d in ("configs", "data", "energy/tables")]
@@ -295,7 +297,9 @@ def check_cli(outcome: CliOutcome, sandbox: Sandbox, outputs: Sequence[str] = ()
             f"a file that existed before the run changed or vanished: {path}\n{what}"
         )
     for path in after:
-        assert path.startswith(prefix + "/") or path in before, f"a file appeared outside the working folder: {path}\n{what}"
+        assert path.startswith(prefix + "/") or path in before, (
+            f"a file appeared outside the working folder: {path}\n{what}"
+        )
 
 
 def check_loader(load: Callable[[], object], what: str) -> object | None:
@@ -308,7 +312,9 @@ def check_loader(load: Callable[[], object], what: str) -> object | None:
             message = str(exc)
             assert message.strip(), f"{what}: {type(exc).__name__} with an empty message"
             assert "\n" not in message.strip(), f"{what}: the message is not one line: {message!r}"
-            assert not any(a in message for a in _FORBIDDEN_ADVICE), f"{what}: the message repeats NumPy's advice: {message!r}"
+            assert not any(a in message for a in _FORBIDDEN_ADVICE), (
+                f"{what}: the message repeats NumPy's advice: {message!r}"
+            )
             result = None
     assert not caught, f"{what}: a Python warning escaped: {[str(w.message) for w in caught]}"
     return result

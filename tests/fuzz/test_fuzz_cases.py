@@ -37,7 +37,7 @@ BREACHES = {
     "no error line": lambda argv: 2,
     "an error without the command prefix": lambda argv: (print("ValueError: bad", file=sys.stderr), 2)[1],
     "NumPy's pickle advice": lambda argv: _error("cannot load: pass allow_pickle=True to load it"),
-    "a warning": lambda argv: (warnings.warn("careful", RuntimeWarning), 0)[1],
+    "a warning": lambda argv: (warnings.warn("careful", RuntimeWarning, stacklevel=1), 0)[1],
     "input deleted on success": lambda argv: (Path("inputs/net.npz").unlink(), 0)[1],
     "input changed on success": lambda argv: (Path("inputs/net.npz").write_bytes(b"x"), 0)[1],
     "output written, then exit 2": lambda argv: (_write_out(argv), _error("too late"))[1],

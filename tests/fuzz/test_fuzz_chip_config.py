@@ -94,7 +94,8 @@ def toml_files(draw, sources: dict[str, str] = PRESETS) -> Mutated:
         cut = draw(st.integers(0, 4))
         return Mutated(f"{name} with bytes {junk!r} at {at} replacing {cut}", data[:at] + junk + data[at + cut:])
     if kind == "deep":
-        depth, how = draw(st.sampled_from([2, 100, 999, 1000, 3000, 100_000])), draw(st.sampled_from(["array", "inline", "dotted"]))
+        depth = draw(st.sampled_from([2, 100, 999, 1000, 3000, 100_000]))
+        how = draw(st.sampled_from(["array", "inline", "dotted"]))
         return Mutated(f"{name} plus an {how} nested {depth} deep", data + _deep(depth, how).encode())
     if kind == "empty":
         data = draw(st.sampled_from([b"", b"\n", b"# only a comment\n", b"\xef\xbb\xbf"]))

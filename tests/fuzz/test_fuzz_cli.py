@@ -265,7 +265,8 @@ def argument_vectors(draw, command: str) -> list[str]:
         else:
             argv.insert(draw(st.integers(1, len(argv))), draw(st.sampled_from(JUNK_TOKENS)))
     # never ask for work that legitimately takes long: keep the image count small
-    if command in ("run", "report", "yield") and "--limit" not in argv and not any(a.startswith("--limit=") for a in argv):
+    has_limit = "--limit" in argv or any(a.startswith("--limit=") for a in argv)
+    if command in ("run", "report", "yield") and not has_limit:
         argv += ["--limit", "2"]
     return argv
 

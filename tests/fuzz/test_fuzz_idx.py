@@ -126,7 +126,7 @@ def test_idx_dataset_loader_accepts_or_names_the_problem(folder):
         check_loader(lambda: load_dataset("mnist", d), f"load_dataset of {folder[0]}")
         for f in folder[1]:
             ndim = 3 if "images" in f.what else 1
-            check_loader(lambda: read_idx(d / f.what, ndim=ndim), f"read_idx of {folder[0]}")
+            check_loader(lambda f=f, ndim=ndim: read_idx(d / f.what, ndim=ndim), f"read_idx of {folder[0]}")
 
 
 def test_baseline_reads_back():
@@ -159,4 +159,5 @@ def test_commands_reading_a_malformed_dataset_exit_0_or_2(folder, command):
             argv = ["run", "--dataset", "mnist", "--data-dir", d, "--net", "net.npz", "--limit", "2", "-T", "1",
                     "--sweep", "none", "--no-figures", "-q", "-o", "out"]
             outputs = ["out"]
-        check_cli(run_cli(argv, sandbox.work), sandbox, outputs=outputs, inputs=[d] + (["net.npz"] if command == "run" else []))
+        inputs = [d] + (["net.npz"] if command == "run" else [])
+        check_cli(run_cli(argv, sandbox.work), sandbox, outputs=outputs, inputs=inputs)

@@ -31,8 +31,8 @@ def _conv_graph() -> nir.NIRGraph:
     rng = np.random.default_rng(0)
     nodes = {
         "input": nir.Input(input_type={"input": np.array([1, 8, 8])}),
-        "conv": nir.Conv2d(input_shape=np.array([8, 8]), weight=rng.integers(-3, 4, size=(2, 1, 3, 3)).astype(float), stride=1,
-                           padding=1, dilation=1, groups=1, bias=np.array([0.5, -0.5])),
+        "conv": nir.Conv2d(input_shape=np.array([8, 8]), weight=rng.integers(-3, 4, size=(2, 1, 3, 3)).astype(float),
+                           stride=1, padding=1, dilation=1, groups=1, bias=np.array([0.5, -0.5])),
         "if1": nir.IF(r=np.full((2, 8, 8), 1 / DT), v_threshold=np.full((2, 8, 8), 1.0)),
         "pool": nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])),
         "flat": nir.Flatten(input_type={"input": np.array([2, 4, 4])}, start_dim=0, end_dim=-1),

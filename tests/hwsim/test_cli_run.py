@@ -170,7 +170,8 @@ def test_run_on_an_rram_chip_end_to_end(rram_runs):
 
 def test_rram_run_equals_the_energy_by_hand_of_the_same_instance(rram_runs):
     """Independent path: the saved program, calibration as 'hwsim yield' does it, the golden model (accuracy
-    exactly), and the energy by hand from its counters and the rram_28nm table's entries (docs/rram.md §3; no hwsim.rram.energy code).
+    exactly), and the energy by hand from its counters and the rram_28nm table's entries (docs/rram.md §3;
+    no hwsim.rram.energy code).
     Catches: an RRAM report that prices cell reads, row drivers or ADC steps wrongly, leaks the crossbar's
     bits, or simulates another instance or other images."""
     from hwsim.rram import calibrate_adc_scales, program_chip, run_rram
