@@ -142,7 +142,9 @@ def rram_options(args: argparse.Namespace, chip, ds) -> dict:
     Raises:
         InputError: ``--instance`` for a digital chip, or a negative seed.
     """
-    if getattr(chip, "core_type", "digital") != "rram":
+    from hwsim.report.backend import backend_for_chip
+
+    if not backend_for_chip(chip).manufactured_instances:
         if args.instance is not None:
             raise InputError(f"--instance {args.instance}: chip {chip.name!r} has digital cores, which have no "
                              "manufactured instances (--instance applies to RRAM chips)")
@@ -176,9 +178,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from hwsim.commands.common import check_input_file, check_outputs_match_classes, input_paths
-    from hwsim.program import ChipProgram
     from hwsim.outdir import check_outdir
+    from hwsim.program import ChipProgram
     from hwsim.report import REPORT_MARKER, evaluate
+    from hwsim.report.backend import backend_for_chip
 
     say = Progress(args.quiet)
     # every argument and the output folder before any work: the folder is replaced as a whole, so it must
@@ -189,7 +192,8 @@ def run(args: argparse.Namespace) -> int:
     say(f"loading chip program {args.program}")
     program = ChipProgram.load(args.program)
     T, encoding = resolve_timesteps(args, program.metadata if isinstance(program.metadata, dict) else {})
-    ds = load_images(args, program.n_inputs, say, whole_train=program.chip.core_type == "rram")
+    instances = backend_for_chip(program.chip).manufactured_instances
+    ds = load_images(args, program.n_inputs, say, whole_train=instances)
     check_outputs_match_classes(program.n_outputs, ds, "the program")
     report = evaluate(
         program, ds.x_test, ds.y_test, timesteps=T, encoding=encoding, seed=args.seed, table=table,

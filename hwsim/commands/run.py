@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from hwsim.config import load_chip_config
     from hwsim.outdir import check_outdir
     from hwsim.report import REPORT_MARKER, evaluate
+    from hwsim.report.backend import backend_for_chip
 
     say = Progress(args.quiet)
     # every argument and the output folder before any work: the folder is replaced as a whole, so it must
@@ -86,11 +87,12 @@ def run(args: argparse.Namespace) -> int:
     check_outdir(args.outdir, REPORT_MARKER,
                  inputs=input_paths(args, {"--net": "net", "--chip": "chip", **COMMON_INPUTS}))
     chip = load_chip_config(args.chip)
-    if chip.core_type != "rram" and args.instance is not None:
+    instances = backend_for_chip(chip).manufactured_instances
+    if not instances and args.instance is not None:
         rram_options(args, chip, None)  # the error for --instance on a digital chip, before loading anything
     network, net_name = load_network(args.net, chip, say)
     T, encoding = resolve_timesteps(args, network.metadata)
-    ds = load_images(args, network.n_inputs, say, whole_train=chip.core_type == "rram")
+    ds = load_images(args, network.n_inputs, say, whole_train=instances)
     check_outputs_match_classes(network.n_outputs, ds)
     rram = rram_options(args, chip, ds)
     say(f"mapping {'-'.join(map(str, network.sizes))} onto {chip.name} "

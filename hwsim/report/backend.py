@@ -19,7 +19,7 @@ from hwsim.errors import InputError
 from hwsim.program import ChipProgram
 from hwsim.result import RunResult
 
-__all__ = ["Simulator", "Backend", "backend_of", "energy_of"]
+__all__ = ["Simulator", "Backend", "backend_of", "backend_for_chip", "energy_of"]
 
 #: ``sim(rasters, record=False, progress=False, first_index=0) -> RunResult``; ``first_index`` is the global
 #: index of the first raster (it seeds an RRAM chip's read noise, so an image gets the same noise in any chunk).
@@ -32,6 +32,8 @@ class Backend:
 
     Attributes:
         core_type: The ``core_type`` of the chips it serves (``"digital"`` or ``"rram"``).
+        manufactured_instances: A chip is one manufactured instance of many (its device draws): a run
+            needs an instance seed and ADC scale registers, calibrated on training images (docs/energy.md §7).
         energy: ``energy(result, program, table)`` -> the energy report of a run; ``table`` None means
             the chip's technology table.
         simulator: ``simulator(program, name, *, instance_seed, adc_scales, calibration_images, timesteps,
@@ -41,6 +43,7 @@ class Backend:
     """
 
     core_type: str
+    manufactured_instances: bool
     energy: Callable[[RunResult, ChipProgram, EnergyTable | str | None], EnergyReport]
     simulator: Callable[..., tuple[Simulator, dict]]
 
@@ -143,14 +146,19 @@ def _rram_chip_simulator(program: ChipProgram, simulator: str, *, instance_seed:
 
 
 _BACKENDS = {
-    "digital": Backend("digital", _digital_energy, _digital_simulator),
-    "rram": Backend("rram", _rram_energy, _rram_chip_simulator),
+    "digital": Backend("digital", False, _digital_energy, _digital_simulator),
+    "rram": Backend("rram", True, _rram_energy, _rram_chip_simulator),
 }
 
 
+def backend_for_chip(chip) -> Backend:
+    """The simulator and energy model for ``chip``'s core type (validated by :class:`hwsim.config.ChipConfig`)."""
+    return _BACKENDS[getattr(chip, "core_type", "digital")]
+
+
 def backend_of(program: ChipProgram) -> Backend:
-    """The simulator and energy model for ``program``'s core type (validated by :class:`hwsim.config.ChipConfig`)."""
-    return _BACKENDS[getattr(program.chip, "core_type", "digital")]
+    """The simulator and energy model for ``program``'s core type."""
+    return backend_for_chip(program.chip)
 
 
 def energy_of(result: RunResult, program: ChipProgram, table: EnergyTable | str | None = None) -> EnergyReport:
