@@ -162,7 +162,7 @@ def build_network(rng: np.random.Generator) -> Network:
         v = x @ w  # discontinuous mode, zero bias: the membrane before the compare
         quantile = 1 - HIDDEN_RATE if k < len(weights) - 1 else 0.7
         th = int(np.quantile(v, quantile))
-        layers.append(Layer(w, np.zeros(w.shape[1], np.int32), th, integration="discontinuous", name=f"fc{k}"))
+        layers.append(Layer(w, np.zeros(w.shape[1], np.int32), threshold=th, integration="discontinuous", name=f"fc{k}"))
         x = (v >= th).astype(np.int64)
     return Network(layers, metadata={"name": "random-784-1024-1024-10", "w_bits": 8, "v_bits": 16})
 

@@ -22,7 +22,7 @@ import numpy as np
 from hwsim.encoding import as_raster_batch
 from hwsim.errors import InputError
 from hwsim.metadata import check_metadata
-from hwsim.program import INTEGRATION_MODES, RESET_MODES
+from hwsim.neuron import NeuronFields
 from hwsim.writers import atomic_write_bytes
 from hwsim.readers import npz_json_header, read_npz, shorten
 
@@ -77,27 +77,21 @@ def _check_values(layer: str, field_name: str, values: np.ndarray, lo: int, hi: 
 
 
 @dataclass
-class Layer:
+class Layer(NeuronFields):
     """One fully connected spiking layer in chip integers.
+
+    The neuron registers (``threshold``, ``leak_shift``, ``integration``, ``reset``, ``fire``) are
+    :class:`hwsim.neuron.NeuronFields`, keyword-only; ``threshold`` may be any value of the widest
+    chip's register, and only the last layer may have ``fire = False`` (membrane readout).
 
     Attributes:
         weights: ``(n_in, n_out)`` signed integers; row ``i`` is input ``i``'s weights.
         bias: ``(n_out,)`` signed integers, added every timestep.
-        threshold: Firing threshold (integer, >= 0).
-        leak_shift: ``v -= v >> leak_shift`` per timestep; 0 = no leak.
-        integration: ``"discontinuous"`` or ``"continuous"``.
-        reset: ``"subtract"`` or ``"zero"``.
-        fire: True for spiking neurons; False for a membrane-readout output layer.
         name: Layer name.
     """
 
     weights: np.ndarray
     bias: np.ndarray
-    threshold: int
-    leak_shift: int = 0
-    integration: str = "discontinuous"
-    reset: str = "subtract"
-    fire: bool = True
     name: str = ""
 
     def __post_init__(self) -> None:
@@ -115,19 +109,9 @@ class Layer:
         if not np.issubdtype(self.bias.dtype, np.integer):
             raise InputError(f"layer {self.name!r}: bias must be integers; got {self.bias.dtype}")
         _check_values(self.name, "bias", self.bias, *_VALUE_RANGE)
-        if not isinstance(self.integration, str) or self.integration not in INTEGRATION_MODES:
-            raise InputError(
-                f"layer {self.name!r}: integration = {shorten(self.integration)}, allowed {INTEGRATION_MODES}"
-            )
-        if not isinstance(self.reset, str) or self.reset not in RESET_MODES:
-            raise InputError(f"layer {self.name!r}: reset = {shorten(self.reset)}, allowed {RESET_MODES}")
+        self._check_modes(f"layer {self.name!r}", InputError)
         self.threshold = _whole_number(self.name, "threshold", self.threshold, *_VALUE_RANGE)
         self.leak_shift = _whole_number(self.name, "leak_shift", self.leak_shift, *_LEAK_SHIFT_RANGE)
-        if not isinstance(self.fire, (bool, np.bool_)):
-            raise InputError(
-                f"layer {self.name!r}: fire = {shorten(self.fire)}, allowed True (spiking) or False (membrane readout)"
-            )
-        self.fire = bool(self.fire)
 
     @property
     def n_in(self) -> int:
@@ -142,11 +126,7 @@ class Layer:
             "name": self.name,
             "n_in": self.n_in,
             "n_out": self.n_out,
-            "threshold": self.threshold,
-            "leak_shift": self.leak_shift,
-            "integration": self.integration,
-            "reset": self.reset,
-            "fire": self.fire,
+            **self.neuron_header(),
         }
 
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import numpy as np
 from hwsim.config import ChipConfig
 from hwsim.errors import HwsimError, ProgramError
 from hwsim.metadata import check_metadata
+from hwsim.neuron import NeuronFields
 from hwsim.readers import npz_json_header, read_npz, shorten
 from hwsim.writers import atomic_write_bytes
 
@@ -28,12 +27,8 @@ __all__ = [
     "Route",
     "CoreProgram",
     "ChipProgram",
-    "INTEGRATION_MODES",
-    "RESET_MODES",
 ]
 
-INTEGRATION_MODES = ("discontinuous", "continuous")
-RESET_MODES = ("subtract", "zero")
 FORMAT_VERSION = 1
 #: Keys of one core in a saved program's JSON header (``CoreProgram.header``).
 _CORE_HEADER_KEYS = ("core", "stage", "threshold", "leak_shift", "integration", "reset", "fire", "routes",
@@ -76,19 +71,17 @@ class Route:
 
 
 @dataclass
-class CoreProgram:
+class CoreProgram(NeuronFields):
     """Registers and memories of one core (chip-spec §2.1).
+
+    The neuron registers (``threshold`` in ``0 .. 2^(v_bits-1)-1``, ``leak_shift``, ``integration``,
+    ``reset``, ``fire``) are :class:`hwsim.neuron.NeuronFields`, keyword-only.
 
     Attributes:
         core: Core index on the mesh (row-major).
         stage: Depth in the feed-forward network; 0 receives from the host.
         weights: ``(n_axons, n_neurons)`` signed weights.
         bias: ``(n_neurons,)`` signed biases, added every timestep.
-        threshold: Firing threshold register, ``0 .. 2^(v_bits-1)-1``.
-        leak_shift: ``v -= v >> leak_shift`` each timestep; 0 = no leak.
-        integration: ``"discontinuous"`` or ``"continuous"``.
-        reset: ``"subtract"`` or ``"zero"``.
-        fire: True for spiking neurons, False for membrane readout.
         routes: Routing table; empty for an output core.
         output_offset: For an output core, global output index of its neuron 0.
         label: Free text, e.g. the layer this core holds.
@@ -98,11 +91,6 @@ class CoreProgram:
     stage: int
     weights: np.ndarray
     bias: np.ndarray
-    threshold: int
-    leak_shift: int = 0
-    integration: str = "discontinuous"
-    reset: str = "subtract"
-    fire: bool = True
     routes: tuple[Route, ...] = ()
     output_offset: int | None = None
     label: str = ""
@@ -128,11 +116,7 @@ class CoreProgram:
         return {
             "core": self.core,
             "stage": self.stage,
-            "threshold": int(self.threshold),
-            "leak_shift": int(self.leak_shift),
-            "integration": self.integration,
-            "reset": self.reset,
-            "fire": bool(self.fire),
+            **self.neuron_header(),
             "routes": [r.to_dict() for r in self.routes],
             "output_offset": self.output_offset,
             "label": self.label,
@@ -240,14 +224,7 @@ class ChipProgram:
                 raise ProgramError(f"{where}: threshold = {cp.threshold!r}, allowed 0..{cc.v_max}")
             if not isinstance(cp.leak_shift, (int, np.integer)) or not 0 <= cp.leak_shift <= cc.v_bits - 1:
                 raise ProgramError(f"{where}: leak_shift = {cp.leak_shift!r}, allowed 0..{cc.v_bits - 1}")
-            if cp.integration not in INTEGRATION_MODES:
-                raise ProgramError(
-                    f"{where}: integration = {cp.integration!r}, allowed {', '.join(INTEGRATION_MODES)}"
-                )
-            if cp.reset not in RESET_MODES:
-                raise ProgramError(f"{where}: reset = {cp.reset!r}, allowed {', '.join(RESET_MODES)}")
-            if not isinstance(cp.fire, (bool, np.bool_)):
-                raise ProgramError(f"{where}: fire = {cp.fire!r}, allowed True (spiking) or False (membrane readout)")
+            cp._check_modes(where, ProgramError)
             if cp.is_output and cp.output_offset is None:
                 raise ProgramError(f"{where}: output core (no routes) without output_offset")
             if cp.output_offset is not None and (

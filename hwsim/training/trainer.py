@@ -21,7 +21,7 @@ from hwsim.encoding import ENCODINGS, latency_encode, to_levels
 from hwsim.errors import InputError
 from hwsim.limits import MAX_TIMESTEPS
 from hwsim.network import Layer, Network
-from hwsim.program import INTEGRATION_MODES
+from hwsim.neuron import INTEGRATION_MODES
 from hwsim.training.evaluate import chip_accuracy, float_accuracy
 from hwsim.training.model import LOSSES, FloatParams, backward, forward, loss_and_grad
 from hwsim.training.quantize import LayerQuant, dequantize, quantize_params

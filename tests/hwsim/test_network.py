@@ -21,7 +21,7 @@ from hwsim.testing import random_network, random_raster, rewrite_npz_header
 
 
 def _one_layer(weights, bias, threshold, **kw):
-    return Network([Layer(np.array(weights, np.int32), np.array(bias, np.int32), threshold, **kw)])
+    return Network([Layer(np.array(weights, np.int32), np.array(bias, np.int32), threshold=threshold, **kw)])
 
 
 def test_saturation_after_every_add_by_hand():
@@ -194,7 +194,7 @@ def test_header_fields_are_checked_with_what_is_allowed(tmp_path, edit, message)
 
 def test_metadata_the_commands_read_is_checked_in_memory_too():
     """A network built in code (or imported from NIR) gets the same checks as one read from a file."""
-    layer = Layer(np.ones((4, 2), np.int32), np.zeros(2, np.int32), 1)
+    layer = Layer(np.ones((4, 2), np.int32), np.zeros(2, np.int32), threshold=1)
     with pytest.raises(InputError, match=r"network metadata timesteps = 2.5: expected a whole number in 1..4096"):
         Network([layer], metadata={"timesteps": 2.5})
     with pytest.raises(InputError, match=r"network metadata is a list \(\[1\]\); expected a JSON object"):
@@ -207,9 +207,9 @@ def test_layer_values_beyond_every_chip_are_refused():
     """w_bits <= 16 and v_bits <= 32 on every chip (chip-spec §4); the chip's own range is a design rule."""
     w, b = np.ones((2, 2), np.int64), np.zeros(2, np.int64)
     with pytest.raises(InputError, match=r"layer 'x': weight value 32768 out of range, allowed -32768..32767"):
-        Layer(w * 32768, b, 1, name="x")
+        Layer(w * 32768, b, threshold=1, name="x")
     with pytest.raises(InputError, match=r"layer 'x': bias value -2147483649 out of range"):
-        Layer(w, b - 2**31 - 1, 1, name="x")
+        Layer(w, b - 2**31 - 1, threshold=1, name="x")
     with pytest.raises(InputError, match=r"layer 'x': threshold = 2147483648, allowed -2147483648..2147483647"):
-        Layer(w, b, 2**31, name="x")
-    assert Layer(w * -32768, b + 2**31 - 1, -1, leak_shift=31, name="x").threshold == -1  # the ends are accepted
+        Layer(w, b, threshold=2**31, name="x")
+    assert Layer(w * -32768, b + 2**31 - 1, threshold=-1, leak_shift=31, name="x").threshold == -1  # the ends are accepted
