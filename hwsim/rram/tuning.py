@@ -63,7 +63,7 @@ def tunable_stages(program: ChipProgram) -> list[int]:
 
 
 def stage_thresholds(program: ChipProgram, factors: Sequence[float]) -> tuple[int, ...]:
-    """Threshold registers for per-layer factors: ``clamp(round(f_s * threshold), 0, v_max)`` per core.
+    """Threshold registers for per-layer factors: ``clamp(floor(f_s * threshold + 0.5), 0, v_max)`` per core.
 
     Args:
         program: The chip program (its thresholds are the nominal ones).
