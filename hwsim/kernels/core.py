@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hwsim.kernels.decorators import jit
+from hwsim.kernels.decorators import jit, jit_inline
 
 __all__ = ["integrate_spikes", "update_neurons", "core_timestep", "N_COUNTERS", "AXON_EVENTS", "SRAM_READS",
            "SYNAPTIC_OPS", "NEURON_UPDATES", "OUTPUT_SPIKES", "PACKETS", "HOPS", "CYCLES"]
@@ -174,22 +174,21 @@ def update_neurons(v, bias, threshold, leak_shift, fire, reset_zero, v_min, v_ma
     return n_fired
 
 
-@jit
-def core_timestep(v, w, bias, axons, n_spk, neurons, weights, i, consts, fired, spikes, spikes_start, counters, b, t, k):
-    """One timestep of digital core ``i`` (chip-spec §2.2, §2.4): START, INTEGRATE, UPDATE, and its counters.
+@jit_inline
+def core_timestep(v, w, bias, axons, n_spk, continuous, threshold, leak_shift, fire, reset_zero, w_pos, w_neg,
+                  n_groups, v_min, v_max, start_done_cycles, sram_latency_cycles, fired, spikes, spikes_start,
+                  counters, b, t, k):  # fmt: skip
+    """One timestep of one digital core (chip-spec §2.2, §2.4): START, INTEGRATE, UPDATE, and its counters.
 
-    ``v``, ``w`` (``(n_axons, n_neurons)``) and ``bias`` are the core's
-    membranes (mutated), weights and biases; ``axons[:n_spk]`` its spiking
-    axons, ascending; ``neurons`` (:class:`~hwsim.kernels.layout.NeuronArrays`)
-    and ``weights`` (:class:`~hwsim.kernels.layout.SramWeights`) hold its
-    registers at index ``i``; ``consts`` is the
-    :class:`~hwsim.kernels.layout.ChipConstants`. Writes the fired neurons like
+    ``axons[:n_spk]`` are the spiking axons, ascending; ``v`` the membranes
+    (mutated), ``w`` the ``(n_axons, n_neurons)`` weights, the scalars the
+    core's registers and constants (as :func:`integrate_spikes` and
+    :func:`update_neurons`). Writes the fired neurons like
     :func:`update_neurons` and the core's counters of the timestep to
     ``counters[b, t, k]`` (every column but packets and hops, which the router
     counts). Returns the number of neurons fired.
     """
     n = v.shape[0]
-    continuous = neurons.continuous[i]
     # START: discontinuous integration restarts every membrane at 0
     if not continuous:
         for j in range(n):
@@ -200,18 +199,15 @@ def core_timestep(v, w, bias, axons, n_spk, neurons, weights, i, consts, fired, 
         else:
             lo = np.int64(0)
             hi = np.int64(0)
-        integrate_spikes(v, w, axons, n_spk, consts.v_min, consts.v_max, weights.w_pos[i], weights.w_neg[i], lo, hi)
-    n_fired = update_neurons(
-        v, bias, neurons.threshold[i], neurons.leak_shift[i], neurons.fire[i], neurons.reset_zero[i],
-        consts.v_min, consts.v_max, fired, spikes, spikes_start,
-    )  # fmt: skip
-    G = neurons.n_groups[i]
+        integrate_spikes(v, w, axons, n_spk, v_min, v_max, w_pos, w_neg, lo, hi)
+    n_fired = update_neurons(v, bias, threshold, leak_shift, fire, reset_zero, v_min, v_max, fired, spikes,
+                             spikes_start)  # fmt: skip
     # counters[b, t, k, c], not a row view: a view is a reference count update on the shared array
     counters[b, t, k, AXON_EVENTS] = n_spk
-    counters[b, t, k, SRAM_READS] = n_spk * G
+    counters[b, t, k, SRAM_READS] = n_spk * n_groups
     counters[b, t, k, SYNAPTIC_OPS] = n_spk * n
     counters[b, t, k, NEURON_UPDATES] = n
     counters[b, t, k, OUTPUT_SPIKES] = n_fired
-    integrate = n_spk * G + (consts.sram_latency_cycles if n_spk > 0 else 0)
-    counters[b, t, k, CYCLES] = consts.start_done_cycles + integrate + G
+    integrate = n_spk * n_groups + (sram_latency_cycles if n_spk > 0 else 0)
+    counters[b, t, k, CYCLES] = start_done_cycles + integrate + n_groups
     return n_fired

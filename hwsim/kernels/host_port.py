@@ -21,15 +21,16 @@ _NOT_BIT0 = np.uint64(0xFEFEFEFEFEFEFEFE)
 
 
 @jit
-def host_timestep(words, big_endian, routes, hop_latency, spikes, start, host_counters):
+def host_timestep(words, big_endian, route_lo, route_hi, route_hops, max_hops, hop_latency, spikes, start,
+                  host_counters):  # fmt: skip
     """Host port, one image and timestep: spike list of an input row plus host counters.
 
     The row comes as its raw bytes (0 or 1 each, zero-padded to a multiple of 8)
     read as ``uint64`` words, so all-zero stretches cost one test per 8 inputs.
     Writes the ascending indices of the 1s to ``spikes[start:]`` (up to
     ``8 * len(words)`` slots may be touched) and packets, hops, route_cycles
-    (chip-spec §1.2) to ``host_counters`` (3,). ``routes`` is the host's
-    :class:`~hwsim.kernels.layout.RoutingTable` (one sender).
+    (chip-spec §1.2) to ``host_counters`` (3,). ``route_*`` are the host's
+    routing entries (source range and hop count of each), ``max_hops`` their largest hop count.
 
     Returns:
         ``(n_spikes, n_bad)``: spiking inputs, and words holding a byte other than 0 and 1.
@@ -47,8 +48,8 @@ def host_timestep(words, big_endian, routes, hop_latency, spikes, start, host_co
             shift = np.uint64(8 * (7 - k) if big_endian else 8 * k)
             spikes[start + c] = base + k
             c += np.int64((x >> shift) & _ONE)
-    packets, hops = count_routed(spikes, start, c, routes, 0)
+    packets, hops = count_routed(spikes, start, c, route_lo, route_hi, route_hops, 0, route_lo.shape[0])
     host_counters[0] = packets
     host_counters[1] = hops
-    host_counters[2] = route_cycles(packets, routes.max_hops[0], hop_latency)
+    host_counters[2] = route_cycles(packets, max_hops, hop_latency)
     return c, bad

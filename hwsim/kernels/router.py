@@ -1,6 +1,9 @@
 """Numba kernels of the router (chip-spec §1.1-1.2): a sender's packets, hops and route cycles.
 
-Routing tables are :class:`~hwsim.kernels.layout.RoutingTable` s. Golden unit:
+A sender's routing entries are index ranges ``r_start .. r_stop-1`` into the
+arrays of a :class:`~hwsim.kernels.layout.RoutingTable`, passed field by field:
+kernels call these once per core and timestep, where a structure argument
+would cost a reference count update per field. Golden unit:
 :mod:`hwsim.golden.router`. Slow twins: :mod:`hwsim.reference.router`.
 """
 
@@ -20,11 +23,13 @@ def route_cycles(packets, max_hops, hop_latency_cycles):
 
 
 @jit
-def count_routed(spikes, start, n_spikes, table, sender):
-    """Packets and hops ``sender`` emits for its ascending spike list ``spikes[start : start + n_spikes]``.
+def count_routed(spikes, start, n_spikes, lo, hi, hops, r_start, r_stop):
+    """Packets and hops a sender emits for its ascending spike list (chip-spec §1.1).
 
-    Counts every (spike, matching entry of the sender in ``table``) pair
-    (chip-spec §1.1); the destinations read the spike list themselves. Returns ``(packets, hops)``.
+    The spike list is ``spikes[start : start + n_spikes]``; the sender's routing
+    entries are ``r_start .. r_stop-1`` of ``lo``/``hi``/``hops`` (source range
+    and hop count of each entry); the destinations read the spike list
+    themselves. Returns ``(packets, hops)``.
     """
     # Indices, not slices: a slice per call is a reference count update on the shared array,
     # which threads contend for.
@@ -32,35 +37,33 @@ def count_routed(spikes, start, n_spikes, table, sender):
     hop_sum = 0
     if n_spikes == 0:
         return packets, hop_sum
-    for r in range(table.ptr[sender], table.ptr[sender + 1]):
+    for r in range(r_start, r_stop):
         cnt = 0
-        lo = table.lo[r]
-        hi = table.hi[r]
         for i in range(start, start + n_spikes):
             j = np.int64(spikes[i])
-            if j >= hi:
+            if j >= hi[r]:
                 break
-            if j >= lo:
+            if j >= lo[r]:
                 cnt += 1
         packets += cnt
-        hop_sum += cnt * table.hops[r]
+        hop_sum += cnt * hops[r]
     return packets, hop_sum
 
 
 @jit
-def deliver(spikes, n_spikes, table, sender, axon_start, inbox):
-    """Deliver ``sender``'s spikes ``spikes[:n_spikes]`` into the destination cores' inbox bitmaps (chip-spec §1.1).
+def deliver(spikes, n_spikes, dest, lo, hi, offset, hops, r_start, r_stop, axon_start, inbox):
+    """Deliver a sender's spikes ``spikes[:n_spikes]`` into the destination cores' inbox bitmaps (chip-spec §1.1).
 
-    Source ``j`` matching entry ``r`` sets ``inbox[axon_start[dest[r]] + offset[r] + j - lo[r]]``.
-    Returns ``(packets, hops)``.
+    Source ``j`` matching entry ``r`` (of ``r_start .. r_stop-1``) sets
+    ``inbox[axon_start[dest[r]] + offset[r] + j - lo[r]]``. Returns ``(packets, hops)``.
     """
     packets = 0
     hop_sum = 0
     for si in range(n_spikes):
         j = spikes[si]
-        for r in range(table.ptr[sender], table.ptr[sender + 1]):
-            if table.lo[r] <= j and j < table.hi[r]:
-                inbox[axon_start[table.dest[r]] + table.offset[r] + j - table.lo[r]] = 1
+        for r in range(r_start, r_stop):
+            if lo[r] <= j and j < hi[r]:
+                inbox[axon_start[dest[r]] + offset[r] + j - lo[r]] = 1
                 packets += 1
-                hop_sum += table.hops[r]
+                hop_sum += hops[r]
     return packets, hop_sum

@@ -100,17 +100,34 @@ def rram_chip_run(raster, z, order, stage, host, routes, neurons, crossbars, con
     axon spiked), one saturating add, the digital update and the routing of
     its spikes (chip-spec §1, §7).
     """
+    # Every field once into a local: a field read inside the loops would be a reference count
+    # update per read (numba).
+    h_dest, h_lo, h_hi, h_offset, h_hops = host.dest, host.lo, host.hi, host.offset, host.hops
+    host_max_hops = host.max_hops[0]
+    route_ptr, route_dest, route_lo, route_hi = routes.ptr, routes.dest, routes.lo, routes.hi
+    route_offset, route_hops, max_hops = routes.offset, routes.hops, routes.max_hops
+    n_neurons, v_ptr, bias, threshold = neurons.n_neurons, neurons.start, neurons.bias, neurons.threshold
+    leak_shift, continuous, reset_zero, fire = neurons.leak_shift, neurons.continuous, neurons.reset_zero, neurons.fire
+    groups = neurons.n_groups
+    n_axons, in_ptr, g_ptr = crossbars.n_axons, crossbars.axon_start, crossbars.g_start
+    g_diff, g_sq = crossbars.g_diff, crossbars.g_sq
+    row_g, adc_scale, lsb, xbar_cycles = crossbars.row_g, crossbars.adc_scale, crossbars.lsb, crossbars.read_cycles
+    v_lo, v_hi, start_done_cycles = consts.v_min, consts.v_max, consts.start_done_cycles
+    hop_latency, barrier_cycles = consts.hop_latency, consts.barrier_cycles
+    v_read, v_sigma, noisy, adc_lo, adc_hi = read.v_read, read.v_sigma, read.noisy, read.adc_lo, read.adc_hi
+    out_spikes, out_mem, counters = out.output_spikes, out.output_membranes, out.counters
+    host_counters, ts_cycles, rram_counters = out.host_counters, out.timestep_cycles, out.rram_counters
+    read_g_out, adc_peak = out.read_conductance_us, out.adc_peak
+    out_off = out.output_offset
     B, T, n_in = raster.shape
     C = order.shape[0]
-    n_v = neurons.start[C]
-    n_ax = crossbars.axon_start[C]
-    v_lo = consts.v_min
-    v_hi = consts.v_max
+    n_v = v_ptr[C]
+    n_ax = in_ptr[C]
     max_n = 1
     max_a = 1
     for k in range(C):
-        max_n = max(max_n, neurons.n_neurons[k])
-        max_a = max(max_a, crossbars.n_axons[k])
+        max_n = max(max_n, n_neurons[k])
+        max_a = max(max_a, n_axons[k])
     for b in range(B):
         v = np.zeros(n_v, np.int64)
         inbox = np.zeros(n_ax, np.uint8)
@@ -129,71 +146,68 @@ def rram_chip_run(raster, z, order, stage, host, routes, neurons, crossbars, con
                 if raster[b, t, i] != 0:
                     inputs[n_inputs] = i
                     n_inputs += 1
-            h_packets, h_hops = deliver(inputs, n_inputs, host, 0, crossbars.axon_start, inbox)
-            h_route = route_cycles(h_packets, host.max_hops[0], consts.hop_latency)
-            out.host_counters[b, t, 0] = h_packets
-            out.host_counters[b, t, 1] = h_hops
-            out.host_counters[b, t, 2] = h_route
-            cycles = consts.barrier_cycles + h_route
+            h_packets, h_hops_sum = deliver(inputs, n_inputs, h_dest, h_lo, h_hi, h_offset, h_hops, 0, h_lo.shape[0],
+                                            in_ptr, inbox)  # fmt: skip
+            h_route = route_cycles(h_packets, host_max_hops, hop_latency)
+            host_counters[b, t, 0] = h_packets
+            host_counters[b, t, 1] = h_hops_sum
+            host_counters[b, t, 2] = h_route
+            cycles = barrier_cycles + h_route
             stage_compute = 0
             stage_route = 0
             for oi in range(C):
                 k = order[oi]
-                nn = neurons.n_neurons[k]
-                vo = neurons.start[k]
+                nn = n_neurons[k]
+                vo = v_ptr[k]
                 # START: discontinuous integration restarts the membranes
-                if not neurons.continuous[k]:
+                if not continuous[k]:
                     for j in range(nn):
                         v[vo + j] = 0
                 # gather the spiking axons, ascending
                 n_spk = 0
-                io = crossbars.axon_start[k]
-                A = crossbars.n_axons[k]
+                io = in_ptr[k]
+                A = n_axons[k]
                 for a in range(A):
                     if inbox[io + a] != 0:
                         active[n_spk] = a
                         n_spk += 1
                 rg = 0.0
                 if n_spk > 0:
-                    go = crossbars.g_start[k]
-                    zk = z[b, t, k] if read.noisy else z_empty
+                    go = g_ptr[k]
+                    zk = z[b, t, k] if noisy else z_empty
                     rg, peak = crossbar_read(
-                        active, n_spk, crossbars.g_diff[go:go + A * nn], crossbars.g_sq[go:go + A * nn],
-                        crossbars.row_g[io:io + A], nn, read.v_read, read.v_sigma, read.noisy, zk, crossbars.lsb[k],
-                        read.adc_lo, read.adc_hi, acc, acc_sq, codes,
+                        active, n_spk, g_diff[go:go + A * nn], g_sq[go:go + A * nn], row_g[io:io + A], nn, v_read,
+                        v_sigma, noisy, zk, lsb[k], adc_lo, adc_hi, acc, acc_sq, codes,
                     )  # fmt: skip
-                    if peak > out.adc_peak[b, k]:
-                        out.adc_peak[b, k] = peak
-                    scale = crossbars.adc_scale[k]
+                    if peak > adc_peak[b, k]:
+                        adc_peak[b, k] = peak
                     for j in range(nn):
                         # one saturating add of code x adc_scale (chip-spec §7.3 step 3)
-                        x = v[vo + j] + codes[j] * scale
+                        x = v[vo + j] + codes[j] * adc_scale[k]
                         v[vo + j] = v_lo if x < v_lo else (v_hi if x > v_hi else x)
                 # UPDATE (chip-spec §2.2 step 3)
                 n_fired = 0
-                th = neurons.threshold[k]
-                ls = neurons.leak_shift[k]
+                th = threshold[k]
                 for j in range(nn):
-                    x = v[vo + j] + neurons.bias[vo + j]
+                    x = v[vo + j] + bias[vo + j]
                     x = v_lo if x < v_lo else (v_hi if x > v_hi else x)
-                    if ls > 0:
-                        x = x - (x >> ls)  # arithmetic shift on int64
-                    if neurons.fire[k] and x >= th:
+                    if leak_shift[k] > 0:
+                        x = x - (x >> leak_shift[k])  # arithmetic shift on int64
+                    if fire[k] and x >= th:
                         spikes[n_fired] = j
                         n_fired += 1
-                        x = 0 if neurons.reset_zero[k] else x - th
+                        x = 0 if reset_zero[k] else x - th
                     v[vo + j] = x
                 # EMIT
-                packets, hops = deliver(spikes, n_fired, routes, k, crossbars.axon_start, inbox)
-                oo = out.output_offset[k]
-                if oo >= 0:
+                packets, hops = deliver(spikes, n_fired, route_dest, route_lo, route_hi, route_offset, route_hops,
+                                        route_ptr[k], route_ptr[k + 1], in_ptr, inbox)  # fmt: skip
+                if out_off[k] >= 0:
                     for j in range(nn):
-                        out.output_membranes[b, t, oo + j] = v[vo + j]
+                        out_mem[b, t, out_off[k] + j] = v[vo + j]
                     for si in range(n_fired):
-                        out.output_spikes[b, t, oo + spikes[si]] = 1
-                core_cyc = consts.start_done_cycles + (crossbars.read_cycles[k] if n_spk > 0 else 0) + neurons.n_groups[k]
-                route_cyc = route_cycles(packets, routes.max_hops[k], consts.hop_latency)
-                counters = out.counters
+                        out_spikes[b, t, out_off[k] + spikes[si]] = 1
+                core_cyc = start_done_cycles + (xbar_cycles[k] if n_spk > 0 else 0) + groups[k]
+                route_cyc = route_cycles(packets, max_hops[k], hop_latency)
                 counters[b, t, k, AXON_EVENTS] = n_spk
                 counters[b, t, k, SRAM_READS] = 0
                 counters[b, t, k, SYNAPTIC_OPS] = n_spk * nn
@@ -202,10 +216,10 @@ def rram_chip_run(raster, z, order, stage, host, routes, neurons, crossbars, con
                 counters[b, t, k, PACKETS] = packets
                 counters[b, t, k, HOPS] = hops
                 counters[b, t, k, CYCLES] = core_cyc
-                out.rram_counters[b, t, k, ROW_DRIVES] = n_spk
-                out.rram_counters[b, t, k, CELL_READS] = 2 * n_spk * nn
-                out.rram_counters[b, t, k, ADC_CONVERSIONS] = nn if n_spk > 0 else 0
-                out.read_conductance_us[b, t, k] = rg
+                rram_counters[b, t, k, ROW_DRIVES] = n_spk
+                rram_counters[b, t, k, CELL_READS] = 2 * n_spk * nn
+                rram_counters[b, t, k, ADC_CONVERSIONS] = nn if n_spk > 0 else 0
+                read_g_out[b, t, k] = rg
                 # stage bookkeeping (chip-spec §1.2): cores of one stage run in parallel
                 stage_compute = max(stage_compute, core_cyc)
                 stage_route = max(stage_route, route_cyc)
@@ -213,4 +227,4 @@ def rram_chip_run(raster, z, order, stage, host, routes, neurons, crossbars, con
                     cycles += stage_compute + stage_route
                     stage_compute = 0
                     stage_route = 0
-            out.timestep_cycles[b, t] = cycles
+            ts_cycles[b, t] = cycles

@@ -28,7 +28,7 @@ def chip_pass(b_start, b_stop, micro, raster, big_endian, order, host, routes, i
             bad += int(np.count_nonzero((row > 1).reshape(-1, 8).any(axis=1)))
             idx = [int(j) for j in np.flatnonzero(row & 1)]
             host_lists.append(idx)
-            packets, hops = count_routed(idx, 0, len(idx), host, 0)
+            packets, hops = count_routed(idx, 0, len(idx), host.lo, host.hi, host.hops, 0, len(host.lo))
             out.host_counters[b, t] = (packets, hops, route_cycles(packets, host.max_hops[0], hop_latency))
         sent[0] = host_lists
         for i in range(len(order)):
@@ -55,7 +55,8 @@ def chip_pass(b_start, b_stop, micro, raster, big_endian, order, host, routes, i
                 v = np.where(f, 0 if neurons.reset_zero[i] else v - th, v)
                 spikes = [int(j) for j in np.flatnonzero(f)]
                 mine.append(spikes)
-                packets, hops = count_routed(spikes, 0, len(spikes), routes, i)
+                packets, hops = count_routed(spikes, 0, len(spikes), routes.lo, routes.hi, routes.hops, routes.ptr[i],
+                                             routes.ptr[i + 1])  # fmt: skip
                 G, n_spk = int(neurons.n_groups[i]), len(axons)
                 cycles = consts.start_done_cycles + n_spk * G + (consts.sram_latency_cycles if n_spk else 0) + G
                 out.counters[b, t, k] = (n_spk, n_spk * G, n_spk * n, n, len(spikes), packets, hops, cycles)

@@ -30,14 +30,16 @@ def update_neurons(v, bias, threshold, leak_shift, fire, reset_zero, v_min, v_ma
     return int(idx.size)
 
 
-def core_timestep(v, w, bias, axons, n_spk, neurons, weights, i, consts, fired, spikes, spikes_start, counters, b, t, k):
+def core_timestep(v, w, bias, axons, n_spk, continuous, threshold, leak_shift, fire, reset_zero, w_pos, w_neg,
+                  n_groups, v_min, v_max, start_done_cycles, sram_latency_cycles, fired, spikes, spikes_start,
+                  counters, b, t, k):  # fmt: skip
     """START, INTEGRATE, UPDATE of one core timestep, then its counters (chip-spec §2.2, §2.4)."""
-    if not neurons.continuous[i]:
+    if not continuous:
         v[:] = 0
-    integrate_spikes(v, w, axons, n_spk, consts.v_min, consts.v_max, None, None, None, None)
-    n_fired = update_neurons(v, bias, neurons.threshold[i], neurons.leak_shift[i], neurons.fire[i],
-                             neurons.reset_zero[i], consts.v_min, consts.v_max, fired, spikes, spikes_start)  # fmt: skip
-    n, G = v.shape[0], int(neurons.n_groups[i])
-    cycles = consts.start_done_cycles + n_spk * G + (consts.sram_latency_cycles if n_spk else 0) + G
-    counters[b, t, k, [0, 1, 2, 3, 4, 7]] = (n_spk, n_spk * G, n_spk * n, n, n_fired, cycles)
+    integrate_spikes(v, w, axons, n_spk, v_min, v_max, w_pos, w_neg, None, None)
+    n_fired = update_neurons(v, bias, threshold, leak_shift, fire, reset_zero, v_min, v_max, fired, spikes,
+                             spikes_start)  # fmt: skip
+    n = v.shape[0]
+    cycles = start_done_cycles + n_spk * n_groups + (sram_latency_cycles if n_spk else 0) + n_groups
+    counters[b, t, k, [0, 1, 2, 3, 4, 7]] = (n_spk, n_spk * n_groups, n_spk * n, n, n_fired, cycles)
     return n_fired

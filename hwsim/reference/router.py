@@ -10,23 +10,18 @@ from hwsim.golden.router import route_cycles
 __all__ = ["route_cycles", "count_routed", "deliver"]
 
 
-def _entries(table, sender):
-    return range(int(table.ptr[sender]), int(table.ptr[sender + 1]))
+def count_routed(spikes, start, n_spikes, lo, hi, hops, r_start, r_stop):
+    """Packets and hops of the spikes ``spikes[start : start + n_spikes]`` over entries ``r_start .. r_stop-1``."""
+    sent = [(j, r) for j in spikes[start : start + n_spikes] for r in range(r_start, r_stop) if lo[r] <= j < hi[r]]
+    return len(sent), sum(int(hops[r]) for _, r in sent)
 
 
-def count_routed(spikes, start, n_spikes, table, sender):
-    """Packets and hops of the spikes ``spikes[start : start + n_spikes]`` over ``sender``'s entries."""
-    sent = [(j, r) for j in spikes[start : start + n_spikes] for r in _entries(table, sender)
-            if table.lo[r] <= j < table.hi[r]]  # fmt: skip
-    return len(sent), sum(int(table.hops[r]) for _, r in sent)
-
-
-def deliver(spikes, n_spikes, table, sender, axon_start, inbox):
+def deliver(spikes, n_spikes, dest, lo, hi, offset, hops, r_start, r_stop, axon_start, inbox):
     """Set the inbox bit of every (spike, matching entry) pair; return (packets, hops)."""
-    packets, hops = 0, 0
+    packets, hop_sum = 0, 0
     for j in spikes[:n_spikes]:
-        for r in _entries(table, sender):
-            if table.lo[r] <= j < table.hi[r]:
-                inbox[axon_start[table.dest[r]] + table.offset[r] + j - table.lo[r]] = 1
-                packets, hops = packets + 1, hops + int(table.hops[r])
-    return packets, hops
+        for r in range(r_start, r_stop):
+            if lo[r] <= j < hi[r]:
+                inbox[axon_start[dest[r]] + offset[r] + j - lo[r]] = 1
+                packets, hop_sum = packets + 1, hop_sum + int(hops[r])
+    return packets, hop_sum

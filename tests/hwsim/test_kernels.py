@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hwsim.chip import _allocate, _as_words, _make_plan, _Scratch
-from hwsim.kernels.layout import ChipConstants, ChipOutputs, NeuronArrays, RoutingTable, SramWeights
+from hwsim.kernels.layout import ChipOutputs, RoutingTable
 from hwsim.config import ChipConfig, CoreConfig
 from hwsim.testing import random_network, random_raster
 from mapping import map_network
@@ -99,30 +99,17 @@ def case_core_timestep(rng):
     axons = np.zeros(A + 3, np.int32)
     axons[: spiking.size] = spiking
     v_min, v_max = -(1 << (v_bits - 1)), (1 << (v_bits - 1)) - 1
-    C, i = 3, int(rng.integers(3))  # registers of 3 cores; the kernel must read those of core i
-
-    def per_core(values, dtype=np.int64):
-        return np.asarray(values, dtype)
-
-    neurons = NeuronArrays(
-        n_neurons=per_core([n] * C), start=per_core([0] * C), bias=bias,
-        threshold=per_core([int(rng.choice([0, v_max, rng.integers(0, v_max + 1)])) for _ in range(C)]),
-        leak_shift=per_core(rng.integers(0, v_bits, C)), continuous=per_core(rng.integers(0, 2, C), np.bool_),
-        reset_zero=per_core(rng.integers(0, 2, C), np.bool_), fire=per_core(rng.integers(0, 2, C), np.bool_),
-        n_groups=per_core(rng.integers(1, 5, C)),
-    )  # fmt: skip
-    weights = SramWeights(n_axons=per_core([A] * C), start=per_core([0] * C), w=w.ravel(),
-                          w_pos=per_core([max(0, int(w.max()))] * C), w_neg=per_core([max(0, -int(w.min()))] * C))
-    consts = ChipConstants(v_min=v_min, v_max=v_max, start_done_cycles=int(rng.integers(0, 4)),
-                           sram_latency_cycles=int(rng.integers(0, 3)), hop_latency=1, barrier_cycles=4)
+    threshold = int(rng.choice([0, v_max, rng.integers(0, v_max + 1)]))
     start = int(rng.integers(0, 4))
-    B, T = 2, 3
+    B, T, C = 2, 3, 2
     b, t, k = int(rng.integers(B)), int(rng.integers(T)), int(rng.integers(C))
-    args = (v, w, bias, axons, spiking.size, neurons, weights, i, consts, np.zeros(n, np.uint8),
-            np.zeros(start + n, np.int16), start, np.zeros((B, T, C, 8), np.int64), b, t, k)  # fmt: skip
+    args = (v, w, bias, axons, spiking.size, bool(rng.integers(2)), threshold, int(rng.integers(0, v_bits)),
+            bool(rng.integers(2)), bool(rng.integers(2)), max(0, int(w.max())), max(0, -int(w.min())),
+            int(rng.integers(1, 5)), v_min, v_max, int(rng.integers(0, 4)), int(rng.integers(0, 3)),
+            np.zeros(n, np.uint8), np.zeros(start + n, np.int16), start, np.zeros((B, T, C, 8), np.int64), b, t, k)  # fmt: skip
 
     def outputs(a, ret):
-        return {"v": a[0], "fired": a[9], "n": ret, "spikes": a[10][start : start + ret], "counters": a[12]}
+        return {"v": a[0], "fired": a[17], "n": ret, "spikes": a[18][start : start + ret], "counters": a[20]}
 
     return args, outputs
 
@@ -148,13 +135,17 @@ def case_host_timestep(rng):
     row = (rng.random(n) < rng.choice([0.0, 0.02, 0.2, 1.0])).astype(np.uint8)
     if rng.integers(4) == 0:
         row[rng.integers(n)] = rng.choice([2, 3, 255])  # not a spike: its word must be counted as bad
+    R = int(rng.integers(1, 4))
+    lo = rng.integers(0, n, R)
+    hi = np.minimum(n, lo + rng.integers(1, n + 1, R))
     start = int(rng.integers(0, 5))
     words = _as_words(row[None, None], n)[0, 0]
-    args = (words, sys.byteorder == "big", _routing_table(rng, n, 1), int(rng.integers(0, 4)),
+    args = (words, sys.byteorder == "big", lo.astype(np.int64), hi.astype(np.int64),
+            rng.integers(0, 6, R).astype(np.int64), int(rng.integers(0, 6)), int(rng.integers(0, 4)),
             np.zeros(start + 8 * words.size, np.int16), start, np.zeros(3, np.int64))  # fmt: skip
 
     def outputs(a, ret):
-        return {"ret": ret, "host_counters": a[6], "spikes": a[4][start : start + ret[0]]}
+        return {"ret": ret, "host_counters": a[9], "spikes": a[7][start : start + ret[0]]}
 
     return args, outputs
 
@@ -201,8 +192,13 @@ def case_count_routed(rng):
     start = int(rng.integers(0, 4))
     buf = np.zeros(start + n + 2, np.int16)
     buf[start : start + spikes.size] = spikes
-    S = int(rng.integers(1, 4))
-    args = (buf, start, spikes.size, _routing_table(rng, n, S), int(rng.integers(S)))
+    R = int(rng.integers(1, 6))
+    lo = rng.integers(0, n, R)
+    hi = np.minimum(n, lo + rng.integers(1, n + 1, R))
+    r_start = int(rng.integers(0, R))
+    r_stop = int(rng.integers(r_start, R + 1))
+    args = (buf, start, spikes.size, lo.astype(np.int64), hi.astype(np.int64), rng.integers(0, 6, R).astype(np.int64),
+            r_start, r_stop)  # fmt: skip
     return args, lambda a, ret: {"ret": np.asarray(ret)}
 
 
@@ -213,10 +209,12 @@ def case_deliver(rng):
     buf[: spikes.size] = spikes
     S, n_dest = int(rng.integers(1, 4)), 3
     table = _routing_table(rng, n, S, n_dest)
+    sender = int(rng.integers(S))
     axon_start = np.arange(n_dest + 1, dtype=np.int64) * (n + 5)  # room for offset + (j - lo) < n + 5
     inbox = np.zeros(int(axon_start[-1]), np.uint8)
-    args = (buf, spikes.size, table, int(rng.integers(S)), axon_start, inbox)
-    return args, lambda a, ret: {"ret": np.asarray(ret), "inbox": a[5]}
+    args = (buf, spikes.size, table.dest, table.lo, table.hi, table.offset, table.hops, int(table.ptr[sender]),
+            int(table.ptr[sender + 1]), axon_start, inbox)  # fmt: skip
+    return args, lambda a, ret: {"ret": np.asarray(ret), "inbox": a[10]}
 
 
 def case_crossbar_read(rng):
