@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from fuzz_cases import Sandbox, budget, check_cli, run_cli
@@ -298,34 +298,74 @@ def _check(argv: list[str]) -> None:
 # Each test catches, for its subcommand: an argument that is not validated (a traceback or another
 # exit status), validated only after the work (files written, then exit 2), an input inside the
 # output folder deleted when the folder is replaced (issue 12 §1), an output path that fails after
-# writing, a message on more than one line, and any warning that reaches the user.
+# writing, a message on more than one line, and any warning that reaches the user. The explicit
+# examples are the classes issue 12 lists (and ones earlier fuzz runs found); they run every time.
+
+
+def _with(command: str, *pairs: str) -> list[str]:
+    """The command's baseline with ``option, value`` pairs set."""
+    argv = list(COMMANDS[command]["base"])
+    for option, value in zip(pairs[::2], pairs[1::2]):
+        argv = _set_option(argv, option, value)
+    return argv
 
 
 @budget(quick=12, fuzz=300)
+@example(argv=_with("run", "--seed", "-1"))
+@example(argv=_with("run", "--timesteps", "-1"))
+@example(argv=_with("run", "--table", "missing.toml"))
+@example(argv=_with("run", "--net", ""))
+@example(argv=_with("run", "--net", "inputs/program.npz"))
+@example(argv=_with("run", "-o", "inputs"))
+@example(argv=_with("run", "--net", "prev/program.npz", "-o", "prev"))
+@example(argv=_with("run", "--chip", "rram", "--instance", "-1"))
 @given(argv=argument_vectors("run"))
 def test_run_arguments(argv):
     _check(argv)
 
 
 @budget(quick=12, fuzz=300)
+@example(argv=_with("report", "-o", "prev"))
+@example(argv=["report", "prev/program.npz", "--limit", "2", "-T", "1", "--sweep", "none", "--no-figures", "-q",
+               "-o", "prev"])
+@example(argv=_with("report", "--sweep", "0,1"))
 @given(argv=argument_vectors("report"))
 def test_report_arguments(argv):
     _check(argv)
 
 
 @budget(quick=12, fuzz=300)
+@example(argv=_with("map", "--iterations", "-1"))
+@example(argv=_with("map", "--iterations", "10000000000"))
+@example(argv=_with("map", "--rates", "dataset:0"))
+@example(argv=_with("map", "--rates", "inputs/obj.npy"))
+@example(argv=_with("map", "-o", "inputs/net.npz"))
+@example(argv=_with("map", "--seed", "-1"))
 @given(argv=argument_vectors("map"))
 def test_map_arguments(argv):
     _check(argv)
 
 
 @budget(quick=12, fuzz=300)
+@example(argv=_with("train", "--lr", "inf"))
+@example(argv=_with("train", "--lr", "1e308"))
+@example(argv=_with("train", "--v-bits", "4"))
+@example(argv=_with("train", "--hidden", "64,,64"))
+@example(argv=_with("train", "--hidden", ""))
+@example(argv=_with("train", "--hidden", "100000"))
+@example(argv=_with("train", "--epochs", "0"))
+@example(argv=_with("train", "--json", "inputs"))
+@example(argv=_with("train", "-o", "inputs"))
+@example(argv=_with("train", "--seed", "-1"))
 @given(argv=argument_vectors("train"))
 def test_train_arguments(argv):
     _check(argv)
 
 
 @budget(quick=8, fuzz=200)
+@example(argv=_with("yield", "--instances", "1000000000"))
+@example(argv=_with("yield", "--seed", "-1"))
+@example(argv=_with("yield", "-o", "prev"))
 @given(argv=argument_vectors("yield"))
 def test_yield_arguments(argv):
     _check(argv)
