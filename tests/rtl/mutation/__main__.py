@@ -2,6 +2,7 @@
 
 import sys
 
-from .mutate import main
+from .mutate import main, terminate_on_sigterm
 
+terminate_on_sigterm()
 sys.exit(main())

@@ -64,6 +64,7 @@ __all__ = [
     "sample_candidates",
     "relevant_tests",
     "render_markdown",
+    "terminate_on_sigterm",
     "main",
 ]
 
@@ -370,6 +371,11 @@ def _run_pytest(test: Path, rtl_dir: Path, build_dir: Path, timeout_s: float) ->
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
         return "timeout", f"no verdict within {timeout_s:.0f} s", time.monotonic() - t0
+    except BaseException:
+        # interrupted (Ctrl-C, SIGTERM): leave no simulator behind
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
     seconds = time.monotonic() - t0
     if proc.returncode == 0:
         if re.search(r"\bskipped\b", out.splitlines()[-1] if out.strip() else ""):
@@ -690,6 +696,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="run every test again (ignore <out>/cache.json)")
     p.add_argument("--list", action="store_true", help="list the selected mutants and their tests; run nothing")
     return p
+
+
+def terminate_on_sigterm() -> None:
+    """Make SIGTERM unwind like Ctrl-C, so the temporary rtl/ copies and the running test are cleaned up."""
+
+    def _raise(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, _raise)
 
 
 def main(argv: list[str] | None = None) -> int:
