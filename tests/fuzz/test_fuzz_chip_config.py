@@ -10,7 +10,7 @@ loader accepts must simulate (issue 12 §2: "every value validation accepts must
 from __future__ import annotations
 
 import re
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from fuzz_cases import Mutated, Sandbox, budget, check_cli, check_loader, run_cli
@@ -120,10 +120,29 @@ def _write_chip(sandbox: Sandbox, case: Mutated, path_kind: str) -> str:
 
 path_kinds = st.sampled_from(["toml"] * 8 + ["folder", "missing", "upper", "nested"])
 
+# The chip-config classes issue 12 §2 lists, run every time: (file, how it is named).
+ISSUE_CASES = [
+    (Mutated("rram: adc_bits = 1 (accepted, then overflowed in the engine)",
+             _replace_value(PRESETS["rram"], [line.split("=")[0].strip() for line in PRESETS["rram"].splitlines()
+                                              if _ASSIGNMENT.match(line)].index("adc_bits"), "1").encode()), "toml"),
+    (Mutated("non-UTF-8 bytes", b"\xff\xfe" + PRESETS["small"].encode()), "toml"),
+    (Mutated("an array nested 5,000 deep", PRESETS["small"].encode() + _deep(5000, "array").encode()), "toml"),
+    (Mutated("a folder named chip.toml", b""), "folder"),
+    (Mutated("an empty file", b""), "toml"),
+]
+
+
+def _explicit(test):
+    for case, path_kind in reversed(ISSUE_CASES):
+        test = example(case=case, path_kind=path_kind)(test)
+    return test
+
+
 
 # Catches: a config loader that lets TOMLDecodeError, UnicodeDecodeError, RecursionError,
 # IsADirectoryError, TypeError (wrong value types) or OverflowError out instead of a ConfigError.
 @budget(quick=60, fuzz=1500)
+@_explicit
 @given(case=toml_files(), path_kind=path_kinds)
 def test_chip_config_loader_accepts_or_names_the_problem(case, path_kind):
     with Sandbox() as sandbox:
@@ -135,6 +154,7 @@ def test_chip_config_loader_accepts_or_names_the_problem(case, path_kind):
 # overflowing in the RRAM engine), CLI paths that let a config error out as a traceback, and a
 # failed run that still writes its output folder.
 @budget(quick=8, fuzz=300)
+@_explicit
 @given(case=toml_files(), path_kind=path_kinds)
 def test_run_with_malformed_chip_exits_0_or_2(case, path_kind):
     with Sandbox() as sandbox:

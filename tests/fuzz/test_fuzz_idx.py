@@ -12,7 +12,7 @@ import gzip
 import struct
 
 import numpy as np
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from fuzz_cases import Mutated, Sandbox, budget, check_cli, check_loader, run_cli
@@ -118,7 +118,13 @@ def _write(sandbox: Sandbox, folder: tuple[Mutated, ...]) -> str:
 # Catches: read_idx or load_dataset letting struct.error, a reshape ValueError (0x0 images),
 # ZeroDivisionError, gzip's BadGzipFile/EOFError, IsADirectoryError or MemoryError (a huge
 # declared dimension) escape instead of a DatasetError naming the file.
+ZERO_PIXELS = ("images of 0x0 pixels (issue 12 §2)", (
+    Mutated(FILES[0], idx_bytes(np.zeros((12, 0, 0), np.uint8))), Mutated(FILES[1], BASELINE[FILES[1]]),
+    Mutated(FILES[2], idx_bytes(np.zeros((6, 0, 0), np.uint8))), Mutated(FILES[3], BASELINE[FILES[3]])))
+
+
 @budget(quick=60, fuzz=1200)
+@example(folder=ZERO_PIXELS)
 @given(folder=idx_folders())
 def test_idx_dataset_loader_accepts_or_names_the_problem(folder):
     with Sandbox() as sandbox:
@@ -143,6 +149,7 @@ def test_baseline_reads_back():
 # Catches: commands that read a dataset folder (train, run, report) turning a corrupt IDX file
 # into a traceback, or writing their output before the dataset fails to load.
 @budget(quick=8, fuzz=250)
+@example(folder=ZERO_PIXELS, command="train")
 @given(folder=idx_folders(), command=st.sampled_from(["train", "run"]))
 def test_commands_reading_a_malformed_dataset_exit_0_or_2(folder, command):
     with Sandbox() as sandbox:

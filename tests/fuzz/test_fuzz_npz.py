@@ -9,11 +9,12 @@ line and leave no file behind when they fail.
 from __future__ import annotations
 
 import functools
+import json
 import tempfile
 from pathlib import Path
 
 import numpy as np
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from fuzz_cases import Mutated, Sandbox, budget, check_cli, check_loader, run_cli
@@ -51,6 +52,41 @@ def _place(sandbox: Sandbox, case: Mutated, name: str, path_kind: str) -> str:
 path_kinds = st.sampled_from(["file"] * 10 + ["folder", "missing"])
 
 
+def _rebuilt(header_text: bytes | None = None, member: tuple[str, bytes] | None = None) -> bytes:
+    """The bundled network file with its header text or one member replaced."""
+    from npz_mutations import _npy, npz_bytes, unpack
+
+    _, arrays = unpack(network_bytes())
+    members = {k: _npy(v) for k, v in arrays.items()}
+    if header_text is not None:
+        members["header"] = _npy(np.frombuffer(header_text, np.uint8))
+    if member is not None:
+        members[member[0]] = member[1]
+    return npz_bytes(members)
+
+
+def _issue_cases() -> list[Mutated]:
+    """The .npz classes issue 12 §2 lists, run every time."""
+    from npz_mutations import _npy, unpack
+
+    header, _ = unpack(network_bytes())
+    return [
+        Mutated("a JSON header nested 100,000 levels deep", _rebuilt(b"[" * 100_000 + b"]" * 100_000)),
+        Mutated("weights_0 declares shape (10**12,)",
+                _rebuilt(member=("weights_0", _npy(declared=(10**12,), dtype="<i4", payload=b"\0" * 64)))),
+        Mutated("a zero-length file", b""),
+        Mutated("metadata is a list", _rebuilt(json.dumps({**header, "metadata": [1, 2]}).encode())),
+        Mutated("timesteps 2.5 in the metadata",
+                _rebuilt(json.dumps({**header, "metadata": {**header["metadata"], "timesteps": 2.5}}).encode())),
+    ]
+
+
+def _explicit(test):
+    for case in reversed(_issue_cases()):
+        test = example(case=case, path_kind="file")(test)
+    return test
+
+
 @st.composite
 def network_files(draw) -> Mutated:
     return draw(mutated_npz(network_bytes(), "bundled network"))
@@ -66,6 +102,7 @@ def program_files(draw) -> Mutated:
 # shape), UnicodeDecodeError, TypeError/ValueError from wrong JSON types or member dtypes, or
 # NumPy's pickle error (with its allow_pickle advice) escape; and a program file read as a network.
 @budget(quick=60, fuzz=1200)
+@_explicit
 @given(case=st.one_of(network_files(), program_files()), path_kind=path_kinds)
 def test_network_loader_accepts_or_names_the_problem(case, path_kind):
     with Sandbox() as sandbox:
@@ -76,6 +113,7 @@ def test_network_loader_accepts_or_names_the_problem(case, path_kind):
 # Catches: the same classes in ChipProgram.load and its validation (a program whose registers,
 # routes or chip section are of the wrong type or out of range).
 @budget(quick=60, fuzz=1200)
+@_explicit
 @given(case=st.one_of(program_files(), network_files()), path_kind=path_kinds)
 def test_program_loader_accepts_or_names_the_problem(case, path_kind):
     with Sandbox() as sandbox:
