@@ -214,8 +214,8 @@ def _train(args: argparse.Namespace, chip, w_bits: int, v_bits: int):
     args.timesteps = args.timesteps if args.timesteps is not None else 8
     hidden = parse_int_list(args.hidden, "--hidden") if args.hidden is not None else defaults["hidden"]
     if v_bits <= w_bits:  # the trainer refuses it too, but only after loading the dataset
-        raise InputError(f"--v-bits {v_bits}: the membrane width must exceed the weight width w_bits = {w_bits} "
-                         "(chip-spec §4)")
+        raise InputError(f"v_bits = {v_bits}, w_bits = {w_bits} (--v-bits/--w-bits or the chip's): the membrane "
+                         "width must exceed the weight width (chip-spec §4)")
     dataset = load_dataset(args.dataset, args.data_dir, limit=args.limit)
     _check_design_rules([dataset.n_pixels, *hidden, dataset.n_classes], chip)
     options = {
