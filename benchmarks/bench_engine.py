@@ -162,7 +162,8 @@ def build_network(rng: np.random.Generator) -> Network:
         v = x @ w  # discontinuous mode, zero bias: the membrane before the compare
         quantile = 1 - HIDDEN_RATE if k < len(weights) - 1 else 0.7
         th = int(np.quantile(v, quantile))
-        layers.append(Layer(w, np.zeros(w.shape[1], np.int32), threshold=th, integration="discontinuous", name=f"fc{k}"))
+        bias = np.zeros(w.shape[1], np.int32)
+        layers.append(Layer(w, bias, threshold=th, integration="discontinuous", name=f"fc{k}"))
         x = (v >= th).astype(np.int64)
     return Network(layers, metadata={"name": "random-784-1024-1024-10", "w_bits": 8, "v_bits": 16})
 
@@ -198,7 +199,8 @@ def machine() -> dict:
     blas = ""
     try:
         cfg = np.show_config(mode="dicts")
-        blas = cfg["Build Dependencies"]["blas"].get("name", "") + " " + cfg["Build Dependencies"]["blas"].get("version", "")
+        blas_cfg = cfg["Build Dependencies"]["blas"]
+        blas = blas_cfg.get("name", "") + " " + blas_cfg.get("version", "")
     except Exception:  # noqa: BLE001 - informative only
         pass
     return {
@@ -255,14 +257,15 @@ def main(argv: list[str] | None = None) -> int:
                for name, p in probs.items()}  # fmt: skip
     timed = {name: Timed(lambda r=r: chip.run(r)) for name, r in rasters.items()}
     ref_rasters = rasters["engine_reference_p0.13"]
-    timed["dense_numpy_float32_p0.13"] = Timed(lambda: dense_reference(network, ref_rasters))
+    # (noqa F821: the closures run before ref_rasters is deleted to free memory for the streaming run)
+    timed["dense_numpy_float32_p0.13"] = Timed(lambda: dense_reference(network, ref_rasters))  # noqa: F821
     for _ in range(args.repeats):
         for entry in timed.values():
             entry()
 
     stage = np.array([cp.stage for cp in program.cores])
     engine = {}
-    for name, p in probs.items():
+    for name in probs:
         res = timed[name].result
         spikes = res.counter("output_spikes")
         engine[name] = {
@@ -286,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     }
 
     n_golden = 2
-    golden_run = Timed(lambda: simulate(program, ref_rasters[:n_golden]))
+    golden_run = Timed(lambda: simulate(program, ref_rasters[:n_golden]))  # noqa: F821
     golden_run()
     golden_ok = bool(np.array_equal(golden_run.result.counters, engine_result.counters[:n_golden]))
     golden = {

@@ -169,7 +169,7 @@ class Chip:
                     f"program is for a chip with {name} = {theirs!r}, this chip has {name} = {mine!r}"
                 )
         program.validate()
-        self._plan = _make_plan(program)
+        self._plan = _pack(program)
         self._program = program
         return self
 
@@ -403,8 +403,12 @@ def _check_inputs(inputs, timesteps, n_in: int, encoding: str, seed) -> tuple[np
     return x, T, True
 
 
-def _make_plan(program: ChipProgram) -> EnginePlan:
-    """Unpack a validated program into kernel arrays (weights in their compact type)."""
+def _pack(program: ChipProgram) -> EnginePlan:
+    """Unpack a validated program into kernel arrays (weights in their compact type).
+
+    The digital counterpart of :func:`hwsim.rram.engine.pack` (an RRAM chip instance into a
+    :class:`~hwsim.rram.engine.RramEnginePlan`).
+    """
     chip, cc = program.chip, program.chip.core
     # Narrow types make wide SIMD: int8 weights with int16 membranes when both fit,
     # else int16 weights with int32 membranes (two kernel variants to compile, not four).

@@ -102,27 +102,27 @@ def rram_chip_run(raster, z, order, stage, host, routes, neurons, crossbars, con
     """
     # Every field once into a local: a field read inside the loops would be a reference count
     # update per read (numba).
-    h_dest, h_lo, h_hi, h_offset, h_hops = host.dest, host.lo, host.hi, host.offset, host.hops
+    host_dest, host_lo, host_hi, host_offset, host_hops = host.dest, host.lo, host.hi, host.offset, host.hops
     host_max_hops = host.max_hops[0]
     route_ptr, route_dest, route_lo, route_hi = routes.ptr, routes.dest, routes.lo, routes.hi
     route_offset, route_hops, max_hops = routes.offset, routes.hops, routes.max_hops
-    n_neurons, v_ptr, bias, threshold = neurons.n_neurons, neurons.start, neurons.bias, neurons.threshold
+    n_neurons, n_start, bias, threshold = neurons.n_neurons, neurons.start, neurons.bias, neurons.threshold
     leak_shift, continuous, reset_zero, fire = neurons.leak_shift, neurons.continuous, neurons.reset_zero, neurons.fire
-    groups = neurons.n_groups
-    n_axons, in_ptr, g_ptr = crossbars.n_axons, crossbars.axon_start, crossbars.g_start
+    n_groups = neurons.n_groups
+    n_axons, axon_start, g_start = crossbars.n_axons, crossbars.axon_start, crossbars.g_start
     g_diff, g_sq = crossbars.g_diff, crossbars.g_sq
-    row_g, adc_scale, lsb, xbar_cycles = crossbars.row_g, crossbars.adc_scale, crossbars.lsb, crossbars.read_cycles
-    v_lo, v_hi, start_done_cycles = consts.v_min, consts.v_max, consts.start_done_cycles
+    row_g, adc_scale, lsb, read_cycles = crossbars.row_g, crossbars.adc_scale, crossbars.lsb, crossbars.read_cycles
+    v_min, v_max, start_done_cycles = consts.v_min, consts.v_max, consts.start_done_cycles
     hop_latency, barrier_cycles = consts.hop_latency, consts.barrier_cycles
     v_read, v_sigma, noisy, adc_lo, adc_hi = read.v_read, read.v_sigma, read.noisy, read.adc_lo, read.adc_hi
-    out_spikes, out_mem, counters = out.output_spikes, out.output_membranes, out.counters
-    host_counters, ts_cycles, rram_counters = out.host_counters, out.timestep_cycles, out.rram_counters
-    read_g_out, adc_peak = out.read_conductance_us, out.adc_peak
-    out_off = out.output_offset
+    output_spikes, output_membranes, counters = out.output_spikes, out.output_membranes, out.counters
+    host_counters, timestep_cycles, rram_counters = out.host_counters, out.timestep_cycles, out.rram_counters
+    read_conductance_us, adc_peak = out.read_conductance_us, out.adc_peak
+    output_offset = out.output_offset
     B, T, n_in = raster.shape
     C = order.shape[0]
-    n_v = v_ptr[C]
-    n_ax = in_ptr[C]
+    n_v = n_start[C]
+    n_ax = axon_start[C]
     max_n = 1
     max_a = 1
     for k in range(C):
@@ -146,26 +146,28 @@ def rram_chip_run(raster, z, order, stage, host, routes, neurons, crossbars, con
                 if raster[b, t, i] != 0:
                     inputs[n_inputs] = i
                     n_inputs += 1
-            h_packets, h_hops_sum = deliver(inputs, n_inputs, h_dest, h_lo, h_hi, h_offset, h_hops, 0, h_lo.shape[0],
-                                            in_ptr, inbox)  # fmt: skip
-            h_route = route_cycles(h_packets, host_max_hops, hop_latency)
-            host_counters[b, t, 0] = h_packets
-            host_counters[b, t, 1] = h_hops_sum
-            host_counters[b, t, 2] = h_route
-            cycles = barrier_cycles + h_route
+            host_packets, host_hops_sum = deliver(
+                inputs, n_inputs, host_dest, host_lo, host_hi, host_offset, host_hops, 0, host_lo.shape[0],
+                axon_start, inbox,
+            )  # fmt: skip
+            host_route = route_cycles(host_packets, host_max_hops, hop_latency)
+            host_counters[b, t, 0] = host_packets
+            host_counters[b, t, 1] = host_hops_sum
+            host_counters[b, t, 2] = host_route
+            cycles = barrier_cycles + host_route
             stage_compute = 0
             stage_route = 0
             for oi in range(C):
                 k = order[oi]
                 nn = n_neurons[k]
-                vo = v_ptr[k]
+                vo = n_start[k]
                 # START: discontinuous integration restarts the membranes
                 if not continuous[k]:
                     for j in range(nn):
                         v[vo + j] = 0
                 # gather the spiking axons, ascending
                 n_spk = 0
-                io = in_ptr[k]
+                io = axon_start[k]
                 A = n_axons[k]
                 for a in range(A):
                     if inbox[io + a] != 0:
@@ -173,7 +175,7 @@ def rram_chip_run(raster, z, order, stage, host, routes, neurons, crossbars, con
                         n_spk += 1
                 rg = 0.0
                 if n_spk > 0:
-                    go = g_ptr[k]
+                    go = g_start[k]
                     zk = z[b, t, k] if noisy else z_empty
                     rg, peak = crossbar_read(
                         active, n_spk, g_diff[go:go + A * nn], g_sq[go:go + A * nn], row_g[io:io + A], nn, v_read,
@@ -184,13 +186,13 @@ def rram_chip_run(raster, z, order, stage, host, routes, neurons, crossbars, con
                     for j in range(nn):
                         # one saturating add of code x adc_scale (chip-spec §7.3 step 3)
                         x = v[vo + j] + codes[j] * adc_scale[k]
-                        v[vo + j] = v_lo if x < v_lo else (v_hi if x > v_hi else x)
+                        v[vo + j] = v_min if x < v_min else (v_max if x > v_max else x)
                 # UPDATE (chip-spec §2.2 step 3)
                 n_fired = 0
                 th = threshold[k]
                 for j in range(nn):
                     x = v[vo + j] + bias[vo + j]
-                    x = v_lo if x < v_lo else (v_hi if x > v_hi else x)
+                    x = v_min if x < v_min else (v_max if x > v_max else x)
                     if leak_shift[k] > 0:
                         x = x - (x >> leak_shift[k])  # arithmetic shift on int64
                     if fire[k] and x >= th:
@@ -200,13 +202,13 @@ def rram_chip_run(raster, z, order, stage, host, routes, neurons, crossbars, con
                     v[vo + j] = x
                 # EMIT
                 packets, hops = deliver(spikes, n_fired, route_dest, route_lo, route_hi, route_offset, route_hops,
-                                        route_ptr[k], route_ptr[k + 1], in_ptr, inbox)  # fmt: skip
-                if out_off[k] >= 0:
+                                        route_ptr[k], route_ptr[k + 1], axon_start, inbox)  # fmt: skip
+                if output_offset[k] >= 0:
                     for j in range(nn):
-                        out_mem[b, t, out_off[k] + j] = v[vo + j]
+                        output_membranes[b, t, output_offset[k] + j] = v[vo + j]
                     for si in range(n_fired):
-                        out_spikes[b, t, out_off[k] + spikes[si]] = 1
-                core_cyc = start_done_cycles + (xbar_cycles[k] if n_spk > 0 else 0) + groups[k]
+                        output_spikes[b, t, output_offset[k] + spikes[si]] = 1
+                core_cyc = start_done_cycles + (read_cycles[k] if n_spk > 0 else 0) + n_groups[k]
                 route_cyc = route_cycles(packets, max_hops[k], hop_latency)
                 counters[b, t, k, AXON_EVENTS] = n_spk
                 counters[b, t, k, SRAM_READS] = 0
@@ -219,7 +221,7 @@ def rram_chip_run(raster, z, order, stage, host, routes, neurons, crossbars, con
                 rram_counters[b, t, k, ROW_DRIVES] = n_spk
                 rram_counters[b, t, k, CELL_READS] = 2 * n_spk * nn
                 rram_counters[b, t, k, ADC_CONVERSIONS] = nn if n_spk > 0 else 0
-                read_g_out[b, t, k] = rg
+                read_conductance_us[b, t, k] = rg
                 # stage bookkeeping (chip-spec §1.2): cores of one stage run in parallel
                 stage_compute = max(stage_compute, core_cyc)
                 stage_route = max(stage_route, route_cyc)
@@ -227,4 +229,4 @@ def rram_chip_run(raster, z, order, stage, host, routes, neurons, crossbars, con
                     cycles += stage_compute + stage_route
                     stage_compute = 0
                     stage_route = 0
-            ts_cycles[b, t] = cycles
+            timestep_cycles[b, t] = cycles

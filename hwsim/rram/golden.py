@@ -142,7 +142,7 @@ class RramGoldenCore(GoldenCore):
             self.read_conductance_us = self.read_conductance_us + self.row_g[a]
 
     def activity(self, n_spk: int, spikes: list[int]) -> dict[str, int]:
-        """The digital counters (no SRAM reads, crossbar cycles) plus :data:`RRAM_COUNTER_NAMES` (chip-spec §7.4-7.5)."""
+        """The digital counters (no SRAM reads, crossbar cycles) and :data:`RRAM_COUNTER_NAMES` (chip-spec §7.4-7.5)."""
         return {
             "axon_events": n_spk,
             "sram_word_reads": 0,

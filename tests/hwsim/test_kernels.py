@@ -17,7 +17,7 @@ from conftest import COMPARISONS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hwsim.chip import _allocate, _as_words, _make_plan, _Scratch
+from hwsim.chip import _allocate, _as_words, _pack, _Scratch
 from hwsim.kernels.layout import ChipOutputs, RoutingTable
 from hwsim.config import ChipConfig, CoreConfig
 from hwsim.testing import random_network, random_raster
@@ -106,7 +106,8 @@ def case_core_timestep(rng):
     args = (v, w, bias, axons, spiking.size, bool(rng.integers(2)), threshold, int(rng.integers(0, v_bits)),
             bool(rng.integers(2)), bool(rng.integers(2)), max(0, int(w.max())), max(0, -int(w.min())),
             int(rng.integers(1, 5)), v_min, v_max, int(rng.integers(0, 4)), int(rng.integers(0, 3)),
-            np.zeros(n, np.uint8), np.zeros(start + n, np.int16), start, np.zeros((B, T, C, 8), np.int64), b, t, k)  # fmt: skip
+            np.zeros(n, np.uint8), np.zeros(start + n, np.int16), start, np.zeros((B, T, C, 8), np.int64),
+            b, t, k)  # fmt: skip
 
     def outputs(a, ret):
         return {"v": a[0], "fired": a[17], "n": ret, "spikes": a[18][start : start + ret], "counters": a[20]}
@@ -153,8 +154,8 @@ def case_host_timestep(rng):
 def case_chip_pass(rng):
     w_bits, v_bits, _, _, _ = _widths(rng)
     N = int(rng.choice([4, 6, 8, 12]))
-    core = CoreConfig(axons=int(rng.integers(8, 33)), neurons=N, lanes=int(rng.choice([d for d in (1, 2, 3, 4) if N % d == 0])),
-                      w_bits=w_bits, v_bits=v_bits)  # fmt: skip
+    lanes = int(rng.choice([d for d in (1, 2, 3, 4) if N % d == 0]))
+    core = CoreConfig(axons=int(rng.integers(8, 33)), neurons=N, lanes=lanes, w_bits=w_bits, v_bits=v_bits)
     chip = ChipConfig(name="k", mesh_rows=2, mesh_cols=3, hop_latency_cycles=int(rng.integers(0, 3)), core=core)
     sizes = [int(rng.integers(1, core.axons + 1)), int(rng.integers(1, min(core.axons, 2 * N) + 1)),
              int(rng.integers(1, N + 1))]  # fmt: skip
@@ -162,7 +163,7 @@ def case_chip_pass(rng):
                          reset=str(rng.choice(["subtract", "zero"])), leak_shift=int(rng.integers(0, 3)),
                          fire_output=bool(rng.integers(2)))  # fmt: skip
     program = map_network(net, chip, placement="row_major")
-    plan = _make_plan(program)
+    plan = _pack(program)
     B, T = int(rng.integers(1, 6)), int(rng.integers(1, 5))
     micro = int(rng.integers(1, 4))
     raster = random_raster(rng, B, T, program.n_inputs, float(rng.choice([0.0, 0.3, 1.0])))
@@ -173,7 +174,8 @@ def case_chip_pass(rng):
                              host_counters=out["host_counters"], mem_out=out["mem_target"], spk_out=out["spk_target"],
                              mem_col=out["mem_col"], spk_col=out["spk_col"])  # fmt: skip
     args = (0, B, micro, _as_words(raster, program.n_inputs), sys.byteorder == "big", plan.order, plan.host,
-            plan.routes, plan.incoming, plan.neurons, plan.weights, plan.consts, s.lists, s.core, out_arrays)  # fmt: skip
+            plan.routes, plan.incoming, plan.neurons, plan.weights, plan.consts, s.lists, s.core,
+            out_arrays)  # fmt: skip
 
     def outputs(a, ret):
         return {"ret": ret, **{name: getattr(a[14], name) for name in ChipOutputs._fields}}
