@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+__all__ = ["block_table", "resolve"]
+
 REPO = Path(__file__).resolve().parents[1]
 RTL_DOC = REPO / "docs" / "rtl.md"
 SPEC = REPO / "docs" / "chip-spec.md"
