@@ -55,6 +55,7 @@ CMD_CLEAR_MEMBRANES = 0
 # The core's registers after reset, as docs/rtl.md ("Load interface") documents them
 # (n_neurons = NEURONS is added per config).
 RESET_REGISTERS = {"threshold": 0, "leak_shift": 0, "integration": "discontinuous", "reset": "subtract", "fire": True}
+RESET_MODE_CODES = {"integration": 0, "reset": 0}  # register codes after reset: discontinuous, subtract
 
 
 # ----------------------------------------------------------------------------- testbench
@@ -122,7 +123,8 @@ class TB:
     async def load_core(self, cp: CoreProgram, *, registers: bool = True) -> None:
         """Write registers (unless ``registers`` is False: reset values kept), biases and weights of ``cp``."""
         if registers:
-            modes = int(cp.integration == "continuous") | (int(cp.reset == "zero") << 1) | (int(bool(cp.fire)) << 2)
+            # REG_MODES bit fields (docs/rtl.md, "Load interface"); the codes are chip-spec §2.1's.
+            modes = cp.integration_code | (cp.reset_code << 1) | (int(bool(cp.fire)) << 2)
             await self._write(LD_REG, REG_N_NEURONS, cp.n_neurons)
             await self._write(LD_REG, REG_THRESHOLD, int(cp.threshold))
             await self._write(LD_REG, REG_LEAK_SHIFT, int(cp.leak_shift))
@@ -255,7 +257,7 @@ async def cosim_program(dut) -> None:
             for cp in cores:
                 await tb.select(cp.core)
                 await tb.clear_membranes()
-        elif any(cp.integration != "discontinuous" for cp in cores):
+        elif any(cp.integration_code != RESET_MODE_CODES["integration"] for cp in cores):
             raise AssertionError("a core on its reset values integrates discontinuously; the program says otherwise")
         for t in range(T):
             inbox: dict[int, list[int]] = {cp.core: [] for cp in cores}
@@ -427,7 +429,9 @@ def _reset_values_case() -> tuple[ChipProgram, np.ndarray]:
     bias = rng.integers(-40, 41, size=cc.neurons)
     bias[:4] = 0
     program = single_core_program(chip, w, bias, **RESET_REGISTERS)
-    assert program.cores[0].n_neurons == cc.neurons
+    cp = program.cores[0]
+    assert cp.n_neurons == cc.neurons
+    assert (cp.integration_code, cp.reset_code) == (RESET_MODE_CODES["integration"], RESET_MODE_CODES["reset"])
     return program, (rng.random((1, 4, cc.axons)) < 0.3).astype(np.uint8)
 
 
