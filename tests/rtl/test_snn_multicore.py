@@ -10,14 +10,16 @@ golden model exactly. Chip-level cycles are an RTL output of ``snn_chip`` only
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import numpy as np
 import pytest
 
-from harness import compare_with_golden, run_case
+from harness import compare_with_golden, hdl_parameters, run_block, run_case
 from hwsim.config import load_chip_config
-from hwsim.program import ChipProgram
+from hwsim.golden import core_cycles
+from hwsim.program import ChipProgram, CoreProgram
 from hwsim.testing import random_network, random_raster
 from mapping import map_network
 from test_snn_core import TB, cosim_program
@@ -37,6 +39,52 @@ if cocotb is not None:
     async def cosim_network(dut) -> None:
         """Run the network case the pytest runner wrote (``$HWSIM_RTL_CASE``) core by core."""
         await cosim_program(dut)
+
+    @cocotb.test()
+    async def clock_gate_glitch_free(dut) -> None:
+        """Selecting a core while ``clk`` is high must not clock it before the next rising edge.
+
+        The per-core clock gate latches its enable only while ``clk`` is low. The
+        testbench selects core 1 and raises ``start`` in the middle of a high phase:
+        the core must take ``start`` at the next rising edge, so it runs exactly
+        golden ``core_cycles(0, G)`` cycles counted from there. A gate that let the
+        enable through while ``clk`` is high would clock the core at once, and it
+        would finish a cycle early.
+        """
+        from cocotb.triggers import FallingEdge, RisingEdge, Timer
+        from cocotb.utils import get_sim_time
+
+        from harness import CLOCK_PERIOD_NS
+
+        chip = load_chip_config(os.environ["HWSIM_CHIP"])
+        tb = TB(dut, chip)
+        await tb.start()
+        cc = chip.core
+        cp = CoreProgram(core=1, stage=0, weights=np.zeros((4, cc.lanes * 2), np.int32),
+                         bias=np.arange(cc.lanes * 2, dtype=np.int32), threshold=3, routes=(), output_offset=0)
+        await tb.select(1)
+        await tb.load_core(cp)
+        await tb.clear_membranes()
+        for glitch_ns in (CLOCK_PERIOD_NS // 4, CLOCK_PERIOD_NS // 2 - 1):  # early and late in the high phase
+            await tb.select(0)
+            await FallingEdge(dut.clk)
+            await RisingEdge(dut.clk)
+            await Timer(glitch_ns, "ns")  # clk is high
+            dut.core_sel.value, dut.start.value = 1, 1
+            await FallingEdge(dut.clk)  # as if start were driven here: the next rising edge samples it
+            t0 = get_sim_time("ns")
+            await FallingEdge(dut.clk)
+            dut.start.value = 0
+            for _ in range(3 + 2 * cc.neurons // cc.lanes):
+                if dut.done.value:
+                    break
+                await FallingEdge(dut.clk)
+            assert dut.done.value, "core 1 never reached DONE"
+            cycles = round((get_sim_time("ns") - t0) / CLOCK_PERIOD_NS)
+            expected = core_cycles(0, chip.core.groups(cp.n_neurons))
+            assert cycles == expected, (f"core 1 selected {glitch_ns} ns into a high clock phase ran {cycles} cycles, "
+                                        f"golden core_cycles {expected}: it was clocked before the rising edge")
+            await FallingEdge(dut.clk)
 
 
 Case = Callable[[], tuple[ChipProgram, np.ndarray]]
@@ -99,10 +147,18 @@ def test_snn_multicore_runner(request: pytest.FixtureRequest, case: str) -> None
     program, rasters = CASES[case]()
     assert len(program.cores) >= 2 and program.n_stages >= 2  # a real multi-core, multi-stage network
     rtl = run_case(request.node.name, toplevel="snn_multicore", test_module="test_snn_multicore", program=program,
-                   rasters=rasters)
+                   rasters=rasters, testcase="cosim_network")
     steps = compare_with_golden(program, rasters, rtl)
     assert steps == rasters.shape[0] * rasters.shape[1]
     if case == "small-silent":
         # Nothing reaches the chip: no core integrates, only START + G UPDATE + DONE.
         groups = np.array([program.chip.core.groups(cp.n_neurons) for cp in program.cores])
         assert np.all(rtl.core_cycles == groups + 2)
+
+
+@pytest.mark.parametrize("preset", ["small"])
+def test_snn_multicore_clock_gate(request: pytest.FixtureRequest, preset: str) -> None:
+    """Build ``snn_multicore`` for the preset and run the clock-gate test (no program case)."""
+    params = hdl_parameters(load_chip_config(preset), "snn_multicore")
+    run_block(request.node.name, toplevel="snn_multicore", test_module="test_snn_multicore", params=params,
+              testcase="clock_gate_glitch_free", extra_env={"HWSIM_CHIP": preset})

@@ -219,14 +219,14 @@ def build(sim: str, toplevel: str, params: dict[str, int], waves: bool, name: st
 
 
 def run_block(name: str, *, toplevel: str, test_module: str, params: dict[str, int], seed: int = 0,
-              extra_env: dict[str, str] | None = None) -> None:
+              extra_env: dict[str, str] | None = None, testcase: str | None = None) -> None:
     """Build one RTL block with ``params`` and run the cocotb tests of ``test_module`` on it.
 
     The testbench gets ``params`` as JSON in ``$HWSIM_PARAMS`` and ``seed`` in
     ``$HWSIM_SEED`` (``harness.dut.block_parameters``, ``block_seed``). The
     cocotb tests compare the block with hwsim's golden functions (or an
     independent computation) themselves; a failing one fails the calling
-    pytest test.
+    pytest test. ``testcase`` runs only that cocotb test of the module (all by default).
     """
     sim = require_simulator()
     waves = waves_requested()
@@ -235,4 +235,4 @@ def run_block(name: str, *, toplevel: str, test_module: str, params: dict[str, i
     test_dir.mkdir(parents=True, exist_ok=True)
     runner.test(hdl_toplevel=toplevel, test_module=test_module, build_dir=build_dir, test_dir=test_dir,
                 extra_env={"HWSIM_PARAMS": json.dumps(params), "HWSIM_SEED": str(seed), **(extra_env or {})},
-                waves=waves)
+                waves=waves, testcase=testcase)

@@ -143,12 +143,14 @@ def run_case(
     program: ChipProgram,
     rasters: np.ndarray,
     extra_env: dict[str, str] | None = None,
+    testcase: str | None = None,
 ) -> RtlRun:
     """Build ``toplevel`` for ``program.chip``, co-simulate ``program`` on ``rasters``, return the RTL results.
 
     ``name`` names the case directory ``sim_build/<name>_<sim>/`` (stimulus,
     results, simulator log and waveform of this run). ``extra_env`` reaches the
-    testbench as environment variables.
+    testbench as environment variables; ``testcase`` runs only that cocotb test
+    of ``test_module`` (all by default).
 
     ``WAVES=1`` in the environment records a waveform (``dump.vcd`` for
     Verilator, ``<toplevel>.fst`` for Icarus) in the build or test directory.
@@ -166,6 +168,7 @@ def run_case(
         test_dir=case_dir,
         extra_env={"HWSIM_RTL_CASE": str(case_dir), "HWSIM_RTL_SIM": sim, **(extra_env or {})},
         waves=waves,
+        testcase=testcase,
     )
     results = case_dir / "rtl_results.npz"
     if not results.exists():
