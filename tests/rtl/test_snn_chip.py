@@ -480,7 +480,34 @@ def _westward() -> tuple[ChipProgram, np.ndarray]:
     return program, random_raster(rng, 1, 4, 40, 0.4)
 
 
+def _northward() -> tuple[ChipProgram, np.ndarray]:
+    """Hand-written 3 x 1 mesh program whose packets travel from row 2 back to rows 1 and 0.
+
+    Hop latency 3. Core ``c`` sits at row ``c``: core 2 sends to core 1 (1 hop:
+    a row difference between two rows that are both above 0) and to core 0
+    (2 hops), core 1 to core 0 (1 hop); the host (at core 0) feeds core 2
+    (2 hops). Lower source bounds above 0 throughout.
+    """
+    chip = NORTHWARD_CHIP
+    rng = np.random.default_rng(43)
+    cc = chip.core
+
+    def core(core: int, stage: int, n_axons: int, n_neurons: int, routes: tuple[Route, ...], **kw) -> CoreProgram:
+        return CoreProgram(core=core, stage=stage, weights=rng.integers(-4, cc.w_max + 1, (n_axons, n_neurons)),
+                           bias=rng.integers(-2, 3, n_neurons), threshold=int(rng.integers(10, 30)), routes=routes,
+                           label=f"north{core}", **kw)
+
+    cores = (
+        core(2, 0, 36, 28, (Route(1, 2, 26, 0), Route(0, 12, 28, 20))),
+        core(1, 1, 24, 20, (Route(0, 5, 20, 0),)),
+        core(0, 2, 36, 10, (), output_offset=0),
+    )
+    program = ChipProgram(chip=chip, cores=cores, host_routes=(Route(2, 4, 40, 0),), n_inputs=40).validate()
+    return program, random_raster(rng, 1, 4, 40, 0.4)
+
+
 SMALL = _chip("small")  # 2 x 2 mesh, hop latency 1, barrier 4
+NORTHWARD_CHIP = _chip("small", name="small-3x1-hl3", mesh_rows=3, mesh_cols=1, hop_latency_cycles=3)
 WESTWARD_CHIP = _chip("small", name="small-2x3-hl2", mesh_cols=3, hop_latency_cycles=2, barrier_cycles=1)
 CASES: dict[str, Case] = {
     # 40-50-20: the host multicasts to the two halves of the hidden layer, which merge into one core.
@@ -510,6 +537,8 @@ CASES: dict[str, Case] = {
     "handmade-gap-skip": Case(_handmade, min_stages=4),
     # Hand-written: routes from mesh columns 2 and 1 back to lower columns with hop latency 2.
     "handmade-westward-hl2": Case(_westward, min_stages=3),
+    # Hand-written: routes from mesh row 2 back to rows 1 and 0 with hop latency 3.
+    "handmade-northward-hl3": Case(_northward, min_stages=3),
     # A custom chip (2 x 3 mesh of 64 x 16-neuron cores, no barrier): 50-40-10 puts the hidden layer
     # on three cores that send into one output core in the same cycles.
     "custom-16n-3way-merge-b0": Case(
@@ -557,6 +586,12 @@ def test_snn_chip_runner(request: pytest.FixtureRequest, case: str) -> None:
             packets = rtl.extra["core_packets"][..., k]
             assert packets.any(), f"core {program.cores[k].core} must send packets in this case"
             assert np.array_equal(rtl.extra["core_route_cycles"][..., k], np.where(packets > 0, packets + 2 * hops, 0))
+    if case == "handmade-northward-hl3":
+        # Hand-derived route cycles: core 2 (row 2) has max 2 hops (to core 0), core 1 has 1 hop; latency 3.
+        for k, hops in ((0, 2), (1, 1)):
+            packets = rtl.extra["core_packets"][..., k]
+            assert packets.any(), f"core {program.cores[k].core} must send packets in this case"
+            assert np.array_equal(rtl.extra["core_route_cycles"][..., k], np.where(packets > 0, packets + 3 * hops, 0))
 
 
 def _check_mismatch_messages(program: ChipProgram, rasters: np.ndarray, rtl: RtlRun) -> None:
