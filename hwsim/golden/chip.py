@@ -22,7 +22,7 @@ from hwsim.golden.router import deliver, route_cycles
 from hwsim.program import ChipProgram
 from hwsim.result import COUNTER_NAMES, HOST_COUNTER_NAMES, RunResult
 
-__all__ = ["simulate", "run_chip", "CoreUnit", "route_cycles"]
+__all__ = ["simulate", "run_chip", "CoreUnit"]
 
 
 class CoreUnit(Protocol):

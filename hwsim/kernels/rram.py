@@ -35,7 +35,7 @@ from hwsim.kernels.core import (
 from hwsim.kernels.decorators import jit
 from hwsim.kernels.router import deliver, route_cycles
 
-__all__ = ["crossbar_read", "rram_chip_run", "N_RRAM_COUNTERS"]
+__all__ = ["crossbar_read", "rram_chip_run", "N_RRAM_COUNTERS", "ROW_DRIVES", "CELL_READS", "ADC_CONVERSIONS"]
 
 # Columns of the RRAM counters (RRAM_COUNTER_NAMES order); the digital ones are those of hwsim.kernels.core.
 N_RRAM_COUNTERS = 3
