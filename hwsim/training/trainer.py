@@ -294,11 +294,20 @@ def fit(
         for lo in range(0, n_train, config.batch_size):
             idx = order[lo : lo + config.batch_size]
             x = _sample_inputs(rng, levels[idx], T_train, config.encoding)
-            used = dequantize(quantize(params)) if config.quantization_aware else params
-            cache = forward(used, x, **kw)
-            value, d_logits = loss_and_grad(cache.logits, labels[idx], config.loss)
-            grads = backward(used, cache, d_logits, detach_reset=config.detach_reset, **kw)
-            opt.step(params, grads, lr)  # straight-through: quantized-weight gradients update the float weights
+            # The weights are float32: a learning rate near float32's range (about 3e38) overflows them or the
+            # membranes they make, which is bad input, not a bug (valid runs never overflow: tests run with
+            # warnings as errors). The error state only turns that overflow into an error; values are unchanged.
+            with np.errstate(over="raise", invalid="raise"):
+                try:
+                    used = dequantize(quantize(params)) if config.quantization_aware else params
+                    cache = forward(used, x, **kw)
+                    value, d_logits = loss_and_grad(cache.logits, labels[idx], config.loss)
+                    grads = backward(used, cache, d_logits, detach_reset=config.detach_reset, **kw)
+                    # straight-through: quantized-weight gradients update the float weights
+                    opt.step(params, grads, lr)
+                except FloatingPointError:
+                    raise InputError(f"lr = {config.lr:g}: training diverged in epoch {epoch + 1} (float32 weights "
+                                     "or membranes overflowed); use a smaller learning rate") from None
             total_loss += value * len(idx)
             correct += int(np.sum(np.argmax(cache.logits.sum(axis=0), axis=1) == labels[idx]))
         history.append({"epoch": epoch + 1, "loss": total_loss / n_train, "train_acc_running": correct / n_train,
