@@ -223,15 +223,15 @@ _WARNING_LINE = re.compile(r"^hwsim(?: [a-z_]+)?: warning: ")
 _FORBIDDEN_ADVICE = ("allow_pickle", "unsafe")
 
 
-_QUIET_FLAGS = ("-q", "--quiet", "--no-progress")
+_QUIET_FLAGS = ("-q", "--quiet")  # train has none: its --no-progress only hides the bar, not its summary lines
 _PROBLEM = re.compile(r"error|traceback|exception|File \"", re.IGNORECASE)
 
 
 def _error_lines(stderr: str, quiet: bool) -> list[str]:
     """The lines of ``stderr`` that may name a problem.
 
-    Quiet (``-q``, ``--no-progress``): every line except argparse's usage block and warning lines, so a
-    failed quiet command must print exactly its one error line. Otherwise progress messages and bars
+    Quiet (``-q``): every line except argparse's usage block and warning lines, so a failed quiet
+    command must print exactly its one error line. Otherwise progress messages and bars
     are expected too, and only lines that look like a problem (an error, a traceback) count.
     """
     lines = [line for line in stderr.splitlines() if line.strip()]
