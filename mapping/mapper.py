@@ -179,7 +179,8 @@ def _dataset_raster(network: Network, count: int):
     timesteps = meta.get("timesteps", 16)
     if getattr(timesteps, "ndim", None) == 0:  # a NumPy scalar array, as NIR metadata may hold
         timesteps = timesteps.item()
-    if isinstance(timesteps, bool) or not isinstance(timesteps, numbers.Integral) or not 1 <= timesteps <= MAX_TIMESTEPS:
+    whole = not isinstance(timesteps, bool) and isinstance(timesteps, numbers.Integral)
+    if not whole or not 1 <= timesteps <= MAX_TIMESTEPS:
         return None, f"the network's metadata timesteps = {timesteps!r} is not a whole number in 1..{MAX_TIMESTEPS}"
     return encode(x, timesteps, str(meta.get("encoding", "rate")), seed=0), f"{count} {name} test images"
 
@@ -225,7 +226,7 @@ def build_program(network: Network, chip: ChipConfig, placement: Placement) -> C
         by_layer.setdefault(p.layer, []).append(i)
     last = len(network.layers) - 1
     programs = []
-    for i, (p, core) in enumerate(zip(parts, cores)):
+    for p, core in zip(parts, cores):
         layer = network.layers[p.layer]
         routes: tuple[Route, ...] = ()
         if p.layer < last:

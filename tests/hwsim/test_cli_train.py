@@ -40,7 +40,8 @@ def test_train_errors(tmp_path, capsys):
     assert "no output file: pass -o NET.npz" in capsys.readouterr().err
     assert main(["train", "--hidden", "16,x", "-o", str(tmp_path / "n.npz")]) == 2
     assert "--hidden = '16,x': expected comma-separated integers" in capsys.readouterr().err
-    assert main(["train", "--dataset", "mnist", "--data-dir", str(tmp_path / "none"), "-o", str(tmp_path / "n.npz")]) == 2
+    missing = str(tmp_path / "none")
+    assert main(["train", "--dataset", "mnist", "--data-dir", missing, "-o", str(tmp_path / "n.npz")]) == 2
     assert "does not exist" in capsys.readouterr().err
 
 
@@ -99,7 +100,8 @@ def test_load_takes_a_nir_graph_like_the_npz_it_was_exported_from(tmp_path, caps
 
 @pytest.mark.parametrize("flag", ["--lr", "--lr-final"])
 def test_zero_learning_rate_is_an_error_not_the_default(tmp_path, capsys, flag):
-    rc = main(["train", "--dataset", "digits", "--epochs", "1", flag, "0", "--no-progress", "-o", str(tmp_path / "n.npz")])
+    rc = main(["train", "--dataset", "digits", "--epochs", "1", flag, "0", "--no-progress",
+               "-o", str(tmp_path / "n.npz")])
     assert rc == 2
     assert "learning rates must be > 0" in capsys.readouterr().err
     assert not (tmp_path / "n.npz").exists()

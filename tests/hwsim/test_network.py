@@ -212,4 +212,5 @@ def test_layer_values_beyond_every_chip_are_refused():
         Layer(w, b - 2**31 - 1, threshold=1, name="x")
     with pytest.raises(InputError, match=r"layer 'x': threshold = 2147483648, allowed -2147483648..2147483647"):
         Layer(w, b, threshold=2**31, name="x")
-    assert Layer(w * -32768, b + 2**31 - 1, threshold=-1, leak_shift=31, name="x").threshold == -1  # the ends are accepted
+    # the ends are accepted
+    assert Layer(w * -32768, b + 2**31 - 1, threshold=-1, leak_shift=31, name="x").threshold == -1

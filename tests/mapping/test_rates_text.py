@@ -63,7 +63,8 @@ def test_bad_text_is_refused_by_the_api_as_by_the_cli(chip4x4, net, text, messag
 
 def test_dataset_rates_refuse_fractional_timesteps_in_the_metadata(chip4x4, net):
     net.metadata.update({"dataset": "digits", "timesteps": 2.5})
-    with pytest.raises(MappingError, match=r"rates 'dataset:4': the network's metadata timesteps = 2\.5 is not a whole"):
+    message = r"rates 'dataset:4': the network's metadata timesteps = 2\.5 is not a whole"
+    with pytest.raises(MappingError, match=message):
         plan(net, chip4x4, rates="dataset:4")
     # auto falls back to the uniform upper bound, as for any network it cannot calibrate
     assert same_placement(plan(net, chip4x4, rates="auto", seed=2), plan(net, chip4x4, rates=None, seed=2))

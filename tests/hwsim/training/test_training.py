@@ -84,7 +84,8 @@ def test_training_model_semantics_equal_chip_semantics(digits_small, tmp_path):
     net = res.network
     rasters = encode(digits_small.x_test[:50], 4, "rate", seed=0)
     chip = simulate_network(net, rasters, v_bits=16)
-    ints = FloatParams([l.weights.astype(np.float64) for l in net.layers], [l.bias.astype(np.float64) for l in net.layers])
+    ints = FloatParams([layer.weights.astype(np.float64) for layer in net.layers],
+                       [layer.bias.astype(np.float64) for layer in net.layers])
     x = rasters.transpose(1, 0, 2).astype(np.float64)
     cache = forward(ints, x, mode="continuous", theta=float(net.layers[0].threshold))
     # no partial sum comes near the 16-bit limit here, so saturation cannot differ
@@ -99,7 +100,7 @@ def test_metadata_and_file_round_trip(digits_small, tmp_path):
     m = net.metadata
     assert m["sizes"] == [64, 16, 12, 10] and m["dataset"] == "digits" and m["timesteps"] == 3
     assert m["w_bits"] == 6 and m["v_bits"] == 12 and m["encoding"] == "rate" and m["chip"] == "small"
-    assert m["thresholds"] == [l.threshold for l in net.layers]
+    assert m["thresholds"] == [layer.threshold for layer in net.layers]
     assert len(m["scales"]) == 3 and m["neuron"]["hidden_integration"] == "discontinuous"
     p = m["provenance"]
     assert p["seed"] == 2 and p["epochs"] == 1 and p["command"] == "test" and p["hwsim_version"]
