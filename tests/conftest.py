@@ -58,7 +58,7 @@ from hwsim.reference import rram as _rram_reference  # noqa: E402
 COMPARISONS = {
     _kernels.integrate_spikes: _reference.integrate_spikes,
     _kernels.update_neurons: _reference.update_neurons,
-    _kernels.core_timestep: _reference.core_timestep,
+    _kernels.core_pass: _reference.core_pass,
     _kernels.host_timestep: _reference.host_timestep,
     _kernels.chip_pass: _reference.chip_pass,
     # router (the twin of route_cycles is the golden unit's own, hwsim.golden.router)

@@ -13,9 +13,9 @@ results) lives in :mod:`hwsim.chip` and :mod:`hwsim.rram.engine`.
 """
 
 from hwsim.kernels.chip import chip_pass
-from hwsim.kernels.core import N_COUNTERS, core_timestep, integrate_spikes, update_neurons
+from hwsim.kernels.core import N_COUNTERS, core_pass, integrate_spikes, update_neurons
 from hwsim.kernels.host_port import N_HOST_COUNTERS, host_timestep
 from hwsim.kernels.router import count_routed, deliver, route_cycles
 
-__all__ = ["integrate_spikes", "update_neurons", "core_timestep", "host_timestep", "chip_pass", "count_routed",
+__all__ = ["integrate_spikes", "update_neurons", "core_pass", "host_timestep", "chip_pass", "count_routed",
            "deliver", "route_cycles", "N_COUNTERS", "N_HOST_COUNTERS"]

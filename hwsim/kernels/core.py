@@ -15,18 +15,22 @@ rows can be added without a clamp, in any grouping, because no partial sum can
 leave the range. Only when the bound gets too tight does it fall back to the
 per-add saturating loop of the spec for one axon, then re-measures the bound.
 
-:func:`core_timestep` is one timestep of one core (golden unit:
-:class:`hwsim.golden.core.GoldenCore`); :func:`hwsim.kernels.chip.chip_pass`
-runs it for every core of the chip.
+:func:`core_pass` runs one core (golden unit: :class:`hwsim.golden.core.GoldenCore`,
+one timestep per ``step``) over every timestep of a micro-batch of images;
+:func:`hwsim.kernels.chip.chip_pass` runs it for every core of the chip. It
+covers a micro-batch rather than one timestep because a kernel call per core
+timestep costs a reference count update per array argument, on arrays the
+threads share: up to a third of the engine's time at low input rates.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from hwsim.kernels.decorators import jit, jit_inline
+from hwsim.kernels.decorators import jit
+from hwsim.kernels.router import count_routed, route_cycles
 
-__all__ = ["integrate_spikes", "update_neurons", "core_timestep", "N_COUNTERS", "AXON_EVENTS", "SRAM_READS",
+__all__ = ["integrate_spikes", "update_neurons", "core_pass", "N_COUNTERS", "AXON_EVENTS", "SRAM_READS",
            "SYNAPTIC_OPS", "NEURON_UPDATES", "OUTPUT_SPIKES", "PACKETS", "HOPS", "CYCLES"]
 
 # Columns of the per-core counter block, in hwsim.result.COUNTER_NAMES order.
@@ -174,40 +178,91 @@ def update_neurons(v, bias, threshold, leak_shift, fire, reset_zero, v_min, v_ma
     return n_fired
 
 
-@jit_inline
-def core_timestep(v, w, bias, axons, n_spk, continuous, threshold, leak_shift, fire, reset_zero, w_pos, w_neg,
-                  n_groups, v_min, v_max, start_done_cycles, sram_latency_cycles, fired, spikes, spikes_start,
-                  counters, b, t, k):  # fmt: skip
-    """One timestep of one digital core (chip-spec §2.2, §2.4): START, INTEGRATE, UPDATE, and its counters.
+@jit
+def core_pass(i, m0, m1, order, routes, incoming, neurons, weights, consts, lists, scratch, out):
+    """Core ``i`` (stage order) over images ``m0 .. m1-1`` of a micro-batch, all their timesteps (chip-spec §2).
 
-    ``axons[:n_spk]`` are the spiking axons, ascending; ``v`` the membranes
-    (mutated), ``w`` the ``(n_axons, n_neurons)`` weights, the scalars the
-    core's registers and constants (as :func:`integrate_spikes` and
-    :func:`update_neurons`). Writes the fired neurons like
-    :func:`update_neurons` and the core's counters of the timestep to
-    ``counters[b, t, k]`` (every column but packets and hops, which the router
-    counts). Returns the number of neurons fired.
+    Per image: membranes to 0 (a new inference). Per timestep: gather the
+    spiking axons from the senders' spike lists through the core's incoming
+    routes, START, INTEGRATE (:func:`integrate_spikes`), UPDATE
+    (:func:`update_neurons`), the core's spike list, its counters (§2.4-2.5),
+    its packets, hops and route cycles (the router kernels, §1.2) and its
+    membranes and spikes if it has output columns. The arguments are those of
+    :func:`hwsim.kernels.chip.chip_pass`; the core writes column ``order[i]``
+    of the counters and is sender ``i + 1`` of the spike lists.
     """
-    n = v.shape[0]
-    # START: discontinuous integration restarts every membrane at 0
-    if not continuous:
+    # Every field once into a local: a field read (or a kernel call) per timestep would be a
+    # reference count update per array, on arrays the threads share.
+    A = weights.n_axons[i]
+    n = neurons.n_neurons[i]
+    w = weights.w[weights.start[i] : weights.start[i] + A * n].reshape((A, n))
+    bias = neurons.bias[neurons.start[i] : neurons.start[i] + n]
+    continuous, threshold, leak_shift = neurons.continuous[i], neurons.threshold[i], neurons.leak_shift[i]
+    fire, reset_zero, G = neurons.fire[i], neurons.reset_zero[i], neurons.n_groups[i]
+    w_pos, w_neg = weights.w_pos[i], weights.w_neg[i]
+    v_min, v_max, hop_latency = consts.v_min, consts.v_max, consts.hop_latency
+    start_done_cycles, sram_latency_cycles = consts.start_done_cycles, consts.sram_latency_cycles
+    in_sender, in_lo, in_hi, in_offset = incoming.sender, incoming.lo, incoming.hi, incoming.offset
+    in_start, in_stop = incoming.ptr[i], incoming.ptr[i + 1]
+    out_lo, out_hi, out_hops = routes.lo, routes.hi, routes.hops
+    r_start, r_stop, max_hops = routes.ptr[i], routes.ptr[i + 1], routes.max_hops[i]
+    store, base, stride, counts = lists.store, lists.base, lists.stride, lists.counts
+    v = scratch.v[:n]
+    axons = scratch.axons[:A]
+    fired = scratch.fired[:n]
+    counters, route_cyc = out.counters, out.route_cycles
+    mem_out, spk_out, mem_col, spk_col = out.mem_out, out.spk_out, out.mem_col[i], out.spk_col[i]
+    T = counts.shape[2]
+    k = order[i]
+    me = i + 1
+    for b in range(m0, m1):
+        # a new inference: membranes start at 0 (chip-spec §2.2 step 1)
         for j in range(n):
             v[j] = 0
-    if n_spk > 0:  # a silent core skips INTEGRATE, and the bound it needs
-        if continuous:
-            lo, hi = _min_max(v)
-        else:
-            lo = np.int64(0)
-            hi = np.int64(0)
-        integrate_spikes(v, w, axons, n_spk, v_min, v_max, w_pos, w_neg, lo, hi)
-    n_fired = update_neurons(v, bias, threshold, leak_shift, fire, reset_zero, v_min, v_max, fired, spikes,
-                             spikes_start)  # fmt: skip
-    # counters[b, t, k, c], not a row view: a view is a reference count update on the shared array
-    counters[b, t, k, AXON_EVENTS] = n_spk
-    counters[b, t, k, SRAM_READS] = n_spk * n_groups
-    counters[b, t, k, SYNAPTIC_OPS] = n_spk * n
-    counters[b, t, k, NEURON_UPDATES] = n
-    counters[b, t, k, OUTPUT_SPIKES] = n_fired
-    integrate = n_spk * n_groups + (sram_latency_cycles if n_spk > 0 else 0)
-    counters[b, t, k, CYCLES] = start_done_cycles + integrate + n_groups
-    return n_fired
+        for t in range(T):
+            # gather the spiking axons, ascending
+            n_spk = 0
+            for r in range(in_start, in_stop):
+                s = in_sender[r]
+                src = base[s] + ((b - m0) * T + t) * stride[s]
+                lo_r = in_lo[r]
+                hi_r = in_hi[r]
+                shift = in_offset[r] - lo_r
+                for q in range(counts[s, b - m0, t]):
+                    j = np.int64(store[src + q])
+                    if j >= hi_r:
+                        break
+                    if j >= lo_r:
+                        axons[n_spk] = j + shift
+                        n_spk += 1
+            # START: discontinuous integration restarts every membrane at 0
+            if not continuous:
+                for j in range(n):
+                    v[j] = 0
+            if n_spk > 0:  # a silent core skips INTEGRATE, and the bound it needs
+                if continuous:
+                    lo, hi = _min_max(v)
+                else:
+                    lo = np.int64(0)
+                    hi = np.int64(0)
+                integrate_spikes(v, w, axons, n_spk, v_min, v_max, w_pos, w_neg, lo, hi)
+            dst = base[me] + ((b - m0) * T + t) * stride[me]
+            n_fired = update_neurons(v, bias, threshold, leak_shift, fire, reset_zero, v_min, v_max, fired, store, dst)
+            counts[me, b - m0, t] = n_fired
+            packets, hops = count_routed(store, dst, n_fired, out_lo, out_hi, out_hops, r_start, r_stop)
+            counters[b, t, k, AXON_EVENTS] = n_spk
+            counters[b, t, k, SRAM_READS] = n_spk * G
+            counters[b, t, k, SYNAPTIC_OPS] = n_spk * n
+            counters[b, t, k, NEURON_UPDATES] = n
+            counters[b, t, k, OUTPUT_SPIKES] = n_fired
+            counters[b, t, k, PACKETS] = packets
+            counters[b, t, k, HOPS] = hops
+            integrate = n_spk * G + (sram_latency_cycles if n_spk > 0 else 0)
+            counters[b, t, k, CYCLES] = start_done_cycles + integrate + G
+            route_cyc[b, t, k] = route_cycles(packets, max_hops, hop_latency)
+            if mem_col >= 0:
+                for j in range(n):
+                    mem_out[b, t, mem_col + j] = v[j]
+            if spk_col >= 0:
+                for j in range(n):
+                    spk_out[b, t, spk_col + j] = fired[j]

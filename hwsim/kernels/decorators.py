@@ -27,7 +27,7 @@ from pathlib import Path
 import numba
 from numba.core import caching
 
-__all__ = ["COMPILE_OPTIONS", "jit", "jit_inline", "package_source_stamp", "KERNEL_DIR"]
+__all__ = ["COMPILE_OPTIONS", "jit", "package_source_stamp", "KERNEL_DIR"]
 
 COMPILE_OPTIONS: dict = {
     "nogil": True,
@@ -93,13 +93,3 @@ def jit(fn: Callable) -> Callable:
     independent of the thread count.
     """
     return numba.njit(**COMPILE_OPTIONS)(fn)
-
-
-def jit_inline(fn: Callable) -> Callable:
-    """:func:`jit`, and inlined into the kernels that call it (Numba IR inlining, ``inline="always"``).
-
-    For small kernels called once per core and timestep: a call of its own
-    would add a reference count update per array argument (an atomic operation
-    on arrays the threads share) to the hottest loop of the engine.
-    """
-    return numba.njit(inline="always", **COMPILE_OPTIONS)(fn)

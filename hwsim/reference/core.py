@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from hwsim.reference.router import count_routed, route_cycles
 
-__all__ = ["integrate_spikes", "update_neurons", "core_timestep"]
+
+__all__ = ["integrate_spikes", "update_neurons", "core_pass"]
 
 
 def integrate_spikes(v, w, axons, n_spk, v_min, v_max, w_pos, w_neg, lo, hi):
@@ -30,16 +32,47 @@ def update_neurons(v, bias, threshold, leak_shift, fire, reset_zero, v_min, v_ma
     return int(idx.size)
 
 
-def core_timestep(v, w, bias, axons, n_spk, continuous, threshold, leak_shift, fire, reset_zero, w_pos, w_neg,
-                  n_groups, v_min, v_max, start_done_cycles, sram_latency_cycles, fired, spikes, spikes_start,
-                  counters, b, t, k):  # fmt: skip
-    """START, INTEGRATE, UPDATE of one core timestep, then its counters (chip-spec §2.2, §2.4)."""
-    if not continuous:
-        v[:] = 0
-    integrate_spikes(v, w, axons, n_spk, v_min, v_max, w_pos, w_neg, None, None)
-    n_fired = update_neurons(v, bias, threshold, leak_shift, fire, reset_zero, v_min, v_max, fired, spikes,
-                             spikes_start)  # fmt: skip
-    n = v.shape[0]
-    cycles = start_done_cycles + n_spk * n_groups + (sram_latency_cycles if n_spk else 0) + n_groups
-    counters[b, t, k, [0, 1, 2, 3, 4, 7]] = (n_spk, n_spk * n_groups, n_spk * n, n, n_fired, cycles)
-    return n_fired
+def core_pass(i, m0, m1, order, routes, incoming, neurons, weights, consts, lists, scratch, out):
+    """Core ``i`` over images ``m0 .. m1-1``, every timestep, with NumPy and Python lists (ignores ``scratch``)."""
+    A, n, k, me = int(weights.n_axons[i]), int(neurons.n_neurons[i]), int(order[i]), i + 1
+    w = weights.w[weights.start[i] : weights.start[i] + A * n].reshape(A, n).astype(np.int64)
+    bias = neurons.bias[neurons.start[i] : neurons.start[i] + n].astype(np.int64)
+    store, base, stride, counts = lists
+    T = counts.shape[2]
+
+    def spike_list(s, m, t):
+        at = base[s] + (m * T + t) * stride[s]
+        return [int(j) for j in store[at : at + counts[s, m, t]]]
+
+    th, G = int(neurons.threshold[i]), int(neurons.n_groups[i])
+    for b in range(m0, m1):
+        v = np.zeros(n, np.int64)
+        for t in range(T):
+            axons = []
+            for r in range(incoming.ptr[i], incoming.ptr[i + 1]):
+                lo, hi, off = int(incoming.lo[r]), int(incoming.hi[r]), int(incoming.offset[r])
+                axons += [off + j - lo for j in spike_list(int(incoming.sender[r]), b - m0, t) if lo <= j < hi]
+            assert axons == sorted(axons), "incoming routes must be sorted by axon offset"
+            if not neurons.continuous[i]:
+                v[:] = 0
+            for a in axons:
+                v = np.clip(v + w[a], consts.v_min, consts.v_max)  # saturate after every add
+            v = np.clip(v + bias, consts.v_min, consts.v_max)
+            if neurons.leak_shift[i] > 0:
+                v = v - (v >> int(neurons.leak_shift[i]))
+            f = (v >= th) & bool(neurons.fire[i])
+            v = np.where(f, 0 if neurons.reset_zero[i] else v - th, v)
+            spikes = np.flatnonzero(f)
+            at = base[me] + ((b - m0) * T + t) * stride[me]
+            store[at : at + spikes.size] = spikes
+            counts[me, b - m0, t] = spikes.size
+            packets, hops = count_routed(list(spikes), 0, spikes.size, routes.lo, routes.hi, routes.hops,
+                                         routes.ptr[i], routes.ptr[i + 1])  # fmt: skip
+            n_spk = len(axons)
+            cycles = consts.start_done_cycles + n_spk * G + (consts.sram_latency_cycles if n_spk else 0) + G
+            out.counters[b, t, k] = (n_spk, n_spk * G, n_spk * n, n, spikes.size, packets, hops, cycles)
+            out.route_cycles[b, t, k] = route_cycles(packets, routes.max_hops[i], consts.hop_latency)
+            if out.mem_col[i] >= 0:
+                out.mem_out[b, t, out.mem_col[i] : out.mem_col[i] + n] = v
+            if out.spk_col[i] >= 0:
+                out.spk_out[b, t, out.spk_col[i] : out.spk_col[i] + n] = f

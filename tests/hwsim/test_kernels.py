@@ -88,31 +88,56 @@ def case_update_neurons(rng):
     return args, outputs
 
 
-def case_core_timestep(rng):
-    w_bits, v_bits, wdt, vdt, bdt = _widths(rng)
-    A, n = int(rng.integers(1, 40)), int(rng.integers(1, 70))
-    w = _weights(rng, (A, n), w_bits, wdt)
-    v = _membranes(rng, n, v_bits, vdt)
-    bias = _membranes(rng, n, v_bits, bdt)
-    kind = rng.integers(3)
-    spiking = np.arange(A) if kind == 0 else np.array([], int) if kind == 1 else np.flatnonzero(rng.random(A) < 0.5)
-    axons = np.zeros(A + 3, np.int32)
-    axons[: spiking.size] = spiking
-    v_min, v_max = -(1 << (v_bits - 1)), (1 << (v_bits - 1)) - 1
-    threshold = int(rng.choice([0, v_max, rng.integers(0, v_max + 1)]))
-    start = int(rng.integers(0, 4))
-    B, T, C = 2, 3, 2
-    b, t, k = int(rng.integers(B)), int(rng.integers(T)), int(rng.integers(C))
-    args = (v, w, bias, axons, spiking.size, bool(rng.integers(2)), threshold, int(rng.integers(0, v_bits)),
-            bool(rng.integers(2)), bool(rng.integers(2)), max(0, int(w.max())), max(0, -int(w.min())),
-            int(rng.integers(1, 5)), v_min, v_max, int(rng.integers(0, 4)), int(rng.integers(0, 3)),
-            np.zeros(n, np.uint8), np.zeros(start + n, np.int16), start, np.zeros((B, T, C, 8), np.int64),
-            b, t, k)  # fmt: skip
+def _mapped_case(rng):
+    """A random mapped 3-layer program on a small mesh (every register mode drawn), and its engine plan."""
+    w_bits, v_bits, _, _, _ = _widths(rng)
+    N = int(rng.choice([4, 6, 8, 12]))
+    lanes = int(rng.choice([d for d in (1, 2, 3, 4) if N % d == 0]))
+    core = CoreConfig(axons=int(rng.integers(8, 33)), neurons=N, lanes=lanes, w_bits=w_bits, v_bits=v_bits)
+    chip = ChipConfig(name="k", mesh_rows=2, mesh_cols=3, hop_latency_cycles=int(rng.integers(0, 3)), core=core)
+    sizes = [int(rng.integers(1, core.axons + 1)), int(rng.integers(1, min(core.axons, 2 * N) + 1)),
+             int(rng.integers(1, N + 1))]  # fmt: skip
+    net = random_network(rng, sizes, core, integration=str(rng.choice(["discontinuous", "continuous"])),
+                         reset=str(rng.choice(["subtract", "zero"])), leak_shift=int(rng.integers(0, 3)),
+                         fire_output=bool(rng.integers(2)))  # fmt: skip
+    program = map_network(net, chip, placement="row_major")
+    return program, _pack(program)
 
-    def outputs(a, ret):
-        return {"v": a[0], "fired": a[17], "n": ret, "spikes": a[18][start : start + ret], "counters": a[20]}
 
-    return args, outputs
+def case_core_pass(rng):
+    program, plan = _mapped_case(rng)
+    B, T, micro = int(rng.integers(1, 6)), int(rng.integers(1, 5)), int(rng.integers(1, 4))
+    m0 = int(rng.integers(0, B))
+    m1 = min(B, m0 + micro)
+    s = _Scratch(plan, micro, T)
+    store, base, stride, counts = s.lists
+    # every sender's spike lists at random (ascending), whatever their stage: the core reads what is there
+    sources = [program.n_inputs] + [int(x) for x in plan.neurons.n_neurons]
+    p = float(rng.choice([0.0, 0.3, 1.0]))
+    for sender, n_src in enumerate(sources):
+        for m in range(micro):
+            for t in range(T):
+                spikes = np.flatnonzero(rng.random(n_src) < p)
+                at = base[sender] + (m * T + t) * stride[sender]
+                store[at : at + spikes.size] = spikes
+                counts[sender, m, t] = spikes.size
+    i = int(rng.integers(len(plan.order)))
+    out = _allocate(program, plan, B, T, bool(rng.integers(2)))
+    outputs = ChipOutputs(counters=out["counters"], route_cycles=np.zeros((B, T, len(plan.order)), np.int64),
+                          host_counters=out["host_counters"], mem_out=out["mem_target"], spk_out=out["spk_target"],
+                          mem_col=out["mem_col"], spk_col=out["spk_col"])  # fmt: skip
+    args = (i, m0, m1, plan.order, plan.routes, plan.incoming, plan.neurons, plan.weights, plan.consts, s.lists, s.core,
+            outputs)  # fmt: skip
+
+    def results(a, ret):
+        lists, o = a[9], a[11]
+        me = i + 1
+        sent = [lists.store[lists.base[me] + (m * T + t) * lists.stride[me]:][: lists.counts[me, m, t]].tolist()
+                for m in range(micro) for t in range(T)]  # fmt: skip
+        return {"ret": np.asarray(ret is None), "counts": lists.counts[me], "sent": np.asarray(sum(sent, [])),
+                **{name: getattr(o, name) for name in ChipOutputs._fields}}
+
+    return args, results
 
 
 def _routing_table(rng, n_sources, n_senders, n_dest=3):
@@ -152,18 +177,7 @@ def case_host_timestep(rng):
 
 
 def case_chip_pass(rng):
-    w_bits, v_bits, _, _, _ = _widths(rng)
-    N = int(rng.choice([4, 6, 8, 12]))
-    lanes = int(rng.choice([d for d in (1, 2, 3, 4) if N % d == 0]))
-    core = CoreConfig(axons=int(rng.integers(8, 33)), neurons=N, lanes=lanes, w_bits=w_bits, v_bits=v_bits)
-    chip = ChipConfig(name="k", mesh_rows=2, mesh_cols=3, hop_latency_cycles=int(rng.integers(0, 3)), core=core)
-    sizes = [int(rng.integers(1, core.axons + 1)), int(rng.integers(1, min(core.axons, 2 * N) + 1)),
-             int(rng.integers(1, N + 1))]  # fmt: skip
-    net = random_network(rng, sizes, core, integration=str(rng.choice(["discontinuous", "continuous"])),
-                         reset=str(rng.choice(["subtract", "zero"])), leak_shift=int(rng.integers(0, 3)),
-                         fire_output=bool(rng.integers(2)))  # fmt: skip
-    program = map_network(net, chip, placement="row_major")
-    plan = _pack(program)
+    program, plan = _mapped_case(rng)
     B, T = int(rng.integers(1, 6)), int(rng.integers(1, 5))
     micro = int(rng.integers(1, 4))
     raster = random_raster(rng, B, T, program.n_inputs, float(rng.choice([0.0, 0.3, 1.0])))
@@ -263,7 +277,7 @@ CASES = {
     "device_draws": case_device_draws,
     "integrate_spikes": case_integrate_spikes,
     "update_neurons": case_update_neurons,
-    "core_timestep": case_core_timestep,
+    "core_pass": case_core_pass,
     "host_timestep": case_host_timestep,
     "chip_pass": case_chip_pass,
     "route_cycles": case_route_cycles,
