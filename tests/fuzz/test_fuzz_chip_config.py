@@ -132,10 +132,17 @@ ISSUE_CASES = [
 ]
 
 
-def _explicit(test):
-    for case, path_kind in reversed(ISSUE_CASES):
-        test = example(case=case, path_kind=path_kind)(test)
-    return test
+def _explicit_with(**extra):
+    """Decorate a test with one Hypothesis ``example`` per issue case (``extra``: its other arguments)."""
+    def wrap(test):
+        for case, path_kind in reversed(ISSUE_CASES):
+            test = example(case=case, path_kind=path_kind, **extra)(test)
+        return test
+
+    return wrap
+
+
+_explicit = _explicit_with()
 
 
 
@@ -161,6 +168,22 @@ def test_run_with_malformed_chip_exits_0_or_2(case, path_kind):
         arg = _write_chip(sandbox, case, path_kind)
         sandbox.freeze()
         argv = ["run", "--chip", arg, "--limit", "2", "-T", "1", "--sweep", "none", "--no-figures", "-q", "-o", "out"]
+        check_cli(run_cli(argv, sandbox.work), sandbox, outputs=["out"], inputs=[arg])
+
+
+# Catches: the same for a yield study (calibration, instances, the sigma sweep and tuning read the
+# RRAM parameters differently from a run).
+@budget(quick=4, fuzz=200)
+@_explicit_with(tune=False)
+@given(case=toml_files({"rram": PRESETS["rram"]}), path_kind=path_kinds, tune=st.booleans())
+def test_yield_with_malformed_rram_chip_exits_0_or_2(case, path_kind, tune):
+    with Sandbox() as sandbox:
+        arg = _write_chip(sandbox, case, path_kind)
+        sandbox.freeze()
+        argv = ["yield", "--chip", arg, "--limit", "2", "-T", "1", "--instances", "1", "--sweep", "0,0.2",
+                "--no-figures", "-q", "-o", "out"]
+        if tune:
+            argv += ["--tune", "--train-instances", "3", "--signature-images", "4", "--tuning-images", "8"]
         check_cli(run_cli(argv, sandbox.work), sandbox, outputs=["out"], inputs=[arg])
 
 
