@@ -6,8 +6,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from hwsim.config import ChipConfig, CoreConfig
-from hwsim.errors import ProgramError
+from hwsim.config import ChipConfig, CoreConfig, load_chip_config, preset_names
+from hwsim.errors import ConfigError, ProgramError
 from hwsim.limits import MAX_ARRAY_ELEMENTS, MAX_FILE_ARRAY_BYTES, MAX_NESTING_DEPTH
 from hwsim.network import Network, NetworkFileError
 from hwsim.program import ChipProgram
@@ -146,3 +146,30 @@ def test_read_npy_checks_the_header_before_reading(tmp_path):
         with pytest.raises(InputError, match=rf"{name}: not a raster: {message}") as info:
             read_npy(tmp_path / name, "raster", InputError, max_bytes=500)
         assert "allow_pickle" not in str(info.value)
+
+
+@pytest.mark.parametrize("text", [
+    "[" + ".".join(["a"] * 100_000) + "]\nx = 1\n",  # a table header 100,000 parts deep
+    ".".join(["a"] * 100_000) + " = 1\n",  # a dotted key as deep
+])
+def test_deep_dotted_toml_keys_are_refused_before_parsing(text, tmp_path, monkeypatch):
+    """tomllib is quadratic in a dotted key's parts (18 s for 100,000): the depth must be refused without parsing.
+
+    Catches: the pre-parse bound removed (tomllib.loads would be called and trip the patched parser).
+    """
+    import hwsim.readers as readers
+
+    def parser_must_not_run(_text):
+        raise AssertionError("tomllib.loads was called on a file the pre-parse bound should refuse")
+
+    monkeypatch.setattr(readers.tomllib, "loads", parser_must_not_run)
+    path = tmp_path / "deep.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=f"nested more than {MAX_NESTING_DEPTH} levels deep"):
+        load_chip_config(path)
+
+
+def test_the_presets_pass_the_dotted_key_bound():
+    """Catches: a bound so tight that a valid file (every preset, one level of tables) is refused."""
+    for name in preset_names():
+        assert isinstance(load_chip_config(name), ChipConfig)
