@@ -320,7 +320,7 @@ def supported_node_types(view: NirView, chip: ChipConfig) -> None:
             raise DRCError(
                 "supported_node_types",
                 f"node {key!r}",
-                f"a {node['type']} node",
+                f"node type {shorten(node['type'])}",
                 f"node types {', '.join(SUPPORTED_TYPES)}",
             )
 

@@ -8,6 +8,8 @@ import pytest
 
 from hwsim.network import Layer, Network
 from mapping import DESIGN_RULES, DRCError, DRCWarning, MappingError, check_drc, drc, from_nir, map_network
+from mapping.drc import supported_node_types
+from mapping.graph import nir_view
 
 
 def _net(sizes, over=None):
@@ -188,7 +190,17 @@ def test_no_recurrence_subgraph(default_chip):
 
 def test_supported_node_types(default_chip):
     g = _chain(_aff(4, 4), nir.Threshold(threshold=np.ones(4)))
-    _raises("supported_node_types", g, default_chip, "a Threshold node", "Affine")
+    _raises("supported_node_types", g, default_chip, "needs node type 'Threshold'", "Affine")
+
+
+def test_unsupported_node_type_message_quotes_the_type(default_chip):
+    """Catches the old wording "needs a  node" for an empty type string (and "a abc node")."""
+    g = _chain(_aff(4, 4), nir.Threshold(threshold=np.ones(4)))
+    view = nir_view(g)
+    key = next(k for k, node in view.nodes.items() if node["type"] == "Threshold")
+    view.nodes[key]["type"] = ""
+    with pytest.raises(DRCError, match=r"needs node type ''"):
+        supported_node_types(view, default_chip)
 
 
 def test_single_chain(default_chip):
