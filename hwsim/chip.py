@@ -284,9 +284,15 @@ class Chip:
             spk_col=out["spk_col"],
         )
 
+        # The structures go in as plain tuples: Numba types a namedtuple argument through Python on
+        # every call (~1 us each), a plain tuple in C; chip_pass names the fields again.
+        program_arrays = tuple(map(tuple, (plan.host, plan.routes, plan.incoming, plan.neurons, plan.weights,
+                                           plan.consts)))  # fmt: skip
+        outputs = tuple(outputs)
+
         def images(lo: int, hi: int, s: _Scratch) -> int:
-            return chip_pass(lo, hi, micro, raster, _BIG_ENDIAN, plan.order, plan.host, plan.routes, plan.incoming,
-                             plan.neurons, plan.weights, plan.consts, s.lists, s.core, outputs)  # fmt: skip
+            return chip_pass(lo, hi, micro, raster, _BIG_ENDIAN, plan.order, *program_arrays, tuple(s.lists),
+                             tuple(s.core), outputs)  # fmt: skip
 
         # Images are independent. Tasks of a few micro-batches go to whichever
         # thread is free (balances the load when other processes share the CPUs);

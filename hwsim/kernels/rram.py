@@ -33,6 +33,7 @@ from hwsim.kernels.core import (
     SYNAPTIC_OPS,
 )
 from hwsim.kernels.decorators import jit
+from hwsim.kernels.layout import ChipConstants, Crossbars, NeuronArrays, ReadCircuit, RoutingTable, RramOutputs
 from hwsim.kernels.router import deliver, route_cycles
 
 __all__ = ["crossbar_read", "rram_chip_run", "N_RRAM_COUNTERS", "ROW_DRIVES", "CELL_READS", "ADC_CONVERSIONS"]
@@ -93,6 +94,9 @@ def rram_chip_run(raster, z, order, stage, host, routes, neurons, crossbars, con
         host: the host port's RoutingTable (``dest`` = program index); routes: the cores' RoutingTable.
         neurons: NeuronArrays (``start`` with a last entry = total neurons); crossbars: Crossbars
             (``axon_start`` likewise). consts: ChipConstants. read: ReadCircuit. out: RramOutputs.
+            Each structure may come as a plain tuple of its fields, as :func:`hwsim.rram.engine.run_rram`
+            passes them (see :func:`hwsim.kernels.chip.chip_pass`: a namedtuple argument costs the
+            dispatcher about 1 us per call to type).
 
     Per image ``b``: state ``v`` (all cores' membranes, int64) and the input-spike
     bitmaps ``inbox`` (all cores' axons). Per timestep: the host port, then the
@@ -100,6 +104,8 @@ def rram_chip_run(raster, z, order, stage, host, routes, neurons, crossbars, con
     axon spiked), one saturating add, the digital update and the routing of
     its spikes (chip-spec §1, §7).
     """
+    host, routes, neurons = RoutingTable(*host), RoutingTable(*routes), NeuronArrays(*neurons)
+    crossbars, consts, read, out = Crossbars(*crossbars), ChipConstants(*consts), ReadCircuit(*read), RramOutputs(*out)
     # Every field once into a local: a field read inside the loops would be a reference count
     # update per read (numba).
     host_dest, host_lo, host_hi, host_offset, host_hops = host.dest, host.lo, host.hi, host.offset, host.hops

@@ -342,3 +342,43 @@ def test_every_kernel_cache_entry_is_stamped_with_the_whole_kernel_package():
     for kernel in [*COMPARISONS, rram.rram_chip_run]:
         locator = kernel._cache._impl.locator  # Numba internals: the locator that stamps the cache index
         assert locator.get_source_stamp() == h.digest(), kernel.py_func.__name__
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1))
+def test_chip_pass_takes_its_structures_as_plain_tuples(seed):
+    # hwsim.chip passes tuple(structure) (Numba types a namedtuple argument through Python on every
+    # call, a plain tuple in C); the kernel names the fields again in layout order, so plain tuples
+    # must give what the namedtuples give (and those what the twin gives, test_kernel_matches_twin).
+    from hwsim.kernels.chip import chip_pass
+
+    args, outputs = case_chip_pass(np.random.default_rng(seed))
+    named = copy.deepcopy(args)
+    plain = copy.deepcopy(args)
+    plain = plain[:6] + tuple(tuple(structure) for structure in plain[6:])
+    assert all(type(s) is tuple for s in plain[6:])
+    want = outputs(named, chip_pass(*named))
+    got = outputs(plain[:14] + (ChipOutputs(*plain[14]),), chip_pass(*plain))
+    for name in want:
+        np.testing.assert_array_equal(np.asarray(got[name]), np.asarray(want[name]), err_msg=name)
+
+
+def test_the_engine_passes_plain_tuples_to_chip_pass(monkeypatch):
+    # The point of the plain tuples is the per-call dispatch cost, which tests do not time: check
+    # that no structure reaches the kernel as a namedtuple (they have _fields).
+    import hwsim.chip as chip_module
+
+    program, _ = _mapped_case(np.random.default_rng(7))
+    real = chip_module.chip_pass
+    seen = []
+
+    def spy(*args):
+        seen.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(chip_module, "chip_pass", spy)
+    chip_module.Chip.from_program(program).run(random_raster(np.random.default_rng(8), 3, 2, program.n_inputs, 0.5))
+    assert seen
+    for args in seen:
+        assert len(args) == 15
+        assert [type(a) for a in args[6:]] == [tuple] * 9
