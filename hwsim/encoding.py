@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from hwsim.errors import InputError
+from hwsim.limits import MAX_TIMESTEPS
 
 __all__ = [
     "ENCODINGS",
@@ -48,8 +49,9 @@ def _check_images(images: np.ndarray) -> np.ndarray:
 
 
 def _check_timesteps(timesteps: int) -> int:
-    if isinstance(timesteps, bool) or not isinstance(timesteps, (int, np.integer)) or not 1 <= timesteps <= 4096:
-        raise InputError(f"timesteps = {timesteps!r}: expected an integer in 1..4096")
+    whole = not isinstance(timesteps, bool) and isinstance(timesteps, (int, np.integer))
+    if not whole or not 1 <= timesteps <= MAX_TIMESTEPS:
+        raise InputError(f"timesteps = {timesteps!r}: expected an integer in 1..{MAX_TIMESTEPS}")
     return int(timesteps)
 
 
@@ -99,7 +101,9 @@ def latency_encode(images: np.ndarray, timesteps: int) -> np.ndarray:
     return out
 
 
-def encode(images: np.ndarray, timesteps: int, encoding: str = "rate", seed: int = 0, first_index: int = 0) -> np.ndarray:
+def encode(
+    images: np.ndarray, timesteps: int, encoding: str = "rate", seed: int = 0, first_index: int = 0
+) -> np.ndarray:
     """Encode with a named scheme; see :data:`ENCODINGS`."""
     if encoding == "rate":
         return rate_encode(images, timesteps, seed, first_index)

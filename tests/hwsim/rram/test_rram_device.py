@@ -30,7 +30,8 @@ from hwsim.rram.device import (
 )
 
 # A big physical core so one crossbar gives many samples: 256 x 128 x 2 = 65536 cells.
-BIG = ChipConfig(name="big", mesh_rows=1, mesh_cols=1, core=CoreConfig(axons=256, neurons=128, lanes=4, w_bits=8, v_bits=16))
+BIG = ChipConfig(name="big", mesh_rows=1, mesh_cols=1,
+                 core=CoreConfig(axons=256, neurons=128, lanes=4, w_bits=8, v_bits=16))
 
 
 def big_chip(**rram):
@@ -96,7 +97,8 @@ def test_normal_variation_statistics(sigma):
     chip = big_chip(variation=True, variation_distribution="normal", variation_sigma=sigma)
     cp = full_core(chip, -90)
     cb = sample_crossbar(cp, chip, seed=3)
-    g_t = target_conductances(cp.weights, 128, chip.rram)[1]  # W_c(90) = 128  # negative weight: G- carries it, G+ = G_off = 0
+    # W_c(90) = 128; a negative weight: G- carries it, G+ = G_off = 0
+    g_t = target_conductances(cp.weights, 128, chip.rram)[1]
     rel = (cb.g_minus_us / g_t - 1.0).ravel()
     n = rel.size
     assert abs(rel.mean()) < 6 * sigma / math.sqrt(n)
@@ -122,7 +124,8 @@ def test_stuck_at_fault_rates_and_values():
 
 def test_ir_drop_by_hand():
     # r_w = 2 ohm, A = 256 rows. Cell (a=0, j=0, G+): c = 0 -> R = 2 * (1 + 256) = 514 ohm.
-    # Cell (a=255, j=127, G-): c = 255 -> R = 2 * (256 + 1) = 514 ohm. Cell (a=10, j=3, G-): c = 7 -> 2 * (8 + 246) = 508.
+    # Cell (a=255, j=127, G-): c = 255 -> R = 2 * (256 + 1) = 514 ohm.
+    # Cell (a=10, j=3, G-): c = 7 -> 2 * (8 + 246) = 508.
     r = ir_drop_path_ohm(256, 128, 256, 2.0)
     assert r[0, 0, 0] == 514.0 and r[255, 127, 1] == 514.0 and r[10, 3, 1] == 508.0
     chip = big_chip(ir_drop=True, wire_resistance_ohm=2.0)

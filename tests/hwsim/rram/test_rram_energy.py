@@ -33,7 +33,8 @@ def test_energy_of_one_timestep_by_hand():
     # digital unit: 2 timesteps x 30 neuron updates x 12 bits; one add of 12 bits per conversion
     assert a["core.neuron/update_bit"][0] == pytest.approx(60 * 12 * e("core.neuron", "update_bit"))
     assert a["core.accumulator/add_bit"][0] == pytest.approx(30 * 12 * e("core.accumulator", "add_bit"))
-    assert a["core.membrane_rf/access_bit"][0] == pytest.approx((2 * 30 + 3 * 60) * 12 * e("core.membrane_rf", "access_bit"))
+    expected = (2 * 30 + 3 * 60) * 12 * e("core.membrane_rf", "access_bit")
+    assert a["core.membrane_rf/access_bit"][0] == pytest.approx(expected)
     # cycles (chip-spec §7.4): t0 = 1 + (2 + ceil(30/8) * 1) + 8 + 1 = 16, t1 = 1 + 0 + 8 + 1 = 10 -> 26 core cycles
     assert a["core.controller/cycle"][0] == pytest.approx(26 * e("core.controller", "cycle"))
     # leakage: (2 * 32 * 12 + 64) bits x 4 cores x runtime; runtime = chip cycles / 200 MHz

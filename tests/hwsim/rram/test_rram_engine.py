@@ -14,7 +14,8 @@ from hwsim.rram.golden import simulate_rram
 from hwsim.testing import random_raster
 from rram_cases import mapped, rram_chip
 
-NOISY = dict(variation=True, variation_sigma=0.3, array_variation=True, array_sigma=0.2, read_noise=True, read_noise_sigma=0.1, finite_on_off=True,
+NOISY = dict(variation=True, variation_sigma=0.3, array_variation=True, array_sigma=0.2, read_noise=True,
+             read_noise_sigma=0.1, finite_on_off=True,
              stuck_faults=True, stuck_on_rate=0.02, stuck_off_rate=0.01, ir_drop=True, wire_resistance_ohm=5.0)
 
 

@@ -38,7 +38,8 @@ def assert_same_run(res_d, res_r):
     [
         (dict(), dict(integration="discontinuous", reset="subtract"), 6),
         (dict(levels=2 * W_FULL + 1), dict(integration="discontinuous", reset="zero", leak_shift=2), 6),
-        (dict(finite_on_off=True, on_off_ratio=10.0), dict(integration="continuous", reset="subtract", leak_shift=1), 5),
+        (dict(finite_on_off=True, on_off_ratio=10.0),
+         dict(integration="continuous", reset="subtract", leak_shift=1), 5),
         (dict(adc_bits=10, adc_mux=32), dict(integration="continuous", reset="zero", fire_output=False), 5),
     ],
 )
