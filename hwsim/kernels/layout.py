@@ -8,7 +8,11 @@ index (stage order for :func:`hwsim.kernels.chip.chip_pass`, program order for
 :func:`hwsim.kernels.rram.rram_chip_run`).
 
 The engines build them once per loaded program (:class:`hwsim.chip.EnginePlan`,
-:class:`hwsim.rram.engine.RramEnginePlan`).
+:class:`hwsim.rram.engine.RramEnginePlan`) and pass each to a kernel as a plain
+tuple, ``tuple(group)``; the kernel names the fields again on its first lines
+(``routes = RoutingTable(*routes)``, free at run time). Numba's dispatcher
+types a plain tuple of arrays in C but a namedtuple through Python, about 1 us
+per structure on every call (an empty ``chip_pass`` call: 11 us instead of 4).
 """
 
 from __future__ import annotations
