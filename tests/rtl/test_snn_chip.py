@@ -109,13 +109,18 @@ class TB(CoreTB):
             for field, value in enumerate((r.dest_core, r.src_lo, r.src_hi, r.axon_offset)):
                 await self._write(kind, 4 * e + field, int(value))
 
-    async def load_program(self, program: ChipProgram) -> None:
-        """Chip registers, then every used core (memories, registers, stage, table), then the host table."""
+    async def load_program(self, program: ChipProgram, *, chip_registers: bool = True) -> None:
+        """Chip registers, then every used core (memories, registers, stage, table), then the host table.
+
+        ``chip_registers=False`` leaves hop latency and barrier at their reset
+        values (docs/rtl.md: chip registers 0); the host table length is still written.
+        """
         chip = program.chip
         if program.n_inputs > self.host_inputs:
             raise AssertionError(f"{program.n_inputs} network inputs, snn_chip has HOST_INPUTS = {self.host_inputs}")
-        await self._write(K_CHIP_REG, CHIP_HOP_LATENCY, chip.hop_latency_cycles)
-        await self._write(K_CHIP_REG, CHIP_BARRIER, chip.barrier_cycles)
+        if chip_registers:
+            await self._write(K_CHIP_REG, CHIP_HOP_LATENCY, chip.hop_latency_cycles)
+            await self._write(K_CHIP_REG, CHIP_BARRIER, chip.barrier_cycles)
         for cp in program.cores:
             if not 0 <= cp.stage < chip.n_cores:
                 raise AssertionError(f"core {cp.core}: stage {cp.stage}, snn_chip holds stages 0..{chip.n_cores - 1}")
@@ -242,7 +247,8 @@ async def cosim_chip(dut) -> None:
     tb = TB(dut, chip)
     await tb.start()
     t_start = get_sim_time("ns")
-    await tb.load_program(program)
+    # HWSIM_CHIP_REGS_AT_RESET=1: the case relies on the reset values of hop latency and barrier.
+    await tb.load_program(program, chip_registers=os.environ.get("HWSIM_CHIP_REGS_AT_RESET") != "1")
     t_loaded, wall_loaded = get_sim_time("ns"), time.perf_counter()
     B, T, _ = rasters.shape
     C, S = len(cores), program.n_stages
@@ -592,6 +598,34 @@ def test_snn_chip_runner(request: pytest.FixtureRequest, case: str) -> None:
             packets = rtl.extra["core_packets"][..., k]
             assert packets.any(), f"core {program.cores[k].core} must send packets in this case"
             assert np.array_equal(rtl.extra["core_route_cycles"][..., k], np.where(packets > 0, packets + 3 * hops, 0))
+
+
+# Hop latency and barrier at their reset values (0, docs/rtl.md "Chip top level"); timestep 0 silent and
+# no bias reaches threshold, so its cycles can be derived by hand.
+RESET_REGS_CHIP = _chip("small", name="small-reset-regs", hop_latency_cycles=0, barrier_cycles=0)
+
+
+def test_snn_chip_registers_at_reset_values(request: pytest.FixtureRequest) -> None:
+    """Without writes to hop latency and barrier, the chip runs as a chip with both at 0 (their reset values)."""
+    program, rasters = _random(RESET_REGS_CHIP, 44, (40, 40, 8), timesteps=3, batch=1, p=0.4, silent=(0,),
+                               bias_range=(-4, 0))()
+    assert len(program.cores) >= 2 and program.n_stages >= 2
+    rtl = run_case(request.node.name, toplevel="snn_chip", test_module="test_snn_chip", program=program,
+                   rasters=rasters, extra_env={"HWSIM_CHIP_REGS_AT_RESET": "1"})
+    compare_with_golden(program, rasters, rtl)
+    compare_chip_with_golden(program, rasters, rtl)  # golden model on barrier_cycles = hop_latency_cycles = 0
+    assert not rtl.extra["phase_cycles"][..., 0].any(), "the barrier phase must take 0 cycles after reset"
+    # By hand (chip-spec §1.2), the silent first timestep right after reset: barrier 0 + host route 0 (no
+    # packets) + per stage the slowest core with no input spikes, core_cycles = G + 2, plus route 0. Seed 44
+    # maps stage 0 onto two 20-neuron cores (G = 5: 7 cycles) and stage 1 onto one 8-neuron core (G = 2: 4),
+    # so 0 + 0 + 7 + 0 + 4 + 0 = 11 cycles. (A barrier reset to all ones would add 2047 on the small chip.)
+    assert rtl.extra["host_packets"][0, 0] == 0 and not rtl.extra["core_packets"][0, 0].any()
+    cc = program.chip.core
+    by_hand = sum(max(cc.groups(cp.n_neurons) + 2 for cp in program.cores if cp.stage == s)
+                  for s in range(program.n_stages))
+    assert rtl.extra["timestep_cycles_tb"][0, 0] == by_hand
+    assert rtl.extra["timestep_cycles_rtl"][0, 0] == by_hand
+    assert rtl.extra["host_packets"][0, 1:].any(), "the later timesteps must route packets"
 
 
 def _check_mismatch_messages(program: ChipProgram, rasters: np.ndarray, rtl: RtlRun) -> None:
