@@ -17,7 +17,9 @@ import numpy as np
 from hwsim.errors import HwsimError
 from hwsim.readers import shorten
 
-__all__ = ["Integration", "Reset", "INTEGRATION_MODES", "RESET_MODES", "NeuronFields"]
+__all__ = [
+    "Integration", "Reset", "INTEGRATION_MODES", "RESET_MODES", "CONTINUOUS_CODE", "RESET_ZERO_CODE", "NeuronFields",
+]
 
 
 class Integration(Enum):
@@ -39,6 +41,10 @@ class Reset(Enum):
 
 INTEGRATION_MODES: tuple[str, ...] = tuple(m.value for m in Integration)
 RESET_MODES: tuple[str, ...] = tuple(m.value for m in Reset)
+#: Register codes the kernels compare with (the engines pack :attr:`NeuronFields.integration_code` and
+#: :attr:`NeuronFields.reset_code` per core); this file is part of the kernels' cache stamp.
+CONTINUOUS_CODE: int = INTEGRATION_MODES.index(Integration.CONTINUOUS.value)
+RESET_ZERO_CODE: int = RESET_MODES.index(Reset.ZERO.value)
 
 
 @dataclass(kw_only=True)

@@ -29,6 +29,7 @@ import numpy as np
 
 from hwsim.kernels.decorators import jit
 from hwsim.kernels.router import count_routed, route_cycles
+from hwsim.neuron import CONTINUOUS_CODE, RESET_ZERO_CODE
 
 __all__ = ["integrate_spikes", "update_neurons", "core_pass", "N_COUNTERS", "AXON_EVENTS", "SRAM_READS",
            "SYNAPTIC_OPS", "NEURON_UPDATES", "OUTPUT_SPIKES", "PACKETS", "HOPS", "CYCLES"]
@@ -197,8 +198,9 @@ def core_pass(i, m0, m1, order, routes, incoming, neurons, weights, consts, list
     n = neurons.n_neurons[i]
     w = weights.w[weights.start[i] : weights.start[i] + A * n].reshape((A, n))
     bias = neurons.bias[neurons.start[i] : neurons.start[i] + n]
-    continuous, threshold, leak_shift = neurons.continuous[i], neurons.threshold[i], neurons.leak_shift[i]
-    fire, reset_zero, G = neurons.fire[i], neurons.reset_zero[i], neurons.n_groups[i]
+    continuous = neurons.integration[i] == CONTINUOUS_CODE
+    threshold, leak_shift = neurons.threshold[i], neurons.leak_shift[i]
+    fire, reset_zero, G = neurons.fire[i], neurons.reset[i] == RESET_ZERO_CODE, neurons.n_groups[i]
     w_pos, w_neg = weights.w_pos[i], weights.w_neg[i]
     v_min, v_max, hop_latency = consts.v_min, consts.v_max, consts.hop_latency
     start_done_cycles, sram_latency_cycles = consts.start_done_cycles, consts.sram_latency_cycles

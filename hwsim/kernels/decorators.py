@@ -46,16 +46,18 @@ def _digest(files: tuple[tuple[str, float, int], ...]) -> bytes:
     h = hashlib.sha256()
     for name, _, _ in files:
         h.update(name.encode())
-        h.update((KERNEL_DIR / name).read_bytes())
+        h.update((KERNEL_DIR.parent / name).read_bytes())
     return h.digest()
 
 
 def package_source_stamp() -> bytes:
-    """SHA-256 over the names and contents of every ``.py`` file of :data:`KERNEL_DIR` (memoised on mtime/size)."""
+    """SHA-256 over the names and contents of every ``.py`` file of :data:`KERNEL_DIR` and of ``hwsim/neuron.py``
+    (memoised on mtime/size)."""
     files = []
-    for path in sorted(KERNEL_DIR.glob("*.py")):
+    # hwsim/neuron.py too: the kernels compare with its mode codes, which Numba freezes into the machine code
+    for path in [*sorted(KERNEL_DIR.glob("*.py")), KERNEL_DIR.parent / "neuron.py"]:
         st = os.stat(path)
-        files.append((path.name, st.st_mtime, st.st_size))
+        files.append((path.relative_to(KERNEL_DIR.parent).as_posix(), st.st_mtime, st.st_size))
     return _digest(tuple(files))
 
 

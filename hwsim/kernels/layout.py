@@ -34,10 +34,11 @@ RoutingTable = namedtuple("RoutingTable", ["ptr", "dest", "lo", "hi", "offset", 
 IncomingRoutes = namedtuple("IncomingRoutes", ["ptr", "sender", "lo", "hi", "offset"])
 
 #: Per core, its neuron units (chip-spec §2.2): ``n_neurons``; ``start``: first index of its neurons in
-#: the flat per-neuron arrays (``bias``, membranes); the registers; ``n_groups``: lane groups (§2.4).
+#: the flat per-neuron arrays (``bias``, membranes); the registers, the modes as their register codes
+#: (``integration``, ``reset``: :mod:`hwsim.neuron`); ``n_groups``: lane groups (§2.4).
 NeuronArrays = namedtuple(
     "NeuronArrays",
-    ["n_neurons", "start", "bias", "threshold", "leak_shift", "continuous", "reset_zero", "fire", "n_groups"],
+    ["n_neurons", "start", "bias", "threshold", "leak_shift", "integration", "reset", "fire", "n_groups"],
 )
 
 #: Per digital core, its weight SRAM: ``n_axons``; ``start``: first weight in ``w`` (flat, C-order

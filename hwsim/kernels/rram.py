@@ -35,6 +35,7 @@ from hwsim.kernels.core import (
 from hwsim.kernels.decorators import jit
 from hwsim.kernels.layout import ChipConstants, Crossbars, NeuronArrays, ReadCircuit, RoutingTable, RramOutputs
 from hwsim.kernels.router import deliver, route_cycles
+from hwsim.neuron import CONTINUOUS_CODE, RESET_ZERO_CODE
 
 __all__ = ["crossbar_read", "rram_chip_run", "N_RRAM_COUNTERS", "ROW_DRIVES", "CELL_READS", "ADC_CONVERSIONS"]
 
@@ -113,7 +114,7 @@ def rram_chip_run(raster, z, order, stage, host, routes, neurons, crossbars, con
     route_ptr, route_dest, route_lo, route_hi = routes.ptr, routes.dest, routes.lo, routes.hi
     route_offset, route_hops, max_hops = routes.offset, routes.hops, routes.max_hops
     n_neurons, n_start, bias, threshold = neurons.n_neurons, neurons.start, neurons.bias, neurons.threshold
-    leak_shift, continuous, reset_zero, fire = neurons.leak_shift, neurons.continuous, neurons.reset_zero, neurons.fire
+    leak_shift, integration, reset, fire = neurons.leak_shift, neurons.integration, neurons.reset, neurons.fire
     n_groups = neurons.n_groups
     n_axons, axon_start, g_start = crossbars.n_axons, crossbars.axon_start, crossbars.g_start
     g_diff, g_sq = crossbars.g_diff, crossbars.g_sq
@@ -168,7 +169,7 @@ def rram_chip_run(raster, z, order, stage, host, routes, neurons, crossbars, con
                 nn = n_neurons[k]
                 vo = n_start[k]
                 # START: discontinuous integration restarts the membranes
-                if not continuous[k]:
+                if integration[k] != CONTINUOUS_CODE:
                     for j in range(nn):
                         v[vo + j] = 0
                 # gather the spiking axons, ascending
@@ -204,7 +205,7 @@ def rram_chip_run(raster, z, order, stage, host, routes, neurons, crossbars, con
                     if fire[k] and x >= th:
                         spikes[n_fired] = j
                         n_fired += 1
-                        x = 0 if reset_zero[k] else x - th
+                        x = 0 if reset[k] == RESET_ZERO_CODE else x - th
                     v[vo + j] = x
                 # EMIT
                 packets, hops = deliver(spikes, n_fired, route_dest, route_lo, route_hi, route_offset, route_hops,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hwsim.neuron import CONTINUOUS_CODE, RESET_ZERO_CODE
 from hwsim.reference.router import count_routed, route_cycles
 
 __all__ = ["chip_pass"]
@@ -43,7 +44,7 @@ def chip_pass(b_start, b_stop, micro, raster, big_endian, order, host, routes, i
                     lo, hi, off = int(incoming.lo[r]), int(incoming.hi[r]), int(incoming.offset[r])
                     axons += [off + j - lo for j in sent[int(incoming.sender[r])][t] if lo <= j < hi]
                 assert axons == sorted(axons), "incoming routes must be sorted by axon offset"
-                if not neurons.continuous[i]:
+                if neurons.integration[i] != CONTINUOUS_CODE:
                     v[:] = 0
                 for a in axons:
                     v = np.clip(v + w[a], v_min, v_max)
@@ -52,7 +53,7 @@ def chip_pass(b_start, b_stop, micro, raster, big_endian, order, host, routes, i
                     v = v - (v >> int(neurons.leak_shift[i]))
                 th = neurons.threshold[i]
                 f = (v >= th) & bool(neurons.fire[i])
-                v = np.where(f, 0 if neurons.reset_zero[i] else v - th, v)
+                v = np.where(f, 0 if neurons.reset[i] == RESET_ZERO_CODE else v - th, v)
                 spikes = [int(j) for j in np.flatnonzero(f)]
                 mine.append(spikes)
                 packets, hops = count_routed(spikes, 0, len(spikes), routes.lo, routes.hi, routes.hops, routes.ptr[i],

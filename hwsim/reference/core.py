@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hwsim.neuron import CONTINUOUS_CODE, RESET_ZERO_CODE
 from hwsim.reference.router import count_routed, route_cycles
 
 
@@ -53,7 +54,7 @@ def core_pass(i, m0, m1, order, routes, incoming, neurons, weights, consts, list
                 lo, hi, off = int(incoming.lo[r]), int(incoming.hi[r]), int(incoming.offset[r])
                 axons += [off + j - lo for j in spike_list(int(incoming.sender[r]), b - m0, t) if lo <= j < hi]
             assert axons == sorted(axons), "incoming routes must be sorted by axon offset"
-            if not neurons.continuous[i]:
+            if neurons.integration[i] != CONTINUOUS_CODE:
                 v[:] = 0
             for a in axons:
                 v = np.clip(v + w[a], consts.v_min, consts.v_max)  # saturate after every add
@@ -61,7 +62,7 @@ def core_pass(i, m0, m1, order, routes, incoming, neurons, weights, consts, list
             if neurons.leak_shift[i] > 0:
                 v = v - (v >> int(neurons.leak_shift[i]))
             f = (v >= th) & bool(neurons.fire[i])
-            v = np.where(f, 0 if neurons.reset_zero[i] else v - th, v)
+            v = np.where(f, 0 if neurons.reset[i] == RESET_ZERO_CODE else v - th, v)
             spikes = np.flatnonzero(f)
             at = base[me] + ((b - m0) * T + t) * stride[me]
             store[at : at + spikes.size] = spikes

@@ -326,7 +326,8 @@ def test_integrate_saturates_after_every_add():
 
 def test_every_kernel_cache_entry_is_stamped_with_the_whole_kernel_package():
     # A cached kernel holds the code of the kernels it calls, in other files (numba #1833):
-    # its stamp must change when any kernel file changes, not only its own.
+    # its stamp must change when any kernel file changes, not only its own, and when hwsim/neuron.py
+    # changes (the kernels compare with its mode codes, frozen into the machine code).
     import hashlib
     from pathlib import Path
 
@@ -334,8 +335,8 @@ def test_every_kernel_cache_entry_is_stamped_with_the_whole_kernel_package():
 
     folder = Path(package.__file__).resolve().parent
     h = hashlib.sha256()
-    for path in sorted(folder.glob("*.py")):
-        h.update(path.name.encode())
+    for path in [*sorted(folder.glob("*.py")), folder.parent / "neuron.py"]:
+        h.update(path.relative_to(folder.parent).as_posix().encode())
         h.update(path.read_bytes())
     from hwsim.kernels import rram
 
