@@ -188,7 +188,8 @@ def loss_and_grad(logits: np.ndarray, labels: np.ndarray, loss: str) -> tuple[fl
         zs = z - z.max(axis=1, keepdims=True)
         p = np.exp(zs)
         p /= p.sum(axis=1, keepdims=True)
-        value = float(-np.log(np.maximum(p[np.arange(B), labels], 1e-300)).mean())
+        # floor at the dtype's smallest normal number: 1e-300 rounds to 0 in float32, and log(0) warns
+        value = float(-np.log(np.maximum(p[np.arange(B), labels], np.finfo(p.dtype).tiny)).mean())
         p[np.arange(B), labels] -= 1.0
         dz = (p / B).astype(z.dtype)
     else:

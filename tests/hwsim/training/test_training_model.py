@@ -114,3 +114,16 @@ def test_loss_gradients_by_hand():
     p = np.exp(z[0, 0]) / np.exp(z[0, 0]).sum()
     assert v == pytest.approx(-np.log(p[0]))
     np.testing.assert_allclose(d[0, 0], p - [1, 0, 0])
+
+
+def test_cross_entropy_of_an_underflowed_probability_is_finite_without_a_warning():
+    """A float32 softmax probability that underflows to 0 must give a finite loss, silently.
+
+    Catches: the floor 1e-300, which rounds to 0 in float32 so log(0) warned (and failed under -W error);
+    seen with ``hwsim train --lr 1e37``. Expected by hand: p(true) = exp(-200) underflows in float32,
+    so the loss is -log(float32 tiny) = 126 ln 2 = 87.336...
+    """
+    logits = np.array([[[200.0, 0.0]]], np.float32)  # (T=1, B=1, C=2); the label is the losing class
+    value, grad = loss_and_grad(logits, np.array([1]), "cross_entropy")
+    assert value == pytest.approx(126 * np.log(2.0), rel=1e-6)
+    assert np.all(np.isfinite(grad))
