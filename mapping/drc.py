@@ -20,6 +20,7 @@ import numpy as np
 
 from hwsim.config import ChipConfig
 from hwsim.limits import MAX_ARRAY_ELEMENTS
+from hwsim.neuron import RESET_MODES
 from hwsim.network import Network
 from hwsim.readers import shorten
 from mapping.errors import DRCError, DRCWarning, MappingError
@@ -115,6 +116,10 @@ def _numbers(where: str, p: str, value: Any) -> np.ndarray:
     return np.asarray(value, dtype=np.float64).ravel()
 
 
+#: Dimensions of the largest tensor a NIR node describes here (batch, channels, height, width, and margin).
+_MAX_TENSOR_RANK = 8
+
+
 def _whole_numbers(where: str, p: str, value: Any, lo: int, sizes: tuple[int, ...] = (1, 2)) -> tuple[int, ...]:
     """A field that holds ``sizes`` whole numbers ``>= lo`` (a stride, a kernel size, a shape)."""
     what = {(1,): "a whole number", (2,): "2 whole numbers", (1, 2): "1 or 2 whole numbers"}.get(sizes, "whole numbers")
@@ -153,8 +158,13 @@ def _check_node_shapes(key: str, node: dict) -> None:
     where = f"node {key!r} ({t})"
     if t in ("Input", "Output") and node.get("shape") is not None:
         _whole_numbers(where, "shape", node["shape"], 1, ())
-    if t == "Flatten" and node.get("input_type") is not None:
-        _whole_numbers(where, "input_type", node["input_type"], 1, ())
+    if t == "Flatten":
+        if node.get("input_type") is not None:
+            _whole_numbers(where, "input_type", node["input_type"], 1, ())
+        # one dimension index each (negative counts from the end, as in NumPy); the flat vector ignores them
+        for p in ("start_dim", "end_dim"):
+            if node.get(p) is not None:
+                _whole_numbers(where, p, node[p], -_MAX_TENSOR_RANK, (1,))
     if t in ("Affine", "Linear"):
         shape = _squeezed_shape(node["weight"])
         if len(shape) != 2 or min(shape) < 1:
@@ -205,9 +215,9 @@ def _check_hwsim_metadata(key: str, node: dict) -> None:
     if "hwsim_threshold" in meta:
         _whole_numbers(where, "hwsim_threshold", meta["hwsim_threshold"], -(1 << 31), (1,))
     reset = meta.get("hwsim_reset", "zero")
-    if not isinstance(reset, str) or reset not in ("zero", "subtract"):
+    if not isinstance(reset, str) or reset not in RESET_MODES:
         raise MappingError(
-            f"{where}: hwsim_reset = {shorten(plain(meta['hwsim_reset']))}; allowed 'zero' or 'subtract'"
+            f"{where}: hwsim_reset = {shorten(plain(meta['hwsim_reset']))}; allowed {', '.join(RESET_MODES)}"
         )
     if "hwsim_layer" in meta and not isinstance(meta["hwsim_layer"], str):
         raise MappingError(f"{where}: hwsim_layer = {shorten(plain(meta['hwsim_layer']))}; expected a string")

@@ -280,3 +280,18 @@ def test_check_drc_never_modifies_a_nir_graph(default_chip):
     before = {k: type(v) for k, v in g.nodes.items()}, list(g.edges)
     check_drc(g, default_chip)
     assert ({k: type(v) for k, v in g.nodes.items()}, list(g.edges)) == before
+
+
+@pytest.mark.parametrize("field, value", [("start_dim", np.array([0, 0, 0, 0])), ("end_dim", 1.5), ("start_dim", 99)])
+def test_flatten_dims_must_be_one_whole_number(default_chip, field, value):
+    """Catches a Flatten whose start_dim/end_dim is a list, a fraction or out of range being accepted silently."""
+    flatten = nir.Flatten(input_type={"input": np.array([4])}, start_dim=0, end_dim=-1)
+    setattr(flatten, field, value)
+    with pytest.raises(MappingError, match=rf"\(Flatten\): {field} = .*; expected a whole number in -8\.\.7"):
+        from_nir(_chain(flatten, _aff(4, 4)), default_chip)
+
+
+def test_flatten_with_valid_dims_maps(default_chip):
+    """Catches a bound so tight that the NumPy-style -1 or 0 is refused."""
+    flatten = nir.Flatten(input_type={"input": np.array([4])}, start_dim=0, end_dim=-1)
+    assert from_nir(_chain(flatten, _aff(4, 4)), default_chip) is not None

@@ -388,11 +388,11 @@ MALFORMED_FILES = {
     ),
     "hwsim_reset as an array": (
         lambda fh: _metadata(fh["node/nodes/n1"]).create_dataset("hwsim_reset", data=np.arange(2)),
-        r"node 'n1' \(LIF\): metadata: hwsim_reset = \[0, 1\]; allowed 'zero' or 'subtract'",
+        r"node 'n1' \(LIF\): metadata: hwsim_reset = \[0, 1\]; allowed subtract, zero",
     ),
     "hwsim_reset unknown": (
         lambda fh: _metadata(fh["node/nodes/n1"]).create_dataset("hwsim_reset", data=b"halve"),
-        r"node 'n1' \(LIF\): metadata: hwsim_reset = 'halve'; allowed 'zero' or 'subtract'",
+        r"node 'n1' \(LIF\): metadata: hwsim_reset = 'halve'; allowed subtract, zero",
     ),
     "nodes as a dataset": (
         lambda fh: (fh["node"].__delitem__("nodes"), fh["node"].create_dataset("nodes", data=np.arange(3))),
