@@ -46,6 +46,7 @@ __all__ = [
     "single_chain",
     "uniform_neuron_params",
     "reset_is_zero_or_subtract",
+    "input_gain_nonzero",
     "tau_ge_dt",
     "no_synaptic_state",
     "readout_last_only",
@@ -422,6 +423,27 @@ def reset_is_zero_or_subtract(view: NirView, chip: ChipConfig) -> None:
 
 
 @_rule("nir")
+def input_gain_nonzero(view: NirView, chip: ChipConfig) -> None:
+    """Soft: ``r = 0`` (or CubaLIF ``w_in = 0``) makes the input gain 0, so the layer never sees its input.
+
+    The chip maps it exactly (all weights 0), so this warns instead of refusing: it is legal NIR, but
+    almost certainly an exporter's mistake.
+    """
+    for key, node in view.nodes.items():
+        if node["type"] not in NEURON_TYPES + READOUT_TYPES:
+            continue
+        for p in ("r", "w_in"):
+            if node.get(p) is not None and np.all(np.asarray(node[p], dtype=float) == 0):
+                warnings.warn(
+                    DRCWarning(
+                        f"design rule input_gain_nonzero (soft) at node {key!r}: {p} = 0, so the input reaches "
+                        "the membrane with gain 0 and the layer never responds to its input"
+                    ),
+                    stacklevel=4,
+                )
+
+
+@_rule("nir")
 def tau_ge_dt(view: NirView, chip: ChipConfig) -> None:
     """Forward-Euler decay ``1 - dt/tau`` must lie in [0, 1): ``tau >= dt``."""
     for key, node in view.nodes.items():
@@ -654,6 +676,7 @@ DESIGN_RULES: list[Rule] = [
     readout_last_only,
     uniform_neuron_params,
     reset_is_zero_or_subtract,
+    input_gain_nonzero,
     tau_ge_dt,
     no_synaptic_state,
     fanin_le_axons,

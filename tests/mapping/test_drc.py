@@ -295,3 +295,19 @@ def test_flatten_with_valid_dims_maps(default_chip):
     """Catches a bound so tight that the NumPy-style -1 or 0 is refused."""
     flatten = nir.Flatten(input_type={"input": np.array([4])}, start_dim=0, end_dim=-1)
     assert from_nir(_chain(flatten, _aff(4, 4)), default_chip) is not None
+
+
+def test_input_gain_nonzero_warns(default_chip):
+    """Catches r = 0 (the layer can never see its input) being mapped without a word."""
+    g = _chain(_aff(4, 3), _lif(3, r=np.zeros(3)))
+    with pytest.warns(DRCWarning, match=r"input_gain_nonzero \(soft\) at node .*: r = 0"):
+        from_nir(g, default_chip)
+
+
+def test_input_gain_nonzero_is_silent_for_a_gain(default_chip):
+    """Catches a rule that warns for every neuron (r = 10 is an ordinary gain)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DRCWarning)
+        from_nir(_chain(_aff(4, 3), _lif(3)), default_chip)
