@@ -1,6 +1,6 @@
 """Exceptions raised for bad input. Each message names the field, the value and what is allowed."""
 
-__all__ = ["HwsimError", "ConfigError", "ProgramError", "InputError"]
+__all__ = ["HwsimError", "ConfigError", "ProgramError", "InputError", "ReportError"]
 
 
 class HwsimError(ValueError):
@@ -17,3 +17,7 @@ class ProgramError(HwsimError):
 
 class InputError(HwsimError):
     """Input spikes or images have the wrong shape, type or values."""
+
+
+class ReportError(HwsimError):
+    """A report cannot be built or written (names the file or value at fault)."""

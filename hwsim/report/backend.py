@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwsim.energy import EnergyReport, EnergyTable, estimate
-from hwsim.errors import InputError
+from hwsim.errors import InputError, ReportError
 from hwsim.program import ChipProgram
 from hwsim.result import RunResult
 
@@ -55,8 +55,6 @@ def _engine_simulator(program: ChipProgram) -> Simulator:
     try:
         from hwsim.chip import Chip
     except ImportError as exc:
-        from hwsim.report.model import ReportError  # the report layer's error; model imports this module
-
         raise ReportError(
             f"the engine (hwsim.chip.Chip) cannot be imported ({exc}); "
             "the golden model is available with simulator='golden' (slow, Python API only)"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hwsim.energy import EnergyReport, EnergyTable, layer_name
-from hwsim.errors import HwsimError, InputError
+from hwsim.errors import InputError, ReportError
 from hwsim.program import ChipProgram
 from hwsim.report.backend import backend_of
 from hwsim.result import COUNTER_NAMES, RunResult
@@ -50,10 +50,6 @@ COMPONENT_LABELS = {
     "host.port": "host input port",
     "leakage": "leakage (static)",
 }
-
-class ReportError(HwsimError):
-    """A report cannot be built or written (names the file or value at fault)."""
-
 
 @dataclass(frozen=True)
 class SweepPoint:
