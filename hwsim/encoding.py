@@ -14,6 +14,7 @@ from hwsim.limits import MAX_TIMESTEPS
 
 __all__ = [
     "ENCODINGS",
+    "check_timesteps",
     "to_levels",
     "rate_encode",
     "threshold_encode",
@@ -48,7 +49,8 @@ def _check_images(images: np.ndarray) -> np.ndarray:
     return x
 
 
-def _check_timesteps(timesteps: int) -> int:
+def check_timesteps(timesteps: int) -> int:
+    """``timesteps`` as an int; anything but a whole number in ``1..MAX_TIMESTEPS`` is an :class:`InputError`."""
     whole = not isinstance(timesteps, bool) and isinstance(timesteps, (int, np.integer))
     if not whole or not 1 <= timesteps <= MAX_TIMESTEPS:
         raise InputError(f"timesteps = {timesteps!r}: expected an integer in 1..{MAX_TIMESTEPS}")
@@ -72,7 +74,7 @@ def rate_encode(images: np.ndarray, timesteps: int, seed: int = 0, first_index: 
         ``(n_images, T, n_pixels)`` uint8 raster.
     """
     levels = to_levels(_check_images(images))
-    T = _check_timesteps(timesteps)
+    T = check_timesteps(timesteps)
     out = np.empty((levels.shape[0], T, levels.shape[1]), np.uint8)
     for k in range(levels.shape[0]):
         rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), first_index + k])))
@@ -84,7 +86,7 @@ def rate_encode(images: np.ndarray, timesteps: int, seed: int = 0, first_index: 
 def threshold_encode(images: np.ndarray, timesteps: int) -> np.ndarray:
     """Deterministic coding: a pixel with intensity >= 0.5 spikes at every timestep."""
     levels = to_levels(_check_images(images))
-    T = _check_timesteps(timesteps)
+    T = check_timesteps(timesteps)
     # 0.5 * 255 = 127.5, so intensity >= 0.5 is level >= 128 after rounding
     on = (levels >= 128).astype(np.uint8)
     return np.repeat(on[:, None, :], T, axis=1)
@@ -93,7 +95,7 @@ def threshold_encode(images: np.ndarray, timesteps: int) -> np.ndarray:
 def latency_encode(images: np.ndarray, timesteps: int) -> np.ndarray:
     """Latency coding: level ``q > 0`` spikes once at ``floor((255 - q) T / 256)``."""
     levels = to_levels(_check_images(images)).astype(np.int64)
-    T = _check_timesteps(timesteps)
+    T = check_timesteps(timesteps)
     out = np.zeros((levels.shape[0], T, levels.shape[1]), np.uint8)
     when = ((255 - levels) * T) // 256
     n, p = np.nonzero(levels > 0)

@@ -12,10 +12,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from hwsim.encoding import encode
+from hwsim.encoding import check_timesteps, encode
 from hwsim.energy import EnergyTable, load_table
 from hwsim.errors import InputError
-from hwsim.limits import MAX_TIMESTEPS
 from hwsim.program import ChipProgram
 from hwsim.report.backend import backend_of
 from hwsim.report.model import Report, SweepPoint, build_report, prediction_accuracy, raster_layers
@@ -96,8 +95,7 @@ def evaluate(
     if labels is not None and np.shape(labels) != (images.shape[0],):
         raise InputError(f"labels have shape {np.shape(labels)}; expected ({images.shape[0]},), one per image")
     for T in [timesteps] + list(sweep or []):
-        if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or not 1 <= T <= MAX_TIMESTEPS:
-            raise InputError(f"timesteps = {T!r}: expected an integer in 1..{MAX_TIMESTEPS}")
+        check_timesteps(T)
     if simulator not in ("engine", "golden"):
         raise InputError(f"simulator = {simulator!r}: allowed engine, golden")
     table = load_table(program.chip.technology if table is None else table)
