@@ -39,7 +39,7 @@ __all__ = [
 FORMAT = "hwsim-network"
 FORMAT_VERSION = 1
 #: Keys of one layer in a network file's JSON header (``Layer.header``); ``name``, ``n_in``, ``n_out`` optional.
-_LAYER_HEADER_KEYS = ("name", "n_in", "n_out", "threshold", "leak_shift", "integration", "reset", "fire")
+_LAYER_HEADER_KEYS = ("name", "n_in", "n_out", "threshold", "leak_shift", "integration", "reset", "fire", "shape")
 _LAYER_REQUIRED_KEYS = ("threshold", "leak_shift", "integration", "reset", "fire")
 
 
@@ -69,6 +69,17 @@ def _whole_number(layer: str, field_name: str, value, lo: int, hi: int) -> int:
     return int(value)
 
 
+def _layer_shape(layer: str, shape, n_out: int) -> tuple[int, int, int]:
+    """``shape`` as three whole numbers >= 1 whose product is ``n_out``, or an InputError naming the layer."""
+    if not isinstance(shape, (list, tuple)) or len(shape) != 3:
+        raise InputError(f"layer {layer!r}: shape = {shorten(shape)}; expected [channels, rows, cols]")
+    dims = tuple(_whole_number(layer, "shape", d, 1, n_out) for d in shape)
+    if dims[0] * dims[1] * dims[2] != n_out:
+        raise InputError(f"layer {layer!r}: shape {list(dims)} holds {dims[0] * dims[1] * dims[2]} neurons "
+                         f"but the layer has {n_out}")
+    return dims  # type: ignore[return-value]
+
+
 def _check_values(layer: str, field_name: str, values: np.ndarray, lo: int, hi: int) -> None:
     if values.size and (values.min() < lo or values.max() > hi):
         bad = values.min() if values.min() < lo else values.max()
@@ -88,11 +99,15 @@ class Layer(NeuronFields):
         weights: ``(n_in, n_out)`` signed integers; row ``i`` is input ``i``'s weights.
         bias: ``(n_out,)`` signed integers, added every timestep.
         name: Layer name.
+        shape: The output's ``(channels, rows, cols)`` when the layer is a convolution or a pooling
+            (neuron ``(c, y, x)`` is number ``(c * rows + y) * cols + x``, C-order, as ``torch.flatten``);
+            None for a flat layer. The mapper tiles shaped layers spatially (receptive-field routing).
     """
 
     weights: np.ndarray
     bias: np.ndarray
     name: str = ""
+    shape: tuple[int, int, int] | None = None
 
     def __post_init__(self) -> None:
         self.weights = np.asarray(self.weights)
@@ -112,6 +127,8 @@ class Layer(NeuronFields):
         self._check_modes(f"layer {self.name!r}", InputError)
         self.threshold = _whole_number(self.name, "threshold", self.threshold, *_VALUE_RANGE)
         self.leak_shift = _whole_number(self.name, "leak_shift", self.leak_shift, *_LEAK_SHIFT_RANGE)
+        if self.shape is not None:
+            self.shape = _layer_shape(self.name, self.shape, self.n_out)
 
     @property
     def n_in(self) -> int:
@@ -122,11 +139,13 @@ class Layer(NeuronFields):
         return int(self.weights.shape[1])
 
     def header(self) -> dict:
+        shape = {} if self.shape is None else {"shape": list(self.shape)}
         return {
             "name": self.name,
             "n_in": self.n_in,
             "n_out": self.n_out,
             **self.neuron_header(),
+            **shape,
         }
 
 
@@ -254,6 +273,7 @@ def _layer_from_header(k: int, h: object, arrays: dict[str, np.ndarray]) -> Laye
         reset=h["reset"],
         fire=h["fire"],
         name=name,
+        shape=h.get("shape"),
     )
     for key, actual in (("n_in", layer.n_in), ("n_out", layer.n_out)):
         if key in h and h[key] != actual:
