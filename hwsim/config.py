@@ -77,6 +77,8 @@ class CoreConfig:
         lanes: Parallel accumulator lanes (``P``); divides ``neurons``.
         w_bits: Signed weight width in bits; 2..16.
         v_bits: Signed membrane, bias and threshold width in bits; 4..32, > ``w_bits``.
+        partial_sums: Partial-sum chains (chip-spec §1.3): every core has an ``N`` x ``v_bits``
+            partial-sum buffer and a MERGE phase, so a neuron's fan-in may span several cores.
     """
 
     axons: int = 1024
@@ -84,6 +86,7 @@ class CoreConfig:
     lanes: int = 16
     w_bits: int = 8
     v_bits: int = 16
+    partial_sums: bool = False
 
     def __post_init__(self) -> None:
         _check_int("core.axons", self.axons, 1, 4096)
@@ -99,6 +102,7 @@ class CoreConfig:
             raise ConfigError(
                 f"core.v_bits = {self.v_bits}: must exceed core.w_bits = {self.w_bits}"
             )
+        _check_bool("core.partial_sums", self.partial_sums)
 
     @property
     def w_min(self) -> int:
@@ -121,7 +125,11 @@ class CoreConfig:
         return -(-n_neurons // self.lanes)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The TOML/JSON form; ``partial_sums`` only when true, so files of chips without it stay as they were."""
+        data = dataclasses.asdict(self)
+        if not self.partial_sums:
+            del data["partial_sums"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> CoreConfig:
@@ -340,6 +348,9 @@ class ChipConfig:
             raise ConfigError(f"core = {shorten(self.core)}: expected a CoreConfig")
         if self.core_type not in CORE_TYPES:
             raise ConfigError(f"core_type = {shorten(self.core_type)}: allowed {', '.join(CORE_TYPES)}")
+        if self.core_type == "rram" and self.core.partial_sums:
+            raise ConfigError("core.partial_sums = true needs core_type = 'digital': RRAM cores have no "
+                              "partial-sum chains in this version (chip-spec §1.3)")
         if self.core_type == "rram":
             if not isinstance(self.rram, RramConfig):
                 raise ConfigError(

@@ -32,7 +32,10 @@ __all__ = [
 FORMAT_VERSION = 1
 #: Keys of one core in a saved program's JSON header (``CoreProgram.header``).
 _CORE_HEADER_KEYS = ("core", "stage", "threshold", "leak_shift", "integration", "reset", "fire", "routes",
-                     "output_offset", "label")
+                     "output_offset", "label", "psum_out")
+#: Optional core header keys: ``label``, and ``psum_out``, written only when true so that programs
+#: without partial sums keep their bytes.
+_CORE_OPTIONAL_KEYS = ("label", "psum_out")
 #: Top-level keys of a saved program's JSON header (``ChipProgram.header``); ``metadata`` is optional.
 _PROGRAM_HEADER_KEYS = ("format", "version", "chip", "n_inputs", "host_routes", "cores", "metadata")
 #: Keys of one routing-table entry (``Route.to_dict``), in field order.
@@ -85,6 +88,8 @@ class CoreProgram(NeuronFields):
         routes: Routing table; empty for an output core.
         output_offset: For an output core, global output index of its neuron 0.
         label: Free text, e.g. the layer this core holds.
+        psum_out: A partial-sum core (chip-spec §1.3): sends its nonzero membranes as partial-sum
+            packets instead of spikes; its routes' destination indices are neurons, not axons.
     """
 
     core: int
@@ -94,6 +99,7 @@ class CoreProgram(NeuronFields):
     routes: tuple[Route, ...] = ()
     output_offset: int | None = None
     label: str = ""
+    psum_out: bool = False
 
     def __post_init__(self) -> None:
         self.weights = np.asarray(self.weights)
@@ -120,6 +126,7 @@ class CoreProgram(NeuronFields):
             "routes": [r.to_dict() for r in self.routes],
             "output_offset": self.output_offset,
             "label": self.label,
+            **({"psum_out": True} if self.psum_out else {}),
         }
 
 
@@ -162,6 +169,10 @@ class ChipProgram:
     def readout(self) -> str:
         """``"spike_count"`` or ``"membrane"`` (chip-spec §2.3)."""
         return "spike_count" if self.output_cores[0].fire else "membrane"
+
+    def psum_receivers(self) -> frozenset[int]:
+        """Mesh indices of the partial-sum receivers (chip-spec §1.3): cores a ``psum_out`` core routes to."""
+        return frozenset(r.dest_core for c in self.cores if c.psum_out for r in c.routes)
 
     def index_of(self, core: int) -> int:
         """Position in :attr:`cores` of mesh core ``core``."""
@@ -225,6 +236,10 @@ class ChipProgram:
             if not isinstance(cp.leak_shift, (int, np.integer)) or not 0 <= cp.leak_shift <= cc.v_bits - 1:
                 raise ProgramError(f"{where}: leak_shift = {cp.leak_shift!r}, allowed 0..{cc.v_bits - 1}")
             cp._check_modes(where, ProgramError)
+            if not isinstance(cp.psum_out, (bool, np.bool_)):
+                raise ProgramError(f"{where}: psum_out = {shorten(cp.psum_out)}, expected true or false")
+            if cp.psum_out:
+                _check_partial_sum_core(where, cp, chip)
             if cp.is_output and cp.output_offset is None:
                 raise ProgramError(f"{where}: output core (no routes) without output_offset")
             if cp.output_offset is not None and (
@@ -243,8 +258,9 @@ class ChipProgram:
         if len({c.fire for c in outs}) > 1:
             raise ProgramError("output cores mix spike-count (fire) and membrane readout")
         incoming: dict[int, list[tuple[int, int, str]]] = {c: [] for c in by_core}
-        for src_name, src_stage, n_src, routes in [("host", -1, self.n_inputs, self.host_routes)] + [
-            (f"core {c.core}", c.stage, c.n_neurons, c.routes) for c in self.cores
+        incoming_psums: dict[int, list[tuple[int, int, str]]] = {c: [] for c in by_core}
+        for src_name, src_stage, n_src, routes, psum in [("host", -1, self.n_inputs, self.host_routes, False)] + [
+            (f"core {c.core}", c.stage, c.n_neurons, c.routes, bool(c.psum_out)) for c in self.cores
         ]:
             for r in routes:
                 where = f"{src_name}: route {r.to_dict()}"
@@ -259,20 +275,29 @@ class ChipProgram:
                 if not 0 <= r.src_lo < r.src_hi <= n_src:
                     raise ProgramError(f"{where}: source range must lie in 0..{n_src}")
                 lo, hi = r.axon_offset, r.axon_offset + (r.src_hi - r.src_lo)
+                if psum:
+                    if hi > dst.n_neurons:
+                        raise ProgramError(
+                            f"{where}: partial sums to neurons {lo}..{hi - 1} exceed the {dst.n_neurons} neurons "
+                            f"in use on core {dst.core}"
+                        )
+                    incoming_psums[r.dest_core].append((lo, hi, src_name))
+                    continue
                 if r.axon_offset < 0 or hi > dst.n_axons:
                     raise ProgramError(
                         f"{where}: axons {lo}..{hi - 1} exceed the {dst.n_axons} axons in use "
                         f"on core {dst.core}"
                     )
                 incoming[r.dest_core].append((lo, hi, src_name))
-        for core, spans in incoming.items():
-            spans.sort()
-            for (_, hi0, s0), (lo1, hi1, s1) in zip(spans, spans[1:]):
-                if lo1 < hi0:
-                    raise ProgramError(
-                        f"core {core}: axons {lo1}..{min(hi0, hi1) - 1} are fed by both {s0} and {s1} "
-                        "(an axon takes one source)"
-                    )
+        for what, table in (("axons", incoming), ("partial sums of neurons", incoming_psums)):
+            for core, spans in table.items():
+                spans.sort()
+                for (_, hi0, s0), (lo1, hi1, s1) in zip(spans, spans[1:]):
+                    if lo1 < hi0:
+                        raise ProgramError(
+                            f"core {core}: {what} {lo1}..{min(hi0, hi1) - 1} are fed by both {s0} and {s1} "
+                            "(each takes one source per timestep)"
+                        )
         if not self.host_routes:
             raise ProgramError("host routing table is empty: no input reaches the chip")
         return self
@@ -360,6 +385,28 @@ class ChipProgram:
         )
 
 
+def _check_partial_sum_core(where: str, cp: CoreProgram, chip: ChipConfig) -> None:
+    """The registers a partial-sum core needs (chip-spec §6), so that its UPDATE leaves its membranes as they are."""
+    if not chip.core.partial_sums:
+        raise ProgramError(
+            f"{where}: psum_out = true but chip {chip.name!r} has no partial sums (core.partial_sums = false); "
+            "use a chip with partial sums or keep every layer's fan-in within one core"
+        )
+    wrong = [
+        f"{name} = {shorten(value)} (needs {need})"
+        for name, value, ok, need in (
+            ("routes", len(cp.routes), bool(cp.routes), "at least one"),
+            ("fire", cp.fire, not cp.fire, "false"),
+            ("integration", cp.integration, cp.integration == "discontinuous", "'discontinuous'"),
+            ("leak_shift", cp.leak_shift, cp.leak_shift == 0, "0"),
+            ("bias", "nonzero" if np.any(cp.bias) else 0, not np.any(cp.bias), "all 0"),
+        )
+        if not ok
+    ]
+    if wrong:
+        raise ProgramError(f"{where}: a partial-sum core (psum_out = true) needs " + "; ".join(wrong))
+
+
 def _whole(where: str, value: object, lo: int, allow_none: bool = False) -> int | None:
     """A whole number >= ``lo`` from a program header (JSON has no other integers; 2.0 and true are refused)."""
     if value is None and allow_none:
@@ -389,11 +436,11 @@ def _core_from_header(k: int, h: object, arrays: dict) -> CoreProgram:
     unknown = sorted(set(h) - set(_CORE_HEADER_KEYS))
     if unknown:
         raise ProgramError(f"core {k}: unknown keys {unknown}; allowed {', '.join(_CORE_HEADER_KEYS)}")
-    missing = [key for key in _CORE_HEADER_KEYS if key not in h and key != "label"]
+    missing = [key for key in _CORE_HEADER_KEYS if key not in h and key not in _CORE_OPTIONAL_KEYS]
     missing += [f"array {name}" for name in (f"weights_{k}", f"bias_{k}") if name not in arrays]
     if missing:
         raise ProgramError(
-            f"core {k}: missing {', '.join(missing)}; a core needs {', '.join(_CORE_HEADER_KEYS[:-1])} "
+            f"core {k}: missing {', '.join(missing)}; a core needs {', '.join(_CORE_HEADER_KEYS[:-2])} "
             f"and arrays weights_{k}, bias_{k}"
         )
     where = f"core {k}"
@@ -413,4 +460,5 @@ def _core_from_header(k: int, h: object, arrays: dict) -> CoreProgram:
         routes=_routes(f"{where}: routes", h["routes"]),
         output_offset=_whole(f"{where}: output_offset", h["output_offset"], 0, allow_none=True),
         label=h.get("label", ""),
+        psum_out=h.get("psum_out", False),
     )
