@@ -39,7 +39,8 @@ __all__ = [
 FORMAT = "hwsim-network"
 FORMAT_VERSION = 1
 #: Keys of one layer in a network file's JSON header (``Layer.header``); ``name``, ``n_in``, ``n_out`` optional.
-_LAYER_HEADER_KEYS = ("name", "n_in", "n_out", "threshold", "leak_shift", "integration", "reset", "fire", "shape")
+_LAYER_HEADER_KEYS = ("name", "n_in", "n_out", "threshold", "leak_shift", "integration", "reset", "fire", "shape",
+                      "inputs")
 _LAYER_REQUIRED_KEYS = ("threshold", "leak_shift", "integration", "reset", "fire")
 
 
@@ -102,12 +103,18 @@ class Layer(NeuronFields):
         shape: The output's ``(channels, rows, cols)`` when the layer is a convolution or a pooling
             (neuron ``(c, y, x)`` is number ``(c * rows + y) * cols + x``, C-order, as ``torch.flatten``);
             None for a flat layer. The mapper tiles shaped layers spatially (receptive-field routing).
+        inputs: Where the layer's inputs come from, for branching and residual graphs: the sources'
+            outputs concatenated in this order, ``-1`` for the network input and ``k`` for layer ``k``'s
+            spikes (an earlier layer only, so the graph is feed-forward). A residual add
+            ``W_a x_a + W_b x_b`` is one layer with ``inputs = (a, b)`` and weights ``[W_a; W_b]``.
+            None (the default) means the previous layer, or the network input for layer 0.
     """
 
     weights: np.ndarray
     bias: np.ndarray
     name: str = ""
     shape: tuple[int, int, int] | None = None
+    inputs: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         self.weights = np.asarray(self.weights)
@@ -129,6 +136,11 @@ class Layer(NeuronFields):
         self.leak_shift = _whole_number(self.name, "leak_shift", self.leak_shift, *_LEAK_SHIFT_RANGE)
         if self.shape is not None:
             self.shape = _layer_shape(self.name, self.shape, self.n_out)
+        if self.inputs is not None:
+            if not isinstance(self.inputs, (list, tuple)) or not self.inputs:
+                raise InputError(f"layer {self.name!r}: inputs = {shorten(self.inputs)}; expected a non-empty "
+                                 "list of source layers (-1 for the network input)")
+            self.inputs = tuple(_whole_number(self.name, "inputs", k, -1, 2**31 - 1) for k in self.inputs)
 
     @property
     def n_in(self) -> int:
@@ -140,21 +152,24 @@ class Layer(NeuronFields):
 
     def header(self) -> dict:
         shape = {} if self.shape is None else {"shape": list(self.shape)}
+        inputs = {} if self.inputs is None else {"inputs": list(self.inputs)}
         return {
             "name": self.name,
             "n_in": self.n_in,
             "n_out": self.n_out,
             **self.neuron_header(),
             **shape,
+            **inputs,
         }
 
 
 @dataclass
 class Network:
-    """A feed-forward stack of quantized spiking layers.
+    """A feed-forward graph of quantized spiking layers: a stack, or a DAG with branches and residual adds.
 
     Attributes:
-        layers: Layers in order; layer ``k`` reads layer ``k-1``'s spikes.
+        layers: Layers in order; layer ``k`` reads layer ``k-1``'s spikes unless its ``inputs`` name
+            other sources (earlier layers or the network input). The last layer is the output.
         metadata: JSON data: ``w_bits``, ``v_bits``, per-layer ``scales``,
             ``timesteps``, ``encoding``, ``dataset``, training ``provenance``.
     """
@@ -165,10 +180,21 @@ class Network:
     def __post_init__(self) -> None:
         if not self.layers:
             raise InputError("a network needs at least one layer")
-        for prev, nxt in zip(self.layers, self.layers[1:]):
-            if prev.n_out != nxt.n_in:
+        if self.layers[0].inputs not in (None, (-1,)):
+            raise InputError(f"layer {self.layers[0].name!r} (the first) can only read the network input; "
+                             f"got inputs = {list(self.layers[0].inputs)}")
+        for k, nxt in enumerate(self.layers[1:], start=1):
+            sources = self.sources(k)
+            late = [s for s in sources if s >= k]
+            if late or len(set(sources)) != len(sources):
+                why = (f"layer {late[0]} is not earlier (layers read earlier layers only: a cycle would make "
+                       "the network recurrent, which the chip does not run)") if late else "a source is repeated"
+                raise InputError(f"layer {nxt.name!r} (number {k}): inputs = {list(sources)}: {why}")
+            width = sum(self.layers[s].n_out for s in sources if s >= 0) + (self.n_inputs if -1 in sources else 0)
+            if width != nxt.n_in:
+                names = ", ".join("input" if s < 0 else repr(self.layers[s].name) for s in sources)
                 raise InputError(
-                    f"layer {nxt.name!r} has {nxt.n_in} inputs but layer {prev.name!r} has {prev.n_out} outputs"
+                    f"layer {nxt.name!r} has {nxt.n_in} inputs but its sources ({names}) give {width}"
                 )
         if any(not layer.fire for layer in self.layers[:-1]):
             raise InputError("only the last layer may be a membrane-readout (fire = False) layer")
@@ -177,6 +203,21 @@ class Network:
     @property
     def n_inputs(self) -> int:
         return self.layers[0].n_in
+
+    def sources(self, k: int) -> tuple[int, ...]:
+        """Layer ``k``'s sources, in the order its inputs are concatenated (``-1`` is the network input)."""
+        inputs = self.layers[k].inputs
+        return inputs if inputs is not None else (k - 1,)
+
+    @property
+    def is_chain(self) -> bool:
+        """True when every layer reads only the layer before it (or the input, for layer 0)."""
+        return all(self.sources(k) == (k - 1,) for k in range(len(self.layers)))
+
+    def layer_input(self, k: int, spikes_in: np.ndarray, outputs: list[np.ndarray]) -> np.ndarray:
+        """Layer ``k``'s input spikes ``(B, T, n_in)``: its sources' outputs concatenated in order."""
+        parts = [spikes_in if s < 0 else outputs[s] for s in self.sources(k)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
 
     @property
     def n_outputs(self) -> int:
@@ -274,6 +315,7 @@ def _layer_from_header(k: int, h: object, arrays: dict[str, np.ndarray]) -> Laye
         fire=h["fire"],
         name=name,
         shape=h.get("shape"),
+        inputs=h.get("inputs"),
     )
     for key, actual in (("n_in", layer.n_in), ("n_out", layer.n_out)):
         if key in h and h[key] != actual:
@@ -310,8 +352,8 @@ def simulate_network(network: Network, rasters: np.ndarray, v_bits: int) -> list
     B, T, _ = batch.shape
     lo, hi = -(1 << (v_bits - 1)), (1 << (v_bits - 1)) - 1
     results = []
-    spikes_in = batch
-    for layer in network.layers:
+    for k, layer in enumerate(network.layers):
+        spikes_in = network.layer_input(k, batch, [spikes for _, spikes in results])
         w = layer.weights.astype(np.int64)
         # float64 products of 0/1 spikes with integer weights are exact (|sums| << 2**53)
         w_pos = np.maximum(w, 0).astype(np.float64)
@@ -345,7 +387,6 @@ def simulate_network(network: Network, rasters: np.ndarray, v_bits: int) -> list
             mem[:, t] = v
             out[:, t] = fired
         results.append((mem, out))
-        spikes_in = out
     return results
 
 
@@ -357,8 +398,8 @@ def simulate_network_reference(
     B, T, _ = batch.shape
     lo, hi = -(1 << (v_bits - 1)), (1 << (v_bits - 1)) - 1
     results = []
-    spikes_in = batch
-    for layer in network.layers:
+    for k, layer in enumerate(network.layers):
+        spikes_in = network.layer_input(k, batch, [spikes for _, spikes in results])
         w = layer.weights.astype(np.int64)
         mem = np.zeros((B, T, layer.n_out), np.int32)
         out = np.zeros((B, T, layer.n_out), np.uint8)
@@ -380,7 +421,6 @@ def simulate_network_reference(
                 mem[b, t] = v
                 out[b, t] = fired
         results.append((mem, out))
-        spikes_in = out
     return results
 
 

@@ -214,3 +214,85 @@ def test_layer_values_beyond_every_chip_are_refused():
         Layer(w, b, threshold=2**31, name="x")
     # the ends are accepted
     assert Layer(w * -32768, b + 2**31 - 1, threshold=-1, leak_shift=31, name="x").threshold == -1
+
+
+# ------------------------------------------------------------------ branching and residual graphs
+def _layer(weights, threshold, inputs=None, name=""):
+    w = np.array(weights, np.int32)
+    return Layer(w, np.zeros(w.shape[1], np.int32), threshold=threshold, inputs=inputs, name=name,
+                 reset="zero")
+
+
+def test_residual_add_by_hand():
+    # input x (2 wide) -> a: one neuron, weights [1, 1], threshold 1 (an OR of the inputs)
+    # res reads (a, input): weights [W_a; W_x] = [[2], [1], [1]], threshold 3, membrane readout
+    # x = [1, 0]: a fires (1 >= 1); res integrates a then x: 2 + 1 = 3
+    # x = [0, 0]: a silent; res = 0
+    # x = [1, 1]: a fires; res = 2 + 1 + 1 = 4
+    net = Network([
+        _layer([[1], [1]], 1, name="a"),
+        Layer(np.array([[2], [1], [1]], np.int32), np.zeros(1, np.int32), threshold=3, fire=False,
+              inputs=(0, -1), name="res"),
+    ])
+    x = np.array([[[1, 0]], [[0, 0]], [[1, 1]]], np.uint8)  # (B=3, T=1, 2)
+    for run in (simulate_network, simulate_network_reference):
+        mem = run(net, x, v_bits=8)[1][0]
+        assert mem[:, 0, 0].tolist() == [3, 0, 4]
+    assert not net.is_chain and net.sources(1) == (0, -1)
+
+
+def test_branches_concatenate_in_the_listed_order():
+    # two branches from the input: b0 copies input 0, b1 copies input 1 (threshold 1);
+    # merge reads (b1, b0): its weight rows are [from b1; from b0] = [[10], [1]] -> x = [1, 0] gives 1, [0, 1] gives 10
+    net = Network([
+        _layer([[1], [0]], 1, name="b0"),
+        _layer([[0], [1]], 1, inputs=(-1,), name="b1"),
+        Layer(np.array([[10], [1]], np.int32), np.zeros(1, np.int32), threshold=1, fire=False,
+              inputs=(1, 0), name="merge"),
+    ])
+    x = np.array([[[1, 0]], [[0, 1]]], np.uint8)
+    for run in (simulate_network, simulate_network_reference):
+        assert run(net, x, v_bits=8)[2][0][:, 0, 0].tolist() == [1, 10]
+
+
+def test_dag_round_trips_through_a_file(tmp_path):
+    net = Network([_layer([[1], [1]], 1), _layer([[1], [1], [1]], 1, inputs=(0, -1))])
+    back = Network.load(net.save(tmp_path / "dag.npz"))
+    assert [layer.inputs for layer in back.layers] == [None, (0, -1)]
+    header = json.loads(bytes(np.load(tmp_path / "dag.npz")["header"]).decode())
+    assert "inputs" not in header["layers"][0] and header["layers"][1]["inputs"] == [0, -1]
+
+
+@pytest.mark.parametrize(
+    "inputs, message",
+    [
+        ((1,), "not earlier"),  # itself: a cycle
+        ((0, 0), "repeated"),
+        ((0, -1), "sources"),  # widths: 1 + 2 = 3 inputs, the layer has 1
+        ((), "non-empty"),
+        ((0.5,), "whole number"),
+    ],
+)
+def test_bad_inputs_are_named(inputs, message):
+    with pytest.raises(InputError, match=message):
+        Network([_layer([[1], [1]], 1), _layer([[1]], 1, inputs=inputs)])
+
+
+def test_first_layer_reads_only_the_input():
+    with pytest.raises(InputError, match="first"):
+        Network([_layer([[1]], 1, inputs=(0,))])
+
+
+def test_random_dag_fast_path_equals_reference():
+    rng = np.random.default_rng(7)
+    sizes = [12, 9, 7]
+    layers = [_layer(rng.integers(-8, 8, (12, 9)), 5), _layer(rng.integers(-8, 8, (9, 7)), 5)]
+    layers.append(Layer(rng.integers(-60, 60, (7 + 9 + 12, 4)).astype(np.int32), np.zeros(4, np.int32),
+                        threshold=9, inputs=(1, 0, -1)))  # saturates at v_bits = 6
+    net = Network(layers)
+    assert net.sizes == sizes + [4]
+    x = random_raster(rng, 5, 6, 12, 0.5)
+    fast, ref = simulate_network(net, x, 6), simulate_network_reference(net, x, 6)
+    for (m0, s0), (m1, s1) in zip(fast, ref):
+        np.testing.assert_array_equal(m0, m1)
+        np.testing.assert_array_equal(s0, s1)
