@@ -8,7 +8,7 @@ and :mod:`~hwsim.golden.chip` (the chip schedule, shared by every core type).
 from hwsim.golden.chip import CoreUnit, run_chip, simulate
 from hwsim.golden.core import GoldenCore, core_cycles, leak, saturate
 from hwsim.golden.host_port import host_timestep
-from hwsim.golden.router import deliver, route_cycles
+from hwsim.golden.router import deliver, deliver_partial_sums, route_cycles
 
-__all__ = ["simulate", "run_chip", "CoreUnit", "host_timestep", "route_cycles", "deliver", "GoldenCore", "core_cycles",
-           "leak", "saturate"]
+__all__ = ["simulate", "run_chip", "CoreUnit", "host_timestep", "route_cycles", "deliver", "deliver_partial_sums",
+           "GoldenCore", "core_cycles", "leak", "saturate"]

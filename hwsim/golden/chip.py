@@ -2,7 +2,8 @@
 
 :func:`run_chip` is the one chip schedule, whatever the core type: it runs one
 inference at a time, in the stage order of the spec, and counts every packet,
-hop and cycle. The cores are units with a ``step`` (:class:`CoreUnit`): the
+hop and cycle, and carries the partial sums of partial-sum chains (chip-spec
+§1.3). The cores are units with a ``step`` (:class:`CoreUnit`): the
 digital :class:`~hwsim.golden.core.GoldenCore` here (:func:`simulate`), the
 RRAM crossbar core in :mod:`hwsim.rram.golden`.
 """
@@ -18,7 +19,7 @@ from hwsim.encoding import as_raster_batch
 from hwsim.errors import ProgramError
 from hwsim.golden.core import GoldenCore
 from hwsim.golden.host_port import host_timestep
-from hwsim.golden.router import deliver, route_cycles
+from hwsim.golden.router import deliver, deliver_partial_sums, route_cycles
 from hwsim.program import ChipProgram
 from hwsim.result import COUNTER_NAMES, HOST_COUNTER_NAMES, RunResult
 
@@ -30,9 +31,15 @@ class CoreUnit(Protocol):
 
     v: list[int]
 
-    def step(self, spiking_axons: list[int], t: int) -> tuple[list[int], dict[str, int]]:
-        """Timestep ``t`` with these spiking axons: returns (spiking neurons ascending, activity counters
-        holding at least the :data:`~hwsim.result.COUNTER_NAMES` other than packets and hops)."""
+    def step(self, spiking_axons: list[int], t: int,
+             psums: list[int] | None = None) -> tuple[list[int], dict[str, int]]:
+        """Timestep ``t`` with these spiking axons (and, for a partial-sum receiver, this partial-sum buffer):
+        returns (spiking neurons ascending, activity counters holding at least the
+        :data:`~hwsim.result.COUNTER_NAMES` other than packets and hops)."""
+        ...
+
+    def partial_sums(self) -> list[tuple[int, int]]:
+        """``(neuron, membrane)`` of every nonzero membrane, ascending (sent by a partial-sum core, chip-spec §1.3)."""
         ...
 
 
@@ -47,13 +54,16 @@ def run_chip(
     """The chip schedule of chip-spec §1 over a ``(B, T, n_inputs)`` 0/1 raster batch.
 
     Per timestep: the host port delivers the inputs; then stage by stage every
-    core of the stage steps on its inbox and routes its spikes; the timestep
-    takes ``barrier + host route + sum over stages (max compute + max route)``.
+    core of the stage steps on its inbox (and a partial-sum receiver on its
+    partial-sum buffer) and routes its spikes (a partial-sum core: its nonzero
+    membranes, chip-spec §1.3); the timestep takes
+    ``barrier + host route + sum over stages (max compute + max route)``.
 
     Args:
         program: A validated chip program.
         batch: The input rasters.
-        new_units: ``new_units(b)`` gives fresh units (state at reset) for image ``b``, in program order.
+        new_units: ``new_units(b)`` gives fresh units (state at reset) for image ``b``, in program order;
+            the units of partial-sum receivers must run MERGE (:attr:`hwsim.golden.core.GoldenCore.psum_receiver`).
         record: Also keep every core's membranes and spikes per timestep.
         on_step: Called as ``on_step(b, t, k, unit, counters)`` after core ``k`` stepped, to keep
             what a core type reports beyond the digital counters.
@@ -79,11 +89,16 @@ def run_chip(
     membranes = [np.zeros((B, T, cp.n_neurons), np.int32) for cp in cores] if record else None
     core_spikes = [np.zeros((B, T, cp.n_neurons), np.uint8) for cp in cores] if record else None
     K = {name: k for k, name in enumerate(COUNTER_NAMES)}
+    # Every core of a chip with partial sums has an N-word buffer (chip-spec §1.3); only the receivers'
+    # can ever hold a nonzero word, so only theirs are kept.
+    receivers = sorted(program.psum_receivers())
 
     for b in range(B):
         units = new_units(b)  # fresh state per inference
         for t in range(T):
+            # fresh every timestep: both buffers are cleared at its end (chip-spec §2.2 step 5)
             inboxes: dict[int, list[int]] = {cp.core: [] for cp in cores}
+            psum_buffers: dict[int, list[int]] = {c: [0] * chip.core.neurons for c in receivers}
             host = host_timestep(batch[b, t], program.host_routes, inboxes, host_hops, host_max_hops,
                                  chip.hop_latency_cycles)  # fmt: skip
             host_counters[b, t] = host
@@ -93,8 +108,12 @@ def run_chip(
                 for k, (cp, unit) in enumerate(zip(cores, units)):
                     if cp.stage != s:
                         continue
-                    spikes, c = unit.step(inboxes[cp.core], t)
-                    c["packets"], c["hops"] = deliver(spikes, cp.routes, inboxes, core_hops[cp.core])
+                    spikes, c = unit.step(inboxes[cp.core], t, psum_buffers.get(cp.core))
+                    if cp.psum_out:  # never fires (fire = 0): sends its nonzero membranes instead
+                        c["packets"], c["hops"] = deliver_partial_sums(unit.partial_sums(), cp.routes, psum_buffers,
+                                                                       core_hops[cp.core])
+                    else:
+                        c["packets"], c["hops"] = deliver(spikes, cp.routes, inboxes, core_hops[cp.core])
                     for name in COUNTER_NAMES:
                         counters[b, t, k, K[name]] = c[name]
                     if on_step is not None:
@@ -148,4 +167,9 @@ def simulate(program: ChipProgram, rasters: np.ndarray, record: bool = False) ->
             "cores (chip-spec §2): program an RRAM chip with hwsim.rram.program_chip and run hwsim.rram.simulate_rram"
         )
     batch = as_raster_batch(rasters, program.n_inputs)
-    return run_chip(program, batch, lambda b: [GoldenCore(chip.core, cp) for cp in program.cores], record)
+    receivers = program.psum_receivers()
+
+    def new_units(b: int) -> list[GoldenCore]:
+        return [GoldenCore(chip.core, cp, psum_receiver=cp.core in receivers) for cp in program.cores]
+
+    return run_chip(program, batch, new_units, record)

@@ -32,12 +32,17 @@ def leak(v: int, leak_shift: int) -> int:
     return v - (v >> leak_shift)
 
 
-def core_cycles(n_spiking_axons: int, n_groups: int) -> int:
-    """Cycles one core spends in a timestep (chip-spec §2.4)."""
+def core_cycles(n_spiking_axons: int, n_groups: int, psum_receiver: bool = False) -> int:
+    """Cycles one core spends in a timestep (chip-spec §2.4).
+
+    A partial-sum receiver (chip-spec §1.3) spends ``G`` MERGE cycles every
+    timestep, whether or not a partial sum arrived.
+    """
+    merge = n_groups if psum_receiver else 0
     integrate = n_spiking_axons * n_groups
     if n_spiking_axons > 0:
         integrate += SRAM_READ_LATENCY_CYCLES
-    return CORE_START_CYCLES + integrate + n_groups + CORE_DONE_CYCLES
+    return CORE_START_CYCLES + merge + integrate + n_groups + CORE_DONE_CYCLES
 
 
 @dataclass
@@ -58,16 +63,24 @@ class GoldenCore:
     Equations, per timestep (chip-spec §2.2)::
 
         v = 0                               if integration == discontinuous
+        v[j] = sat(v[j] + psum[j])          if a partial-sum receiver (MERGE, §1.3)
         for a in spiking axons, ascending:  v[j] = sat(v[j] + w[a][j])
         v = sat(v + bias);  v -= v >> leak_shift
         spike = fire and v >= threshold
         v = v - threshold (subtract) | 0 (zero)   where spike
+
+    A partial-sum core (``program.psum_out``, chip-spec §1.3) never fires and
+    its UPDATE leaves ``v`` as it is (validation fixes its registers); what it
+    emits is :meth:`partial_sums`, routed by the chip schedule.
     """
 
     config: CoreConfig
     program: CoreProgram
     #: The threshold register; the program's unless given (an RRAM chip instance may be tuned).
     threshold: int | None = None
+    #: A partial-sum receiver (chip-spec §1.3): some partial-sum core routes to it, so it runs MERGE
+    #: every timestep. Fixed by the whole program (:meth:`hwsim.program.ChipProgram.psum_receivers`).
+    psum_receiver: bool = False
     v: list[int] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -87,6 +100,17 @@ class GoldenCore:
         """START phase: discontinuous integration restarts every membrane at 0."""
         if self.program.integration == "discontinuous":
             self.v = [0] * self.n_neurons
+
+    def merge(self, psums: list[int] | None) -> None:
+        """MERGE phase (chip-spec §2.2 step 1b): add the partial-sum buffer, one saturating add per neuron.
+
+        ``psums`` is the core's ``N``-word partial-sum buffer (None: all 0, no packet arrived).
+        """
+        if psums is None:
+            return  # adding 0 to a v_bits value leaves it unchanged
+        bits = self.config.v_bits
+        for j in range(self.n_neurons):
+            self.v[j] = saturate(self.v[j] + psums[j], bits)
 
     def integrate(self, spiking_axons: list[int], t: int = 0) -> None:
         """INTEGRATE phase: add the weight row of each spiking axon, ascending, saturating per add.
@@ -112,12 +136,32 @@ class GoldenCore:
             self.v[j] = v
         return spikes
 
-    def step(self, spiking_axons: list[int], t: int = 0) -> tuple[list[int], dict[str, int]]:
-        """Timestep ``t``: START, INTEGRATE, UPDATE. Returns (spiking neurons, this core's activity counters)."""
+    def step(self, spiking_axons: list[int], t: int = 0,
+             psums: list[int] | None = None) -> tuple[list[int], dict[str, int]]:
+        """Timestep ``t``: START, MERGE (receivers only), INTEGRATE, UPDATE.
+
+        Args:
+            spiking_axons: The input-spike buffer of this timestep.
+            t: The timestep.
+            psums: The partial-sum buffer of this timestep (``N`` words; None means all 0). Used only
+                by a partial-sum receiver; other cores have no MERGE phase.
+
+        Returns:
+            (spiking neurons ascending, this core's activity counters).
+        """
         self.start()
+        if self.psum_receiver:
+            self.merge(psums)
         self.integrate(spiking_axons, t)
         spikes = self.update()
         return spikes, self.activity(len(spiking_axons), spikes)
+
+    def partial_sums(self) -> list[tuple[int, int]]:
+        """EMIT of a partial-sum core (chip-spec §2.2 step 4): ``(j, v[j])`` of each nonzero membrane, ascending ``j``.
+
+        A zero partial sum adds nothing at the receiver, so it is not sent (zero-skipping).
+        """
+        return [(j, v) for j, v in enumerate(self.v) if v != 0]
 
     def activity(self, n_spk: int, spikes: list[int]) -> dict[str, int]:
         """Activity counters of a timestep with ``n_spk`` spiking axons (chip-spec §2.4-2.5)."""
@@ -127,6 +171,6 @@ class GoldenCore:
             "synaptic_ops": n_spk * self.n_neurons,
             "neuron_updates": self.n_neurons,
             "output_spikes": len(spikes),
-            "cycles": core_cycles(n_spk, self.n_groups),
+            "cycles": core_cycles(n_spk, self.n_groups, self.psum_receiver),
         }
         return counters
