@@ -29,12 +29,18 @@ __all__ = [
     "CORE_ACTIONS",
     "HOST_ACTIONS",
     "STATIC_ACTIONS",
+    "PSUM_ACTIONS",
+    "PSUM_STATIC_ACTIONS",
+    "PSUM_SENDERS",
+    "PSUM_RECEIVERS",
     "ActionCounts",
     "EnergyReport",
     "action_counts",
     "core_storage_bits",
     "describe_action",
+    "describe_psum_action",
     "estimate",
+    "psum_buffer_bits",
     "price_actions",
     "layer_name",
 ]
@@ -84,6 +90,32 @@ STATIC_ACTIONS: dict[tuple[str, str], str] = {
     ("core.storage", "leak_bit"): "core_storage_bits(chip) per mesh core, for the runtime",
 }
 
+# Partial sums (chip-spec §1.3), counted only on chips with core.partial_sums = true, each over one role of
+# cores: the partial-sum cores (psum_out, the senders: every packet they send is a partial-sum packet, since
+# they never fire) or the receivers (ChipProgram.psum_receivers(), which run MERGE in every timestep).
+PSUM_SENDERS = "psum_out cores"
+PSUM_RECEIVERS = "psum receivers"
+#: ``(component, action) -> (role, terms)``: what each partial-sum action counts, over the cores of one role.
+#: A sender's packets are counted by these actions instead of ``core.router/send_packet``; their hops stay in
+#: ``noc.link/hop`` (the address part of the flit) and their v_bits payload is priced per bit and traversal.
+PSUM_ACTIONS: dict[tuple[str, str], tuple[str, tuple[Term, ...]]] = {
+    ("core.router", "send_psum_packet"): (PSUM_SENDERS, (Term("packets"),)),
+    ("core.router", "psum_payload_bit"): (PSUM_SENDERS, (Term("packets", ("v_bits",)),)),
+    ("noc.link", "psum_payload_bit"): (PSUM_SENDERS, (Term("hops", ("v_bits",)),)),
+    # the word write at delivery happens in the receiver's buffer but is booked with the sender, which counts
+    # the packets (in a mapped chain sender and receiver are stages of the same layer part)
+    ("core.psum_buffer", "write_bit"): (PSUM_SENDERS, (Term("packets", ("v_bits",)),)),
+    # MERGE, per neuron and timestep of a receiver (its neuron_updates, chip-spec §1.3 "Counters"):
+    # one buffer word read (read-and-clear), one saturating add, the membrane read and written back
+    ("core.psum_buffer", "read_bit"): (PSUM_RECEIVERS, (Term("neuron_updates", ("v_bits",)),)),
+    ("core.psum_buffer", "merge_add_bit"): (PSUM_RECEIVERS, (Term("neuron_updates", ("v_bits",)),)),
+    ("core.membrane_rf", "merge_access_bit"): (PSUM_RECEIVERS, (Term("neuron_updates", ("v_bits",), 2),)),
+}
+#: Leakage of the N x v_bits partial-sum buffer of every mesh core of a chip with partial sums.
+PSUM_STATIC_ACTIONS: dict[tuple[str, str], str] = {
+    ("core.psum_buffer", "leak_bit"): "psum_buffer_bits(chip) per mesh core, for the runtime",
+}
+
 HOST_LAYER = "host"
 IDLE_LAYER = "idle cores"
 STATIC_COMPONENT = "leakage"
@@ -92,6 +124,11 @@ STATIC_COMPONENT = "leakage"
 def describe_action(key: tuple[str, str]) -> str:
     """The count of a digital-core action as text, e.g. ``"sram_word_reads * lanes * w_bits"``."""
     return " + ".join(term.text() for term in CORE_ACTIONS[key])
+
+
+def describe_psum_action(key: tuple[str, str]) -> str:
+    """The count of a partial-sum action as text, e.g. ``"packets * v_bits"`` (over the cores of its role)."""
+    return " + ".join(term.text() for term in PSUM_ACTIONS[key][1])
 
 
 def key_name(key: tuple[str, str]) -> str:
@@ -103,6 +140,12 @@ def core_storage_bits(chip: ChipConfig) -> int:
     """Stored bits of one core: weight SRAM, membrane and bias registers, input bitmap."""
     cc = chip.core
     return cc.axons * cc.neurons * cc.w_bits + 2 * cc.neurons * cc.v_bits + cc.axons
+
+
+def psum_buffer_bits(chip: ChipConfig) -> int:
+    """Bits of one core's partial-sum buffer: ``N x v_bits`` on chips with partial sums, else 0."""
+    cc = chip.core
+    return cc.neurons * cc.v_bits if cc.partial_sums else 0
 
 
 def layer_name(label: str, stage: int) -> str:
@@ -122,6 +165,8 @@ class ActionCounts:
         cycles: ``(B,)`` chip cycles of each inference.
         storage_bits_per_core: Stored (leaking) bits of one core.
         n_mesh_cores: Cores on the mesh, all of which leak.
+        psum_buffer_bits_per_core: Bits of one core's partial-sum buffer (0 without partial sums), priced
+            with :data:`PSUM_STATIC_ACTIONS`.
     """
 
     core: dict[tuple[str, str], np.ndarray]
@@ -130,10 +175,12 @@ class ActionCounts:
     cycles: np.ndarray
     storage_bits_per_core: int
     n_mesh_cores: int
+    psum_buffer_bits_per_core: int = 0
 
 
 def action_counts(result: RunResult, program: ChipProgram) -> ActionCounts:
-    """Turn a run's counters into action counts (see :data:`CORE_ACTIONS`).
+    """Turn a run's counters into action counts (see :data:`CORE_ACTIONS`, and :data:`PSUM_ACTIONS` on chips
+    with partial sums).
 
     Raises:
         InputError: the result does not belong to the program.
@@ -157,6 +204,16 @@ def action_counts(result: RunResult, program: ChipProgram) -> ActionCounts:
         return total
 
     core = {key: count(terms) for key, terms in CORE_ACTIONS.items()}
+    if cc.partial_sums:
+        # chips without partial sums skip this block, so their counts (and energies) stay bit for bit
+        senders = np.array([cp.psum_out for cp in program.cores], bool)
+        receiver_ids = program.psum_receivers()
+        receivers = np.array([cp.core in receiver_ids for cp in program.cores], bool)
+        role = {PSUM_SENDERS: senders, PSUM_RECEIVERS: receivers}
+        # a psum_out core never fires, so all its packets are partial-sum packets: spike packets are the others'
+        core[("core.router", "send_packet")] = np.where(~senders, core[("core.router", "send_packet")], 0)
+        for key, (who, terms) in PSUM_ACTIONS.items():
+            core[key] = np.where(role[who], count(terms), 0)
     host = {key: result.host_counter(name).sum(axis=1, dtype=np.int64) for key, name in HOST_ACTIONS.items()}
     cycles = result.cycles_per_inference.astype(np.int64)  # sum of chip-spec §1.2 timestep_cycles
     return ActionCounts(
@@ -166,6 +223,7 @@ def action_counts(result: RunResult, program: ChipProgram) -> ActionCounts:
         cycles=cycles,
         storage_bits_per_core=core_storage_bits(chip),
         n_mesh_cores=chip.n_cores,
+        psum_buffer_bits_per_core=psum_buffer_bits(chip),
     )
 
 
@@ -374,6 +432,17 @@ def price_actions(
     static = leak_per_core * counts.n_mesh_cores  # idle cores leak too (chip-spec §1.2)
     by_action[key_name(static_key)] = static
     act_counts[key_name(static_key)] = np.full(B, counts.storage_bits_per_core * counts.n_mesh_cores, np.float64)
+    if counts.psum_buffer_bits_per_core:  # chips with partial sums only: the others keep their exact sums
+        (psum_key,) = PSUM_STATIC_ACTIONS
+        psum_power_uw = s * table.static_power_uw(*psum_key) * counts.psum_buffer_bits_per_core
+        psum_leak_per_core = psum_power_uw * counts.runtime_us
+        psum_static = psum_leak_per_core * counts.n_mesh_cores
+        by_action[key_name(psum_key)] = psum_static
+        act_counts[key_name(psum_key)] = np.full(B, counts.psum_buffer_bits_per_core * counts.n_mesh_cores,
+                                                 np.float64)
+        core_power_uw = core_power_uw + psum_power_uw
+        leak_per_core = leak_per_core + psum_leak_per_core
+        static = static + psum_static
     by_component[STATIC_COMPONENT] = static
 
     by_core = per_core_dyn + leak_per_core[:, None]
