@@ -14,20 +14,26 @@ Tables live in ``hwsim/energy/tables/<technology>.toml``; see ``docs/energy.md``
 from hwsim.energy.model import (
     CORE_ACTIONS,
     HOST_ACTIONS,
+    PSUM_ACTIONS,
+    PSUM_STATIC_ACTIONS,
     STATIC_ACTIONS,
     ActionCounts,
     EnergyReport,
     action_counts,
     core_storage_bits,
     describe_action,
+    describe_psum_action,
     estimate,
     layer_name,
+    psum_buffer_bits,
 )
 from hwsim.energy.table import EnergyTable, EnergyTableError, TableEntry, load_table, table_names
 
 __all__ = [
     "CORE_ACTIONS",
     "HOST_ACTIONS",
+    "PSUM_ACTIONS",
+    "PSUM_STATIC_ACTIONS",
     "STATIC_ACTIONS",
     "ActionCounts",
     "EnergyReport",
@@ -37,8 +43,10 @@ __all__ = [
     "action_counts",
     "core_storage_bits",
     "describe_action",
+    "describe_psum_action",
     "estimate",
     "layer_name",
     "load_table",
+    "psum_buffer_bits",
     "table_names",
 ]

@@ -379,3 +379,154 @@ def test_levels_use_the_core_full_scale():
     d_g = IDEAL_RRAM.g_on_us / 128  # G_off = 0 (finite_on_off off)
     assert xb.g_plus_us.tolist() == [[80 * d_g, 0.0], [0.0, 16 * d_g]]
     assert xb.g_minus_us.tolist() == [[0.0, 48 * d_g], [0.0, 0.0]]
+
+
+# =============================================== §1.3: partial-sum chains (fan-in beyond one core)
+#
+# Each case runs on the golden model and on the engine separately ("implementation"), and each checks the
+# numbers worked out below from §1.2, §1.3, §2.2 and §2.4, so a failure names the implementation that is off.
+# The chips are the 1 x 4 row above (hops = column distance, barrier 4, 2 cycles per hop) with
+# core.partial_sums = true.
+
+IMPLEMENTATIONS = ("golden", "engine")
+PSUM_CHIP = DIGITAL.replace(name="row4_psum", core=CoreConfig(axons=2, neurons=2, lanes=1, w_bits=4, v_bits=8,
+                                                               partial_sums=True))
+
+
+def _psum_core(core, stage, weights, dest_core) -> CoreProgram:
+    # a partial-sum core as §6 requires it: fire 0, discontinuous, leak 0, bias 0, one route of all its neurons
+    # to the same neurons of the next core of the chain (src_lo 0, src_hi n_neurons, offset 0, as the mapper does)
+    n = np.asarray(weights).shape[1]
+    return _core(core, stage, weights, routes=(Route(dest_core, 0, n, 0),), fire=False, psum_out=True)
+
+
+def run_on(implementation: str, program: ChipProgram, raster: np.ndarray) -> RunResult:
+    program.validate()
+    if implementation == "golden":
+        return simulate(program, raster, record=True)
+    return Chip.from_program(program).run(raster, record=True)
+
+
+def _chain2(chip: ChipConfig, w1, w2) -> ChipProgram:
+    # core 1 (stage 0, partial-sum core) -> core 2 (stage 1, membrane-readout output core), 1 hop apart.
+    # Inputs 0, 1 -> core 1 axons 0, 1 (1 hop from the host port); inputs 2, 3 -> core 2 axons 0, 1 (2 hops).
+    # Neuron j of the 4-input layer part is neuron j of both cores: rows 0-1 of its weights in core 1, rows 2-3
+    # in core 2.
+    return ChipProgram(chip=chip,
+                       cores=(_psum_core(1, 0, w1, dest_core=2), _core(2, 1, w2, output_offset=0, fire=False)),
+                       host_routes=(Route(1, 0, 2, 0), Route(2, 2, 4, 0)), n_inputs=4)
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_a_two_core_chain_adds_the_partial_sums_and_pays_merge(implementation):
+    w1, w2 = [[3, -2], [4, 1]], [[1, 2], [5, 1]]
+    raster = np.array([[1, 1, 1, 1], [0, 0, 0, 0], [1, 0, 0, 1]], np.uint8)
+    res = run_on(implementation, _chain2(PSUM_CHIP, w1, w2), raster)
+    # t0, every input spikes. Core 1: v = [3 + 4, -2 + 1] = [7, -1]; fire = 0 and UPDATE changes nothing, so its
+    # end-of-timestep membranes are [7, -1]: both nonzero, two partial-sum packets of 1 hop each.
+    # Core 2: MERGE v = [0 + 7, 0 - 1] = [7, -1], then axon 0: [8, 1], axon 1: [13, 2] = the unsplit sums
+    # (3 + 4 + 1 + 5 = 13, -2 + 1 + 2 + 1 = 2).
+    # t1, no input: core 1's membranes are 0 (discontinuous), nothing is sent; core 2 merges a cleared buffer: [0, 0].
+    # t2, inputs 0 and 3: core 1 v = [3, -2] (two packets); core 2 merges [3, -2], then its axon 1: [8, -1].
+    assert res.output_membranes[0].tolist() == [[13, 2], [0, 0], [8, -1]]
+    assert res.membranes[0][0].tolist() == [[7, -1], [0, 0], [3, -2]]  # core 1 = what it sent
+    assert res.output_spikes.sum() == 0
+    c = res.counters[0]  # (T, cores, counters); core 1 is k = 0, core 2 is k = 1
+    # packets = nonzero partial sums (§1.3), hops = 1 each (core 1 -> core 2); the output core sends nothing
+    assert c[:, 0, K["packets"]].tolist() == [2, 0, 2] and c[:, 0, K["hops"]].tolist() == [2, 0, 2]
+    assert c[:, 1, K["packets"]].tolist() == [0, 0, 0] and c[:, 1, K["hops"]].tolist() == [0, 0, 0]
+    assert c[:, :, K["output_spikes"]].sum() == 0
+    # §2.5: neuron_updates = n_neurons every timestep, synaptic_ops = n_spk * n_neurons
+    assert c[:, :, K["neuron_updates"]].tolist() == [[2, 2]] * 3
+    assert c[:, :, K["synaptic_ops"]].tolist() == [[4, 4], [0, 0], [2, 2]]
+    # §2.4 with G = 2 (one lane): core 1 (not a receiver) 1 + (n_spk * 2 + 1 if n_spk) + 2 + 1:
+    # t0 9, t1 4, t2 7. Core 2 (receiver) adds MERGE = G = 2 every timestep: t0 1 + 2 + 5 + 2 + 1 = 11,
+    # t1 1 + 2 + 0 + 2 + 1 = 6, t2 1 + 2 + 3 + 2 + 1 = 9.
+    assert c[:, :, K["cycles"]].tolist() == [[9, 11], [4, 6], [7, 9]]
+    # §1.2: core 1's route: packets + 2 * 1 hop = 4 when it sends. Host: max hops over its entries = 2;
+    # t0 4 packets, hops 1 + 1 + 2 + 2 = 6, route 4 + 2 * 2 = 8; t1 nothing; t2 2 packets, hops 1 + 2, route 6.
+    assert res.host_counters[0].tolist() == [[4, 6, 8], [0, 0, 0], [2, 3, 6]]
+    # timestep = barrier 4 + host route + stage 0 (core 1 + its route) + stage 1 (core 2)
+    assert res.timestep_cycles[0].tolist() == [4 + 8 + (9 + 4) + 11, 4 + 0 + 4 + 6, 4 + 6 + (7 + 4) + 9]
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_zero_partial_sums_are_not_sent(implementation):
+    # core 1 weights: neuron 0 gets +3 then -3 (zero at the end although both axons touched it), neuron 1 gets 2 + 1
+    w1, w2 = [[3, 2], [-3, 1]], [[1, 1], [1, 1]]
+    raster = np.array([[1, 1, 0, 0]], np.uint8)  # only core 1's inputs spike
+    res = run_on(implementation, _chain2(PSUM_CHIP, w1, w2), raster)
+    # core 1 ends with v = [0, 3]: one packet (neuron 1, value 3, 1 hop); neuron 0's zero is skipped (§2.2 step 4)
+    assert res.membranes[0][0, 0].tolist() == [0, 3]
+    assert res.counters[0, 0, 0, K["packets"]] == 1 and res.counters[0, 0, 0, K["hops"]] == 1
+    # core 2 merges [0, 3] and has no spiking axon of its own
+    assert res.output_membranes[0, 0].tolist() == [0, 3]
+    # cycles: core 1 1 + (2 * 2 + 1) + 2 + 1 = 9, route 1 packet + 2 * 1 = 3 (it would be 4 with the zero sent);
+    # core 2 1 + 2 + 0 + 2 + 1 = 6; host 2 packets of 1 hop, max hops over its entries 2: route 2 + 4 = 6
+    assert res.counters[0, 0, :, K["cycles"]].tolist() == [9, 6]
+    assert res.host_counters[0, 0].tolist() == [2, 2, 6]
+    assert res.timestep_cycles[0].tolist() == [4 + 6 + (9 + 3) + 6]
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_the_chain_fixes_the_order_of_saturating_additions(implementation):
+    # v_bits = 8: membranes saturate to -128..127 after every single addition (§2.2); w_bits = 7: -64..63
+    chip = PSUM_CHIP.replace(core=CoreConfig(axons=2, neurons=2, lanes=1, w_bits=7, v_bits=8, partial_sums=True))
+    w1, w2 = [[63, -64], [63, -64]], [[63, -1], [-64, 63]]
+    res = run_on(implementation, _chain2(chip, w1, w2), np.array([[1, 1, 1, 1]], np.uint8))
+    # Core 1: neuron 0: 63, 126; neuron 1: -64, -128 (reached exactly, no clamp). Both sent.
+    assert res.membranes[0][0, 0].tolist() == [126, -128]
+    # §1.3 order at core 2: the partial sum first (MERGE), then its own axons ascending:
+    #   neuron 0: 0 + 126 = 126; + 63 = 189 -> 127; - 64 = 63
+    #   neuron 1: 0 - 128 = -128; - 1 = -129 -> -128; + 63 = -65
+    # Another order gives another result: own axons first and the partial sum last (arrival order of a
+    # buffer read after INTEGRATE) gives 63 - 64 + 126 = 125 and -1 + 63 - 128 = -66, which is also the
+    # unsaturated sum. The chain's 63 equals the unsplit neuron's ascending-input result (63, 126, 127, 63).
+    assert res.output_membranes[0, 0].tolist() == [63, -65]
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_a_receiver_pays_merge_cycles_when_no_partial_sum_arrives(implementation):
+    # 4-neuron cores with 2 lanes; both cores use 3 neurons, so G = ceil(3 / 2) = 2 (not n_neurons = 3)
+    chip = PSUM_CHIP.replace(core=CoreConfig(axons=2, neurons=4, lanes=2, w_bits=4, v_bits=8, partial_sums=True))
+    w1 = [[1, 2, -3], [-1, -2, 3]]  # with both axons spiking, every partial sum is 0
+    program = ChipProgram(chip=chip,
+                          cores=(_psum_core(1, 0, w1, dest_core=2),
+                                 _core(2, 1, [[4, 5, 6]], output_offset=0, fire=False)),
+                          host_routes=(Route(1, 0, 2, 0), Route(2, 2, 3, 0)), n_inputs=3)
+    raster = np.array([[0, 0, 0], [0, 0, 1], [1, 1, 0]], np.uint8)
+    res = run_on(implementation, program, raster)
+    # t0: nothing anywhere. Core 1: 1 + 0 + G + 1 = 4. Core 2 is a receiver (fixed by the program): MERGE G = 2
+    # cycles even though no packet came: 1 + 2 + 0 + 2 + 1 = 6. No packets: timestep 4 + 0 + 4 + 6 = 14.
+    # t1: only input 2 (host -> core 2, 2 hops). Core 2: 1 + 2 + (1 * 2 + 1) + 2 + 1 = 9; host route
+    # 1 + 2 * 2 = 5; timestep 4 + 5 + 4 + 9 = 22. Core 2's membranes: its axon 0's weights [4, 5, 6].
+    # t2: core 1's two axons: 1 + (2 * 2 + 1) + 2 + 1 = 9, all partial sums 0, so no packet and no route
+    # cycles; core 2 again 6; host 2 packets of 1 hop, route 2 + 2 * 2 = 6; timestep 4 + 6 + 9 + 6 = 25.
+    c = res.counters[0]
+    assert c[:, :, K["cycles"]].tolist() == [[4, 6], [4, 9], [9, 6]]
+    assert c[:, 0, K["packets"]].tolist() == [0, 0, 0]
+    assert res.output_membranes[0].tolist() == [[0, 0, 0], [4, 5, 6], [0, 0, 0]]
+    assert res.timestep_cycles[0].tolist() == [14, 22, 25]
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_a_receiver_can_itself_send_partial_sums(implementation):
+    # a chain of 3: core 1 -> core 2 (receiver and partial-sum core) -> core 3 (output), 1 hop each.
+    # Inputs 0-1 -> core 1, 2-3 -> core 2, 4-5 -> core 3 (1, 2 and 3 hops from the host port).
+    program = ChipProgram(chip=PSUM_CHIP,
+                          cores=(_psum_core(1, 0, [[1, 2], [3, 4]], dest_core=2),
+                                 _psum_core(2, 1, [[5, 6], [7, -8]], dest_core=3),
+                                 _core(3, 2, [[1, 1], [1, 1]], output_offset=0, fire=False)),
+                          host_routes=(Route(1, 0, 2, 0), Route(2, 2, 4, 0), Route(3, 4, 6, 0)), n_inputs=6)
+    res = run_on(implementation, program, np.ones((1, 1, 6), np.uint8))
+    # core 1: [1 + 3, 2 + 4] = [4, 6]; core 2: MERGE [4, 6], + [5, 6] + [7, -8] = [16, 4]; core 3: MERGE [16, 4],
+    # + [1, 1] + [1, 1] = [18, 6] = the unsplit sums (1 + 3 + 5 + 7 + 1 + 1, 2 + 4 + 6 - 8 + 1 + 1)
+    assert [m[0, 0].tolist() for m in res.membranes] == [[4, 6], [16, 4], [18, 6]]
+    assert res.output_membranes[0, 0].tolist() == [18, 6]
+    # cycles (G = 2): core 1 1 + 5 + 2 + 1 = 9; cores 2 and 3 receive: 1 + 2 + 5 + 2 + 1 = 11.
+    # routes: cores 1 and 2 send 2 packets of 1 hop: 2 + 2 = 4. Host: 6 packets, hops 1+1+2+2+3+3 = 12, max 3,
+    # route 6 + 6 = 12. Timestep 4 + 12 + (9 + 4) + (11 + 4) + 11 = 55.
+    assert res.counters[0, 0, :, K["cycles"]].tolist() == [9, 11, 11]
+    assert res.counters[0, 0, :, K["packets"]].tolist() == [2, 2, 0]
+    assert res.host_counters[0, 0].tolist() == [6, 12, 12]
+    assert res.timestep_cycles[0].tolist() == [55]
