@@ -71,12 +71,12 @@ def random_raster(rng: np.random.Generator, batch: int, timesteps: int, n_inputs
 
 def psum_test_chip(
     mesh_rows: int = 3, mesh_cols: int = 4, *, axons: int = 8, neurons: int = 8, lanes: int = 2, w_bits: int = 4,
-    v_bits: int = 8, barrier_cycles: int = 4, hop_latency_cycles: int = 1, name: str = "psum_test",
+    v_bits: int = 6, barrier_cycles: int = 4, hop_latency_cycles: int = 1, name: str = "psum_test",
 ) -> ChipConfig:
     """A small digital chip with partial sums (``core.partial_sums = true``, chip-spec §1.3) for random programs.
 
-    Small cores make chains of 2..3 cores out of fan-ins of a few dozen inputs, and small ``v_bits``
-    make saturation likely with full-range weights.
+    Small cores make chains of 2..3 cores out of fan-ins of a few dozen inputs, and ``v_bits = 6``
+    (-32..31) makes saturation frequent with full-range 4-bit weights, in partial-sum cores too.
     """
     return ChipConfig(
         name=name, mesh_rows=mesh_rows, mesh_cols=mesh_cols, barrier_cycles=barrier_cycles,
@@ -281,7 +281,7 @@ def _psum_program_from_layout(rng: np.random.Generator, chip: ChipConfig, layout
                     if final:
                         f.update(
                             bias=bias[g_lo:g_hi].copy(),
-                            threshold=int(rng.integers(0, 3 * w_bound + 2)),
+                            threshold=int(rng.integers(0, min(3 * w_bound + 2, cc.v_max + 1))),
                             leak_shift=int(rng.integers(0, 3)),
                             integration=integration or INTEGRATION_MODES[int(rng.integers(len(INTEGRATION_MODES)))],
                             fire=out_fire if last else True,
