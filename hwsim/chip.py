@@ -42,6 +42,7 @@ from hwsim.kernels.layout import (
     CoreScratch,
     IncomingRoutes,
     NeuronArrays,
+    PartialSums,
     RoutingTable,
     SpikeLists,
     SramWeights,
@@ -82,7 +83,8 @@ class EnginePlan:
     stage: np.ndarray
     host: RoutingTable  # the host port (one sender)
     routes: RoutingTable  # the cores' routing entries (sender i = core i in stage order)
-    incoming: IncomingRoutes
+    incoming: IncomingRoutes  # spike routes into each core (axons)
+    psums: PartialSums  # partial-sum cores and the partial-sum routes into each core (neurons)
     neurons: NeuronArrays  # bias int16 (narrow variant) or int64
     weights: SramWeights  # int8 or int16
     consts: ChipConstants
@@ -286,8 +288,8 @@ class Chip:
 
         # The structures go in as plain tuples: Numba types a namedtuple argument through Python on
         # every call (~1 us each), a plain tuple in C; chip_pass names the fields again.
-        program_arrays = tuple(map(tuple, (plan.host, plan.routes, plan.incoming, plan.neurons, plan.weights,
-                                           plan.consts)))  # fmt: skip
+        program_arrays = tuple(map(tuple, (plan.host, plan.routes, plan.incoming, plan.psums, plan.neurons,
+                                           plan.weights, plan.consts)))  # fmt: skip
         outputs = tuple(outputs)
 
         def images(lo: int, hi: int, s: _Scratch) -> int:
@@ -347,6 +349,8 @@ class _Scratch:
             base=_i64(np.concatenate([[0], np.cumsum(sizes)[:-1]])),
             stride=plan.strides,
             counts=np.zeros((len(plan.strides), micro, T), np.int32),
+            # partial-sum values beside their neuron indices; nothing to hold without partial-sum cores
+            values=np.empty(int(sizes.sum()) if plan.psums.out.any() else 0, plan.acc_dtype),
         )
         n_max = int(plan.neurons.n_neurons.max())
         self.core = CoreScratch(
@@ -423,14 +427,18 @@ def _pack(program: ChipProgram) -> EnginePlan:
     order = tuple(sorted(range(len(program.cores)), key=lambda k: (program.cores[k].stage, k)))
     sender_of = {program.cores[k].core: i + 1 for i, k in enumerate(order)}
     incoming: dict[int, list[tuple[int, int, int, int]]] = {cp.core: [] for cp in program.cores}
+    psums_in: dict[int, list[tuple[int, int, int, int]]] = {cp.core: [] for cp in program.cores}
     for r in program.host_routes:
         incoming[r.dest_core].append((r.axon_offset, 0, r.src_lo, r.src_hi))
     for cp in program.cores:
+        # a partial-sum core's routes carry partial sums to neurons (chip-spec §1.3), not spikes to axons
+        into = psums_in if cp.psum_out else incoming
         for r in cp.routes:
-            incoming[r.dest_core].append((r.axon_offset, sender_of[cp.core], r.src_lo, r.src_hi))
+            into[r.dest_core].append((r.axon_offset, sender_of[cp.core], r.src_lo, r.src_hi))
     cores = [program.cores[k] for k in order]
     weights = [np.ascontiguousarray(cp.weights, dtype=wdt) for cp in cores]
     ins = [sorted(incoming[cp.core]) for cp in cores]
+    ps_ins = [sorted(psums_in[cp.core]) for cp in cores]
     hops = [[chip.hops(cp.core, r.dest_core) for r in cp.routes] for cp in cores]
     host_hops = [chip.hops(0, r.dest_core) for r in program.host_routes]
 
@@ -470,6 +478,14 @@ def _pack(program: ChipProgram) -> EnginePlan:
             lo=flat([[i[2] for i in row] for row in ins]),
             hi=flat([[i[3] for i in row] for row in ins]),
             offset=flat([[i[0] for i in row] for row in ins]),
+        ),
+        psums=PartialSums(
+            out=np.array([bool(cp.psum_out) for cp in cores]),
+            ptr=ptr(ps_ins),
+            sender=flat([[i[1] for i in row] for row in ps_ins]),
+            lo=flat([[i[2] for i in row] for row in ps_ins]),
+            hi=flat([[i[3] for i in row] for row in ps_ins]),
+            offset=flat([[i[0] for i in row] for row in ps_ins]),
         ),
         neurons=NeuronArrays(
             n_neurons=_i64(n),

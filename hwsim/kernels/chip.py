@@ -11,6 +11,9 @@ indices of its spiking sources for micro-batch image ``m`` and timestep ``t``
 to ``store[base[s] + (m * T + t) * stride[s]:]``, ``counts[s, m, t]`` of them.
 A core gathers its spiking axons from the senders' lists through its incoming
 routes, sorted by axon offset, so the gathered axons come out ascending.
+A partial-sum core (chip-spec §1.3) lists its neurons with a nonzero membrane
+instead, and their membranes at the same positions of ``values``; its
+receivers add them (MERGE) through their partial-sum routes.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from hwsim.kernels.layout import (
     CoreScratch,
     IncomingRoutes,
     NeuronArrays,
+    PartialSums,
     RoutingTable,
     SpikeLists,
     SramWeights,
@@ -33,13 +37,14 @@ __all__ = ["chip_pass"]
 
 
 @jit
-def chip_pass(b_start, b_stop, micro, raster, big_endian, order, host, routes, incoming, neurons, weights, consts,
-              lists, scratch, out):  # fmt: skip
+def chip_pass(b_start, b_stop, micro, raster, big_endian, order, host, routes, incoming, psums, neurons, weights,
+              consts, lists, scratch, out):  # fmt: skip
     """Run images ``b_start .. b_stop-1`` through the whole chip (all stages, all timesteps).
 
     Per micro-batch: the host port (:func:`host_timestep`) makes the input
     spike lists, then every core runs all timesteps (:func:`core_pass`: START,
-    INTEGRATE, UPDATE, counters, chip-spec §2; packets and route cycles, §1.2). Images are independent, so threads may
+    MERGE, INTEGRATE, UPDATE, counters, chip-spec §2; packets and route cycles, §1.2;
+    partial sums, §1.3). Images are independent, so threads may
     run disjoint image ranges at once; each needs its own ``lists`` and ``scratch``.
 
     Args (the structures are those of :mod:`hwsim.kernels.layout`; arrays are mutated in place;
@@ -50,7 +55,8 @@ def chip_pass(b_start, b_stop, micro, raster, big_endian, order, host, routes, i
             per row, in memory order (``big_endian`` says how bytes sit in a word).
         order: per core, its program index: its column in ``out.counters`` and ``out.route_cycles``.
         host: the host port's RoutingTable. routes: the cores' RoutingTable (core ``i`` is sender ``i``).
-        incoming: IncomingRoutes of every core. neurons: NeuronArrays. weights: SramWeights (int8 or int16).
+        incoming: IncomingRoutes of every core. psums: PartialSums (chip-spec §1.3). neurons: NeuronArrays.
+        weights: SramWeights (int8 or int16).
         consts: ChipConstants. lists: SpikeLists for ``micro`` images (module docstring).
         scratch: CoreScratch of the largest core (membrane type, int32, uint8).
         out: ChipOutputs.
@@ -63,6 +69,7 @@ def chip_pass(b_start, b_stop, micro, raster, big_endian, order, host, routes, i
         The number of raster words holding a byte other than 0 and 1 (the caller rejects the input).
     """
     host, routes, incoming = RoutingTable(*host), RoutingTable(*routes), IncomingRoutes(*incoming)
+    psums = PartialSums(*psums)
     neurons, weights, consts = NeuronArrays(*neurons), SramWeights(*weights), ChipConstants(*consts)
     lists, scratch, out = SpikeLists(*lists), CoreScratch(*scratch), ChipOutputs(*out)
     host_lo, host_hi, host_hops, host_max_hops = host.lo, host.hi, host.hops, host.max_hops[0]
@@ -84,5 +91,5 @@ def chip_pass(b_start, b_stop, micro, raster, big_endian, order, host, routes, i
                 bad += nb
         # stage order: every sender a core reads from has run already
         for i in range(n_cores):
-            core_pass(i, m0, m1, order, routes, incoming, neurons, weights, consts, lists, scratch, out)
+            core_pass(i, m0, m1, order, routes, incoming, psums, neurons, weights, consts, lists, scratch, out)
     return bad

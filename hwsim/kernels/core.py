@@ -180,13 +180,50 @@ def update_neurons(v, bias, threshold, leak_shift, fire, reset_zero, v_min, v_ma
 
 
 @jit
-def core_pass(i, m0, m1, order, routes, incoming, neurons, weights, consts, lists, scratch, out):
+def _merge_partial_sums(v, m, t, sender, lo, hi, offset, r_start, r_stop, store, values, base, stride, counts, v_min,
+                        v_max):  # fmt: skip
+    # MERGE (chip-spec §1.3, §2.2 step 1b): v[j] = sat(v[j] + psum[j]). The buffer words no packet wrote
+    # are 0 and add nothing, so only the listed (nonzero) partial sums are added; each neuron gets at
+    # most one (validation: partial-sum ranges into a core do not overlap), so their order is free.
+    T = counts.shape[2]
+    for r in range(r_start, r_stop):
+        s = sender[r]
+        src = base[s] + (m * T + t) * stride[s]
+        lo_r = lo[r]
+        hi_r = hi[r]
+        shift = offset[r] - lo_r
+        for q in range(counts[s, m, t]):
+            j = np.int64(store[src + q])
+            if j >= hi_r:
+                break
+            if j >= lo_r:
+                x = np.int64(v[j + shift]) + np.int64(values[src + q])
+                v[j + shift] = min(max(x, v_min), v_max)
+
+
+@jit
+def _list_nonzero(v, store, values, start):
+    # EMIT of a partial-sum core (chip-spec §1.3): its neurons with a nonzero membrane, ascending, into
+    # store[start:] and their membranes into values[start:]; returns how many. Branch-free compaction:
+    # always write, advance only past a nonzero (at most len(v) slots, the sender's stride).
+    k = start
+    for j in range(v.shape[0]):
+        store[k] = j
+        values[k] = v[j]
+        k += v[j] != 0
+    return k - start
+
+
+@jit
+def core_pass(i, m0, m1, order, routes, incoming, psums, neurons, weights, consts, lists, scratch, out):
     """Core ``i`` (stage order) over images ``m0 .. m1-1`` of a micro-batch, all their timesteps (chip-spec §2).
 
     Per image: membranes to 0 (a new inference). Per timestep: gather the
     spiking axons from the senders' spike lists through the core's incoming
-    routes, START, INTEGRATE (:func:`integrate_spikes`), UPDATE
-    (:func:`update_neurons`), the core's spike list, its counters (§2.4-2.5),
+    routes, START, MERGE of a partial-sum receiver (§1.3: the partial sums
+    its senders listed), INTEGRATE (:func:`integrate_spikes`), UPDATE
+    (:func:`update_neurons`), the core's spike list (a partial-sum core: its
+    nonzero membranes and their values), its counters (§2.4-2.5),
     its packets, hops and route cycles (the router kernels, §1.2) and its
     membranes and spikes if it has output columns. The arguments are those of
     :func:`hwsim.kernels.chip.chip_pass`; the core writes column ``order[i]``
@@ -206,9 +243,13 @@ def core_pass(i, m0, m1, order, routes, incoming, neurons, weights, consts, list
     start_done_cycles, sram_latency_cycles = consts.start_done_cycles, consts.sram_latency_cycles
     in_sender, in_lo, in_hi, in_offset = incoming.sender, incoming.lo, incoming.hi, incoming.offset
     in_start, in_stop = incoming.ptr[i], incoming.ptr[i + 1]
+    ps_sender, ps_lo, ps_hi, ps_offset = psums.sender, psums.lo, psums.hi, psums.offset
+    ps_start, ps_stop, psum_out = psums.ptr[i], psums.ptr[i + 1], psums.out[i]
+    receiver = ps_stop > ps_start
+    merge_cycles = G if receiver else 0
     out_lo, out_hi, out_hops = routes.lo, routes.hi, routes.hops
     r_start, r_stop, max_hops = routes.ptr[i], routes.ptr[i + 1], routes.max_hops[i]
-    store, base, stride, counts = lists.store, lists.base, lists.stride, lists.counts
+    store, base, stride, counts, values = lists.store, lists.base, lists.stride, lists.counts, lists.values
     v = scratch.v[:n]
     axons = scratch.axons[:A]
     fired = scratch.fired[:n]
@@ -241,8 +282,11 @@ def core_pass(i, m0, m1, order, routes, incoming, neurons, weights, consts, list
             if not continuous:
                 for j in range(n):
                     v[j] = 0
+            if receiver:
+                _merge_partial_sums(v, b - m0, t, ps_sender, ps_lo, ps_hi, ps_offset, ps_start, ps_stop, store, values,
+                                    base, stride, counts, v_min, v_max)  # fmt: skip
             if n_spk > 0:  # a silent core skips INTEGRATE, and the bound it needs
-                if continuous:
+                if continuous or receiver:
                     lo, hi = _min_max(v)
                 else:
                     lo = np.int64(0)
@@ -250,8 +294,10 @@ def core_pass(i, m0, m1, order, routes, incoming, neurons, weights, consts, list
                 integrate_spikes(v, w, axons, n_spk, v_min, v_max, w_pos, w_neg, lo, hi)
             dst = base[me] + ((b - m0) * T + t) * stride[me]
             n_fired = update_neurons(v, bias, threshold, leak_shift, fire, reset_zero, v_min, v_max, fired, store, dst)
-            counts[me, b - m0, t] = n_fired
-            packets, hops = count_routed(store, dst, n_fired, out_lo, out_hi, out_hops, r_start, r_stop)
+            # what the router sends: the fired neurons, or a partial-sum core's nonzero membranes
+            n_sent = _list_nonzero(v, store, values, dst) if psum_out else n_fired
+            counts[me, b - m0, t] = n_sent
+            packets, hops = count_routed(store, dst, n_sent, out_lo, out_hi, out_hops, r_start, r_stop)
             counters[b, t, k, AXON_EVENTS] = n_spk
             counters[b, t, k, SRAM_READS] = n_spk * G
             counters[b, t, k, SYNAPTIC_OPS] = n_spk * n
@@ -260,7 +306,7 @@ def core_pass(i, m0, m1, order, routes, incoming, neurons, weights, consts, list
             counters[b, t, k, PACKETS] = packets
             counters[b, t, k, HOPS] = hops
             integrate = n_spk * G + (sram_latency_cycles if n_spk > 0 else 0)
-            counters[b, t, k, CYCLES] = start_done_cycles + integrate + G
+            counters[b, t, k, CYCLES] = start_done_cycles + merge_cycles + integrate + G
             route_cyc[b, t, k] = route_cycles(packets, max_hops, hop_latency)
             if mem_col >= 0:
                 for j in range(n):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-__all__ = ["RoutingTable", "IncomingRoutes", "NeuronArrays", "SramWeights", "Crossbars", "ChipConstants",
+__all__ = ["RoutingTable", "IncomingRoutes", "PartialSums", "NeuronArrays", "SramWeights", "Crossbars", "ChipConstants",
            "ReadCircuit", "SpikeLists", "CoreScratch", "ChipOutputs", "RramOutputs"]
 
 #: Routing entries of a set of senders (chip-spec §1.1): those of sender ``s`` are ``ptr[s] : ptr[s+1]``.
@@ -32,6 +32,13 @@ RoutingTable = namedtuple("RoutingTable", ["ptr", "dest", "lo", "hi", "offset", 
 #: them): those of core ``i`` are ``ptr[i] : ptr[i+1]``, sorted by axon offset; ``sender[r]`` is 0 for
 #: the host, ``j + 1`` for core ``j``.
 IncomingRoutes = namedtuple("IncomingRoutes", ["ptr", "sender", "lo", "hi", "offset"])
+
+#: Partial sums (chip-spec §1.3), per core: ``out[i]`` is its ``psum_out`` register (it sends its nonzero
+#: membranes instead of spikes); ``ptr``, ``sender``, ``lo``, ``hi``, ``offset`` are the partial-sum routes
+#: into each core as in :data:`IncomingRoutes` (``offset`` is a neuron index here), those of core ``i`` at
+#: ``ptr[i] : ptr[i+1]``. A core with any is a partial-sum receiver (it runs MERGE every timestep). Kept apart
+#: from :data:`IncomingRoutes`, so the spike gather of a program without partial sums is untouched.
+PartialSums = namedtuple("PartialSums", ["out", "ptr", "sender", "lo", "hi", "offset"])
 
 #: Per core, its neuron units (chip-spec §2.2): ``n_neurons``; ``start``: first index of its neurons in
 #: the flat per-neuron arrays (``bias``, membranes); the registers, the modes as their register codes
@@ -63,8 +70,10 @@ ChipConstants = namedtuple(
 #: whether read noise is on, and the ADC code range (floats).
 ReadCircuit = namedtuple("ReadCircuit", ["v_read", "v_sigma", "noisy", "adc_lo", "adc_hi"])
 
-#: Spike lists of every sender for a micro-batch (module docstring of :mod:`hwsim.kernels.chip`).
-SpikeLists = namedtuple("SpikeLists", ["store", "base", "stride", "counts"])
+#: Spike lists of every sender for a micro-batch (module docstring of :mod:`hwsim.kernels.chip`). A
+#: partial-sum core's list holds its neurons with a nonzero membrane, and ``values`` (membrane type,
+#: parallel to ``store``; empty when the program has no partial-sum core) the membranes themselves.
+SpikeLists = namedtuple("SpikeLists", ["store", "base", "stride", "counts", "values"])
 
 #: Working arrays of one core, sized for the largest: membranes, gathered axons, fired flags.
 CoreScratch = namedtuple("CoreScratch", ["v", "axons", "fired"])

@@ -10,19 +10,21 @@ from hwsim.reference.router import count_routed, route_cycles
 __all__ = ["chip_pass"]
 
 
-def chip_pass(b_start, b_stop, micro, raster, big_endian, order, host, routes, incoming, neurons, weights, consts,
-              lists, scratch, out):  # fmt: skip
+def chip_pass(b_start, b_stop, micro, raster, big_endian, order, host, routes, incoming, psums, neurons, weights,
+              consts, lists, scratch, out):  # fmt: skip
     """Images ``b_start .. b_stop-1`` through every core, one image at a time, with Python lists.
 
     Ignores the scratch arguments (``micro``, ``lists``, ``scratch``) and
-    writes the same outputs as the kernel.
+    writes the same outputs as the kernel. Partial sums (chip-spec §1.3) go
+    through an ``N``-word buffer per receiver, added whole in MERGE.
     """
     T = raster.shape[1]
     raster = np.ascontiguousarray(raster).view(np.uint8)  # (B, T, 8 * n_words) bytes
     v_min, v_max, hop_latency = consts.v_min, consts.v_max, consts.hop_latency
     bad = 0
     for b in range(b_start, b_stop):
-        sent = {}  # sender -> list over t of ascending spike indices
+        sent = {}  # sender -> list over t of ascending spike indices (partial-sum cores: nonzero membranes)
+        sent_values = {}  # partial-sum sender -> list over t of {neuron: membrane}
         host_lists = []
         for t in range(T):
             row = raster[b, t]
@@ -37,7 +39,8 @@ def chip_pass(b_start, b_stop, micro, raster, big_endian, order, host, routes, i
             w = weights.w[weights.start[i] : weights.start[i] + A * n].reshape(A, n).astype(np.int64)
             bias = neurons.bias[neurons.start[i] : neurons.start[i] + n].astype(np.int64)
             v = np.zeros(n, np.int64)
-            mine = []
+            mine, my_values = [], []
+            receiver = psums.ptr[i + 1] > psums.ptr[i]
             for t in range(T):
                 axons = []
                 for r in range(incoming.ptr[i], incoming.ptr[i + 1]):
@@ -46,6 +49,14 @@ def chip_pass(b_start, b_stop, micro, raster, big_endian, order, host, routes, i
                 assert axons == sorted(axons), "incoming routes must be sorted by axon offset"
                 if neurons.integration[i] != CONTINUOUS_CODE:
                     v[:] = 0
+                psum = np.zeros(n, np.int64)  # the partial-sum buffer, 0 at the start of every timestep
+                for r in range(psums.ptr[i], psums.ptr[i + 1]):
+                    s, lo, hi, off = int(psums.sender[r]), int(psums.lo[r]), int(psums.hi[r]), int(psums.offset[r])
+                    for j, x in sent_values[s][t].items():
+                        if lo <= j < hi:
+                            psum[off + j - lo] = x
+                if receiver:
+                    v = np.clip(v + psum, v_min, v_max)  # MERGE
                 for a in axons:
                     v = np.clip(v + w[a], v_min, v_max)
                 v = np.clip(v + bias, v_min, v_max)
@@ -55,11 +66,16 @@ def chip_pass(b_start, b_stop, micro, raster, big_endian, order, host, routes, i
                 f = (v >= th) & bool(neurons.fire[i])
                 v = np.where(f, 0 if neurons.reset[i] == RESET_ZERO_CODE else v - th, v)
                 spikes = [int(j) for j in np.flatnonzero(f)]
-                mine.append(spikes)
-                packets, hops = count_routed(spikes, 0, len(spikes), routes.lo, routes.hi, routes.hops, routes.ptr[i],
-                                             routes.ptr[i + 1])  # fmt: skip
+                # a partial-sum core sends its nonzero membranes instead of spikes
+                emitted = [int(j) for j in np.flatnonzero(v)] if psums.out[i] else spikes
+                mine.append(emitted)
+                my_values.append({j: int(v[j]) for j in emitted})
+                packets, hops = count_routed(emitted, 0, len(emitted), routes.lo, routes.hi, routes.hops,
+                                             routes.ptr[i], routes.ptr[i + 1])  # fmt: skip
                 G, n_spk = int(neurons.n_groups[i]), len(axons)
-                cycles = consts.start_done_cycles + n_spk * G + (consts.sram_latency_cycles if n_spk else 0) + G
+                merge = G if receiver else 0
+                cycles = (consts.start_done_cycles + merge + n_spk * G + (consts.sram_latency_cycles if n_spk else 0)
+                          + G)  # fmt: skip
                 out.counters[b, t, k] = (n_spk, n_spk * G, n_spk * n, n, len(spikes), packets, hops, cycles)
                 out.route_cycles[b, t, k] = route_cycles(packets, routes.max_hops[i], hop_latency)
                 if out.mem_col[i] >= 0:
@@ -67,4 +83,5 @@ def chip_pass(b_start, b_stop, micro, raster, big_endian, order, host, routes, i
                 if out.spk_col[i] >= 0:
                     out.spk_out[b, t, out.spk_col[i] : out.spk_col[i] + n] = f
             sent[i + 1] = mine
+            sent_values[i + 1] = my_values
     return bad

@@ -33,17 +33,27 @@ def update_neurons(v, bias, threshold, leak_shift, fire, reset_zero, v_min, v_ma
     return int(idx.size)
 
 
-def core_pass(i, m0, m1, order, routes, incoming, neurons, weights, consts, lists, scratch, out):
-    """Core ``i`` over images ``m0 .. m1-1``, every timestep, with NumPy and Python lists (ignores ``scratch``)."""
+def core_pass(i, m0, m1, order, routes, incoming, psums, neurons, weights, consts, lists, scratch, out):
+    """Core ``i`` over images ``m0 .. m1-1``, every timestep, with NumPy and Python lists (ignores ``scratch``).
+
+    A partial-sum receiver fills an ``N``-word partial-sum buffer from its senders' lists and adds all of
+    it in MERGE (chip-spec §1.3); a partial-sum core lists its nonzero membranes and their values.
+    """
     A, n, k, me = int(weights.n_axons[i]), int(neurons.n_neurons[i]), int(order[i]), i + 1
     w = weights.w[weights.start[i] : weights.start[i] + A * n].reshape(A, n).astype(np.int64)
     bias = neurons.bias[neurons.start[i] : neurons.start[i] + n].astype(np.int64)
-    store, base, stride, counts = lists
+    store, base, stride, counts, values = lists.store, lists.base, lists.stride, lists.counts, lists.values
     T = counts.shape[2]
 
     def spike_list(s, m, t):
         at = base[s] + (m * T + t) * stride[s]
         return [int(j) for j in store[at : at + counts[s, m, t]]]
+
+    def value_list(s, m, t):
+        at = base[s] + (m * T + t) * stride[s]
+        return [int(x) for x in values[at : at + counts[s, m, t]]]
+
+    receiver = psums.ptr[i + 1] > psums.ptr[i]
 
     th, G = int(neurons.threshold[i]), int(neurons.n_groups[i])
     for b in range(m0, m1):
@@ -56,6 +66,14 @@ def core_pass(i, m0, m1, order, routes, incoming, neurons, weights, consts, list
             assert axons == sorted(axons), "incoming routes must be sorted by axon offset"
             if neurons.integration[i] != CONTINUOUS_CODE:
                 v[:] = 0
+            psum = np.zeros(n, np.int64)  # the partial-sum buffer, 0 at the start of every timestep
+            for r in range(psums.ptr[i], psums.ptr[i + 1]):
+                s, lo, hi, off = int(psums.sender[r]), int(psums.lo[r]), int(psums.hi[r]), int(psums.offset[r])
+                for j, x in zip(spike_list(s, b - m0, t), value_list(s, b - m0, t)):
+                    if lo <= j < hi:
+                        psum[off + j - lo] = x
+            if receiver:
+                v = np.clip(v + psum, consts.v_min, consts.v_max)  # MERGE
             for a in axons:
                 v = np.clip(v + w[a], consts.v_min, consts.v_max)  # saturate after every add
             v = np.clip(v + bias, consts.v_min, consts.v_max)
@@ -64,13 +82,17 @@ def core_pass(i, m0, m1, order, routes, incoming, neurons, weights, consts, list
             f = (v >= th) & bool(neurons.fire[i])
             v = np.where(f, 0 if neurons.reset[i] == RESET_ZERO_CODE else v - th, v)
             spikes = np.flatnonzero(f)
+            sent = np.flatnonzero(v) if psums.out[i] else spikes  # a partial-sum core sends nonzero membranes
             at = base[me] + ((b - m0) * T + t) * stride[me]
-            store[at : at + spikes.size] = spikes
-            counts[me, b - m0, t] = spikes.size
-            packets, hops = count_routed(list(spikes), 0, spikes.size, routes.lo, routes.hi, routes.hops,
+            store[at : at + sent.size] = sent
+            if psums.out[i]:
+                values[at : at + sent.size] = v[sent]
+            counts[me, b - m0, t] = sent.size
+            packets, hops = count_routed(list(sent), 0, sent.size, routes.lo, routes.hi, routes.hops,
                                          routes.ptr[i], routes.ptr[i + 1])  # fmt: skip
             n_spk = len(axons)
-            cycles = consts.start_done_cycles + n_spk * G + (consts.sram_latency_cycles if n_spk else 0) + G
+            merge = G if receiver else 0
+            cycles = consts.start_done_cycles + merge + n_spk * G + (consts.sram_latency_cycles if n_spk else 0) + G
             out.counters[b, t, k] = (n_spk, n_spk * G, n_spk * n, n, spikes.size, packets, hops, cycles)
             out.route_cycles[b, t, k] = route_cycles(packets, routes.max_hops[i], consts.hop_latency)
             if out.mem_col[i] >= 0:

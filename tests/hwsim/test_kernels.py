@@ -110,7 +110,7 @@ def case_core_pass(rng):
     m0 = int(rng.integers(0, B))
     m1 = min(B, m0 + micro)
     s = _Scratch(plan, micro, T)
-    store, base, stride, counts = s.lists
+    store, base, stride, counts, values = s.lists
     # every sender's spike lists at random (ascending), whatever their stage: the core reads what is there
     sources = [program.n_inputs] + [int(x) for x in plan.neurons.n_neurons]
     p = float(rng.choice([0.0, 0.3, 1.0]))
@@ -126,11 +126,11 @@ def case_core_pass(rng):
     outputs = ChipOutputs(counters=out["counters"], route_cycles=np.zeros((B, T, len(plan.order)), np.int64),
                           host_counters=out["host_counters"], mem_out=out["mem_target"], spk_out=out["spk_target"],
                           mem_col=out["mem_col"], spk_col=out["spk_col"])  # fmt: skip
-    args = (i, m0, m1, plan.order, plan.routes, plan.incoming, plan.neurons, plan.weights, plan.consts, s.lists, s.core,
-            outputs)  # fmt: skip
+    args = (i, m0, m1, plan.order, plan.routes, plan.incoming, plan.psums, plan.neurons, plan.weights, plan.consts,
+            s.lists, s.core, outputs)  # fmt: skip
 
     def results(a, ret):
-        lists, o = a[9], a[11]
+        lists, o = a[10], a[12]
         me = i + 1
         sent = [lists.store[lists.base[me] + (m * T + t) * lists.stride[me]:][: lists.counts[me, m, t]].tolist()
                 for m in range(micro) for t in range(T)]  # fmt: skip
@@ -188,11 +188,11 @@ def case_chip_pass(rng):
                              host_counters=out["host_counters"], mem_out=out["mem_target"], spk_out=out["spk_target"],
                              mem_col=out["mem_col"], spk_col=out["spk_col"])  # fmt: skip
     args = (0, B, micro, _as_words(raster, program.n_inputs), sys.byteorder == "big", plan.order, plan.host,
-            plan.routes, plan.incoming, plan.neurons, plan.weights, plan.consts, s.lists, s.core,
+            plan.routes, plan.incoming, plan.psums, plan.neurons, plan.weights, plan.consts, s.lists, s.core,
             out_arrays)  # fmt: skip
 
     def outputs(a, ret):
-        return {"ret": ret, **{name: getattr(a[14], name) for name in ChipOutputs._fields}}
+        return {"ret": ret, **{name: getattr(a[15], name) for name in ChipOutputs._fields}}
 
     return args, outputs
 
@@ -359,7 +359,7 @@ def test_chip_pass_takes_its_structures_as_plain_tuples(seed):
     plain = plain[:6] + tuple(tuple(structure) for structure in plain[6:])
     assert all(type(s) is tuple for s in plain[6:])
     want = outputs(named, chip_pass(*named))
-    got = outputs(plain[:14] + (ChipOutputs(*plain[14]),), chip_pass(*plain))
+    got = outputs(plain[:15] + (ChipOutputs(*plain[15]),), chip_pass(*plain))
     for name in want:
         np.testing.assert_array_equal(np.asarray(got[name]), np.asarray(want[name]), err_msg=name)
 
@@ -381,5 +381,5 @@ def test_the_engine_passes_plain_tuples_to_chip_pass(monkeypatch):
     chip_module.Chip.from_program(program).run(random_raster(np.random.default_rng(8), 3, 2, program.n_inputs, 0.5))
     assert seen
     for args in seen:
-        assert len(args) == 15
-        assert [type(a) for a in args[6:]] == [tuple] * 9
+        assert len(args) == 16
+        assert [type(a) for a in args[6:]] == [tuple] * 10
