@@ -3,7 +3,8 @@ with tomllib, plus leakage = static power x stored bits x mesh cores x runtime (
 digital core, docs/rram.md §3 for the RRAM crossbar core).
 
 The independent reference of the report tests: it uses nothing of ``hwsim.energy`` or ``hwsim.rram.energy``
-(no action-count table, no pricing code), only the documented formulas written out term by term.
+(no action-count table, no pricing code), only the documented formulas written out term by term, including the
+partial-sum actions of docs/energy.md §2.1 on chips with ``core.partial_sums``.
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ def _common(result, chip, e) -> tuple[dict, np.ndarray]:
     return c, pj
 
 
-def digital_energy_pj_per_image(result, chip, table: str = "28nm") -> np.ndarray:
+def digital_energy_pj_per_image(result, chip, table: str = "28nm", program=None) -> np.ndarray:
+    """The digital core's energy per image; on a chip with partial sums ``program`` is needed (it says which cores
+    send partial sums and which merge them, docs/energy.md §2.1)."""
     scale, e = table_entries(table)
     A, N, P, w, v = chip.core.axons, chip.core.neurons, chip.core.lanes, chip.core.w_bits, chip.core.v_bits
     c, pj = _common(result, chip, e)
@@ -67,7 +70,32 @@ def digital_energy_pj_per_image(result, chip, table: str = "28nm") -> np.ndarray
                + (2 * c["sram_word_reads"] * P + 3 * c["neuron_updates"]) * v * e[("core.membrane_rf", "access_bit")])
     bits_per_core = A * N * w + 2 * N * v + A
     leak = e[("core.storage", "leak_bit")] * bits_per_core * chip.mesh_rows * chip.mesh_cols
+    if chip.core.partial_sums:
+        pj = pj + _partial_sums_pj(result, program, e)
+        leak = leak + e[("core.psum_buffer", "leak_bit")] * N * v * chip.mesh_rows * chip.mesh_cols
     return scale * (pj + leak * latency_us_per_image(result, chip))  # uW x us = pJ
+
+
+def _partial_sums_pj(result, program, e) -> np.ndarray:
+    """docs/energy.md §2.1 term by term: the senders' packets move from send_packet to the partial-sum actions,
+    every receiver neuron merges every timestep."""
+    from hwsim.result import COUNTER_NAMES
+
+    v = program.chip.core.v_bits
+    senders = [k for k, cp in enumerate(program.cores) if cp.psum_out]
+    receiver_ids = {r.dest_core for cp in program.cores if cp.psum_out for r in cp.routes}
+    receivers = [k for k, cp in enumerate(program.cores) if cp.core in receiver_ids]
+
+    def total(name: str, cores: list[int]) -> np.ndarray:
+        return _per_image(result, name, COUNTER_NAMES, result.counters[:, :, cores, :])
+
+    packets, hops = total("packets", senders), total("hops", senders)
+    merged = total("neuron_updates", receivers)  # n_neurons per receiver and timestep
+    return (packets * (e[("core.router", "send_psum_packet")] - e[("core.router", "send_packet")])
+            + packets * v * (e[("core.router", "psum_payload_bit")] + e[("core.psum_buffer", "write_bit")])
+            + hops * v * e[("noc.link", "psum_payload_bit")]
+            + merged * v * (e[("core.psum_buffer", "read_bit")] + e[("core.psum_buffer", "merge_add_bit")]
+                            + 2 * e[("core.membrane_rf", "merge_access_bit")]))
 
 
 def rram_energy_pj_per_image(result, chip, table: str = "rram_28nm") -> np.ndarray:

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from energy_by_hand import digital_energy_pj_per_image
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +15,8 @@ from hwsim.config import ChipConfig, CoreConfig, load_chip_config
 from hwsim.energy import (
     CORE_ACTIONS,
     HOST_ACTIONS,
+    PSUM_ACTIONS,
+    PSUM_STATIC_ACTIONS,
     STATIC_ACTIONS,
     EnergyTableError,
     estimate,
@@ -46,9 +49,9 @@ def test_table_loads_and_every_entry_has_a_source():
         assert len(entry.source) > 20, f"{entry.key}: a source must say where the number comes from"
         assert (entry.energy_pj is None) != (entry.static_power_uw is None)
     # every action the model counts has an energy in the table
-    for key in list(CORE_ACTIONS) + list(HOST_ACTIONS):
+    for key in list(CORE_ACTIONS) + list(HOST_ACTIONS) + list(PSUM_ACTIONS):
         assert t.energy_pj(*key) >= 0
-    for key in STATIC_ACTIONS:
+    for key in list(STATIC_ACTIONS) + list(PSUM_STATIC_ACTIONS):
         assert t.static_power_uw(*key) > 0
 
 
@@ -184,6 +187,142 @@ def test_small_case_computed_by_hand(small_chip):
     assert report.by_layer["idle cores"][0] == pytest.approx(s * static * 3 / 4)
     assert sum(v[0] for v in report.by_layer.values()) == pytest.approx(report.total_pj[0])
     assert sum(v[0] for v in report.by_component.values()) == pytest.approx(report.total_pj[0])
+
+
+# ------------------------------------------------------ partial sums (docs/energy.md §2.1, chip-spec §1.3)
+
+# A 2 x 2 mesh (core 3 is 2 hops from core 0 and from the host port) of 4-axon, 4-neuron cores with 2 lanes,
+# 4-bit weights, 8-bit membranes and partial sums; barrier 4, 1 cycle per hop, 200 MHz.
+PSUM_CHIP = ChipConfig(name="psum2x2", mesh_rows=2, mesh_cols=2, barrier_cycles=4, hop_latency_cycles=1,
+                       core=CoreConfig(axons=4, neurons=4, lanes=2, w_bits=4, v_bits=8, partial_sums=True))
+
+
+def _psum_chain_program(chip: ChipConfig = PSUM_CHIP) -> ChipProgram:
+    """Core 0 (stage 0) sends the partial sums of 3 neurons to core 3 (stage 1, membrane readout).
+    Inputs 0, 1 -> core 0's axons 0, 1; inputs 2, 3 -> core 3's axons 0, 1."""
+    sender = CoreProgram(core=0, stage=0, weights=np.array([[1, 0, 2], [1, 0, -2]], np.int32),
+                         bias=np.zeros(3, np.int32), threshold=1, fire=False, psum_out=True,
+                         routes=(Route(3, 0, 3, 0),), label="fc0[0:3]/part0")
+    receiver = CoreProgram(core=3, stage=1, weights=np.ones((2, 3), np.int32), bias=np.zeros(3, np.int32),
+                           threshold=1, fire=False, output_offset=0, label="fc0[0:3]")
+    return ChipProgram(chip=chip, cores=(sender, receiver), host_routes=(Route(0, 0, 2, 0), Route(3, 2, 4, 0)),
+                       n_inputs=4).validate()
+
+
+def test_partial_sum_chain_energy_computed_by_hand():
+    program = _psum_chain_program()
+    raster = np.array([[1, 1, 1, 0], [0, 0, 0, 0]], np.uint8)
+    result = simulate(program, raster)
+    report = estimate(result, program, TABLE)
+
+    # By hand from chip-spec §1.2, §1.3, §2.4, §2.5. Both cores use 3 neurons: G = ceil(3 / 2) = 2.
+    # t0: core 0: axons 0, 1 spike: 4 word reads, 6 SOPs, v = [1 + 1, 0, 2 - 2] = [2, 0, 0]: one partial-sum
+    #     packet (neuron 0, value 2; the zeros are skipped) over 2 hops; cycles 1 + (2 * 2 + 1) + 2 + 1 = 9,
+    #     route 1 + 1 * 2 = 3. Core 3 (receiver): MERGE [2, 0, 0], axon 0: 2 word reads, 3 SOPs;
+    #     cycles 1 + 2 + (1 * 2 + 1) + 2 + 1 = 9. Host: 3 packets, hops 0 + 0 + 2, route 3 + 1 * 2 = 5.
+    #     Timestep 4 + 5 + (9 + 3) + 9 = 30.
+    # t1: no input: core 0 1 + 0 + 2 + 1 = 4; core 3 still merges: 1 + 2 + 0 + 2 + 1 = 6. Timestep 4 + 4 + 6 = 14.
+    # 44 cycles = 0.22 us at 200 MHz. neuron_updates: 3 per core and timestep (12; 6 of them the receiver's).
+    assert result.output_membranes[0].tolist() == [[3, 1, 1], [0, 0, 0]]
+    v, P, w = 8, 2, 4
+    counts = {
+        ("core.spike_buffer", "scan_axon"): 3,
+        ("core.weight_sram", "read_bit"): 6 * P * w,
+        ("core.accumulator", "add_bit"): 9 * v,
+        ("core.membrane_rf", "access_bit"): (2 * 6 * P + 3 * 12) * v,
+        ("core.neuron", "update_bit"): 12 * v,
+        ("core.controller", "cycle"): 9 + 9 + 4 + 6,
+        ("core.router", "send_packet"): 0,  # the only packet is a partial sum
+        ("noc.link", "hop"): 2 + 2,  # the partial sum's address part, the host's spike
+        ("host.port", "send_packet"): 3,
+        ("core.router", "send_psum_packet"): 1,
+        ("core.router", "psum_payload_bit"): 1 * v,
+        ("noc.link", "psum_payload_bit"): 2 * v,
+        ("core.psum_buffer", "write_bit"): 1 * v,
+        ("core.psum_buffer", "read_bit"): 6 * v,  # 3 neurons x 2 timesteps, with or without a packet
+        ("core.psum_buffer", "merge_add_bit"): 6 * v,
+        ("core.membrane_rf", "merge_access_bit"): 2 * 6 * v,
+    }
+    dynamic = sum(n * e(*key) for key, n in counts.items())
+    storage_bits = 4 * 4 * 4 + 2 * 4 * 8 + 4  # weights + membranes/biases + input bitmap per core
+    psum_bits = 4 * 8  # N x v_bits buffer per core
+    runtime_us = 44 / 200
+    static = 4 * runtime_us * (storage_bits * TABLE.static_power_uw("core.storage", "leak_bit")
+                               + psum_bits * TABLE.static_power_uw("core.psum_buffer", "leak_bit"))
+    s = TABLE.global_scale
+    assert report.cycles.tolist() == [44]
+    assert {k: report.action_counts[f"{k[0]}/{k[1]}"][0] for k in counts} == counts
+    assert report.action_counts["core.psum_buffer/leak_bit"][0] == 4 * psum_bits
+    assert report.dynamic_pj[0] == pytest.approx(s * dynamic, rel=1e-12)
+    assert report.static_pj[0] == pytest.approx(s * static, rel=1e-12)
+    assert report.total_pj[0] == pytest.approx(s * (dynamic + static), rel=1e-12)
+    # the independent reference (counters x TOML entries, no hwsim.energy code) agrees
+    assert report.total_pj[0] == pytest.approx(digital_energy_pj_per_image(result, PSUM_CHIP, program=program)[0],
+                                               rel=1e-12)
+    assert sum(x[0] for x in report.by_component.values()) == pytest.approx(report.total_pj[0])
+    assert sum(x[0] for x in report.by_layer.values()) == pytest.approx(report.total_pj[0])
+    assert report.by_core[0].sum() + report.by_layer["host"][0] + report.by_layer["idle cores"][0] == pytest.approx(
+        report.total_pj[0])
+
+
+def test_partial_sum_energy_exists_only_on_chips_with_partial_sums():
+    # the same one-core program on a chip with and without partial sums: without, no partial-sum action is
+    # counted or reported (reports stay as they were); with, every one is there, only the buffer's leakage
+    # costs anything (no psum_out core, no receiver), and the rest is the same to the last bit
+    plain = ChipConfig(name="plain2x2", mesh_rows=2, mesh_cols=2, barrier_cycles=4, hop_latency_cycles=1,
+                       core=CoreConfig(axons=4, neurons=4, lanes=2, w_bits=4, v_bits=8))
+    reports = {}
+    for chip in (plain, PSUM_CHIP):
+        core = CoreProgram(core=3, stage=0, weights=np.ones((2, 3), np.int32), bias=np.zeros(3, np.int32),
+                           threshold=1, output_offset=0)
+        program = ChipProgram(chip=chip, cores=(core,), host_routes=(Route(3, 0, 2, 0),), n_inputs=2).validate()
+        reports[chip.name] = estimate(simulate(program, np.array([[1, 1], [0, 1]], np.uint8)), program, TABLE)
+    without, with_ = reports["plain2x2"], reports["psum2x2"]
+    psum_names = {f"{c}/{a}" for c, a in [*PSUM_ACTIONS, *PSUM_STATIC_ACTIONS]}
+    assert not psum_names & set(without.by_action) and not psum_names & set(without.action_counts)
+    assert psum_names <= set(with_.by_action)
+    for name in psum_names - {"core.psum_buffer/leak_bit"}:
+        assert with_.by_action[name].tolist() == [0.0], name
+    for name, value in without.by_action.items():
+        if name != "core.storage/leak_bit":
+            assert with_.by_action[name].tolist() == value.tolist(), name
+    assert np.array_equal(with_.by_action["core.storage/leak_bit"], without.by_action["core.storage/leak_bit"])
+    assert np.array_equal(with_.dynamic_pj, without.dynamic_pj)
+    # 4 cores x N x v_bits = 128 leaking buffer bits for the same runtime
+    extra = TABLE.global_scale * TABLE.static_power_uw("core.psum_buffer", "leak_bit") * 4 * 4 * 8 * without.latency_us
+    assert with_.static_pj == pytest.approx(without.static_pj + extra, rel=1e-12)
+
+
+def test_partial_sum_energy_is_booked_with_the_sender_and_the_receiver():
+    program = _psum_chain_program()
+    report = estimate(simulate(program, np.array([[1, 1, 1, 0]], np.uint8)), program, TABLE)
+    s, v, P, w = TABLE.global_scale, 8, 2, 4
+    # one timestep, as in t0 of the case above: 30 cycles = 0.15 us
+    assert report.cycles.tolist() == [30]
+    common = {  # (axon events, word reads, SOPs, neuron updates, cycles) of core 0 and core 3
+        0: (2, 4, 6, 3, 9),
+        1: (1, 2, 3, 3, 9),
+    }
+    own = {}
+    for k, (events, reads, sops, updates, cycles) in common.items():
+        own[k] = (events * e("core.spike_buffer", "scan_axon") + reads * P * w * e("core.weight_sram", "read_bit")
+                  + sops * v * e("core.accumulator", "add_bit")
+                  + (2 * reads * P + 3 * updates) * v * e("core.membrane_rf", "access_bit")
+                  + updates * v * e("core.neuron", "update_bit") + cycles * e("core.controller", "cycle"))
+    # the sender: one partial-sum packet of 2 hops (address part per hop, payload per bit and traversal) and
+    # the buffer write it causes at delivery
+    packet = (e("core.router", "send_psum_packet") + 2 * e("noc.link", "hop")
+              + v * (e("core.router", "psum_payload_bit") + 2 * e("noc.link", "psum_payload_bit")
+                     + e("core.psum_buffer", "write_bit")))
+    # the receiver: MERGE of its 3 neurons: buffer read, saturating add, membrane read + write
+    merge = 3 * v * (e("core.psum_buffer", "read_bit") + e("core.psum_buffer", "merge_add_bit")
+                     + 2 * e("core.membrane_rf", "merge_access_bit"))
+    leak = 0.15 * ((4 * 4 * 4 + 2 * 4 * 8 + 4) * TABLE.static_power_uw("core.storage", "leak_bit")
+                   + 4 * 8 * TABLE.static_power_uw("core.psum_buffer", "leak_bit"))
+    assert report.by_core[0].tolist() == pytest.approx([s * (own[0] + packet + leak), s * (own[1] + merge + leak)],
+                                                       rel=1e-12)
+    assert report.by_layer["fc0"][0] == pytest.approx(report.by_core[0].sum())  # both cores are layer fc0
+    assert report.by_layer["idle cores"][0] == pytest.approx(2 * s * leak, rel=1e-12)
 
 
 def test_scale_multiplies_everything(small_chip):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hwsim.energy import CORE_ACTIONS, describe_action
+from hwsim.energy import CORE_ACTIONS, PSUM_ACTIONS, PSUM_RECEIVERS, PSUM_SENDERS, describe_action, describe_psum_action
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,6 +30,21 @@ def test_docs_table_equals_the_one_definition():
         name = f"{key[0]}/{key[1]}"
         assert name in rows, f"docs/energy.md §1 has no row for {name}"
         assert rows[name] == describe_action(key), name
+
+
+def test_docs_partial_sum_table_equals_the_one_definition():
+    text = (ROOT / "docs" / "energy.md").read_text(encoding="utf-8")
+    section = text.split("### 2.1 Partial sums", 1)[1].split("\n## ", 1)[0]
+    rows = {name: (count, cores) for name, count, cores in
+            re.findall(r"^\| `([a-z._]+/[a-z_]+)` \| `([^`|]+)` \| ([a-z ]+) \|", section, flags=re.MULTILINE)}
+    role = {PSUM_SENDERS: "senders", PSUM_RECEIVERS: "receivers"}
+    assert len(rows) == len(PSUM_ACTIONS)
+    for key, (who, _) in PSUM_ACTIONS.items():
+        name = f"{key[0]}/{key[1]}"
+        assert rows.get(name) == (describe_psum_action(key), role[who]), name
+    # written by hand: the payload is priced per bit, the MERGE per receiver neuron
+    assert describe_psum_action(("noc.link", "psum_payload_bit")) == "hops * v_bits"
+    assert describe_psum_action(("core.membrane_rf", "merge_access_bit")) == "2 * neuron_updates * v_bits"
 
 
 def _run(code: str) -> str:
