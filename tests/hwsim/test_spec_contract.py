@@ -530,3 +530,26 @@ def test_a_receiver_can_itself_send_partial_sums(implementation):
     assert res.counters[0, 0, :, K["packets"]].tolist() == [2, 2, 0]
     assert res.host_counters[0, 0].tolist() == [6, 12, 12]
     assert res.timestep_cycles[0].tolist() == [55]
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_partial_sums_follow_every_matching_entry_to_its_offset_neuron(implementation):
+    # core 1 (partial-sum core, one axon, 2 neurons) has two entries: (core 3, src 0..2, offset 0) and
+    # (core 2, src 0..1, offset 1): neuron 0 goes to core 3 neuron 0 and to core 2 neuron 1 = 1 + (0 - 0);
+    # neuron 1 only to core 3 neuron 1. Cores 2 and 3 are both receivers (membrane readout, outputs 0-1, 2-3).
+    program = ChipProgram(chip=PSUM_CHIP,
+                          cores=(_core(1, 0, [[3, 5]], routes=(Route(3, 0, 2, 0), Route(2, 0, 1, 1)), fire=False,
+                                       psum_out=True),
+                                 _core(2, 1, [[1, 1]], output_offset=0, fire=False),
+                                 _core(3, 1, [[1, 1]], output_offset=2, fire=False)),
+                          host_routes=(Route(1, 0, 1, 0), Route(2, 1, 2, 0), Route(3, 2, 3, 0)), n_inputs=3)
+    res = run_on(implementation, program, np.array([[1, 0, 0]], np.uint8))
+    # core 1: v = [3, 5]. Packets, neuron ascending then entries in table order: (0 -> core 3, 2 hops),
+    # (0 -> core 2, 1 hop), (1 -> core 3, 2 hops): 3 packets, 5 hops. Core 2 merges [0, 3], core 3 [3, 5].
+    assert res.output_membranes[0, 0].tolist() == [0, 3, 3, 5]
+    assert res.counters[0, 0, 0, K["packets"]] == 3 and res.counters[0, 0, 0, K["hops"]] == 5
+    # cycles (G = 2): core 1 1 + 3 + 2 + 1 = 7, route 3 + 2 * 2 (max over its entries) = 7; both receivers
+    # 1 + 2 + 0 + 2 + 1 = 6. Host: 1 packet of 1 hop, max hops over its entries 3: route 1 + 6 = 7.
+    assert res.counters[0, 0, :, K["cycles"]].tolist() == [7, 6, 6]
+    assert res.host_counters[0, 0].tolist() == [1, 1, 7]
+    assert res.timestep_cycles[0].tolist() == [4 + 7 + (7 + 7) + 6]
