@@ -40,6 +40,9 @@ __all__ = [
     "check_nir_fields",
     "check_layer_sizes",
     "split_sizes",
+    "neuron_fanin",
+    "check_cores_needed",
+    "PARTIAL_SUM_PRESETS",
     # NIR graph rules
     "no_recurrence",
     "supported_node_types",
@@ -495,21 +498,42 @@ def readout_last_only(view: NirView, chip: ChipConfig) -> None:
 # ----------------------------------------------------------------------------- network rules
 # The three capacity rules need only each layer's (name, fan-in, neurons): the NIR import runs them on
 # those sizes (check_layer_sizes) before it builds a single dense matrix, with the same messages.
-LayerSize = tuple[str, int, int]
+LayerSize = tuple[str, int | None, int]
+
+#: Chip presets whose cores have partial sums (chip-spec §1.3), named when fanin_le_axons refuses a layer.
+PARTIAL_SUM_PRESETS = ("mesh8x8_28nm", "mesh16x16_28nm")
+
+
+def neuron_fanin(layer: Any) -> int:
+    """The largest number of inputs with a nonzero weight into one neuron of ``layer``.
+
+    That is what one core must hold at least, with receptive-field routing (``mapping.tiling``).
+    A layer described by its sizes alone (no ``weights``, as ``hwsim train`` checks a plan) counts
+    every input.
+    """
+    weights = getattr(layer, "weights", None)
+    if weights is None:
+        return int(layer.n_in)
+    if weights.size == 0:
+        return 0
+    return int(np.count_nonzero(weights, axis=0).max())
 
 
 def _layer_sizes(net: Network) -> list[LayerSize]:
-    return [(_layer_name(net, k), layer.n_in, layer.n_out) for k, layer in enumerate(net.layers)]
+    return [(_layer_name(net, k), neuron_fanin(layer), layer.n_out) for k, layer in enumerate(net.layers)]
 
 
 def _fanin_fits(sizes: list[LayerSize], chip: ChipConfig) -> None:
-    for name, n_in, _ in sizes:
-        if n_in > chip.core.axons:
+    if chip.core.partial_sums:
+        return  # a fan-in beyond one core becomes a partial-sum chain
+    for name, fanin, _ in sizes:
+        if fanin is not None and fanin > chip.core.axons:
             raise DRCError(
                 "fanin_le_axons",
                 name,
-                f"fan-in {n_in}",
-                f"{chip.core.axons} axons per core (no partial sums across cores)",
+                f"fan-in {fanin}",
+                f"{chip.core.axons} axons per core (chip {chip.name} has no partial sums across cores; "
+                f"presets with partial sums: {', '.join(PARTIAL_SUM_PRESETS)})",
             )
 
 
@@ -525,22 +549,31 @@ def _neurons_fit(sizes: list[LayerSize], chip: ChipConfig) -> None:
         )
 
 
-def _cores_fit(sizes: list[LayerSize], chip: ChipConfig) -> None:
-    parts = [len(split_sizes(n_out, chip.core.neurons)) for _, _, n_out in sizes]
-    if sum(parts) > chip.n_cores:
+def check_cores_needed(cores: list[tuple[str, int]], chip: ChipConfig) -> None:
+    """The rule cores_le_chip_cores on the cores each layer needs (``(name, cores)`` per layer).
+
+    :func:`cores_le_chip_cores` passes the fewest cores by neuron count; :func:`mapping.tiling.tile_network`
+    passes the cores of its tiling, partial-sum cores included.
+    """
+    counts = [n for _, n in cores]
+    if sum(counts) > chip.n_cores:
         raise DRCError(
             "cores_le_chip_cores",
             "network",
-            f"{sum(parts)} cores ({'+'.join(map(str, parts))} per layer)",
+            f"{sum(counts)} cores ({'+'.join(map(str, counts))} per layer)",
             f"{chip.n_cores} cores ({chip.mesh_rows}x{chip.mesh_cols} mesh)",
         )
+
+
+def _cores_fit(sizes: list[LayerSize], chip: ChipConfig) -> None:
+    check_cores_needed([(name, len(split_sizes(n_out, chip.core.neurons))) for name, _, n_out in sizes], chip)
 
 
 def check_layer_sizes(sizes: list[LayerSize], chip: ChipConfig) -> None:
     """The capacity rules fanin_le_axons, neurons_fit_cores and cores_le_chip_cores on layer sizes alone.
 
     Args:
-        sizes: Per layer ``(name for the message, fan-in, neurons)``.
+        sizes: Per layer ``(name for the message, fan-in of one neuron or None when not known yet, neurons)``.
         chip: The target chip.
 
     Raises:
@@ -553,7 +586,11 @@ def check_layer_sizes(sizes: list[LayerSize], chip: ChipConfig) -> None:
 
 @_rule("network")
 def fanin_le_axons(net: Network, chip: ChipConfig) -> None:
-    """A layer's inputs must all reach one core's axons: there are no partial sums across cores."""
+    """On a chip without partial sums, each neuron's inputs (nonzero weights) must fit one core's axons.
+
+    With receptive-field routing a core receives only the inputs its neurons use, so the limit is per
+    neuron; on chips with ``core.partial_sums`` a larger fan-in becomes a partial-sum chain (chip-spec §1.3).
+    """
     _fanin_fits(_layer_sizes(net), chip)
 
 
@@ -565,7 +602,11 @@ def neurons_fit_cores(net: Network, chip: ChipConfig) -> None:
 
 @_rule("network")
 def cores_le_chip_cores(net: Network, chip: ChipConfig) -> None:
-    """Each layer is split into ``ceil(n_out / N)`` cores; the total must not exceed the mesh."""
+    """Each layer needs at least ``ceil(n_out / N)`` cores; the total must not exceed the mesh.
+
+    The tiling (:func:`mapping.tiling.tile_network`) checks the same rule again on the cores it
+    actually uses, receptive-field tiles and partial-sum cores included.
+    """
     _cores_fit(_layer_sizes(net), chip)
 
 

@@ -29,7 +29,7 @@ from hwsim.network import Network
 from hwsim.program import ChipProgram, CoreProgram, Route
 from mapping.drc import check_drc, split_sizes
 from mapping.errors import DRCError, MappingError
-from mapping.placement import Placement, place
+from mapping.placement import Placement, part_axon_rows, part_axon_runs, place
 
 __all__ = [
     "MappingError",
@@ -219,36 +219,84 @@ def resolve_rates(rates: Any, network: Network, what: str = "rates") -> tuple[An
 
 
 def build_program(network: Network, chip: ChipConfig, placement: Placement) -> ChipProgram:
-    """Core registers, weights and routing tables for ``placement`` (chip-spec §6)."""
+    """Core registers, weights and routing tables for ``placement`` (chip-spec §6).
+
+    Each part's axons are its axon runs (:mod:`mapping.tiling`); a run from a layer is split into one
+    routing entry per core of that layer it covers, a run of the network input is one host entry.
+    A partial-sum core routes its neurons to the same neurons of the next core of its chain
+    (chip-spec §1.3). When the placement has a tiling, its network (neurons reordered tile by tile)
+    is the one built; ``network`` must be the network that was placed.
+    """
+    if placement.tiling is not None:
+        network = placement.tiling.network
     parts, cores = placement.parts, placement.cores
-    by_layer: dict[int, list[int]] = {}
-    for i, p in enumerate(parts):
-        by_layer.setdefault(p.layer, []).append(i)
     last = len(network.layers) - 1
+    senders: dict[int, list[int]] = {}  # layer -> its neuron-core parts
+    for i, p in enumerate(parts):
+        if not p.is_psum:
+            senders.setdefault(p.layer, []).append(i)
+    routes: list[list[Route]] = [[] for _ in parts]
+    host_routes: list[Route] = []
+    for j, p in enumerate(parts):
+        if p.is_psum:
+            routes[j].append(Route(cores[j + 1], 0, p.size, 0))  # the next member, neuron for neuron
+        offset = 0  # first axon of the run
+        for run in part_axon_runs(network, p):
+            if run.source < 0:
+                host_routes.append(Route(cores[j], run.lo, run.hi, offset))
+            else:
+                for i in senders[run.source]:
+                    q = parts[i]
+                    a, z = max(run.lo, q.lo), min(run.hi, q.lo + q.size)
+                    if a < z:
+                        routes[i].append(Route(cores[j], a - q.lo, z - q.lo, offset + a - run.lo))
+            offset += run.size
+    readers = {s for k in range(len(network.layers)) for s in network.sources(k)}
     programs = []
-    for p, core in zip(parts, cores):
+    for j, (p, core) in enumerate(zip(parts, cores)):
         layer = network.layers[p.layer]
-        routes: tuple[Route, ...] = ()
-        if p.layer < last:
-            # one entry per destination part: multicast of the whole slice, axon = neuron index in the layer
-            routes = tuple(Route(cores[j], 0, p.size, p.lo) for j in by_layer[p.layer + 1])
+        name = layer.name or f"layer{p.layer}"
+        rows = part_axon_rows(network, p)
+        weights = layer.weights[:, p.lo : p.lo + p.size]
+        weights = weights.copy() if rows.size == layer.n_in and np.array_equal(rows, np.arange(layer.n_in)) \
+            else weights[rows]
+        if p.is_psum:
+            programs.append(
+                CoreProgram(
+                    core=int(core),
+                    stage=p.core_stage,
+                    weights=weights,
+                    bias=np.zeros(p.size, dtype=layer.bias.dtype),
+                    threshold=0,
+                    leak_shift=0,
+                    integration="discontinuous",
+                    reset=layer.reset,
+                    fire=False,
+                    routes=tuple(routes[j]),
+                    psum_out=True,
+                    label=f"{name}[{p.lo}:{p.lo + p.size}] psum {p.member + 1}/{p.chain}",
+                )
+            )
+            continue
+        is_output = p.layer == last
+        if not is_output and p.layer not in readers:
+            raise MappingError(f"layer {p.layer} ({name}) is read by no layer; only the last layer may be an output")
         programs.append(
             CoreProgram(
                 core=int(core),
-                stage=p.layer,
-                weights=layer.weights[:, p.lo : p.lo + p.size].copy(),
+                stage=p.core_stage,
+                weights=weights,
                 bias=layer.bias[p.lo : p.lo + p.size].copy(),
                 threshold=layer.threshold,
                 leak_shift=layer.leak_shift,
                 integration=layer.integration,
                 reset=layer.reset,
                 fire=layer.fire,
-                routes=routes,
-                output_offset=p.lo if p.layer == last else None,
-                label=f"{layer.name or f'layer{p.layer}'}[{p.lo}:{p.lo + p.size}]",
+                routes=tuple(routes[j]),
+                output_offset=p.lo if is_output else None,
+                label=f"{name}[{p.lo}:{p.lo + p.size}]",
             )
         )
-    host_routes = tuple(Route(cores[j], 0, network.n_inputs, 0) for j in by_layer[0])
     meta = {
         "network": str(network.metadata.get("name", "")),
         "sizes": network.sizes,
@@ -256,7 +304,7 @@ def build_program(network: Network, chip: ChipConfig, placement: Placement) -> C
         "placement": placement.to_dict(),
     }
     program = ChipProgram(
-        chip=chip, cores=tuple(programs), host_routes=host_routes, n_inputs=network.n_inputs, metadata=meta
+        chip=chip, cores=tuple(programs), host_routes=tuple(host_routes), n_inputs=network.n_inputs, metadata=meta
     )
     return program.validate()
 

@@ -307,8 +307,9 @@ def from_nir(source: Any, chip: Any = None, *, dt_s: float | None = None, reset:
     view = nir_view(source, dt_s=dt_s, reset=reset)
     check_drc(view, chip)
     layers_raw = _compose_layers(view)
-    # cheap capacity rules on sizes before any dense matrix is built
-    sizes = [(f"layer {k} ({lr['name'] or lr['key']})", *lr["m"].shape) for k, lr in enumerate(layers_raw)]
+    # cheap capacity rules on sizes before any dense matrix is built; the fan-in of one neuron is only known
+    # after quantization (a weight may round to 0), so fanin_le_axons runs on the network below
+    sizes = [(f"layer {k} ({lr['name'] or lr['key']})", None, lr["m"].shape[1]) for k, lr in enumerate(layers_raw)]
     check_layer_sizes(sizes, chip)
     layers, info = [], []
     for k, lr in enumerate(layers_raw):
@@ -369,7 +370,7 @@ def _compose_layers(view: NirView) -> list[dict]:
     pending: dict | None = None  # {"m": csr (n_in, n_cur), "b": (n_cur,), "name": str, "meta": dict}
 
     def start(n: int) -> dict:
-        return {"m": sp.identity(n, format="csr"), "b": np.zeros(n), "name": None, "meta": {}}
+        return {"m": sp.identity(n, format="csr"), "b": np.zeros(n), "name": None, "meta": {}, "shape": None}
 
     for key in order[1:]:
         node = nodes[key]
@@ -401,6 +402,10 @@ def _compose_layers(view: NirView) -> list[dict]:
             if "hwsim_layer" in meta and "hwsim_layer" not in pending["meta"]:
                 # the layer name to_nir wrote: node names cannot be "input"/"output" or repeat
                 pending["meta"]["hwsim_layer"] = str(plain(meta["hwsim_layer"]))
+            if t in ("Conv2d", "SumPool2d", "AvgPool2d"):
+                pending["shape"] = tuple(int(x) for x in out_dims)  # (C, H, W): the mapper tiles the layer
+            elif t != "Scale":  # a Scale keeps the shape; an Affine/Linear makes the layer flat
+                pending["shape"] = None
             dims = out_dims
             continue
         # a neuron node closes a layer; sizes of its parameters must match the layer
@@ -456,6 +461,7 @@ def _quantized_layer(k: int, lr: dict, view: NirView, chip: ChipConfig) -> tuple
         reset=layer_reset,
         fire=regs["fire"],
         name=name,
+        shape=lr.get("shape"),
     )
     info = {
         "layer": name,

@@ -1,18 +1,19 @@
 """Partitioning and traffic-aware placement of layer parts on the 2-D mesh.
 
-Partitioning: a layer with more neurons than a core holds is split by
-neurons into the fewest, equal-sized parts (fan-out split); every part gets
-the layer's whole input (multicast), so a layer's fan-in must fit one core.
+Partitioning is :mod:`mapping.tiling`: a layer with more neurons than a core holds is split by
+neurons into parts; a flat layer whose input fits one core gives every part its whole input
+(multicast), a conv/pool layer is tiled and each tile receives its receptive field, and a part whose
+fan-in exceeds a core's axons becomes a partial-sum chain on chips that have them.
 
 Placement minimises the expected spike traffic times hops per timestep,
 
-    cost = sum_parts r_in * hops(core 0, core(p))                 (host -> layer 0, host port at core 0)
-         + sum_{p in layer k, q in layer k+1} r_p * hops(core(p), core(q)),
+    cost = sum_parts r_in(p) * hops(core 0, core(p))              (host -> its parts, host port at core 0)
+         + sum_{p, q} r_pq * hops(core(p), core(q)),
 
-where ``r_p`` is the expected number of spikes per timestep of part ``p``
-(each spike is one packet per routing entry, i.e. per destination part;
-chip-spec §1.1) and ``r_in`` the expected number of input spikes per
-timestep. Rates come from a calibration run, a user estimate, or the
+where ``r_pq`` is the expected number of packets per timestep from part ``p`` to part ``q``: the
+spikes of ``p``'s neurons that ``q``'s axons hold (each spike is one packet per routing entry,
+i.e. per destination core; chip-spec §1.1), or the partial sums of a partial-sum core to the next
+member of its chain; ``r_in(p)`` the expected input spikes ``p``'s axons hold. Rates come from a calibration run, a user estimate, or the
 upper bound "every neuron spikes every timestep". ``anneal`` starts from the
 better of a greedy placement and row-major and refines it by simulated
 annealing with a seeded generator, keeping the best state seen, so it is
@@ -30,8 +31,8 @@ import numpy as np
 
 from hwsim.config import ChipConfig
 from hwsim.network import Network, simulate_network
-from mapping.drc import split_sizes
 from mapping.errors import MappingError
+from mapping.tiling import AxonRun, Part, Tiling, axon_runs, tile_network
 
 __all__ = [
     "Part",
@@ -42,6 +43,8 @@ __all__ = [
     "layer_rates",
     "rates_from_run",
     "traffic",
+    "part_axon_runs",
+    "part_axon_rows",
     "placement_cost",
     "row_major",
     "greedy",
@@ -55,42 +58,20 @@ __all__ = [
 PLACEMENTS = ("anneal", "greedy", "row_major")
 
 
-@dataclass(frozen=True)
-class Part:
-    """A slice of one layer that runs on one core.
-
-    Attributes:
-        layer: Layer index (also the core's stage).
-        index: Part number within the layer.
-        lo: First neuron of the slice in the layer.
-        size: Number of neurons.
-    """
-
-    layer: int
-    index: int
-    lo: int
-    size: int
-
-    def to_dict(self) -> dict:
-        return {"layer": self.layer, "index": self.index, "lo": self.lo, "size": self.size}
-
-
 def partition(network: Network, chip: ChipConfig) -> list[Part]:
-    """Split every layer into parts of at most ``chip.core.neurons`` neurons, layer after layer."""
-    parts = []
-    for k, layer in enumerate(network.layers):
-        lo = 0
-        for i, size in enumerate(split_sizes(layer.n_out, chip.core.neurons)):
-            parts.append(Part(k, i, lo, size))
-            lo += size
-    return parts
+    """The core parts of ``network`` on ``chip``, layer after layer (:func:`mapping.tiling.tile_network`).
+
+    Parts index the neurons of ``tile_network(network, chip).network`` (shaped layers reordered tile by tile).
+    """
+    return list(tile_network(network, chip).parts)
 
 
 # ------------------------------------------------------------------------------------ rates
 def rates_from_run(result: Any, program: Any) -> list[float]:
     """Per-layer mean spike probabilities ``[input, layer 0, ...]`` measured in a :class:`RunResult`.
 
-    Works for programs made by this mapper (core stage = layer index). The input rate is
+    Works for programs made by this mapper from a chain of layers (the neuron cores of each layer share
+    one stage, later layers later stages; partial-sum cores are left out). The input rate is
     host packets divided by the inputs covered by the host routing entries.
     """
     spikes = result.counter("output_spikes").sum(axis=(0, 1))  # per program core
@@ -98,6 +79,8 @@ def rates_from_run(result: Any, program: Any) -> list[float]:
     by_stage: dict[int, list[int]] = {}
     for k, core in enumerate(result.core_ids):
         cp = program.cores[program.index_of(core)]
+        if cp.psum_out:
+            continue  # a partial-sum core sends partial sums, not its layer's spikes
         by_stage.setdefault(cp.stage, [0, 0])
         by_stage[cp.stage][0] += int(spikes[k])
         by_stage[cp.stage][1] += cp.n_neurons
@@ -170,21 +153,65 @@ class Traffic:
     part_rates: np.ndarray
 
 
+def _source_offsets(network: Network, k: int) -> dict[int, int]:
+    """Row of layer ``k``'s weights where each of its sources begins (sources concatenated in order)."""
+    offsets, off = {}, 0
+    for s in network.sources(k):
+        offsets[s] = off
+        off += network.n_inputs if s < 0 else network.layers[s].n_out
+    return offsets
+
+
+def part_axon_runs(network: Network, part: Part) -> tuple[AxonRun, ...]:
+    """The axon runs of ``part``; a part without runs (made by hand) receives its layer's whole input."""
+    if part.axons:
+        return part.axons
+    return axon_runs(np.arange(network.layers[part.layer].n_in), network, part.layer)
+
+
+def part_axon_rows(network: Network, part: Part) -> np.ndarray:
+    """Rows of the layer's weight matrix that ``part``'s axons receive, in axon order."""
+    offsets = _source_offsets(network, part.layer)
+    runs = part_axon_runs(network, part)
+    return np.concatenate([offsets[r.source] + np.arange(r.lo, r.hi) for r in runs])
+
+
 def traffic(network: Network, parts: Sequence[Part], rates: list[np.ndarray]) -> Traffic:
-    """Packets per timestep implied by the routing of :mod:`mapping.mapper` (multicast = one packet per entry)."""
-    by_layer: dict[int, list[int]] = {}
+    """Packets per timestep implied by the routing of :mod:`mapping.mapper`.
+
+    A spike is one packet per routing entry that covers it, i.e. per destination core whose axons
+    hold the neuron (a whole input, or a receptive field). A partial-sum core sends one packet per
+    nonzero partial sum; neuron ``j``'s is counted as ``min(1, sum_a r_a)`` over its axons ``a``
+    with a nonzero weight into ``j`` (an upper bound on the chance that some input reaches it).
+    """
+    senders: dict[int, list[int]] = {}
     for i, p in enumerate(parts):
-        by_layer.setdefault(p.layer, []).append(i)
-    part_rates = np.array([float(rates[p.layer + 1][p.lo : p.lo + p.size].sum()) for p in parts])
+        if not p.is_psum:
+            senders.setdefault(p.layer, []).append(i)
+    part_rates = np.zeros(len(parts))
     host = np.zeros(len(parts))
-    in_rate = float(rates[0].sum())
-    for i in by_layer.get(0, []):
-        host[i] = in_rate
-    flows = []
+    flows: dict[tuple[int, int], float] = {}
+    for j, p in enumerate(parts):
+        if not p.is_psum:
+            part_rates[j] = float(rates[p.layer + 1][p.lo : p.lo + p.size].sum())
+        for run in part_axon_runs(network, p):
+            if run.source < 0:
+                host[j] += float(rates[0][run.lo : run.hi].sum())
+                continue
+            for i in senders.get(run.source, []):
+                q = parts[i]
+                a, z = max(run.lo, q.lo), min(run.hi, q.lo + q.size)
+                if a < z:
+                    flows[(i, j)] = flows.get((i, j), 0.0) + float(rates[run.source + 1][a:z].sum())
     for i, p in enumerate(parts):
-        for j in by_layer.get(p.layer + 1, []):
-            flows.append((i, j, float(part_rates[i])))
-    return Traffic(host=host, flows=tuple(flows), part_rates=part_rates)
+        if p.is_psum:
+            layer = network.layers[p.layer]
+            rows = part_axon_rows(network, p)
+            in_rates = np.concatenate([rates[s + 1] for s in network.sources(p.layer)])[rows]
+            reach = in_rates @ (layer.weights[rows, p.lo : p.lo + p.size] != 0)
+            part_rates[i] = float(np.minimum(1.0, reach).sum())
+            flows[(i, i + 1)] = flows.get((i, i + 1), 0.0) + part_rates[i]  # the next member of its chain
+    return Traffic(host=host, flows=tuple((i, j, r) for (i, j), r in sorted(flows.items())), part_rates=part_rates)
 
 
 def hop_matrix(chip: ChipConfig) -> np.ndarray:
@@ -321,6 +348,8 @@ class Placement:
         cost_row_major: The same for the row-major placement.
         traffic: The traffic model used.
         rates_source: Where the rates came from.
+        tiling: How the layers were cut (:mod:`mapping.tiling`); its ``network`` (neurons reordered tile by
+            tile) is what ``parts`` and the traffic index. None for a placement made without one.
     """
 
     parts: tuple[Part, ...]
@@ -332,6 +361,7 @@ class Placement:
     traffic: Traffic
     rates_source: str
     extra: dict = field(default_factory=dict)
+    tiling: Tiling | None = None
 
     def to_dict(self) -> dict:
         saved = self.cost_row_major - self.cost
@@ -360,7 +390,7 @@ def place(
 
     Args:
         placement: ``"anneal"`` (default), ``"greedy"``, ``"row_major"``, or an explicit list of
-            mesh cores, one per part in layer-then-part order.
+            mesh cores, one per part in layer-then-part order (a partial-sum chain's members in chain order).
         rates: See :func:`layer_rates`.
         seed: Annealing seed.
         iterations: Annealing steps (default ``min(200000, max(5000, 800 * parts))``).
@@ -368,9 +398,10 @@ def place(
     Raises:
         MappingError: bad placement list or rates.
     """
-    parts = partition(network, chip)
-    per_neuron, source = layer_rates(network, rates, chip.core.v_bits)
-    t = traffic(network, parts, per_neuron)
+    tiling = tile_network(network, chip)
+    parts = list(tiling.parts)
+    per_neuron, source = layer_rates(tiling.network, rates, chip.core.v_bits)
+    t = traffic(tiling.network, parts, per_neuron)
     rm = row_major(parts, chip)
     if isinstance(placement, str):
         if placement not in PLACEMENTS:
@@ -399,6 +430,7 @@ def place(
         cost_row_major=placement_cost(rm, t, chip),
         traffic=t,
         rates_source=source,
+        tiling=tiling,
     )
 
 
