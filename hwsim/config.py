@@ -139,14 +139,21 @@ class CoreConfig:
         return cls(**data)
 
     def to_hdl_params(self) -> dict[str, int]:
-        """Verilog parameters of ``rtl/snn_core.v``, derived from this config only."""
-        return {
+        """Verilog parameters of ``rtl/snn_core.v``, derived from this config only.
+
+        ``PARTIAL_SUMS`` (1: partial-sum buffer and MERGE, chip-spec §1.3) only when ``partial_sums``
+        is true: the RTL's default is 0, so chips without partial sums keep their parameter sets.
+        """
+        params = {
             "AXONS": self.axons,
             "NEURONS": self.neurons,
             "LANES": self.lanes,
             "W_BITS": self.w_bits,
             "V_BITS": self.v_bits,
         }
+        if self.partial_sums:
+            params["PARTIAL_SUMS"] = 1
+        return params
 
 
 def _ns_to_cycles(ns: float, clock_mhz: float) -> int:

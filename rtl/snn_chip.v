@@ -19,10 +19,20 @@
 //   ld_kind 4     route entry of the selected core: ld_addr = entry*4 + field,
 //                 field 0 dest_core, 1 src_lo, 2 src_hi, 3 axon_offset
 //   ld_kind 5     register of the selected core: ld_addr 0 used (bit 0),
-//                 1 stage, 2 n_routes
+//                 1 stage, 2 n_routes, 3 psum_out (bit 0; PARTIAL_SUMS = 1 only)
 //   ld_kind 6     host route entry: ld_addr = entry*4 + field (as kind 4)
 //   ld_kind 7     chip register: ld_addr 0 host n_routes, 1 hop_latency_cycles,
 //                 2 barrier_cycles
+//
+// Partial sums (chip-spec §1.3, §5.1; PARTIAL_SUMS = 1, generate blocks: with
+// PARTIAL_SUMS = 0 the chip is the one without them): every core has a
+// partial-sum buffer and its own partial-sum input port per core sender; a
+// core whose psum_out register is set captures in UPDATE which of its
+// membranes are nonzero (instead of its spikes, which are 0: fire = 0), and
+// its router sends those neurons, each packet carrying the neuron's membrane
+// (read from the idle core) as value and the destination neuron as index; it
+// is written into the destination's partial-sum buffer word in the cycle it
+// is injected. The receivers' MERGE bit is the core register (snn_core).
 `default_nettype none
 
 module snn_chip #(
@@ -43,7 +53,9 @@ module snn_chip #(
     // Routing-table entries per sender (cores and host); 1..4096. Default: one per core.
     parameter integer ROUTES = MESH_ROWS * MESH_COLS,
     // Host input buffer bits (network inputs, n_inputs <= HOST_INPUTS); 1..4096.
-    parameter integer HOST_INPUTS = AXONS
+    parameter integer HOST_INPUTS = AXONS,
+    // 1: partial sums (chip-spec §1.3, core.partial_sums); 0: none.
+    parameter integer PARTIAL_SUMS = 0
 ) (
     input  wire                    clk,               // clock, rising edge
     input  wire                    rst_n,             // synchronous reset, active low
@@ -86,6 +98,9 @@ module snn_chip #(
     localparam integer CS_W     = (N_CORES > 1) ? $clog2(N_CORES) : 1;
     localparam integer STG_W    = CS_W;                                  // stages 0 .. N_CORES-1
     localparam integer AX_W     = (AXONS > 1) ? $clog2(AXONS) : 1;
+    localparam integer N_W      = (NEURONS > 1) ? $clog2(NEURONS) : 1;   // neuron index (partial sums)
+    // Destination index of a core's router: an axon, or with partial sums also a neuron.
+    localparam integer DI_W     = (PARTIAL_SUMS != 0 && N_W > AX_W) ? N_W : AX_W;
     localparam integer G_W      = (GROUPS > 1) ? $clog2(GROUPS) : 1;
     localparam integer WADDR_W  = (AXONS * GROUPS > 1) ? $clog2(AXONS * GROUPS) : 1;
     localparam integer LD_W     = (LANES * V_BITS > 32) ? LANES * V_BITS : 32;
@@ -182,6 +197,13 @@ module snn_chip #(
     wire [NS-1:0]      pkt_valid;
     wire [NS*CS_W-1:0] pkt_dest;
     wire [NS*AX_W-1:0] pkt_axon;
+    // Partial-sum packets of sender p (pkt_dest is shared; the host never sends any, chip-spec §6).
+    wire [NS-1:0]        ps_valid;
+    wire [NS*N_W-1:0]    ps_neuron;
+    wire [NS*V_BITS-1:0] ps_value;
+    assign ps_valid[N_CORES]              = 1'b0;
+    assign ps_neuron[N_CORES*N_W +: N_W]  = {N_W{1'b0}};
+    assign ps_value[N_CORES*V_BITS +: V_BITS] = {V_BITS{1'b0}};
 
     // ------------------------------------------------------------- host port
     snn_host_port #(
@@ -215,7 +237,7 @@ module snn_chip #(
     wire [N_CORES*OUT_W-1:0]   bundles;
     wire [N_CORES*N_CORES-1:0] stage_oh;               // core c: one-hot of its stage (0 if unused)
 
-    genvar c, p;
+    genvar c, p, l;
     generate
         for (c = 0; c < N_CORES; c = c + 1) begin : g_core
             wire sel = (core_sel == c[CS_W-1:0]);
@@ -236,19 +258,22 @@ module snn_chip #(
             wire in_launch = used && (stg == launch_stage);
             assign stage_oh[c*N_CORES +: N_CORES] = used ? ({{(N_CORES-1){1'b0}}, 1'b1} << stg) : {N_CORES{1'b0}};
 
-            // packets addressed to this core, one AER port per sender
-            wire [NS-1:0] rx_valid;
+            // packets addressed to this core, one AER port (and partial-sum port) per sender
+            wire [NS-1:0] rx_valid, rx_ps_valid;
             for (p = 0; p < NS; p = p + 1) begin : g_rx
-                assign rx_valid[p] = pkt_valid[p] && (pkt_dest[p*CS_W +: CS_W] == c[CS_W-1:0]);
+                assign rx_valid[p]    = pkt_valid[p] && (pkt_dest[p*CS_W +: CS_W] == c[CS_W-1:0]);
+                assign rx_ps_valid[p] = ps_valid[p] && (pkt_dest[p*CS_W +: CS_W] == c[CS_W-1:0]);
             end
 
             wire c_busy, c_done, c_out_valid;
             wire [G_W-1:0]          c_out_group;
             wire [LANES-1:0]        c_out_spikes;
-            wire [LANES*V_BITS-1:0] c_out_v, c_rd_v;
+            wire [LANES*V_BITS-1:0] c_out_v, c_rd_v, c_ps_rd_v;
+            wire [G_W-1:0]          c_ps_rd_group;      // membrane group the router reads (partial sums)
 
             snn_core #(
-                .AXONS(AXONS), .NEURONS(NEURONS), .LANES(LANES), .W_BITS(W_BITS), .V_BITS(V_BITS), .IN_PORTS(NS)
+                .AXONS(AXONS), .NEURONS(NEURONS), .LANES(LANES), .W_BITS(W_BITS), .V_BITS(V_BITS), .IN_PORTS(NS),
+                .PARTIAL_SUMS(PARTIAL_SUMS)
             ) u_core (
                 .clk        (clk),
                 .rst_n      (rst_n),
@@ -266,10 +291,23 @@ module snn_chip #(
                 .out_spikes (c_out_spikes),
                 .out_v      (c_out_v),
                 .rd_group   (rd_group),
-                .rd_v       (c_rd_v)
+                .rd_v       (c_rd_v),
+                .ps_valid   (rx_ps_valid),
+                .ps_neuron  (ps_neuron),
+                .ps_value   (ps_value),
+                .ps_rd_group(c_ps_rd_group),
+                .ps_rd_v    (c_ps_rd_v)
             );
 
-            // spike bitmap of this timestep, captured from the spike port in UPDATE
+            // What the router sends: the spikes, or for a partial-sum core the nonzero membranes
+            // (c_src, c_rd_spk, the router's packet signals and the partial-sum registers below).
+            wire [LANES-1:0]  c_src;
+            wire [LANES-1:0]  rd_spk;
+            wire              r_valid;
+            wire [DI_W-1:0]   r_index;
+            wire [N_W-1:0]    r_src;
+
+            // source bitmap of this timestep (spikes, or nonzero membranes), captured from the spike port in UPDATE
             reg [NEURONS-1:0] spk;
             reg [31:0]        core_cyc;
             always @(posedge clk) begin
@@ -278,7 +316,7 @@ module snn_chip #(
                     core_cyc <= 32'd0;
                 end else begin
                     if (c_out_valid)
-                        spk[c_out_group*LANES +: LANES] <= c_out_spikes;
+                        spk[c_out_group*LANES +: LANES] <= c_src;
                     if (clr)
                         core_cyc <= 32'd0;
                     else if (c_busy)
@@ -290,7 +328,7 @@ module snn_chip #(
             wire [31:0] r_packets, r_cycles;
             /* verilator lint_off PINCONNECTEMPTY */
             snn_router #(
-                .SRC(NEURONS), .ROUTES(ROUTES), .CS_W(CS_W), .AX_W(AX_W), .HOP_W(HOP_W), .HL_W(HL_W)
+                .SRC(NEURONS), .ROUTES(ROUTES), .CS_W(CS_W), .AX_W(DI_W), .HOP_W(HOP_W), .HL_W(HL_W)
             ) u_router (
                 .clk         (clk),
                 .rst_n       (rst_n),
@@ -308,9 +346,10 @@ module snn_chip #(
                 .busy        (r_busy),
                 .last        (r_last),
                 .clr         (clr),
-                .pkt_valid   (pkt_valid[c]),
+                .pkt_valid   (r_valid),
                 .pkt_dest    (pkt_dest[c*CS_W +: CS_W]),
-                .pkt_axon    (pkt_axon[c*AX_W +: AX_W]),
+                .pkt_axon    (r_index),
+                .pkt_src     (r_src),
                 .max_hops    (),
                 .cnt_packets (r_packets),
                 .cnt_cycles  (r_cycles)
@@ -322,7 +361,42 @@ module snn_chip #(
             assign rt_ok[c]    = !in_cur || r_last || !r_busy;
             assign rt_pk[c]    = in_cur && r_has;
 
-            wire [LANES-1:0] rd_spk = spk[rd_group*LANES +: LANES];
+            if (PARTIAL_SUMS != 0) begin : g_psum
+                reg psum_out;                            // this core sends partial sums (chip-spec §1.3)
+                always @(posedge clk) begin
+                    if (!rst_n)
+                        psum_out <= 1'b0;
+                    else if (ld_creg && sel && ld_a32 == 32'd3)
+                        psum_out <= ld_word[0];
+                end
+                wire [LANES-1:0] nonzero;                // lane l's end-of-timestep membrane is not 0
+                for (l = 0; l < LANES; l = l + 1) begin : g_nz
+                    assign nonzero[l] = |c_out_v[l*V_BITS +: V_BITS];
+                end
+                assign c_src  = psum_out ? nonzero : c_out_spikes;
+                assign rd_spk = psum_out ? {LANES{1'b0}} : spk[rd_group*LANES +: LANES];   // fire = 0: no spikes
+                // a partial-sum packet: neuron index from the table, value v[j] of the idle core
+                wire [31:0] r_src_32   = {{(32-N_W){1'b0}}, r_src};
+                wire [31:0] src_grp_32 = r_src_32 / LANES;
+                wire [31:0] src_lane   = r_src_32 % LANES;
+                assign c_ps_rd_group = src_grp_32[G_W-1:0];
+                assign pkt_valid[c]  = r_valid && !psum_out;
+                assign ps_valid[c]   = r_valid && psum_out;
+                assign pkt_axon[c*AX_W +: AX_W]     = r_index[AX_W-1:0];
+                assign ps_neuron[c*N_W +: N_W]      = r_index[N_W-1:0];
+                assign ps_value[c*V_BITS +: V_BITS] = c_ps_rd_v[src_lane*V_BITS +: V_BITS];
+                wire _unused_ps = &{1'b0, r_index, r_src_32, src_grp_32, src_lane};
+            end else begin : g_no_psum
+                assign c_src         = c_out_spikes;
+                assign rd_spk        = spk[rd_group*LANES +: LANES];
+                assign c_ps_rd_group = {G_W{1'b0}};
+                assign pkt_valid[c]  = r_valid;
+                assign ps_valid[c]   = 1'b0;
+                assign pkt_axon[c*AX_W +: AX_W]     = r_index;
+                assign ps_neuron[c*N_W +: N_W]      = {N_W{1'b0}};
+                assign ps_value[c*V_BITS +: V_BITS] = {V_BITS{1'b0}};
+                wire _unused_ps = &{1'b0, r_src, c_ps_rd_v};
+            end
             assign bundles[c*OUT_W +: OUT_W] = {c_out_valid, c_out_group, c_out_spikes, c_out_v,
                                                 c_rd_v, rd_spk, core_cyc, r_cycles, r_packets};
         end

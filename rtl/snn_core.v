@@ -11,8 +11,18 @@
 //              ld_data[l*W_BITS +: W_BITS] = w[axon][group*LANES + l]
 //   ld_kind 1  bias word:   ld_addr = group, ld_data[l*V_BITS +: V_BITS] = bias
 //   ld_kind 2  register:    ld_addr 0 n_neurons (1..NEURONS), 1 threshold,
-//              2 leak_shift, 3 modes {fire, reset_zero, continuous} = ld_data[2:0]
+//              2 leak_shift, 3 modes {fire, reset_zero, continuous} = ld_data[2:0],
+//              ld_data[3] psum_rx (PARTIAL_SUMS = 1 only: a partial-sum receiver)
 //   ld_kind 3  command:     ld_addr 0 clears every membrane (start of an inference)
+//
+// Partial sums (chip-spec §1.3; only with PARTIAL_SUMS = 1, generate blocks, so
+// that with PARTIAL_SUMS = 0 the core is the one without them): a partial-sum
+// buffer (snn_psum_buf) written through the ps_* ports, the psum_rx register
+// and a MERGE phase between START and INTEGRATE that adds the buffer into the
+// membranes, saturating (a second snn_lane_acc, V_BITS-wide operands). While
+// the core is idle, `ps_rd_group` reads a group of membranes on `ps_rd_v` for
+// the router of a partial-sum core. With PARTIAL_SUMS = 0 the ps_* inputs are
+// ignored and `ps_rd_v` is 0.
 `default_nettype none
 
 module snn_core #(
@@ -27,7 +37,10 @@ module snn_core #(
     // Signed membrane, bias and threshold width in bits; 4..32, > W_BITS.
     parameter integer V_BITS = 16,
     // AER input ports (spike events accepted per cycle); 1..4097. 1 = one event per cycle.
-    parameter integer IN_PORTS = 1
+    // Also the number of partial-sum input ports.
+    parameter integer IN_PORTS = 1,
+    // 1: partial-sum buffer and MERGE phase (chip-spec §1.3); 0: none (ps_* ports unused).
+    parameter integer PARTIAL_SUMS = 0
 ) (
     input  wire                    clk,         // clock, rising edge
     input  wire                    rst_n,       // synchronous reset, active low
@@ -39,6 +52,10 @@ module snn_core #(
     // spike events in (AER) --------------------------------------------------------
     input  wire [IN_PORTS-1:0]     in_valid,    // bit p: a spike for the next timestep arrives on port p
     input  wire [IN_PORTS*AX_W-1:0] in_axon,    // port p's axon index at [p*AX_W +: AX_W], < AXONS
+    // partial-sum packets in (PARTIAL_SUMS = 1) ------------------------------------------
+    input  wire [IN_PORTS-1:0]     ps_valid,    // bit p: a partial-sum packet arrives on port p
+    input  wire [IN_PORTS*N_W-1:0] ps_neuron,   // port p's neuron index at [p*N_W +: N_W], < n_neurons
+    input  wire [IN_PORTS*V_BITS-1:0] ps_value, // port p's value at [p*V_BITS +: V_BITS]
     // control ----------------------------------------------------------------------------
     input  wire                    start,       // run one timestep (sampled in IDLE)
     output wire                    busy,        // START .. DONE
@@ -50,13 +67,17 @@ module snn_core #(
     output wire [LANES*V_BITS-1:0] out_v,       // end-of-timestep membranes of the group
     // membrane readout -----------------------------------------------------------------
     input  wire [G_W-1:0]          rd_group,    // lane group to read
-    output wire [LANES*V_BITS-1:0] rd_v         // its membranes, lane l at [l*V_BITS +: V_BITS]
+    output wire [LANES*V_BITS-1:0] rd_v,        // its membranes, lane l at [l*V_BITS +: V_BITS]
+    // membranes for the router of a partial-sum core (PARTIAL_SUMS = 1, core idle) -----
+    input  wire [G_W-1:0]          ps_rd_group, // lane group to read
+    output wire [LANES*V_BITS-1:0] ps_rd_v      // its membranes (combinational; 0 when PARTIAL_SUMS = 0)
 );
 
     // ---------------------------------------------------------------- widths
     localparam integer GROUPS  = NEURONS / LANES;                     // lane groups
     localparam integer AX_W    = (AXONS > 1) ? $clog2(AXONS) : 1;     // axon index
     localparam integer G_W     = (GROUPS > 1) ? $clog2(GROUPS) : 1;   // group index
+    localparam integer N_W     = (NEURONS > 1) ? $clog2(NEURONS) : 1; // neuron index
     localparam integer WADDR_W = (AXONS * GROUPS > 1) ? $clog2(AXONS * GROUPS) : 1;
     localparam integer NN_W    = $clog2(NEURONS + 1);                 // n_neurons register
     localparam integer LS_W    = $clog2(V_BITS);                      // leak_shift register
@@ -109,11 +130,12 @@ module snn_core #(
     end
 
     // ------------------------------------------------------------ controller
-    wire           in_any, work_any, latch, pop, issue, acc_en, upd_en;
+    wire           in_any, work_any, latch, pop, issue, acc_en, upd_en, mrg_en;
+    wire           psum_rx;     // partial-sum receiver register (0 when PARTIAL_SUMS = 0)
     wire [G_W-1:0] issue_group, acc_group, upd_group;
     wire [AX_W-1:0] work_idx;
 
-    snn_ctrl #(.G_W(G_W)) u_ctrl (
+    snn_ctrl #(.G_W(G_W), .PARTIAL_SUMS(PARTIAL_SUMS)) u_ctrl (
         .clk         (clk),
         .rst_n       (rst_n),
         .start       (start),
@@ -121,6 +143,7 @@ module snn_core #(
         .done        (done),
         .idle        (idle),
         .last_group  (last_group),
+        .merge       (psum_rx),
         .in_any      (in_any),
         .work_any    (work_any),
         .latch       (latch),
@@ -130,7 +153,8 @@ module snn_core #(
         .acc_en      (acc_en),
         .acc_group   (acc_group),
         .upd_en      (upd_en),
-        .upd_group   (upd_group)
+        .upd_group   (upd_group),
+        .mrg_en      (mrg_en)
     );
 
     // ------------------------------------------------------ input-spike scan
@@ -164,18 +188,20 @@ module snn_core #(
     );
 
     // ------------------------------------------------------------- membranes
-    wire [G_W-1:0]          dp_group = upd_en ? upd_group : acc_group;
-    wire [LANES*V_BITS-1:0] v_cur, v_acc, v_upd, bias_word;
+    // MERGE and UPDATE share the group counter upd_group (mrg_en is 0 without partial sums).
+    wire [G_W-1:0]          dp_group = (upd_en || mrg_en) ? upd_group : acc_group;
+    wire [G_W-1:0]          rf_raddr_a;         // dp_group; the router's group while idle (partial sums)
+    wire [LANES*V_BITS-1:0] v_cur, v_acc, v_upd, v_acc_mrg, bias_word;
     wire [LANES-1:0]        lane_en, spikes;
     wire clear_v = (latch && !continuous) || (ld_ok && ld_kind == LD_CMD && ld_addr[1:0] == 2'd0);
 
     snn_group_rf #(.DEPTH(GROUPS), .WIDTH(LANES * V_BITS), .ADDR_W(G_W)) u_vmem (
         .clk     (clk),
         .clr     (clear_v),
-        .we      (acc_en || upd_en),
+        .we      (acc_en || upd_en || mrg_en),
         .waddr   (dp_group),
-        .wdata   (upd_en ? v_upd : v_acc),
-        .raddr_a (dp_group),
+        .wdata   (upd_en ? v_upd : v_acc_mrg),
+        .raddr_a (rf_raddr_a),
         .rdata_a (v_cur),
         .raddr_b (rd_group),
         .rdata_b (rd_v)
@@ -230,6 +256,51 @@ module snn_core #(
         .v_out      (v_upd),
         .spikes     (spikes)
     );
+
+    // --------------------------------------------------- partial sums (chip-spec §1.3)
+    generate
+        if (PARTIAL_SUMS != 0) begin : g_psum
+            reg rx;
+            always @(posedge clk) begin
+                if (!rst_n)
+                    rx <= 1'b0;
+                else if (ld_ok && ld_kind == LD_REG && ld_addr[1:0] == 2'd3)
+                    rx <= ld_data[3];
+            end
+            assign psum_rx = rx;
+
+            wire [LANES*V_BITS-1:0] psum_word, v_mrg;
+            snn_psum_buf #(
+                .NEURONS(NEURONS), .LANES(LANES), .V_BITS(V_BITS), .N_W(N_W), .G_W(G_W), .PORTS(IN_PORTS)
+            ) u_psum (
+                .clk       (clk),
+                .rst_n     (rst_n),
+                .wr_valid  (ps_valid),
+                .wr_neuron (ps_neuron),
+                .wr_value  (ps_value),
+                .rd_group  (upd_group),
+                .rd_clr    (mrg_en),              // merged words are cleared (chip-spec §2.2 step 5)
+                .rd_word   (psum_word)
+            );
+
+            // v = sat_V(v + psum): the lane adder of INTEGRATE with V_BITS-wide addends.
+            snn_lane_acc #(.LANES(LANES), .W_BITS(V_BITS), .V_BITS(V_BITS)) u_merge (
+                .v_in    (mrg_en ? v_cur : ZERO_WORD),
+                .w_in    (psum_word),
+                .lane_en (lane_en),
+                .v_out   (v_mrg)
+            );
+            assign v_acc_mrg  = mrg_en ? v_mrg : v_acc;
+            assign rf_raddr_a = idle ? ps_rd_group : dp_group;
+            assign ps_rd_v    = v_cur;
+        end else begin : g_no_psum
+            assign psum_rx    = 1'b0;
+            assign v_acc_mrg  = v_acc;
+            assign rf_raddr_a = dp_group;
+            assign ps_rd_v    = ZERO_WORD;
+            wire _unused_ps = &{1'b0, ps_valid, ps_neuron, ps_value, ps_rd_group};
+        end
+    endgenerate
 
     // ------------------------------------------------------------ spikes out
     assign out_valid  = upd_en;

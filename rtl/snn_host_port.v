@@ -94,6 +94,7 @@ module snn_host_port #(
         .pkt_valid   (pkt_valid),
         .pkt_dest    (pkt_dest),
         .pkt_axon    (pkt_axon),
+        .pkt_src     (),
         .max_hops    (),
         .cnt_packets (cnt_packets),
         .cnt_cycles  (cnt_cycles)

@@ -9,7 +9,8 @@
 // acts as host and router, runs the stages of a timestep core by core, feeds
 // each core the spikes the RTL cores of earlier stages produced, and adds the
 // chip-spec §1.2 route and barrier cycles to the RTL-measured core cycles
-// (docs/rtl.md, "Multi-core flow").
+// (docs/rtl.md, "Multi-core flow"). No partial sums (chip-spec §1.3): its
+// cores are built with PARTIAL_SUMS = 0; rtl/snn_chip.v has them.
 `default_nettype none
 
 module snn_multicore #(
@@ -55,6 +56,7 @@ module snn_multicore #(
     localparam integer CS_W    = (N_CORES > 1) ? $clog2(N_CORES) : 1;
     localparam integer AX_W    = (AXONS > 1) ? $clog2(AXONS) : 1;
     localparam integer G_W     = (GROUPS > 1) ? $clog2(GROUPS) : 1;
+    localparam integer N_W     = (NEURONS > 1) ? $clog2(NEURONS) : 1;  // neuron index (snn_core's ps_neuron)
     localparam integer WADDR_W = (AXONS * GROUPS > 1) ? $clog2(AXONS * GROUPS) : 1;
     localparam integer LD_W    = (LANES * V_BITS > 32) ? LANES * V_BITS : 32;
     localparam integer LDA_W   = (WADDR_W > 2) ? WADDR_W : 2;
@@ -83,6 +85,7 @@ module snn_multicore #(
             wire [LANES-1:0] c_out_spikes;
             wire [LANES*V_BITS-1:0] c_out_v, c_rd_v;
 
+            /* verilator lint_off PINCONNECTEMPTY */
             snn_core #(
                 .AXONS(AXONS), .NEURONS(NEURONS), .LANES(LANES), .W_BITS(W_BITS), .V_BITS(V_BITS)
             ) u_core (
@@ -102,8 +105,14 @@ module snn_multicore #(
                 .out_spikes (c_out_spikes),
                 .out_v      (c_out_v),
                 .rd_group   (rd_group),
-                .rd_v       (c_rd_v)
+                .rd_v       (c_rd_v),
+                .ps_valid   (1'b0),               // no partial sums here (PARTIAL_SUMS = 0: ignored)
+                .ps_neuron  ({N_W{1'b0}}),
+                .ps_value   ({V_BITS{1'b0}}),
+                .ps_rd_group({G_W{1'b0}}),
+                .ps_rd_v    ()
             );
+            /* verilator lint_on PINCONNECTEMPTY */
 
             assign bundles[c*OUT_W +: OUT_W] = {c_busy, c_done, c_out_valid, c_out_group, c_out_spikes, c_out_v, c_rd_v};
         end

@@ -17,6 +17,11 @@
 //   TAIL                  hop_latency * max_hops cycles after the last packet
 //                         (max_hops = largest hop count over entries r < n_routes).
 //
+// A partial-sum core's router (chip-spec §1.3) is the same router: the chip
+// feeds it the nonzero membranes as `src_spikes`, reads the value of source
+// `pkt_src` and sends the packet's index (AX_W wide enough for a neuron
+// index) as a destination neuron.
+//
 // busy for packets + hop_latency * max_hops cycles starting the cycle after
 // `go`, 0 cycles when no packet is pending (chip-spec §1.2 route_cycles);
 // `last` marks the final busy cycle. Counters of the packets and busy
@@ -30,7 +35,7 @@ module snn_router #(
     parameter integer ROUTES = 4,
     // Destination-core index width in bits; >= 1.
     parameter integer CS_W = 2,
-    // Axon index width of the destination cores in bits; 1..12.
+    // Destination index width in bits (axon, or neuron of a partial-sum packet); 1..12.
     parameter integer AX_W = 10,
     // Hop-count width in bits; >= 1 (holds mesh_rows + mesh_cols - 2).
     parameter integer HOP_W = 2,
@@ -58,7 +63,8 @@ module snn_router #(
     // packets out (one per INJECT cycle) -----------------------------------------------
     output wire                 pkt_valid,      // a packet leaves this cycle
     output wire [CS_W-1:0]      pkt_dest,       // its destination core
-    output wire [AX_W-1:0]      pkt_axon,       // its destination axon
+    output wire [AX_W-1:0]      pkt_axon,       // its destination axon (a partial-sum packet: neuron)
+    output wire [J_W-1:0]       pkt_src,        // its source j (the value a partial-sum packet carries is v[j])
     // status -----------------------------------------------------------------------------
     output reg  [HOP_W-1:0]     max_hops,       // largest hop count over entries < n_routes
     output reg  [31:0]          cnt_packets,    // packets injected since clr
@@ -236,6 +242,7 @@ module snn_router #(
     wire [31:0] lo_sel  = {{(32-SW){1'b0}}, t_lo[r_sel*SW +: SW]};
     wire [31:0] axon_32 = off_32 + j_32 - lo_sel;
     assign pkt_axon = axon_32[AX_W-1:0];
+    assign pkt_src  = j_idx;
 
     // ----------------------------------------------------------- counters
     always @(posedge clk) begin

@@ -59,7 +59,7 @@ pytestmark = pytest.mark.rtl
 
 # Load-interface kinds of rtl/snn_chip.v beyond the core's 0..3 (docs/rtl.md, "Chip top level").
 K_ROUTE, K_CORE_REG, K_HOST_ROUTE, K_CHIP_REG = 4, 5, 6, 7
-CREG_USED, CREG_STAGE, CREG_N_ROUTES = 0, 1, 2
+CREG_USED, CREG_STAGE, CREG_N_ROUTES, CREG_PSUM_OUT = 0, 1, 2, 3
 CHIP_HOST_N_ROUTES, CHIP_HOP_LATENCY, CHIP_BARRIER = 0, 1, 2
 # Values of the `phase` pins.
 PH_IDLE, PH_BARRIER, PH_HOST, PH_CORES, PH_ROUTE = 0, 1, 2, 3, 4
@@ -121,13 +121,16 @@ class TB(CoreTB):
         if chip_registers:
             await self._write(K_CHIP_REG, CHIP_HOP_LATENCY, chip.hop_latency_cycles)
             await self._write(K_CHIP_REG, CHIP_BARRIER, chip.barrier_cycles)
+        receivers = program.psum_receivers()
         for cp in program.cores:
             if not 0 <= cp.stage < chip.n_cores:
                 raise AssertionError(f"core {cp.core}: stage {cp.stage}, snn_chip holds stages 0..{chip.n_cores - 1}")
             await self.select(cp.core)
-            await self.load_core(cp)
+            await self.load_core(cp, psum_receiver=cp.core in receivers)
             await self._write(K_CORE_REG, CREG_USED, 1)
             await self._write(K_CORE_REG, CREG_STAGE, cp.stage)
+            if chip.core.partial_sums:  # the register exists only with PARTIAL_SUMS = 1
+                await self._write(K_CORE_REG, CREG_PSUM_OUT, int(bool(cp.psum_out)))
             await self._table(K_ROUTE, cp.routes, f"core {cp.core}")
             await self._write(K_CORE_REG, CREG_N_ROUTES, len(cp.routes))
         await self._table(K_HOST_ROUTE, program.host_routes, "host")
@@ -170,7 +173,7 @@ class TB(CoreTB):
         while True:
             trace.append((int(dut.phase.value), int(dut.phase_stage.value)))
             if dut.out_valid.value:
-                g = dut.out_group.value.to_unsigned()
+                g = int(dut.out_group.value)
                 groups.append(g)
                 bits = dut.out_spikes.value.to_unsigned()
                 membranes += unpack_signed(dut.out_v.value.to_unsigned(), self.v_bits, self.lanes)
@@ -512,7 +515,128 @@ def _northward() -> tuple[ChipProgram, np.ndarray]:
     return program, random_raster(rng, 1, 4, 40, 0.4)
 
 
+# ----------------------------------------------------------------------------- partial sums (chip-spec §1.3)
+def _psum_core(rng: np.random.Generator, chip: ChipConfig, core: int, stage: int, n_axons: int, n_neurons: int,
+               routes: tuple[Route, ...], *, w_range: tuple[int, int] = (-12, 16), zero_frac: float = 0.3,
+               **kw) -> CoreProgram:
+    """A partial-sum core (psum_out: fire 0, discontinuous, leak 0, bias 0, chip-spec §6) with random weights.
+
+    ``zero_frac`` of the weights are 0, so some neurons end a timestep at exactly 0 (their partial sums are
+    skipped). ``w_range`` is inclusive.
+    """
+    w = rng.integers(w_range[0], w_range[1] + 1, (n_axons, n_neurons))
+    w[rng.random(w.shape) < zero_frac] = 0
+    return CoreProgram(core=core, stage=stage, weights=w, bias=np.zeros(n_neurons, np.int64), threshold=0,
+                       fire=False, routes=routes, label=f"psum{core}", psum_out=True, **kw)
+
+
+def _neuron_core(rng: np.random.Generator, chip: ChipConfig, core: int, stage: int, n_axons: int, n_neurons: int,
+                 routes: tuple[Route, ...], **kw) -> CoreProgram:
+    """An ordinary neuron core with random weights, biases and threshold (``kw`` overrides registers)."""
+    cc = chip.core
+    kw.setdefault("threshold", int(rng.integers(8, 30)))
+    return CoreProgram(core=core, stage=stage, weights=rng.integers(-10, cc.w_max + 1, (n_axons, n_neurons)),
+                       bias=rng.integers(-2, 3, n_neurons), routes=routes, label=f"n{core}", **kw)
+
+
+def _psum_chain2() -> tuple[ChipProgram, np.ndarray]:
+    """A chain of 2 whose receiver also gets host spikes, then an ordinary stage.
+
+    Host inputs 0..29 drive the partial-sum core 0 (stage 0), inputs 30..63 the receiver core 1
+    (stage 1), which gets core 0's 24 partial sums (one entry, neurons 0..23) and sends spikes to the
+    output core 3 (stage 2). Timestep 2 is silent: core 0 ends at 0 everywhere and sends nothing,
+    while core 1 still pays its MERGE cycles.
+    """
+    chip = PSUM_SMALL
+    rng = np.random.default_rng(50)
+    cores = (
+        _psum_core(rng, chip, 0, 0, 30, 24, (Route(1, 0, 24, 0),)),
+        _neuron_core(rng, chip, 1, 1, 34, 24, (Route(3, 0, 24, 0),)),
+        _neuron_core(rng, chip, 3, 2, 24, 10, (), output_offset=0),
+    )
+    program = ChipProgram(chip=chip, cores=cores, host_routes=(Route(0, 0, 30, 0), Route(1, 30, 64, 0)),
+                          n_inputs=64).validate()
+    rasters = random_raster(rng, 1, 4, 64, 0.35)
+    rasters[:, 2] = 0
+    return program, rasters
+
+
+def _psum_chain3() -> tuple[ChipProgram, np.ndarray]:
+    """A chain of 3 cores (two partial-sum cores), multicast partial sums, and a receiver that also gets spikes.
+
+    Core 3 (stage 0, partial sums) sends every neuron to core 1 (stage 1, a partial-sum core that is
+    itself a receiver) and, through a second entry, neurons 4..15 to neurons 0..11 of core 2 (stage 1,
+    an ordinary receiver): two packets for those neurons, in table order. Core 1 sends its partial
+    sums to core 0 (stage 2, receiver, output), and in the same route phase core 2 sends core 0 spikes
+    (axons 0..11), so partial-sum and spike packets reach one core in the same cycles; the host also
+    feeds core 0 directly (axons 12..25). Hop latency 2 (core 3 to core 0 is 2 hops).
+    """
+    chip = PSUM_SMALL.replace(name="small-psum-hl2", hop_latency_cycles=2)
+    rng = np.random.default_rng(51)
+    cores = (
+        _psum_core(rng, chip, 3, 0, 20, 20, (Route(1, 0, 20, 0), Route(2, 4, 16, 0))),
+        _psum_core(rng, chip, 1, 1, 22, 20, (Route(0, 0, 20, 0),)),
+        _neuron_core(rng, chip, 2, 1, 22, 12, (Route(0, 0, 12, 0),)),
+        _neuron_core(rng, chip, 0, 2, 26, 20, (), output_offset=0, reset="zero", leak_shift=1),
+    )
+    host = (Route(3, 0, 20, 0), Route(1, 20, 42, 0), Route(2, 42, 64, 0), Route(0, 50, 64, 12))
+    program = ChipProgram(chip=chip, cores=cores, host_routes=host, n_inputs=64).validate()
+    return program, random_raster(rng, 1, 4, 64, 0.4)
+
+
+def _psum_offsets() -> tuple[ChipProgram, np.ndarray]:
+    """Partial-sum entries with ``src_lo > 0`` and ``axon_offset > 0``, two senders into one receiver.
+
+    Cores 0 and 2 (stage 0, partial sums) fill disjoint neuron ranges of core 1 (stage 1, receiver,
+    continuous integration, membrane readout): core 0's neurons 3..14 go to neurons 0..11, core 2's
+    neurons 0..7 to neurons 12..19 and its neurons 10..13 to 20..23, so both routers inject into core
+    1 in the same cycles; neurons 24..27 of core 1 get no partial sum. Mostly zero weights, so many
+    partial sums are 0 and skipped.
+    """
+    chip = PSUM_SMALL.replace(name="small-psum-hl0", hop_latency_cycles=0, barrier_cycles=0)
+    rng = np.random.default_rng(52)
+    cores = (
+        _psum_core(rng, chip, 0, 0, 32, 16, (Route(1, 3, 15, 0),), zero_frac=0.8),
+        _psum_core(rng, chip, 2, 0, 32, 14, (Route(1, 0, 8, 12), Route(1, 10, 14, 20)), zero_frac=0.8),
+        _neuron_core(rng, chip, 1, 1, 10, 28, (), output_offset=0, fire=False, integration="continuous"),
+    )
+    host = (Route(0, 0, 32, 0), Route(2, 20, 52, 0), Route(1, 54, 64, 0))
+    program = ChipProgram(chip=chip, cores=cores, host_routes=host, n_inputs=64).validate()
+    return program, random_raster(rng, 2, 3, 64, 0.3)
+
+
+def _psum_saturate() -> tuple[ChipProgram, np.ndarray]:
+    """Partial sums that saturate on the 8-bit chip, with hand-derived membranes (see the test).
+
+    Every input spikes in timestep 0, none in timestep 1. Core 0 (partial sums, 8 axons) has weight
+    +31 into neuron 0 and -32 into neuron 1; the receiver core 1 (8 axons, membrane readout, bias 0,
+    no leak) has -32 into neuron 0 and +31 into neuron 1. Neurons 2.. are random.
+    """
+    chip = PSUM_SAT_CHIP
+    rng = np.random.default_rng(53)
+    cc = chip.core
+    w0 = rng.integers(cc.w_min, cc.w_max + 1, (8, 8))
+    w0[:, 0], w0[:, 1] = cc.w_max, cc.w_min
+    w1 = rng.integers(cc.w_min, cc.w_max + 1, (8, 8))
+    w1[:, 0], w1[:, 1] = cc.w_min, cc.w_max
+    cores = (
+        CoreProgram(core=0, stage=0, weights=w0, bias=np.zeros(8, np.int64), threshold=0, fire=False,
+                    routes=(Route(1, 0, 8, 0),), label="psum-sat", psum_out=True),
+        CoreProgram(core=1, stage=1, weights=w1, bias=np.zeros(8, np.int64), threshold=0, fire=False,
+                    output_offset=0, label="receiver-sat"),
+    )
+    program = ChipProgram(chip=chip, cores=cores, host_routes=(Route(0, 0, 8, 0), Route(1, 8, 16, 0)),
+                          n_inputs=16).validate()
+    rasters = np.zeros((1, 2, 16), np.uint8)
+    rasters[0, 0] = 1
+    return program, rasters
+
+
 SMALL = _chip("small")  # 2 x 2 mesh, hop latency 1, barrier 4
+# The small chip with partial sums (PARTIAL_SUMS = 1), and an 8-bit 1 x 2 chip whose partial sums saturate.
+PSUM_SMALL = SMALL.replace(name="small-psum", core=replace(SMALL.core, partial_sums=True))
+PSUM_SAT_CHIP = ChipConfig(name="psum-8bit", mesh_rows=1, mesh_cols=2, hop_latency_cycles=1, barrier_cycles=2,
+                           core=CoreConfig(axons=16, neurons=8, lanes=4, w_bits=6, v_bits=8, partial_sums=True))
 NORTHWARD_CHIP = _chip("small", name="small-3x1-hl3", mesh_rows=3, mesh_cols=1, hop_latency_cycles=3)
 WESTWARD_CHIP = _chip("small", name="small-2x3-hl2", mesh_cols=3, hop_latency_cycles=2, barrier_cycles=1)
 CASES: dict[str, Case] = {
@@ -560,6 +684,13 @@ CASES: dict[str, Case] = {
                 placement="anneal"), min_stages=3),
     # The default 28 nm chip with the bundled trained digits network.
     "default_28nm-digits": Case(_digits),
+    # Partial sums (chip-spec §1.3), hand-written: see each factory.
+    "psum-chain2-receiver-spikes": Case(_psum_chain2, min_stages=3),
+    "psum-chain3-multicast-hl2": Case(_psum_chain3, min_stages=3),
+    "psum-offsets-two-senders-hl0": Case(_psum_offsets),
+    "psum-saturate-8bit": Case(_psum_saturate),
+    # A random mapped network without partial-sum cores on the chip with partial sums: as without them.
+    "psum-chip-no-chains": Case(_random(PSUM_SMALL, 31, (40, 50, 20), timesteps=3, batch=1, p=0.3)),
 }
 
 
@@ -592,12 +723,51 @@ def test_snn_chip_runner(request: pytest.FixtureRequest, case: str) -> None:
             packets = rtl.extra["core_packets"][..., k]
             assert packets.any(), f"core {program.cores[k].core} must send packets in this case"
             assert np.array_equal(rtl.extra["core_route_cycles"][..., k], np.where(packets > 0, packets + 2 * hops, 0))
+    if case.startswith("psum-") and case != "psum-chip-no-chains":
+        _check_partial_sums_by_hand(program, rtl)
+    if case == "psum-chain2-receiver-spikes":
+        # Timestep 2 is silent: the partial-sum core ends at 0 everywhere and sends nothing.
+        assert rtl.extra["core_packets"][0, 2, 0] == 0 and rtl.extra["core_packets"][0, [0, 1, 3], 0].all()
+    if case == "psum-saturate-8bit":
+        # By hand, one saturating add at a time (chip-spec §1.3): neuron 0 reaches +127 on core 0
+        # (8 x +31), then 127 - 8 x 32 = -129 clamps to -128 on core 1; neuron 1 reaches -128 on core 0
+        # (8 x -32), then -128 + 8 x 31 = 120. Unsplit, both would be -8.
+        assert rtl.membranes[0][0, 0, :2].tolist() == [127, -128]
+        assert rtl.membranes[1][0, 0, :2].tolist() == [-128, 120]
+        assert not rtl.membranes[1][0, 1].any() and rtl.extra["core_packets"][0, 1, 0] == 0
     if case == "handmade-northward-hl3":
         # Hand-derived route cycles: core 2 (row 2) has max 2 hops (to core 0), core 1 has 1 hop; latency 3.
         for k, hops in ((0, 2), (1, 1)):
             packets = rtl.extra["core_packets"][..., k]
             assert packets.any(), f"core {program.cores[k].core} must send packets in this case"
             assert np.array_equal(rtl.extra["core_route_cycles"][..., k], np.where(packets > 0, packets + 3 * hops, 0))
+
+
+def _check_partial_sums_by_hand(program: ChipProgram, rtl: RtlRun) -> None:
+    """Partial-sum counts and cycles derived by hand from the RTL's own membranes (chip-spec §1.3, §2.4).
+
+    A partial-sum core sends one packet per nonzero end-of-timestep membrane and matching entry (zero
+    partial sums are skipped) and fires nothing; a receiver's core cycles include G MERGE cycles.
+    """
+    chip = program.chip
+    receivers = program.psum_receivers()
+    for k, cp in enumerate(program.cores):
+        if cp.psum_out:
+            nonzero = rtl.membranes[k] != 0  # (B, T, n_neurons)
+            per_neuron = np.array([sum(r.src_lo <= j < r.src_hi for r in cp.routes) for j in range(cp.n_neurons)])
+            assert np.array_equal(rtl.extra["core_packets"][..., k], nonzero @ per_neuron), f"core {cp.core} packets"
+            assert not rtl.spikes[k].any(), f"partial-sum core {cp.core} must not fire"
+            assert (~nonzero).any() and nonzero.any(), "the case must have zero and nonzero partial sums"
+        if cp.core in receivers:
+            g = chip.core.groups(cp.n_neurons)
+            assert (rtl.core_cycles[..., k] >= 1 + g + g + 1).all()
+    silent = [(b, t) for b in range(rtl.core_cycles.shape[0]) for t in range(rtl.core_cycles.shape[1])
+              if not rtl.extra["host_packets"][b, t] and not rtl.extra["core_packets"][b, t].any()]
+    for b, t in silent:  # no packet anywhere: START + MERGE (G) + UPDATE (G) + DONE on every receiver
+        for k, cp in enumerate(program.cores):
+            g = chip.core.groups(cp.n_neurons)
+            exp = 2 + g + (g if cp.core in receivers else 0)
+            assert rtl.core_cycles[b, t, k] == exp, f"silent timestep {t}: core {cp.core} cycles"
 
 
 # Hop latency and barrier at their reset values (0, docs/rtl.md "Chip top level"); timestep 0 silent and

@@ -53,6 +53,7 @@ pytestmark = pytest.mark.rtl
 LD_WEIGHT, LD_BIAS, LD_REG, LD_CMD = 0, 1, 2, 3
 REG_N_NEURONS, REG_THRESHOLD, REG_LEAK_SHIFT, REG_MODES = 0, 1, 2, 3
 CMD_CLEAR_MEMBRANES = 0
+MODE_PSUM_RX_BIT = 3  # REG_MODES bit 3: partial-sum receiver (PARTIAL_SUMS = 1)
 # The core's registers after reset, as docs/rtl.md ("Load interface") documents them
 # (n_neurons = NEURONS is added per config).
 RESET_REGISTERS = {"threshold": 0, "leak_shift": 0, "integration": "discontinuous", "reset": "subtract", "fire": True}
@@ -115,11 +116,16 @@ class TB:
         dut.ld_data.value = data
         await self.fall
 
-    async def load_core(self, cp: CoreProgram, *, registers: bool = True) -> None:
-        """Write registers (unless ``registers`` is False: reset values kept), biases and weights of ``cp``."""
+    async def load_core(self, cp: CoreProgram, *, registers: bool = True, psum_receiver: bool = False) -> None:
+        """Write registers (unless ``registers`` is False: reset values kept), biases and weights of ``cp``.
+
+        ``psum_receiver`` sets the modes register's partial-sum receiver bit (MERGE, chip-spec §1.3;
+        only cores built with PARTIAL_SUMS = 1 have it).
+        """
         if registers:
             # REG_MODES bit fields (docs/rtl.md, "Load interface"); the codes are chip-spec §2.1's.
-            modes = cp.integration_code | (cp.reset_code << 1) | (int(bool(cp.fire)) << 2)
+            modes = (cp.integration_code | (cp.reset_code << 1) | (int(bool(cp.fire)) << 2)
+                     | (int(psum_receiver) << MODE_PSUM_RX_BIT))
             await self._write(LD_REG, REG_N_NEURONS, cp.n_neurons)
             await self._write(LD_REG, REG_THRESHOLD, int(cp.threshold))
             await self._write(LD_REG, REG_LEAK_SHIFT, int(cp.leak_shift))
@@ -178,7 +184,7 @@ class TB:
                 raise AssertionError(
                     f"after UPDATE group(s) {groups} neither out_valid nor done is high at {get_sim_time('ns')} ns"
                 )
-            g = dut.out_group.value.to_unsigned()
+            g = int(dut.out_group.value)
             bits = dut.out_spikes.value.to_unsigned()
             groups.append(g)
             membranes += unpack_signed(dut.out_v.value.to_unsigned(), self.v_bits, self.lanes)

@@ -143,6 +143,8 @@ def hdl_parameters(chip: ChipConfig, toplevel: str) -> dict[str, int]:
     """
     params = dict(chip.core.to_hdl_params())
     if toplevel == "snn_multicore":
+        if params.pop("PARTIAL_SUMS", 0):
+            pytest.fail(f"chip {chip.name!r} has partial sums: snn_multicore has none (chip-spec §1.3 is in snn_chip)")
         params["N_CORES"] = chip.n_cores
     elif toplevel == "snn_chip":
         params["MESH_ROWS"] = chip.mesh_rows
