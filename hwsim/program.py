@@ -399,12 +399,13 @@ def _check_partial_sum_core(where: str, cp: CoreProgram, chip: ChipConfig) -> No
             ("fire", cp.fire, not cp.fire, "false"),
             ("integration", cp.integration, cp.integration == "discontinuous", "'discontinuous'"),
             ("leak_shift", cp.leak_shift, cp.leak_shift == 0, "0"),
-            ("bias", "nonzero" if np.any(cp.bias) else 0, not np.any(cp.bias), "all 0"),
+            ("bias", int(cp.bias[np.flatnonzero(cp.bias)[0]]) if np.any(cp.bias) else 0, not np.any(cp.bias),
+             "all 0"),
         )
         if not ok
     ]
     if wrong:
-        raise ProgramError(f"{where}: a partial-sum core (psum_out = true) needs " + "; ".join(wrong))
+        raise ProgramError(f"{where}: a partial-sum core (psum_out = true) has " + "; ".join(wrong))
 
 
 def _whole(where: str, value: object, lo: int, allow_none: bool = False) -> int | None:

@@ -270,3 +270,43 @@ def test_range_ends_of_the_rram_model_simulate(rram_fields, core_fields):
     chip = ChipConfig(core=CoreConfig(**{**_CORE, **core_fields}), mesh_rows=2, mesh_cols=2, core_type="rram",
                       rram=RramConfig(**{"adc_mux": 1, **rram_fields}))
     _simulate_tiny_network(chip)
+
+
+# ------------------------------------------------------------------------ partial sums (chip-spec §1.3, §4)
+def test_partial_sums_are_off_by_default_and_written_only_when_on():
+    import dataclasses
+
+    off = load_chip_config()  # default_28nm: unchanged by partial sums, so its files keep their bytes
+    assert off.core.partial_sums is False and "partial_sums" not in off.to_dict()["core"]
+    on = off.replace(core=dataclasses.replace(off.core, partial_sums=True))
+    assert on.to_dict()["core"]["partial_sums"] is True
+    assert ChipConfig.from_dict(on.to_dict()) == on and ChipConfig.from_dict(off.to_dict()) == off
+
+
+@pytest.mark.parametrize("name, rows", [("mesh8x8_28nm", 8), ("mesh16x16_28nm", 16)])
+def test_mesh_presets_have_partial_sums_and_the_default_cores(name, rows):
+    chip = load_chip_config(name)
+    assert (chip.mesh_rows, chip.mesh_cols, chip.core.partial_sums) == (rows, rows, True)
+    assert (chip.core.axons, chip.core.neurons, chip.core.lanes) == (1024, 256, 16)
+    assert chip.core_type == "digital"
+
+
+def test_partial_sums_in_a_chip_file(tmp_path):
+    p = tmp_path / "psum.toml"
+    p.write_text('name = "psum"\n[core]\npartial_sums = true\n')
+    assert load_chip_config(p).core.partial_sums is True
+    p.write_text('name = "psum"\n[core]\npartial_sums = 1\n')
+    with pytest.raises(ConfigError, match=r"core.partial_sums = 1: expected true or false"):
+        load_chip_config(p)
+
+
+def test_partial_sums_are_refused_on_rram_chips(tmp_path):
+    from hwsim.config import RramConfig
+
+    with pytest.raises(ConfigError, match=r"core.partial_sums = true needs core_type = 'digital': RRAM cores have no "
+                                          r"partial-sum chains in this version \(chip-spec §1.3\)"):
+        ChipConfig(core=CoreConfig(partial_sums=True), core_type="rram", rram=RramConfig(adc_mux=1, adc_bits=16))
+    p = tmp_path / "rram_psum.toml"
+    p.write_text('name = "x"\ncore_type = "rram"\n[core]\npartial_sums = true\n[rram]\nadc_mux = 1\nadc_bits = 16\n')
+    with pytest.raises(ConfigError, match=r"core.partial_sums = true needs core_type = 'digital'"):
+        load_chip_config(p)

@@ -168,3 +168,106 @@ def test_route_from_dict_takes_whole_numbers_only():
     assert Route.from_dict(Route(1, 0, 2, 3).to_dict()) == Route(1, 0, 2, 3)
     with pytest.raises(ProgramError, match=r"route\[0\].axon_offset = -1: expected a whole number >= 0"):
         Route.from_dict({"dest_core": 1, "src_lo": 0, "src_hi": 2, "axon_offset": -1})
+
+
+# ------------------------------------------------------------------ partial-sum cores (chip-spec §1.3, §6)
+PSUM_CHIP = CHIP.replace(core=CoreConfig(axons=4, neurons=4, lanes=2, w_bits=4, v_bits=8, partial_sums=True))
+
+
+def psum_program(first=None, third=None, **over):
+    """Core 0 (stage 0) sends partial sums of its 2 neurons to neurons 0..1 of core 1 (stage 1, 4 neurons);
+    ``third`` adds core 2 (stage 0), a second partial-sum core sending to core 1."""
+    psum = dict(stage=0, weights=np.ones((3, 2), np.int32), bias=np.zeros(2, np.int32), threshold=5, fire=False,
+                psum_out=True)
+    cores = [CoreProgram(core=0, **{**psum, "routes": (Route(1, 0, 2, 0),), **(first or {})}),
+             CoreProgram(core=1, stage=1, weights=np.ones((2, 4), np.int32), bias=np.zeros(4, np.int32), threshold=5,
+                         output_offset=0)]
+    if third is not None:
+        cores.append(CoreProgram(core=2, **{**psum, **third}))
+    fields = dict(chip=PSUM_CHIP, cores=tuple(cores), host_routes=(Route(0, 0, 3, 0), Route(2, 0, 3, 0)), n_inputs=3)
+    if third is None:
+        fields["host_routes"] = fields["host_routes"][:1]
+    fields.update(over)
+    return ChipProgram(**fields)
+
+
+def test_a_partial_sum_program_is_valid_and_names_its_receivers():
+    p = psum_program(third=dict(routes=(Route(1, 0, 2, 2),)))  # core 2 -> neurons 2..3 of core 1: no overlap
+    assert p.validate() is p
+    assert p.psum_receivers() == {1}
+    assert program().psum_receivers() == frozenset()
+    # partial sums (neurons) and spikes (axons) into one core are checked apart: neurons 0..1 and axons 0..1
+    both = psum_program(host_routes=(Route(0, 0, 3, 0), Route(1, 0, 2, 0)))
+    assert both.validate().psum_receivers() == {1}
+
+
+@pytest.mark.parametrize(
+    "over, message",
+    [
+        (dict(chip=CHIP),
+         r"core 0: psum_out = true but chip 't' has no partial sums \(core.partial_sums = false\); use a chip with "
+         r"partial sums or keep every layer's fan-in within one core"),
+        (dict(first=dict(routes=())),
+         r"core 0: a partial-sum core \(psum_out = true\) has routes = 0 \(needs at least one\)$"),
+        (dict(first=dict(fire=True)),
+         r"core 0: a partial-sum core \(psum_out = true\) has fire = True \(needs false\)$"),
+        (dict(first=dict(integration="continuous")), r"has integration = 'continuous' \(needs 'discontinuous'\)$"),
+        (dict(first=dict(leak_shift=1)), r"has leak_shift = 1 \(needs 0\)$"),
+        (dict(first=dict(bias=np.array([0, -3], np.int32))), r"has bias = -3 \(needs all 0\)$"),
+        # every broken register at once, in one message
+        (dict(first=dict(fire=True, leak_shift=2)), r"has fire = True \(needs false\); leak_shift = 2 \(needs 0\)$"),
+        (dict(first=dict(psum_out="yes")), r"core 0: psum_out = 'yes', expected true or false"),
+        (dict(first=dict(psum_out=1)), r"core 0: psum_out = 1, expected true or false"),
+        # destinations are neurons of the receiver: 3..4 is past its 4 neurons (the axon limit, 2, does not apply)
+        (dict(first=dict(routes=(Route(1, 0, 2, 3),))),
+         r"core 0: route .*: partial sums to neurons 3..4 exceed the 4 neurons in use on core 1"),
+        (dict(first=dict(routes=(Route(1, 0, 2, 2),))), None),  # neurons 2..3, beyond its 2 axons: valid
+        # one partial sum per neuron and timestep: ranges into one core must not overlap, from two cores ...
+        (dict(third=dict(routes=(Route(1, 0, 2, 1),))),
+         r"core 1: partial sums of neurons 1..1 are fed by both core 0 and core 2"),
+        # ... or from two entries of one table
+        (dict(first=dict(routes=(Route(1, 0, 2, 0), Route(1, 1, 2, 0)))),
+         r"core 1: partial sums of neurons 0..0 are fed by both core 0 and core 0"),
+        # partial sums go forward like spikes
+        (dict(third=dict(stage=1, routes=(Route(1, 0, 2, 2),))), r"destination stage 1 must be later than source"),
+        # partial-sum ranges lie within the sender's neurons
+        (dict(first=dict(routes=(Route(1, 0, 3, 0),))), r"source range must lie in 0..2"),
+    ],
+)
+def test_partial_sum_cores_follow_the_validation_rules(over, message):
+    p = psum_program(**over)
+    if message is None:
+        p.validate()
+        return
+    with pytest.raises(ProgramError, match=message):
+        p.validate()
+
+
+def test_psum_out_is_saved_only_when_true_and_round_trips(tmp_path):
+    p = psum_program()
+    assert [("psum_out" in h, h.get("psum_out")) for h in p.header()["cores"]] == [(True, True), (False, None)]
+    assert all("psum_out" not in h for h in program().header()["cores"])
+    q = ChipProgram.load(p.save(tmp_path / "psum.npz"))
+    assert q.header() == p.header()
+    assert [c.psum_out for c in q.cores] == [True, False] and q.psum_receivers() == {1}
+    assert q.chip.core.partial_sums is True
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (_edit_core(0, "psum_out", "true"), r"core 0: psum_out = 'true', expected true or false"),
+        (_edit_core(0, "psum_out", 1), r"core 0: psum_out = 1, expected true or false"),
+        # the chip of the file has no partial sums
+        (lambda h: {**h, "chip": {**h["chip"], "core": {k: v for k, v in h["chip"]["core"].items()
+                                                        if k != "partial_sums"}}},
+         r"core 0: psum_out = true but chip 't' has no partial sums"),
+        (lambda h: {**h, "chip": {**h["chip"], "core": {**h["chip"]["core"], "partial_sums": "yes"}}},
+         r"core.partial_sums = 'yes': expected true or false"),
+    ],
+)
+def test_psum_header_fields_are_checked(tmp_path, edit, message):
+    good = psum_program().save(tmp_path / "good.npz")
+    path = rewrite_npz_header(good, tmp_path / "bad.npz", edit)
+    with pytest.raises(ProgramError, match=message):
+        ChipProgram.load(path)
