@@ -43,6 +43,7 @@ COMPONENT_LABELS = {
     "core.neuron": "neuron update",
     "core.controller": "core control + clock",
     "core.router": "router (packets)",
+    "core.psum_buffer": "partial-sum buffer + merge add",
     "crossbar.cell": "crossbar cell reads",
     "crossbar.row_driver": "crossbar row drivers",
     "crossbar.adc": "ADC conversions",
