@@ -5,6 +5,7 @@ Examples::
     hwsim train --dataset digits -o digits.npz
     hwsim train --dataset fashion-mnist --hidden 512 --timesteps 8 -o fmnist.npz
     hwsim train --dataset mnist --data-dir ~/data/mnist --hidden 1024,1024 -o mnist.npz
+    hwsim train --dataset fashion-mnist --arch 16C5-MP2-32C5-MP2-10 -o fmnist_conv.npz
     hwsim train --load digits.npz --sweep-timesteps 1,2,4,8,16     # accuracy vs T, no training
 """
 
@@ -65,8 +66,15 @@ def _check_arguments(args: argparse.Namespace) -> None:
     check_seed("--seed", args.seed)
     check_positive_float("--lr", args.lr, "learning rates must be > 0 and finite")
     check_positive_float("--lr-final", args.lr_final, "learning rates must be > 0 and finite")
+    if args.hidden is not None and args.arch is not None:
+        raise InputError("--hidden and --arch both give the network: use --hidden SIZES for a fully connected "
+                         "network or --arch ARCH (e.g. 16C5-MP2-32C5-MP2-10), not both")
     if args.hidden is not None:
         parse_int_list(args.hidden, "--hidden")
+    if args.arch is not None:
+        from hwsim.training.arch import parse_arch
+
+        parse_arch(args.arch)
     if args.sweep_timesteps is not None:
         for T in parse_int_list(args.sweep_timesteps, "--sweep-timesteps"):
             check_int("--sweep-timesteps", T, 1, MAX_TIMESTEPS)
@@ -105,6 +113,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = (
         "Defaults depend on the dataset (digits: 64 hidden, 200 epochs; (fashion-)mnist: 512 hidden, 15 epochs).\n"
+        "\n"
+        "--arch takes the notation of the SNN papers, items separated by '-', e.g. 16C5-MP2-32C5-MP2-10:\n"
+        "  NCk        convolution, N channels, k x k kernel, stride 1, 'same' padding (k-1)//2\n"
+        "  NCksSpP    the same with stride S and padding P (either may be left out), e.g. 16C5s2p0\n"
+        "  Pk, MPk    k x k max pooling, stride k (on the chip: weights 1, threshold 1 = OR of the window)\n"
+        "  APk        k x k average pooling, stride k (on the chip: weights 1, threshold ceil(k*k/2))\n"
+        "  N          dense layer of N neurons; the last item is the output layer (N = number of classes)\n"
+        "Every item becomes one spiking chip layer; the input is the image as one channel.\n"
+        "\n"
         "The accuracy reported as 'chip' is the quantized network run with the chip's exact integer neuron\n"
         "semantics (hwsim.network.simulate_network, chip-spec 2.2) on the same spike rasters the chip gets."
     )
@@ -118,6 +135,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--limit", type=int, metavar="N", help="use only the first N train and N test images")
     g = parser.add_argument_group("network and chip")
     g.add_argument("--hidden", metavar="SIZES", help="hidden layer sizes, comma-separated, e.g. 1024,1024")
+    g.add_argument("--arch", metavar="ARCH",
+                   help="convolutional network in SNN-paper notation instead of --hidden, e.g. 16C5-MP2-32C5-MP2-10 "
+                        "(see below)")
     g.add_argument("--timesteps", "-T", type=int, metavar="T",
                    help="timesteps per image (default 8; with --load, the network's own)")
     g.add_argument("--mode", choices=["discontinuous", "continuous"], default="discontinuous",
@@ -208,16 +228,22 @@ def _train(args: argparse.Namespace, chip, w_bits: int, v_bits: int):
     """Train with :func:`hwsim.training.trainer.fit`, save the network, print its accuracies; returns
     (network, dataset, summary)."""
     from hwsim.datasets import load_dataset
-    from hwsim.training.trainer import DATASET_DEFAULTS, fit
+    from hwsim.training.trainer import CONV_DEFAULTS, DATASET_DEFAULTS, fit
 
     defaults = DATASET_DEFAULTS[args.dataset]
+    if args.arch is not None:
+        defaults = {**defaults, **CONV_DEFAULTS[args.dataset]}
     args.timesteps = args.timesteps if args.timesteps is not None else 8
     hidden = parse_int_list(args.hidden, "--hidden") if args.hidden is not None else defaults["hidden"]
     if v_bits <= w_bits:  # the trainer refuses it too, but only after loading the dataset
         raise InputError(f"v_bits = {v_bits}, w_bits = {w_bits} (--v-bits/--w-bits or the chip's): the membrane "
                          "width must exceed the weight width (chip-spec §4)")
     dataset = load_dataset(args.dataset, args.data_dir, limit=args.limit)
-    _check_design_rules([dataset.n_pixels, *hidden, dataset.n_classes], chip)
+    if args.arch is None:
+        _check_design_rules([dataset.n_pixels, *hidden, dataset.n_classes], chip)
+        network_text = "-".join(map(str, [dataset.n_pixels, *hidden, dataset.n_classes]))
+    else:
+        network_text = _check_arch(args.arch, dataset)
     options = {
         "batch_size": args.batch_size if args.batch_size is not None else defaults["batch_size"],
         "lr": args.lr if args.lr is not None else defaults["lr"],
@@ -231,11 +257,12 @@ def _train(args: argparse.Namespace, chip, w_bits: int, v_bits: int):
         "detach_reset": args.detach_reset,
         "eval_train_limit": args.eval_train_limit,
     }
-    print(f"{dataset.describe()}; network {'-'.join(map(str, [dataset.n_pixels, *hidden, dataset.n_classes]))}, "
+    print(f"{dataset.describe()}; network {network_text}, "
           f"{args.mode} integration, T={args.timesteps}, w_bits={w_bits}, v_bits={v_bits}", file=sys.stderr)
     result = fit(
         dataset,
         hidden=hidden,
+        arch=args.arch,
         timesteps=args.timesteps,
         mode=args.mode,
         epochs=args.epochs if args.epochs is not None else defaults["epochs"],
@@ -261,6 +288,20 @@ def _train(args: argparse.Namespace, chip, w_bits: int, v_bits: int):
     return network, dataset, summary
 
 
+def _check_arch(arch: str, dataset) -> str:
+    """The planned layers of ``--arch`` on the dataset's images (shapes only, before training); returns a one-line
+    description with every layer's output shape.
+
+    The fan-in and core-count design rules are left to the mapper: a convolution's fan-in on the chip is its
+    receptive field after receptive-field routing, not the unrolled layer's ``n_in``.
+    """
+    from hwsim.training.arch import parse_arch, plan_arch
+
+    plan = plan_arch(parse_arch(arch), dataset.image_shape, dataset.n_classes, arch)
+    shapes = " -> ".join("x".join(map(str, layer.out_shape)) for layer in plan)
+    return f"{arch} (1x{dataset.image_shape[0]}x{dataset.image_shape[1]} -> {shapes})"
+
+
 def _sweep_timesteps(network, dataset, sweep: list[int], v_bits: int) -> dict[str, float]:
     """``--sweep-timesteps``: chip-simulated test accuracy at each T, printed as a table; keyed by str(T)."""
     from hwsim.training.evaluate import accuracy_vs_timesteps
@@ -275,7 +316,7 @@ def _sweep_timesteps(network, dataset, sweep: list[int], v_bits: int) -> dict[st
 def _command_line(args: argparse.Namespace) -> str:
     """The training command, rebuilt from the parsed options (recorded in the network's provenance)."""
     parts = ["hwsim", "train"]
-    for name in ("dataset", "data_dir", "limit", "hidden", "timesteps", "mode", "readout", "encoding", "chip",
+    for name in ("dataset", "data_dir", "limit", "hidden", "arch", "timesteps", "mode", "readout", "encoding", "chip",
                  "w_bits", "v_bits", "epochs", "seed", "batch_size", "lr", "lr_final", "loss", "train_timesteps"):
         value = getattr(args, name, None)
         if value is not None:

@@ -85,11 +85,14 @@ def float_accuracy(
     encoding: str = "rate",
     seed: int = 0,
     chunk_size: int = 1000,
+    model_forward=forward,
 ) -> float:
     """Accuracy of the float (unquantized, unsaturated) model on the same rasters as the chip.
 
     ``readout``: ``"membrane"`` (argmax of summed logits) or ``"spike_count"``
-    (argmax of ``sum_t [z_t >= 0]``).
+    (argmax of ``sum_t [z_t >= 0]``). ``model_forward``: the float model, by default the fully
+    connected :func:`hwsim.training.model.forward`; ``functools.partial(hwsim.training.conv.forward, plan)``
+    for a convolutional one.
     """
     labels = np.asarray(labels)
     if len(labels) == 0:
@@ -99,7 +102,7 @@ def float_accuracy(
         chunk = images[lo : lo + chunk_size]
         rasters = encode(chunk, timesteps, encoding, seed=seed, first_index=lo)
         x = np.ascontiguousarray(rasters.transpose(1, 0, 2), dtype=np.float32)
-        z = forward(params, x, mode=mode, theta=theta).logits
+        z = model_forward(params, x, mode=mode, theta=theta).logits
         scores = (z >= 0).sum(axis=0) if readout == "spike_count" else z.sum(axis=0)
         correct += int(np.sum(np.argmax(scores, axis=1) == labels[lo : lo + chunk_size]))
     return correct / len(labels)

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["FloatParams", "ForwardCache", "forward", "backward", "spike_grad", "surrogate_spike", "LOSSES",
-           "loss_and_grad"]
+           "loss_and_grad", "spiking_forward", "spiking_backward"]
 
 LOSSES = ("squared_hinge", "cross_entropy")
 
@@ -81,6 +81,50 @@ def _fire(v: np.ndarray, theta: float, half_width: float, surrogate: bool) -> np
     return (v >= theta).astype(v.dtype)  # >= as the chip's compare (chip-spec §2.2 step 3.3)
 
 
+def spiking_forward(
+    current: np.ndarray, *, mode: str, theta: float, half_width: float, surrogate: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Membranes and spikes ``(v, h)`` of a spiking layer from its input current ``(T, ...)`` (time-major).
+
+    Shared by the fully connected and the convolutional models: any trailing shape works.
+    Discontinuous: ``v_t = current_t``. Continuous: ``v_t = v_end_{t-1} + current_t``, then reset by
+    subtraction ``v_end_t = v_t - theta h_t``.
+    """
+    if mode == "discontinuous":
+        v = current
+        h = _fire(v, theta, half_width, surrogate)
+        return v, h
+    v = np.empty_like(current)
+    h = np.empty_like(current)
+    v_end = np.zeros_like(current[0])
+    for t in range(current.shape[0]):
+        v[t] = v_end + current[t]
+        h[t] = _fire(v[t], theta, half_width, surrogate)
+        v_end = v[t] - theta * h[t]  # reset by subtraction (chip-spec §2.2 step 3.4)
+    return v, h
+
+
+def spiking_backward(
+    d_h: np.ndarray, v: np.ndarray, *, mode: str, theta: float, half_width: float, detach_reset: bool
+) -> np.ndarray:
+    """``dL/dcurrent`` of a spiking layer from ``dL/dh`` and its membranes ``v`` (both ``(T, ...)``).
+
+    The spike's derivative is :func:`spike_grad`; in continuous mode the gradient flows back in time
+    (BPTT), through the reset too unless ``detach_reset``.
+    """
+    g = spike_grad(v, theta, half_width)
+    if mode == "discontinuous":
+        return d_h * g
+    d_current = np.empty_like(d_h)
+    d_next = np.zeros_like(d_h[0])  # dL/dV_end_t, i.e. dL/dV_{t+1}
+    for t in range(d_h.shape[0] - 1, -1, -1):
+        through_reset = d_next if detach_reset else d_next * (1.0 - theta * g[t])
+        d_v = d_h[t] * g[t] + through_reset
+        d_current[t] = d_v
+        d_next = d_v
+    return d_current
+
+
 def forward(
     params: FloatParams,
     x: np.ndarray,
@@ -110,17 +154,7 @@ def forward(
         current = (h.reshape(T * B, -1) @ w + b).reshape(T, B, -1)
         if k == n_layers - 1:
             return ForwardCache(inputs, membranes, current)
-        if mode == "discontinuous":
-            v = current
-            h = _fire(v, theta, half_width, surrogate)
-        else:
-            v = np.empty_like(current)
-            h = np.empty_like(current)
-            v_end = np.zeros_like(current[0])
-            for t in range(T):
-                v[t] = v_end + current[t]
-                h[t] = _fire(v[t], theta, half_width, surrogate)
-                v_end = v[t] - theta * h[t]  # reset by subtraction (chip-spec §2.2 step 3.4)
+        v, h = spiking_forward(current, mode=mode, theta=theta, half_width=half_width, surrogate=surrogate)
         membranes.append(v)
     raise AssertionError("unreachable")
 
@@ -152,18 +186,8 @@ def backward(
         if k == 0:
             break
         d_h = (dc2 @ params.weights[k].T).reshape(T, B, n_in)
-        v = cache.membranes[k - 1]
-        g = spike_grad(v, theta, half_width)
-        if mode == "discontinuous":
-            d_current = d_h * g
-        else:
-            d_current = np.empty_like(d_h)
-            d_next = np.zeros_like(d_h[0])  # dL/dV_end_t, i.e. dL/dV_{t+1}
-            for t in range(T - 1, -1, -1):
-                through_reset = d_next if detach_reset else d_next * (1.0 - theta * g[t])
-                d_v = d_h[t] * g[t] + through_reset
-                d_current[t] = d_v
-                d_next = d_v
+        d_current = spiking_backward(d_h, cache.membranes[k - 1], mode=mode, theta=theta, half_width=half_width,
+                                     detach_reset=detach_reset)
     return FloatParams(gw, gb)
 
 

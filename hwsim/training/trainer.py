@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 
 import numpy as np
 
@@ -22,12 +23,14 @@ from hwsim.errors import InputError
 from hwsim.limits import MAX_TIMESTEPS
 from hwsim.network import Layer, Network
 from hwsim.neuron import INTEGRATION_MODES
+from hwsim.training import conv
+from hwsim.training.arch import arch_text, parse_arch, plan_arch
 from hwsim.training.evaluate import chip_accuracy, float_accuracy
 from hwsim.training.model import LOSSES, FloatParams, backward, forward, loss_and_grad
 from hwsim.training.quantize import LayerQuant, dequantize, quantize_params
 
-__all__ = ["DATASET_DEFAULTS", "TrainConfig", "TrainResult", "train", "fit", "READOUTS", "init_params", "to_network",
-           "evaluate_trained"]
+__all__ = ["DATASET_DEFAULTS", "CONV_DEFAULTS", "TrainConfig", "TrainResult", "train", "fit", "READOUTS", "init_params", "init_layer",
+           "to_network", "evaluate_trained"]
 
 READOUTS = ("membrane", "spike_count")
 
@@ -40,6 +43,13 @@ DATASET_DEFAULTS = {
                       "train_timesteps": 1},
 }
 
+#: Overrides of :data:`DATASET_DEFAULTS` for ``--arch`` networks (a convolution sees more of each image per epoch
+#: than a dense layer: fewer epochs suffice, and each costs more).
+CONV_DEFAULTS = {
+    "digits": {"epochs": 100},
+    "mnist": {"epochs": 10},
+    "fashion-mnist": {"epochs": 10},
+}
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -134,11 +144,16 @@ def init_params(rng: np.random.Generator, sizes: Sequence[int], input_activity: 
     """
     weights, biases = [], []
     for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        p = input_activity if k == 0 else 0.25
-        std = 1.0 / np.sqrt(max(n_in * p, 1.0))
-        weights.append((rng.standard_normal((n_in, n_out)) * std).astype(np.float32))
-        biases.append(np.zeros(n_out, np.float32))
+        w, b = init_layer(rng, n_in, n_out, input_activity if k == 0 else 0.25)
+        weights.append(w)
+        biases.append(b)
     return FloatParams(weights, biases)
+
+
+def init_layer(rng: np.random.Generator, fan_in: int, n_out: int, activity: float) -> tuple[np.ndarray, np.ndarray]:
+    """One layer's ``(fan_in, n_out)`` Gaussian weights of std ``1 / sqrt(fan_in * activity)`` and zero biases."""
+    std = 1.0 / np.sqrt(max(fan_in * activity, 1.0))
+    return (rng.standard_normal((fan_in, n_out)) * std).astype(np.float32), np.zeros(n_out, np.float32)
 
 
 class _Adam:
@@ -220,6 +235,7 @@ def fit(
     dataset: Dataset | str,
     *,
     hidden: Sequence[int] = (128,),
+    arch: str | None = None,
     timesteps: int = 8,
     mode: str = "discontinuous",
     epochs: int = 20,
@@ -236,7 +252,9 @@ def fit(
 
     Args:
         dataset: A :class:`~hwsim.datasets.Dataset` or a dataset name.
-        hidden: Hidden layer sizes.
+        hidden: Hidden layer sizes of a fully connected network (ignored when ``arch`` is given).
+        arch: A convolutional (or any) architecture in the SNN papers' notation, e.g. ``16C5-MP2-32C5-MP2-10``
+            (:mod:`hwsim.training.arch`); every item becomes one chip layer (:mod:`hwsim.training.conv`).
         timesteps: Timesteps of inference (and of BPTT in continuous mode).
         mode: ``discontinuous`` or ``continuous`` integration in the hidden layers.
         epochs: Training epochs.
@@ -259,6 +277,10 @@ def fit(
 
     if isinstance(dataset, str):
         dataset = load_dataset(dataset)
+    plan = None
+    if arch is not None:
+        plan = plan_arch(parse_arch(arch), dataset.image_shape, dataset.n_classes, arch)
+        hidden = ()
     config = TrainConfig(hidden=tuple(hidden), timesteps=timesteps, mode=mode, epochs=epochs, seed=seed,
                          w_bits=w_bits, v_bits=v_bits, **options)
     started = time.perf_counter()
@@ -268,11 +290,18 @@ def fit(
     n_train = len(labels)
     if n_train == 0:
         raise InputError(f"dataset {dataset.name!r} has no training images")
-    sizes = [dataset.n_pixels, *config.hidden, dataset.n_classes]
-    params = init_params(rng, sizes, input_activity=float(np.mean(levels) / 255.0) + 1e-3)
+    input_activity = float(np.mean(levels) / 255.0) + 1e-3
+    kw = dict(mode=config.mode, theta=config.theta, half_width=config.half_width)
+    if plan is None:
+        sizes = [dataset.n_pixels, *config.hidden, dataset.n_classes]
+        params = init_params(rng, sizes, input_activity=input_activity)
+        model_forward, model_backward = forward, backward
+    else:
+        sizes = [dataset.n_pixels, *(layer.n_out for layer in plan)]
+        params = conv.init_params(rng, plan, input_activity, init_layer)
+        model_forward, model_backward = partial(conv.forward, plan), partial(conv.backward, plan)
     opt = _Adam(params)
     T_train = config.effective_train_timesteps
-    kw = dict(mode=config.mode, theta=config.theta, half_width=config.half_width)
 
     def quantize(p: FloatParams) -> list[LayerQuant]:
         return quantize_params(p, w_bits=config.w_bits, v_bits=config.v_bits, theta=config.theta)
@@ -300,9 +329,9 @@ def fit(
             with np.errstate(over="raise", invalid="raise"):
                 try:
                     used = dequantize(quantize(params)) if config.quantization_aware else params
-                    cache = forward(used, x, **kw)
+                    cache = model_forward(used, x, **kw)
                     value, d_logits = loss_and_grad(cache.logits, labels[idx], config.loss)
-                    grads = backward(used, cache, d_logits, detach_reset=config.detach_reset, **kw)
+                    grads = model_backward(used, cache, d_logits, detach_reset=config.detach_reset, **kw)
                     # straight-through: quantized-weight gradients update the float weights
                     opt.step(params, grads, lr)
                 except FloatingPointError:
@@ -320,8 +349,13 @@ def fit(
     _check_fits(quant, config.w_bits, config.v_bits)
     cfg = asdict(config)
     cfg["hidden"] = list(config.hidden)
+    if plan is None:
+        thresholds, scales = [q.threshold for q in quant], [q.scale for q in quant]
+    else:
+        cfg["arch"] = arch_text(tuple(layer.item for layer in plan))
+        thresholds, scales = conv.chip_layer_thresholds(plan, quant)
     metadata = {
-        "name": f"{dataset.name}-{'-'.join(map(str, sizes))}",
+        "name": f"{dataset.name}-{'-'.join(map(str, sizes)) if plan is None else cfg['arch']}",
         "sizes": sizes,
         "dataset": dataset.name,
         "classes": list(dataset.classes),
@@ -341,8 +375,8 @@ def fit(
             "output_fire": config.readout == "spike_count",
             "output_threshold": 0,
         },
-        "thresholds": [q.threshold for q in quant],
-        "scales": [q.scale for q in quant],
+        "thresholds": thresholds,
+        "scales": scales,
         "scale_meaning": "float model units per integer step, per layer; float threshold = scale * threshold",
         "provenance": {
             "tool": "hwsim.training",
@@ -364,19 +398,32 @@ def fit(
             "history": history,
         },
     }
-    network = to_network(quant, config, metadata)
+    if plan is None:
+        network = to_network(quant, config, metadata)
+    else:
+        metadata["arch"] = cfg["arch"]
+        metadata["layer_shapes"] = [list(layer.out_shape) for layer in plan]
+        network = conv.to_network(plan, quant, mode=config.mode, readout=config.readout, metadata=metadata)
     if evaluate:
-        metadata["results"] = evaluate_trained(network, params, dataset, config)
+        metadata["results"] = evaluate_trained(network, params, dataset, config,
+                                               None if plan is None else partial(conv.forward, plan))
         metadata["results"]["train_seconds"] = round(train_seconds, 3)
         metadata["results"]["total_seconds"] = round(time.perf_counter() - started, 3)
     return TrainResult(network, params, config)
 
 
-def evaluate_trained(network: Network, params: FloatParams, dataset: Dataset, config: TrainConfig) -> dict:
-    """Float-model and chip-simulated accuracies on (part of) the train set and the test set."""
+def evaluate_trained(network: Network, params: FloatParams, dataset: Dataset, config: TrainConfig,
+                     model_forward=None) -> dict:
+    """Float-model and chip-simulated accuracies on (part of) the train set and the test set.
+
+    ``model_forward`` is the float model (default: the fully connected :func:`hwsim.training.model.forward`).
+    """
     n_tr = min(len(dataset.y_train), config.eval_train_limit)
     common = dict(timesteps=config.timesteps, encoding=config.encoding, seed=config.eval_seed)
     fkw = dict(mode=config.mode, readout=config.readout, theta=config.theta, **common)
+    if model_forward is not None:
+        # a convolutional model keeps every layer's im2col matrix: smaller chunks bound its memory
+        fkw.update(model_forward=model_forward, chunk_size=100)
     return {
         "timesteps": config.timesteps,
         "encoding": config.encoding,

@@ -1,0 +1,312 @@
+"""Convolutional SNNs: the exported chip layers against hand-written loops, pooling made exact, the training
+forward pass equal to the chip's integers, gradients, and seeded determinism."""
+
+from functools import partial
+
+import numpy as np
+import pytest
+
+from hwsim.datasets import load_dataset
+from hwsim.network import Network, simulate_network
+from hwsim.training import conv
+from hwsim.training.arch import parse_arch, plan_arch
+from hwsim.training.model import FloatParams, loss_and_grad, spike_grad
+from hwsim.training.quantize import LayerQuant, dequantize
+from hwsim.training.trainer import fit, init_layer
+
+V_BITS = 16
+
+
+# ------------------------------------------------------------- hand-written reference (plain loops)
+
+def _loop_conv(img, w4, stride, pad):
+    """``img (C, H, W)``, ``w4 (C_out, C_in, k, k)`` -> ``(C_out, OH, OW)`` integer cross-correlation, zero padding."""
+    c_in, H, W = img.shape
+    c_out, _, k, _ = w4.shape
+    OH, OW = (H + 2 * pad - k) // stride + 1, (W + 2 * pad - k) // stride + 1
+    out = np.zeros((c_out, OH, OW), np.int64)
+    for co in range(c_out):
+        for oy in range(OH):
+            for ox in range(OW):
+                total = 0
+                for ci in range(c_in):
+                    for ky in range(k):
+                        for kx in range(k):
+                            iy, ix = oy * stride - pad + ky, ox * stride - pad + kx
+                            if 0 <= iy < H and 0 <= ix < W:
+                                total += int(w4[co, ci, ky, kx]) * int(img[ci, iy, ix])
+                out[co, oy, ox] = total
+    return out
+
+
+def _loop_pool_sum(img, size):
+    C, H, W = img.shape
+    out = np.zeros((C, H // size, W // size), np.int64)
+    for c in range(C):
+        for oy in range(H // size):
+            for ox in range(W // size):
+                out[c, oy, ox] = sum(int(img[c, oy * size + dy, ox * size + dx])
+                                     for dy in range(size) for dx in range(size))
+    return out
+
+
+class _Neurons:
+    """One layer's membranes over time, chip-spec §2.2 without saturation (the test values never reach it)."""
+
+    def __init__(self, shape, threshold, integration, reset):
+        self.v = np.zeros(shape, np.int64)
+        self.threshold, self.integration, self.reset = threshold, integration, reset
+
+    def step(self, current):
+        if self.integration == "discontinuous":
+            self.v[...] = 0
+        self.v = self.v + current
+        fired = self.v >= self.threshold
+        self.v = np.where(fired, self.v - self.threshold if self.reset == "subtract" else 0, self.v)
+        return fired.astype(np.int64)
+
+
+def _hand_network(image_shape, layers, raster, mode):
+    """Spikes of every hidden layer and the output membranes, computed with loops from the layer descriptions."""
+    T = raster.shape[0]
+    state = []
+    for spec in layers:
+        kind = spec["kind"]
+        if kind == "pool":
+            state.append(_Neurons(spec["out"], spec["threshold"], "discontinuous", "zero"))
+        elif kind == "output":
+            state.append(None)
+        else:
+            state.append(_Neurons(spec["out"], spec["threshold"], mode, "subtract"))
+    spikes = [[] for _ in layers]
+    out_mem = []
+    for t in range(T):
+        a = raster[t].reshape(1, *image_shape).astype(np.int64)
+        for k, spec in enumerate(layers):
+            if spec["kind"] == "conv":
+                current = _loop_conv(a, spec["w4"], spec["stride"], spec["pad"]) + spec["bias"][:, None, None]
+            elif spec["kind"] == "pool":
+                current = _loop_pool_sum(a, spec["size"])
+            else:
+                flat = a.reshape(-1)  # C-order (c, y, x)
+                current = np.array([sum(int(flat[i]) * int(spec["w"][i, j]) for i in range(flat.size))
+                                    for j in range(spec["w"].shape[1])]) + spec["bias"]
+            if spec["kind"] == "output":
+                out_mem.append(current)
+            else:
+                a = state[k].step(current)
+                spikes[k].append(a.reshape(-1))
+    return [np.array(s) for s in spikes[:-1]], np.array(out_mem)
+
+
+def _random_quant(rng, plan, thresholds):
+    """Integer layers for ``plan``: conv weights drawn as PyTorch ``(C_out, C_in, k, k)`` kernels."""
+    quant, kernels = [], []
+    t = iter(thresholds)
+    for layer in plan:
+        if not layer.trainable:
+            continue
+        if layer.item.__class__.__name__ == "Conv":
+            w4 = rng.integers(-3, 5, (layer.item.channels, layer.in_shape[0], layer.item.kernel, layer.item.kernel))
+            kernels.append(w4)
+            w = w4.reshape(w4.shape[0], -1).T  # rows in (c_in, ky, kx) order, one column per output channel
+            b = rng.integers(-2, 3, layer.item.channels)
+        else:
+            w = rng.integers(-4, 5, (layer.n_in, layer.n_out))
+            kernels.append(None)
+            b = rng.integers(-2, 3, layer.n_out)
+        quant.append(LayerQuant(w.astype(np.int32), b.astype(np.int32), next(t), 0.25))
+    return quant, kernels
+
+
+CASES = [
+    # arch, image shape, thresholds of the trainable layers (0 = output)
+    ("3C3-MP2-4", (4, 6), [4, 0]),
+    ("2C3s2p1-AP2-3", (6, 7), [3, 0]),
+    ("2C3p0-MP2-2C2s1p0-6-3", (7, 8), [4, 3, 2, 0]),
+]
+
+
+@pytest.mark.parametrize("mode", ["discontinuous", "continuous"])
+@pytest.mark.parametrize("arch, image_shape, thresholds", CASES)
+def test_exported_network_equals_hand_written_loops(arch, image_shape, thresholds, mode):
+    rng = np.random.default_rng(5)
+    plan = plan_arch(parse_arch(arch), image_shape, int(arch.split("-")[-1]))
+    quant, kernels = _random_quant(rng, plan, thresholds)
+    net = conv.to_network(plan, quant, mode=mode, readout="membrane", metadata={})
+    T, B = 4, 2
+    rasters = (rng.random((B, T, image_shape[0] * image_shape[1])) < 0.5).astype(np.uint8)
+    got = simulate_network(net, rasters, V_BITS)
+
+    specs, q, kern = [], iter(quant), iter(kernels)
+    for layer in plan:
+        item = layer.item
+        if not layer.trainable:
+            specs.append({"kind": "pool", "size": item.size, "out": layer.out_shape,
+                          "threshold": 1 if item.kind == "max" else 2})
+            continue
+        lq, w4 = next(q), next(kern)
+        if w4 is not None:
+            specs.append({"kind": "conv", "w4": w4, "stride": item.stride, "pad": item.padding,
+                          "bias": lq.bias.astype(np.int64), "out": layer.out_shape, "threshold": lq.threshold})
+        else:
+            kind = "output" if layer is plan[-1] else "dense"
+            specs.append({"kind": kind, "w": lq.weights, "bias": lq.bias.astype(np.int64), "out": layer.out_shape,
+                          "threshold": lq.threshold})
+    for b in range(B):
+        spikes, out_mem = _hand_network(image_shape, specs, rasters[b], mode)
+        for k, s in enumerate(spikes):
+            np.testing.assert_array_equal(got[k][1][b], s, err_msg=f"layer {k} spikes, image {b}")
+        np.testing.assert_array_equal(got[-1][0][b], out_mem)
+    # the spikes are neither all 0 nor all 1, so the comparison says something
+    hidden = np.concatenate([g[1].ravel() for g in got[:-1]])
+    assert 0.05 < hidden.mean() < 0.95
+    # every shaped layer carries its (channels, rows, cols)
+    assert [layer.shape for layer in net.layers] == [p.out_shape if len(p.out_shape) == 3 else None for p in plan]
+
+
+@pytest.mark.parametrize("kind, threshold", [("MP", 1), ("AP", 2), ("AP", 5)])
+def test_pooling_layer_is_a_fixed_weight_spiking_layer(kind, threshold):
+    size = 3 if threshold == 5 else 2
+    rng = np.random.default_rng(11)
+    plan = plan_arch(parse_arch(f"2C1p0-{kind}{size}-3"), (6, 7), 3)
+    quant, _ = _random_quant(rng, plan, [1, 0])
+    pool = conv.to_network(plan, quant, mode="continuous", readout="membrane", metadata={}).layers[1]
+    assert (pool.threshold, pool.integration, pool.reset, pool.fire, pool.leak_shift) == (
+        threshold, "discontinuous", "zero", True, 0)
+    assert set(np.unique(pool.weights)) == {0, 1} and not pool.bias.any()
+    assert (pool.weights.sum(axis=0) == size * size).all()  # every window complete (edges dropped)
+    # run the pooling layer alone on random spikes: OR of the window for MP, at least half of it for AP
+    spikes = (rng.random((3, 5, 2 * 6 * 7)) < 0.3).astype(np.uint8)
+    out = simulate_network(Network([pool]), spikes, V_BITS)[0][1]
+    window_sums = np.zeros((3, 5, 2, 6 // size, 7 // size), np.int64)
+    img = spikes.reshape(3, 5, 2, 6, 7)
+    for c in range(2):
+        for oy in range(6 // size):
+            for ox in range(7 // size):
+                for dy in range(size):
+                    for dx in range(size):
+                        window_sums[:, :, c, oy, ox] += img[:, :, c, oy * size + dy, ox * size + dx]
+    expected = window_sums >= threshold  # MP: any spike in the window (sum >= 1), i.e. the OR = max of 0/1
+    if kind == "MP":
+        np.testing.assert_array_equal(expected, img.reshape(3, 5, 2, 6, 7)[..., : 6 // size * size, : 7 // size * size]
+                                      .reshape(3, 5, 2, 6 // size, size, 7 // size, size).max(axis=(4, 6)) == 1)
+    np.testing.assert_array_equal(out.reshape(expected.shape), expected)
+    assert 0 < out.mean() < 1
+
+
+@pytest.mark.parametrize("mode", ["discontinuous", "continuous"])
+@pytest.mark.parametrize("arch, image_shape, thresholds", CASES)
+def test_training_forward_pass_is_the_chip_computation(arch, image_shape, thresholds, mode):
+    """With scales that are powers of two the float model is exact: its logits are the chip's output membranes
+    times the output scale, so every spike of every layer (pooling included) agrees."""
+    rng = np.random.default_rng(6)
+    n_classes = int(arch.split("-")[-1])
+    plan = plan_arch(parse_arch(arch), image_shape, n_classes)
+    quant, _ = _random_quant(rng, plan, thresholds)
+    # hidden layers: scale theta / threshold = 1 / threshold, a power of two only for 1, 2, 4: use 1 / 4 and
+    # threshold 4 everywhere, theta = 1
+    quant = [LayerQuant(q.weights, q.bias, 4 if k < len(quant) - 1 else 0, 0.25) for k, q in enumerate(quant)]
+    net = conv.to_network(plan, quant, mode=mode, readout="membrane", metadata={})
+    T, B = 5, 3
+    rasters = (rng.random((B, T, image_shape[0] * image_shape[1])) < 0.5).astype(np.uint8)
+    membranes = simulate_network(net, rasters, V_BITS)[-1][0]  # (B, T, n_classes)
+    x = rasters.transpose(1, 0, 2).astype(np.float32)
+    logits = conv.forward(plan, dequantize(quant), x, mode=mode, theta=1.0).logits  # (T, B, n_classes)
+    np.testing.assert_array_equal(logits.transpose(1, 0, 2) / np.float32(0.25), membranes)
+    assert np.unique(membranes).size > 5
+
+
+def _surrogate_loss(plan, params, x, labels, mode):
+    cache = conv.forward(plan, params, x, mode=mode, surrogate=True)
+    return loss_and_grad(cache.logits, labels, "cross_entropy")[0]
+
+
+@pytest.mark.parametrize("mode", ["discontinuous", "continuous"])
+@pytest.mark.parametrize("arch", ["3C3-2C3s2p1-3", "2C3p0-4-3"])
+def test_conv_gradients_match_finite_differences_of_the_surrogate(arch, mode):
+    plan = plan_arch(parse_arch(arch), (5, 6), 3)
+    rng = np.random.default_rng(1)
+    params = conv.init_params(rng, plan, 0.5, init_layer)
+    params = FloatParams([w.astype(np.float64) for w in params.weights],
+                         [b.astype(np.float64) + 0.1 for b in params.biases])
+    x = (rng.random((3, 2, 30)) < 0.5).astype(np.float64)
+    labels = np.array([0, 2])
+    cache = conv.forward(plan, params, x, mode=mode, surrogate=True)
+    _, d_logits = loss_and_grad(cache.logits, labels, "cross_entropy")
+    grads = conv.backward(plan, params, cache, d_logits, mode=mode, detach_reset=False)
+    for kind in ("weights", "biases"):
+        for k, arr in enumerate(getattr(params, kind)):
+            g = getattr(grads, kind)[k]
+            assert g.shape == arr.shape
+            for idx in list(np.ndindex(arr.shape))[::3]:
+                old = arr[idx]
+                arr[idx] = old + 1e-6
+                up = _surrogate_loss(plan, params, x, labels, mode)
+                arr[idx] = old - 1e-6
+                down = _surrogate_loss(plan, params, x, labels, mode)
+                arr[idx] = old
+                assert g[idx] == pytest.approx((up - down) / 2e-6, rel=1e-4, abs=1e-8), (kind, k, idx)
+    assert np.any(grads.weights[0] != 0), "first-layer gradient should not vanish"
+
+
+@pytest.mark.parametrize("kind", ["MP", "AP"])
+def test_pooling_gradient_by_hand(kind):
+    """``1C1p0-{MP,AP}2-2`` on one 2x2 image, one timestep: the conv layer's gradient derived by hand.
+
+    Pixel ``i`` has membrane ``v_i = w x_i + b``. The pooling output's gradient is
+    ``d_y = sum_j W2[0, j] dL/dz_j``; MP passes it to every pixel (straight-through OR), AP multiplies it by its
+    own box ``0.5 / 2 * [|sum - 2| < 2]``. Then ``dL/dw = sum_i d_y' g(v_i) x_i``, with the box ``g`` of the conv
+    neurons (theta = 1, half-width 1).
+    """
+    plan = plan_arch(parse_arch(f"1C1p0-{kind}2-2"), (2, 2), 2)
+    params = FloatParams([np.array([[1.5]]), np.array([[0.7, -1.2]])], [np.array([-0.4]), np.array([0.1, 0.2])])
+    x = np.array([[[1.0, 0.0, 1.0, 1.0]]])  # (T=1, B=1, 4 pixels)
+    cache = conv.forward(plan, params, x, mode="discontinuous")
+    d_logits = np.array([[[0.3, -0.5]]])
+    grads = conv.backward(plan, params, cache, d_logits, mode="discontinuous")
+    v = 1.5 * x[0, 0] - 0.4  # [1.1, -0.4, 1.1, 1.1]: three spikes
+    spikes = (v >= 1.0).astype(float)
+    d_y = 0.7 * 0.3 + (-1.2) * (-0.5)
+    if kind == "AP":
+        total = spikes.sum()  # 3: inside the box |3 - 2| < 2
+        d_y *= 0.25 * float(abs(total - 2) < 2)
+    pooled = spikes.max() if kind == "MP" else float(spikes.sum() >= 2)
+    g = spike_grad(v, 1.0, 1.0)
+    assert grads.weights[0][0, 0] == pytest.approx(np.sum(d_y * g * x[0, 0]))
+    assert grads.biases[0][0] == pytest.approx(np.sum(d_y * g))
+    np.testing.assert_allclose(grads.weights[1], pooled * d_logits[0])
+
+
+def _digits_subset(n=240):
+    ds = load_dataset("digits")
+    return type(ds)(ds.name, ds.x_train[:n], ds.y_train[:n], ds.x_test[:60], ds.y_test[:60], ds.image_shape,
+                    ds.classes)
+
+
+def test_training_is_deterministic_from_the_seed_and_reports_the_chip_accuracy():
+    ds = _digits_subset()
+    kw = dict(arch="4C3-MP2-10", timesteps=2, epochs=2, w_bits=6, v_bits=12, batch_size=32, lr=5e-3,
+              lr_final=1e-3, eval_train_limit=40)
+    a, b, c = fit(ds, seed=3, **kw), fit(ds, seed=3, **kw), fit(ds, seed=4, **kw)
+    for la, lb in zip(a.network.layers, b.network.layers):
+        np.testing.assert_array_equal(la.weights, lb.weights)
+        np.testing.assert_array_equal(la.bias, lb.bias)
+    assert any((la.weights != lc.weights).any() for la, lc in zip(a.network.layers, c.network.layers))
+    net = a.network
+    assert net.sizes == [64, 4 * 64, 4 * 16, 10]
+    assert [layer.shape for layer in net.layers] == [(4, 8, 8), (4, 4, 4), None]
+    m = net.metadata
+    assert m["arch"] == "4C3-MP2-10" and m["provenance"]["config"]["arch"] == "4C3-MP2-10"
+    assert m["thresholds"][1] == 1 and m["scales"][1] == 1.0
+    # the reported chip accuracy is the integer simulation of the exported network
+    from hwsim.training.evaluate import chip_accuracy
+
+    assert m["results"]["chip_test_accuracy"] == chip_accuracy(net, ds.x_test, ds.y_test, timesteps=2, v_bits=12)
+    # the recorded float accuracy is the conv model's (not the fully connected one's)
+    from hwsim.training.evaluate import float_accuracy
+
+    plan = plan_arch(parse_arch("4C3-MP2-10"), (8, 8), 10)
+    assert m["results"]["float_test_accuracy"] == float_accuracy(
+        a.float_params, ds.x_test, ds.y_test, timesteps=2, mode="discontinuous", readout="membrane",
+        model_forward=partial(conv.forward, plan))
