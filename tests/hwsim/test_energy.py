@@ -27,7 +27,7 @@ from hwsim.energy.workloads import MNIST_MEAN, MNIST_STD, controlled_network, mn
 from hwsim.golden import simulate
 from hwsim.program import ChipProgram, CoreProgram, Route
 from hwsim.result import COUNTER_NAMES
-from hwsim.testing import random_network, random_raster
+from hwsim.testing import psum_test_chip, random_network, random_psum_program, random_raster
 from mapping import map_network
 
 TABLE = load_table("28nm")
@@ -323,6 +323,26 @@ def test_partial_sum_energy_is_booked_with_the_sender_and_the_receiver():
                                                        rel=1e-12)
     assert report.by_layer["fc0"][0] == pytest.approx(report.by_core[0].sum())  # both cores are layer fc0
     assert report.by_layer["idle cores"][0] == pytest.approx(2 * s * leak, rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_partial_sum_programs_match_the_energy_by_hand(seed):
+    # random chains, forks, joins, multicast and receivers that also get spikes (hwsim.testing.random_psum_program)
+    rng = np.random.default_rng(seed)
+    chip = psum_test_chip()
+    program = random_psum_program(rng, chip)
+    result = simulate(program, random_raster(rng, 2, 3, program.n_inputs, 0.4))
+    report = estimate(result, program, TABLE)
+    assert report.total_pj == pytest.approx(digital_energy_pj_per_image(result, chip, program=program), rel=1e-12)
+    # every packet is priced once: as a spike packet or as a partial-sum packet, by who sent it
+    packets = result.counter("packets").sum(axis=(1, 2))
+    sent = report.action_counts
+    assert np.array_equal(sent["core.router/send_packet"] + sent["core.router/send_psum_packet"], packets)
+    senders = [k for k, cp in enumerate(program.cores) if cp.psum_out]
+    assert np.array_equal(sent["core.router/send_psum_packet"],
+                          result.counters[:, :, senders, COUNTER_NAMES.index("packets")].sum(axis=(1, 2)))
+    assert sum(v for v in report.by_layer.values()) == pytest.approx(report.total_pj, rel=1e-12)
+    assert np.all(sent["core.psum_buffer/read_bit"] > 0)  # every program has a receiver, which merges every timestep
 
 
 def test_scale_multiplies_everything(small_chip):
