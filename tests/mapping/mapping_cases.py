@@ -40,7 +40,8 @@ def assert_program_matches_network(program, network, rasters, v_bits) -> int:
         sl = slice(p["lo"], p["lo"] + p["size"])
         if p.get("member", 0) < p.get("chain", 1) - 1:
             cp = program.cores[program.index_of(core)]
-            layer_in = tiling.network.layer_input(p["layer"], batch, [s for _, s in ref])
+            mapped_spikes = [s if lt.order is None else s[..., lt.order] for (_, s), lt in zip(ref, tiling.layers)]
+            layer_in = tiling.network.layer_input(p["layer"], batch, mapped_spikes)
             rows = _axon_rows(tiling.network, p["layer"], cp, program)
             expected = layer_in[..., rows].astype(np.int64) @ cp.weights.astype(np.int64)
             np.testing.assert_array_equal(res.membranes[k], expected.reshape(res.membranes[k].shape),

@@ -644,6 +644,8 @@ def test_conv_sumpool_flatten_affine_network_maps_and_runs(small_chip, rng):
     g = _graph(conv, if1, pool, flat, fc, lif, input_shape=[1, 1, 4, 4], output_shape=[3])
     net = from_nir(g, chip)
     assert net.sizes == [16, 32, 3]  # conv: 2 x 4 x 4; pool + affine compose into one 32 -> 3 layer
+    # the conv layer keeps its (C, H, W) for the tiling; pool + affine end flat
+    assert net.layers[0].shape == (2, 4, 4) and net.layers[1].shape is None
     m, _ = conv2d_matrix(kernel, (1, 4, 4), 1, 1, 1, 1)
     np.testing.assert_array_equal(net.layers[0].weights, m.toarray())
     np.testing.assert_array_equal(net.layers[0].bias, np.repeat([1, -1], 16))
