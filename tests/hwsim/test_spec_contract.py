@@ -1,4 +1,5 @@
-"""Places where docs/chip-spec.md was made exact (issue 13 §5), each pinned in every implementation.
+"""Places where docs/chip-spec.md was made exact (issue 13 §5, and the partial sums of §1.3 from issue 14),
+each pinned in every implementation.
 
 Every expected number is worked out in the comments from the spec's equations (§1.2, §2.4, §7.4),
 not read from a model. "Both" means the golden model and the fast engine, for the digital core
