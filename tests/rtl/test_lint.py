@@ -3,7 +3,8 @@
 Checked for every module at its default parameters and for the three top levels at
 the presets' parameters (taken from ``CoreConfig.to_hdl_params``, as the
 co-simulation does) and at the edges of the legal ranges, including a lane word
-wider than Verilator's 8192-bit replication limit.
+wider than Verilator's 8192-bit replication limit; ``snn_core`` and ``snn_chip``
+also with partial sums (``PARTIAL_SUMS = 1``, chip-spec §1.3; ``snn_multicore`` has none).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from dataclasses import replace
 
 import pytest
 from harness import RTL_DIR, hdl_parameters, hdl_sources, verilator_env
@@ -30,6 +32,9 @@ CHIPS = {
     "wide_lane_word": ChipConfig(name="wide", mesh_rows=2, mesh_cols=2,
                                  core=CoreConfig(axons=64, neurons=512, lanes=512, w_bits=8, v_bits=17)),
 }  # fmt: skip
+# The same chips with partial sums; "wide_lane_word" has more neurons than axons (a neuron index wider
+# than an axon index in the routers).
+PSUM_CHIPS = {f"{name}-psum": chip.replace(core=replace(chip.core, partial_sums=True)) for name, chip in CHIPS.items()}
 
 
 def _lint_cases():
@@ -37,6 +42,9 @@ def _lint_cases():
         yield pytest.param(module, {}, id=f"{module}-defaults")
     for top in ("snn_core", "snn_multicore", "snn_chip"):
         for name, chip in CHIPS.items():
+            yield pytest.param(top, hdl_parameters(chip, top), id=f"{top}-{name}")
+    for top in ("snn_core", "snn_chip"):
+        for name, chip in PSUM_CHIPS.items():
             yield pytest.param(top, hdl_parameters(chip, top), id=f"{top}-{name}")
 
 

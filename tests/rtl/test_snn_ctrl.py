@@ -7,10 +7,14 @@ phase") give, written here: START (``latch``), ``n_spk * G`` issue cycles
 (groups 0..G-1 per axon, ``pop`` with the last group), the accumulate one
 cycle behind the issue, one drain cycle when ``n_spk > 0``, ``G`` UPDATE
 cycles (groups in order), DONE. The length from START through DONE must
-equal the golden model's ``core_cycles(n_spk, G)``. Random spike counts and
+equal the golden model's ``core_cycles(n_spk, G, psum_receiver)``. Random spike counts and
 group counts (``G = 1`` and the largest included), ``start`` held high while
 busy (ignored), back-to-back timesteps, and a reset in the middle of a
-timestep.
+timestep. The ``merge`` input (a partial-sum receiver, chip-spec §1.3) is
+driven high in every other timestep: built with ``PARTIAL_SUMS = 1`` the
+controller runs ``G`` MERGE cycles (``mrg_en``, groups in order on
+``upd_group``) right after START; built with ``PARTIAL_SUMS = 0`` it must
+ignore ``merge`` (the schedule without MERGE, ``mrg_en`` never high).
 """
 
 from __future__ import annotations
@@ -33,17 +37,20 @@ pytestmark = pytest.mark.rtl
 
 TIMESTEPS = 40
 OUTPUTS = ("busy", "done", "idle", "latch", "pop", "issue", "issue_group", "acc_en", "acc_group", "upd_en",
-           "upd_group")
+           "upd_group", "mrg_en")
 
 
-def expected_schedule(n_spk: int, groups: int) -> list[dict[str, int]]:
+def expected_schedule(n_spk: int, groups: int, merge: bool = False) -> list[dict[str, int]]:
     """Controller outputs of every cycle from START through DONE (docs/rtl.md, "Cycles per phase").
 
-    Group counters that are not in use hold 0 (they wrap to 0 after their last group).
+    ``merge``: a partial-sum receiver, G MERGE cycles after START. Group counters that are not in
+    use hold 0 (they wrap to 0 after their last group).
     """
     quiet = {"busy": 1, "done": 0, "idle": 0, "latch": 0, "pop": 0, "issue": 0, "issue_group": 0, "acc_en": 0,
-             "acc_group": 0, "upd_en": 0, "upd_group": 0}
+             "acc_group": 0, "upd_en": 0, "upd_group": 0, "mrg_en": 0}
     cycles = [dict(quiet, latch=1)]  # START
+    if merge:
+        cycles += [dict(quiet, mrg_en=1, upd_group=g) for g in range(groups)]  # MERGE
     issues = [(a, g) for a in range(n_spk) for g in range(groups)]
     for k, (_, g) in enumerate(issues):  # INTEGRATE issue: the word read one cycle before is accumulated
         acc = {"acc_en": 1, "acc_group": issues[k - 1][1]} if k else {}
@@ -66,7 +73,8 @@ if cocotb is not None:
         g_max = 1 << params["G_W"]
         rng = np.random.default_rng(block_seed())
         fall = FallingEdge(dut.clk)
-        for sig in ("rst_n", "start", "last_group", "in_any", "work_any"):
+        partial_sums = bool(params.get("PARTIAL_SUMS", 0))
+        for sig in ("rst_n", "start", "last_group", "in_any", "work_any", "merge"):
             getattr(dut, sig).value = 0
         start_clock(dut)
         await fall
@@ -78,12 +86,16 @@ if cocotb is not None:
             await Timer(1, "ps")  # combinational outputs settle after this edge's input changes
             return {name: int(getattr(dut, name).value) for name in OUTPUTS}
 
-        idle_state = {"busy": 0, "done": 0, "idle": 1, "latch": 0, "pop": 0, "issue": 0, "acc_en": 0, "upd_en": 0}
+        idle_state = {"busy": 0, "done": 0, "idle": 1, "latch": 0, "pop": 0, "issue": 0, "acc_en": 0, "upd_en": 0,
+                      "mrg_en": 0}
         for ts in range(TIMESTEPS):
             groups = [1, g_max, int(rng.integers(1, g_max + 1))][ts % 3]
             n_spk = [0, 1, 2, int(rng.integers(0, 6))][ts % 4]
             hold_start = bool(ts % 5 == 4)  # start stays high while busy: must be ignored
+            merge_in = ts % 2 == 1  # without PARTIAL_SUMS the input must be ignored
+            merge = merge_in and partial_sums
             dut.last_group.value = groups - 1
+            dut.merge.value = int(merge_in)
             buffer = n_spk  # axons waiting in the (modelled) input-spike buffer
             pending = 0  # axons in the (modelled) work bitmap
             dut.in_any.value, dut.work_any.value = int(buffer > 0), 0
@@ -92,11 +104,11 @@ if cocotb is not None:
             dut.start.value = 1
             await fall  # the rising edge sampled start: this is the START cycle
             dut.start.value = int(hold_start)
-            schedule = expected_schedule(n_spk, groups)
+            schedule = expected_schedule(n_spk, groups, merge)
             for c, exp in enumerate(schedule):
                 dut.in_any.value, dut.work_any.value = int(buffer > 0), int(pending > 0)
                 got = await outputs()
-                assert got == exp, (f"timestep {ts} (n_spk {n_spk}, G {groups}), cycle {c + 1} of "
+                assert got == exp, (f"timestep {ts} (n_spk {n_spk}, G {groups}, merge {merge}), cycle {c + 1} of "
                                     f"{len(schedule)}: expected {exp}, RTL {got}")
                 if got["latch"]:
                     buffer, pending = 0, buffer
@@ -104,10 +116,26 @@ if cocotb is not None:
                     pending -= 1
                 if c < len(schedule) - 1:
                     await fall
-            assert len(schedule) == core_cycles(n_spk, groups), "schedule and golden core_cycles disagree"
+            assert len(schedule) == core_cycles(n_spk, groups, merge), "schedule and golden core_cycles disagree"
             dut.start.value = 0
             await fall  # back in IDLE
+        if partial_sums and g_max > 2:
+            # A reset in the middle of MERGE returns the controller to IDLE with the group counter at 0.
+            dut.last_group.value, dut.merge.value, dut.in_any.value = g_max - 1, 1, 0
+            dut.start.value = 1
+            await fall  # START
+            dut.start.value = 0
+            await fall
+            await fall  # MERGE, group 1
+            got = await outputs()
+            assert (got["mrg_en"], got["upd_group"]) == (1, 1), f"expected MERGE group 1 before the reset: {got}"
+            dut.rst_n.value = 0
+            await fall
+            dut.rst_n.value = 1
+            got = await outputs()
+            assert got == dict(idle_state, issue_group=0, acc_group=0, upd_group=0), f"after reset in MERGE: {got}"
         # A reset in the middle of INTEGRATE returns the controller to IDLE with every counter at 0.
+        dut.merge.value = 0
         dut.last_group.value = g_max - 1
         dut.in_any.value = 1
         dut.start.value = 1
@@ -128,6 +156,8 @@ CONFIGS = {
     "small": lambda: load_chip_config("small").core,
     "default_28nm": lambda: load_chip_config("default_28nm").core,
     "one-group": lambda: CoreConfig(axons=4, neurons=8, lanes=8, w_bits=4, v_bits=9),
+    "small-psum": lambda: CoreConfig(axons=64, neurons=32, lanes=4, w_bits=6, v_bits=12, partial_sums=True),
+    "one-group-psum": lambda: CoreConfig(axons=4, neurons=8, lanes=8, w_bits=4, v_bits=9, partial_sums=True),
 }
 
 
@@ -137,4 +167,6 @@ def test_snn_ctrl_runner(request: pytest.FixtureRequest, config: str) -> None:
     hdl = CONFIGS[config]().to_hdl_params()
     groups = hdl["NEURONS"] // hdl["LANES"]
     params = {"G_W": max(1, (groups - 1).bit_length())}
+    if "PARTIAL_SUMS" in hdl:
+        params["PARTIAL_SUMS"] = hdl["PARTIAL_SUMS"]
     run_block(request.node.name, toplevel="snn_ctrl", test_module="test_snn_ctrl", params=params, seed=len(config))
