@@ -3,6 +3,8 @@
 One unit per hardware block: :mod:`~hwsim.golden.core` (a digital core),
 :mod:`~hwsim.golden.router` (every sender's router), :mod:`~hwsim.golden.host_port`
 and :mod:`~hwsim.golden.chip` (the chip schedule, shared by every core type).
+Partial-sum chains (chip-spec §1.3): a receiver's MERGE is :meth:`GoldenCore.merge`, a partial-sum core's
+emit :meth:`GoldenCore.partial_sums`, their delivery :func:`deliver_partial_sums`.
 """
 
 from hwsim.golden.chip import CoreUnit, run_chip, simulate
