@@ -19,7 +19,7 @@ from hwsim.writers import atomic_write_bytes
 from mapping.mapper import MappedNetwork
 from mapping.placement import link_traffic
 
-__all__ = ["build_report", "render_markdown", "plot_mesh", "write_outputs", "OUTPUT_FILES", "REPORT_FORMAT"]
+__all__ = ["build_report", "tiling_report", "render_markdown", "plot_mesh", "write_outputs", "OUTPUT_FILES", "REPORT_FORMAT"]
 
 REPORT_FORMAT = "hwsim-mapping-report"
 #: Fixed names of the files :func:`write_outputs` writes.
@@ -131,10 +131,57 @@ def build_report(mapped: MappedNetwork) -> dict:
             "busiest_link_packets_per_timestep": max(load.values(), default=0.0),
         },
     }
+    tiling = tiling_report(mapped)
+    if tiling is not None:
+        report["tiling"] = tiling
     if "nir_import" in net.metadata:
         report["nir_import"] = net.metadata["nir_import"]
         report["network"]["dt_s"] = net.metadata.get("dt_s")
     return report
+
+
+def tiling_report(mapped: MappedNetwork) -> list[dict] | None:
+    """Per layer: tiles, cores (partial-sum cores too), axons used and idle, weight words, packets.
+
+    None when every layer was mapped as earlier versions did (whole input per part, no chains), so
+    the reports of fully connected networks keep their bytes.
+    """
+    pl, chip = mapped.placement, mapped.chip
+    parts = pl.parts
+    if all(p.routing == "whole" and p.chain == 1 for p in parts):
+        return None
+    a_cap = chip.core.axons
+    by_core = {c.core: c for c in mapped.program.cores}
+    inflow = np.array(pl.traffic.host, dtype=np.float64)  # expected packets per timestep into each part
+    for _, j, r in pl.traffic.flows:
+        inflow[j] += r
+    out = []
+    for k, layer in enumerate(mapped.network.layers):
+        idx = [i for i, p in enumerate(parts) if p.layer == k]
+        lt = pl.tiling.layers[k] if pl.tiling is not None else None
+        used = sum(by_core[pl.cores[i]].n_axons for i in idx)
+        words = sum(by_core[pl.cores[i]].weights.size for i in idx)
+        psum = [i for i in idx if parts[i].is_psum]
+        out.append(
+            {
+                "index": k,
+                "name": layer.name,
+                "shape": list(layer.shape) if layer.shape is not None else None,
+                "routing": parts[idx[0]].routing,
+                "tile": lt.tile.to_list() if lt is not None and lt.tile is not None else None,
+                "parts": len({parts[i].index for i in idx}),
+                "cores": len(idx),
+                "partial_sum_cores": len(psum),
+                "longest_chain": max(parts[i].chain for i in idx),
+                "axons_used": used,
+                "axons_idle": len(idx) * a_cap - used,
+                "weight_words_stored": int(words),
+                "nonzero_weights_stored": int(sum(np.count_nonzero(by_core[pl.cores[i]].weights) for i in idx)),
+                "packets_in_per_timestep": float(inflow[idx].sum()),
+                "partial_sum_packets_per_timestep": float(sum(pl.traffic.part_rates[i] for i in psum)),
+            }
+        )
+    return out
 
 
 def _fmt(x: float) -> str:
@@ -200,6 +247,28 @@ def render_markdown(report: dict) -> str:
         )
     if not report["links"]:
         out.append("| (none: every flow stays inside one router) | 0 |")
+    if "tiling" in report:
+        out += [
+            "",
+            "## Tiles, receptive fields and partial sums",
+            "",
+            "Axons idle: axons of the layer's cores that hold no input. Packets in: expected packets per "
+            "timestep into the layer's cores (spikes routed to every core whose receptive field holds them, "
+            "and partial sums).",
+            "",
+            "| # | layer | shape | routing | tile (c x h x w) | parts | cores (partial-sum) | axons used | "
+            "axons idle | weight words (nonzero) | packets in / timestep |",
+            "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for L in report["tiling"]:
+            shape = "x".join(map(str, L["shape"])) if L["shape"] else "flat"
+            tile = "x".join(map(str, L["tile"])) if L["tile"] else "-"
+            out.append(
+                f"| {L['index']} | {L['name']} | {shape} | {L['routing'].replace('_', ' ')} | {tile} | {L['parts']} | "
+                f"{L['cores']} ({L['partial_sum_cores']}) | {L['axons_used']:,} | {L['axons_idle']:,} | "
+                f"{L['weight_words_stored']:,} ({L['nonzero_weights_stored']:,}) | "
+                f"{_fmt(L['packets_in_per_timestep'])} |"
+            )
     if "nir_import" in report:
         out += [
             "",
