@@ -250,3 +250,51 @@ def test_sparse_flat_layer_beyond_a_core_is_split_by_fields(chip4x4, rng):
     assert sorted((c.output_offset, c.n_neurons, c.n_axons) for c in prog.cores) == [(0, 4, 60), (4, 4, 60)]
     rasters = random_raster(rng, 2, 4, 100, 0.5)
     assert_program_matches_network(prog, net, rasters, chip4x4.core.v_bits)
+
+
+# ------------------------------------------------------------------------------------------ report
+def test_map_command_reports_tiles_cores_axons_and_packets(tmp_path, rng, capsys):
+    """``hwsim map`` of a conv network prints and saves the per-layer tiling; sums checked over the program's cores."""
+    import json
+
+    from hwsim.cli import main
+    from hwsim.program import ChipProgram
+
+    net = conv_pool_net(rng)
+    src = tmp_path / "conv.npz"
+    net.save(src)
+    chip_toml = tmp_path / "chip.toml"
+    chip_toml.write_text('name = "small4"\nmesh_rows = 4\nmesh_cols = 4\n[core]\naxons = 64\nneurons = 32\nlanes = 4\n'
+                         "w_bits = 6\nv_bits = 12\n")
+    out = tmp_path / "prog"
+    assert main(["map", str(src), "--chip", str(chip_toml), "--rates", "uniform", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "## Tiles, receptive fields and partial sums" in text
+    rep = json.loads((out / "mapping.json").read_text())
+    program = ChipProgram.load(out / "program.npz")
+    assert [L["name"] for L in rep["tiling"]] == ["conv", "pool", "fc"]
+    for L in rep["tiling"]:
+        cores = [c for c in program.cores if c.label.startswith(L["name"] + "[")]
+        used = sum(c.n_axons for c in cores)
+        assert L["cores"] == len(cores) and L["partial_sum_cores"] == 0
+        assert L["axons_used"] == used and L["axons_idle"] == 64 * len(cores) - used
+        assert L["weight_words_stored"] == sum(c.n_axons * c.n_neurons for c in cores)
+        # uniform rates: every source spikes every timestep, one packet per axon that holds it
+        assert L["packets_in_per_timestep"] == used
+        row = f"| {L['index']} | {L['name']} |"
+        assert row in text
+    assert rep["tiling"][0]["tile"] is not None and rep["tiling"][2]["routing"] == "whole"
+
+
+def test_report_counts_partial_sum_cores_and_packets(psum_chip, rng):
+    from mapping.summary import build_report
+
+    net = random_network(rng, [100, 40, 10], psum_chip.core, threshold=12, weight_range=(-6, 9))
+    mapped = plan(net, psum_chip, seed=1)  # rates: upper bound
+    L0 = build_report(mapped)["tiling"][0]
+    psum_cores = [c for c in mapped.program.cores if c.psum_out]
+    # a partial-sum core sends a packet per neuron that has any nonzero weight (every input spikes)
+    psum_packets = sum(int((c.weights != 0).any(axis=0).sum()) for c in psum_cores)
+    assert (L0["cores"], L0["partial_sum_cores"], L0["longest_chain"]) == (4, 2, 2)
+    assert L0["axons_used"] == 200 and L0["partial_sum_packets_per_timestep"] == psum_packets
+    assert L0["packets_in_per_timestep"] == 200 + psum_packets
