@@ -6,11 +6,16 @@ Pipeline (plain data at every step)::
         --check_drc--> --place--> Placement --build_program--> ChipProgram
     plan(...) returns all of it as a MappedNetwork; map_network(...) returns the program.
 
-Layer ``k`` runs on stage-``k`` cores. A layer larger than a core is split
-by neurons; every part receives all of the layer's inputs (one routing entry
-per destination part, i.e. multicast). Axon ``a`` of a layer-``k+1`` core is
-neuron ``a`` of layer ``k``; the host feeds input ``i`` to axon ``i`` of
-every layer-0 part.
+Layers are cut into parts by :mod:`mapping.tiling`. A flat layer whose input
+fits one core runs on stage-``k`` cores as in earlier versions: split by
+neurons, every part receives all of the layer's inputs (one routing entry per
+destination part, i.e. multicast), axon ``a`` of a layer-``k+1`` core is
+neuron ``a`` of layer ``k``, and the host feeds input ``i`` to axon ``i`` of
+every layer-0 part. Conv and pooling layers (``Layer.shape``) are tiled and
+each tile receives only its receptive field (one routing entry per run of
+consecutive sources); a part with more inputs than a core's axons becomes a
+partial-sum chain on chips with ``core.partial_sums`` (chip-spec §1.3), and
+stages follow the depth of the chained graph.
 """
 
 from __future__ import annotations
