@@ -298,3 +298,26 @@ def test_report_counts_partial_sum_cores_and_packets(psum_chip, rng):
     assert (L0["cores"], L0["partial_sum_cores"], L0["longest_chain"]) == (4, 2, 2)
     assert L0["axons_used"] == 200 and L0["partial_sum_packets_per_timestep"] == psum_packets
     assert L0["packets_in_per_timestep"] == 200 + psum_packets
+
+
+# ------------------------------------------------------------------------------- branching graphs
+def test_residual_graph_maps_with_stages_by_depth(psum_chip, rng):
+    """A residual join (``res`` reads layers a and b) with fan-in 80 > 64 and a skip from the input to the output."""
+
+    def layer(n_in, n_out, name, inputs=None):
+        return Layer(weights=rng.integers(-5, 9, size=(n_in, n_out)).astype(np.int32), bias=np.zeros(n_out, np.int32),
+                     threshold=10, leak_shift=0, integration="discontinuous", reset="zero", fire=True, name=name,
+                     inputs=inputs)
+
+    net = Network(layers=[layer(30, 40, "a"), layer(40, 40, "b"), layer(80, 20, "res", inputs=(0, 1)),
+                          layer(50, 5, "out", inputs=(2, -1))])
+    prog = map_network(net, psum_chip, seed=0)
+    stage = {c.label: c.stage for c in prog.cores}
+    # depth: a 0, b 1, res = max(a, b) + its chain of ceil(80 / 64) = 2 -> psum core 2, neuron core 3; out 4
+    assert stage == {"a[0:20]": 0, "a[20:40]": 0, "b[0:20]": 1, "b[20:40]": 1, "res[0:20] psum 1/2": 2,
+                     "res[0:20]": 3, "out[0:5]": 4}
+    out_core = next(c.core for c in prog.cores if c.label == "out[0:5]")
+    # the output core's axons: res's 20 neurons, then the 30 inputs from the host (sources in the order read)
+    assert [(r.src_lo, r.src_hi, r.axon_offset) for r in prog.host_routes if r.dest_core == out_core] == [(0, 30, 20)]
+    rasters = random_raster(rng, 2, 5, 30, 0.4)
+    assert assert_program_matches_network(prog, net, rasters, psum_chip.core.v_bits) > 0
