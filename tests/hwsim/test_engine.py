@@ -3,7 +3,8 @@
 Random chips (mesh, A, N, P, bit widths, NoC costs), random networks mapped
 with the mapper, hand-built programs with unusual routing (multicast, partial
 ranges, skip connections from the host, non-row-major placement, gaps in
-stage numbers), random and adversarial inputs. The golden model is the
+stage numbers), random programs with partial-sum chains (chip-spec §1.3),
+random and adversarial inputs. The golden model is the
 independent reference: it is plain Python written next to the spec.
 """
 
@@ -25,7 +26,7 @@ from hwsim.errors import ConfigError, InputError, ProgramError
 from hwsim.golden import simulate
 from hwsim.program import ChipProgram, CoreProgram, Route
 from hwsim.result import RunResult
-from hwsim.testing import random_network, random_raster
+from hwsim.testing import psum_test_chip, random_network, random_psum_program, random_raster
 from mapping import map_network
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -208,6 +209,153 @@ def test_none_spiking_costs_only_fixed_cycles():
     G = [-(-cp.n_neurons // CHIP_3X3.core.lanes) for cp in program.cores]
     assert (got.counter("cycles")[0] == np.array(G) + 2).all()
     assert (got.host_counters == 0).all()
+
+
+# ------------------------------------------------------ partial sums (chip-spec §1.3)
+# 2 x 2 mesh: core 0 (0,0), 1 (0,1), 2 (1,0), 3 (1,1); the host port sits at core 0. G = ceil(2 / 2) = 1.
+PSUM_CHIP_2X2 = ChipConfig(name="psum_hand", mesh_rows=2, mesh_cols=2, hop_latency_cycles=2, barrier_cycles=3,
+                           core=CoreConfig(axons=4, neurons=4, lanes=2, w_bits=4, v_bits=5,
+                                           partial_sums=True))  # fmt: skip
+
+
+def psum_hand_program(integration: str, reset: str) -> ChipProgram:
+    """Core 3 (stage 0, partial-sum core) gets inputs 0..2 and sends its 2 membranes to core 1's neurons 0..1;
+    core 1 (stage 1, output core, threshold 10) gets inputs 3..4 on its own axons. v_bits = 5: -16..15."""
+    psum = _core(3, 0, [[7, -4], [7, -8], [7, 4]], [Route(1, 0, 2, 0)], fire=False, psum_out=True)
+    final = _core(1, 1, [[2, 5], [-3, 4]], (), 0, threshold=10, integration=integration, reset=reset)
+    host = (Route(3, 0, 3, 0), Route(1, 3, 5, 0))
+    return ChipProgram(chip=PSUM_CHIP_2X2, cores=(psum, final), host_routes=host, n_inputs=5).validate()
+
+
+# inputs per timestep: t0 all five, t1 inputs 0 and 3, t2 inputs 0 and 2, t3 none
+PSUM_HAND_RASTER = np.array([[[1, 1, 1, 1, 1], [1, 0, 0, 1, 0], [1, 0, 1, 0, 0], [0, 0, 0, 0, 0]]], np.uint8)
+
+
+@pytest.mark.parametrize("integration", ["discontinuous", "continuous"])
+def test_partial_sum_chain_by_hand(integration):
+    program = psum_hand_program(integration, "zero" if integration == "discontinuous" else "subtract")
+    got = Chip.from_program(program).run(PSUM_HAND_RASTER, record=True)
+    # Core 3 (discontinuous, saturating to -16..15 after every add):
+    #   t0 axons 0,1,2: [7,-4] -> [14,-12] -> [sat 21 = 15, -8];  t1 axon 0: [7,-4]
+    #   t2 axons 0,2:   [7,-4] -> [14, 0] (neuron 1 is 0: not sent); t3 nothing: [0, 0] (nothing sent)
+    assert got.membranes[0][0].tolist() == [[15, -8], [7, -4], [14, 0], [0, 0]]
+    assert (got.core_spikes[0] == 0).all()  # fire = 0
+    # Core 1: START, MERGE (+ the partial sums), then its axons 3, 4 -> rows [2, 5], [-3, 4], threshold 10.
+    if integration == "discontinuous":  # reset to zero
+        # t0 [15,-8] +[2,5] -> [sat 17 = 15, -3] +[-3,4] -> [12, 1]: neuron 0 fires, -> [0, 1]
+        # t1 [7,-4] +[2,5] -> [9, 1]: no spike.  t2 [14, 0] (no axon): neuron 0 fires -> [0, 0].  t3 [0, 0]
+        membranes, spikes = [[0, 1], [9, 1], [0, 0], [0, 0]], [[1, 0], [0, 0], [1, 0], [0, 0]]
+    else:  # continuous, reset by subtraction
+        # t0 as above: [12, 1] -> neuron 0 fires, 12 - 10 -> [2, 1]
+        # t1 [2,1] + [7,-4] = [9,-3] +[2,5] -> [11, 2]: fires -> [1, 2]
+        # t2 [1,2] + [14, 0] = [15, 2]: fires -> [5, 2].  t3 no partial sum, no axon: [5, 2], 5 < 10
+        membranes, spikes = [[2, 1], [1, 2], [5, 2], [5, 2]], [[1, 0], [1, 0], [1, 0], [0, 0]]
+    assert got.membranes[1][0].tolist() == membranes
+    assert got.output_membranes[0].tolist() == membranes
+    assert got.output_spikes[0].tolist() == spikes
+    # Counters (axon_events, sram_word_reads, synaptic_ops, neuron_updates, output_spikes, packets, hops, cycles).
+    # Core 3: 1 hop to core 1; packets = nonzero partial sums (2, 2, 1, 0); cycles = 1 + (n_spk + 1 if n_spk) + 1 + 1.
+    assert got.counters[0, :, 0].tolist() == [[3, 3, 6, 2, 0, 2, 2, 7], [1, 1, 2, 2, 0, 2, 2, 5],
+                                              [2, 2, 4, 2, 0, 1, 1, 6], [0, 0, 0, 2, 0, 0, 0, 3]]  # fmt: skip
+    # Core 1, a receiver: cycles = 1 + MERGE 1 (every timestep, even t3 with no packet) + integrate + 1 + 1.
+    fired = [sum(row) for row in spikes]
+    assert got.counters[0, :, 1].tolist() == [[2, 2, 4, 2, fired[0], 0, 0, 7], [1, 1, 2, 2, fired[1], 0, 0, 6],
+                                              [0, 0, 0, 2, fired[2], 0, 0, 4], [0, 0, 0, 2, fired[3], 0, 0, 4]]
+    # Host: core 3 is 2 hops away, core 1 is 1; route cycles = packets + 2 (hop latency) * 2 (max hops).
+    # t0: 3 + 2 packets, 3*2 + 2*1 = 8 hops; t1: 1 + 1, 3 hops; t2: 2 + 0, 4 hops; t3 nothing.
+    assert got.host_counters[0].tolist() == [[5, 8, 9], [2, 3, 6], [2, 4, 6], [0, 0, 0]]
+    # timestep = barrier 3 + host route + stage 0 (core 3 cycles + its route cycles: packets + 2 * 1 hop)
+    #            + stage 1 (core 1 cycles, no packets): t0 3+9+(7+4)+7, t1 3+6+(5+4)+6, t2 3+6+(6+3)+4, t3 3+0+3+4
+    assert got.timestep_cycles[0].tolist() == [30, 24, 22, 10]
+    assert_same(got, simulate(program, PSUM_HAND_RASTER, record=True))
+
+
+def test_partial_sums_reach_only_the_neurons_their_routes_name():
+    # Core 2 (psum, 2 neurons) sends neuron 1 only, to core 3's neuron 2 (src 1..2, offset 2); core 3 has
+    # 3 neurons, one axon of weight [1, 1, 1] fed by input 1. Input 0 feeds core 2's one axon, weights [5, 6].
+    # Core 3 membranes (discontinuous, threshold 31 = never): t0 (both inputs): [1, 1, 1 + 6] = [1, 1, 7]
+    # (neuron 0 of core 2, value 5, has no route: not sent, not merged). Core 2 sends 1 packet of 1 hop.
+    psum = _core(2, 0, [[5, 6]], [Route(3, 1, 2, 2)], fire=False, psum_out=True)
+    final = _core(3, 1, [[1, 1, 1]], (), 0, threshold=15, fire=False)
+    program = ChipProgram(chip=PSUM_CHIP_2X2, cores=(psum, final), host_routes=(Route(2, 0, 1, 0), Route(3, 1, 2, 0)),
+                          n_inputs=2).validate()  # fmt: skip
+    got = check(program, np.array([[[1, 1], [1, 0]]], np.uint8))
+    # t1 (input 0 only): core 3 = [0, 0, 6]
+    assert got.membranes[1][0].tolist() == [[1, 1, 7], [0, 0, 6]]
+    assert got.counter("packets")[0, :, 0].tolist() == [1, 1] and got.counter("hops")[0, :, 0].tolist() == [1, 1]
+
+
+def psum_chips(draw) -> ChipConfig:
+    """A small chip with partial sums: both kernel variants (int8/int16 and int16/int32) and the v_bits = 16 path."""
+    w_bits = draw(st.sampled_from([3, 4, 8, 12]))
+    v_bits = draw(st.sampled_from(sorted({max(6, w_bits + 2), 16, 17, 32})))
+    neurons = draw(st.sampled_from([2, 4, 6, 8]))
+    lanes = draw(st.sampled_from([d for d in (1, 2, 3, 4) if neurons % d == 0]))
+    return psum_test_chip(draw(st.integers(3, 4)), draw(st.integers(3, 4)), axons=draw(st.integers(3, 10)),
+                          neurons=neurons, lanes=lanes, w_bits=w_bits, v_bits=v_bits,
+                          barrier_cycles=draw(st.integers(0, 5)),
+                          hop_latency_cycles=draw(st.integers(0, 3)))  # fmt: skip
+
+
+@st.composite
+def psum_programs(draw):
+    """(program, rng): a random program with partial-sum chains (hwsim.testing.random_psum_program)."""
+    chip = psum_chips(draw)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    program = random_psum_program(rng, chip, saturating=draw(st.sampled_from([None, True, False])),
+                                  integration=draw(st.sampled_from([None, "discontinuous", "continuous"])))  # fmt: skip
+    return program, rng
+
+
+@SETTINGS
+@given(case=psum_programs(), batch=st.integers(1, 3), timesteps=st.integers(1, 5),
+       p=st.sampled_from([0.0, 0.1, 0.5, 1.0]), record=st.booleans())  # fmt: skip
+def test_random_psum_programs_match_golden(case, batch, timesteps, p, record):
+    program, rng = case
+    assert any(cp.psum_out for cp in program.cores)
+    check(program, random_raster(rng, batch, timesteps, program.n_inputs, p), record=record)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_saturating_psum_programs_match_golden(seed):
+    # full-range weights on v_bits = 6: partial sums and merges hit the rails, so the order of additions shows
+    rng = np.random.default_rng(seed)
+    for integration in ("discontinuous", "continuous"):
+        program = random_psum_program(rng, psum_test_chip(), saturating=True, integration=integration, max_chain=3,
+                                      min_psum_cores=2)  # fmt: skip
+        got = check(program, random_raster(rng, 4, 6, program.n_inputs, 0.6))
+        psum_cols = [k for k, cp in enumerate(program.cores) if cp.psum_out]
+        assert got.counter("packets")[..., psum_cols].sum() > 0  # partial sums were really sent
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs NUMBA_NUM_THREADS >= 2")
+@pytest.mark.parametrize("seed", [4, 5])
+def test_psum_programs_same_bits_with_one_and_two_threads(seed):
+    rng = np.random.default_rng(seed)
+    program = random_psum_program(rng, psum_test_chip(), min_psum_cores=2)
+    images = rng.random((120, program.n_inputs))
+    chip = Chip.from_program(program)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = chip.run(images, timesteps=4, seed=seed, record=True)
+        numba.set_num_threads(2)
+        two = chip.run(images, timesteps=4, seed=seed, record=True, chunk_size=50)
+    finally:
+        numba.set_num_threads(before)
+    assert_same(two, one)
+    assert_same(_head(one, 6), simulate(program, encode(images[:6], 4, "rate", seed=seed), record=True))
+
+
+def _head(result: RunResult, n: int) -> RunResult:
+    """The first ``n`` images of a result."""
+    return RunResult(
+        output_spikes=result.output_spikes[:n], output_membranes=result.output_membranes[:n],
+        counters=result.counters[:n], host_counters=result.host_counters[:n],
+        timestep_cycles=result.timestep_cycles[:n], core_ids=result.core_ids, readout=result.readout,
+        membranes=None if result.membranes is None else [m[:n] for m in result.membranes],
+        core_spikes=None if result.core_spikes is None else [s[:n] for s in result.core_spikes],
+    )  # fmt: skip
 
 
 # ------------------------------------------------- threads, order, chunks, input forms

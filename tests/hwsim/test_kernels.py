@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from hwsim.chip import _allocate, _as_words, _pack, _Scratch
 from hwsim.kernels.layout import ChipOutputs, RoutingTable
 from hwsim.config import ChipConfig, CoreConfig
-from hwsim.testing import random_network, random_raster
+from hwsim.program import ChipProgram, CoreProgram, Route
+from hwsim.testing import psum_test_chip, random_network, random_psum_program, random_raster
 from mapping import map_network
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -89,8 +90,16 @@ def case_update_neurons(rng):
 
 
 def _mapped_case(rng):
-    """A random mapped 3-layer program on a small mesh (every register mode drawn), and its engine plan."""
+    """A random mapped 3-layer program on a small mesh (every register mode drawn), and its engine plan;
+    one time in three a random program with partial-sum chains (chip-spec §1.3) instead."""
     w_bits, v_bits, _, _, _ = _widths(rng)
+    if rng.integers(3) == 0:
+        N = int(rng.choice([2, 4, 6]))
+        chip = psum_test_chip(3, 4, axons=int(rng.integers(3, 9)), neurons=N,
+                              lanes=int(rng.choice([d for d in (1, 2, 3) if N % d == 0])), w_bits=w_bits,
+                              v_bits=v_bits, hop_latency_cycles=int(rng.integers(0, 3)))  # fmt: skip
+        program = random_psum_program(rng, chip)
+        return program, _pack(program)
     N = int(rng.choice([4, 6, 8, 12]))
     lanes = int(rng.choice([d for d in (1, 2, 3, 4) if N % d == 0]))
     core = CoreConfig(axons=int(rng.integers(8, 33)), neurons=N, lanes=lanes, w_bits=w_bits, v_bits=v_bits)
@@ -111,8 +120,11 @@ def case_core_pass(rng):
     m1 = min(B, m0 + micro)
     s = _Scratch(plan, micro, T)
     store, base, stride, counts, values = s.lists
-    # every sender's spike lists at random (ascending), whatever their stage: the core reads what is there
+    # every sender's spike lists at random (ascending), whatever their stage: the core reads what is there;
+    # a partial-sum sender's list is of its nonzero membranes, with their values (at the rails often)
     sources = [program.n_inputs] + [int(x) for x in plan.neurons.n_neurons]
+    psum_sender = [False] + [bool(x) for x in plan.psums.out]
+    v_min, v_max = int(plan.consts.v_min), int(plan.consts.v_max)
     p = float(rng.choice([0.0, 0.3, 1.0]))
     for sender, n_src in enumerate(sources):
         for m in range(micro):
@@ -121,7 +133,13 @@ def case_core_pass(rng):
                 at = base[sender] + (m * T + t) * stride[sender]
                 store[at : at + spikes.size] = spikes
                 counts[sender, m, t] = spikes.size
+                if psum_sender[sender]:
+                    x = rng.choice([v_min, v_max, -1, 1, int(rng.integers(v_min, v_max + 1))], spikes.size)
+                    values[at : at + spikes.size] = np.where(x == 0, 1, x)
     i = int(rng.integers(len(plan.order)))
+    psum_roles = [k for k in range(len(plan.order)) if plan.psums.out[k] or plan.psums.ptr[k + 1] > plan.psums.ptr[k]]
+    if psum_roles and rng.integers(3) > 0:  # mostly a partial-sum core or receiver, when the program has them
+        i = int(rng.choice(psum_roles))
     out = _allocate(program, plan, B, T, bool(rng.integers(2)))
     outputs = ChipOutputs(counters=out["counters"], route_cycles=np.zeros((B, T, len(plan.order)), np.int64),
                           host_counters=out["host_counters"], mem_out=out["mem_target"], spk_out=out["spk_target"],
@@ -132,9 +150,13 @@ def case_core_pass(rng):
     def results(a, ret):
         lists, o = a[10], a[12]
         me = i + 1
-        sent = [lists.store[lists.base[me] + (m * T + t) * lists.stride[me]:][: lists.counts[me, m, t]].tolist()
-                for m in range(micro) for t in range(T)]  # fmt: skip
+        at = [lists.base[me] + (m * T + t) * lists.stride[me] for m in range(micro) for t in range(T)]
+        n_sent = lists.counts[me].ravel()
+        sent = [lists.store[a : a + c].tolist() for a, c in zip(at, n_sent)]
+        # a partial-sum core's membranes beside its list (the values array is empty without partial sums)
+        sent_values = [lists.values[a : a + c].tolist() if plan.psums.out[i] else [] for a, c in zip(at, n_sent)]
         return {"ret": np.asarray(ret is None), "counts": lists.counts[me], "sent": np.asarray(sum(sent, [])),
+                "sent_values": np.asarray(sum(sent_values, []), np.int64),
                 **{name: getattr(o, name) for name in ChipOutputs._fields}}
 
     return args, results
@@ -322,6 +344,61 @@ def test_integrate_saturates_after_every_add():
             w = np.array([[7], [-8]], np.int8)
             twin(v, w, np.array([0, 1], np.int32), 2, -8, 7, 7, 8, 5, 5)
             assert v.tolist() == [-1]
+
+
+def _run_whole_chip(chip_pass, core_pass, program, raster):
+    """Run a whole program on a raster with every core recorded: with ``chip_pass`` (kernel or twin) if given, else
+    host port kernel then ``core_pass`` (kernel or twin) for each core in stage order. Returns (plan, outputs)."""
+    from hwsim.kernels import host_timestep
+
+    plan = _pack(program)
+    B, T = raster.shape[:2]
+    out = _allocate(program, plan, B, T, True)
+    s = _Scratch(plan, B, T)
+    outputs = ChipOutputs(counters=out["counters"], route_cycles=np.zeros((B, T, len(plan.order)), np.int64),
+                          host_counters=out["host_counters"], mem_out=out["mem_target"], spk_out=out["spk_target"],
+                          mem_col=out["mem_col"], spk_col=out["spk_col"])  # fmt: skip
+    words = _as_words(raster, program.n_inputs)
+    if chip_pass is not None:
+        bad = chip_pass(0, B, B, words, sys.byteorder == "big", plan.order, plan.host, plan.routes, plan.incoming,
+                        plan.psums, plan.neurons, plan.weights, plan.consts, s.lists, s.core, outputs)  # fmt: skip
+        assert bad == 0
+        return plan, outputs
+    h = plan.host
+    for b in range(B):
+        for t in range(T):
+            at = s.lists.base[0] + (b * T + t) * s.lists.stride[0]
+            s.lists.counts[0, b, t], _ = host_timestep(words[b, t], sys.byteorder == "big", h.lo, h.hi, h.hops,
+                                                       h.max_hops[0], plan.consts.hop_latency, s.lists.store, at,
+                                                       outputs.host_counters[b, t])  # fmt: skip
+    for i in range(len(plan.order)):
+        core_pass(i, 0, B, plan.order, plan.routes, plan.incoming, plan.psums, plan.neurons, plan.weights,
+                  plan.consts, s.lists, s.core, outputs)  # fmt: skip
+    return plan, outputs
+
+
+def test_merge_saturates_before_the_axons():
+    # v_bits = 5 (-16..15). Core 3 (partial-sum core, stage 0) gets inputs 0..2 on rows [7, -8] each:
+    # [7,-8] -> [14,-16] -> [sat 21 = 15, sat -24 = -16], sent to core 1 (continuous, never fires) every timestep.
+    # Core 1: t0 (no axon): [0,0] + [15,-16] = [15,-16]. t1: MERGE [sat 30 = 15, sat -32 = -16], then its
+    # axon (input 3, row [-3, 3]): [12, -13]. Without the clamp in MERGE: [27 -> 15, -29 -> -16] after the axon.
+    chip = ChipConfig(name="sat", mesh_rows=2, mesh_cols=2,
+                      core=CoreConfig(axons=4, neurons=4, lanes=2, w_bits=4, v_bits=5, partial_sums=True))  # fmt: skip
+    zeros = np.zeros(2, int)
+    psum = CoreProgram(core=3, stage=0, weights=np.full((3, 2), [7, -8]), bias=zeros, threshold=0, fire=False,
+                       routes=(Route(1, 0, 2, 0),), psum_out=True)  # fmt: skip
+    final = CoreProgram(core=1, stage=1, weights=np.array([[-3, 3]]), bias=zeros, threshold=15, fire=False,
+                        integration="continuous", output_offset=0)  # fmt: skip
+    program = ChipProgram(chip=chip, cores=(psum, final), host_routes=(Route(3, 0, 3, 0), Route(1, 3, 4, 0)),
+                          n_inputs=4).validate()  # fmt: skip
+    raster = np.array([[[1, 1, 1, 0], [1, 1, 1, 1]]], np.uint8)
+    pairs = {k.py_func.__name__: (k, twin) for k, twin in COMPARISONS.items()}
+    runs = [(chip_pass, None) for chip_pass in pairs["chip_pass"]] + [(None, core) for core in pairs["core_pass"]]
+    for chip_pass, core_pass in runs:
+        plan, out = _run_whole_chip(chip_pass, core_pass, program, raster)
+        membranes = {int(k): out.mem_out[0, :, start : start + 2].tolist()
+                     for k, start in zip(plan.order, plan.neurons.start)}  # fmt: skip
+        assert membranes == {0: [[15, -16], [15, -16]], 1: [[15, -16], [12, -13]]}, (chip_pass, core_pass)
 
 
 def test_every_kernel_cache_entry_is_stamped_with_the_whole_kernel_package():
