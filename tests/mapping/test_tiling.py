@@ -222,6 +222,11 @@ def test_conv_fanin_beyond_a_core_on_a_partial_sum_chip(psum_chip, rng):
     assert min(c.stage for c in readout) > max(c.stage for c in prog.cores if c.label.startswith("conv"))
     rasters = random_raster(rng, 2, 5, 200, 0.3)
     assert_program_matches_network(prog, net, rasters, psum_chip.core.v_bits)
+    from hwsim.chip import Chip
+
+    golden, res = simulate(prog, rasters), Chip.from_program(prog).run(rasters)  # the engine, cycle for cycle
+    np.testing.assert_array_equal(res.output_membranes, golden.output_membranes)
+    np.testing.assert_array_equal(res.counters, golden.counters)
 
 
 def test_engine_runs_a_mapped_partial_sum_chain_like_the_golden_model(psum_chip, rng):
@@ -321,3 +326,25 @@ def test_residual_graph_maps_with_stages_by_depth(psum_chip, rng):
     assert [(r.src_lo, r.src_hi, r.axon_offset) for r in prog.host_routes if r.dest_core == out_core] == [(0, 30, 20)]
     rasters = random_raster(rng, 2, 5, 30, 0.4)
     assert assert_program_matches_network(prog, net, rasters, psum_chip.core.v_bits) > 0
+
+
+# ----------------------------------------------------------------------------------- design rules
+def test_cores_rule_counts_partial_sum_cores(psum_chip, rng):
+    """[200, 64, 5] on 2x2 cores: 3 cores by neurons pass the size rule, but layer 0 needs 2 parts x 4-core
+    chains (ceil(200 / 64) = 4): the tiling refuses with cores_le_chip_cores, counting them."""
+    chip = psum_chip.replace(mesh_rows=2, mesh_cols=2)
+    net = random_network(rng, [200, 64, 5], chip.core, weight_range=(1, 5))
+    assert "cores_le_chip_cores" in check_drc(net, chip)
+    with pytest.raises(DRCError, match=r"needs 9 cores \(8\+1 per layer\); the chip has 4 cores") as info:
+        map_network(net, chip)
+    assert info.value.rule == "cores_le_chip_cores"
+
+
+def test_fanin_rule_only_on_chips_without_partial_sums(chip4x4, psum_chip, rng):
+    net = random_network(rng, [65, 10], chip4x4.core, weight_range=(1, 5))  # every weight nonzero: fan-in 65
+    with pytest.raises(DRCError, match="needs fan-in 65; the chip has 64 axons per core .chip small has no partial "
+                                       "sums across cores; presets with partial sums: mesh8x8_28nm, mesh16x16_28nm"):
+        check_drc(net, chip4x4)
+    assert "fanin_le_axons" in check_drc(net, psum_chip)
+    prog = map_network(net, psum_chip)
+    assert sorted((c.psum_out, c.n_axons) for c in prog.cores) == [(False, 32), (True, 33)]  # 65 = 33 + 32
