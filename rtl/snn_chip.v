@@ -52,10 +52,13 @@ module snn_chip #(
     parameter integer V_BITS = 16,
     // Routing-table entries per sender (cores and host); 1..4096. Default: one per core.
     parameter integer ROUTES = MESH_ROWS * MESH_COLS,
-    // Host input buffer bits (network inputs, n_inputs <= HOST_INPUTS); 1..4096.
-    parameter integer HOST_INPUTS = AXONS,
     // 1: partial sums (chip-spec §1.3, core.partial_sums); 0: none.
-    parameter integer PARTIAL_SUMS = 0
+    parameter integer PARTIAL_SUMS = 0,
+    // Host input buffer bits (network inputs, n_inputs <= HOST_INPUTS); 1..4096. Default: AXONS, or
+    // with partial sums (a first layer's fan-in may span a chain of cores) every axon of the mesh, at
+    // most 4096 (each routed input needs an axon of its own somewhere).
+    parameter integer HOST_INPUTS = (PARTIAL_SUMS == 0) ? AXONS
+                                  : (AXONS * MESH_ROWS * MESH_COLS > 4096) ? 4096 : AXONS * MESH_ROWS * MESH_COLS
 ) (
     input  wire                    clk,               // clock, rising edge
     input  wire                    rst_n,             // synchronous reset, active low
