@@ -13,7 +13,8 @@ Placement minimises the expected spike traffic times hops per timestep,
 where ``r_pq`` is the expected number of packets per timestep from part ``p`` to part ``q``: the
 spikes of ``p``'s neurons that ``q``'s axons hold (each spike is one packet per routing entry,
 i.e. per destination core; chip-spec §1.1), or the partial sums of a partial-sum core to the next
-member of its chain; ``r_in(p)`` the expected input spikes ``p``'s axons hold. Rates come from a calibration run, a user estimate, or the
+member of its chain; ``r_in(p)`` the expected input spikes ``p``'s axons hold. Rates come from a
+calibration run, a user estimate, or the
 upper bound "every neuron spikes every timestep". ``anneal`` starts from the
 better of a greedy placement and row-major and refines it by simulated
 annealing with a seeded generator, keeping the best state seen, so it is

@@ -19,7 +19,9 @@ from hwsim.writers import atomic_write_bytes
 from mapping.mapper import MappedNetwork
 from mapping.placement import link_traffic
 
-__all__ = ["build_report", "tiling_report", "render_markdown", "plot_mesh", "write_outputs", "OUTPUT_FILES", "REPORT_FORMAT"]
+__all__ = [
+    "build_report", "tiling_report", "render_markdown", "plot_mesh", "write_outputs", "OUTPUT_FILES", "REPORT_FORMAT",
+]
 
 REPORT_FORMAT = "hwsim-mapping-report"
 #: Fixed names of the files :func:`write_outputs` writes.

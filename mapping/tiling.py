@@ -212,7 +212,8 @@ def tile_candidates(shape: tuple[int, int, int], neurons: int) -> list[TileShape
 
 
 def tile_order(shape: tuple[int, int, int], tile: TileShape) -> tuple[np.ndarray, list[tuple[int, int]], list]:
-    """Neuron order of ``shape`` cut into ``tile``: tiles in (row, col, channel-group) order, each in (row, col, channel).
+    """Neuron order of ``shape`` cut into ``tile``: tiles in (row, col, channel-group) order, each tile in
+    (row, col, channel) order.
 
     Returns:
         ``(order, groups, extents)``: ``order[i]`` is the C-order index ``(c * H + y) * W + x`` of the

@@ -166,7 +166,7 @@ def test_dense_fanin_beyond_a_core_becomes_a_chain(psum_chip, rng):
     prog = mapped.program
     a_cap = psum_chip.core.axons
     layer0 = [c for c in prog.cores if c.label.startswith("fc0")]
-    # 40 neurons -> 2 parts of 20; each has fan-in 100 -> ceil(100 / 64) = 2 cores: one partial-sum core, one neuron core
+    # 40 neurons -> 2 parts of 20; each has fan-in 100 -> ceil(100 / 64) = 2 cores: a partial-sum and a neuron core
     assert len(layer0) == 4 and sum(c.psum_out for c in layer0) == 2
     for cp in layer0:
         assert cp.n_axons == 50 and cp.n_neurons == 20  # inputs split evenly: 50 + 50
@@ -206,7 +206,7 @@ def test_conv_fanin_beyond_a_core_on_a_partial_sum_chip(psum_chip, rng):
     mapped = plan(net, psum_chip, seed=0)
     prog, tiling = mapped.program, mapped.placement.tiling
     a_cap = psum_chip.core.axons
-    for part, core in zip(mapped.placement.parts, mapped.placement.cores):
+    for part in mapped.placement.parts:
         if part.layer != 0 or part.member:
             continue
         neurons = tiling.layers[0].order[part.lo : part.lo + part.size]
