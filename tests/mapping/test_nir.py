@@ -883,3 +883,23 @@ def test_snntorch_shaped_mlp_export_maps_and_matches(tmp_path, default_chip, rng
         assert layer.threshold == int(np.floor(s)) + 1
     rasters = random_raster(rng, 2, 6, 12, 0.5)
     assert_program_matches_network(map_network(net, default_chip), net, rasters, default_chip.core.v_bits)
+
+
+def test_nir_conv_with_more_inputs_than_axons_maps_by_receptive_field(small_chip, rng):
+    """2x6x6 input (72 > 64 axons): each conv tile takes its receptive field; conv and pool layers keep their shapes."""
+    chip = small_chip.replace(mesh_rows=4, mesh_cols=4)
+    conv = nir.Conv2d(input_shape=(6, 6), weight=rng.integers(-3, 4, size=(4, 2, 3, 3)).astype(float), stride=1,
+                      padding=1, dilation=1, groups=1, bias=np.zeros(4))
+    pool = nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0]))
+    fc = nir.Affine(weight=rng.integers(-2, 3, size=(3, 36)).astype(float), bias=np.zeros(3))
+    g = _graph(conv, nir.IF(r=np.array(1 / DT), v_threshold=np.array(1.0)), pool,
+               nir.IF(r=np.array(1 / DT), v_threshold=np.array(0.5)),
+               nir.Flatten(input_type={"input": np.array([4, 3, 3])}, start_dim=0, end_dim=-1), fc,
+               nir.IF(r=np.array(1 / DT), v_threshold=np.array(0.5)), input_shape=[2, 6, 6], output_shape=[3])
+    net = from_nir(g, chip)
+    assert [layer.shape for layer in net.layers] == [(4, 6, 6), (4, 3, 3), None]
+    assert net.layers[0].n_in == 72 > chip.core.axons
+    program = map_network(net, chip, seed=0)
+    assert max(c.n_axons for c in program.cores) <= 64 and not any(c.psum_out for c in program.cores)
+    rasters = random_raster(rng, 2, 5, 72, 0.5)
+    assert_program_matches_network(program, net, rasters, chip.core.v_bits)
