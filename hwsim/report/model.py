@@ -177,6 +177,8 @@ def layer_firing_rates(result: RunResult, program: ChipProgram) -> dict[str, flo
     slots: dict[str, float] = {}
     readout: set[str] = set()
     for k, name, _ in _core_order(program):
+        if getattr(program.cores[k], "psum_out", False):
+            continue  # a partial-sum core (chip-spec §1.3) holds no neuron of its layer's output: fire = 0, no spikes
         fired[name] = fired.get(name, 0.0) + float(spikes[k])
         slots[name] = slots.get(name, 0.0) + program.cores[k].n_neurons * result.batch_size * result.timesteps
         if not program.cores[k].fire:

@@ -348,3 +348,17 @@ def test_fanin_rule_only_on_chips_without_partial_sums(chip4x4, psum_chip, rng):
     assert "fanin_le_axons" in check_drc(net, psum_chip)
     prog = map_network(net, psum_chip)
     assert sorted((c.psum_out, c.n_axons) for c in prog.cores) == [(False, 32), (True, 33)]  # 65 = 33 + 32
+
+
+def test_layer_firing_rates_leave_partial_sum_cores_out(psum_chip, rng):
+    """hwsim.report's per-layer firing rate of a chained layer: its neurons' spikes over its neurons, not over the
+    partial-sum cores too (whose fire = 0 would also mark the layer as a membrane readout)."""
+    from hwsim.report.model import layer_firing_rates
+
+    net = random_network(rng, [100, 40, 10], psum_chip.core, threshold=12, weight_range=(-6, 9))
+    prog = map_network(net, psum_chip, seed=1)
+    rasters = random_raster(rng, 2, 6, 100, 0.3)
+    ref = simulate_network(net, rasters, psum_chip.core.v_bits)
+    rates = layer_firing_rates(simulate(prog, rasters), prog)
+    assert rates["fc0"] == pytest.approx(ref[0][1].mean()) and rates["fc0"] > 0
+    assert rates["fc1"] == pytest.approx(ref[1][1].mean())
