@@ -11,6 +11,7 @@ from mapping.mapper import MappedNetwork, build_program, map_network, plan
 from mapping.nir_export import to_nir, write_nir
 from mapping.nir_import import from_nir, load_network
 from mapping.placement import Placement, place, placement_cost
+from mapping.tiling import Tiling, tile_network
 
 __all__ = [
     "MappingError",
@@ -30,4 +31,6 @@ __all__ = [
     "Placement",
     "place",
     "placement_cost",
+    "Tiling",
+    "tile_network",
 ]

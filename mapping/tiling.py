@@ -150,7 +150,7 @@ class Part:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compared by identity
 class LayerTiling:
     """How one layer was cut.
 
@@ -173,7 +173,7 @@ class LayerTiling:
     routing: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds a network and arrays: compared by identity
 class Tiling:
     """The tiling of a whole network.
 
@@ -308,9 +308,7 @@ def _reordered(net: Network, orders: list[np.ndarray | None]) -> Network:
         return net
     layers = []
     for k, layer in enumerate(net.layers):
-        w, b = layer.weights, layer.bias
-        if orders[k] is not None:
-            w, b = w[:, orders[k]], b[orders[k]]
+        b = layer.bias if orders[k] is None else layer.bias[orders[k]]
         row_order, off, changed = [], 0, False
         for s in net.sources(k):
             n = net.n_inputs if s < 0 else net.layers[s].n_out
@@ -320,8 +318,11 @@ def _reordered(net: Network, orders: list[np.ndarray | None]) -> Network:
             else:
                 row_order.append(off + np.arange(n))
             off += n
-        if changed:
-            w = w[np.concatenate(row_order)]
+        w = layer.weights
+        if changed or orders[k] is not None:
+            rows = np.concatenate(row_order)
+            cols = orders[k] if orders[k] is not None else np.arange(layer.n_out)
+            w = w[np.ix_(rows, cols)]  # one gather: several times faster than columns, then rows
         layers.append(dataclasses.replace(layer, weights=np.ascontiguousarray(w), bias=np.ascontiguousarray(b)))
     return Network(layers=layers, metadata=net.metadata)
 

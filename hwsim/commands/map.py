@@ -2,8 +2,9 @@
 
 Writes, into the output folder, ``program.npz`` (the chip program, loadable
 by hwsim and the RTL testbench), ``mapping.json`` (every number),
-``mapping.md`` (the same as tables) and ``mesh.png`` (the mesh with layers
-and link traffic), computed by :mod:`mapping.summary`. The folder is replaced
+``mapping.md`` (the same as tables, printed too; for conv networks with a table
+of the tiles, receptive-field axons and partial-sum cores per layer) and
+``mesh.png`` (the mesh with layers and link traffic), computed by :mod:`mapping.summary`. The folder is replaced
 as a whole (:func:`hwsim.outdir.atomic_outdir`): an existing folder only if it
 holds an earlier ``mapping.json``, and it is left as it was if the run fails.
 """
