@@ -162,6 +162,7 @@ class LayerTiling:
         chains: Cores of each part's chain (1 = no partial sums).
         receptive_fields: Axons each part needs (its fan-in; the whole input for ``"whole"``).
         routing: ``"whole"`` or ``"receptive_field"``.
+        unread: Parts (indices into ``groups``) that no later layer reads: they get no core.
     """
 
     layer: int
@@ -171,6 +172,7 @@ class LayerTiling:
     chains: tuple[int, ...]
     receptive_fields: tuple[int, ...]
     routing: str
+    unread: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)  # holds a network and arrays: compared by identity
@@ -405,8 +407,6 @@ def tile_network(net: Network, chip: ChipConfig) -> Tiling:
     for k in range(len(mapped.layers)):
         before = max(-1 if s < 0 else stages[s] for s in mapped.sources(k))
         stages.append(before + chain_max[k])
-    check_cores_needed([(f"layer {k} ({net.layers[k].name or 'unnamed'})", sum(lt.chains))
-                        for k, lt in enumerate(layer_tilings)], chip)
     parts = []
     for k, (lt, members) in enumerate(zip(layer_tilings, per_layer_parts)):
         extents = plans[k]["extents"]
@@ -427,7 +427,37 @@ def tile_network(net: Network, chip: ChipConfig) -> Tiling:
                         tile=None if extents is None else tuple(extents[i]),
                     )
                 )
+    parts, dropped = _drop_unread(parts, mapped)
+    layer_tilings = [dataclasses.replace(lt, unread=tuple(sorted(dropped.get(k, ())))) for k, lt in
+                     enumerate(layer_tilings)]
+    check_cores_needed([(f"layer {k} ({net.layers[k].name or 'unnamed'})", sum(p.layer == k for p in parts))
+                        for k in range(len(net.layers))], chip)
     return Tiling(network=mapped, layers=tuple(layer_tilings), parts=tuple(parts), stages=tuple(stages))
+
+
+def _drop_unread(parts: list[Part], net: Network) -> tuple[list[Part], dict[int, set[int]]]:
+    """Leave out the parts (with their chains) whose neurons no kept part of a later layer reads.
+
+    E.g. the last row of a 7x7 conv output under a 2x2 stride-2 pooling: a core for it would have no
+    routing entry, and no output to give. Layers are visited from the last, so a dropped part's own
+    inputs may leave earlier parts unread too. The output layer is always kept.
+    """
+    last = len(net.layers) - 1
+    read = [np.zeros(layer.n_out, dtype=bool) for layer in net.layers]
+    keep = [True] * len(parts)
+    dropped: dict[int, set[int]] = {}
+    for k in range(last, -1, -1):
+        idx = [i for i, p in enumerate(parts) if p.layer == k]
+        for i in idx:
+            p = parts[i]
+            if k != last and not read[k][p.lo : p.lo + p.size].any():
+                keep[i] = False
+                dropped.setdefault(k, set()).add(p.index)
+                continue
+            for run in p.axons:
+                if run.source >= 0:
+                    read[run.source][run.lo : run.hi] = True
+    return [p for p, kept in zip(parts, keep) if kept], dropped
 
 
 def _split(n: int, capacity: int) -> list[tuple[int, int]]:

@@ -362,3 +362,50 @@ def test_layer_firing_rates_leave_partial_sum_cores_out(psum_chip, rng):
     rates = layer_firing_rates(simulate(prog, rasters), prog)
     assert rates["fc0"] == pytest.approx(ref[0][1].mean()) and rates["fc0"] > 0
     assert rates["fc1"] == pytest.approx(ref[1][1].mean())
+
+
+# ---------------------------------------------------------------------------------- random conv nets
+CONVS = [  # (input C, H, W), (C_out, k, stride, padding, dilation, groups), partial sums
+    ((3, 7, 7), (5, 3, 1, 1, 1, 1), False),
+    ((4, 9, 8), (6, 3, 2, 1, 1, 2), False),
+    ((2, 8, 8), (3, 3, 1, 2, 2, 1), True),
+    ((8, 6, 6), (4, 3, 1, 1, 1, 1), True),  # fan-in 72 > 64: chains
+    ((3, 8, 8), (4, 5, 1, 2, 1, 1), True),  # fan-in 75 > 64: chains
+]
+
+
+@pytest.mark.parametrize("case", range(len(CONVS)))
+def test_random_conv_networks_run_exactly(small_chip, case):
+    from mapping.unroll import conv2d_matrix, pool2d_matrix
+
+    (c, h, w), (co, k, s, p, d, g), psum = CONVS[case]
+    chip = small_chip.replace(mesh_rows=6, mesh_cols=6, core=dataclasses.replace(small_chip.core, partial_sums=psum))
+    rng = np.random.default_rng(case)
+    m, shape = conv2d_matrix(rng.integers(-4, 7, size=(co, c // g, k, k)), (c, h, w), s, p, d, g)
+    conv = m.toarray().astype(np.int32)
+    pm, pshape = pool2d_matrix("sum", shape, 2, 2, 0)
+    pool = pm.toarray().astype(np.int32)
+    net = Network(layers=[
+        Layer(weights=conv, bias=rng.integers(-2, 3, size=conv.shape[1]).astype(np.int32), threshold=6, leak_shift=1,
+              integration="continuous", reset="subtract", fire=True, name="conv", shape=shape),
+        Layer(weights=pool, bias=np.zeros(pool.shape[1], np.int32), threshold=2, leak_shift=0,
+              integration="discontinuous", reset="zero", fire=True, name="pool", shape=pshape),
+        Layer(weights=rng.integers(-5, 6, size=(pool.shape[1], 4)).astype(np.int32), bias=np.zeros(4, np.int32),
+              threshold=4, leak_shift=0, integration="continuous", reset="zero", fire=False, name="out"),
+    ])
+    mapped = plan(net, chip, seed=case)
+    assert any(p.chain > 1 for p in mapped.placement.parts) == (case >= 3)
+    # every conv neuron the pool reads is on a core; a tile that holds none of them gets no core
+    lt, read = mapped.placement.tiling.layers[0], (pool != 0).any(axis=1)
+    held = np.zeros(conv.shape[1], bool)
+    for p in mapped.placement.parts:
+        if p.layer == 0 and not p.is_psum:
+            held[lt.order[p.lo : p.lo + p.size]] = True
+    assert not (read & ~held).any()
+    for g in lt.unread:
+        lo, size = lt.groups[g]
+        assert not read[lt.order[lo : lo + size]].any()
+    if case == 0:  # 7x7 under 2x2 stride-2 pooling: row and column 6 are never read
+        assert lt.unread and not held.reshape(5, 7, 7)[:, 6, 6].any()
+    rasters = random_raster(rng, 2, 6, c * h * w, 0.4)
+    assert assert_program_matches_network(mapped.program, net, rasters, chip.core.v_bits) > 0
