@@ -393,7 +393,7 @@ def test_random_conv_networks_run_exactly(small_chip, case):
         Layer(weights=rng.integers(-5, 6, size=(pool.shape[1], 4)).astype(np.int32), bias=np.zeros(4, np.int32),
               threshold=4, leak_shift=0, integration="continuous", reset="zero", fire=False, name="out"),
     ])
-    mapped = plan(net, chip, seed=case)
+    mapped = plan(net, chip, ("anneal", "greedy", "row_major")[case % 3], seed=case)
     assert any(p.chain > 1 for p in mapped.placement.parts) == (case >= 3)
     # every conv neuron the pool reads is on a core; a tile that holds none of them gets no core
     lt, read = mapped.placement.tiling.layers[0], (pool != 0).any(axis=1)
@@ -409,3 +409,11 @@ def test_random_conv_networks_run_exactly(small_chip, case):
         assert lt.unread and not held.reshape(5, 7, 7)[:, 6, 6].any()
     rasters = random_raster(rng, 2, 6, c * h * w, 0.4)
     assert assert_program_matches_network(mapped.program, net, rasters, chip.core.v_bits) > 0
+    # calibrated rates: the predicted packet-hops equal the hops the golden model counts (chip-spec §2.5)
+    calibrated = plan(net, chip, "anneal", seed=case, rates=rasters)
+    res = simulate(calibrated.program, rasters)
+    hops = (res.counter("hops").sum() + res.host_counter("hops").sum()) / (rasters.shape[0] * rasters.shape[1])
+    if case < 3:
+        assert calibrated.placement.cost == pytest.approx(hops, rel=1e-9)
+    else:  # a partial sum is predicted sent when some input reaches the neuron: an upper bound
+        assert calibrated.placement.cost >= hops - 1e-9
