@@ -12,8 +12,9 @@ on the layers of a planned architecture (:mod:`hwsim.training.arch`):
 - **Max pooling** ``MPk``: on the chip a fixed-weight spiking layer, weights 1 on the window,
   bias 0, threshold 1, discontinuous, reset to zero. It spikes when at least one input of its window
   spiked in this timestep: the OR of the window, which is the max of binary spikes. The training
-  forward pass computes exactly this (the max of 0/1 values). Backward, the OR passes the gradient
-  unchanged to every input of its window (straight-through).
+  forward pass computes exactly this (the max of 0/1 values). Backward, an input gets the OR's gradient
+  when flipping it would flip the OR, i.e. when no other input of its window spiked (all inputs of a
+  silent window, the single spiking input of a window with one spike, none when two or more spiked).
 - **Average pooling** ``APk``: the same fixed-weight layer with threshold
   :func:`~hwsim.training.arch.avg_pool_threshold` ``= ceil(k*k/2)``: it spikes when at least half of
   its window spiked in this timestep. The forward pass computes exactly that spike,
@@ -94,6 +95,17 @@ def _unpool(d_y: np.ndarray, in_shape: tuple[int, int, int, int], size: int) -> 
     return out
 
 
+def _unpool_where(d_y: np.ndarray, mask: np.ndarray, in_shape: tuple[int, int, int, int], size: int) -> np.ndarray:
+    """Gradient ``(N, OH, OW, C)`` passed to the window inputs where ``mask`` ``(N, OH, OW, C, k*k)`` is true."""
+    N, H, W, C = in_shape
+    oh, ow = d_y.shape[1], d_y.shape[2]
+    d_win = d_y[..., None] * mask  # (N, OH, OW, C, k*k)
+    out = np.zeros(in_shape, d_y.dtype)
+    block = d_win.reshape(N, oh, ow, C, size, size).transpose(0, 1, 4, 2, 5, 3)
+    out[:, : oh * size, : ow * size, :] = block.reshape(N, oh * size, ow * size, C)
+    return out
+
+
 @dataclass
 class ConvCache:
     """What :func:`backward` needs, per layer, and the output logits ``(T, B, n_classes)``."""
@@ -136,7 +148,9 @@ def forward(
             win = _windows(a, item.size)
             if item.kind == "max":
                 a = win.max(axis=-1)  # OR of binary spikes: exactly the threshold-1 chip layer
-                saved.append({"in_shape": _shape4(layer.in_shape, T * B)})
+                # an input can flip the OR only when no other input of its window spiked
+                alone = (win.sum(axis=-1, keepdims=True) - win) == 0
+                saved.append({"in_shape": _shape4(layer.in_shape, T * B), "alone": alone})
             else:
                 total = win.sum(axis=-1)
                 thr = pool_threshold(item)
@@ -193,12 +207,13 @@ def backward(
         layer, entry = plan[k], cache.saved[k]
         item = layer.item
         if isinstance(item, Pool):
-            d_y = d_a
             if item.kind == "avg":
                 thr = entry["threshold"]
                 # the pooling neuron's own box estimator, half-width = its threshold (as theta for hidden layers)
-                d_y = d_y * (np.abs(entry["sum"] - thr) < thr).astype(d_y.dtype) * d_y.dtype.type(0.5 / thr)
-            d_a = _unpool(d_y, entry["in_shape"], item.size)
+                d_y = d_a * (np.abs(entry["sum"] - thr) < thr).astype(d_a.dtype) * d_a.dtype.type(0.5 / thr)
+                d_a = _unpool(d_y, entry["in_shape"], item.size)
+            else:
+                d_a = _unpool_where(d_a, entry["alone"], entry["in_shape"], item.size)
             continue
         p -= 1
         if k != len(plan) - 1:

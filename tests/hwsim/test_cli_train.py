@@ -105,3 +105,47 @@ def test_zero_learning_rate_is_an_error_not_the_default(tmp_path, capsys, flag):
     assert rc == 2
     assert "learning rates must be > 0" in capsys.readouterr().err
     assert not (tmp_path / "n.npz").exists()
+
+
+def test_train_arch_writes_a_conv_network_of_chip_layers(tmp_path, capsys):
+    out, summary = tmp_path / "conv.npz", tmp_path / "s.json"
+    rc = main(["train", "--dataset", "digits", "--arch", "4C3-P2-10", "--limit", "200", "--epochs", "2",
+               "--timesteps", "2", "--chip", "small", "--eval-train-limit", "50", "--no-progress",
+               "-o", str(out), "--json", str(summary)])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert "network 4C3-P2-10 (1x8x8 -> 4x8x8 -> 4x4x4 -> 10)" in captured.err
+    net = Network.load(out)
+    assert net.sizes == [64, 256, 64, 10]
+    assert [layer.shape for layer in net.layers] == [(4, 8, 8), (4, 4, 4), None]
+    assert [layer.name for layer in net.layers] == ["conv0", "maxpool1", "output"]
+    pool = net.layers[1]
+    assert (pool.threshold, pool.reset, pool.integration) == (1, "zero", "discontinuous")
+    m = net.metadata
+    assert m["arch"] == "4C3-MP2-10" and m["w_bits"] == 6
+    assert "--arch 4C3-P2-10" in m["provenance"]["command"]
+    # the summary's chip accuracy is the integer simulation of the saved network on the spec's rasters
+    ds = load_dataset("digits", limit=200)
+    rasters = encode(ds.x_test, 2, "rate", seed=0)
+    assert json.loads(summary.read_text())["chip_test_accuracy"] == np.mean(predict(net, rasters, 12) == ds.y_test)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--arch", "4C3-P2-10", "--hidden", "16"], "--hidden and --arch both give the network"),
+    (["--arch", "4C3-Q2-10"], "--arch '4C3-Q2-10': item 2 'Q2' is not a layer; allowed items: NCk[sS][pP]"),
+    (["--arch", "4C3-P2-7"], "the output layer has 7 neurons but the dataset has 10 classes"),
+])
+def test_train_arch_errors(tmp_path, capsys, argv, message):
+    rc = main(["train", "--dataset", "digits", "--epochs", "1", "--no-progress", *argv, "-o", str(tmp_path / "n.npz")])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "n.npz").exists()
+
+
+def test_help_documents_the_arch_notation(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    assert "--arch ARCH" in text and "16C5-MP2-32C5-MP2-10" in text
+    assert "OR of the window" in text and "ceil(k*k/2)" in text

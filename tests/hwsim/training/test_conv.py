@@ -252,30 +252,41 @@ def test_conv_gradients_match_finite_differences_of_the_surrogate(arch, mode):
 
 @pytest.mark.parametrize("kind", ["MP", "AP"])
 def test_pooling_gradient_by_hand(kind):
-    """``1C1p0-{MP,AP}2-2`` on one 2x2 image, one timestep: the conv layer's gradient derived by hand.
+    """``1C1p0-{MP,AP}2-2`` on three 2x2 images, one timestep: the conv layer's gradient derived by hand.
 
     Pixel ``i`` has membrane ``v_i = w x_i + b``. The pooling output's gradient is
-    ``d_y = sum_j W2[0, j] dL/dz_j``; MP passes it to every pixel (straight-through OR), AP multiplies it by its
-    own box ``0.5 / 2 * [|sum - 2| < 2]``. Then ``dL/dw = sum_i d_y' g(v_i) x_i``, with the box ``g`` of the conv
-    neurons (theta = 1, half-width 1).
+    ``d_y = sum_j W2[0, j] dL/dz_j``. MP (an OR) passes it to pixel ``i`` when no other pixel of the window
+    spiked, as only then flipping pixel ``i`` flips the OR; AP multiplies it by its own box
+    ``0.5 / 2 * [|sum - 2| < 2]`` for every pixel. Then ``dL/dw = sum_i d_i g(v_i) x_i``, with the box ``g``
+    of the conv neurons (theta = 1, half-width 1).
     """
     plan = plan_arch(parse_arch(f"1C1p0-{kind}2-2"), (2, 2), 2)
-    params = FloatParams([np.array([[1.5]]), np.array([[0.7, -1.2]])], [np.array([-0.4]), np.array([0.1, 0.2])])
-    x = np.array([[[1.0, 0.0, 1.0, 1.0]]])  # (T=1, B=1, 4 pixels)
+    w, b = 1.5, 0.3
+    params = FloatParams([np.array([[w]]), np.array([[0.7, -1.2]])], [np.array([b]), np.array([0.1, 0.2])])
+    # a silent window, a window with one spike, a window with three spikes
+    x = np.array([[[0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0], [1.0, 1.0, 0.0, 1.0]]])  # (T=1, B=3, 4)
     cache = conv.forward(plan, params, x, mode="discontinuous")
-    d_logits = np.array([[[0.3, -0.5]]])
+    d_logits = np.array([[[0.3, -0.5], [0.2, 0.1], [-0.4, 0.6]]])
     grads = conv.backward(plan, params, cache, d_logits, mode="discontinuous")
-    v = 1.5 * x[0, 0] - 0.4  # [1.1, -0.4, 1.1, 1.1]: three spikes
-    spikes = (v >= 1.0).astype(float)
-    d_y = 0.7 * 0.3 + (-1.2) * (-0.5)
-    if kind == "AP":
-        total = spikes.sum()  # 3: inside the box |3 - 2| < 2
-        d_y *= 0.25 * float(abs(total - 2) < 2)
-    pooled = spikes.max() if kind == "MP" else float(spikes.sum() >= 2)
-    g = spike_grad(v, 1.0, 1.0)
-    assert grads.weights[0][0, 0] == pytest.approx(np.sum(d_y * g * x[0, 0]))
-    assert grads.biases[0][0] == pytest.approx(np.sum(d_y * g))
-    np.testing.assert_allclose(grads.weights[1], pooled * d_logits[0])
+    gw = gb = 0.0
+    pooled = []
+    for n in range(3):
+        v = [w * x[0, n, i] + b for i in range(4)]  # 0.3 (silent) or 1.8 (spike), both inside the box
+        s = [1.0 if vi >= 1.0 else 0.0 for vi in v]
+        d_y = 0.7 * d_logits[0, n, 0] + (-1.2) * d_logits[0, n, 1]
+        pooled.append(max(s) if kind == "MP" else float(sum(s) >= 2))
+        for i in range(4):
+            if kind == "MP":
+                d_i = d_y if sum(s) - s[i] == 0 else 0.0
+            else:
+                d_i = d_y * 0.25 * float(abs(sum(s) - 2) < 2)
+            g = 0.5 if abs(v[i] - 1.0) < 1.0 else 0.0
+            gw += d_i * g * x[0, n, i]
+            gb += d_i * g
+    assert gb != 0.0 and gw != 0.0
+    assert grads.weights[0][0, 0] == pytest.approx(gw)
+    assert grads.biases[0][0] == pytest.approx(gb)
+    np.testing.assert_allclose(grads.weights[1], (np.array(pooled)[:, None] * d_logits[0]).sum(axis=0, keepdims=True))
 
 
 def _digits_subset(n=240):
