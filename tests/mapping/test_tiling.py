@@ -417,3 +417,13 @@ def test_random_conv_networks_run_exactly(small_chip, case):
         assert calibrated.placement.cost == pytest.approx(hops, rel=1e-9)
     else:  # a partial sum is predicted sent when some input reaches the neuron: an upper bound
         assert calibrated.placement.cost >= hops - 1e-9
+
+
+def test_tile_figure_draws_a_tiled_layer_only(chip4x4, rng, tmp_path):
+    from mapping.tile_figure import plot_layer_tiles
+
+    mapped = plan(conv_pool_net(rng), chip4x4, seed=0)
+    data = plot_layer_tiles(mapped, 0, tmp_path / "tiles.png")
+    assert data.startswith(b"\x89PNG") and (tmp_path / "tiles.png").read_bytes() == data
+    with pytest.raises(ValueError, match="layer 2 .fc. is not a tiled"):
+        plot_layer_tiles(mapped, 2)
