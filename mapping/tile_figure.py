@@ -18,6 +18,7 @@ import numpy as np
 from hwsim.config import load_chip_config
 from hwsim.network import Layer, Network
 from hwsim.writers import atomic_write_bytes
+from mapping.errors import MappingError
 from mapping.mapper import MappedNetwork, plan
 
 __all__ = ["plot_layer_tiles", "example_network", "wide_example_network", "EXAMPLES", "main"]
@@ -106,7 +107,8 @@ def plot_layer_tiles(mapped: MappedNetwork, layer: int, path: str | Path | None 
     net, chip, pl = mapped.network, mapped.chip, mapped.placement
     shape = net.layers[layer].shape
     if shape is None or pl.tiling is None or pl.tiling.layers[layer].tile is None:
-        raise ValueError(f"layer {layer} ({net.layers[layer].name}) is not a tiled (shaped) layer")
+        raise MappingError(f"layer {layer} ({net.layers[layer].name}) is not a tiled (shaped) layer; tiled layers: "
+                           f"{[k for k, t in enumerate(pl.tiling.layers) if t.tile is not None] if pl.tiling else []}")
     lt = pl.tiling.layers[layer]
     c, h, w = shape
     groups = -(-c // lt.tile.channels)

@@ -18,7 +18,7 @@ from mapping_cases import assert_program_matches_network
 from hwsim.golden import simulate
 from hwsim.network import Layer, Network, simulate_network
 from hwsim.testing import random_network, random_raster
-from mapping import DRCError, check_drc, map_network, plan
+from mapping import DRCError, MappingError, check_drc, map_network, plan
 from mapping.tiling import tile_candidates, tile_network
 
 
@@ -425,5 +425,5 @@ def test_tile_figure_draws_a_tiled_layer_only(chip4x4, rng, tmp_path):
     mapped = plan(conv_pool_net(rng), chip4x4, seed=0)
     data = plot_layer_tiles(mapped, 0, tmp_path / "tiles.png")
     assert data.startswith(b"\x89PNG") and (tmp_path / "tiles.png").read_bytes() == data
-    with pytest.raises(ValueError, match="layer 2 .fc. is not a tiled"):
+    with pytest.raises(MappingError, match=r"layer 2 .fc. is not a tiled \(shaped\) layer; tiled layers: \[0, 1\]"):
         plot_layer_tiles(mapped, 2)
