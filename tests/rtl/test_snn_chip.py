@@ -644,13 +644,32 @@ def _psum_random(seed: int, *, timesteps: int, batch: int, p: float, **kwargs) -
     return make
 
 
+def _psum_wide_index() -> tuple[ChipProgram, np.ndarray]:
+    """Partial sums into neurons 8..15 of a core with 8 axons: destination indices wider than an axon index.
+
+    Core 0 (partial sums, 16 neurons) sends its neurons 0..7 to neurons 8..15 of core 1 and its neurons
+    8..15 to neurons 0..7 (the first entry writes the upper half); core 1 (receiver, 16 neurons, 8 axons
+    of its own) is the output.
+    """
+    chip = PSUM_SAT_CHIP
+    rng = np.random.default_rng(54)
+    cores = (
+        _psum_core(rng, chip, 0, 0, 8, 16, (Route(1, 0, 8, 8), Route(1, 8, 16, 0)), w_range=(-10, 12)),
+        _neuron_core(rng, chip, 1, 1, 8, 16, (), output_offset=0),
+    )
+    program = ChipProgram(chip=chip, cores=cores, host_routes=(Route(0, 0, 8, 0), Route(1, 8, 16, 0)),
+                          n_inputs=16).validate()
+    return program, random_raster(rng, 1, 4, 16, 0.5)
+
+
 SMALL = _chip("small")  # 2 x 2 mesh, hop latency 1, barrier 4
 # hwsim.testing's chip for random partial-sum programs: 3 x 4 mesh of 8 x 8 cores, 2 lanes, 6-bit membranes.
 PSUM_TEST_CHIP = psum_test_chip()
 # The small chip with partial sums (PARTIAL_SUMS = 1), and an 8-bit 1 x 2 chip whose partial sums saturate.
 PSUM_SMALL = SMALL.replace(name="small-psum", core=replace(SMALL.core, partial_sums=True))
+# More neurons than axons: a neuron index (4 bits) is wider than an axon index (3 bits).
 PSUM_SAT_CHIP = ChipConfig(name="psum-8bit", mesh_rows=1, mesh_cols=2, hop_latency_cycles=1, barrier_cycles=2,
-                           core=CoreConfig(axons=16, neurons=8, lanes=4, w_bits=6, v_bits=8, partial_sums=True))
+                           core=CoreConfig(axons=8, neurons=16, lanes=4, w_bits=6, v_bits=8, partial_sums=True))
 NORTHWARD_CHIP = _chip("small", name="small-3x1-hl3", mesh_rows=3, mesh_cols=1, hop_latency_cycles=3)
 WESTWARD_CHIP = _chip("small", name="small-2x3-hl2", mesh_cols=3, hop_latency_cycles=2, barrier_cycles=1)
 CASES: dict[str, Case] = {
@@ -703,6 +722,7 @@ CASES: dict[str, Case] = {
     "psum-chain3-multicast-hl2": Case(_psum_chain3, min_stages=3),
     "psum-offsets-two-senders-hl0": Case(_psum_offsets),
     "psum-saturate-8bit": Case(_psum_saturate),
+    "psum-wide-neuron-index": Case(_psum_wide_index),
     # Random programs from hwsim.testing.random_psum_program (chains of 1..3, forks and joins, partial-sum
     # multicast, receivers with spikes from cores and host, skip routes), with and without saturation.
     "psum-random-sat-s60": Case(_psum_random(60, timesteps=3, batch=1, p=0.4, saturating=True, min_psum_cores=2)),
