@@ -221,7 +221,9 @@ class Chip:
         B = int(x.shape[0])
         out = _allocate(program, plan, B, T, record)
         chunk = max(1, min(chunk_size, CHUNK_RASTER_BYTES // (T * n_in)))
-        micro = max(1, min(MICRO_BATCH, SPIKE_STORE_BYTES // (T * int(plan.strides.sum()) * 4)))
+        # bytes per spike-list slot: an index (at most 4) and, with partial-sum cores, a membrane value
+        slot_bytes = 4 + (np.dtype(plan.acc_dtype).itemsize if plan.psums.out.any() else 0)
+        micro = max(1, min(MICRO_BATCH, SPIKE_STORE_BYTES // (T * int(plan.strides.sum()) * slot_bytes)))
         threads = max(1, min(numba.get_num_threads(), -(-B // micro)))
         free: queue.SimpleQueue = queue.SimpleQueue()
         for _ in range(threads):

@@ -12,7 +12,8 @@ import numpy as np
 
 __all__ = ["RunResult", "COUNTER_NAMES", "HOST_COUNTER_NAMES", "decode_predictions"]
 
-# Per core per timestep (chip-spec §2.5); the last axis of RunResult.counters.
+# Per core per timestep (chip-spec §2.5); the last axis of RunResult.counters. "packets" and "hops" count
+# spike packets and partial-sum packets (chip-spec §1.3) alike: each is one injection cycle of its sender.
 COUNTER_NAMES = (
     "axon_events",
     "sram_word_reads",
