@@ -347,6 +347,18 @@ def test_psum_programs_same_bits_with_one_and_two_threads(seed):
     assert_same(_head(one, 6), simulate(program, encode(images[:6], 4, "rate", seed=seed), record=True))
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_mapped_fanin_beyond_one_core_matches_golden(seed):
+    # fan-ins of 40 and 20 on 16-axon cores: the mapper splits them into partial-sum chains (chip-spec §1.3)
+    chip = psum_test_chip(4, 4, axons=16, neurons=8, lanes=2, w_bits=5, v_bits=9)
+    rng = np.random.default_rng(seed)
+    net = random_network(rng, [40, 20, 10], chip.core, integration=["discontinuous", "continuous"][seed % 2],
+                         leak_shift=seed)  # fmt: skip
+    program = map_network(net, chip, placement="row_major")
+    assert sum(cp.psum_out for cp in program.cores) >= 2
+    check(program, random_raster(rng, 3, 5, program.n_inputs, 0.4))
+
+
 def _head(result: RunResult, n: int) -> RunResult:
     """The first ``n`` images of a result."""
     return RunResult(
