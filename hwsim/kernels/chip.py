@@ -11,9 +11,12 @@ indices of its spiking sources for micro-batch image ``m`` and timestep ``t``
 to ``store[base[s] + (m * T + t) * stride[s]:]``, ``counts[s, m, t]`` of them.
 A core gathers its spiking axons from the senders' lists through its incoming
 routes, sorted by axon offset, so the gathered axons come out ascending.
-A partial-sum core (chip-spec §1.3) lists its neurons with a nonzero membrane
-instead, and their membranes at the same positions of ``values``; its
-receivers add them (MERGE) through their partial-sum routes.
+A partial-sum core (chip-spec §1.3) spikes never; it writes its end-of-timestep
+membranes, all ``n_neurons`` of them, to ``values`` at the place of its spike
+list, and its receivers add them (MERGE) through their partial-sum routes. Its
+zero membranes are not sent (zero-skipping, counted so), but adding a zero
+changes nothing, so the receivers add the dense vector: a saturating vector
+add instead of a scattered one per packet.
 """
 
 from __future__ import annotations

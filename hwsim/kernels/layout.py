@@ -71,8 +71,8 @@ ChipConstants = namedtuple(
 ReadCircuit = namedtuple("ReadCircuit", ["v_read", "v_sigma", "noisy", "adc_lo", "adc_hi"])
 
 #: Spike lists of every sender for a micro-batch (module docstring of :mod:`hwsim.kernels.chip`). A
-#: partial-sum core's list holds its neurons with a nonzero membrane, and ``values`` (membrane type,
-#: parallel to ``store``; empty when the program has no partial-sum core) the membranes themselves.
+#: partial-sum core's list is empty; ``values`` (membrane type, parallel to ``store``; empty when the
+#: program has no partial-sum core) holds its ``n_neurons`` membranes where its spike list would be.
 SpikeLists = namedtuple("SpikeLists", ["store", "base", "stride", "counts", "values"])
 
 #: Working arrays of one core, sized for the largest: membranes, gathered axons, fired flags.

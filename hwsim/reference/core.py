@@ -36,8 +36,9 @@ def update_neurons(v, bias, threshold, leak_shift, fire, reset_zero, v_min, v_ma
 def core_pass(i, m0, m1, order, routes, incoming, psums, neurons, weights, consts, lists, scratch, out):
     """Core ``i`` over images ``m0 .. m1-1``, every timestep, with NumPy and Python lists (ignores ``scratch``).
 
-    A partial-sum receiver fills an ``N``-word partial-sum buffer from its senders' lists and adds all of
-    it in MERGE (chip-spec §1.3); a partial-sum core lists its nonzero membranes and their values.
+    A partial-sum core writes its membranes to ``lists.values`` where its spike list would be, and sends
+    (counts) a packet per nonzero one; a receiver writes each nonzero one into an ``N``-word partial-sum
+    buffer and adds all of it in MERGE (chip-spec §1.3).
     """
     A, n, k, me = int(weights.n_axons[i]), int(neurons.n_neurons[i]), int(order[i]), i + 1
     w = weights.w[weights.start[i] : weights.start[i] + A * n].reshape(A, n).astype(np.int64)
@@ -49,9 +50,9 @@ def core_pass(i, m0, m1, order, routes, incoming, psums, neurons, weights, const
         at = base[s] + (m * T + t) * stride[s]
         return [int(j) for j in store[at : at + counts[s, m, t]]]
 
-    def value_list(s, m, t):
+    def membranes(s, m, t):  # a partial-sum sender's membranes
         at = base[s] + (m * T + t) * stride[s]
-        return [int(x) for x in values[at : at + counts[s, m, t]]]
+        return [int(x) for x in values[at : at + stride[s]]]
 
     receiver = psums.ptr[i + 1] > psums.ptr[i]
 
@@ -69,8 +70,8 @@ def core_pass(i, m0, m1, order, routes, incoming, psums, neurons, weights, const
             psum = np.zeros(n, np.int64)  # the partial-sum buffer, 0 at the start of every timestep
             for r in range(psums.ptr[i], psums.ptr[i + 1]):
                 s, lo, hi, off = int(psums.sender[r]), int(psums.lo[r]), int(psums.hi[r]), int(psums.offset[r])
-                for j, x in zip(spike_list(s, b - m0, t), value_list(s, b - m0, t)):
-                    if lo <= j < hi:
+                for j, x in enumerate(membranes(s, b - m0, t)):
+                    if lo <= j < hi and x != 0:  # a packet per nonzero membrane
                         psum[off + j - lo] = x
             if receiver:
                 v = np.clip(v + psum, consts.v_min, consts.v_max)  # MERGE
@@ -82,12 +83,13 @@ def core_pass(i, m0, m1, order, routes, incoming, psums, neurons, weights, const
             f = (v >= th) & bool(neurons.fire[i])
             v = np.where(f, 0 if neurons.reset[i] == RESET_ZERO_CODE else v - th, v)
             spikes = np.flatnonzero(f)
-            sent = np.flatnonzero(v) if psums.out[i] else spikes  # a partial-sum core sends nonzero membranes
             at = base[me] + ((b - m0) * T + t) * stride[me]
-            store[at : at + sent.size] = sent
-            if psums.out[i]:
-                values[at : at + sent.size] = v[sent]
-            counts[me, b - m0, t] = sent.size
+            store[at : at + spikes.size] = spikes
+            counts[me, b - m0, t] = spikes.size
+            sent = spikes
+            if psums.out[i]:  # a partial-sum core sends its nonzero membranes
+                values[at : at + n] = v
+                sent = np.flatnonzero(v)
             packets, hops = count_routed(list(sent), 0, sent.size, routes.lo, routes.hi, routes.hops,
                                          routes.ptr[i], routes.ptr[i + 1])  # fmt: skip
             n_spk = len(axons)

@@ -121,7 +121,7 @@ def case_core_pass(rng):
     s = _Scratch(plan, micro, T)
     store, base, stride, counts, values = s.lists
     # every sender's spike lists at random (ascending), whatever their stage: the core reads what is there;
-    # a partial-sum sender's list is of its nonzero membranes, with their values (at the rails often)
+    # a partial-sum sender's membranes too (zeros, which are not sent, and the rails often)
     sources = [program.n_inputs] + [int(x) for x in plan.neurons.n_neurons]
     psum_sender = [False] + [bool(x) for x in plan.psums.out]
     v_min, v_max = int(plan.consts.v_min), int(plan.consts.v_max)
@@ -134,8 +134,8 @@ def case_core_pass(rng):
                 store[at : at + spikes.size] = spikes
                 counts[sender, m, t] = spikes.size
                 if psum_sender[sender]:
-                    x = rng.choice([v_min, v_max, -1, 1, int(rng.integers(v_min, v_max + 1))], spikes.size)
-                    values[at : at + spikes.size] = np.where(x == 0, 1, x)
+                    values[at : at + n_src] = rng.choice([0, v_min, v_max, -1, 1, int(rng.integers(v_min, v_max + 1))],
+                                                         n_src)  # fmt: skip
     i = int(rng.integers(len(plan.order)))
     psum_roles = [k for k in range(len(plan.order)) if plan.psums.out[k] or plan.psums.ptr[k + 1] > plan.psums.ptr[k]]
     if psum_roles and rng.integers(3) > 0:  # mostly a partial-sum core or receiver, when the program has them
@@ -153,8 +153,9 @@ def case_core_pass(rng):
         at = [lists.base[me] + (m * T + t) * lists.stride[me] for m in range(micro) for t in range(T)]
         n_sent = lists.counts[me].ravel()
         sent = [lists.store[a : a + c].tolist() for a, c in zip(at, n_sent)]
-        # a partial-sum core's membranes beside its list (the values array is empty without partial sums)
-        sent_values = [lists.values[a : a + c].tolist() if plan.psums.out[i] else [] for a, c in zip(at, n_sent)]
+        # a partial-sum core's membranes where its list would be (the values array is empty without partial sums)
+        n = int(plan.neurons.n_neurons[i])
+        sent_values = [lists.values[a : a + n].tolist() if plan.psums.out[i] else [] for a in at]
         return {"ret": np.asarray(ret is None), "counts": lists.counts[me], "sent": np.asarray(sum(sent, [])),
                 "sent_values": np.asarray(sum(sent_values, []), np.int64),
                 **{name: getattr(o, name) for name in ChipOutputs._fields}}
