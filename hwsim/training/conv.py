@@ -7,8 +7,8 @@ on the layers of a planned architecture (:mod:`hwsim.training.arch`):
 
 - **Convolution**: im2col and one float32 matrix product (BLAS threads) per layer, over all
   timesteps and images at once. Activations are kept ``(N, rows, cols, channels)``; a weight
-  matrix has rows in ``(c_in, ky, kx)`` order and one column per output channel, so it is the
-  PyTorch weight ``(C_out, C_in, k, k)`` transposed and flattened.
+  matrix has rows in ``(ky, kx, c_in)`` order and one column per output channel: the PyTorch
+  weight ``(C_out, C_in, k, k)`` is ``W.reshape(k, k, C_in, C_out).transpose(3, 2, 0, 1)``.
 - **Max pooling** ``MPk``: on the chip a fixed-weight spiking layer, weights 1 on the window,
   bias 0, threshold 1, discontinuous, reset to zero. It spikes when at least one input of its window
   spiked in this timestep: the OR of the window, which is the max of binary spikes. The training
@@ -52,15 +52,21 @@ def pool_threshold(item: Pool) -> int:
 
 
 def im2col(a: np.ndarray, kernel: int, stride: int, padding: int) -> np.ndarray:
-    """``(N, H, W, C)`` -> ``(N * OH * OW, C * k * k)``: row ``(n, oy, ox)`` holds the receptive field of output
-    pixel ``(oy, ox)`` in ``(c, ky, kx)`` order, input pixel ``(oy * stride - padding + ky, ...)``, zeros outside."""
+    """``(N, H, W, C)`` -> ``(N * OH * OW, k * k * C)``: row ``(n, oy, ox)`` holds the receptive field of output
+    pixel ``(oy, ox)`` in ``(ky, kx, c)`` order, input pixel ``(oy * stride - padding + ky, ...)``, zeros outside.
+
+    Built from ``k * k`` shifted slices whose channels are contiguous (a window view copied in one reshape
+    reads memory ``k * k`` times more scattered, and col2im's adds likewise)."""
     N, H, W, C = a.shape
+    oh = (H + 2 * padding - kernel) // stride + 1
+    ow = (W + 2 * padding - kernel) // stride + 1
     if padding:
         a = np.pad(a, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
-    win = np.lib.stride_tricks.sliding_window_view(a, (kernel, kernel), axis=(1, 2))  # (N, H', W', C, k, k)
-    win = win[:, ::stride, ::stride]
-    oh, ow = win.shape[1], win.shape[2]
-    return win.reshape(N * oh * ow, C * kernel * kernel)
+    cols = np.empty((N, oh, ow, kernel, kernel, C), a.dtype)
+    for ky in range(kernel):
+        for kx in range(kernel):
+            cols[:, :, :, ky, kx, :] = a[:, ky : ky + stride * oh : stride, kx : kx + stride * ow : stride, :]
+    return cols.reshape(N * oh * ow, kernel * kernel * C)
 
 
 def col2im(d_cols: np.ndarray, in_shape: tuple[int, int, int, int], kernel: int, stride: int,
@@ -69,11 +75,11 @@ def col2im(d_cols: np.ndarray, in_shape: tuple[int, int, int, int], kernel: int,
     N, H, W, C = in_shape
     oh = (H + 2 * padding - kernel) // stride + 1
     ow = (W + 2 * padding - kernel) // stride + 1
-    d = d_cols.reshape(N, oh, ow, C, kernel, kernel)
+    d = d_cols.reshape(N, oh, ow, kernel, kernel, C)
     out = np.zeros((N, H + 2 * padding, W + 2 * padding, C), d_cols.dtype)
     for ky in range(kernel):
         for kx in range(kernel):
-            out[:, ky : ky + stride * oh : stride, kx : kx + stride * ow : stride, :] += d[..., ky, kx]
+            out[:, ky : ky + stride * oh : stride, kx : kx + stride * ow : stride, :] += d[:, :, :, ky, kx, :]
     return out[:, padding : padding + H, padding : padding + W, :]
 
 
@@ -297,7 +303,8 @@ def to_network(plan: list[PlannedLayer], quant: list[LayerQuant], *, mode: str, 
         lq = next(q)
         if isinstance(item, Conv):
             c_in = layer.in_shape[0]
-            kernel = lq.weights.T.reshape(item.channels, c_in, item.kernel, item.kernel)
+            # rows (ky, kx, c_in) -> PyTorch's (C_out, C_in, ky, kx)
+            kernel = lq.weights.reshape(item.kernel, item.kernel, c_in, item.channels).transpose(3, 2, 0, 1)
             matrix, shape = conv2d_matrix(kernel, layer.in_shape, stride=item.stride, padding=item.padding)
             assert tuple(shape) == layer.out_shape, (shape, layer.out_shape)
             weights = _dense_int(matrix)

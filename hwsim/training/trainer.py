@@ -307,13 +307,18 @@ def fit(
         return quantize_params(p, w_bits=config.w_bits, v_bits=config.v_bits, theta=config.theta)
 
     epochs_iter = range(config.epochs)
-    bar = None
+    bar = batch_bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(epochs_iter, desc=f"train {dataset.name}", unit="epoch", file=sys.stderr, dynamic_ncols=True,
-                   mininterval=1.0)
-        epochs_iter = bar
+        if plan is None:
+            bar = tqdm(epochs_iter, desc=f"train {dataset.name}", unit="epoch", file=sys.stderr, dynamic_ncols=True,
+                       mininterval=1.0)
+            epochs_iter = bar
+        else:  # a conv epoch takes minutes: count batches
+            n_batches = -(-n_train // config.batch_size)
+            bar = batch_bar = tqdm(total=config.epochs * n_batches, desc=f"train {dataset.name}", unit="batch",
+                                   file=sys.stderr, dynamic_ncols=True, mininterval=1.0)
     history = []
     for epoch in epochs_iter:
         frac = epoch / max(config.epochs - 1, 1)
@@ -339,10 +344,15 @@ def fit(
                                      "or membranes overflowed); use a smaller learning rate") from None
             total_loss += value * len(idx)
             correct += int(np.sum(np.argmax(cache.logits.sum(axis=0), axis=1) == labels[idx]))
+            if batch_bar is not None:
+                batch_bar.update(1)
         history.append({"epoch": epoch + 1, "loss": total_loss / n_train, "train_acc_running": correct / n_train,
                         "lr": lr})
         if bar is not None:
-            bar.set_postfix(loss=f"{total_loss / n_train:.4f}", acc=f"{correct / n_train:.3f}")
+            bar.set_postfix(loss=f"{total_loss / n_train:.4f}", acc=f"{correct / n_train:.3f}",
+                            **({} if batch_bar is None else {"epoch": epoch + 1}))
+    if batch_bar is not None:
+        batch_bar.close()
     train_seconds = time.perf_counter() - started
 
     quant = quantize(params)
