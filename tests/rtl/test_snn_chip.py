@@ -663,6 +663,9 @@ def _psum_wide_index() -> tuple[ChipProgram, np.ndarray]:
 
 
 SMALL = _chip("small")  # 2 x 2 mesh, hop latency 1, barrier 4
+# 2 x 2 cores of the default 28 nm chip (1024 x 256, 16 lanes, 16-bit membranes) with partial sums.
+PSUM_28NM_2X2 = _chip("default_28nm", name="default_28nm-psum-2x2", mesh_rows=2, mesh_cols=2)
+PSUM_28NM_2X2 = PSUM_28NM_2X2.replace(core=replace(PSUM_28NM_2X2.core, partial_sums=True))
 # hwsim.testing's chip for random partial-sum programs: 3 x 4 mesh of 8 x 8 cores, 2 lanes, 6-bit membranes.
 PSUM_TEST_CHIP = psum_test_chip()
 # The small chip with partial sums (PARTIAL_SUMS = 1), and an 8-bit 1 x 2 chip whose partial sums saturate.
@@ -730,6 +733,11 @@ CASES: dict[str, Case] = {
                                                min_psum_cores=2), min_stages=2),
     "psum-random-3layers-s62": Case(_psum_random(62, timesteps=2, batch=2, p=0.5, n_layers=3, min_psum_cores=3),
                                     min_stages=3),
+    # Networks whose fan-in exceeds a core, mapped by mapping.map_network into partial-sum chains:
+    # 100-30-10 on the small chip (64 axons), 1500-200-10 on 2 x 2 cores of the default chip (1024 axons).
+    "psum-mapped-small": Case(_random(PSUM_SMALL, 63, (100, 30, 10), timesteps=3, batch=1, p=0.3), min_stages=3),
+    "psum-mapped-28nm-2x2": Case(_random(PSUM_28NM_2X2, 64, (1500, 200, 10), timesteps=2, batch=1, p=0.1),
+                                 min_stages=3),
     # A random mapped network without partial-sum cores on the chip with partial sums: as without them.
     "psum-chip-no-chains": Case(_random(PSUM_SMALL, 31, (40, 50, 20), timesteps=3, batch=1, p=0.3)),
 }
@@ -765,7 +773,7 @@ def test_snn_chip_runner(request: pytest.FixtureRequest, case: str) -> None:
             assert packets.any(), f"core {program.cores[k].core} must send packets in this case"
             assert np.array_equal(rtl.extra["core_route_cycles"][..., k], np.where(packets > 0, packets + 2 * hops, 0))
     if case.startswith("psum-") and case != "psum-chip-no-chains":
-        _check_partial_sums_by_hand(program, rtl, zero_and_nonzero=not case.startswith("psum-random"))
+        _check_partial_sums_by_hand(program, rtl, zero_and_nonzero=not case.startswith(("psum-random", "psum-mapped")))
     if case == "psum-chain2-receiver-spikes":
         # Timestep 2 is silent: the partial-sum core ends at 0 everywhere and sends nothing.
         assert rtl.extra["core_packets"][0, 2, 0] == 0 and rtl.extra["core_packets"][0, [0, 1, 3], 0].all()
