@@ -402,6 +402,49 @@ def test_merge_saturates_before_the_axons():
         assert membranes == {0: [[15, -16], [15, -16]], 1: [[15, -16], [12, -13]]}, (chip_pass, core_pass)
 
 
+@pytest.mark.parametrize("v_bits", [5, 16, 24, 32])
+def test_merge_saturates_in_every_membrane_width(v_bits):
+    # The receiver alone (core_pass), its sender's membranes written by hand at the rails: [v_max, v_min] in
+    # both timesteps. Receiver: continuous, never fires, one axon of weights [-1, 1] spiking in t1 only.
+    # t0: [0 + v_max, 0 + v_min]. t1: MERGE [sat 2 v_max = v_max, sat 2 v_min = v_min], axon: [v_max - 1, v_min + 1].
+    # (v_bits 5 and 16: int16 membranes, 24: int32, 32: int32 whose sums need 64 bits.)
+    w_bits = min(v_bits - 1, 8)
+    chip = ChipConfig(name="rails", mesh_rows=2, mesh_cols=2,
+                      core=CoreConfig(axons=4, neurons=4, lanes=2, w_bits=w_bits, v_bits=v_bits,
+                                      partial_sums=True))  # fmt: skip
+    zeros = np.zeros(2, int)
+    psum = CoreProgram(core=3, stage=0, weights=np.ones((1, 2), int), bias=zeros, threshold=0, fire=False,
+                       routes=(Route(1, 0, 2, 0),), psum_out=True)  # fmt: skip
+    final = CoreProgram(core=1, stage=1, weights=np.array([[-1, 1]]), bias=zeros, threshold=0, fire=False,
+                        integration="continuous", output_offset=0)  # fmt: skip
+    program = ChipProgram(chip=chip, cores=(psum, final), host_routes=(Route(3, 0, 1, 0), Route(1, 1, 2, 0)),
+                          n_inputs=2).validate()  # fmt: skip
+    plan = _pack(program)
+    assert plan.order.tolist() == [0, 1]  # stage order: the partial-sum core is sender 1, the receiver core 1
+    cc, T = chip.core, 2
+    for kernel, twin in COMPARISONS.items():
+        if kernel.py_func.__name__ != "core_pass":
+            continue
+        for core_pass in (kernel, twin):
+            s = _Scratch(plan, 1, T)
+            lists = s.lists
+            lists.counts[:] = 0
+            for t in range(T):
+                lists.values[lists.base[1] + t * lists.stride[1] :][:2] = [cc.v_max, cc.v_min]
+            lists.store[lists.base[0] + 1 * lists.stride[0]] = 1  # t1: input 1 spikes (host list)
+            lists.counts[0, 0, 1] = 1
+            out = _allocate(program, plan, 1, T, True)
+            outputs = ChipOutputs(counters=out["counters"], route_cycles=np.zeros((1, T, 2), np.int64),
+                                  host_counters=out["host_counters"], mem_out=out["mem_target"],
+                                  spk_out=out["spk_target"], mem_col=out["mem_col"],
+                                  spk_col=out["spk_col"])  # fmt: skip
+            core_pass(1, 0, 1, plan.order, plan.routes, plan.incoming, plan.psums, plan.neurons, plan.weights,
+                      plan.consts, lists, s.core, outputs)  # fmt: skip
+            start = int(plan.neurons.start[1])
+            want = [[cc.v_max, cc.v_min], [cc.v_max - 1, cc.v_min + 1]]
+            assert outputs.mem_out[0, :, start : start + 2].tolist() == want, core_pass
+
+
 def test_every_kernel_cache_entry_is_stamped_with_the_whole_kernel_package():
     # A cached kernel holds the code of the kernels it calls, in other files (numba #1833):
     # its stamp must change when any kernel file changes, not only its own, and when hwsim/neuron.py
