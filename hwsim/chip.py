@@ -351,7 +351,7 @@ class _Scratch:
             base=_i64(np.concatenate([[0], np.cumsum(sizes)[:-1]])),
             stride=plan.strides,
             counts=np.zeros((len(plan.strides), micro, T), np.int32),
-            # partial-sum values beside their neuron indices; nothing to hold without partial-sum cores
+            # a partial-sum core's membranes, where its spike list would be; none without partial-sum cores
             values=np.empty(int(sizes.sum()) if plan.psums.out.any() else 0, plan.acc_dtype),
         )
         n_max = int(plan.neurons.n_neurons.max())

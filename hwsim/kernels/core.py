@@ -185,7 +185,7 @@ def _merge_partial_sums(v, m, t, sender, lo, hi, offset, r_start, r_stop, values
     # contiguous range of its sender's membranes into the buffer, and the ranges into one core do not
     # overlap (validation), so the merge is one saturating vector add per route over the sender's
     # membranes. The zeros the sender did not send add nothing, and words no route reaches stay 0.
-    # Views, not computed indices: Numba cannot prove `d0 + q` >= 0, so an index would carry a
+    # Views, not computed indices: Numba cannot prove `offset[r] + q` >= 0, so such an index carries a
     # negative-index check that stops vectorisation (30x slower). Both arrays belong to this thread
     # (scratch and spike lists), so a view's reference count is not shared with other threads.
     for r in range(r_start, r_stop):
