@@ -30,6 +30,8 @@ from mapping.graph import (
     READOUT_TYPES,
     SUPPORTED_TYPES,
     NirView,
+    descendants,
+    find_cycle,
     nir_view,
 )
 from mapping.nir_file import plain
@@ -46,7 +48,7 @@ __all__ = [
     # NIR graph rules
     "no_recurrence",
     "supported_node_types",
-    "single_chain",
+    "input_to_output",
     "uniform_neuron_params",
     "reset_is_zero_or_subtract",
     "input_gain_nonzero",
@@ -286,36 +288,19 @@ def check_nir_fields(view: NirView) -> None:
 # ----------------------------------------------------------------------------- NIR graph rules
 @_rule("nir")
 def no_recurrence(view: NirView, chip: ChipConfig) -> None:
-    """The chip is feed-forward (chip-spec §1): no cycle in the graph, no recurrent subgraph."""
-    succ: dict[str, list[str]] = {}
-    for a, b in view.edges:
-        succ.setdefault(a, []).append(b)
-    state: dict[str, int] = {}  # 1 = on the DFS stack, 2 = done
+    """The chip is feed-forward (chip-spec §1): no cycle in the graph, no recurrent subgraph.
 
-    def visit(start: str) -> None:
-        stack = [(start, iter(succ.get(start, ())))]
-        state[start] = 1
-        while stack:
-            node, it = stack[-1]
-            for nxt in it:
-                if state.get(nxt) == 1:
-                    raise DRCError(
-                        "no_recurrence",
-                        f"edge {node} -> {nxt}",
-                        "a recurrent connection (a cycle in the graph)",
-                        "feed-forward stages only (chip-spec §1)",
-                    )
-                if nxt not in state:
-                    state[nxt] = 1
-                    stack.append((nxt, iter(succ.get(nxt, ()))))
-                    break
-            else:
-                state[node] = 2
-                stack.pop()
-
-    for node in view.nodes:
-        if node not in state:
-            visit(node)
+    Recurrent networks are out of scope; the message names every node on the cycle found.
+    """
+    cycle = find_cycle(view)
+    if cycle is not None:
+        raise DRCError(
+            "no_recurrence",
+            f"edge {cycle[-2]} -> {cycle[-1]}",
+            f"a recurrent connection (a cycle in the graph: {' -> '.join(cycle)}); recurrent networks are out of "
+            "scope",
+            "feed-forward stages only (chip-spec §1); branches and residual adds are fine",
+        )
     for key, node in view.nodes.items():
         if node["type"] == "NIRGraph":
             raise DRCError(
@@ -340,48 +325,44 @@ def supported_node_types(view: NirView, chip: ChipConfig) -> None:
 
 
 @_rule("nir")
-def single_chain(view: NirView, chip: ChipConfig) -> None:
-    """One Input, one Output and a single chain of nodes between them (no branches or skips)."""
+def input_to_output(view: NirView, chip: ChipConfig) -> None:
+    """One Input and one Output node, and every node on a path from the Input to the Output.
+
+    Branches, nodes feeding several nodes and several edges into one node (NIR sums them: a
+    residual add) are fine; a node that the network input never reaches, or whose result never
+    reaches the Output, has no place on the chip.
+    """
     kinds = {t: [k for k, n in view.nodes.items() if n["type"] == t] for t in ("Input", "Output")}
     for t, keys in kinds.items():
         if len(keys) != 1:
-            raise DRCError("single_chain", "graph", f"{len(keys)} {t} node(s) {keys}", f"exactly one {t} node")
-    outs: dict[str, list[str]] = {}
-    ins: dict[str, list[str]] = {}
+            raise DRCError("input_to_output", "graph", f"{len(keys)} {t} node(s) {keys}", f"exactly one {t} node")
     for a, b in view.edges:
         if a not in view.nodes or b not in view.nodes:
-            raise DRCError("single_chain", f"edge {a} -> {b}", "an edge to an unknown node", "edges between nodes")
-        outs.setdefault(a, []).append(b)
-        ins.setdefault(b, []).append(a)
-    for key in view.nodes:
-        if len(outs.get(key, [])) > 1:
-            raise DRCError(
-                "single_chain",
-                f"node {key!r}",
-                f"fan-out to {outs[key]}",
-                "one chain of layers (one stage feeds the next)",
-            )
-        if len(ins.get(key, [])) > 1:
-            raise DRCError(
-                "single_chain",
-                f"node {key!r}",
-                f"inputs from {ins[key]}",
-                "one chain of layers (one stage feeds the next)",
-            )
-    node, seen = kinds["Input"][0], []
-    while True:
-        seen.append(node)
-        if node not in outs:
-            break
-        node = outs[node][0]
-    if view.nodes[seen[-1]]["type"] != "Output" or len(seen) != len(view.nodes):
-        missing = sorted(set(view.nodes) - set(seen))
-        raise DRCError(
-            "single_chain",
-            "graph",
-            f"nodes not on the Input -> Output chain: {missing or seen[-1:]}",
-            "one chain from the Input node to the Output node",
-        )
+            raise DRCError("input_to_output", f"edge {a} -> {b}", "an edge to an unknown node", "edges between nodes")
+    start, end = kinds["Input"][0], kinds["Output"][0]
+    into_input = [a for a, b in view.edges if b == start]
+    from_output = [b for a, b in view.edges if a == end]
+    if into_input or from_output:
+        what = (f"edges into the Input node from {into_input}" if into_input
+                else f"edges out of the Output node to {from_output}")
+        raise DRCError("input_to_output", f"node {start if into_input else end!r}", what,
+                       "the Input node as the only source and the Output node as the only sink")
+    reached = descendants(view, start) | {start}
+    unreached = [k for k in view.nodes if k not in reached]
+    if unreached:
+        raise DRCError("input_to_output", "graph", f"nodes the Input never reaches: {unreached}",
+                       "every node on a path from the Input node to the Output node")
+    reaches_end, todo = {end}, [end]
+    while todo:  # walk the edges backwards from the Output
+        node = todo.pop()
+        for a, b in view.edges:
+            if b == node and a not in reaches_end:
+                reaches_end.add(a)
+                todo.append(a)
+    dead = [k for k in view.nodes if k not in reaches_end]
+    if dead:
+        raise DRCError("input_to_output", "graph", f"nodes whose result never reaches the Output: {dead}",
+                       "every node on a path from the Input node to the Output node")
 
 
 _NEURON_PARAMS = ("tau", "tau_mem", "tau_syn", "r", "v_leak", "v_threshold", "v_reset", "w_in")
@@ -480,17 +461,15 @@ def no_synaptic_state(view: NirView, chip: ChipConfig) -> None:
 @_rule("nir")
 def readout_last_only(view: NirView, chip: ChipConfig) -> None:
     """Non-spiking integrators (LI, I) are membrane readouts: only the last layer may be one."""
-    from mapping.graph import chain_order
-
-    order = chain_order(view)
-    for pos, key in enumerate(order):
-        if view.nodes[key]["type"] in READOUT_TYPES:
-            rest = [view.nodes[k]["type"] for k in order[pos + 1 :]]
+    for key, node in view.nodes.items():
+        if node["type"] in READOUT_TYPES:
+            after = sorted(descendants(view, key), key=list(view.nodes).index)
+            rest = [view.nodes[k]["type"] for k in after]
             if any(t not in PASS_TYPES + ("Output",) for t in rest):
                 raise DRCError(
                     "readout_last_only",
                     f"node {key!r}",
-                    f"a non-spiking {view.nodes[key]['type']} node followed by {rest}",
+                    f"a non-spiking {node['type']} node followed by {rest}",
                     "membrane readout in the last layer only",
                 )
 
@@ -514,8 +493,10 @@ def neuron_fanin(layer: Any) -> int:
     weights = getattr(layer, "weights", None)
     if weights is None:
         return int(layer.n_in)
-    if weights.size == 0:
+    if weights.size == 0 or 0 in weights.shape:
         return 0
+    if getattr(layer, "is_sparse", False):  # canonical CSC: no stored zeros, so a column's entries are its inputs
+        return int(np.diff(weights.indptr).max())
     return int(np.count_nonzero(weights, axis=0).max())
 
 
@@ -684,10 +665,18 @@ def v_bits_match_network(net: Network, chip: ChipConfig) -> None:
     v_max, v_min = 2 ** (narrow - 1) - 1, -(2 ** (narrow - 1))
     reach = None  # (layer, most positive, most negative) reachable membrane of the first layer that can saturate
     for layer in net.layers:
-        w = layer.weights.astype(np.int64)
         b = layer.bias.astype(np.int64)
-        top = int((np.clip(w, 0, None).sum(axis=0) + np.clip(b, 0, None)).max())
-        bottom = int((np.clip(w, None, 0).sum(axis=0) + np.clip(b, None, 0)).min())
+        if layer.is_sparse:  # column sums of the signed parts, from the stored weights only
+            w = layer.weights
+            col = np.repeat(np.arange(layer.n_out), np.diff(w.indptr))
+            data = w.data.astype(np.int64)
+            pos_sums = np.bincount(col, weights=np.clip(data, 0, None), minlength=layer.n_out).astype(np.int64)
+            neg_sums = np.bincount(col, weights=np.clip(data, None, 0), minlength=layer.n_out).astype(np.int64)
+        else:
+            w = layer.weights.astype(np.int64)
+            pos_sums, neg_sums = np.clip(w, 0, None).sum(axis=0), np.clip(w, None, 0).sum(axis=0)
+        top = int((pos_sums + np.clip(b, 0, None)).max())
+        bottom = int((neg_sums + np.clip(b, None, 0)).min())
         if layer.integration != "discontinuous" or top > v_max or bottom < v_min:
             reach = (layer, top, bottom)
             break
@@ -713,7 +702,7 @@ def v_bits_match_network(net: Network, chip: ChipConfig) -> None:
 DESIGN_RULES: list[Rule] = [
     no_recurrence,
     supported_node_types,
-    single_chain,
+    input_to_output,
     readout_last_only,
     uniform_neuron_params,
     reset_is_zero_or_subtract,

@@ -30,7 +30,10 @@ __all__ = [
     "NirView",
     "nir_view",
     "read_nir_dict",
-    "chain_order",
+    "topological_order",
+    "find_cycle",
+    "predecessors",
+    "descendants",
     "DEFAULT_DT_S",
     "SYNAPSE_TYPES",
     "NEURON_TYPES",
@@ -163,11 +166,80 @@ def nir_view(source: Any, *, dt_s: float | None = None, reset: str | None = None
     )
 
 
-def chain_order(view: NirView) -> list[str]:
-    """Node names from the single Input to the single Output (the rules in :mod:`mapping.drc` must pass first)."""
-    nxt = {a: b for a, b in view.edges}
-    start = next(k for k, n in view.nodes.items() if n["type"] == "Input")
-    order = [start]
-    while order[-1] in nxt:
-        order.append(nxt[order[-1]])
+def predecessors(view: NirView) -> dict[str, list[str]]:
+    """Node name -> the nodes with an edge into it, in edge order (NIR sums the inputs of a node)."""
+    pred: dict[str, list[str]] = {k: [] for k in view.nodes}
+    for a, b in view.edges:
+        pred.setdefault(b, []).append(a)
+    return pred
+
+
+def _successors(view: NirView) -> dict[str, list[str]]:
+    succ: dict[str, list[str]] = {k: [] for k in view.nodes}
+    for a, b in view.edges:
+        succ.setdefault(a, []).append(b)
+    return succ
+
+
+def find_cycle(view: NirView) -> list[str] | None:
+    """The nodes of one cycle (``[a, b, ..., a]``), or None for a DAG; deterministic (nodes in graph order)."""
+    succ = _successors(view)
+    state: dict[str, int] = {}  # 1 = on the DFS stack, 2 = done
+    for root in list(view.nodes) + [n for n in succ if n not in view.nodes]:
+        if root in state:
+            continue
+        path = [root]
+        stack = [iter(succ.get(root, ()))]
+        state[root] = 1
+        while stack:
+            for nxt in stack[-1]:
+                if state.get(nxt) == 1:
+                    return path[path.index(nxt):] + [nxt]
+                if nxt not in state:
+                    state[nxt] = 1
+                    path.append(nxt)
+                    stack.append(iter(succ.get(nxt, ())))
+                    break
+            else:
+                state[path.pop()] = 2
+                stack.pop()
+    return None
+
+
+def topological_order(view: NirView) -> list[str]:
+    """All node names, every node after the nodes with an edge into it (the rules in :mod:`mapping.drc` first).
+
+    Kahn's algorithm; among the nodes that are ready, the one listed first in the graph goes first,
+    so a chain comes out in chain order and the order never depends on set or hash order.
+    """
+    rank = {k: i for i, k in enumerate(view.nodes)}
+    succ = _successors(view)
+    missing = {k: 0 for k in view.nodes}
+    for _, b in view.edges:
+        missing[b] += 1
+    ready = sorted((k for k, n in missing.items() if n == 0), key=rank.__getitem__)
+    order: list[str] = []
+    while ready:
+        key = ready.pop(0)
+        order.append(key)
+        for nxt in succ[key]:
+            missing[nxt] -= 1
+            if missing[nxt] == 0:
+                ready.append(nxt)
+                ready.sort(key=rank.__getitem__)
+    if len(order) != len(view.nodes):
+        raise MappingError(f"NIR graph has a cycle through {find_cycle(view)}; expected a feed-forward graph")
     return order
+
+
+def descendants(view: NirView, key: str) -> set[str]:
+    """Nodes reachable from ``key`` along edges (``key`` itself not included unless on a cycle)."""
+    succ = _successors(view)
+    seen: set[str] = set()
+    todo = list(succ.get(key, ()))
+    while todo:
+        node = todo.pop()
+        if node not in seen:
+            seen.add(node)
+            todo.extend(succ.get(node, ()))
+    return seen

@@ -1,10 +1,13 @@
 """NIR import: float continuous-time graphs -> chip-integer networks.
 
-:func:`from_nir` walks the single chain Input -> ... -> Output of a NIR graph. Consecutive linear
-nodes (Affine, Linear, Conv2d, SumPool2d, AvgPool2d, Scale; Flatten and Identity are the identity
-on the flat vector) are composed into one weight matrix; each neuron node (IF, LIF, CubaLIF, or
-the non-spiking LI / I readouts) closes a layer. A chain that ends in linear nodes becomes a
-membrane-readout layer. The continuous-time neuron parameters are turned into the chip's
+:func:`from_nir` walks a feed-forward NIR graph (a chain, or a DAG with branches and residual
+adds) in topological order. Consecutive linear nodes (Affine, Linear, Conv2d, SumPool2d,
+AvgPool2d, Scale; Flatten and Identity are the identity on the flat vector) are composed into
+one weight matrix per spike source; each neuron node (IF, LIF, CubaLIF, or the non-spiking
+LI / I readouts) closes a layer. Several edges into one node are summed (NIR's semantics), so
+a neuron node reached from several sources (a residual add) becomes ONE layer whose
+``Layer.inputs`` are those sources and whose weights are their blocks stacked in that order. A
+graph that ends in linear nodes becomes a membrane-readout layer. The continuous-time neuron parameters are turned into the chip's
 registers and the floats are quantized as described in ``docs/mapping.md`` ("NIR import").
 :mod:`mapping.nir_export` writes the inverse, so a network survives the round trip bit for bit.
 
@@ -27,8 +30,17 @@ from hwsim.config import ChipConfig, load_chip_config
 from hwsim.limits import MAX_ARRAY_ELEMENTS
 from hwsim.network import Layer, Network
 from mapping.drc import check_drc, check_layer_sizes
-from mapping.errors import DRCWarning, MappingError
-from mapping.graph import NEURON_TYPES, PASS_TYPES, NirView, chain_order, nir_view
+from mapping.errors import DRCError, DRCWarning, MappingError
+from mapping.drc import DRCError
+from mapping.graph import (
+    NEURON_TYPES,
+    PASS_TYPES,
+    SYNAPSE_TYPES,
+    NirView,
+    nir_view,
+    predecessors,
+    topological_order,
+)
 from mapping.nir_file import CARRIED_METADATA, plain
 from mapping.unroll import conv2d_matrix, conv_output_size, pair, pool2d_matrix
 
@@ -355,73 +367,189 @@ def _check_matrix_size(where: str, rows: int, cols: int) -> None:
         )
 
 
+def _expr(terms: dict, dims: tuple[int, ...]) -> dict:
+    """A node's output as an affine function of spike sources (see :func:`_compose_layers`)."""
+    return {"terms": terms, "b": None, "dims": dims, "name": None, "meta": {}, "shape": None}
+
+
+def _join(key: str, parts: list[dict]) -> dict:
+    """The sum of the outputs of the nodes with an edge into ``key`` (NIR adds a node's inputs).
+
+    Sources keep the order in which they first appear (edges into ``key`` in graph order), and a
+    source reached along several paths gets the sum of their matrices.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    where = f"node {key!r} ({len(parts)} inputs summed)"
+    sizes = [_flat_size(p["dims"]) for p in parts]
+    need = min(sizes)
+    dims_all = [_strip_batch(p["dims"], need, where) for p in parts]  # an Input may carry a batch dimension
+    dims = next((d for d in dims_all if len(d) == 3), dims_all[0])
+    terms: dict[int, sp.csr_matrix] = {}
+    b = np.zeros(need)
+    for p in parts:
+        for src, mat in p["terms"].items():
+            mat = sp.identity(need, format="csr") if mat is None else mat
+            if mat.shape[1] != need:
+                raise MappingError(f"{where}: an input gives {mat.shape[1]} values, another {need}")
+            terms[src] = (terms[src] + mat).tocsr() if src in terms else mat
+        if p["b"] is not None:
+            b = b + p["b"]
+    meta: dict = {}
+    for p in parts:
+        for k, v in p["meta"].items():
+            meta.setdefault(k, v)
+    return {
+        "terms": terms,
+        "b": b,
+        "dims": dims,
+        "name": next((p["name"] for p in parts if p["name"] is not None), None),
+        "meta": meta,
+        "shape": next((p["shape"] for p in parts if p["shape"] is not None), None),
+    }
+
+
+def _through_synapse(node: dict, key: str, e: dict) -> dict:
+    """``e`` followed by the linear node ``key``: every source's matrix times the node's, biases carried."""
+    t = node["type"]
+    m, b, out_dims, in_dims = _synapse(node, key, e["dims"])
+    terms = {}
+    for src, mat in e["terms"].items():
+        if mat is None:
+            _check_matrix_size(f"node {key!r} ({t})", m.shape[0], m.shape[1])
+            terms[src] = m
+            continue
+        if mat.shape[1] != m.shape[0]:
+            raise MappingError(f"node {key!r} ({t}): its input has {mat.shape[1]} values, it needs {m.shape[0]}")
+        _check_matrix_size(f"node {key!r} ({t})", mat.shape[0], m.shape[1])
+        terms[src] = (mat @ m).tocsr()
+    meta = dict(e["meta"])
+    node_meta = node.get("metadata") or {}
+    if "hwsim_threshold" in node_meta:
+        meta["hwsim_threshold"] = int(np.asarray(node_meta["hwsim_threshold"]).item())
+    if "hwsim_layer" in node_meta and "hwsim_layer" not in meta:
+        # the layer name to_nir wrote: node names cannot be "input"/"output" or repeat
+        meta["hwsim_layer"] = str(plain(node_meta["hwsim_layer"]))
+    if t in ("Conv2d", "SumPool2d", "AvgPool2d"):
+        shape = tuple(int(x) for x in out_dims)  # (C, H, W): the mapper tiles the layer
+    elif t == "Scale":  # a Scale keeps the shape; an Affine/Linear makes the layer flat
+        shape = e["shape"]
+    else:
+        shape = None
+    return {
+        "terms": terms,
+        "b": b if e["b"] is None else e["b"] @ m + b,
+        "dims": out_dims,
+        "name": e["name"] or key,
+        "meta": meta,
+        "shape": shape,
+        "in_dims": in_dims,
+    }
+
+
+def _layer_from(e: dict, node: dict | None, key: str | None, n: int, k: int) -> dict:
+    """Layer ``k`` of the sources in ``e`` (their blocks stacked in order), closed by ``node`` (None: readout)."""
+    sources = tuple(e["terms"])
+    blocks = [sp.identity(n, format="csr") if mat is None else mat for mat in e["terms"].values()]
+    rows = sum(blk.shape[0] for blk in blocks)
+    _check_matrix_size(f"node {key!r}", rows, n)
+    chain = sources == ((k - 1,) if k else (-1,))
+    return {
+        "node": node,
+        "key": key,
+        "m": blocks[0] if len(blocks) == 1 else sp.vstack(blocks, format="csr"),
+        "b": np.zeros(n) if e["b"] is None else e["b"],
+        "name": e["name"],
+        "meta": e["meta"],
+        "shape": e["shape"],
+        "inputs": None if chain else sources,  # a chain layer stays as it always was (no inputs key in files)
+    }
+
+
 def _compose_layers(view: NirView) -> list[dict]:
-    """Walk the chain and compose each run of linear nodes into one sparse matrix; a neuron node closes a layer.
+    """Walk the graph in topological order; compose linear nodes per spike source; a neuron node closes a layer.
+
+    Every node's output is kept as an affine function of the spike sources (``-1`` the network
+    input, ``k`` layer ``k``'s spikes): ``{"terms": {source: csr (n_source, n) or None for the
+    identity}, "b": (n,) or None, "dims", "name": first linear node, "meta", "shape"}``. A node's
+    input is the sum of its predecessors' outputs (:func:`_join`), a linear node multiplies every
+    term (:func:`_through_synapse`), a neuron node turns its input into a layer and outputs its
+    own spikes ``{k: identity}``. The Output node's input is either one layer's spikes (that
+    layer is the output) or anything else, which becomes a membrane-readout layer.
 
     Returns:
         Per layer ``{"m": csr (n_in, n_out), "b": (n_out,), "name": first linear node, "meta": dict,
-        "node": neuron node or None (membrane readout), "key": neuron node name}``.
+        "node": neuron node or None (membrane readout), "key": neuron node name, "shape",
+        "inputs": sources or None for the previous layer}``.
     """
-    order = chain_order(view)
     nodes = view.nodes
-    dims = tuple(int(x) for x in np.asarray(_field(nodes[order[0]], "shape", ())).ravel())
-    n_inputs: int | None = None
+    order = topological_order(view)
+    pred = predecessors(view)
+    out: dict[str, dict] = {}
     layers_raw: list[dict] = []
-    pending: dict | None = None  # {"m": csr (n_in, n_cur), "b": (n_cur,), "name": str, "meta": dict}
-
-    def start(n: int) -> dict:
-        return {"m": sp.identity(n, format="csr"), "b": np.zeros(n), "name": None, "meta": {}, "shape": None}
-
-    for key in order[1:]:
+    for key in order:
         node = nodes[key]
         t = node["type"]
-        if t in PASS_TYPES:
-            if t == "Flatten" and node.get("input_type") is not None:
-                want = _flat_size(tuple(int(x) for x in np.asarray(node["input_type"]).ravel()))
-                dims = _strip_batch(dims, want, f"node {key!r} (Flatten)")
-            dims = (_flat_size(dims),) if t == "Flatten" else dims
+        if t == "Input":
+            out[key] = _expr({-1: None}, tuple(int(x) for x in np.asarray(_field(node, "shape", ())).ravel()))
             continue
-        if t == "Output":
+        e = _join(key, [out[p] for p in pred[key]])
+        if t in PASS_TYPES:
+            if t == "Flatten":
+                dims = e["dims"]
+                if node.get("input_type") is not None:
+                    want = _flat_size(tuple(int(x) for x in np.asarray(node["input_type"]).ravel()))
+                    dims = _strip_batch(dims, want, f"node {key!r} (Flatten)")
+                e = {**e, "dims": (_flat_size(dims),)}
+            out[key] = e
+        elif t in SYNAPSE_TYPES:
+            out[key] = _through_synapse(node, key, e)
+        elif t == "Output":
             want = np.asarray(_field(node, "shape", ())).ravel()
             if want.size:
-                _strip_batch(dims, _flat_size(tuple(int(x) for x in want)), f"node {key!r} (Output)")
-            break
-        if t in ("Affine", "Linear", "Conv2d", "SumPool2d", "AvgPool2d", "Scale"):
-            m, b, out_dims, in_dims = _synapse(node, key, dims)
-            if n_inputs is None:
-                n_inputs = _flat_size(in_dims)
-            if pending is None:
-                pending = start(_flat_size(in_dims))
-            _check_matrix_size(f"node {key!r} ({t})", pending["m"].shape[0], m.shape[1])
-            pending["m"] = (pending["m"] @ m).tocsr()
-            pending["b"] = pending["b"] @ m + b
-            pending["name"] = pending["name"] or key
-            meta = node.get("metadata") or {}
-            if "hwsim_threshold" in meta:
-                pending["meta"]["hwsim_threshold"] = int(np.asarray(meta["hwsim_threshold"]).item())
-            if "hwsim_layer" in meta and "hwsim_layer" not in pending["meta"]:
-                # the layer name to_nir wrote: node names cannot be "input"/"output" or repeat
-                pending["meta"]["hwsim_layer"] = str(plain(meta["hwsim_layer"]))
-            if t in ("Conv2d", "SumPool2d", "AvgPool2d"):
-                pending["shape"] = tuple(int(x) for x in out_dims)  # (C, H, W): the mapper tiles the layer
-            elif t != "Scale":  # a Scale keeps the shape; an Affine/Linear makes the layer flat
-                pending["shape"] = None
-            dims = out_dims
-            continue
-        # a neuron node closes a layer; sizes of its parameters must match the layer
-        n = _flat_size(dims)
-        if n_inputs is None:
-            dims = _strip_batch(dims, _neuron_size(node, n), f"node {key!r} ({t})")
-            n = n_inputs = _flat_size(dims)
-        _check_neuron_size(node, key, n)
-        layer = pending or start(n)  # neuron after neuron: the identity (its fan-in is checked before toarray)
-        layers_raw.append({"node": node, "key": key, **layer})
-        pending = None
-    if pending is not None:
-        layers_raw.append({"node": None, "key": pending["name"], **pending})
+                _strip_batch(e["dims"], _flat_size(tuple(int(x) for x in want)), f"node {key!r} (Output)")
+            one_layer = len(e["terms"]) == 1 and e["b"] is None and next(iter(e["terms"].values())) is None
+            (src,) = e["terms"] if one_layer else (None,)
+            if one_layer and src == len(layers_raw) - 1:
+                continue  # the last layer's spikes (or membranes) are the output
+            if not layers_raw and e["name"] is None:
+                break  # Input -> Output only: no layer
+            for s in e["terms"]:
+                if s >= 0 and layers_raw[s]["node"]["type"] not in NEURON_TYPES:
+                    raise DRCError(
+                        "readout_last_only",
+                        f"node {layers_raw[s]['key']!r}",
+                        f"a non-spiking {layers_raw[s]['node']['type']} node summed with other inputs of the Output",
+                        "membrane readout in the last layer only",
+                    )
+            layers_raw.append(_layer_from(e, None, e["name"], _flat_size(e["dims"]), len(layers_raw)))
+        else:
+            # a neuron node closes a layer; sizes of its parameters must match the layer
+            dims = e["dims"]
+            if any(mat is None for src, mat in e["terms"].items() if src < 0):
+                dims = _strip_batch(dims, _neuron_size(node, _flat_size(dims)), f"node {key!r} ({t})")
+            n = _flat_size(dims)
+            _check_neuron_size(node, key, n)
+            layers_raw.append(_layer_from(e, node, key, n, len(layers_raw)))
+            out[key] = _expr({len(layers_raw) - 1: None}, dims)
     if not layers_raw:
         raise MappingError("NIR graph has no layer (no linear or neuron node between Input and Output)")
+    _check_input_width(layers_raw)
     return layers_raw
+
+
+def _check_input_width(layers_raw: list[dict]) -> None:
+    """Every layer reading the Input reads the same number of values (exporters differ on batch dimensions)."""
+    widths = []
+    for k, lr in enumerate(layers_raw):
+        sources = lr["inputs"] or ((k - 1,) if k else (-1,))
+        if -1 in sources:
+            others = sum(layers_raw[s]["m"].shape[1] for s in sources if s >= 0)
+            widths.append(lr["m"].shape[0] - others)
+    if len(set(widths)) > 1:
+        raise MappingError(
+            f"NIR graph: the layers reading the Input node read {widths} values; expected one input width"
+        )
 
 
 def _quantized_layer(k: int, lr: dict, view: NirView, chip: ChipConfig) -> tuple[Layer, dict]:
@@ -462,6 +590,7 @@ def _quantized_layer(k: int, lr: dict, view: NirView, chip: ChipConfig) -> tuple
         fire=regs["fire"],
         name=name,
         shape=lr.get("shape"),
+        inputs=lr.get("inputs"),
     )
     info = {
         "layer": name,

@@ -203,18 +203,21 @@ def test_unsupported_node_type_message_quotes_the_type(default_chip):
         supported_node_types(view, default_chip)
 
 
-def test_single_chain(default_chip):
-    g = _graph(
-        {
-            "in": nir.Input(input_type={"input": np.array([4])}),
-            "a": _aff(4, 4),
-            "b": _aff(4, 4),
-            "l": _lif(4),
-            "out": nir.Output(output_type={"output": np.array([4])}),
-        },
-        [("in", "a"), ("in", "b"), ("a", "l"), ("b", "l"), ("l", "out")],
+def test_input_to_output(default_chip):
+    """Branches and joins are fine (see tests/mapping/test_nir_graphs.py); a branch that never reaches the Output
+    is not."""
+    nodes = {
+        "in": nir.Input(input_type={"input": np.array([4])}),
+        "a": _aff(4, 4),
+        "b": _aff(4, 4),
+        "l": _lif(4),
+        "out": nir.Output(output_type={"output": np.array([4])}),
+    }
+    assert "input_to_output" in check_drc(
+        _graph(nodes, [("in", "a"), ("in", "b"), ("a", "l"), ("b", "l"), ("l", "out")]), default_chip
     )
-    _raises("single_chain", g, default_chip, "node 'in'", "fan-out")
+    g = _graph(nodes, [("in", "a"), ("in", "b"), ("a", "l"), ("l", "out")])
+    _raises("input_to_output", g, default_chip, "nodes whose result never reaches the Output: ['b']")
 
 
 def test_uniform_neuron_params(default_chip):
