@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 from hwsim.encoding import as_raster_batch
 from hwsim.errors import InputError
@@ -34,13 +35,20 @@ __all__ = [
     "readout_scores",
     "predict",
     "NetworkFileError",
+    "SPARSE_FORMAT",
 ]
 
 FORMAT = "hwsim-network"
 FORMAT_VERSION = 1
-#: Keys of one layer in a network file's JSON header (``Layer.header``); ``name``, ``n_in``, ``n_out`` optional.
+#: Keys of one layer in a network file's JSON header (``Layer.header``); ``name``, ``n_in``, ``n_out`` optional
+#: (required with ``weights``, which is written only for a sparse layer).
 _LAYER_HEADER_KEYS = ("name", "n_in", "n_out", "threshold", "leak_shift", "integration", "reset", "fire", "shape",
-                      "inputs")
+                      "inputs", "weights")
+#: The one sparse weight layout: compressed sparse columns (a core holds a range of neurons = columns, so
+#: a tile's weights are a contiguous slice of ``indptr``). Files store its three arrays ``weights_{k}_data``,
+#: ``weights_{k}_indices``, ``weights_{k}_indptr``.
+SPARSE_FORMAT = "csc"
+_SPARSE_PARTS = ("data", "indices", "indptr")
 _LAYER_REQUIRED_KEYS = ("threshold", "leak_shift", "integration", "reset", "fire")
 
 
@@ -81,6 +89,27 @@ def _layer_shape(layer: str, shape, n_out: int) -> tuple[int, int, int]:
     return dims  # type: ignore[return-value]
 
 
+def _sparse_weights(layer: str, weights) -> sp.csc_array:
+    """``weights`` (any ``scipy.sparse`` matrix or array) as a canonical CSC array.
+
+    Canonical: sorted row indices in every column, no duplicates (summed, as scipy does), no stored
+    zeros (a zero weight is no synapse, as in a dense layer), int32 indices when they fit.
+    """
+    if weights.ndim != 2:
+        raise InputError(f"layer {layer!r}: weights must be 2-D (n_in, n_out); got {weights.shape}")
+    if not np.issubdtype(weights.dtype, np.integer):
+        raise InputError(f"layer {layer!r}: weights must be integers; got {weights.dtype}")
+    csc = sp.csc_array(weights)
+    if csc.has_canonical_format and csc.data.size and csc.data.all():
+        _check_values(layer, "weight", csc.data, *_WEIGHT_RANGE)
+        return csc  # already canonical: shared, as a dense layer shares its array (layers are not mutated)
+    csc = sp.csc_array(weights, copy=True)
+    csc.sum_duplicates()  # also sorts the indices
+    _check_values(layer, "weight", csc.data, *_WEIGHT_RANGE)
+    csc.eliminate_zeros()
+    return csc
+
+
 def _check_values(layer: str, field_name: str, values: np.ndarray, lo: int, hi: int) -> None:
     if values.size and (values.min() < lo or values.max() > hi):
         bad = values.min() if values.min() < lo else values.max()
@@ -117,13 +146,16 @@ class Layer(NeuronFields):
     inputs: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
-        self.weights = np.asarray(self.weights)
+        if sp.issparse(self.weights):
+            self.weights = _sparse_weights(self.name, self.weights)
+        else:
+            self.weights = np.asarray(self.weights)
+            if self.weights.ndim != 2:
+                raise InputError(f"layer {self.name!r}: weights must be 2-D (n_in, n_out); got {self.weights.shape}")
+            if not np.issubdtype(self.weights.dtype, np.integer):
+                raise InputError(f"layer {self.name!r}: weights must be integers; got {self.weights.dtype}")
+            _check_values(self.name, "weight", self.weights, *_WEIGHT_RANGE)
         self.bias = np.asarray(self.bias)
-        if self.weights.ndim != 2:
-            raise InputError(f"layer {self.name!r}: weights must be 2-D (n_in, n_out); got {self.weights.shape}")
-        if not np.issubdtype(self.weights.dtype, np.integer):
-            raise InputError(f"layer {self.name!r}: weights must be integers; got {self.weights.dtype}")
-        _check_values(self.name, "weight", self.weights, *_WEIGHT_RANGE)
         if self.bias.shape != (self.weights.shape[1],):
             raise InputError(
                 f"layer {self.name!r}: bias shape {self.bias.shape} does not match {self.weights.shape[1]} neurons"
@@ -143,6 +175,39 @@ class Layer(NeuronFields):
             self.inputs = tuple(_whole_number(self.name, "inputs", k, -1, 2**31 - 1) for k in self.inputs)
 
     @property
+    def is_sparse(self) -> bool:
+        """True when ``weights`` is a ``scipy.sparse`` CSC array (conv layers too large to unroll densely)."""
+        return sp.issparse(self.weights)
+
+    def nonzero_rows(self, lo: int, hi: int) -> np.ndarray:
+        """Ascending inputs with a nonzero weight into neurons ``lo .. hi-1`` (their receptive field).
+
+        Reads only those columns, so a sparse layer is never densified.
+        """
+        w = self.weights
+        if self.is_sparse:
+            return np.unique(w.indices[w.indptr[lo] : w.indptr[hi]]).astype(np.int64)
+        return np.flatnonzero((w[:, lo:hi] != 0).any(axis=1))
+
+    def weight_block(self, rows: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        """Dense ``(len(rows), hi - lo)`` weights of inputs ``rows`` into neurons ``lo .. hi-1`` (one core's share)."""
+        w = self.weights
+        if not self.is_sparse:
+            return w[rows, lo:hi]
+        rows = np.asarray(rows, dtype=np.int64)
+        sub = w[:, lo:hi]
+        if np.unique(rows).size != rows.size:  # a repeated input (never from the mapper): rows of the dense slice
+            return sub.toarray()[rows]
+        sorter = np.argsort(rows, kind="stable")
+        found = np.searchsorted(rows, sub.indices, sorter=sorter)
+        found = np.minimum(found, max(rows.size - 1, 0))
+        hit = rows[sorter[found]] == sub.indices if rows.size else np.zeros(sub.indices.size, bool)
+        out = np.zeros((rows.size, hi - lo), dtype=w.dtype)
+        cols = np.repeat(np.arange(hi - lo), np.diff(sub.indptr))
+        out[sorter[found[hit]], cols[hit]] = sub.data[hit]
+        return out
+
+    @property
     def n_in(self) -> int:
         return int(self.weights.shape[0])
 
@@ -153,6 +218,7 @@ class Layer(NeuronFields):
     def header(self) -> dict:
         shape = {} if self.shape is None else {"shape": list(self.shape)}
         inputs = {} if self.inputs is None else {"inputs": list(self.inputs)}
+        sparse = {"weights": SPARSE_FORMAT} if self.is_sparse else {}  # dense headers keep their bytes
         return {
             "name": self.name,
             "n_in": self.n_in,
@@ -160,6 +226,7 @@ class Layer(NeuronFields):
             **self.neuron_header(),
             **shape,
             **inputs,
+            **sparse,
         }
 
 
@@ -237,7 +304,11 @@ class Network:
                   "metadata": self.metadata}
         arrays = {"header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)}
         for k, layer in enumerate(self.layers):
-            arrays[f"weights_{k}"] = layer.weights
+            if layer.is_sparse:
+                for part in _SPARSE_PARTS:
+                    arrays[f"weights_{k}_{part}"] = getattr(layer.weights, part)
+            else:
+                arrays[f"weights_{k}"] = layer.weights
             arrays[f"bias_{k}"] = layer.bias
         buf = io.BytesIO()
         np.savez_compressed(buf, **arrays)
@@ -295,18 +366,31 @@ def _layer_from_header(k: int, h: object, arrays: dict[str, np.ndarray]) -> Laye
         raise NetworkFileError(
             f"layer {k}: unknown key(s) {', '.join(map(str, unknown))}; allowed {', '.join(_LAYER_HEADER_KEYS)}"
         )
-    missing = [key for key in _LAYER_REQUIRED_KEYS if key not in h]
-    missing += [f"array {name}" for name in (f"weights_{k}", f"bias_{k}") if name not in arrays]
+    sparse = "weights" in h
+    if sparse and h["weights"] != SPARSE_FORMAT:
+        raise NetworkFileError(f"layer {k}: weights = {shorten(h['weights'])}; allowed {SPARSE_FORMAT!r} "
+                               "(sparse columns; dense layers have no weights key)")
+    weight_arrays = [f"weights_{k}_{part}" for part in _SPARSE_PARTS] if sparse else [f"weights_{k}"]
+    missing = [key for key in _LAYER_REQUIRED_KEYS + (("n_in", "n_out") if sparse else ()) if key not in h]
+    missing += [f"array {name}" for name in (*weight_arrays, f"bias_{k}") if name not in arrays]
     if missing:
+        need = ", ".join(_LAYER_REQUIRED_KEYS + (("n_in", "n_out") if sparse else ()))
         raise NetworkFileError(
-            f"layer {k}: missing {', '.join(missing)}; a layer needs {', '.join(_LAYER_REQUIRED_KEYS)} "
-            f"and arrays weights_{k}, bias_{k}"
+            f"layer {k}: missing {', '.join(missing)}; a layer needs {need} and arrays {', '.join(weight_arrays)}, "
+            f"bias_{k}"
         )
     name = h.get("name", f"layer{k}")
     if not isinstance(name, str):
         raise NetworkFileError(f"layer {k}: name = {shorten(name)}; expected a string")
+    if sparse:
+        if f"weights_{k}" in arrays:
+            raise NetworkFileError(f"layer {k} ({name!r}): both a dense array weights_{k} and sparse weights; "
+                                   "expected one of them")
+        weights = _sparse_from_arrays(k, name, h["n_in"], h["n_out"], arrays)
+    else:
+        weights = arrays[f"weights_{k}"]
     layer = Layer(
-        weights=arrays[f"weights_{k}"],
+        weights=weights,
         bias=arrays[f"bias_{k}"],
         threshold=h["threshold"],
         leak_shift=h["leak_shift"],
@@ -324,6 +408,74 @@ def _layer_from_header(k: int, h: object, arrays: dict[str, np.ndarray]) -> Laye
                 f"expected {key} = {actual}"
             )
     return layer
+
+
+def _sparse_from_arrays(k: int, name: str, n_in, n_out, arrays: dict[str, np.ndarray]) -> sp.csc_array:
+    """Layer ``k``'s CSC weights from its three arrays, each checked before scipy sees it.
+
+    scipy trusts ``indices`` and ``indptr``: an index out of range or an ``indptr`` that runs backwards
+    would read out of bounds or build a wrong matrix, so both are checked here, with the file's words.
+    """
+    where = f"layer {k} ({name!r})"
+    n_in = _whole_number(name, "n_in", n_in, 0, 2**31 - 1)
+    n_out = _whole_number(name, "n_out", n_out, 0, 2**31 - 1)
+    data, indices, indptr = (arrays[f"weights_{k}_{part}"] for part in _SPARSE_PARTS)
+    for part, a in zip(_SPARSE_PARTS, (data, indices, indptr)):
+        if a.ndim != 1 or not np.issubdtype(a.dtype, np.integer):
+            raise NetworkFileError(f"{where}: weights_{k}_{part} has shape {a.shape} and dtype {a.dtype}; "
+                                   "expected a 1-D integer array")
+    if indices.size != data.size:
+        raise NetworkFileError(f"{where}: weights_{k}_indices has {indices.size} entries, weights_{k}_data "
+                               f"{data.size}; expected one row index per weight")
+    if indptr.size != n_out + 1:
+        raise NetworkFileError(f"{where}: weights_{k}_indptr has {indptr.size} entries; expected n_out + 1 = "
+                               f"{n_out + 1}")
+    steps = np.diff(indptr.astype(np.int64))
+    if indptr[0] != 0 or indptr[-1] != data.size or (steps < 0).any():
+        raise NetworkFileError(f"{where}: weights_{k}_indptr must rise from 0 to {data.size} (the number of "
+                               f"weights) without going down; got {shorten(indptr.tolist())}")
+    if indices.size and (indices.min() < 0 or indices.max() >= n_in):
+        bad = int(indices.min()) if indices.min() < 0 else int(indices.max())
+        raise NetworkFileError(f"{where}: weights_{k}_indices holds row {bad}; allowed 0..{n_in - 1} (n_in = {n_in})")
+    rising = np.diff(indices.astype(np.int64)) > 0
+    column_starts = indptr[1:-1][(indptr[1:-1] > 0) & (indptr[1:-1] < data.size)] - 1
+    rising[column_starts] = True  # a new column may start at any row
+    if not rising.all():
+        j = int(np.flatnonzero(~rising)[0])
+        col = int(np.searchsorted(indptr, j + 1, side="right") - 1)
+        raise NetworkFileError(f"{where}: weights_{k}_indices of column {col} are not strictly ascending (row "
+                               f"{int(indices[j + 1])} after {int(indices[j])}); each weight once, rows in order")
+    index_type = np.int32 if max(n_in, data.size) < 2**31 else np.int64
+    return sp.csc_array((data, indices.astype(index_type), indptr.astype(index_type)), shape=(n_in, n_out))
+
+
+def _row_reader(layer: Layer):
+    """``a -> `` input ``a``'s weights into every neuron, dense int64 (replaying additions one at a time)."""
+    if not layer.is_sparse:
+        w = layer.weights.astype(np.int64)
+        return lambda a: w[a]
+    csr = sp.csr_array(layer.weights)
+    data, indices, indptr = csr.data.astype(np.int64), csr.indices, csr.indptr
+
+    def row(a: int) -> np.ndarray:
+        out = np.zeros(layer.n_out, np.int64)
+        out[indices[indptr[a] : indptr[a + 1]]] = data[indptr[a] : indptr[a + 1]]
+        return out
+
+    return row
+
+
+def _signed_parts(layer: Layer):
+    """``(positive, negative)`` float64 weights for the batch products (a sparse layer stays sparse)."""
+    if not layer.is_sparse:
+        w = layer.weights.astype(np.int64)
+        return np.maximum(w, 0).astype(np.float64), np.minimum(w, 0).astype(np.float64)
+    parts = []
+    for clip in (np.maximum, np.minimum):
+        part = layer.weights.astype(np.float64)
+        part.data = clip(part.data, 0)
+        parts.append(part)
+    return tuple(parts)
 
 
 def simulate_network(network: Network, rasters: np.ndarray, v_bits: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -354,10 +506,9 @@ def simulate_network(network: Network, rasters: np.ndarray, v_bits: int) -> list
     results = []
     for k, layer in enumerate(network.layers):
         spikes_in = network.layer_input(k, batch, [spikes for _, spikes in results])
-        w = layer.weights.astype(np.int64)
+        row = _row_reader(layer)
         # float64 products of 0/1 spikes with integer weights are exact (|sums| << 2**53)
-        w_pos = np.maximum(w, 0).astype(np.float64)
-        w_neg = np.minimum(w, 0).astype(np.float64)
+        w_pos, w_neg = _signed_parts(layer)
         bias = layer.bias.astype(np.int64)
         mem = np.zeros((B, T, layer.n_out), np.int32)
         out = np.zeros((B, T, layer.n_out), np.uint8)
@@ -374,7 +525,7 @@ def simulate_network(network: Network, rasters: np.ndarray, v_bits: int) -> list
             for b in np.flatnonzero(~safe):  # rare: replay the adds in ascending axon order
                 vb = v[b].copy()
                 for a in np.flatnonzero(s[b]):
-                    vb = np.clip(vb + w[a], lo, hi)  # saturate after every add
+                    vb = np.clip(vb + row(a), lo, hi)  # saturate after every add
                 v_new[b] = vb
             v = np.clip(v_new + bias, lo, hi)
             if layer.leak_shift:
@@ -400,7 +551,7 @@ def simulate_network_reference(
     results = []
     for k, layer in enumerate(network.layers):
         spikes_in = network.layer_input(k, batch, [spikes for _, spikes in results])
-        w = layer.weights.astype(np.int64)
+        row = _row_reader(layer)
         mem = np.zeros((B, T, layer.n_out), np.int32)
         out = np.zeros((B, T, layer.n_out), np.uint8)
         for b in range(B):
@@ -409,7 +560,7 @@ def simulate_network_reference(
                 if layer.integration == "discontinuous":
                     v[:] = 0
                 for a in np.flatnonzero(spikes_in[b, t]):  # ascending axon order
-                    v = np.clip(v + w[a], lo, hi)  # saturate after every add
+                    v = np.clip(v + row(a), lo, hi)  # saturate after every add
                 v = np.clip(v + layer.bias, lo, hi)
                 if layer.leak_shift:
                     v = v - (v >> layer.leak_shift)  # numpy >> on int64 is arithmetic

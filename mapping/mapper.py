@@ -262,9 +262,12 @@ def build_program(network: Network, chip: ChipConfig, placement: Placement) -> C
         layer = network.layers[p.layer]
         name = layer.name or f"layer{p.layer}"
         rows = part_axon_rows(network, p)
-        weights = layer.weights[:, p.lo : p.lo + p.size]
-        weights = weights.copy() if rows.size == layer.n_in and np.array_equal(rows, np.arange(layer.n_in)) \
-            else weights[rows]
+        if layer.is_sparse:  # only this core's columns are made dense
+            weights = layer.weight_block(rows, p.lo, p.lo + p.size)
+        else:
+            weights = layer.weights[:, p.lo : p.lo + p.size]
+            weights = weights.copy() if rows.size == layer.n_in and np.array_equal(rows, np.arange(layer.n_in)) \
+                else weights[rows]
         if p.is_psum:
             programs.append(
                 CoreProgram(

@@ -209,7 +209,7 @@ def traffic(network: Network, parts: Sequence[Part], rates: list[np.ndarray]) ->
             layer = network.layers[p.layer]
             rows = part_axon_rows(network, p)
             in_rates = np.concatenate([rates[s + 1] for s in network.sources(p.layer)])[rows]
-            reach = in_rates @ (layer.weights[rows, p.lo : p.lo + p.size] != 0)
+            reach = in_rates @ (layer.weight_block(rows, p.lo, p.lo + p.size) != 0)
             part_rates[i] = float(np.minimum(1.0, reach).sum())
             flows[(i, i + 1)] = flows.get((i, i + 1), 0.0) + part_rates[i]  # the next member of its chain
     return Traffic(host=host, flows=tuple((i, j, r) for (i, j), r in sorted(flows.items())), part_rates=part_rates)

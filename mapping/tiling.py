@@ -60,6 +60,7 @@ __all__ = [
     "tile_candidates",
     "receptive_field_sizes",
     "axon_runs",
+    "sparse_receptive_field_sizes",
 ]
 
 # Number of set bits of every byte value (popcount of np.packbits rows).
@@ -253,6 +254,32 @@ def receptive_field_sizes(packed_columns: np.ndarray, order: np.ndarray | None, 
     return _POPCOUNT[union].sum(axis=1)
 
 
+def sparse_receptive_field_sizes(weights, order: np.ndarray | None, groups, budget: int = 1 << 26) -> np.ndarray:
+    """:func:`receptive_field_sizes` of a CSC weight matrix, without densifying it.
+
+    Each nonzero weight marks its input in its group's row of a boolean table; the table is built
+    for as many groups at a time as fit ``budget`` entries, so memory stays bounded for any layer.
+    """
+    n_in = weights.shape[0]
+    indptr, indices = weights.indptr, weights.indices
+    cols = np.arange(weights.shape[1]) if order is None else np.asarray(order)
+    out = np.zeros(len(groups), dtype=np.int64)
+    per_chunk = max(1, budget // max(1, n_in))
+    for g0 in range(0, len(groups), per_chunk):
+        chunk = groups[g0 : g0 + per_chunk]
+        marks = np.zeros((len(chunk), n_in), dtype=bool)
+        for g, (lo, size) in enumerate(chunk):
+            c = cols[lo : lo + size]
+            starts, counts = indptr[c], indptr[c + 1] - indptr[c]
+            total = int(counts.sum())
+            if total:
+                # positions of every nonzero of the group's columns, gathered without a Python loop per column
+                pos = np.repeat(starts - np.concatenate(([0], np.cumsum(counts)[:-1])), counts) + np.arange(total)
+                marks[g, indices[pos]] = True
+        out[g0 : g0 + len(chunk)] = marks.sum(axis=1)
+    return out
+
+
 def _chain_length(fanin: int, axons: int) -> int:
     return max(1, -(-fanin // axons))
 
@@ -260,7 +287,14 @@ def _chain_length(fanin: int, axons: int) -> int:
 def _choose_tile(layer: Layer, chip: ChipConfig) -> tuple[TileShape, np.ndarray, list, list, np.ndarray]:
     """The tile shape of a shaped layer by the rule of the module docstring (cores, axons, tiles, larger sides)."""
     n_cap, a_cap, psum = chip.core.neurons, chip.core.axons, chip.core.partial_sums
-    packed = np.packbits(layer.weights.T != 0, axis=1)
+    if layer.is_sparse:
+        def rf_sizes(order, groups):
+            return sparse_receptive_field_sizes(layer.weights, order, groups)
+    else:
+        packed = np.packbits(layer.weights.T != 0, axis=1)
+
+        def rf_sizes(order, groups):
+            return receptive_field_sizes(packed, order, groups)
     cands = tile_candidates(layer.shape, n_cap)
     c, h, w = layer.shape
 
@@ -274,7 +308,7 @@ def _choose_tile(layer: Layer, chip: ChipConfig) -> tuple[TileShape, np.ndarray,
         if best_key is not None and tiles > best_key[0]:
             break  # every core holds at most one tile: more tiles than the best's cores cannot win
         order, groups, extents = tile_order(layer.shape, t)
-        rf = receptive_field_sizes(packed, order, groups)
+        rf = rf_sizes(order, groups)
         if not psum and rf.max(initial=0) > a_cap:
             continue
         chains = [_chain_length(int(f), a_cap) for f in rf]
@@ -303,6 +337,37 @@ def _greedy_groups(mask_t: np.ndarray, n_cap: int, a_cap: int) -> list[tuple[int
     return groups
 
 
+def _greedy_groups_sparse(weights, n_cap: int, a_cap: int) -> list[tuple[int, int]]:
+    """:func:`_greedy_groups` of a CSC weight matrix, one column at a time (same groups)."""
+    indptr, indices = weights.indptr, weights.indices
+    groups, lo = [], 0
+    union = np.zeros(weights.shape[0], dtype=bool)
+    count = 0
+    for j in range(weights.shape[1]):
+        rows = indices[indptr[j] : indptr[j + 1]]
+        grown = count + int((~union[rows]).sum())
+        if j > lo and (j - lo >= n_cap or grown > a_cap):
+            groups.append((lo, j - lo))
+            lo = j
+            union[:] = False
+            grown = rows.size
+        union[rows] = True
+        count = grown
+    groups.append((lo, weights.shape[1] - lo))
+    return groups
+
+
+def _permuted_sparse(w, rows: np.ndarray, cols: np.ndarray):
+    """CSC ``w[rows][:, cols]`` for a row permutation ``rows``: a column gather, then the row indices renamed."""
+    out = w[:, cols]
+    inverse = np.empty(rows.size, dtype=out.indices.dtype)
+    inverse[rows] = np.arange(rows.size, dtype=out.indices.dtype)
+    out.indices = inverse[out.indices]
+    out.has_sorted_indices = False
+    out.sort_indices()
+    return out
+
+
 # --------------------------------------------------------------------------------- the network
 def _reordered(net: Network, orders: list[np.ndarray | None]) -> Network:
     """``net`` with each layer's neurons in ``orders[k]`` (columns, bias, and the rows of every reader)."""
@@ -324,8 +389,13 @@ def _reordered(net: Network, orders: list[np.ndarray | None]) -> Network:
         if changed or orders[k] is not None:
             rows = np.concatenate(row_order)
             cols = orders[k] if orders[k] is not None else np.arange(layer.n_out)
-            w = w[np.ix_(rows, cols)]  # one gather: several times faster than columns, then rows
-        layers.append(dataclasses.replace(layer, weights=np.ascontiguousarray(w), bias=np.ascontiguousarray(b)))
+            if layer.is_sparse:
+                w = _permuted_sparse(w, rows, cols)
+            else:
+                w = w[np.ix_(rows, cols)]  # one gather: several times faster than columns, then rows
+        if not layer.is_sparse:
+            w = np.ascontiguousarray(w)
+        layers.append(dataclasses.replace(layer, weights=w, bias=np.ascontiguousarray(b)))
     return Network(layers=layers, metadata=net.metadata)
 
 
@@ -372,7 +442,8 @@ def tile_network(net: Network, chip: ChipConfig) -> Tiling:
             plans.append({"tile": None, "groups": _split(layer.n_out, n_cap), "extents": None,
                           "routing": "receptive_field"})
         else:
-            groups = _greedy_groups(layer.weights.T != 0, n_cap, a_cap)
+            groups = (_greedy_groups_sparse(layer.weights, n_cap, a_cap) if layer.is_sparse
+                      else _greedy_groups(layer.weights.T != 0, n_cap, a_cap))
             plans.append({"tile": None, "groups": groups, "extents": None, "routing": "receptive_field"})
         orders.append(None)
     mapped = _reordered(net, orders)
@@ -383,9 +454,12 @@ def tile_network(net: Network, chip: ChipConfig) -> Tiling:
             all_rows = np.arange(layer.n_in)
             members = [[all_rows] for _ in plan["groups"]]
         else:
-            nonzero = layer.weights != 0
+            nonzero = None if layer.is_sparse else layer.weights != 0
             for lo, size in plan["groups"]:
-                rows = np.flatnonzero(nonzero[:, lo : lo + size].any(axis=1))
+                if layer.is_sparse:
+                    rows = layer.nonzero_rows(lo, lo + size)
+                else:
+                    rows = np.flatnonzero(nonzero[:, lo : lo + size].any(axis=1))
                 if rows.size == 0:  # a core needs at least one axon: input 0, with zero weights
                     rows = np.zeros(1, dtype=np.int64)
                 pieces = split_sizes(rows.size, a_cap) if rows.size > a_cap else [rows.size]
