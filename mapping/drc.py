@@ -227,6 +227,8 @@ def _check_hwsim_metadata(key: str, node: dict) -> None:
         )
     if "hwsim_layer" in meta and not isinstance(meta["hwsim_layer"], str):
         raise MappingError(f"{where}: hwsim_layer = {shorten(plain(meta['hwsim_layer']))}; expected a string")
+    if "hwsim_shape" in meta:
+        _whole_numbers(where, "hwsim_shape", meta["hwsim_shape"], 1, (3,))
 
 
 def check_nir_fields(view: NirView) -> None:

@@ -25,14 +25,20 @@ def to_nir(network: Network, dt_s: float = DEFAULT_DT_S) -> Any:
     so NIR's strict ``v > v_threshold`` fires at the same integer membranes. The reset mode
     goes to node metadata ``hwsim_reset`` (NIR has no reset-by-subtraction), the layer name to
     the Affine node's ``hwsim_layer`` (node names must be unique and ``input``/``output`` are
-    taken), and the network metadata listed in :data:`CARRIED_METADATA` to the graph metadata
+    taken), a conv/pool layer's ``(C, H, W)`` to its ``hwsim_shape`` (the convolution itself is
+    written unrolled, as an Affine), and the network metadata listed in :data:`CARRIED_METADATA` to the graph metadata
     as ``hwsim_<key>``.
+
+    A layer with several sources (``Layer.inputs``, a residual add) keeps them as edges: one
+    Affine node for its first source's block of weights (with the bias and the layer name) and a
+    Linear node ``<name>_from_<source node>`` for each further block, all feeding the layer's
+    neuron node, which NIR sums; the import stacks the blocks back in the same order.
     """
     import nir
 
     nodes: dict[str, Any] = {"input": nir.Input(input_type={"input": np.array([network.n_inputs])})}
     edges: list[tuple[str, str]] = []
-    prev = "input"
+    spike_node: dict[int, str] = {-1: "input"}  # source index -> the node whose output is that source's spikes
     used = {"input", "output"}
 
     def unique(name: str) -> str:
@@ -51,11 +57,22 @@ def to_nir(network: Network, dt_s: float = DEFAULT_DT_S) -> Any:
         meta_aff: dict[str, Any] = {"hwsim_layer": str(layer.name)}
         if not layer.fire:
             meta_aff["hwsim_threshold"] = int(layer.threshold)
-        nodes[name] = nir.Affine(
-            weight=layer.weights.T.astype(np.float64) * c, bias=layer.bias.astype(np.float64) * c, metadata=meta_aff
-        )
-        edges.append((prev, name))
-        prev = name
+        if layer.shape is not None:
+            meta_aff["hwsim_shape"] = [int(d) for d in layer.shape]  # (C, H, W) of a conv/pool layer, for the tiling
+        synapses, row = [], 0
+        for j, s in enumerate(network.sources(k)):
+            block = layer.weights[row : row + (network.n_inputs if s < 0 else network.layers[s].n_out)]
+            row += block.shape[0]
+            if j == 0:
+                key = name
+                nodes[key] = nir.Affine(
+                    weight=block.T.astype(np.float64) * c, bias=layer.bias.astype(np.float64) * c, metadata=meta_aff
+                )
+            else:
+                key = unique(f"{name}_from_{spike_node[s]}")
+                nodes[key] = nir.Linear(weight=block.T.astype(np.float64) * c)
+            edges.append((spike_node[s], key))
+            synapses.append(key)
         meta = {"hwsim_reset": layer.reset}
         thr = (layer.threshold - 0.5) * ones
         neuron = None
@@ -83,10 +100,12 @@ def to_nir(network: Network, dt_s: float = DEFAULT_DT_S) -> Any:
         if neuron is not None:
             nname = unique(f"{name}_neuron")
             nodes[nname] = neuron
-            edges.append((prev, nname))
-            prev = nname
+            edges.extend((key, nname) for key in synapses)
+            spike_node[k] = nname
     nodes["output"] = nir.Output(output_type={"output": np.array([network.n_outputs])})
-    edges.append((prev, "output"))
+    last = len(network.layers) - 1
+    # the last layer's neuron node, or (a discontinuous membrane readout has none) its synapse nodes, summed
+    edges.extend((key, "output") for key in ([spike_node[last]] if last in spike_node else synapses))
     metadata: dict[str, Any] = {"dt": float(dt_s), "name": str(network.metadata.get("name", ""))}
     for key in CARRIED_METADATA:
         if network.metadata.get(key) is not None:

@@ -430,7 +430,12 @@ def _through_synapse(node: dict, key: str, e: dict) -> dict:
     if "hwsim_layer" in node_meta and "hwsim_layer" not in meta:
         # the layer name to_nir wrote: node names cannot be "input"/"output" or repeat
         meta["hwsim_layer"] = str(plain(node_meta["hwsim_layer"]))
-    if t in ("Conv2d", "SumPool2d", "AvgPool2d"):
+    if "hwsim_shape" in node_meta:  # the (C, H, W) to_nir wrote for a conv/pool layer exported as an Affine
+        shape = tuple(int(x) for x in np.asarray(node_meta["hwsim_shape"]).ravel())
+        if _flat_size(shape) != m.shape[1]:
+            raise MappingError(f"node {key!r} ({t}): metadata hwsim_shape = {list(shape)} holds "
+                               f"{_flat_size(shape)} values, the node gives {m.shape[1]}")
+    elif t in ("Conv2d", "SumPool2d", "AvgPool2d"):
         shape = tuple(int(x) for x in out_dims)  # (C, H, W): the mapper tiles the layer
     elif t == "Scale":  # a Scale keeps the shape; an Affine/Linear makes the layer flat
         shape = e["shape"]

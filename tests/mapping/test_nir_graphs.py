@@ -350,3 +350,46 @@ def test_readout_feeding_a_later_layer_is_refused(default_chip):
     edges = [("input", "a"), ("a", "li"), ("li", "b"), ("b", "l2"), ("li", "output"), ("l2", "output")]
     with pytest.raises(DRCError, match="readout_last_only violated at node 'li'"):
         from_nir(_graph(nodes, edges, [3], [3]), default_chip)
+
+
+# --------------------------------------------------------------------------- export of DAG networks
+def _dag_network(rng, chip):
+    """a (from the input), b, res = join of a and b, out = readout reading res and the input (a skip)."""
+    from hwsim.network import Layer, Network
+
+    def layer(n_in, n_out, name, inputs=None, fire=True, shape=None, **regs):
+        regs = {"threshold": 6, "leak_shift": 0, "integration": "discontinuous", "reset": "zero", **regs}
+        return Layer(weights=rng.integers(-5, 9, size=(n_in, n_out)).astype(np.int32),
+                     bias=rng.integers(-2, 3, size=n_out).astype(np.int32), name=name, inputs=inputs, fire=fire,
+                     shape=shape, **regs)
+
+    return Network(layers=[
+        layer(12, 8, "a", shape=(2, 2, 2)),
+        layer(8, 6, "b", integration="continuous", leak_shift=2, reset="subtract"),
+        layer(14, 6, "res", inputs=(1, 0)),
+        layer(18, 4, "out", inputs=(2, -1), fire=False, threshold=0),
+    ], metadata={"name": "dag"})
+
+
+@pytest.mark.parametrize("readout", ["discontinuous", "continuous"])
+def test_dag_network_round_trip(tmp_path, default_chip, rng, readout):
+    from mapping import load_network, to_nir, write_nir
+
+    net = _dag_network(rng, default_chip)
+    net.layers[-1].integration = readout
+    g = to_nir(net)
+    # the join's blocks are separate synapse nodes whose edges come from their sources' neuron nodes
+    assert ("b_neuron", "res") in g.edges and ("a_neuron", "res_from_a_neuron") in g.edges
+    assert ("res", "res_neuron") in g.edges and ("res_from_a_neuron", "res_neuron") in g.edges
+    assert ("input", "out_from_input") in g.edges
+    assert g.check_types()  # nir's own type check accepts the summed edges
+    for back in (from_nir(g, default_chip), load_network(write_nir(net, tmp_path / "dag.nir"), default_chip)):
+        assert [layer.inputs for layer in back.layers] == [None, None, (1, 0), (2, -1)]
+        for a, b in zip(net.layers, back.layers):
+            np.testing.assert_array_equal(a.weights, b.weights)
+            np.testing.assert_array_equal(a.bias, b.bias)
+            assert a.header() == b.header()  # registers, name, shape and inputs
+        rasters = random_raster(rng, 2, 5, 12, 0.5)
+        for (m1, s1), (m2, s2) in zip(simulate_network(net, rasters, 16), simulate_network(back, rasters, 16)):
+            np.testing.assert_array_equal(m1, m2)
+            np.testing.assert_array_equal(s1, s2)
