@@ -7,8 +7,9 @@ one weight matrix per spike source; each neuron node (IF, LIF, CubaLIF, or the n
 LI / I readouts) closes a layer. Several edges into one node are summed (NIR's semantics), so
 a neuron node reached from several sources (a residual add) becomes ONE layer whose
 ``Layer.inputs`` are those sources and whose weights are their blocks stacked in that order. A
-graph that ends in linear nodes becomes a membrane-readout layer. The continuous-time neuron parameters are turned into the chip's
-registers and the floats are quantized as described in ``docs/mapping.md`` ("NIR import").
+graph that ends in linear nodes becomes a membrane-readout layer. The continuous-time neuron
+parameters are turned into the chip's registers and the floats are quantized as described in
+``docs/mapping.md`` ("NIR import", "Residual and branching NIR graphs").
 :mod:`mapping.nir_export` writes the inverse, so a network survives the round trip bit for bit.
 
 Every node is checked (:func:`mapping.drc.check_nir_fields`) before it is read, and every size
@@ -31,7 +32,6 @@ from hwsim.limits import MAX_ARRAY_ELEMENTS
 from hwsim.network import Layer, Network
 from mapping.drc import check_drc, check_layer_sizes
 from mapping.errors import DRCError, DRCWarning, MappingError
-from mapping.drc import DRCError
 from mapping.graph import (
     NEURON_TYPES,
     PASS_TYPES,
