@@ -393,3 +393,31 @@ def test_dag_network_round_trip(tmp_path, default_chip, rng, readout):
         for (m1, s1), (m2, s2) in zip(simulate_network(net, rasters, 16), simulate_network(back, rasters, 16)):
             np.testing.assert_array_equal(m1, m2)
             np.testing.assert_array_equal(s1, s2)
+
+
+# --------------------------------------------------------------------------- a framework's residual export
+def test_snntorch_residual_exported_by_nirtorch_fx_runs_exactly(mesh_chip):
+    """lif2(fc2(lif1(fc1(x))) + skip(x)) built in snnTorch 1.0.0 and exported by nirtorch 2.6's torch.fx tracer with
+    snnTorch's node converter (tests/data/nir/make_framework_residual.py): the add is two edges into lif2. Integer
+    weights and beta = 0 make PyTorch's float spikes the exact reference (stored with the graph)."""
+    import h5py
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[1] / "data" / "nir"
+    with h5py.File(data / "snntorch_residual.nir", "r") as f:  # the expected blocks, read without hwsim
+        w = {k: f[f"node/nodes/{k}/weight"][()] for k in ("fc1", "fc2", "skip")}
+        b = {k: f[f"node/nodes/{k}/bias"][()] for k in ("fc1", "fc2", "skip")}
+    stored = np.load(data / "snntorch_residual.npz", allow_pickle=False)
+    net = from_nir(data / "snntorch_residual.nir", mesh_chip)
+    hidden, out = net.layers
+    assert (hidden.inputs, out.inputs) == (None, (0, -1))  # fc2 (from lif1) then skip (from the input)
+    assert (out.integration, out.threshold, net.metadata["scales"]) == ("discontinuous", 1, [1.0, 1.0])
+    np.testing.assert_array_equal(hidden.weights, w["fc1"].T)
+    np.testing.assert_array_equal(out.weights, np.vstack([w["fc2"].T, w["skip"].T]))
+    np.testing.assert_array_equal(out.bias, b["fc2"] + b["skip"])
+    rasters, spikes = stored["rasters"], stored["spikes"]
+    ref = simulate_network(net, rasters, mesh_chip.core.v_bits)
+    np.testing.assert_array_equal(ref[-1][1], spikes)  # the framework's own spikes, bit for bit
+    program = map_network(net, mesh_chip, seed=0)
+    np.testing.assert_array_equal(Chip.from_program(program).run(rasters).output_spikes, spikes)
+    assert 0 < spikes.mean() < 1
