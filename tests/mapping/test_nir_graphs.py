@@ -421,3 +421,30 @@ def test_snntorch_residual_exported_by_nirtorch_fx_runs_exactly(mesh_chip):
     program = map_network(net, mesh_chip, seed=0)
     np.testing.assert_array_equal(Chip.from_program(program).run(rasters).output_spikes, spikes)
     assert 0 < spikes.mean() < 1
+
+
+def test_snntorch_conv_residual_exported_by_nirtorch_fx_runs_exactly(mesh_chip):
+    """A conv residual block (3x3 convs, a 1x1 conv on the skip, PyTorch NCHW, conv biases, missing input_shape in
+    the exporter's output filled in before nir.write), the add as two edges: one join layer of two conv blocks."""
+    import h5py
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[1] / "data" / "nir"
+    with h5py.File(data / "snntorch_conv_residual.nir", "r") as f:
+        w = {k: f[f"node/nodes/{k}/weight"][()] for k in ("conv1", "conv2", "skip", "fc")}
+        b = {k: f[f"node/nodes/{k}/bias"][()] for k in ("conv1", "conv2", "skip", "fc")}
+    stored = np.load(data / "snntorch_conv_residual.npz", allow_pickle=False)
+    net = from_nir(data / "snntorch_conv_residual.nir", mesh_chip)
+    assert [layer.inputs for layer in net.layers] == [None, (0, -1), None]
+    assert [layer.shape for layer in net.layers] == [(2, 5, 5), (2, 5, 5), None]
+    np.testing.assert_array_equal(net.layers[0].weights, _conv_matrix_by_loops(w["conv1"], (1, 5, 5), 1))
+    np.testing.assert_array_equal(net.layers[1].weights, np.vstack([
+        _conv_matrix_by_loops(w["conv2"], (2, 5, 5), 1), _conv_matrix_by_loops(w["skip"], (1, 5, 5), 0)]))
+    np.testing.assert_array_equal(net.layers[1].bias, np.repeat(b["conv2"] + b["skip"], 25))  # NCHW: per channel
+    np.testing.assert_array_equal(net.layers[2].weights, w["fc"].T)
+    assert net.metadata["scales"] == [1.0, 1.0, 1.0]
+    rasters, spikes = stored["rasters"], stored["spikes"]
+    np.testing.assert_array_equal(simulate_network(net, rasters, mesh_chip.core.v_bits)[-1][1], spikes)
+    program = map_network(net, mesh_chip, seed=0)
+    np.testing.assert_array_equal(Chip.from_program(program).run(rasters).output_spikes, spikes)
+    assert 0 < spikes.mean() < 1

@@ -17,9 +17,12 @@ The network is chosen so that the framework's float arithmetic equals the chip's
 weights and biases, ``Leaky(beta=0, reset_mechanism="none")`` (the membrane is this step's input: exported as LIF
 with tau = dt, r = 1, a discontinuous core on the chip), thresholds 0.5 (fires when the integer input >= 1).
 
-Files written to tests/data/nir/:
-    snntorch_residual.nir   the graph (input and output types filled in; nothing else edited)
-    snntorch_residual.npz   rasters (B, T, 6) uint8 and the framework's output spikes (B, T, 4) uint8
+Files written to tests/data/nir/ (graphs: the Input and Output types, a missing Conv2d ``input_shape`` and
+Flatten ``input_type`` filled in, as nir.write needs them; nothing else edited):
+    snntorch_residual.nir / .npz        the residual MLP; rasters (B, T, 6) uint8 and the framework's output
+                                        spikes (B, T, 4) uint8
+    snntorch_conv_residual.nir / .npz   a conv residual block (1x5x5 input, 3x3 convs, 1x1 conv skip, Flatten,
+                                        Linear readout layer); rasters (B, T, 25), spikes (B, T, 4)
 """
 
 from __future__ import annotations
@@ -56,34 +59,68 @@ class Residual(torch.nn.Module):
         return self.lif2(self.fc2(self.lif1(self.fc1(x))) + self.skip(x))
 
 
-def main() -> None:
-    torch.manual_seed(0)
-    rng = np.random.default_rng(0)
-    net = Residual()
+class ConvResidual(torch.nn.Module):
+    """A conv residual block: lif2(conv2(lif1(conv1(x))) + conv_skip(x)) (a 1x1 conv on the skip), then a readout."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+        def leaky(shape: tuple[int, ...]) -> snntorch.Leaky:
+            return snntorch.Leaky(beta=torch.zeros(shape), threshold=torch.full(shape, 0.5), reset_mechanism="none",
+                                  init_hidden=True)
+
+        self.conv1, self.lif1 = torch.nn.Conv2d(1, 2, 3, padding=1), leaky((2, 5, 5))
+        self.conv2, self.skip = torch.nn.Conv2d(2, 2, 3, padding=1), torch.nn.Conv2d(1, 2, 1)
+        self.lif2 = leaky((2, 5, 5))
+        self.flat, self.fc, self.lif3 = torch.nn.Flatten(), torch.nn.Linear(50, N_OUT), leaky((N_OUT,))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.lif2(self.conv2(self.lif1(self.conv1(x))) + self.skip(x))
+        return self.lif3(self.fc(self.flat(h)))
+
+
+def export(net: torch.nn.Module, in_shape: tuple[int, ...], name: str, rng: np.random.Generator) -> None:
     with torch.no_grad():
-        for fc in (net.fc1, net.fc2, net.skip):
-            fc.weight.copy_(torch.from_numpy(rng.integers(-2, 3, size=tuple(fc.weight.shape)).astype(np.float32)))
-            fc.bias.copy_(torch.from_numpy(rng.integers(-1, 2, size=tuple(fc.bias.shape)).astype(np.float32)))
-    graph = nirtorch.torch_to_nir(
-        net, {snntorch.Leaky: _extract_snntorch_module, torch.nn.Linear: _extract_snntorch_module}, type_check=False
-    )
+        for mod in net.modules():
+            if isinstance(mod, (torch.nn.Linear, torch.nn.Conv2d)):
+                mod.weight.copy_(torch.from_numpy(rng.integers(-2, 3, size=tuple(mod.weight.shape)).astype(np.float32)))
+                mod.bias.copy_(torch.from_numpy(rng.integers(-1, 2, size=tuple(mod.bias.shape)).astype(np.float32)))
+    convert = _extract_snntorch_module
+    module_map = {snntorch.Leaky: convert, torch.nn.Linear: convert, torch.nn.Conv2d: convert,
+                  torch.nn.Flatten: convert}
+    graph = nirtorch.torch_to_nir(net, module_map, type_check=False)
     # torch_to_nir leaves the Input and Output types None, which nir.write cannot store
     for key, node in list(graph.nodes.items()):
         if isinstance(node, nir.Input):
-            graph.nodes[key] = nir.Input(input_type={"input": np.array([N_IN])})
+            graph.nodes[key] = nir.Input(input_type={"input": np.array(in_shape)})
         elif isinstance(node, nir.Output):
             graph.nodes[key] = nir.Output(output_type={"output": np.array([N_OUT])})
-    print({k: type(n).__name__ for k, n in graph.nodes.items()}, graph.edges)
-    nir.write(OUT / "snntorch_residual.nir", graph)
-    rasters = (rng.random((B, T, N_IN)) < 0.5).astype(np.uint8)
+        elif isinstance(node, nir.Conv2d) and node.input_shape is None:
+            node.input_shape = np.array(in_shape[1:])  # every conv here keeps the 5x5 input size
+        elif isinstance(node, nir.Flatten) and node.input_type["input"] is None:
+            src = next(a for a, b in graph.edges if b == key)  # the LIF before it knows its (C, H, W)
+            graph.nodes[key] = nir.Flatten(input_type={"input": graph.nodes[src].output_type["output"]},
+                                           start_dim=node.start_dim, end_dim=node.end_dim)
+    print(name, {k: type(n).__name__ for k, n in graph.nodes.items()}, graph.edges)
+    nir.write(OUT / f"{name}.nir", graph)
+    n_in = int(np.prod(in_shape))
+    rasters = (rng.random((B, T, n_in)) < 0.5).astype(np.uint8)
     spikes = np.zeros((B, T, N_OUT), np.uint8)
     with torch.no_grad():
         for b in range(B):
             snntorch.utils.reset(net)
             for t in range(T):
-                spikes[b, t] = net(torch.from_numpy(rasters[b, t : t + 1].astype(np.float32)))[0].numpy()
-    np.savez(OUT / "snntorch_residual.npz", rasters=rasters, spikes=spikes)
+                x = torch.from_numpy(rasters[b, t].astype(np.float32)).reshape(1, *in_shape)
+                spikes[b, t] = net(x)[0].numpy()
+    np.savez(OUT / f"{name}.npz", rasters=rasters, spikes=spikes)
     print("output spikes:", int(spikes.sum()), "of", spikes.size)
+
+
+def main() -> None:
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    export(Residual(), (N_IN,), "snntorch_residual", rng)
+    export(ConvResidual(), (1, 5, 5), "snntorch_conv_residual", rng)
 
 
 if __name__ == "__main__":
