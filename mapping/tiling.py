@@ -44,6 +44,7 @@ import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from hwsim.config import ChipConfig
 from hwsim.network import Layer, Network
@@ -254,15 +255,34 @@ def receptive_field_sizes(packed_columns: np.ndarray, order: np.ndarray | None, 
     return _POPCOUNT[union].sum(axis=1)
 
 
-def sparse_receptive_field_sizes(weights, order: np.ndarray | None, groups, budget: int = 1 << 26) -> np.ndarray:
+def sparse_receptive_field_sizes(weights, order: np.ndarray | None, groups, budget: int = 1 << 26,
+                                 patterns: tuple[np.ndarray, sp.csc_array] | None = None) -> np.ndarray:
     """:func:`receptive_field_sizes` of a CSC weight matrix, without densifying it.
 
-    Each nonzero weight marks its input in its group's row of a boolean table; the table is built
-    for as many groups at a time as fit ``budget`` entries, so memory stays bounded for any layer.
+    Columns with the same inputs (in a convolution, every output channel at one position) are
+    counted once: each group's field is the union of its *distinct* input patterns
+    (:func:`_column_patterns`), so a tile shape costs work in proportion to the distinct patterns,
+    not to the layer's weights. ``patterns``: :func:`_column_patterns` of ``weights``, computed once per layer.
+    """
+    pattern_of, patterns = _column_patterns(weights) if patterns is None else patterns
+    mapped = pattern_of if order is None else pattern_of[np.asarray(order)]
+    distinct = [np.unique(mapped[lo : lo + size]) for lo, size in groups]
+    bounds, lo = [], 0
+    for d in distinct:
+        bounds.append((lo, d.size))
+        lo += d.size
+    cols = np.concatenate(distinct) if distinct else np.zeros(0, np.int64)
+    return _union_sizes(patterns, cols, bounds, budget)
+
+
+def _union_sizes(weights, cols: np.ndarray, groups, budget: int) -> np.ndarray:
+    """Per ``(lo, size)`` group of ``cols``: how many rows the CSC columns ``cols[lo : lo + size]`` hold together.
+
+    Each stored entry marks its row in its group's row of a boolean table, built for as many groups
+    at a time as fit ``budget`` entries, so memory stays bounded for any layer.
     """
     n_in = weights.shape[0]
     indptr, indices = weights.indptr, weights.indices
-    cols = np.arange(weights.shape[1]) if order is None else np.asarray(order)
     out = np.zeros(len(groups), dtype=np.int64)
     per_chunk = max(1, budget // max(1, n_in))
     for g0 in range(0, len(groups), per_chunk):
@@ -273,11 +293,44 @@ def sparse_receptive_field_sizes(weights, order: np.ndarray | None, groups, budg
             starts, counts = indptr[c], indptr[c + 1] - indptr[c]
             total = int(counts.sum())
             if total:
-                # positions of every nonzero of the group's columns, gathered without a Python loop per column
+                # positions of every entry of the group's columns, gathered without a Python loop per column
                 pos = np.repeat(starts - np.concatenate(([0], np.cumsum(counts)[:-1])), counts) + np.arange(total)
                 marks[g, indices[pos]] = True
         out[g0 : g0 + len(chunk)] = marks.sum(axis=1)
     return out
+
+
+def _column_patterns(weights) -> tuple[np.ndarray, sp.csc_array]:
+    """``(pattern_of_column, patterns)``: the distinct input sets of a CSC matrix's columns, as a 0/1 CSC matrix.
+
+    Columns are grouped by (entry count, a 64-bit sum of random keys of their rows), then every column
+    is compared entry by entry with its group's first column; on any mismatch (a hash collision) each
+    column is its own pattern, which is slower but exact.
+    """
+    n_in, n_out = weights.shape
+    indptr, indices = weights.indptr.astype(np.int64), weights.indices
+    counts = np.diff(indptr)
+    keys = np.random.default_rng(0).integers(0, 2**63, size=n_in, dtype=np.uint64)
+    hashed = np.zeros(n_out, dtype=np.uint64)
+    nonempty = counts > 0
+    if indices.size:
+        sums = np.add.reduceat(keys[indices], indptr[:-1][nonempty])  # uint64 wraps: a hash, not a count
+        hashed[nonempty] = sums
+    signature = np.stack([counts.astype(np.uint64), hashed], axis=1)
+    _, first, pattern_of = np.unique(signature, axis=0, return_index=True, return_inverse=True)
+    pattern_of = pattern_of.ravel()
+    rep = first[pattern_of]  # each column's representative
+    total = int(counts.sum())
+    offset = np.arange(total) - np.repeat(indptr[:-1], counts)  # entry's place in its column
+    same = indices[np.repeat(indptr[rep], counts) + offset] == indices if total else np.ones(0, bool)
+    if not same.all():
+        pattern_of, first = np.arange(n_out), np.arange(n_out)
+    p_counts = counts[first]
+    sel = np.repeat(indptr[first] - np.concatenate(([0], np.cumsum(p_counts)[:-1])), p_counts) + np.arange(
+        int(p_counts.sum()))
+    patterns = sp.csc_array((np.ones(sel.size, np.int8), indices[sel], np.concatenate(([0], np.cumsum(p_counts)))),
+                            shape=(n_in, first.size))
+    return pattern_of.astype(np.int64), patterns
 
 
 def _chain_length(fanin: int, axons: int) -> int:
@@ -288,8 +341,10 @@ def _choose_tile(layer: Layer, chip: ChipConfig) -> tuple[TileShape, np.ndarray,
     """The tile shape of a shaped layer by the rule of the module docstring (cores, axons, tiles, larger sides)."""
     n_cap, a_cap, psum = chip.core.neurons, chip.core.axons, chip.core.partial_sums
     if layer.is_sparse:
+        patterns = _column_patterns(layer.weights)
+
         def rf_sizes(order, groups):
-            return sparse_receptive_field_sizes(layer.weights, order, groups)
+            return sparse_receptive_field_sizes(layer.weights, order, groups, patterns=patterns)
     else:
         packed = np.packbits(layer.weights.T != 0, axis=1)
 

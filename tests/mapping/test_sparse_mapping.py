@@ -150,3 +150,33 @@ def test_tiling_a_large_sparse_conv_never_builds_its_dense_matrix(rng):
         field = np.unique(np.concatenate([dense_cols.indices[dense_cols.indptr[j]:dense_cols.indptr[j + 1]]
                                           for j in order[p.lo : p.lo + p.size]]))
         assert tiling.layers[0].receptive_fields[p.index] == field.size
+
+
+@pytest.mark.parametrize("collide", [False, True])
+def test_sparse_receptive_fields_equal_the_dense_bit_rows(rng, monkeypatch, collide):
+    """Field sizes from distinct column patterns equal the packed-bit unions of the dense path, for any grouping.
+
+    ``collide``: every row hashes to 0, so unequal columns share a signature; the entry-by-entry check must
+    notice and fall back to one pattern per column.
+    """
+    from mapping import tiling
+
+    if collide:
+        class ZeroKeys:
+            def integers(self, lo, hi, size, dtype):
+                return np.zeros(size, dtype)
+
+        monkeypatch.setattr(tiling.np.random, "default_rng", lambda seed: ZeroKeys())
+    for _ in range(150):
+        n_in, n_out = (int(v) for v in rng.integers(1, 30, size=2))
+        w = (rng.random((n_in, n_out)) < rng.random()).astype(np.int8)
+        if n_out > 3:
+            w[:, : n_out // 2] = w[:, n_out - n_out // 2 :]  # repeated columns, as the channels of a conv
+        order = rng.permutation(n_out) if rng.random() < 0.5 else None
+        cuts = sorted(set(rng.integers(1, n_out, size=3).tolist())) if n_out > 1 else []
+        bounds = [0, *cuts, n_out]
+        groups = [(a, z - a) for a, z in zip(bounds[:-1], bounds[1:])]
+        got = tiling.sparse_receptive_field_sizes(sp.csc_array(w), order, groups, budget=int(rng.integers(1, 100)))
+        cols = np.arange(n_out) if order is None else order
+        want = [int(w[:, cols[lo : lo + size]].any(axis=1).sum()) for lo, size in groups]
+        assert got.tolist() == want
