@@ -448,3 +448,52 @@ def test_snntorch_conv_residual_exported_by_nirtorch_fx_runs_exactly(mesh_chip):
     program = map_network(net, mesh_chip, seed=0)
     np.testing.assert_array_equal(Chip.from_program(program).run(rasters).output_spikes, spikes)
     assert 0 < spikes.mean() < 1
+
+
+# --------------------------------------------------------------------------- random DAGs
+@pytest.mark.parametrize("seed", range(4))
+def test_random_dags_run_like_the_nir_graph(mesh_chip, seed):
+    """Random feed-forward graphs of IF neurons: each reads 1-3 earlier neuron nodes or the Input, each through its
+    own Linear (sometimes two Linears from the same source, sometimes a bare identity edge), the last one reads
+    every node nothing else reads. simulate_network of the import equals the NumPy forward; the engine equals it."""
+    rng = np.random.default_rng(100 + seed)
+    sizes = {"input": 6}
+    nodes, edges, order = {}, [], ["input"]
+    n_layers = 5
+    readers = {"input": 0}
+    for k in range(n_layers):
+        me, n = f"if{k}", int(rng.integers(3, 8))
+        earlier = [s for s in sizes]
+        if k == n_layers - 1:
+            srcs = [s for s in earlier if readers[s] == 0] or [earlier[-1]]
+        else:
+            srcs = list(rng.choice(earlier, size=min(len(earlier), int(rng.integers(1, 4))), replace=False))
+        if k == 0:
+            srcs = ["input"]
+        paths = []
+        for j, s in enumerate(srcs):
+            readers[s] += 1
+            if sizes[s] == n and rng.random() < 0.3:
+                paths.append(s)  # an identity edge straight into the neuron node
+                continue
+            for rep in range(1 + int(rng.random() < 0.25)):  # sometimes two Linears from one source
+                lin = f"w{k}_{j}_{rep}"
+                nodes[lin] = nir.Linear(weight=rng.integers(-1, 3, size=(n, sizes[s])).astype(np.float64))
+                edges.append((s, lin))
+                order.append(lin)
+                paths.append(lin)
+        nodes[me] = _if(n, float(rng.integers(0, 3)) + 0.5)
+        edges += [(p, me) for p in paths]
+        order.append(me)
+        sizes[me], readers[me] = n, 0
+    edges.append((f"if{n_layers - 1}", "output"))
+    order.append("output")
+    g = _graph(nodes, edges, [6], [sizes[f"if{n_layers - 1}"]])
+    net = from_nir(g, mesh_chip)
+    assert len(net.layers) == n_layers and net.metadata["scales"] == [1.0] * n_layers
+    rasters = random_raster(rng, 3, 6, 6, 0.5)
+    ref = simulate_network(net, rasters, mesh_chip.core.v_bits)
+    for b in range(3):
+        np.testing.assert_array_equal(ref[-1][1][b], nir_forward(g, order, rasters[b]))
+    program = map_network(net, mesh_chip, seed=0)
+    np.testing.assert_array_equal(Chip.from_program(program).run(rasters).output_spikes, ref[-1][1])
