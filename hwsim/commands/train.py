@@ -121,7 +121,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "  APk        k x k average pooling, stride k (on the chip: weights 1, threshold ceil(k*k/2))\n"
         "  N          dense layer of N neurons; the last item is the output layer (N = number of classes)\n"
         "Every item becomes one spiking chip layer; the input is the image as one channel. Defaults with --arch:\n"
-        "digits 60 epochs, (fashion-)mnist 10 epochs; --mode continuous --timesteps 8 trains best (BPTT).\n"
+        "digits 100 epochs, (fashion-)mnist 10 epochs; --mode continuous --timesteps 8 trains best (BPTT).\n"
         "\n"
         "The accuracy reported as 'chip' is the quantized network run with the chip's exact integer neuron\n"
         "semantics (hwsim.network.simulate_network, chip-spec 2.2) on the same spike rasters the chip gets."

@@ -46,7 +46,7 @@ DATASET_DEFAULTS = {
 #: Overrides of :data:`DATASET_DEFAULTS` for ``--arch`` networks (a convolution sees more of each image per epoch
 #: than a dense layer: fewer epochs suffice, and each costs more).
 CONV_DEFAULTS = {
-    "digits": {"epochs": 60},
+    "digits": {"epochs": 100},
     "mnist": {"epochs": 10},
     "fashion-mnist": {"epochs": 10},
 }
