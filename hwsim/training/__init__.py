@@ -2,7 +2,8 @@
 
 NumPy only. :func:`train` fits a network with a straight-through estimator,
 quantization-aware, and returns a :class:`hwsim.network.Network` in the
-chip's integer formats; :func:`chip_accuracy` measures it with the chip's
+chip's integer formats (``arch="16C5-MP2-32C5-MP2-10"`` for a convolutional one, see
+:mod:`hwsim.training.arch` and :mod:`hwsim.training.conv`); :func:`chip_accuracy` measures it with the chip's
 exact neuron semantics. :func:`load_default_network` returns the bundled
 digits network.
 """

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwsim.network import Layer, Network
-from hwsim.training.arch import Conv, Dense, PlannedLayer, Pool, avg_pool_threshold
+from hwsim.training.arch import Conv, PlannedLayer, Pool, avg_pool_threshold
 from hwsim.training.model import FloatParams, spiking_backward, spiking_forward
 from hwsim.training.quantize import LayerQuant
 

@@ -29,8 +29,8 @@ from hwsim.training.evaluate import chip_accuracy, float_accuracy
 from hwsim.training.model import LOSSES, FloatParams, backward, forward, loss_and_grad
 from hwsim.training.quantize import LayerQuant, dequantize, quantize_params
 
-__all__ = ["DATASET_DEFAULTS", "CONV_DEFAULTS", "TrainConfig", "TrainResult", "train", "fit", "READOUTS", "init_params", "init_layer",
-           "to_network", "evaluate_trained"]
+__all__ = ["DATASET_DEFAULTS", "CONV_DEFAULTS", "TrainConfig", "TrainResult", "train", "fit", "READOUTS", "init_params",
+           "init_layer", "to_network", "evaluate_trained"]
 
 READOUTS = ("membrane", "spike_count")
 

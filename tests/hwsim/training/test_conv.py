@@ -10,7 +10,7 @@ from hwsim.datasets import load_dataset
 from hwsim.network import Network, simulate_network
 from hwsim.training import conv
 from hwsim.training.arch import parse_arch, plan_arch
-from hwsim.training.model import FloatParams, loss_and_grad, spike_grad
+from hwsim.training.model import FloatParams, loss_and_grad
 from hwsim.training.quantize import LayerQuant, dequantize
 from hwsim.training.trainer import fit, init_layer
 
