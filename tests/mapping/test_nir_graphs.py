@@ -497,3 +497,14 @@ def test_random_dags_run_like_the_nir_graph(mesh_chip, seed):
         np.testing.assert_array_equal(ref[-1][1][b], nir_forward(g, order, rasters[b]))
     program = map_network(net, mesh_chip, seed=0)
     np.testing.assert_array_equal(Chip.from_program(program).run(rasters).output_spikes, ref[-1][1])
+
+
+def test_readout_summed_with_spikes_at_the_output_is_refused(default_chip):
+    """An LI membrane and a spiking layer both into the Output: the sum would need the LI layer as a source."""
+    nodes = {"a": nir.Linear(weight=np.eye(3)), "li": nir.LI(tau=np.full(3, 2 * DT), r=np.ones(3),
+                                                              v_leak=np.zeros(3)),
+             "b": nir.Linear(weight=np.eye(3)), "l2": _if(3, 0.5)}
+    edges = [("input", "a"), ("a", "li"), ("input", "b"), ("b", "l2"), ("li", "output"), ("l2", "output")]
+    with pytest.raises(DRCError, match="readout_last_only violated at node 'li': needs a non-spiking LI node summed "
+                                       "with other inputs of the Output"):
+        from_nir(_graph(nodes, edges, [3], [3]), default_chip)
