@@ -103,7 +103,8 @@ def test_sparse_network_file_round_trip(rng, tmp_path):
         np.testing.assert_array_equal(b.weights.toarray(), a.weights.toarray())
         np.testing.assert_array_equal(b.bias, a.bias)
     with np.load(tmp_path / "s.npz", allow_pickle=False) as z:
-        assert "weights_0" not in z.files and {"weights_0_data", "weights_0_indices", "weights_0_indptr"} <= set(z.files)
+        assert "weights_0" not in z.files
+        assert {"weights_0_data", "weights_0_indices", "weights_0_indptr"} <= set(z.files)
     # dense files carry no sparse key and load dense
     reloaded = Network.load(dense.save(tmp_path / "d.npz"))
     assert not reloaded.layers[0].is_sparse and "weights" not in reloaded.layers[0].header()
