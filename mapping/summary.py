@@ -73,7 +73,7 @@ def build_report(mapped: MappedNetwork) -> dict:
         )
     layers = []
     for k, layer in enumerate(net.layers):
-        nnz = int(np.count_nonzero(layer.weights))
+        nnz = int(layer.weights.nnz if layer.is_sparse else np.count_nonzero(layer.weights))  # CSC stores no zeros
         layers.append(
             {
                 "index": k,

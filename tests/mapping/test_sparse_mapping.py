@@ -180,3 +180,25 @@ def test_sparse_receptive_fields_equal_the_dense_bit_rows(rng, monkeypatch, coll
         cols = np.arange(n_out) if order is None else order
         want = [int(w[:, cols[lo : lo + size]].any(axis=1).sum()) for lo, size in groups]
         assert got.tolist() == want
+
+
+def test_map_command_on_a_sparse_network_file_writes_the_dense_program_and_report(psum_chip, rng, tmp_path, capsys):
+    """``hwsim map`` of a saved sparse network: the same program and mapping report as the dense network's file."""
+    from hwsim.cli import main
+    from hwsim.program import ChipProgram
+
+    dense = conv_residual_net(rng)
+    chip_toml = tmp_path / "chip.toml"
+    chip_toml.write_text('name = "small6"\nmesh_rows = 6\nmesh_cols = 6\n[core]\naxons = 64\nneurons = 32\n'
+                         "lanes = 4\nw_bits = 6\nv_bits = 12\npartial_sums = true\n")
+    outputs = {}
+    for kind, net in (("dense", dense), ("sparse", sparse_copy(dense))):
+        src = net.save(tmp_path / f"{kind}.npz")
+        assert main(["map", str(src), "--chip", str(chip_toml), "--rates", "uniform", "-o", str(tmp_path / kind)]) == 0
+        outputs[kind] = (ChipProgram.load(tmp_path / kind / "program.npz"),
+                         json.loads((tmp_path / kind / "mapping.json").read_text()))
+    capsys.readouterr()
+    assert_same_program(outputs["sparse"][0], outputs["dense"][0])
+    assert outputs["sparse"][1] == outputs["dense"][1]
+    assert [layer["nonzero_synapses"] for layer in outputs["sparse"][1]["network"]["layers"]] == [
+        int(np.count_nonzero(layer.weights)) for layer in dense.layers]
