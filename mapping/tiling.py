@@ -300,31 +300,46 @@ def _union_sizes(weights, cols: np.ndarray, groups, budget: int) -> np.ndarray:
     return out
 
 
+def _column_blocks(indptr: np.ndarray, budget: int = 1 << 22) -> list[tuple[int, int]]:
+    """Column ranges ``[a, b)`` holding at most ``budget`` stored entries each (or one column): bounded temporaries."""
+    n_out, bounds = indptr.size - 1, []
+    a = 0
+    while a < n_out:
+        c = int(np.searchsorted(indptr, indptr[a] + budget, side="right")) - 1
+        b = min(max(c, a + 1), n_out)
+        bounds.append((a, b))
+        a = b
+    return bounds
+
+
 def _column_patterns(weights) -> tuple[np.ndarray, sp.csc_array]:
     """``(pattern_of_column, patterns)``: the distinct input sets of a CSC matrix's columns, as a 0/1 CSC matrix.
 
     Columns are grouped by (entry count, a 64-bit sum of random keys of their rows), then every column
     is compared entry by entry with its group's first column; on any mismatch (a hash collision) each
-    column is its own pattern, which is slower but exact.
+    column is its own pattern, which is slower but exact. Both passes go a block of columns at a time.
     """
     n_in, n_out = weights.shape
     indptr, indices = weights.indptr.astype(np.int64), weights.indices
     counts = np.diff(indptr)
     keys = np.random.default_rng(0).integers(0, 2**63, size=n_in, dtype=np.uint64)
     hashed = np.zeros(n_out, dtype=np.uint64)
-    nonempty = counts > 0
-    if indices.size:
-        sums = np.add.reduceat(keys[indices], indptr[:-1][nonempty])  # uint64 wraps: a hash, not a count
-        hashed[nonempty] = sums
+    blocks = _column_blocks(indptr)
+    for a, b in blocks:
+        nonempty = np.flatnonzero(counts[a:b] > 0) + a
+        if nonempty.size:  # uint64 sums wrap: a hash, not a count
+            hashed[nonempty] = np.add.reduceat(keys[indices[indptr[a] : indptr[b]]], indptr[nonempty] - indptr[a])
     signature = np.stack([counts.astype(np.uint64), hashed], axis=1)
     _, first, pattern_of = np.unique(signature, axis=0, return_index=True, return_inverse=True)
     pattern_of = pattern_of.ravel()
     rep = first[pattern_of]  # each column's representative
-    total = int(counts.sum())
-    offset = np.arange(total) - np.repeat(indptr[:-1], counts)  # entry's place in its column
-    same = indices[np.repeat(indptr[rep], counts) + offset] == indices if total else np.ones(0, bool)
-    if not same.all():
-        pattern_of, first = np.arange(n_out), np.arange(n_out)
+    for a, b in blocks:
+        n = int(indptr[b] - indptr[a])
+        offset = np.arange(n) - np.repeat(indptr[a:b] - indptr[a], counts[a:b])  # entry's place in its column
+        if not np.array_equal(indices[np.repeat(indptr[rep[a:b]], counts[a:b]) + offset],
+                              indices[indptr[a] : indptr[b]]):
+            pattern_of, first = np.arange(n_out), np.arange(n_out)
+            break
     p_counts = counts[first]
     sel = np.repeat(indptr[first] - np.concatenate(([0], np.cumsum(p_counts)[:-1])), p_counts) + np.arange(
         int(p_counts.sum()))
