@@ -3,7 +3,9 @@
 A :class:`Network` is what training produces and the mapper reads: integer
 weights, biases and thresholds already in the chip's fixed-point formats,
 plus JSON metadata (scales, provenance). Files are ``.npz`` archives read
-with ``allow_pickle=False``; the metadata is JSON.
+with ``allow_pickle=False``; the metadata is JSON. A sparse layer is stored as its CSC arrays
+(``weights_k_data``, ``weights_k_indices``, ``weights_k_indptr``, header key ``"weights": "csc"``), each
+checked on load (dtypes, lengths, index ranges, ascending rows) before scipy sees it.
 
 :func:`simulate_network` runs a network layer by layer with the neuron
 equations of chip-spec §2.2 but without cores, routing or cycles. The mapper
@@ -126,7 +128,11 @@ class Layer(NeuronFields):
     chip's register, and only the last layer may have ``fire = False`` (membrane readout).
 
     Attributes:
-        weights: ``(n_in, n_out)`` signed integers; row ``i`` is input ``i``'s weights.
+        weights: ``(n_in, n_out)`` signed integers; row ``i`` is input ``i``'s weights. Either a NumPy
+            array or any ``scipy.sparse`` integer matrix, kept as a canonical CSC array (no stored zeros,
+            sorted rows): a CIFAR-size conv layer unrolled densely would have billions of entries, while
+            its sparse columns hold only the kernel taps, and a core's share (a range of neurons) is a
+            contiguous column slice. Simulation, mapping and files give the same results either way.
         bias: ``(n_out,)`` signed integers, added every timestep.
         name: Layer name.
         shape: The output's ``(channels, rows, cols)`` when the layer is a convolution or a pooling
