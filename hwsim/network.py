@@ -460,10 +460,13 @@ def _row_reader(layer: Layer):
     if not layer.is_sparse:
         w = layer.weights.astype(np.int64)
         return lambda a: w[a]
-    csr = sp.csr_array(layer.weights)
-    data, indices, indptr = csr.data.astype(np.int64), csr.indices, csr.indptr
+    rows: list = []  # the layer by rows, built on the first replay only (most layers never saturate)
 
     def row(a: int) -> np.ndarray:
+        if not rows:
+            csr = sp.csr_array(layer.weights)
+            rows.extend((csr.data.astype(np.int64), csr.indices, csr.indptr))
+        data, indices, indptr = rows
         out = np.zeros(layer.n_out, np.int64)
         out[indices[indptr[a] : indptr[a + 1]]] = data[indptr[a] : indptr[a + 1]]
         return out
