@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from hwsim.config import ChipConfig
+from hwsim.config import ChipConfig, load_chip_config, preset_names
 from hwsim.limits import MAX_ARRAY_ELEMENTS
 from hwsim.neuron import RESET_MODES
 from hwsim.network import Network
@@ -44,7 +44,7 @@ __all__ = [
     "split_sizes",
     "neuron_fanin",
     "check_cores_needed",
-    "PARTIAL_SUM_PRESETS",
+    "partial_sum_presets",
     # NIR graph rules
     "no_recurrence",
     "supported_node_types",
@@ -482,8 +482,13 @@ def readout_last_only(view: NirView, chip: ChipConfig) -> None:
 # those sizes (check_layer_sizes) before it builds a single dense matrix, with the same messages.
 LayerSize = tuple[str, int | None, int]
 
-#: Chip presets whose cores have partial sums (chip-spec §1.3), named when fanin_le_axons refuses a layer.
-PARTIAL_SUM_PRESETS = ("mesh8x8_28nm", "mesh16x16_28nm")
+def partial_sum_presets() -> list[str]:
+    """Chip presets whose cores have partial sums (chip-spec §1.3), smallest mesh first.
+
+    Read from the preset files, so the message of fanin_le_axons names every shipped one.
+    """
+    chips = [load_chip_config(name) for name in preset_names()]
+    return [c.name for c in sorted(chips, key=lambda c: (c.n_cores, c.name)) if c.core.partial_sums]
 
 
 def neuron_fanin(layer: Any) -> int:
@@ -517,7 +522,7 @@ def _fanin_fits(sizes: list[LayerSize], chip: ChipConfig) -> None:
                 name,
                 f"fan-in {fanin}",
                 f"{chip.core.axons} axons per core (chip {chip.name} has no partial sums across cores; "
-                f"presets with partial sums: {', '.join(PARTIAL_SUM_PRESETS)})",
+                f"presets with partial sums: {', '.join(partial_sum_presets())})",
             )
 
 

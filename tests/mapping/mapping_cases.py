@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from hwsim.golden import simulate
 from hwsim.network import simulate_network
 
-__all__ = ["assert_program_matches_network", "part_table"]
+__all__ = ["assert_program_matches_network", "part_table", "conv_loop"]
 
 
 def part_table(program) -> dict[int, dict]:
@@ -77,3 +79,15 @@ def _axon_rows(network, k, cp, program):
     assert (rows >= 0).all(), f"core {cp.core}: axons fed by no route"
     del by_core
     return rows
+
+
+def conv_loop(kernel: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Dense ``(C_in*H*W, C_out*H*W)`` matrix of a 'same' 3x3 (or kxk, odd) convolution, by plain loops."""
+    c_out, c_in, k, _ = kernel.shape
+    pad = k // 2
+    m = np.zeros((c_in * h * w, c_out * h * w), np.int32)
+    for co, y, x, ci, ky, kx in itertools.product(range(c_out), range(h), range(w), range(c_in), range(k), range(k)):
+        iy, ix = y + ky - pad, x + kx - pad
+        if 0 <= iy < h and 0 <= ix < w:
+            m[(ci * h + iy) * w + ix, (co * h + y) * w + x] = kernel[co, ci, ky, kx]
+    return m

@@ -14,7 +14,7 @@ import tracemalloc
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from mapping_cases import assert_program_matches_network
+from mapping_cases import assert_program_matches_network, conv_loop
 
 from hwsim.chip import Chip
 from hwsim.golden import simulate
@@ -22,18 +22,6 @@ from hwsim.network import Layer, Network, simulate_network
 from hwsim.testing import random_raster
 from mapping import check_drc, map_network, plan
 from mapping.tiling import tile_network
-
-
-def conv_loop(kernel: np.ndarray, h: int, w: int) -> np.ndarray:
-    """Dense matrix of a 'same' kxk convolution (odd k), by plain loops."""
-    c_out, c_in, k, _ = kernel.shape
-    pad = k // 2
-    m = np.zeros((c_in * h * w, c_out * h * w), np.int32)
-    for co, y, x, ci, ky, kx in itertools.product(range(c_out), range(h), range(w), range(c_in), range(k), range(k)):
-        iy, ix = y + ky - pad, x + kx - pad
-        if 0 <= iy < h and 0 <= ix < w:
-            m[(ci * h + iy) * w + ix, (co * h + y) * w + x] = kernel[co, ci, ky, kx]
-    return m
 
 
 def sparse_copy(net: Network) -> Network:

@@ -13,7 +13,7 @@ import itertools
 
 import numpy as np
 import pytest
-from mapping_cases import assert_program_matches_network
+from mapping_cases import assert_program_matches_network, conv_loop
 
 from hwsim.golden import simulate
 from hwsim.network import Layer, Network, simulate_network
@@ -23,18 +23,6 @@ from mapping.tiling import tile_candidates, tile_network
 
 
 # --------------------------------------------------------------------------------------- helpers
-def conv_loop(kernel: np.ndarray, h: int, w: int) -> np.ndarray:
-    """Dense ``(C_in*H*W, C_out*H*W)`` matrix of a 'same' 3x3 (or kxk, odd) convolution, by plain loops."""
-    c_out, c_in, k, _ = kernel.shape
-    pad = k // 2
-    m = np.zeros((c_in * h * w, c_out * h * w), np.int32)
-    for co, y, x, ci, ky, kx in itertools.product(range(c_out), range(h), range(w), range(c_in), range(k), range(k)):
-        iy, ix = y + ky - pad, x + kx - pad
-        if 0 <= iy < h and 0 <= ix < w:
-            m[(ci * h + iy) * w + ix, (co * h + y) * w + x] = kernel[co, ci, ky, kx]
-    return m
-
-
 def or_pool_loop(c: int, h: int, w: int) -> np.ndarray:
     """2x2 stride-2 window matrix, weights 1 (a max pool of binary spikes with threshold 1)."""
     m = np.zeros((c * h * w, c * (h // 2) * (w // 2)), np.int32)
