@@ -662,7 +662,42 @@ def _psum_wide_index() -> tuple[ChipProgram, np.ndarray]:
     return program, random_raster(rng, 1, 4, 16, 0.5)
 
 
+def _conv_residual() -> tuple[ChipProgram, np.ndarray]:
+    """A conv network with a residual add, mapped by the mapper into tiles and partial-sum chains.
+
+    1x4x4 input -> conv0 4C3 -> conv1 4C3 -> res: conv 4C3 of conv1 plus an identity skip from conv0
+    (one layer reading (conv1, conv0), fan-in 36 + 1 > 32 axons: a chain) -> dense 10 (fan-in 64: a chain).
+    """
+    from hwsim.network import Layer, Network
+    from mapping.unroll import conv2d_matrix
+
+    chip = CONV_PSUM_CHIP
+    rng = np.random.default_rng(70)
+
+    def conv(c_in: int) -> np.ndarray:
+        m, _ = conv2d_matrix(rng.integers(-8, 9, (4, c_in, 3, 3)), (c_in, 4, 4), padding="same")
+        return np.rint(m.toarray()).astype(np.int32)
+
+    def layer(w: np.ndarray, threshold: int, shape=None, inputs=None, fire=True) -> Layer:
+        return Layer(w, np.zeros(w.shape[1], np.int32), threshold=threshold, shape=shape, inputs=inputs, fire=fire,
+                     integration="continuous", reset="subtract", leak_shift=2)
+
+    res = np.vstack([conv(4), 16 * np.eye(64, dtype=np.int32)])  # rows: conv1's 64 outputs, then conv0's
+    net = Network([
+        layer(conv(1), 8, (4, 4, 4)),
+        layer(conv(4), 20, (4, 4, 4)),
+        layer(res, 24, (4, 4, 4), inputs=(1, 0)),
+        layer(rng.integers(-8, 9, (64, 10)).astype(np.int32), 0, fire=False),
+    ], metadata={"image_shape": [4, 4]})
+    program = map_network(net, chip, "row_major")
+    assert any(c.psum_out for c in program.cores)
+    return program, random_raster(rng, 1, 3, 16, 0.5)
+
+
 SMALL = _chip("small")  # 2 x 2 mesh, hop latency 1, barrier 4
+# 4 x 4 mesh of 32-axon x 32-neuron cores with partial sums, for the conv + residual network.
+CONV_PSUM_CHIP = ChipConfig(name="conv-psum-4x4", mesh_rows=4, mesh_cols=4, hop_latency_cycles=1, barrier_cycles=2,
+                            core=CoreConfig(axons=32, neurons=32, lanes=4, w_bits=6, v_bits=12, partial_sums=True))
 # 2 x 2 cores of the default 28 nm chip (1024 x 256, 16 lanes, 16-bit membranes) with partial sums.
 PSUM_28NM_2X2 = _chip("default_28nm", name="default_28nm-psum-2x2", mesh_rows=2, mesh_cols=2)
 PSUM_28NM_2X2 = PSUM_28NM_2X2.replace(core=replace(PSUM_28NM_2X2.core, partial_sums=True))
@@ -738,6 +773,8 @@ CASES: dict[str, Case] = {
     "psum-mapped-small": Case(_random(PSUM_SMALL, 63, (100, 30, 10), timesteps=3, batch=1, p=0.3), min_stages=3),
     "psum-mapped-28nm-2x2": Case(_random(PSUM_28NM_2X2, 64, (1500, 200, 10), timesteps=2, batch=1, p=0.1),
                                  min_stages=3),
+    # A conv network with a residual add, tiled and chained by the mapper (issue 14 §7).
+    "conv-residual-psum": Case(_conv_residual, min_stages=4),
     # A random mapped network without partial-sum cores on the chip with partial sums: as without them.
     "psum-chip-no-chains": Case(_random(PSUM_SMALL, 31, (40, 50, 20), timesteps=3, batch=1, p=0.3)),
 }
