@@ -17,6 +17,7 @@ import os
 import shlex
 import sys
 import time
+import warnings
 
 from hwsim.commands.common import (
     check_data_dir,
@@ -342,5 +343,28 @@ def _report_mapping(network, chip) -> None:
         program = map_network(network, chip)
     except HwsimError as exc:
         print(f"note: the network does not map onto {chip.name}: {exc}", file=sys.stderr)
+        if not chip.core.partial_sums:
+            _suggest_partial_sum_preset(network)
         return
     print(f"maps onto {chip.name}: {len(program.cores)} of {chip.n_cores} cores")
+
+
+def _suggest_partial_sum_preset(network) -> None:
+    """Name the smallest shipped preset with partial sums that the network maps onto, if any."""
+    from hwsim.config import load_chip_config
+    from hwsim.errors import HwsimError
+    from mapping import map_network
+    from mapping.drc import partial_sum_presets
+    from mapping.errors import DRCWarning
+
+    for name in partial_sum_presets():
+        chip = load_chip_config(name)
+        try:
+            with warnings.catch_warnings():  # a probe: 'hwsim map' on the preset shows the soft rules
+                warnings.simplefilter("ignore", DRCWarning)
+                program = map_network(network, chip, placement="greedy")
+        except HwsimError:
+            continue
+        print(f"maps onto {name}: {len(program.cores)} of {chip.n_cores} cores (use --chip {name} with "
+              "'hwsim map' or 'hwsim run')", file=sys.stderr)
+        return

@@ -149,3 +149,15 @@ def test_help_documents_the_arch_notation(capsys):
     text = capsys.readouterr().out
     assert "--arch ARCH" in text and "16C5-MP2-32C5-MP2-10" in text
     assert "OR of the window" in text and "ceil(k*k/2)" in text
+
+
+def test_train_names_a_preset_with_partial_sums_when_the_chip_is_too_small(tmp_path, capsys):
+    # 16C3 on 8x8 digits is 16 * 64 = 1,024 neurons: more than the small chip's 4 cores of 32 neurons hold;
+    # mesh8x8_28nm (64 cores of 256 neurons, the smallest preset with partial sums) holds it in 4 + 1 cores.
+    rc = main(["train", "--dataset", "digits", "--arch", "16C3-10", "--limit", "100", "--epochs", "1",
+               "--timesteps", "2", "--chip", "small", "--eval-train-limit", "20", "--no-progress",
+               "-o", str(tmp_path / "c.npz")])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "note: the network does not map onto small" in err
+    assert "maps onto mesh8x8_28nm: " in err and "of 64 cores (use --chip mesh8x8_28nm" in err
