@@ -6,11 +6,12 @@ reading files from users is :mod:`hwsim.readers`'.
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes"]
+__all__ = ["atomic_write_bytes", "figure_png"]
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -36,3 +37,16 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def figure_png(fig, path: str | Path | None = None, *, dpi: float | None = None) -> bytes:
+    """A matplotlib figure as PNG bytes (cropped to its content), also written atomically to ``path`` if given.
+
+    ``dpi`` None keeps matplotlib's default for saving (the figure's own dpi).
+    """
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    data = buf.getvalue()
+    if path is not None:
+        atomic_write_bytes(path, data)
+    return data

@@ -9,13 +9,12 @@ atomically (``hwsim map`` also replaces the folder as a whole, see :mod:`hwsim.o
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 
-from hwsim.writers import atomic_write_bytes
+from hwsim.writers import atomic_write_bytes, figure_png
 from mapping.mapper import MappedNetwork
 from mapping.placement import link_traffic
 
@@ -438,12 +437,8 @@ def plot_mesh(report: dict, path: str | Path | None = None) -> bytes:
     ax.set_ylim(-rows + 0.5, 0.5)
     ax.set_aspect("equal")
     ax.axis("off")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=130, bbox_inches="tight")
+    data = figure_png(fig, path, dpi=130)
     plt.close(fig)
-    data = buf.getvalue()
-    if path is not None:
-        atomic_write_bytes(path, data)
     return data
 
 

@@ -10,14 +10,13 @@ chain; ``mnist`` is 1x28x28 -> 8C3 -> OR pool -> 16C5 -> OR pool -> 10 (the figu
 from __future__ import annotations
 
 import argparse
-import io
 from pathlib import Path
 
 import numpy as np
 
 from hwsim.config import load_chip_config
 from hwsim.network import Layer, Network
-from hwsim.writers import atomic_write_bytes
+from hwsim.writers import figure_png
 from mapping.errors import MappingError
 from mapping.mapper import MappedNetwork, plan
 
@@ -168,12 +167,8 @@ def plot_layer_tiles(mapped: MappedNetwork, layer: int, path: str | Path | None 
         "other layers grey, host port at core 0 (top left)",
         fontsize=9,
     )
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
+    data = figure_png(fig, path, dpi=120)
     plt.close(fig)
-    data = buf.getvalue()
-    if path is not None:
-        atomic_write_bytes(path, data)
     return data
 
 

@@ -6,13 +6,12 @@ and writes each file atomically.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from hwsim.writers import atomic_write_bytes
+from hwsim.writers import figure_png
 
 __all__ = ["accuracy_histogram", "yield_vs_sigma", "tuning_figure", "study_figures", "STUDY_FIGURE_FILES"]
 
@@ -30,9 +29,7 @@ def _figure(width: float = 6.4, height: float = 4.2):
 
 
 def _save(fig, path: Path) -> Path:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
-    atomic_write_bytes(path, buf.getvalue())
+    figure_png(fig, path)
     return Path(path)
 
 
