@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -175,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         "input_spike_prob": float(rasters.mean()),
         "entries": [engine, reference],
         "ratio_vs_im2col": engine["images_per_s"] / reference["images_per_s"],
-        "load_average_at_end": list(__import__("os").getloadavg()),
+        "load_average_at_end": list(os.getloadavg()),
         "machine": machine(),
         "versions": versions(),
     }
