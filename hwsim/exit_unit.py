@@ -131,7 +131,9 @@ def _gain_num(scale: float | None, text: str) -> int:
     g = round(float(scale) * 2**GAIN_NUM_SHIFT)
     if not 1 <= g <= MAX_GAIN_NUM:
         lo, hi = 0.5 / 2**GAIN_NUM_SHIFT, MAX_GAIN_NUM / 2**GAIN_NUM_SHIFT
-        raise InputError(f"exit scale {scale!r} is out of range for the exit unit's gain register; allowed {lo:.3g} .. {hi:.6g}")
+        raise InputError(
+            f"exit scale {scale!r} is out of range for the exit unit's gain register; allowed {lo:.3g} .. {hi:.6g}"
+        )
     return g
 
 
