@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from hwsim.errors import InputError
+from hwsim.result import EXIT_COUNTER_NAMES
 
 __all__ = [
     "EXIT_RULES",
@@ -33,7 +34,6 @@ __all__ = [
 ]
 
 EXIT_RULES = ("none", "margin", "confidence", "entropy")
-EXIT_COUNTER_NAMES = ("cycles", "acc_updates", "multiplies", "lut_reads")
 
 # round(2**16 * exp(-k / 8)), k = 0..95 (chip-spec §1.4); tests/hwsim/test_exit_unit.py recomputes it.
 EXP_LUT = (

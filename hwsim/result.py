@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["RunResult", "COUNTER_NAMES", "HOST_COUNTER_NAMES", "decode_predictions"]
+__all__ = ["RunResult", "COUNTER_NAMES", "HOST_COUNTER_NAMES", "EXIT_COUNTER_NAMES", "decode_predictions"]
 
 # Per core per timestep (chip-spec §2.5); the last axis of RunResult.counters. "packets" and "hops" count
 # spike packets and partial-sum packets (chip-spec §1.3) alike: each is one injection cycle of its sender.
@@ -25,6 +25,8 @@ COUNTER_NAMES = (
     "cycles",
 )
 HOST_COUNTER_NAMES = ("packets", "hops", "route_cycles")
+# Per image per timestep, the exit unit's (chip-spec §1.4); the last axis of RunResult.exit_counters.
+EXIT_COUNTER_NAMES = ("cycles", "acc_updates", "multiplies", "lut_reads")
 
 
 def decode_predictions(readout: str, output_spikes: np.ndarray, output_membranes: np.ndarray) -> np.ndarray:
@@ -57,6 +59,13 @@ class RunResult:
         readout: ``"spike_count"`` or ``"membrane"``.
         membranes: If recorded, per program core ``(B, T, n_neurons)`` int32.
         core_spikes: If recorded, per program core ``(B, T, n_neurons)`` uint8.
+        extra: Per-image arrays of other core types (e.g. the RRAM counters), batch axis first.
+        exit_timesteps: ``(B,)`` int64, timesteps run per image (chip-spec §1.4): ``T`` under rule ``none``
+            (the default when not given).
+        exit_counters: ``(B, T, len(EXIT_COUNTER_NAMES))`` int64, the exit unit's ``cycles``,
+            ``acc_updates``, ``multiplies``, ``lut_reads`` (chip-spec §1.4); zeros under rule ``none``
+            (the default when not given). Its ``cycles`` are included in ``timestep_cycles``.
+        exit_rule: The early-exit rule as written (``"none"``: no exit unit).
     """
 
     output_spikes: np.ndarray
@@ -69,6 +78,17 @@ class RunResult:
     membranes: list[np.ndarray] | None = None
     core_spikes: list[np.ndarray] | None = None
     extra: dict = field(default_factory=dict)
+    exit_timesteps: np.ndarray | None = None
+    exit_counters: np.ndarray | None = None
+    exit_rule: str = "none"
+
+    def __post_init__(self) -> None:
+        # Without an exit unit every image runs all T timesteps and the unit counts nothing (chip-spec §1.4).
+        B, T = self.output_spikes.shape[:2]
+        if self.exit_timesteps is None:
+            self.exit_timesteps = np.full(B, T, np.int64)
+        if self.exit_counters is None:
+            self.exit_counters = np.zeros((B, T, len(EXIT_COUNTER_NAMES)), np.int64)
 
     @property
     def batch_size(self) -> int:
@@ -83,6 +103,12 @@ class RunResult:
         if name not in COUNTER_NAMES:
             raise KeyError(f"unknown counter {name!r}; counters: {', '.join(COUNTER_NAMES)}")
         return self.counters[..., COUNTER_NAMES.index(name)]
+
+    def exit_counter(self, name: str) -> np.ndarray:
+        """``(B, T)`` values of one exit-unit counter (chip-spec §1.4)."""
+        if name not in EXIT_COUNTER_NAMES:
+            raise KeyError(f"unknown exit counter {name!r}; exit counters: {', '.join(EXIT_COUNTER_NAMES)}")
+        return self.exit_counters[..., EXIT_COUNTER_NAMES.index(name)]
 
     def host_counter(self, name: str) -> np.ndarray:
         """``(B, T)`` values of one host counter."""
@@ -130,4 +156,7 @@ class RunResult:
             core_spikes=cat_list("core_spikes"),
             # per-image extras of other core types (e.g. the RRAM counters), batch axis first
             extra={k: np.concatenate([p.extra[k] for p in parts], axis=0) for k in first.extra},
+            exit_timesteps=cat("exit_timesteps"),
+            exit_counters=cat("exit_counters"),
+            exit_rule=first.exit_rule,
         )

@@ -17,11 +17,12 @@ import numpy as np
 
 from hwsim.encoding import as_raster_batch
 from hwsim.errors import ProgramError
+from hwsim.exit_unit import ExitRule, ExitUnit, parse_exit_rule
 from hwsim.golden.core import GoldenCore
 from hwsim.golden.host_port import host_timestep
 from hwsim.golden.router import deliver, deliver_partial_sums, route_cycles
 from hwsim.program import ChipProgram
-from hwsim.result import COUNTER_NAMES, HOST_COUNTER_NAMES, RunResult
+from hwsim.result import COUNTER_NAMES, EXIT_COUNTER_NAMES, HOST_COUNTER_NAMES, RunResult
 
 __all__ = ["simulate", "run_chip", "CoreUnit"]
 
@@ -50,6 +51,7 @@ def run_chip(
     record: bool = False,
     on_step: Callable[[int, int, int, CoreUnit, dict], None] | None = None,
     extra: dict | None = None,
+    exit_rule: ExitRule | str | None = None,
 ) -> RunResult:
     """The chip schedule of chip-spec §1 over a ``(B, T, n_inputs)`` 0/1 raster batch.
 
@@ -57,7 +59,12 @@ def run_chip(
     core of the stage steps on its inbox (and a partial-sum receiver on its
     partial-sum buffer) and routes its spikes (a partial-sum core: its nonzero
     membranes, chip-spec §1.3); the timestep takes
-    ``barrier + host route + sum over stages (max compute + max route)``.
+    ``barrier + host route + sum over stages (max compute + max route) + exit``.
+
+    With an exit rule (chip-spec §1.4) the exit unit reads the timestep's output values
+    (membranes under membrane readout, 0/1 spikes under spike-count readout) after the last stage;
+    its cycles join the timestep's, and an image ends after the timestep whose rule says exit:
+    later timesteps are not simulated, their rows stay 0.
 
     Args:
         program: A validated chip program.
@@ -68,12 +75,18 @@ def run_chip(
         on_step: Called as ``on_step(b, t, k, unit, counters)`` after core ``k`` stepped, to keep
             what a core type reports beyond the digital counters.
         extra: Becomes ``RunResult.extra``.
+        exit_rule: An :class:`~hwsim.exit_unit.ExitRule` (or its text, parsed with
+            :func:`~hwsim.exit_unit.parse_exit_rule`; rules with a scale need an ExitRule); None is ``none``.
+
+    Raises:
+        InputError: an exit rule on a program with fewer than 2 outputs, or a rule text that does not parse.
     """
     chip = program.chip
     B, T, _ = batch.shape
     cores = program.cores
     C = len(cores)
     n_out = program.n_outputs
+    rule = parse_exit_rule(exit_rule, n_out)
     mesh_ids = [cp.core for cp in cores]
     host_hops = {c: chip.hops(0, c) for c in mesh_ids}
     core_hops = {cp.core: {c: chip.hops(cp.core, c) for c in mesh_ids} for cp in cores}
@@ -86,6 +99,8 @@ def run_chip(
     counters = np.zeros((B, T, C, len(COUNTER_NAMES)), np.int64)
     host_counters = np.zeros((B, T, len(HOST_COUNTER_NAMES)), np.int64)
     timestep_cycles = np.zeros((B, T), np.int64)
+    exit_timesteps = np.full(B, T, np.int64)
+    exit_counters = np.zeros((B, T, len(EXIT_COUNTER_NAMES)), np.int64)
     membranes = [np.zeros((B, T, cp.n_neurons), np.int32) for cp in cores] if record else None
     core_spikes = [np.zeros((B, T, cp.n_neurons), np.uint8) for cp in cores] if record else None
     K = {name: k for k, name in enumerate(COUNTER_NAMES)}
@@ -95,6 +110,7 @@ def run_chip(
 
     for b in range(B):
         units = new_units(b)  # fresh state per inference
+        exit_unit = ExitUnit(rule, n_out) if rule.enabled else None  # accumulators 0 at every image's start
         for t in range(T):
             # fresh every timestep: both buffers are cleared at its end (chip-spec §2.2 step 5)
             inboxes: dict[int, list[int]] = {cp.core: [] for cp in cores}
@@ -128,7 +144,16 @@ def run_chip(
                         membranes[k][b, t] = unit.v
                         core_spikes[k][b, t, spikes] = 1
                 cycles += stage_compute + stage_route
+            done = False
+            if exit_unit is not None:  # the EXIT phase, after the last stage's route phase (chip-spec §5.1)
+                y = out_membranes[b, t] if program.readout == "membrane" else out_spikes[b, t]
+                done, unit_counters = exit_unit.step([int(v) for v in y])
+                exit_counters[b, t] = unit_counters
+                cycles += unit_counters[EXIT_COUNTER_NAMES.index("cycles")]
             timestep_cycles[b, t] = cycles
+            if done:  # the image ends: the host clears the chip and feeds the next one
+                exit_timesteps[b] = t + 1
+                break
 
     return RunResult(
         output_spikes=out_spikes,
@@ -141,22 +166,28 @@ def run_chip(
         membranes=membranes,
         core_spikes=core_spikes,
         extra={} if extra is None else extra,
+        exit_timesteps=exit_timesteps,
+        exit_counters=exit_counters,
+        exit_rule=rule.text if rule.enabled else "none",
     )
 
 
-def simulate(program: ChipProgram, rasters: np.ndarray, record: bool = False) -> RunResult:
+def simulate(program: ChipProgram, rasters: np.ndarray, record: bool = False,
+             exit_rule: ExitRule | str | None = None) -> RunResult:  # fmt: skip
     """Run ``program`` on input spike rasters with the golden model.
 
     Args:
         program: A validated chip program.
         rasters: ``(T, n_inputs)`` or ``(B, T, n_inputs)`` binary spikes.
         record: Also keep every core's membranes and spikes per timestep.
+        exit_rule: The early-exit rule (chip-spec §1.4), an :class:`~hwsim.exit_unit.ExitRule` or None (``none``).
 
     Returns:
         A :class:`RunResult`.
 
     Raises:
-        InputError: the raster has the wrong shape or non-binary values.
+        InputError: the raster has the wrong shape or non-binary values; an exit rule on a program
+            with fewer than 2 outputs.
         ProgramError: the program is for an RRAM chip (use :func:`hwsim.rram.simulate_rram`).
     """
     program.validate()
@@ -172,4 +203,4 @@ def simulate(program: ChipProgram, rasters: np.ndarray, record: bool = False) ->
     def new_units(b: int) -> list[GoldenCore]:
         return [GoldenCore(chip.core, cp, psum_receiver=cp.core in receivers) for cp in program.cores]
 
-    return run_chip(program, batch, new_units, record)
+    return run_chip(program, batch, new_units, record, exit_rule=exit_rule)

@@ -17,6 +17,7 @@ import numpy as np
 
 from hwsim.config import CORE_DONE_CYCLES, CORE_START_CYCLES, ChipConfig
 from hwsim.encoding import as_raster_batch
+from hwsim.exit_unit import ExitRule
 from hwsim.golden.chip import run_chip
 from hwsim.golden.core import GoldenCore, saturate
 from hwsim.result import RunResult
@@ -156,7 +157,8 @@ class RramGoldenCore(GoldenCore):
         }
 
 
-def simulate_rram(rchip: RramChip, rasters: np.ndarray, *, first_index: int = 0, record: bool = False) -> RunResult:
+def simulate_rram(rchip: RramChip, rasters: np.ndarray, *, first_index: int = 0, record: bool = False,
+                  exit_rule: ExitRule | None = None) -> RunResult:  # fmt: skip
     """Run an RRAM chip instance on input rasters with the golden model.
 
     Args:
@@ -164,12 +166,15 @@ def simulate_rram(rchip: RramChip, rasters: np.ndarray, *, first_index: int = 0,
         rasters: ``(T, n_inputs)`` or ``(B, T, n_inputs)`` binary spikes.
         first_index: Global index of the first image (seeds its read noise, :func:`read_noise_normals`).
         record: Also keep every core's membranes and spikes per timestep.
+        exit_rule: The early-exit rule (chip-spec §1.4), or None (``none``): an image ends after the
+            timestep whose rule says exit (:func:`hwsim.golden.chip.run_chip`).
 
     Returns:
         A :class:`RunResult` whose ``counters`` use the digital names (``sram_word_reads`` = 0) and
         whose ``extra`` holds ``"rram_counters"`` ``(B, T, C, 3)`` int64 (:data:`RRAM_COUNTER_NAMES`),
         ``"read_conductance_us"`` ``(B, T, C)`` float64 (sum of G+ + G- over the cells read) and
-        ``"adc_peak"`` ``(B, C)`` float64 (largest ``|floor(I / I_lsb + 1/2)|`` before clamping).
+        ``"adc_peak"`` ``(B, C)`` float64 (largest ``|floor(I / I_lsb + 1/2)|`` before clamping, over the
+        timesteps run).
     """
     program = rchip.program
     chip = program.chip
@@ -205,4 +210,4 @@ def simulate_rram(rchip: RramChip, rasters: np.ndarray, *, first_index: int = 0,
         adc_peak[b, k] = unit.adc_peak  # a running maximum over the image: the last step's is the image's
 
     extra = {"rram_counters": rram_counters, "read_conductance_us": read_g, "adc_peak": adc_peak}
-    return run_chip(program, batch, new_units, record, on_step, extra)
+    return run_chip(program, batch, new_units, record, on_step, extra, exit_rule)
