@@ -35,6 +35,7 @@ from hwsim.config import (
 )
 from hwsim.encoding import ENCODINGS, as_raster_batch, encode
 from hwsim.errors import ConfigError, InputError, ProgramError
+from hwsim.exit_unit import ExitRule, apply_exit, parse_exit_rule
 from hwsim.kernels import N_COUNTERS, N_HOST_COUNTERS, chip_pass
 from hwsim.kernels.layout import (
     ChipConstants,
@@ -50,7 +51,7 @@ from hwsim.kernels.layout import (
 from hwsim.program import ChipProgram
 from hwsim.result import COUNTER_NAMES, HOST_COUNTER_NAMES, RunResult
 
-__all__ = ["Chip"]
+__all__ = ["Chip", "apply_exit"]
 
 # Input raster bytes per chunk the engine aims for: a chunk holds fewer than
 # ``chunk_size`` images when T x n_inputs is large, so memory stays bounded.
@@ -186,6 +187,7 @@ class Chip:
         chunk_size: int = 256,
         record: bool = False,
         progress: bool = False,
+        exit_rule: ExitRule | str | None = None,
     ) -> RunResult:
         """Run the loaded program on a batch of inputs.
 
@@ -203,20 +205,26 @@ class Chip:
                 runs (chunks are made smaller still when ``T x n_inputs`` is large).
             record: Also return every core's end-of-timestep membranes and spikes.
             progress: Show a tqdm progress bar over the chunks.
+            exit_rule: The early-exit rule (chip-spec §1.4): an :class:`~hwsim.exit_unit.ExitRule`
+                (:func:`~hwsim.exit_unit.parse_exit_rule`), text for rules without a scale, or None
+                (``none``). The engine runs all T timesteps, then cuts each image after its exit
+                (:func:`apply_exit`).
 
         Returns:
-            A :class:`RunResult`, identical to ``hwsim.golden.simulate(program, rasters, record)``.
+            A :class:`RunResult`, identical to ``hwsim.golden.simulate(program, rasters, record, exit_rule)``.
 
         Raises:
             ProgramError: no program is loaded.
             InputError: inputs of the wrong shape, type or values, bad timesteps,
-                encoding, seed or chunk size.
+                encoding, seed or chunk size; an exit rule that does not parse or a program with
+                fewer than 2 outputs under an exit rule.
         """
         if self._program is None:
             raise ProgramError("no program loaded: call chip.load(program) first")
         program, plan = self._program, self._plan
         n_in = program.n_inputs
         chunk_size = _check_positive_int("chunk_size", chunk_size)
+        rule = parse_exit_rule(exit_rule, program.n_outputs)
         x, T, images = _check_inputs(inputs, timesteps, n_in, encoding, seed)
         B = int(x.shape[0])
         out = _allocate(program, plan, B, T, record)
@@ -267,7 +275,9 @@ class Chip:
             feeder.shutdown(cancel_futures=True)
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
-        return _result(program, plan, out)
+        result = _result(program, plan, out)
+        # timesteps after t never change t: cutting the full run after each exit is the run that stopped there
+        return apply_exit(result, rule, copy=False) if rule.enabled else result
 
     # ---------------------------------------------------------------- internal
     def _start_chunk(self, raster, b0: int, b1: int, out: dict, free: queue.SimpleQueue, micro: int, pool) -> tuple:

@@ -9,6 +9,11 @@ An :class:`ExitRule` is a run option: the rule name and its integer registers
 :meth:`ExitUnit.step` per timestep, plain integers. The engine's kernel
 (:mod:`hwsim.kernels.exit_unit`) and the RTL (``rtl/snn_exit_unit.v``) must
 agree with it bit for bit and cycle for cycle.
+
+:func:`apply_exit` turns a fixed-T :class:`~hwsim.result.RunResult` into the result of the same run with
+an exit rule (the engine's way, and the cheap way to try many thresholds on one run): timesteps after
+``t`` never influence timestep ``t``, so cutting a full run after each image's exit gives exactly what a
+run that stopped there reports.
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
+import numpy as np
+
 from hwsim.errors import InputError
-from hwsim.result import EXIT_COUNTER_NAMES
+from hwsim.result import EXIT_COUNTER_NAMES, RunResult
 
 __all__ = [
     "EXIT_RULES",
@@ -30,7 +37,11 @@ __all__ = [
     "ExitUnit",
     "parse_exit_rule",
     "exit_cycles",
+    "exit_counters",
     "acc_bits",
+    "ln_q8",
+    "apply_exit",
+    "find_exit_timesteps",
 ]
 
 EXIT_RULES = ("none", "margin", "confidence", "entropy")
@@ -50,6 +61,8 @@ LN_LUT = (
     148, 150, 152, 154, 157, 159, 161, 163, 165, 167, 169, 171, 173, 175,
 )
 LN2_Q8 = 177  # round(256 * ln 2)
+_EXP_LUT_ARRAY = np.array(EXP_LUT, np.int64)
+_LN_LUT_ARRAY = np.array(LN_LUT, np.int64)
 EXP_INDEX_MAX = len(EXP_LUT) - 1
 DSAT_MAX = 2**24 - 1
 GAIN_FRACTION_BITS = 16
@@ -248,3 +261,95 @@ class ExitUnit:
         if rule.rule == "confidence":
             return z < rule.threshold
         return z * ln_q8(z) + 32 * w < rule.threshold * z
+
+
+def _exit_values(result: RunResult) -> np.ndarray:
+    """The ``(B, T, K)`` values the unit reads (chip-spec §1.4): membranes or 0/1 spikes, by the readout."""
+    values = result.output_membranes if result.readout == "membrane" else result.output_spikes
+    return np.ascontiguousarray(values)
+
+
+def find_exit_timesteps(result: RunResult, rule: ExitRule | str | None) -> np.ndarray:
+    """``(B,)`` int64 timesteps each image of a fixed-T run would run under ``rule`` (``T`` if it never exits).
+
+    The decisions only: :func:`apply_exit` also cuts the arrays. ``rule`` is an :class:`ExitRule`, or text
+    for rules that need no scale (``none``, ``margin:M``).
+
+    Raises:
+        InputError: ``result`` already had an exit rule, the rule does not parse, or fewer than 2 outputs.
+    """
+    from hwsim.kernels.exit_unit import RULE_CODES, exit_timesteps_kernel  # Numba: only when asked for
+
+    values = _exit_values(result)
+    rule = _rule_for(result, rule)
+    exit_t = np.empty(values.shape[0], np.int64)
+    exit_timesteps_kernel(values, RULE_CODES[rule.rule], int(rule.threshold), int(rule.gain_num), _EXP_LUT_ARRAY,
+                          _LN_LUT_ARRAY, exit_t)  # fmt: skip
+    return exit_t
+
+
+def _rule_for(result: RunResult, rule: ExitRule | str | None) -> ExitRule:
+    rule = parse_exit_rule(rule, int(result.output_spikes.shape[2]))
+    if result.exit_rule != "none" and rule.enabled:
+        raise InputError(
+            f"this result already ran with exit rule {result.exit_rule!r}: an exit rule applies to a fixed-T "
+            "result (run with exit rule none)"
+        )
+    return rule
+
+
+def apply_exit(result: RunResult, rule: ExitRule | str | None, *, copy: bool = True) -> RunResult:
+    """The result of the same run under the exit rule ``rule`` (chip-spec §1.4), from a fixed-T result.
+
+    Per image ``b`` with exit timestep count ``e = exit_timesteps[b]``: every per-timestep array
+    (output spikes and membranes, counters, host counters, timestep cycles, recorded membranes and
+    spikes, and ``extra`` arrays of shape ``(B, T, ...)`` with at least 3 axes) is 0 from timestep ``e``
+    on; timesteps ``0 .. e-1`` gain the unit's ``exit_cycles`` in ``timestep_cycles`` and its counters
+    in ``exit_counters``. Other ``extra`` arrays (e.g. the RRAM ``adc_peak``, ``(B, C)``) are kept as they are.
+
+    Args:
+        result: A result run without an exit rule (``result.exit_rule == "none"``).
+        rule: An :class:`ExitRule` (or text without a scale: ``none``, ``margin:M``); ``none`` returns
+            ``result`` itself.
+        copy: False cuts ``result``'s own arrays in place (for the engine, which owns them).
+
+    Raises:
+        InputError: as :func:`find_exit_timesteps`.
+    """
+    rule = _rule_for(result, rule)
+    if not rule.enabled:
+        return result
+    exit_t = find_exit_timesteps(result, rule)
+    B, T = result.timestep_cycles.shape
+    after = np.arange(T)[None, :] >= exit_t[:, None]  # (B, T): timesteps not run
+    ran = ~after
+
+    def cut(a: np.ndarray) -> np.ndarray:
+        a = a.copy() if copy else a
+        a[after] = 0
+        return a
+
+    unit = np.array(exit_counters(rule.rule, int(result.output_spikes.shape[2])), np.int64)
+    counters = np.zeros((B, T, len(EXIT_COUNTER_NAMES)), np.int64)
+    counters[ran] = unit
+    timestep_cycles = cut(result.timestep_cycles)
+    timestep_cycles[ran] += unit[EXIT_COUNTER_NAMES.index("cycles")]
+    extra = {
+        key: cut(a) if isinstance(a, np.ndarray) and a.ndim >= 3 and a.shape[:2] == (B, T) else a
+        for key, a in result.extra.items()
+    }
+    return RunResult(
+        output_spikes=cut(result.output_spikes),
+        output_membranes=cut(result.output_membranes),
+        counters=cut(result.counters),
+        host_counters=cut(result.host_counters),
+        timestep_cycles=timestep_cycles,
+        core_ids=result.core_ids,
+        readout=result.readout,
+        membranes=None if result.membranes is None else [cut(m) for m in result.membranes],
+        core_spikes=None if result.core_spikes is None else [cut(s) for s in result.core_spikes],
+        extra=extra,
+        exit_timesteps=exit_t,
+        exit_counters=counters,
+        exit_rule=rule.text,
+    )

@@ -3,8 +3,9 @@
 One module per hardware block, named as its golden unit in :mod:`hwsim.golden`:
 :mod:`~hwsim.kernels.core` (one core timestep), :mod:`~hwsim.kernels.router`,
 :mod:`~hwsim.kernels.host_port`, :mod:`~hwsim.kernels.chip` (the whole digital
-chip), :mod:`~hwsim.kernels.rram` (the RRAM crossbar chip) and
-:mod:`~hwsim.kernels.random` (NumPy's random streams, GIL-free).
+chip), :mod:`~hwsim.kernels.rram` (the RRAM crossbar chip),
+:mod:`~hwsim.kernels.random` (NumPy's random streams, GIL-free) and
+:mod:`~hwsim.kernels.exit_unit` (the early-exit unit, replayed over a run's outputs).
 
 Each public kernel has a slow NumPy/Python twin of the same name and signature
 in :mod:`hwsim.reference`; ``tests/hwsim/test_kernels.py`` checks every pair.
@@ -14,8 +15,9 @@ results) lives in :mod:`hwsim.chip` and :mod:`hwsim.rram.engine`.
 
 from hwsim.kernels.chip import chip_pass
 from hwsim.kernels.core import N_COUNTERS, core_pass, integrate_spikes, update_neurons
+from hwsim.kernels.exit_unit import exit_timesteps_kernel
 from hwsim.kernels.host_port import N_HOST_COUNTERS, host_timestep
 from hwsim.kernels.router import count_routed, deliver, route_cycles
 
 __all__ = ["integrate_spikes", "update_neurons", "core_pass", "host_timestep", "chip_pass", "count_routed",
-           "deliver", "route_cycles", "N_COUNTERS", "N_HOST_COUNTERS"]
+           "deliver", "route_cycles", "exit_timesteps_kernel", "N_COUNTERS", "N_HOST_COUNTERS"]
