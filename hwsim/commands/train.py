@@ -162,8 +162,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-size", type=int, help="images per mini-batch (default 64)")
     g.add_argument("--lr", type=float, help="initial Adam learning rate (default per dataset)")
     g.add_argument("--lr-final", type=float, help="learning rate at the last epoch (exponential decay)")
-    g.add_argument("--loss", choices=["cross_entropy", "squared_hinge"], default="cross_entropy",
-                   help="loss on the mean output potential (default cross_entropy; squared_hinge is Yin's)")
+    g.add_argument("--loss", choices=["cross_entropy", "squared_hinge", "per-timestep"], default="cross_entropy",
+                   help="cross_entropy (default) or squared_hinge (Yin's) on the mean output potential over "
+                        "timesteps, or per-timestep: the cross-entropy of every timestep's output averaged over "
+                        "timesteps (TET, as SEENN and DT-SNN train), so early timesteps classify alone, for early "
+                        "exit (hwsim run --exit; docs/early-exit.md)")
     g.add_argument("--train-timesteps", type=int, metavar="T",
                    help="timesteps per training pass (default: per dataset in discontinuous mode, T in continuous)")
     g.add_argument("--no-qat", action="store_true", help="train in float, quantize only at the end")

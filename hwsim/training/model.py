@@ -18,7 +18,10 @@ After Yin et al. (BioCAS 2017, arXiv:1709.06206; code github.com/ShihuiYin/BASNN
   (``dV_{t+1}/dV_t = 1 - theta * do_t/dV_t`` as in Yin's code, or 1 when detached).
 - The output layer never spikes in training: its per-timestep potential
   ``z_t = W h_t + b`` (discontinuous) is the logit; the loss is taken on the
-  mean over timesteps. On the chip this is either the membrane readout
+  mean over timesteps (``cross_entropy``, ``squared_hinge``), or, with
+  ``per-timestep`` (TET, Deng et al. ICLR 2022; as SEENN and DT-SNN train), on
+  every timestep's ``z_t`` and averaged over timesteps, so that early
+  timesteps alone already classify (early exit, chip-spec §1.4). On the chip this is either the membrane readout
   (``fire = False``, sum of ``z_t``) or Yin's threshold-0 spike count
   (``sum_t [z_t >= 0]``).
 
@@ -38,7 +41,7 @@ import numpy as np
 __all__ = ["FloatParams", "ForwardCache", "forward", "backward", "spike_grad", "surrogate_spike", "LOSSES",
            "loss_and_grad", "spiking_forward", "spiking_backward"]
 
-LOSSES = ("squared_hinge", "cross_entropy")
+LOSSES = ("squared_hinge", "cross_entropy", "per-timestep")
 
 
 @dataclass
@@ -191,16 +194,33 @@ def backward(
     return FloatParams(gw, gb)
 
 
+def _cross_entropy(z: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
+    """Softmax cross-entropy of ``z`` ``(..., B, C)``, averaged over all leading rows, and its gradient."""
+    zs = z - z.max(axis=-1, keepdims=True)
+    p = np.exp(zs)
+    p /= p.sum(axis=-1, keepdims=True)
+    rows = np.arange(z.shape[-2])
+    # floor at the dtype's smallest normal number: 1e-300 rounds to 0 in float32, and log(0) warns
+    value = float(-np.log(np.maximum(p[..., rows, labels], np.finfo(p.dtype).tiny)).mean())
+    p[..., rows, labels] -= 1.0
+    return value, (p / (p.size // p.shape[-1])).astype(z.dtype)  # divided as before: bundled file bit for bit
+
+
 def loss_and_grad(logits: np.ndarray, labels: np.ndarray, loss: str) -> tuple[float, np.ndarray]:
-    """Loss on the mean logits over timesteps, and its gradient w.r.t. the per-timestep logits.
+    """The loss and its gradient w.r.t. the per-timestep logits.
 
     Args:
         logits: ``(T, B, C)``.
         labels: ``(B,)`` integer classes.
-        loss: ``"squared_hinge"`` (Yin's: targets +-1, mean over images and classes)
-            or ``"cross_entropy"`` (softmax, mean over images).
+        loss: ``"squared_hinge"`` (Yin's: targets +-1, mean over images and classes) or ``"cross_entropy"``
+            (softmax, mean over images), both on the mean logits over timesteps; or ``"per-timestep"``
+            (TET): the cross-entropy of each timestep's own logits ``z_t``, averaged over timesteps and
+            images, ``(1/T) sum_t CE(z_t)``.
     """
     T, B, C = logits.shape
+    if loss == "per-timestep":
+        value, d_logits = _cross_entropy(logits, labels)
+        return value, d_logits
     z = logits.mean(axis=0)
     if loss == "squared_hinge":
         y = -np.ones_like(z)
@@ -209,13 +229,7 @@ def loss_and_grad(logits: np.ndarray, labels: np.ndarray, loss: str) -> tuple[fl
         value = float((margin**2).sum() / (B * C))
         dz = (-2.0 * y * margin / (B * C)).astype(z.dtype)
     elif loss == "cross_entropy":
-        zs = z - z.max(axis=1, keepdims=True)
-        p = np.exp(zs)
-        p /= p.sum(axis=1, keepdims=True)
-        # floor at the dtype's smallest normal number: 1e-300 rounds to 0 in float32, and log(0) warns
-        value = float(-np.log(np.maximum(p[np.arange(B), labels], np.finfo(p.dtype).tiny)).mean())
-        p[np.arange(B), labels] -= 1.0
-        dz = (p / B).astype(z.dtype)
+        value, dz = _cross_entropy(z, labels)
     else:
         raise ValueError(f"loss = {loss!r}: allowed {', '.join(LOSSES)}")
     d_logits = np.broadcast_to(dz / T, (T, B, C)).astype(z.dtype)

@@ -66,7 +66,8 @@ class TrainConfig:
         batch_size: Images per mini-batch.
         lr: Initial Adam learning rate.
         lr_final: Learning rate of the last epoch (exponential decay in between).
-        loss: ``cross_entropy`` or ``squared_hinge`` (Yin's; a little less accurate here).
+        loss: ``cross_entropy`` or ``squared_hinge`` (Yin's; a little less accurate here), on the mean output
+            potential; or ``per-timestep`` (TET: every timestep's output scored, averaged; for early exit).
         readout: ``membrane`` (output layer ``fire = False``) or ``spike_count`` (threshold 0).
         encoding: ``rate``, ``threshold`` or ``latency`` (chip-spec §3).
         train_timesteps: Timesteps per training pass; default 1 in discontinuous mode

@@ -161,3 +161,25 @@ def test_train_names_a_preset_with_partial_sums_when_the_chip_is_too_small(tmp_p
     assert rc == 0, err
     assert "note: the network does not map onto small" in err
     assert "maps onto mesh8x8_28nm: " in err and "of 64 cores (use --chip mesh8x8_28nm" in err
+
+
+def test_train_per_timestep_loss_is_accepted_and_recorded(tmp_path, capsys):
+    out = tmp_path / "pt.npz"
+    rc = main(["train", "--dataset", "digits", "--limit", "200", "--hidden", "8", "--epochs", "1", "-T", "2",
+               "--mode", "continuous", "--loss", "per-timestep", "--chip", "small", "--no-progress", "-o", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    m = Network.load(out).metadata
+    assert m["provenance"]["config"]["loss"] == "per-timestep"
+    assert "--loss per-timestep" in m["provenance"]["command"]
+
+
+@pytest.mark.parametrize("bad", ["tet", "per_timestep", ""])
+def test_train_refuses_an_unknown_loss_naming_the_allowed_ones(tmp_path, capsys, bad):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--dataset", "digits", "--loss", bad, "-o", str(tmp_path / "n.npz")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --loss: invalid choice" in err and repr(bad) in err
+    # the allowed names (quoted or not, as the Python version formats them)
+    assert all(name in err.split("choose from", 1)[1] for name in ("cross_entropy", "squared_hinge", "per-timestep"))
+    assert "Traceback" not in err and not (tmp_path / "n.npz").exists()

@@ -217,14 +217,15 @@ def test_training_forward_pass_is_the_chip_computation(arch, image_shape, thresh
     assert np.unique(membranes).size > 5
 
 
-def _surrogate_loss(plan, params, x, labels, mode):
+def _surrogate_loss(plan, params, x, labels, mode, loss="cross_entropy"):
     cache = conv.forward(plan, params, x, mode=mode, surrogate=True)
-    return loss_and_grad(cache.logits, labels, "cross_entropy")[0]
+    return loss_and_grad(cache.logits, labels, loss)[0]
 
 
 @pytest.mark.parametrize("mode", ["discontinuous", "continuous"])
-@pytest.mark.parametrize("arch", ["3C3-2C3s2p1-3", "2C3p0-4-3"])
-def test_conv_gradients_match_finite_differences_of_the_surrogate(arch, mode):
+@pytest.mark.parametrize("arch,loss", [("3C3-2C3s2p1-3", "cross_entropy"), ("2C3p0-4-3", "cross_entropy"),
+                                       ("2C3p0-4-3", "per-timestep")])
+def test_conv_gradients_match_finite_differences_of_the_surrogate(arch, loss, mode):
     plan = plan_arch(parse_arch(arch), (5, 6), 3)
     rng = np.random.default_rng(1)
     params = conv.init_params(rng, plan, 0.5, init_layer)
@@ -233,7 +234,7 @@ def test_conv_gradients_match_finite_differences_of_the_surrogate(arch, mode):
     x = (rng.random((3, 2, 30)) < 0.5).astype(np.float64)
     labels = np.array([0, 2])
     cache = conv.forward(plan, params, x, mode=mode, surrogate=True)
-    _, d_logits = loss_and_grad(cache.logits, labels, "cross_entropy")
+    _, d_logits = loss_and_grad(cache.logits, labels, loss)
     grads = conv.backward(plan, params, cache, d_logits, mode=mode, detach_reset=False)
     for kind in ("weights", "biases"):
         for k, arr in enumerate(getattr(params, kind)):
@@ -242,9 +243,9 @@ def test_conv_gradients_match_finite_differences_of_the_surrogate(arch, mode):
             for idx in list(np.ndindex(arr.shape))[::3]:
                 old = arr[idx]
                 arr[idx] = old + 1e-6
-                up = _surrogate_loss(plan, params, x, labels, mode)
+                up = _surrogate_loss(plan, params, x, labels, mode, loss)
                 arr[idx] = old - 1e-6
-                down = _surrogate_loss(plan, params, x, labels, mode)
+                down = _surrogate_loss(plan, params, x, labels, mode, loss)
                 arr[idx] = old
                 assert g[idx] == pytest.approx((up - down) / 2e-6, rel=1e-4, abs=1e-8), (kind, k, idx)
     assert np.any(grads.weights[0] != 0), "first-layer gradient should not vanish"

@@ -156,3 +156,19 @@ def test_bad_options():
         train("digits", w_bits=8, v_bits=6, epochs=0)
     with pytest.raises(InputError, match="readout = 'first'"):
         train("digits", readout="first", epochs=0)
+
+
+def test_per_timestep_loss_equals_the_mean_loss_with_one_timestep_per_pass(digits_small):
+    """Discontinuous mode, one timestep per training pass: the per-timestep output is the mean output, so
+    ``per-timestep`` and ``cross_entropy`` train the same integers. With two timesteps per pass they differ
+    (each sample's own logits, not their mean, are scored). Catches: the per-timestep loss ignored by the
+    trainer, or computed on something else than the pass's logits."""
+    kw = dict(hidden=(8,), timesteps=2, mode="discontinuous", epochs=2, seed=3, w_bits=6, v_bits=12, evaluate=False)
+    nets = {(loss, tt): train(digits_small, loss=loss, train_timesteps=tt, **kw)
+            for loss in ("cross_entropy", "per-timestep") for tt in (1, 2)}
+    for a, b in zip(nets["cross_entropy", 1].layers, nets["per-timestep", 1].layers):
+        np.testing.assert_array_equal(a.weights, b.weights)
+        np.testing.assert_array_equal(a.bias, b.bias)
+    assert any(np.any(a.weights != b.weights)
+               for a, b in zip(nets["cross_entropy", 2].layers, nets["per-timestep", 2].layers))
+    assert nets["per-timestep", 2].metadata["provenance"]["config"]["loss"] == "per-timestep"

@@ -26,7 +26,7 @@ def test_box_surrogate_values():
 
 
 @pytest.mark.parametrize("mode", ["discontinuous", "continuous"])
-@pytest.mark.parametrize("loss", ["squared_hinge", "cross_entropy"])
+@pytest.mark.parametrize("loss", ["squared_hinge", "cross_entropy", "per-timestep"])
 def test_ste_gradient_matches_finite_differences_of_surrogate(mode, loss):
     rng = np.random.default_rng(7)
     sizes = [6, 5, 4, 3]
@@ -127,3 +127,51 @@ def test_cross_entropy_of_an_underflowed_probability_is_finite_without_a_warning
     value, grad = loss_and_grad(logits, np.array([1]), "cross_entropy")
     assert value == pytest.approx(126 * np.log(2.0), rel=1e-6)
     assert np.all(np.isfinite(grad))
+
+
+def test_per_timestep_loss_by_hand():
+    """TET's loss (1/T) sum_t CE(z_t) on T=2, B=1, C=2, label 0, worked by hand.
+
+    z_1 = (ln 3, 0): p_1 = (3/4, 1/4), CE = ln(4/3); z_2 = (0, 0): p_2 = (1/2, 1/2), CE = ln 2. The loss is
+    ln(8/3) / 2 and dL/dz_t = (p_t - onehot) / T: (-1/8, 1/8) and (-1/4, 1/4). The mean-logit cross-entropy
+    sees z = (ln 3 / 2, 0) instead: p = (sqrt 3, 1) / (sqrt 3 + 1), a different loss with the same gradient at
+    both timesteps. Catches: the per-timestep loss computed on the mean, a missing 1/T, a wrong sign.
+    """
+    z = np.array([[[np.log(3.0), 0.0]], [[0.0, 0.0]]])
+    value, d = loss_and_grad(z, np.array([0]), "per-timestep")
+    assert value == pytest.approx(np.log(8.0 / 3.0) / 2)
+    np.testing.assert_allclose(d[:, 0], [[-1 / 8, 1 / 8], [-1 / 4, 1 / 4]])
+    mean_value, mean_d = loss_and_grad(z, np.array([0]), "cross_entropy")
+    assert mean_value == pytest.approx(np.log((np.sqrt(3.0) + 1) / np.sqrt(3.0)))
+    q = 1 / (np.sqrt(3.0) + 1)  # the mean model's probability of the wrong class
+    np.testing.assert_allclose(mean_d[:, 0], [[-q / 2, q / 2], [-q / 2, q / 2]])
+
+
+def test_per_timestep_loss_averages_images_and_timesteps_and_equals_cross_entropy_at_one_timestep():
+    """B images and T timesteps weigh equally: the loss is the mean of the T*B single-logit cross-entropies.
+
+    At T = 1 the per-timestep output is the mean output, so the two losses agree exactly (value and
+    gradient). Catches: a sum instead of a mean over images or timesteps.
+    """
+    rng = np.random.default_rng(5)
+    T, B, C = 3, 4, 5
+    z = rng.normal(0, 2, (T, B, C))
+    labels = rng.integers(0, C, B)
+    value, d = loss_and_grad(z, labels, "per-timestep")
+    singles = [loss_and_grad(z[t : t + 1, b : b + 1], labels[b : b + 1], "cross_entropy") for t in range(T)
+               for b in range(B)]
+    assert value == pytest.approx(np.mean([v for v, _ in singles]))
+    np.testing.assert_allclose(d.reshape(T * B, C), np.concatenate([g[0] for _, g in singles]) / (T * B))
+    for t in range(T):
+        one = loss_and_grad(z[t : t + 1], labels, "per-timestep")
+        ce = loss_and_grad(z[t : t + 1], labels, "cross_entropy")
+        assert one[0] == pytest.approx(ce[0])
+        np.testing.assert_allclose(one[1], ce[1])
+
+
+def test_unknown_loss_is_refused_naming_the_allowed_ones():
+    from hwsim.errors import InputError
+    from hwsim.training import TrainConfig
+
+    with pytest.raises(InputError, match="loss = 'tet': allowed squared_hinge, cross_entropy, per-timestep"):
+        TrainConfig(loss="tet")
