@@ -17,6 +17,7 @@ __all__ = [
     "MAX_NESTING_DEPTH",
     "MAX_HEADER_BYTES",
     "MAX_ARRAY_ELEMENTS",
+    "MAX_SPARSE_WEIGHTS",
     "MAX_FILE_ARRAY_BYTES",
     "MAX_IDX_BYTES",
     "MAX_IMAGE_SIDE",
@@ -72,6 +73,13 @@ MAX_HEADER_BYTES = 1 << 24
 # Elements of one array read from a file (.npz member, NIR dataset) or built from one (a NIR layer's dense
 # weight matrix): a whole core holds at most 4096 x 4096 = 16 Mi weights; 64 Mi elements is 512 MB in float64.
 MAX_ARRAY_ELEMENTS = 1 << 26
+
+# Stored (nonzero) weights of one sparse layer of a network file: the length of its CSC `data` and `indices`
+# arrays, which a reader allows instead of MAX_ARRAY_ELEMENTS. A sparse layer holds what its dense form would
+# not: the CIFAR-size VGG of benchmarks/bench_cifar.py has conv layers of 72 M, 69 M and 139 M kernel taps
+# (the last one unrolled densely would be 4.3 G entries). 256 Mi weights is 1.3 GB as int8 data and int32
+# row indices; the whole file stays within MAX_FILE_ARRAY_BYTES.
+MAX_SPARSE_WEIGHTS = 1 << 28
 
 # Bytes of all arrays of one .npz or NIR file together, as their headers declare them (checked before any is
 # read): the largest legal program, 4096 cores of 4096 x 4096 int32 weights, would need 256 GiB and cannot be

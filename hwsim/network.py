@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +53,8 @@ _LAYER_HEADER_KEYS = ("name", "n_in", "n_out", "threshold", "leak_shift", "integ
 SPARSE_FORMAT = "csc"
 _SPARSE_PARTS = ("data", "indices", "indptr")
 _LAYER_REQUIRED_KEYS = ("threshold", "leak_shift", "integration", "reset", "fire")
+#: The arrays of a sparse layer that hold one entry per stored weight: limited by MAX_SPARSE_WEIGHTS on load.
+_SPARSE_WEIGHT_MEMBERS = re.compile(r"weights_[0-9]+_(data|indices)")
 
 
 class NetworkFileError(InputError):
@@ -338,6 +341,7 @@ class Network:
         arrays = read_npz(
             path, what, NetworkFileError, missing_hint=" (train one with 'hwsim train')",
             format_hint=" (a NIR graph: read it with mapping.load_network)" if path.suffix == ".nir" else "",
+            large_members=_SPARSE_WEIGHT_MEMBERS,
         )
         header = npz_json_header(arrays, path, what, NetworkFileError)
         if header.get("format") != FORMAT:
@@ -452,7 +456,8 @@ def _sparse_from_arrays(k: int, name: str, n_in, n_out, arrays: dict[str, np.nda
         raise NetworkFileError(f"{where}: weights_{k}_indices of column {col} are not strictly ascending (row "
                                f"{int(indices[j + 1])} after {int(indices[j])}); each weight once, rows in order")
     index_type = np.int32 if max(n_in, data.size) < 2**31 else np.int64
-    return sp.csc_array((data, indices.astype(index_type), indptr.astype(index_type)), shape=(n_in, n_out))
+    return sp.csc_array((data, indices.astype(index_type, copy=False), indptr.astype(index_type, copy=False)),
+                        shape=(n_in, n_out))
 
 
 def _row_reader(layer: Layer):

@@ -7,7 +7,8 @@ one-line error (a :class:`~hwsim.errors.HwsimError` subclass chosen by the calle
 - the path must be an existing regular file (not a folder), non-empty and readable;
 - text must be UTF-8; TOML and JSON must parse and nest at most :data:`~hwsim.limits.MAX_NESTING_DEPTH` levels;
 - every ``.npy`` member of an archive is checked from its header (dtype, shape) against
-  :data:`~hwsim.limits.MAX_ARRAY_ELEMENTS` and :data:`~hwsim.limits.MAX_FILE_ARRAY_BYTES` *before* any array is
+  :data:`~hwsim.limits.MAX_ARRAY_ELEMENTS` (:data:`~hwsim.limits.MAX_SPARSE_WEIGHTS` for the members a caller
+  names as a sparse layer's stored weights) and :data:`~hwsim.limits.MAX_FILE_ARRAY_BYTES` *before* any array is
   allocated, and object arrays are refused without ever being unpickled.
 
 Nothing read is ever executed: TOML goes through ``tomllib``, JSON through ``json``, arrays through
@@ -19,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import reprlib
 import zipfile
 import zlib
@@ -38,6 +40,7 @@ from hwsim.limits import (
     MAX_FILE_ARRAY_BYTES,
     MAX_HEADER_BYTES,
     MAX_NESTING_DEPTH,
+    MAX_SPARSE_WEIGHTS,
     MAX_TOML_BYTES,
 )
 
@@ -270,14 +273,16 @@ def _npy_header(fh: Any, where: str, error: ErrorType) -> tuple[tuple[int, ...],
     return tuple(int(n) for n in shape), dtype
 
 
-def _checked_npy_header(fh: Any, where: str, error: ErrorType) -> int:
+def _checked_npy_header(
+    fh: Any, where: str, error: ErrorType, max_elements: int = MAX_ARRAY_ELEMENTS, what_limit: str = "per array"
+) -> int:
     """Read a ``.npy`` header and refuse what hwsim never loads; return the bytes the array declares."""
     shape, dtype = _npy_header(fh, where, error)
     if dtype.hasobject or dtype.kind not in NPY_KINDS or dtype.fields is not None:
         raise error(f"{where} has dtype {dtype}; allowed {_KIND_NAMES} (never pickled objects)")
     count = math.prod(shape)
-    if any(n < 0 for n in shape) or count > MAX_ARRAY_ELEMENTS:
-        raise error(f"{where} declares shape {shape}; allowed at most {MAX_ARRAY_ELEMENTS} elements per array")
+    if any(n < 0 for n in shape) or count > max_elements:
+        raise error(f"{where} declares shape {shape}; allowed at most {max_elements} elements {what_limit}")
     return count * dtype.itemsize
 
 
@@ -307,7 +312,13 @@ def read_npy(path: str | os.PathLike, what: str, error: ErrorType, max_bytes: in
 
 
 def read_npz(
-    path: str | os.PathLike, what: str, error: ErrorType, *, missing_hint: str = "", format_hint: str = ""
+    path: str | os.PathLike,
+    what: str,
+    error: ErrorType,
+    *,
+    missing_hint: str = "",
+    format_hint: str = "",
+    large_members: re.Pattern | None = None,
 ) -> dict[str, np.ndarray]:
     """All arrays of an ``.npz`` archive, each checked from its header before it is read.
 
@@ -317,11 +328,15 @@ def read_npz(
         error: The exception type to raise.
         missing_hint: Appended to the "does not exist" message (how to make such a file).
         format_hint: Appended to the "expected an .npz archive" message (which reader takes such a file).
+        large_members: Members (names without ``.npy``) that this pattern matches in full hold a sparse
+            layer's stored weights (``hwsim.network`` CSC ``data`` and ``indices``): they may have up to
+            :data:`~hwsim.limits.MAX_SPARSE_WEIGHTS` elements instead of :data:`MAX_ARRAY_ELEMENTS`.
 
     Raises:
         error: missing, a folder, empty, not a zip archive, a corrupt or truncated member, a member
             that is not a ``.npy`` array of booleans, integers or floats, or arrays larger than
-            :data:`MAX_ARRAY_ELEMENTS` each or :data:`MAX_FILE_ARRAY_BYTES` together.
+            :data:`MAX_ARRAY_ELEMENTS` each (:data:`MAX_SPARSE_WEIGHTS` for ``large_members``) or
+            :data:`MAX_FILE_ARRAY_BYTES` together.
     """
     path = Path(path)
     size = check_regular_file(path, what, error, missing_hint)
@@ -345,8 +360,10 @@ def read_npz(
                         f"{where} uses compression method {info.compress_type}; allowed stored or deflate "
                         "(as np.savez writes)"
                     )
+                large = large_members is not None and large_members.fullmatch(info.filename[: -len(".npy")])
+                limit = (MAX_SPARSE_WEIGHTS, "per sparse layer") if large else (MAX_ARRAY_ELEMENTS, "per array")
                 with zf.open(info) as fh:
-                    total += _checked_npy_header(fh, where, error)
+                    total += _checked_npy_header(fh, where, error, *limit)
                 if total > MAX_FILE_ARRAY_BYTES:
                     raise error(
                         f"{where}: the arrays up to this one declare {total} bytes; allowed at most "

@@ -175,3 +175,77 @@ def test_sparse_blocks_equal_the_dense_slices(rng):
         assert block.dtype == w.dtype
         np.testing.assert_array_equal(block, w[rows][:, lo:hi])
         assert layer.nonzero_rows(lo, hi).tolist() == [i for i in range(n_in) if w[i, lo:hi].any()]
+
+
+# ----------------------------------------------------------------------------- size limits of sparse files
+# A sparse layer's file arrays hold one entry per stored weight; the readers allow them MAX_SPARSE_WEIGHTS
+# entries (a CIFAR-size conv layer has 139 M kernel taps) where any other array gets MAX_ARRAY_ELEMENTS.
+
+
+def _one_layer(weights) -> Network:
+    n_out = weights.shape[1]
+    return Network([Layer(weights=weights, bias=np.zeros(n_out, np.int32), threshold=1, leak_shift=0,
+                          integration="discontinuous", reset="zero", fire=True, name="big")])
+
+
+def _declared(tmp_path, member: str, count: int, dtype: str = "<i4"):
+    """A saved sparse network whose ``member`` declares ``count`` elements (and holds none)."""
+    from hwsim.testing import npy_declaring, rewrite_npz_members
+
+    path = _one_layer(sp.csc_array(np.eye(3, dtype=np.int8))).save(tmp_path / "n.npz")
+    return rewrite_npz_members(path, tmp_path / "declared.npz", {member: npy_declaring((count,), dtype)})
+
+
+@pytest.mark.parametrize("member", ["weights_0_data", "weights_0_indices"])
+def test_stored_weights_beyond_the_array_limit_pass_the_size_check(tmp_path, member):
+    """MAX_ARRAY_ELEMENTS + 1 stored weights are not refused for their number: the member declaring them
+    (and holding no data) is read, and fails only as the truncated array it is."""
+    from hwsim.limits import MAX_ARRAY_ELEMENTS
+
+    bad = _declared(tmp_path, member, MAX_ARRAY_ELEMENTS + 1, "|i1")
+    with pytest.raises(NetworkFileError, match="corrupt archive") as info:
+        Network.load(bad)
+    assert "allowed at most" not in str(info.value)
+
+
+@pytest.mark.parametrize("member", ["weights_0_data", "weights_0_indices"])
+def test_stored_weights_beyond_the_sparse_limit_are_refused_from_the_header(tmp_path, member):
+    from hwsim.limits import MAX_SPARSE_WEIGHTS
+
+    bad = _declared(tmp_path, member, MAX_SPARSE_WEIGHTS + 1, "|i1")
+    with pytest.raises(NetworkFileError, match=re.escape(
+            f"member '{member}.npy' declares shape ({MAX_SPARSE_WEIGHTS + 1},); allowed at most "
+            f"{MAX_SPARSE_WEIGHTS} elements per sparse layer")):
+        Network.load(bad)
+
+
+@pytest.mark.parametrize("member", ["weights_0_indptr", "weights_0", "bias_0", "weights_0_data_x", "xweights_0_data"])
+def test_other_members_keep_the_array_limit(tmp_path, member):
+    """indptr (one entry per neuron), dense weights, biases and any other name: MAX_ARRAY_ELEMENTS."""
+    from hwsim.limits import MAX_ARRAY_ELEMENTS
+
+    bad = _declared(tmp_path, member, MAX_ARRAY_ELEMENTS + 1, "|i1")
+    with pytest.raises(NetworkFileError, match=re.escape(
+            f"declares shape ({MAX_ARRAY_ELEMENTS + 1},); allowed at most {MAX_ARRAY_ELEMENTS} elements per array")):
+        Network.load(bad)
+
+
+@pytest.mark.slow
+def test_a_layer_with_more_stored_weights_than_the_array_limit_round_trips(tmp_path):
+    """A real file: 4096 inputs x 16,385 neurons, every synapse stored (MAX_ARRAY_ELEMENTS + 4096 weights;
+    the CIFAR VGG's conv layers hold 69 M to 139 M). About 1.7 GB of memory and seconds to save and load."""
+    from hwsim.limits import MAX_ARRAY_ELEMENTS
+
+    n_in = 4096
+    n_out = MAX_ARRAY_ELEMENTS // n_in + 1
+    indices = np.tile(np.arange(n_in, dtype=np.int32), n_out)
+    data = np.ones(indices.size, np.int8)
+    data[::7] = -3
+    indptr = np.arange(0, n_in * (n_out + 1), n_in, dtype=np.int32)
+    net = _one_layer(sp.csc_array((data, indices, indptr), shape=(n_in, n_out)))
+    assert net.layers[0].weights.nnz > MAX_ARRAY_ELEMENTS
+    loaded = Network.load(net.save(tmp_path / "big.npz")).layers[0]
+    assert loaded.is_sparse and loaded.weights.shape == (n_in, n_out)
+    np.testing.assert_array_equal(loaded.weights.indptr, indptr)
+    np.testing.assert_array_equal(loaded.weights.indices, indices)
+    np.testing.assert_array_equal(loaded.weights.data, data)
