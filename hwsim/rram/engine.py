@@ -20,6 +20,7 @@ import numpy as np
 from hwsim.config import CORE_DONE_CYCLES, CORE_START_CYCLES
 from hwsim.encoding import as_raster_batch, encode
 from hwsim.errors import InputError
+from hwsim.exit_unit import ExitRule, apply_exit, parse_exit_rule
 from hwsim.kernels.layout import ChipConstants, Crossbars, NeuronArrays, ReadCircuit, RoutingTable, RramOutputs
 from hwsim.result import COUNTER_NAMES, HOST_COUNTER_NAMES, RunResult
 from hwsim.rram.device import RramChip, program_chip, seed_words
@@ -226,6 +227,7 @@ def run_rram(
     chunk_size: int = 256,
     packed: RramEnginePlan | None = None,
     threads: int | None = None,
+    exit_rule: ExitRule | str | None = None,
 ) -> RunResult:
     """Run an RRAM chip instance on rasters or images with the fast path.
 
@@ -240,13 +242,18 @@ def run_rram(
         chunk_size: Images per kernel call (bounds memory).
         packed: A :func:`pack` of ``rchip`` to reuse (only the thresholds may differ; they are re-read).
         threads: Worker threads (default: the CPU count); results do not depend on it.
+        exit_rule: The early-exit rule (chip-spec §1.4), or None (``none``). All T timesteps run, then
+            each image is cut after its exit (:func:`hwsim.exit_unit.apply_exit`).
 
     Returns:
         The same :class:`RunResult` as :func:`hwsim.rram.golden.simulate_rram` (without recordings).
+        Under an exit rule, ``extra["adc_peak"]`` is the one exception: a diagnostic for ADC
+        calibration, it stays the peak over all T timesteps (the golden model's is over the timesteps run).
     """
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise InputError(f"chunk_size = {chunk_size!r}: expected an integer >= 1")
     threads = (os.cpu_count() or 1) if threads is None else int(threads)
+    rule = parse_exit_rule(exit_rule, rchip.program.n_outputs)
     if packed is None:
         packed = pack(rchip)
     else:
@@ -268,7 +275,8 @@ def run_rram(
         parts.append(_run_chunk(packed, rchip, raster, first_index + lo, threads))
     if not parts:
         raise InputError("no inputs given")
-    return parts[0] if len(parts) == 1 else RunResult.concatenate(parts)
+    result = parts[0] if len(parts) == 1 else RunResult.concatenate(parts)
+    return apply_exit(result, rule, copy=False) if rule.enabled else result
 
 
 def calibrate_adc_scales(rchip_or_program, rasters: np.ndarray, *, seed: int = 0) -> tuple[int, ...]:
