@@ -13,6 +13,9 @@ Tables live in ``hwsim/energy/tables/<technology>.toml``; see ``docs/energy.md``
 
 from hwsim.energy.model import (
     CORE_ACTIONS,
+    EXIT_ACTIONS,
+    EXIT_COMPONENT,
+    EXIT_LAYER,
     HOST_ACTIONS,
     PSUM_ACTIONS,
     PSUM_RECEIVERS,
@@ -24,8 +27,10 @@ from hwsim.energy.model import (
     action_counts,
     core_storage_bits,
     describe_action,
+    describe_exit_action,
     describe_psum_action,
     estimate,
+    exit_action_counts,
     layer_name,
     psum_buffer_bits,
 )
@@ -33,6 +38,9 @@ from hwsim.energy.table import EnergyTable, EnergyTableError, TableEntry, load_t
 
 __all__ = [
     "CORE_ACTIONS",
+    "EXIT_ACTIONS",
+    "EXIT_COMPONENT",
+    "EXIT_LAYER",
     "HOST_ACTIONS",
     "PSUM_ACTIONS",
     "PSUM_RECEIVERS",
@@ -47,8 +55,10 @@ __all__ = [
     "action_counts",
     "core_storage_bits",
     "describe_action",
+    "describe_exit_action",
     "describe_psum_action",
     "estimate",
+    "exit_action_counts",
     "layer_name",
     "load_table",
     "psum_buffer_bits",

@@ -21,8 +21,9 @@ import numpy as np
 from hwsim.config import ChipConfig
 from hwsim.energy.table import EnergyTable, load_table
 from hwsim.errors import InputError
+from hwsim.exit_unit import acc_bits
 from hwsim.program import ChipProgram
-from hwsim.result import COUNTER_NAMES, RunResult
+from hwsim.result import COUNTER_NAMES, EXIT_COUNTER_NAMES, RunResult
 
 __all__ = [
     "Term",
@@ -33,13 +34,18 @@ __all__ = [
     "PSUM_STATIC_ACTIONS",
     "PSUM_SENDERS",
     "PSUM_RECEIVERS",
+    "EXIT_ACTIONS",
+    "EXIT_COMPONENT",
+    "EXIT_LAYER",
     "ActionCounts",
     "EnergyReport",
     "action_counts",
     "core_storage_bits",
     "describe_action",
     "describe_psum_action",
+    "describe_exit_action",
     "estimate",
+    "exit_action_counts",
     "psum_buffer_bits",
     "price_actions",
     "layer_name",
@@ -116,7 +122,21 @@ PSUM_STATIC_ACTIONS: dict[tuple[str, str], str] = {
     ("core.psum_buffer", "leak_bit"): "psum_buffer_bits(chip) per mesh core, for the runtime",
 }
 
+# The early-exit unit (chip-spec §1.4), on the host side of the output cores: what each of its actions counts, per
+# image, in its counters (hwsim.result.EXIT_COUNTER_NAMES); "acc_bits" is the accumulator width v_bits + 13.
+# Counted only for a run with an exit rule: under rule "none" there is no exit unit, so nothing is counted or
+# reported and energies stay what they were. Its cycles are in timestep_cycles, so leakage covers them.
+EXIT_COMPONENT = "exit.unit"
+EXIT_ACTIONS: dict[tuple[str, str], tuple[Term, ...]] = {
+    # pass 1, per output: the accumulator add and the compares against the running top 1 and top 2
+    (EXIT_COMPONENT, "add_bit"): (Term("acc_updates", ("acc_bits",), 3),),
+    (EXIT_COMPONENT, "multiply"): (Term("multiplies"),),
+    (EXIT_COMPONENT, "lut_read"): (Term("lut_reads"),),
+    (EXIT_COMPONENT, "cycle"): (Term("cycles"),),
+}
+
 HOST_LAYER = "host"
+EXIT_LAYER = "exit unit"
 IDLE_LAYER = "idle cores"
 STATIC_COMPONENT = "leakage"
 
@@ -129,6 +149,11 @@ def describe_action(key: tuple[str, str]) -> str:
 def describe_psum_action(key: tuple[str, str]) -> str:
     """The count of a partial-sum action as text, e.g. ``"packets * v_bits"`` (over the cores of its role)."""
     return " + ".join(term.text() for term in PSUM_ACTIONS[key][1])
+
+
+def describe_exit_action(key: tuple[str, str]) -> str:
+    """The count of an exit-unit action as text, e.g. ``"3 * acc_updates * acc_bits"`` (per image)."""
+    return " + ".join(term.text() for term in EXIT_ACTIONS[key])
 
 
 def key_name(key: tuple[str, str]) -> str:
@@ -227,6 +252,25 @@ def action_counts(result: RunResult, program: ChipProgram) -> ActionCounts:
     )
 
 
+def exit_action_counts(result: RunResult, chip: ChipConfig) -> dict[tuple[str, str], np.ndarray]:
+    """``(component, action) -> (B,)`` counts of the exit unit's actions (:data:`EXIT_ACTIONS`), from the run's
+    exit counters summed over timesteps (rows after an image's exit are 0); empty under rule ``none``."""
+    if getattr(result, "exit_rule", "none") == "none":
+        return {}
+    c = result.exit_counters.sum(axis=1, dtype=np.int64)  # (B, 4)
+    widths = {"acc_bits": acc_bits(chip.core.v_bits)}
+    counts = {}
+    for key, terms in EXIT_ACTIONS.items():
+        total = 0
+        for term in terms:
+            factor = term.coefficient
+            for name in term.params:
+                factor *= widths[name]
+            total = total + c[:, EXIT_COUNTER_NAMES.index(term.counter)] * factor
+        counts[key] = total
+    return counts
+
+
 @dataclass(frozen=True)
 class EnergyReport:
     """Energy and latency of ``B`` inferences (plain data; arrays are per image).
@@ -242,8 +286,10 @@ class EnergyReport:
         static_pj: ``(B,)`` leakage part.
         by_action: ``"component/action" -> (B,)`` energy in pJ.
         action_counts: ``"component/action" -> (B,)`` counts (core + host).
-        by_component: Component class (``core.weight_sram``, ..., ``leakage``) -> ``(B,)`` pJ.
-        by_layer: Layer name (``host``, layers in stage order, ``idle cores``) -> ``(B,)`` pJ.
+        by_component: Component class (``core.weight_sram``, ..., ``exit.unit`` with an exit rule, ``leakage``)
+            -> ``(B,)`` pJ.
+        by_layer: Layer name (``host``, layers in stage order, ``exit unit`` with an exit rule, ``idle cores``)
+            -> ``(B,)`` pJ.
         by_core: ``(B, n_cores)`` pJ per program core (dynamic + its own leakage).
         core_ids: Mesh index of each program core.
         cycles: ``(B,)`` chip cycles per image.
@@ -425,6 +471,12 @@ def price_actions(
         e = price(key, n)  # (B,)
         host_dyn += e
         book(key, e, n)
+    exit_counts = exit_action_counts(result, program.chip)  # empty under rule none: nothing added, sums unchanged
+    exit_dyn = np.zeros(B)
+    for key, n in exit_counts.items():
+        e = price(key, n)  # (B,)
+        exit_dyn += e
+        book(key, e, n)
 
     (static_key,) = STATIC_ACTIONS
     core_power_uw = s * table.static_power_uw(*static_key) * counts.storage_bits_per_core
@@ -449,10 +501,14 @@ def price_actions(
     by_layer: dict[str, np.ndarray] = {HOST_LAYER: host_dyn}
     for k, cp in sorted(enumerate(program.cores), key=lambda kc: (kc[1].stage, kc[1].core)):
         add(by_layer, layer_name(cp.label, cp.stage), by_core[:, k])
+    if exit_counts:
+        by_layer[EXIT_LAYER] = exit_dyn
     n_idle = counts.n_mesh_cores - C
     by_layer[IDLE_LAYER] = leak_per_core * n_idle
 
     dynamic = per_core_dyn.sum(axis=1) + host_dyn
+    if exit_counts:
+        dynamic = dynamic + exit_dyn
     sops = result.counter("synaptic_ops").sum(axis=(1, 2)).astype(np.int64)
     return (report_type or EnergyReport)(
         table=table.name,

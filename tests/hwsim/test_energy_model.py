@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from hwsim.energy import CORE_ACTIONS, PSUM_ACTIONS, PSUM_RECEIVERS, PSUM_SENDERS, describe_action, describe_psum_action
+from hwsim.energy import (
+    CORE_ACTIONS,
+    EXIT_ACTIONS,
+    PSUM_ACTIONS,
+    PSUM_RECEIVERS,
+    PSUM_SENDERS,
+    describe_action,
+    describe_exit_action,
+    describe_psum_action,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,6 +54,16 @@ def test_docs_partial_sum_table_equals_the_one_definition():
     # written by hand: the payload is priced per bit, the MERGE per receiver neuron
     assert describe_psum_action(("noc.link", "psum_payload_bit")) == "hops * v_bits"
     assert describe_psum_action(("core.membrane_rf", "merge_access_bit")) == "2 * neuron_updates * v_bits"
+
+
+def test_docs_exit_table_equals_the_one_definition():
+    text = (ROOT / "docs" / "energy.md").read_text(encoding="utf-8")
+    section = text.split("### 2.2 Early exit", 1)[1].split("\n## ", 1)[0]
+    rows = dict(re.findall(r"^\| `([a-z._]+/[a-z_]+)` \| `([^`|]+)` \|", section, flags=re.MULTILINE))
+    assert len(rows) == len(EXIT_ACTIONS)
+    for key in EXIT_ACTIONS:
+        name = f"{key[0]}/{key[1]}"
+        assert rows.get(name) == describe_exit_action(key), name
 
 
 def _run(code: str) -> str:
