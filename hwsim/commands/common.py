@@ -31,6 +31,9 @@ __all__ = [
     "map_with_messages",
     "network_timesteps",
     "check_outputs_match_classes",
+    "add_exit_arguments",
+    "check_exit_arguments",
+    "exit_options",
 ]
 
 
@@ -161,3 +164,48 @@ def check_outputs_match_classes(n_outputs: int, dataset, what: str = "the networ
             f"{what} has {n_outputs} outputs but dataset {dataset.name} has {dataset.n_classes} classes; "
             "pass a network trained on this dataset (one output per class)"
         )
+
+
+EXIT_HELP = (
+    "early exit per image (chip-spec §1.4): none (default), margin:M (top-1 minus top-2 of the summed outputs "
+    ">= M, a whole number), confidence:ALPHA (SEENN-I: largest softmax of the mean logits > ALPHA, 0 < ALPHA "
+    "<= 1, e.g. 0.9), entropy:H (DT-SNN: normalised entropy < H, 0 <= H <= 1). The network runs once at the "
+    "full T; the report adds avg_timesteps, max_timesteps, exit_histogram, the fixed-T accuracy and energy "
+    "of the same run, energy_saving, and exit_frontier.png"
+)
+
+
+def add_exit_arguments(parser) -> None:
+    """``--exit``, ``--exit-sweep`` and ``--exit-scale`` (docs/energy.md §7, chip-spec §1.4)."""
+    parser.add_argument("--exit", default="none", metavar="RULE", help=EXIT_HELP)
+    parser.add_argument("--exit-sweep", metavar="RULE:V1,V2,...",
+                        help="exit thresholds for the frontier figure exit_frontier.png (accuracy and nJ/image "
+                        "against average timesteps, with the fixed-T curve T = 1..T), all from the same run, "
+                        "e.g. confidence:0.5,0.7,0.9,0.99; several rules separated by ';' (quote it), e.g. "
+                        "'margin:20,40;confidence:0.9,0.99'")
+    parser.add_argument("--exit-scale", type=float, metavar="S",
+                        help="logit units per integer step of the output layer, for confidence and entropy "
+                        "(default: the output layer's scale in the network file, scales[-1]; a spike-count "
+                        "readout or a network without scales needs it)")
+
+
+def check_exit_arguments(args) -> None:
+    """The form and ranges of the exit options, before anything is loaded (K and the scale are checked later)."""
+    from hwsim.report.early_exit import check_exit_texts
+
+    check_positive_float("--exit-scale", args.exit_scale)
+    check_exit_texts(args.exit, args.exit_sweep)
+
+
+def exit_options(args, network) -> dict:
+    """The :func:`hwsim.report.evaluate` arguments of the exit options, checked against ``network`` (its
+    number of outputs, readout and output-layer scale) before the dataset is loaded; none at all under
+    ``--exit none`` without a sweep, so such a run is the run it was before early exit existed."""
+    from hwsim.report.early_exit import resolve_exit_rules
+
+    if str(args.exit).strip().lower() == "none" and args.exit_sweep is None:
+        return {}
+    readout = "spike_count" if network.layers[-1].fire else "membrane"
+    resolve_exit_rules(network.n_outputs, readout, args.exit, args.exit_sweep, args.exit_scale, network.metadata)
+    return {"exit_rule": args.exit, "exit_sweep": args.exit_sweep, "exit_scale": args.exit_scale,
+            "network_metadata": network.metadata}

@@ -17,6 +17,15 @@ Examples::
     hwsim run --dataset mnist --data-dir ~/data/mnist --net mnist_net.npz
     hwsim run --net graph.nir --chip small --json
     hwsim run --chip rram --instance 3         # one manufactured RRAM chip (seed 3)
+    hwsim run --exit confidence:0.9 --json      # early exit (SEENN-I), against the fixed-T run
+    hwsim run --exit-sweep confidence:0.5,0.7,0.9,0.99  # the exit frontier figure, exit_frontier.png
+
+With ``--exit RULE`` (chip-spec §1.4) the network still runs once at the full T;
+the report's numbers are those of that run cut after each image's exit, next to
+the fixed-T run's accuracy and energy (``energy_saving``). ``--exit-sweep``
+applies several thresholds to the same run and draws the frontier. The scale
+``confidence`` and ``entropy`` need is the output layer's, from the network
+file (``--exit-scale`` overrides it); see :mod:`hwsim.report.early_exit`.
 
 On an RRAM chip (``core_type = "rram"``) the report is that of one manufactured
 chip instance, ``--instance SEED`` (default 0): ADC scale registers calibrated
@@ -30,7 +39,16 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from hwsim.commands.common import check_input_file, check_name_or_file, input_paths, load_network, map_with_messages
+from hwsim.commands.common import (
+    add_exit_arguments,
+    check_exit_arguments,
+    check_input_file,
+    check_name_or_file,
+    exit_options,
+    input_paths,
+    load_network,
+    map_with_messages,
+)
 from hwsim.commands.report import (
     COMMON_INPUTS,
     Progress,
@@ -56,6 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chip", default="default_28nm", metavar="CONFIG",
                         help="chip preset name or .toml file (default: default_28nm)")
     add_common_arguments(parser, DEFAULT_OUTDIR)
+    add_exit_arguments(parser)
 
 
 def _program_bytes(program) -> bytes:
@@ -79,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     check_input_file("--net", args.net)
     check_name_or_file("--chip", args.chip)
     table = check_common_arguments(args)
+    check_exit_arguments(args)
     if args.dataset != "digits" and not args.net:
         raise InputError(
             f"--dataset {args.dataset}: the bundled network is trained on digits (8x8); "
@@ -91,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
     if not instances and args.instance is not None:
         rram_options(args, chip, None)  # the error for --instance on a digital chip, before loading anything
     network, net_name = load_network(args.net, chip, say)
+    exits = exit_options(args, network)  # the rules against the network's outputs and scale, before the dataset
     T, encoding = resolve_timesteps(args, network.metadata)
     ds = load_images(args, network.n_inputs, say, whole_train=instances)
     check_outputs_match_classes(network.n_outputs, ds)
@@ -110,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
             "hwsim_version": __version__,
         },
         **rram,
+        **exits,
     )
     emit(report, Path(args.outdir), args, say, extra_files={"program.npz": _program_bytes(program)})
     return 0

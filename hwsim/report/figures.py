@@ -9,16 +9,19 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FIGURE_FILES", "render_figures"]
+from hwsim.writers import figure_png
+
+__all__ = ["FIGURE_FILES", "EXIT_FIGURE", "render_figures", "exit_frontier_figure"]
 
 FIGURE_FILES = ("energy_breakdown.png", "timesteps.png", "raster.png")  # timesteps.png only with a sweep
+EXIT_FIGURE = "exit_frontier.png"  # only with an exit rule or an exit sweep (hwsim run --exit, --exit-sweep)
 
 
 def render_figures(data: dict, folder: str | Path) -> list[Path]:
     """Draw the report figures from a ``report.json`` dict into ``folder`` (reads numbers, computes none).
 
-    ``timesteps.png`` is drawn only when the report has a timestep sweep; the other figures always.
-    Returns the paths written.
+    ``timesteps.png`` is drawn only when the report has a timestep sweep, ``exit_frontier.png`` only when it
+    has an exit rule or an exit sweep; the other figures always. Returns the paths written.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -131,4 +134,62 @@ def render_figures(data: dict, folder: str | Path) -> list[Path]:
         fig.suptitle(f"spikes of image {raster['image']}{extra}")
     out.append(folder / "raster.png")
     fig.savefig(out[-1], dpi=110)
+
+    # 4. the early-exit frontier: only with an exit rule or an exit sweep
+    if "fixed_t_curve" in data:
+        out.append(folder / EXIT_FIGURE)
+        exit_frontier_figure(data, out[-1])
     return out
+
+
+def exit_frontier_figure(data: dict, path: str | Path) -> bytes:
+    """Accuracy and energy per image against the average timesteps run: the fixed-T curve (T = 1..T_max, the
+    same run cut after T timesteps) and one point per exit rule of the sweep (and the report's own rule).
+    Written atomically to ``path``; returns the PNG bytes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 4.4), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax_acc, ax_e = fig.subplots(1, 2)
+    curve = data["fixed_t_curve"]
+    groups: dict[str, list[dict]] = {}
+    for p in data["exit_sweep"]:
+        groups.setdefault(p["rule"].partition(":")[0], []).append(p)
+    main = None
+    if "exit_rule" in data:
+        main = {"rule": data["exit_rule"], "avg_timesteps": data["avg_timesteps"], "accuracy": data["accuracy"],
+                "energy_nj_per_image": data["energy_nj_per_image"]}
+    has_acc = any(p["accuracy"] is not None for p in curve)
+    panels = [(ax_e, "energy_nj_per_image", 1.0, "energy per image (nJ)")]
+    if has_acc:
+        panels.insert(0, (ax_acc, "accuracy", 100.0, "accuracy (%)"))
+    else:
+        ax_acc.text(0.5, 0.5, "no labels: no accuracy", ha="center", va="center", transform=ax_acc.transAxes)
+        ax_acc.set_axis_off()
+    colours = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]
+    for ax, key, factor, label in panels:
+        Ts = [p["timesteps"] for p in curve]
+        ax.plot(Ts, [factor * p[key] for p in curve], "o-", color="grey", label="fixed T (no exit)")
+        if len(curve) <= 16:
+            for p in curve:
+                ax.annotate(f"T={p['timesteps']}", (p["timesteps"], factor * p[key]), fontsize=7,
+                            textcoords="offset points", xytext=(3, -9), color="grey")
+        for i, (name, points) in enumerate(groups.items()):
+            pts = sorted(points, key=lambda p: p["avg_timesteps"])
+            ax.plot([p["avg_timesteps"] for p in pts], [factor * p[key] for p in pts], "s-",
+                    color=colours[i % len(colours)], label=f"exit: {name}")
+            for p in pts:
+                ax.annotate(p["rule"].partition(":")[2], (p["avg_timesteps"], factor * p[key]), fontsize=7,
+                            textcoords="offset points", xytext=(3, 4), color=colours[i % len(colours)])
+        if main is not None and main[key] is not None:
+            ax.plot([main["avg_timesteps"]], [factor * main[key]], "*", color="black", markersize=13,
+                    label=f"this report: {main['rule']}")
+        ax.set_xlabel("average timesteps per image")
+        ax.set_ylabel(label)
+        ax.grid(True, alpha=0.3)
+    ax_e.set_ylim(bottom=0)
+    (panels[0][0]).legend(loc="lower right", fontsize=8)
+    name = data.get("meta", {}).get("network", "") or "network"
+    fig.suptitle(f"early-exit frontier: {name} on {data.get('chip', '')}, T_max = {data['timesteps']}")
+    return figure_png(fig, path, dpi=110)

@@ -16,6 +16,7 @@ from hwsim.energy import EnergyReport, EnergyTable, layer_name
 from hwsim.errors import InputError, ReportError
 from hwsim.program import ChipProgram
 from hwsim.report.backend import backend_of
+from hwsim.report.early_exit import EarlyExit
 from hwsim.result import COUNTER_NAMES, RunResult
 
 __all__ = [
@@ -49,6 +50,7 @@ COMPONENT_LABELS = {
     "crossbar.adc": "ADC conversions",
     "noc.link": "NoC links (hops)",
     "host.port": "host input port",
+    "exit.unit": "early-exit unit",
     "leakage": "leakage (static)",
 }
 
@@ -81,6 +83,9 @@ class Report:
         firing_rates: Layer -> mean fraction of its neurons firing per timestep (whole run).
         sweep: Accuracy and energy at other numbers of timesteps (same images).
         raster: One image's spikes per layer (see :func:`raster_layers`), or None.
+        early_exit: The early-exit numbers (exit rule, fixed-T comparison, threshold sweep, fixed-T curve;
+            :mod:`hwsim.report.early_exit`), or None when no exit rule was asked (the report is then what it
+            was before early exit existed, key for key).
     """
 
     meta: dict
@@ -91,6 +96,7 @@ class Report:
     firing_rates: dict[str, float | None]
     sweep: list[SweepPoint] = field(default_factory=list)
     raster: dict | None = None
+    early_exit: EarlyExit | None = None
 
     def to_dict(self) -> dict:
         """The JSON content of ``report.json`` (headline keys first)."""
@@ -111,6 +117,7 @@ class Report:
             "sops_per_image": summary["sops_per_image"],
             "pj_per_sop": summary["pj_per_sop"],
             "timesteps": e.timesteps,
+            **(self.early_exit.to_dict() if self.early_exit is not None else {}),
             "chip": self.meta.get("chip", ""),
             "core_type": self.meta.get("core_type", "digital"),
             "instance_seed": self.meta.get("instance_seed"),
@@ -136,6 +143,7 @@ class Report:
     def image_rows(self) -> list[dict]:
         """One row per image for ``images.csv``."""
         e = self.energy
+        ran = None if self.early_exit is None else self.early_exit.exit_timesteps
         rows = []
         for b in range(e.n_images):
             rows.append({
@@ -148,6 +156,7 @@ class Report:
                 "cycles": int(e.cycles[b]),
                 "latency_us": float(e.latency_us[b]),
                 "sops": int(e.sops[b]),
+                **({} if ran is None else {"timesteps": int(ran[b])}),
             })
         return rows
 
@@ -170,17 +179,19 @@ def _core_order(program: ChipProgram) -> list[tuple[int, str, int]]:
 def layer_firing_rates(result: RunResult, program: ChipProgram) -> dict[str, float | None]:
     """Mean fraction of each layer's neurons that fire per timestep, from the ``output_spikes`` counter.
 
+    Per timestep actually run: under an exit rule an image's timesteps after its exit are not counted.
     A membrane-readout layer (``fire = False``) never spikes; its rate is None.
     """
     spikes = result.counters[..., COUNTER_NAMES.index("output_spikes")].sum(axis=(0, 1))  # (C,), chip-spec §2.5
     fired: dict[str, float] = {}
     slots: dict[str, float] = {}
     readout: set[str] = set()
+    timesteps_run = int(np.sum(result.exit_timesteps))  # B * T without an exit rule
     for k, name, _ in _core_order(program):
         if getattr(program.cores[k], "psum_out", False):
             continue  # a partial-sum core (chip-spec §1.3) holds no neuron of its layer's output: fire = 0, no spikes
         fired[name] = fired.get(name, 0.0) + float(spikes[k])
-        slots[name] = slots.get(name, 0.0) + program.cores[k].n_neurons * result.batch_size * result.timesteps
+        slots[name] = slots.get(name, 0.0) + program.cores[k].n_neurons * timesteps_run
         if not program.cores[k].fire:
             readout.add(name)
     return {name: (None if name in readout else fired[name] / slots[name]) for name in fired}
@@ -244,6 +255,7 @@ def build_report(
     meta: dict | None = None,
     sweep: Sequence[SweepPoint] = (),
     raster: dict | None = None,
+    early_exit: EarlyExit | None = None,
 ) -> Report:
     """Compute every number of a report from one run (no simulation here).
 
@@ -278,4 +290,5 @@ def build_report(
         firing_rates=layer_firing_rates(result, program),
         sweep=list(sweep),
         raster=raster,
+        early_exit=early_exit,
     )

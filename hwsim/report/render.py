@@ -59,7 +59,42 @@ def render_table(data: dict) -> str:
     for k, v in layer.items():
         rate = "" if k not in rates else "membrane readout" if rates[k] is None else f"{100 * rates[k]:.1f} %"
         lines.append(f"| {k} | {v:.4g} | {100 * lshare[k]:.1f} % | {rate} |")
+    if "fixed_t_curve" in data:  # early exit (chip-spec §1.4): only when a rule or a sweep was asked
+        lines += _exit_lines(data)
     return "\n".join(lines) + "\n"
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.2f} %"
+
+
+def _exit_lines(data: dict) -> list[str]:
+    """The early-exit summary: the rule against the fixed-T run, then the sweep and the fixed-T curve."""
+    T = data["timesteps"]
+    lines = [""]
+    if "exit_rule" in data:
+        lines += [
+            "| early exit | value |",
+            "| --- | --- |",
+            f"| rule | {data['exit_rule']}"
+            + (f" (scale {data['exit_scale']:.4g}, {data['exit_scale_source']})" if data.get("exit_scale") else "")
+            + " |",
+            f"| timesteps run | {data['avg_timesteps']:.3g} on average, at most {data['max_timesteps']} (of T = {T}) |",
+            f"| images per exit timestep 1..{T} | {', '.join(map(str, data['exit_histogram']))} |",
+            f"| fixed T = {T} (same run, no exit) | accuracy {_percent(data['accuracy_fixed_t'])}, "
+            f"{data['energy_nj_per_image_fixed_t']:.4g} nJ, {data['latency_us_per_image_fixed_t']:.4g} us |",
+            f"| saving | energy {100 * data['energy_saving']:.1f} %, latency {100 * data['latency_saving']:.1f} % |",
+            "",
+        ]
+    lines += ["| exit frontier | avg timesteps | accuracy | nJ / image | energy saving |",
+              "| --- | --- | --- | --- | --- |"]
+    for p in data["exit_sweep"]:
+        lines.append(f"| {p['rule']} | {p['avg_timesteps']:.3g} | {_percent(p['accuracy'])} | "
+                     f"{p['energy_nj_per_image']:.4g} | {100 * p['energy_saving']:.1f} % |")
+    for p in data["fixed_t_curve"]:
+        lines.append(f"| fixed T = {p['timesteps']} | {p['timesteps']} | {_percent(p['accuracy'])} | "
+                     f"{p['energy_nj_per_image']:.4g} | |")
+    return lines
 
 
 def _csv_rows(data: dict) -> list[tuple[str, str, object, str]]:
@@ -90,6 +125,39 @@ def _csv_rows(data: dict) -> list[tuple[str, str, object, str]]:
         rows.append(("sweep", f"T={T}:accuracy", p["accuracy"], "fraction"))
         rows.append(("sweep", f"T={T}:energy_nj_per_image", p["energy_nj_per_image"], "nJ"))
         rows.append(("sweep", f"T={T}:latency_us_per_image", p["latency_us_per_image"], "us"))
+    if "fixed_t_curve" in data:  # early exit only
+        rows += _exit_csv_rows(data)
+    return rows
+
+
+_EXIT_UNITS = {
+    "avg_timesteps": "timesteps", "max_timesteps": "timesteps", "accuracy": "fraction",
+    "accuracy_fixed_t": "fraction", "energy_nj_per_image": "nJ", "energy_nj_per_image_fixed_t": "nJ",
+    "latency_us_per_image": "us", "latency_us_per_image_fixed_t": "us", "energy_saving": "fraction",
+    "latency_saving": "fraction",
+}
+
+
+def _exit_csv_rows(data: dict) -> list[tuple[str, str, object, str]]:
+    rows: list[tuple[str, str, object, str]] = []
+    if "exit_rule" in data:
+        rows.append(("exit", "exit_rule", data["exit_rule"], ""))
+        for k in ("avg_timesteps", "max_timesteps", "accuracy_fixed_t", "energy_nj_per_image_fixed_t",
+                  "latency_us_per_image_fixed_t", "energy_saving", "latency_saving"):
+            rows.append(("exit", k, data[k], _EXIT_UNITS[k]))
+        for t, n in enumerate(data["exit_histogram"], start=1):
+            rows.append(("exit", f"exit_histogram:t={t}", n, "images"))
+    if data.get("exit_scale") is not None:
+        rows.append(("exit", "exit_scale", data["exit_scale"], "logit units per output step"))
+    for p in data["exit_sweep"]:
+        for k in ("avg_timesteps", "max_timesteps", "accuracy", "energy_nj_per_image", "latency_us_per_image",
+                  "energy_saving", "latency_saving"):
+            rows.append(("exit_sweep", f"{p['rule']}:{k}", p[k], _EXIT_UNITS[k]))
+    for p in data["fixed_t_curve"]:
+        T = p["timesteps"]
+        rows.append(("fixed_t_curve", f"T={T}:accuracy", p["accuracy"], "fraction"))
+        rows.append(("fixed_t_curve", f"T={T}:energy_nj_per_image", p["energy_nj_per_image"], "nJ"))
+        rows.append(("fixed_t_curve", f"T={T}:latency_us_per_image", p["latency_us_per_image"], "us"))
     return rows
 
 
