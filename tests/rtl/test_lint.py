@@ -4,7 +4,8 @@ Checked for every module at its default parameters and for the three top levels 
 the presets' parameters (taken from ``CoreConfig.to_hdl_params``, as the
 co-simulation does) and at the edges of the legal ranges, including a lane word
 wider than Verilator's 8192-bit replication limit; ``snn_core`` and ``snn_chip``
-also with partial sums (``PARTIAL_SUMS = 1``, chip-spec §1.3; ``snn_multicore`` has none).
+also with partial sums (``PARTIAL_SUMS = 1``, chip-spec §1.3; ``snn_multicore`` has none), and
+``snn_exit_unit`` at the edges of its membrane width and number of accumulators.
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ def _lint_cases():
     for top in ("snn_core", "snn_chip"):
         for name, chip in PSUM_CHIPS.items():
             yield pytest.param(top, hdl_parameters(chip, top), id=f"{top}-{name}")
+    # The exit unit at the edges of its ranges: V_BITS 4..32, MAX_OUTPUTS 2 .. a power of two plus one.
+    for v_bits, max_outputs in ((4, 2), (32, 3), (12, 65), (16, 4096)):
+        yield pytest.param("snn_exit_unit", {"V_BITS": v_bits, "MAX_OUTPUTS": max_outputs},
+                           id=f"snn_exit_unit-v{v_bits}-{max_outputs}out")
 
 
 def _need(tool_missing: str | None, what: str) -> None:
