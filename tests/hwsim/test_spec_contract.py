@@ -554,3 +554,66 @@ def test_partial_sums_follow_every_matching_entry_to_its_offset_neuron(implement
     assert res.counters[0, 0, :, K["cycles"]].tolist() == [7, 6, 6]
     assert res.host_counters[0, 0].tolist() == [1, 1, 7]
     assert res.timestep_cycles[0].tolist() == [4 + 7 + (7 + 7) + 6]
+
+
+# ------------------------------------------------------------ §1.4: the exit unit's cycles and counters
+
+def _spec_table(heading: str) -> list[list[str]]:
+    """The rows (cells without backticks) of the first table in §1.4 whose header starts with ``heading``."""
+    section = SPEC[SPEC.index("### 1.4 Early exit") : SPEC.index("## 2. The digital spike-sparse core")]
+    lines = section[section.index(heading) :].splitlines()
+    rows = []
+    for line in lines[2:]:  # header and separator
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip().strip("`") for cell in line.strip("|").split("|")])
+    return rows
+
+
+def _formula(text: str, K: int) -> int:
+    """A table cell such as ``2K + 3``, ``K`` or ``0`` for this K (digits, K, + and spaces only)."""
+    assert re.fullmatch(r"[0-9K+ ]+", text), text
+    terms = text.replace(" ", "").split("+")
+    return sum(int(term[:-1] or 1) * K if term.endswith("K") else int(term) for term in terms)
+
+
+@pytest.mark.parametrize("K", [2, 3, 10, 257])
+def test_exit_cycles_and_counters_are_the_tables_of_the_spec(K):
+    from hwsim.exit_unit import exit_counters, exit_cycles
+
+    cycles = {row[0]: row[1] for row in _spec_table("| rule | `exit_cycles`")}
+    assert set(cycles) == {"none", "margin", "confidence", "entropy"}
+    for rule, text in cycles.items():
+        assert exit_cycles(rule, K) == _formula(text, K), rule
+    counters = _spec_table("| counter | `margin`")
+    assert [row[0] for row in counters] == ["cycles", "acc_updates", "multiplies", "lut_reads"]
+    for column, rule in enumerate(("margin", "confidence", "entropy"), start=1):
+        assert exit_counters(rule, K) == tuple(_formula(row[column], K) for row in counters), rule
+    assert exit_counters("none", K) == (0, 0, 0, 0)
+
+
+@pytest.mark.parametrize("core_type", CORE_TYPES)
+def test_every_timestep_run_pays_exit_cycles_and_later_ones_nothing(core_type):
+    # §1.2: timestep_cycles + exit_cycles; §1.4: the image ends after the first timestep whose rule says exit.
+    # Core 0 (membrane readout, outputs 0 and 1): input 0 adds 1 to output 0, input 1 adds 1 to output 1.
+    # Inputs per timestep [1, 1], [1, 0], [1, 0]: acc [1, 1], [2, 1], [3, 1]: margins 0, 1, 2.
+    # margin:2 (K = 2, exit_cycles = K + 1 = 3) ends the image after t2; margin:1 after t1.
+    from hwsim.exit_unit import parse_exit_rule
+
+    program = ChipProgram(chip=_chip(core_type), cores=(_core(0, 0, [[1, 0], [0, 1]], output_offset=0, fire=False),),
+                          host_routes=(Route(0, 0, 2, 0),), n_inputs=2).validate()  # fmt: skip
+    raster = np.array([[[1, 1], [1, 0], [1, 0], [0, 1]]], np.uint8)
+    fixed = run_both(program, raster)
+    for text, ran in (("margin:2", 3), ("margin:1", 2), ("margin:0", 1), ("margin:3", 4)):
+        rule = parse_exit_rule(text, 2)
+        if core_type == "digital":
+            runs = [simulate(program, raster, exit_rule=rule), Chip.from_program(program).run(raster, exit_rule=rule)]
+        else:
+            rchip = program_chip(program, seed=0)
+            runs = [simulate_rram(rchip, raster, exit_rule=rule), run_rram(rchip, raster, exit_rule=rule)]
+        want = [int(c) + 3 if t < ran else 0 for t, c in enumerate(fixed.timestep_cycles[0])]
+        for res in runs:
+            assert res.exit_timesteps.tolist() == [ran], text
+            assert res.timestep_cycles[0].tolist() == want, text
+            assert res.exit_counters[0, :, 0].tolist() == [3 if t < ran else 0 for t in range(4)]
+            assert not res.counters[0, ran:].any() and not res.host_counters[0, ran:].any()
