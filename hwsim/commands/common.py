@@ -197,15 +197,15 @@ def check_exit_arguments(args) -> None:
     check_exit_texts(args.exit, args.exit_sweep)
 
 
-def exit_options(args, network) -> dict:
-    """The :func:`hwsim.report.evaluate` arguments of the exit options, checked against ``network`` (its
-    number of outputs, readout and output-layer scale) before the dataset is loaded; none at all under
-    ``--exit none`` without a sweep, so such a run is the run it was before early exit existed."""
+def exit_options(args, n_outputs: int, readout: str, metadata: dict | None) -> dict:
+    """The :func:`hwsim.report.evaluate` arguments of the exit options, checked against the network (its
+    ``n_outputs``, ``readout`` and ``metadata``, which may record the output layer's scale) before the dataset
+    is loaded; none at all under ``--exit none`` without a sweep, so such a run is the run it was before early
+    exit existed."""
     from hwsim.report.early_exit import resolve_exit_rules
 
     if str(args.exit).strip().lower() == "none" and args.exit_sweep is None:
         return {}
-    readout = "spike_count" if network.layers[-1].fire else "membrane"
-    resolve_exit_rules(network.n_outputs, readout, args.exit, args.exit_sweep, args.exit_scale, network.metadata)
+    resolve_exit_rules(n_outputs, readout, args.exit, args.exit_sweep, args.exit_scale, metadata)
     return {"exit_rule": args.exit, "exit_sweep": args.exit_sweep, "exit_scale": args.exit_scale,
-            "network_metadata": network.metadata}
+            "network_metadata": metadata}

@@ -10,6 +10,10 @@ with its ADC scales calibrated on the training images as ``hwsim yield`` does.
 Writes ``report.json``, ``report.csv``, ``images.csv``, ``report.md`` and the
 PNG figures into the output folder (atomically) and prints the summary table.
 ``--json`` prints the report as JSON instead.
+
+``--exit``, ``--exit-sweep`` and ``--exit-scale`` are those of ``hwsim run``; a
+program file records no output-layer scale, so ``confidence`` and ``entropy``
+need ``--exit-scale`` here.
 """
 
 from __future__ import annotations
@@ -172,12 +176,21 @@ def emit(report, outdir: Path, args: argparse.Namespace, say: Progress, extra_fi
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from hwsim.commands.common import add_exit_arguments
+
     parser.add_argument("program", help="chip program (.npz) written by 'hwsim map' or 'hwsim run'")
     add_common_arguments(parser, "hwsim-report")
+    add_exit_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from hwsim.commands.common import check_input_file, check_outputs_match_classes, input_paths
+    from hwsim.commands.common import (
+        check_exit_arguments,
+        check_input_file,
+        check_outputs_match_classes,
+        exit_options,
+        input_paths,
+    )
     from hwsim.outdir import check_outdir
     from hwsim.program import ChipProgram
     from hwsim.report import REPORT_MARKER, evaluate
@@ -188,9 +201,11 @@ def run(args: argparse.Namespace) -> int:
     # not hold an input (e.g. 'hwsim report out/program.npz -o out' would delete the program)
     check_input_file("program", args.program)
     table = check_common_arguments(args)
+    check_exit_arguments(args)
     check_outdir(args.outdir, REPORT_MARKER, inputs=input_paths(args, {"program": "program", **COMMON_INPUTS}))
     say(f"loading chip program {args.program}")
     program = ChipProgram.load(args.program)
+    exits = exit_options(args, program.n_outputs, program.readout, program.metadata)
     T, encoding = resolve_timesteps(args, program.metadata if isinstance(program.metadata, dict) else {})
     instances = backend_for_chip(program.chip).manufactured_instances
     ds = load_images(args, program.n_inputs, say, whole_train=instances)
@@ -200,6 +215,7 @@ def run(args: argparse.Namespace) -> int:
         sweep=parse_sweep(args.sweep), progress=say, progress_bar=not args.quiet,
         meta={"dataset": ds.name, "program": str(args.program), "network": program.metadata.get("network", "")},
         **rram_options(args, program.chip, ds),
+        **exits,
     )
     emit(report, Path(args.outdir), args, say)
     return 0

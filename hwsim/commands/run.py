@@ -111,7 +111,9 @@ def run(args: argparse.Namespace) -> int:
     if not instances and args.instance is not None:
         rram_options(args, chip, None)  # the error for --instance on a digital chip, before loading anything
     network, net_name = load_network(args.net, chip, say)
-    exits = exit_options(args, network)  # the rules against the network's outputs and scale, before the dataset
+    # the rules against the network's outputs and output-layer scale, before the dataset is loaded
+    exits = exit_options(args, network.n_outputs, "spike_count" if network.layers[-1].fire else "membrane",
+                         network.metadata)
     T, encoding = resolve_timesteps(args, network.metadata)
     ds = load_images(args, network.n_inputs, say, whole_train=instances)
     check_outputs_match_classes(network.n_outputs, ds)

@@ -322,3 +322,49 @@ def test_evaluate_needs_a_scale_for_a_bare_program(golden_exit_run):
         evaluate(saved, ds.x_test[:3], ds.y_test[:3], timesteps=2, sweep=[], exit_rule="confidence:0.9")
     with pytest.raises(InputError, match="rule none has no threshold"):
         evaluate(saved, ds.x_test[:3], ds.y_test[:3], timesteps=2, sweep=[], exit_sweep=["none"])
+
+
+# ------------------------------------------------------------------------------------------- RRAM chips
+def test_rram_exit_equals_the_golden_model_with_the_unit_in_the_loop(tmp_path, capsys):
+    """An RRAM chip instance: the report cuts the fixed-T run (read noise and all) after each exit; the golden
+    model stops inside its loop. Energy by hand from the rram_28nm table (docs/rram.md §3, docs/energy.md §2.2)."""
+    from energy_by_hand import rram_energy_pj_per_image
+
+    from hwsim.rram import calibrate_adc_scales, program_chip
+    from hwsim.rram.golden import simulate_rram
+
+    n = 12
+    out = tmp_path / "out"
+    data = run_json(capsys, ["run", "--chip", "rram", "--limit", str(n), "--sweep", "none", "--no-figures", "-q",
+                             "-o", str(out), "--exit", "confidence:0.9", "--json"])
+    program = ChipProgram.load(out / "program.npz")
+    ds = load_dataset("digits")
+    scales = calibrate_adc_scales(program, encode(ds.x_train[:300], T, "rate", seed=0))
+    rule = parse_exit_rule("confidence:0.9", K, scale=load_default_network().metadata["scales"][-1])
+    result = simulate_rram(program_chip(program, 0, scales), encode(ds.x_test[:n], T, "rate", seed=0),
+                           exit_rule=rule)
+    assert data["exit_histogram"] == np.bincount(result.exit_timesteps, minlength=T + 1)[1:].tolist()
+    assert data["accuracy"] == np.mean(result.predictions == ds.y_test[:n])
+    scale, e = table_entries("rram_28nm")
+    c = result.exit_counters.sum(axis=1)  # (B, 4): cycles, acc_updates, multiplies, lut_reads
+    exit_pj = scale * (3 * c[:, 1] * (program.chip.core.v_bits + 13) * e[("exit.unit", "add_bit")]
+                       + c[:, 2] * e[("exit.unit", "multiply")] + c[:, 3] * e[("exit.unit", "lut_read")]
+                       + c[:, 0] * e[("exit.unit", "cycle")])
+    by_hand = rram_energy_pj_per_image(result, program.chip, "rram_28nm") + exit_pj
+    assert data["energy_nj_per_image"] == pytest.approx(by_hand.mean() / 1e3, rel=1e-9)
+
+
+# ----------------------------------------------------------------------------------------- hwsim report
+def test_report_command_takes_the_exit_options(tmp_path, capsys):
+    scale = load_default_network().metadata["scales"][-1]
+    ran = run_json(capsys, base_argv(tmp_path / "run", "--exit", "confidence:0.9", "--json"))
+    program = str(tmp_path / "run" / "program.npz")
+    # a program file records no output-layer scale
+    rc = main(["report", program, "-q", "-o", str(tmp_path / "a"), "--exit", "confidence:0.9"])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.splitlines()) == 1 and "--exit-scale" in err
+    again = run_json(capsys, ["report", program, "--limit", str(N_IMAGES), "--sweep", "none", "--no-figures", "-q",
+                              "-o", str(tmp_path / "b"), "--exit", "confidence:0.9", "--exit-scale", repr(scale),
+                              "--json"])
+    for key in ("accuracy", "energy_nj_per_image", "exit_histogram", "energy_nj_per_image_fixed_t", "energy_saving"):
+        assert again[key] == ran[key], key
