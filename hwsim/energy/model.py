@@ -179,6 +179,18 @@ def layer_name(label: str, stage: int) -> str:
     return name or f"stage{stage}"
 
 
+def _evaluate_terms(terms: tuple[Term, ...], counters: np.ndarray, names: tuple[str, ...], param) -> np.ndarray:
+    """``sum of coefficient x counter x params`` over ``terms``; ``counters[..., i]`` is counter ``names[i]``,
+    ``param(name)`` the value of a parameter. Integer (int64) arithmetic: exact, in any order."""
+    total = 0
+    for term in terms:
+        factor = term.coefficient
+        for name in term.params:
+            factor *= param(name)
+        total = total + counters[..., names.index(term.counter)] * factor
+    return total
+
+
 @dataclass(frozen=True)
 class ActionCounts:
     """Action counts of a batch of inferences, summed over timesteps.
@@ -219,14 +231,7 @@ def action_counts(result: RunResult, program: ChipProgram) -> ActionCounts:
     c = result.counters.sum(axis=1, dtype=np.int64)  # (B, C, K)
 
     def count(terms: tuple[Term, ...]) -> np.ndarray:
-        # integer (int64) arithmetic: exact, so the order of the terms and factors does not matter
-        total = 0
-        for term in terms:
-            factor = term.coefficient
-            for name in term.params:
-                factor *= getattr(cc, name)
-            total = total + c[..., COUNTER_NAMES.index(term.counter)] * factor
-        return total
+        return _evaluate_terms(terms, c, COUNTER_NAMES, lambda name: getattr(cc, name))
 
     core = {key: count(terms) for key, terms in CORE_ACTIONS.items()}
     if cc.partial_sums:
@@ -259,16 +264,8 @@ def exit_action_counts(result: RunResult, chip: ChipConfig) -> dict[tuple[str, s
         return {}
     c = result.exit_counters.sum(axis=1, dtype=np.int64)  # (B, 4)
     widths = {"acc_bits": acc_bits(chip.core.v_bits)}
-    counts = {}
-    for key, terms in EXIT_ACTIONS.items():
-        total = 0
-        for term in terms:
-            factor = term.coefficient
-            for name in term.params:
-                factor *= widths[name]
-            total = total + c[:, EXIT_COUNTER_NAMES.index(term.counter)] * factor
-        counts[key] = total
-    return counts
+    return {key: _evaluate_terms(terms, c, EXIT_COUNTER_NAMES, widths.__getitem__)
+            for key, terms in EXIT_ACTIONS.items()}
 
 
 @dataclass(frozen=True)
