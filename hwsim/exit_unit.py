@@ -334,10 +334,14 @@ def apply_exit(result: RunResult, rule: ExitRule | str | None, *, copy: bool = T
     counters[ran] = unit
     timestep_cycles = cut(result.timestep_cycles)
     timestep_cycles[ran] += unit[EXIT_COUNTER_NAMES.index("cycles")]
-    extra = {
-        key: cut(a) if isinstance(a, np.ndarray) and a.ndim >= 3 and a.shape[:2] == (B, T) else a
-        for key, a in result.extra.items()
-    }
+    def per_image(a):
+        if not isinstance(a, np.ndarray):
+            return a
+        if a.ndim >= 3 and a.shape[:2] == (B, T):  # per timestep
+            return cut(a)
+        return a.copy() if copy else a
+
+    extra = {key: per_image(a) for key, a in result.extra.items()}
     return RunResult(
         output_spikes=cut(result.output_spikes),
         output_membranes=cut(result.output_membranes),

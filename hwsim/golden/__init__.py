@@ -5,6 +5,8 @@ One unit per hardware block: :mod:`~hwsim.golden.core` (a digital core),
 and :mod:`~hwsim.golden.chip` (the chip schedule, shared by every core type).
 Partial-sum chains (chip-spec §1.3): a receiver's MERGE is :meth:`GoldenCore.merge`, a partial-sum core's
 emit :meth:`GoldenCore.partial_sums`, their delivery :func:`deliver_partial_sums`.
+The early-exit unit (chip-spec §1.4) is :class:`hwsim.exit_unit.ExitUnit`; :func:`run_chip` runs it after
+every timestep when given an ``exit_rule``.
 """
 
 from hwsim.golden.chip import CoreUnit, run_chip, simulate
