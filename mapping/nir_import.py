@@ -427,6 +427,13 @@ def _through_synapse(node: dict, key: str, e: dict) -> dict:
     node_meta = node.get("metadata") or {}
     if "hwsim_threshold" in node_meta:
         meta["hwsim_threshold"] = int(np.asarray(node_meta["hwsim_threshold"]).item())
+    if "hwsim_reset" in node_meta:  # a readout without a neuron node: to_nir wrote its reset here
+        meta["hwsim_reset"] = str(plain(node_meta["hwsim_reset"]))
+    if "hwsim_sparse" in node_meta:  # to_nir wrote a sparse layer: import it sparse, as it was
+        flag = plain(node_meta["hwsim_sparse"])
+        if flag not in (0, 1) or isinstance(flag, (str, float)):
+            raise MappingError(f"node {key!r} ({t}): metadata hwsim_sparse = {flag!r}; allowed 0 or 1")
+        meta["hwsim_sparse"] = bool(flag)
     if "hwsim_layer" in node_meta and "hwsim_layer" not in meta:
         # the layer name to_nir wrote: node names cannot be "input"/"output" or repeat
         meta["hwsim_layer"] = str(plain(node_meta["hwsim_layer"]))
@@ -562,7 +569,10 @@ def _quantized_layer(k: int, lr: dict, view: NirView, chip: ChipConfig) -> tuple
     node = lr["node"]
     regs = neuron_registers(node, view.dt_s, chip.core.v_bits)
     name = lr["meta"].get("hwsim_layer", lr["name"] or lr["key"] or f"layer{k}")
-    w = lr["m"].toarray() * regs["gain"]
+    sparse = bool(lr["meta"].get("hwsim_sparse"))
+    # a sparse layer is quantized from its stored weights (the zeros change no scale and round to 0)
+    matrix = lr["m"].tocsc() if sparse else None
+    w = matrix.data * regs["gain"] if sparse else lr["m"].toarray() * regs["gain"]
     b = lr["b"] * regs["gain"] + regs["bias_add"]
     if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
         # every field is finite (check_nir_fields); products of huge values can still overflow
@@ -574,7 +584,7 @@ def _quantized_layer(k: int, lr: dict, view: NirView, chip: ChipConfig) -> tuple
     if not regs["fire"] and "hwsim_threshold" in lr["meta"]:
         q["threshold"] = lr["meta"]["hwsim_threshold"]
     meta = (node or {}).get("metadata") or {}
-    layer_reset = view.reset or str(meta.get("hwsim_reset", "zero"))
+    layer_reset = view.reset or str(meta.get("hwsim_reset", lr["meta"].get("hwsim_reset", "zero")))
     if abs(regs["decay_chip"] - regs["decay_nir"]) >= DECAY_WARN_DIFFERENCE - 1e-9:
         warnings.warn(
             DRCWarning(
@@ -585,8 +595,11 @@ def _quantized_layer(k: int, lr: dict, view: NirView, chip: ChipConfig) -> tuple
             ),
             stacklevel=3,
         )
+    weights = q["weights"]
+    if sparse:
+        weights = sp.csc_array((weights, matrix.indices, matrix.indptr), shape=matrix.shape)
     layer = Layer(
-        weights=q["weights"],
+        weights=weights,
         bias=q["bias"],
         threshold=q["threshold"],
         leak_shift=regs["leak_shift"],
@@ -607,7 +620,7 @@ def _quantized_layer(k: int, lr: dict, view: NirView, chip: ChipConfig) -> tuple
         "decay_nir": regs["decay_nir"],
         "decay_chip": regs["decay_chip"],
         "nonzero_synapses": int(np.count_nonzero(q["weights"])),
-        "synapses": int(q["weights"].size),
+        "synapses": int(np.prod(weights.shape)),
     }
     return layer, info
 
