@@ -334,6 +334,7 @@ def apply_exit(result: RunResult, rule: ExitRule | str | None, *, copy: bool = T
     counters[ran] = unit
     timestep_cycles = cut(result.timestep_cycles)
     timestep_cycles[ran] += unit[EXIT_COUNTER_NAMES.index("cycles")]
+
     def per_image(a):
         if not isinstance(a, np.ndarray):
             return a
