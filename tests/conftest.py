@@ -65,6 +65,8 @@ COMPARISONS = {
     _kernels.count_routed: _reference.count_routed,
     _kernels.deliver: _reference.deliver,
     _kernels.route_cycles: _reference.route_cycles,
+    # early-exit unit (chip-spec §1.4), replayed over a run's output values
+    _kernels.exit_timesteps_kernel: _reference.exit_timesteps_kernel,
     # RRAM crossbar kernels; the twin of the whole-chip kernel rram_chip_run is the golden model
     # (hwsim.rram.golden.simulate_rram), compared in tests/hwsim/rram/test_rram_engine.py
     _rram_kernels.crossbar_read: _rram_reference.crossbar_read,

@@ -225,6 +225,25 @@ def case_route_cycles(rng):
     return (packets, int(rng.integers(0, 9)), int(rng.integers(0, 5))), lambda a, ret: {"ret": ret}
 
 
+def case_exit_timesteps_kernel(rng):
+    from hwsim.exit_unit import EXP_LUT, LN_LUT
+    from hwsim.kernels.exit_unit import RULE_CODES
+
+    B, T, K = int(rng.integers(1, 6)), int(rng.integers(1, 9)), int(rng.integers(2, 12))
+    if rng.random() < 0.3:  # spike-count readout: 0/1 spikes
+        values = (rng.random((B, T, K)) < rng.choice([0.1, 0.5])).astype(np.uint8)
+    else:  # membranes, some at the int32 rails
+        values = rng.integers(-300, 300, (B, T, K)).astype(np.int32)
+        values[rng.random((B, T, K)) < 0.05] = rng.choice([-(2**31), 2**31 - 1])
+    name = str(rng.choice(["none", "margin", "confidence", "entropy"]))
+    threshold = {"none": 0, "margin": int(rng.integers(0, 600)), "confidence": int(rng.integers(65536, 10 * 65536)),
+                 "entropy": int(rng.integers(0, 600))}[name]  # fmt: skip
+    gain_num = int(rng.choice([0, 1, int(rng.integers(1, 2**20)), 2**32 - 1]))
+    args = (values, RULE_CODES[name], threshold, gain_num, np.asarray(EXP_LUT, np.int64), np.asarray(LN_LUT, np.int64),
+            np.full(B, -1, np.int64))  # fmt: skip
+    return args, lambda a, ret: {"exit_t": a[6]}
+
+
 def case_count_routed(rng):
     n = int(rng.integers(1, 60))
     spikes = np.flatnonzero(rng.random(n) < rng.choice([0.0, 0.2, 1.0])).astype(np.int16)
@@ -306,6 +325,7 @@ CASES = {
     "route_cycles": case_route_cycles,
     "count_routed": case_count_routed,
     "deliver": case_deliver,
+    "exit_timesteps_kernel": case_exit_timesteps_kernel,
 }
 
 
