@@ -10,11 +10,13 @@ zero in every channel is found without them (a smaller kernel with less padding)
 the same, which is all that a chip layer is. :func:`is_sum_pool` tells a fixed-weight pooling layer
 (weights 1 on a window of each channel) from a convolution.
 
-Dense and sparse (``scipy.sparse``) blocks are read from their nonzeros only; nothing is densified.
+Dense and sparse (``scipy.sparse``) blocks are read from their nonzeros only, a range of columns at a time;
+nothing is densified.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +32,8 @@ __all__ = ["ConvStructure", "find_conv", "is_sum_pool", "image_shapes"]
 # axis are then checked exactly on the whole block.
 _STRIDE_SAMPLE = 20_000
 _STRIDES_TRIED = 3
+# Weights read at a time when a block is checked (seven int64 arrays of this length, about 110 MB).
+_CHUNK = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -50,14 +54,51 @@ class ConvStructure:
     padding: tuple[int, int]
 
 
-def _nonzeros(block) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(rows, cols, values)`` int64 of the nonzero weights of a dense or sparse ``(n_in, n_out)`` block."""
-    if sp.issparse(block):
-        coo = sp.coo_array(block)
-        keep = coo.data != 0
-        return coo.row[keep].astype(np.int64), coo.col[keep].astype(np.int64), coo.data[keep].astype(np.int64)
-    rows, cols = np.nonzero(block)
-    return rows.astype(np.int64), cols.astype(np.int64), np.asarray(block)[rows, cols].astype(np.int64)
+class _Weights:
+    """The nonzero weights of a dense or sparse ``(n_in, n_out)`` block, read in column chunks.
+
+    Each chunk is ``(ci, iy, ix, co, oy, ox, values)`` int64 of about :data:`_CHUNK` weights, so a CIFAR-size
+    sparse layer (139 M weights) is checked without a full-size temporary array.
+    """
+
+    def __init__(self, block, in_shape: tuple[int, int, int], out_shape: tuple[int, int, int]) -> None:
+        self.dense = not sp.issparse(block)
+        self.block = np.asarray(block) if self.dense else sp.csc_array(block)
+        self.in_shape, self.out_shape = in_shape, out_shape
+        n_in, n_out = self.block.shape
+        if self.dense:
+            step = max(1, _CHUNK // max(n_in, 1))
+            self.bounds = [(lo, min(lo + step, n_out)) for lo in range(0, n_out, step)]
+        else:
+            ends = np.searchsorted(self.block.indptr, np.arange(_CHUNK, self.block.nnz + _CHUNK, _CHUNK), "right")
+            cuts = np.unique(np.concatenate(([0], np.clip(ends - 1, 1, n_out), [n_out])))
+            self.bounds = list(zip(cuts[:-1].tolist(), cuts[1:].tolist()))
+
+    def _unravel(self, rows: np.ndarray, cols: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, ...]:
+        keep = values != 0  # a sparse block may hold explicit zeros: no synapse
+        rows, cols, values = rows[keep], cols[keep], values[keep].astype(np.int64)
+        return (*np.unravel_index(rows, self.in_shape), *np.unravel_index(cols, self.out_shape), values)
+
+    def chunks(self):
+        for lo, hi in self.bounds:
+            if self.dense:
+                rows, cols = np.nonzero(self.block[:, lo:hi])
+                yield self._unravel(rows, cols + lo, self.block[rows, cols + lo])
+            else:
+                a, b = self.block.indptr[lo], self.block.indptr[hi]
+                cols = np.repeat(np.arange(lo, hi), np.diff(self.block.indptr[lo : hi + 1]))
+                yield self._unravel(self.block.indices[a:b], cols, self.block.data[a:b])
+
+    def sample(self) -> tuple[np.ndarray, ...]:
+        """At most about :data:`_STRIDE_SAMPLE` weights spread over the whole block (to rank strides)."""
+        if self.dense:
+            rows, cols = np.nonzero(self.block)
+            step = max(1, rows.size // _STRIDE_SAMPLE)
+            rows, cols = rows[::step], cols[::step]
+            return self._unravel(rows, cols, self.block[rows, cols])
+        at = np.unique(np.linspace(0, self.block.nnz - 1, min(self.block.nnz, _STRIDE_SAMPLE)).astype(np.int64))
+        cols = np.searchsorted(self.block.indptr, at, "right") - 1
+        return self._unravel(self.block.indices[at], cols, self.block.data[at])
 
 
 def _strides(inp: np.ndarray, out: np.ndarray, size: int, out_size: int) -> list[int]:
@@ -68,17 +109,16 @@ def _strides(inp: np.ndarray, out: np.ndarray, size: int, out_size: int) -> list
     """
     if out_size == 1:
         return [1]  # one output position: no stride to see; any stride with a fitting kernel is the same map
-    step = max(1, inp.size // _STRIDE_SAMPLE)
-    i, o = inp[::step], out[::step]
-    spans = [(int((d := i - s * o).max() - d.min()), s) for s in range(1, size + 1)]
+    spans = [(int((d := inp - s * out).max() - d.min()), s) for s in range(1, size + 1)]
     return [s for _, s in sorted(spans)[:_STRIDES_TRIED]]
 
 
-def _kernel_and_padding(offsets: np.ndarray, size: int, out_size: int, stride: int) -> tuple[int, int] | None:
-    """Smallest ``(kernel, padding)`` holding ``offsets`` (input position minus stride times output position,
-    ``= tap - padding``) whose output length ``(size + 2 padding - kernel) // stride + 1`` is ``out_size``."""
-    d_min, d_max = int(offsets.min()), int(offsets.max())
-    for pad in range(max(0, -d_min), max(0, -d_min) + size + stride + 1):
+def _kernel_and_padding(d_min: int, d_max: int, size: int, out_size: int, stride: int) -> tuple[int, int] | None:
+    """Smallest ``(kernel, padding)`` holding the offsets ``d_min .. d_max`` (input position minus stride times
+    output position, ``= tap - padding``) whose output length ``(size + 2 padding - kernel) // stride + 1`` is
+    ``out_size``."""
+    first = max(0, -d_min)
+    for pad in range(first, first + size + stride * out_size + 2):
         # (size + 2 pad - kernel) // stride == out_size - 1  <=>  kernel in [lo, hi]
         hi = size + 2 * pad - stride * (out_size - 1)
         lo = max(hi - stride + 1, d_max + pad + 1, 1)
@@ -111,52 +151,67 @@ def find_conv(block, in_shape, out_shape, hint: tuple[int, int, int] | None = No
     the kernel's unrolled weights, and the two are equal when they are as many: the number of (tap, output)
     pairs whose input lies inside the image, summed over the nonzero taps.
     """
-    c_in, h, w = (int(x) for x in in_shape)
-    c_out, oh, ow = (int(x) for x in out_shape)
-    if block.shape != (c_in * h * w, c_out * oh * ow):
+    in_shape = tuple(int(x) for x in in_shape)
+    out_shape = tuple(int(x) for x in out_shape)
+    (_, h, w), (_, oh, ow) = in_shape, out_shape
+    if block.shape != (math.prod(in_shape), math.prod(out_shape)):
         return None
-    rows, cols, values = _nonzeros(block)
+    weights = _Weights(block, in_shape, out_shape)
+    _, iy, ix, _, oy, ox, values = weights.sample()
     if values.size == 0:
         return None  # no weight: nothing shows a kernel (an all-zero layer is exported as it is)
-    ci, iy, ix = np.unravel_index(rows, (c_in, h, w))
-    co, oy, ox = np.unravel_index(cols, (c_out, oh, ow))
     if hint is not None:
-        found = _conv_with(hint, values, (ci, iy, ix, co, oy, ox), (c_in, h, w), (c_out, oh, ow))
+        found = _conv_with(np.repeat(hint, 2), weights)
         if found is not None:
             return found
-    fits_y = [(s, f) for s in _strides(iy, oy, h, oh) if (f := _kernel_and_padding(iy - s * oy, h, oh, s))]
-    fits_x = [(s, f) for s in _strides(ix, ox, w, ow) if (f := _kernel_and_padding(ix - s * ox, w, ow, s))]
+    strides_y, strides_x = _strides(iy, oy, h, oh), _strides(ix, ox, w, ow)
+    # offsets of every weight for every stride tried: (min, max) per stride, in one pass over the block
+    low = {("y", s): np.inf for s in strides_y} | {("x", s): np.inf for s in strides_x}
+    high = dict.fromkeys(low, -np.inf)
+    for _, iy, ix, _, oy, ox, _ in weights.chunks():
+        if iy.size:
+            for axis, s in low:
+                d = iy - s * oy if axis == "y" else ix - s * ox
+                low[axis, s], high[axis, s] = min(low[axis, s], d.min()), max(high[axis, s], d.max())
+    fits_y = [(s, f) for s in strides_y if (f := _kernel_and_padding(int(low["y", s]), int(high["y", s]), h, oh, s))]
+    fits_x = [(s, f) for s in strides_x if (f := _kernel_and_padding(int(low["x", s]), int(high["x", s]), w, ow, s))]
     for sy, (kh, py) in fits_y:
         for sx, (kw, px) in fits_x:
-            geometry = (kh, kw, sy, sx, py, px)
-            found = _conv_with(geometry, values, (ci, iy, ix, co, oy, ox), (c_in, h, w), (c_out, oh, ow))
+            found = _conv_with((kh, kw, sy, sx, py, px), weights)
             if found is not None:
                 return found
     return None
 
 
-def _conv_with(geometry, values, where, in_shape, out_shape) -> ConvStructure | None:
-    """The kernel of one geometry ``(k, s, p)`` or ``(kh, kw, sy, sx, py, px)`` if it gives the block exactly."""
-    kh, kw, sy, sx, py, px = (int(g) for g in (geometry if len(geometry) == 6 else np.repeat(geometry, 2)))
-    ci, iy, ix, co, oy, ox = where
-    (c_in, h, w), (c_out, oh, ow) = in_shape, out_shape
+def _conv_with(geometry, weights: _Weights) -> ConvStructure | None:
+    """The kernel of the geometry ``(kh, kw, sy, sx, py, px)`` if it gives the block exactly, else None."""
+    kh, kw, sy, sx, py, px = (int(g) for g in geometry)
+    (c_in, h, w), (c_out, oh, ow) = weights.in_shape, weights.out_shape
     if min(kh, kw, sy, sx) < 1 or min(py, px) < 0:
         return None
     if (h + 2 * py - kh) // sy + 1 != oh or (w + 2 * px - kw) // sx + 1 != ow:
         return None
-    ty, tx = iy - sy * oy + py, ix - sx * ox + px  # the kernel row and column each weight sits at
-    if ty.min() < 0 or ty.max() >= kh or tx.min() < 0 or tx.max() >= kw:
-        return None
     if c_out * c_in * kh * kw > MAX_ARRAY_ELEMENTS:
         return None  # a kernel larger than any file may hold (and than a real convolution's)
-    tap = ((co * c_in + ci) * kh + ty) * kw + tx
     kernel = np.zeros(c_out * c_in * kh * kw, np.int64)
-    kernel[tap] = values
-    if not np.array_equal(kernel[tap], values):
-        return None  # two weights of one tap differ: not a shared kernel
+    seen = np.zeros(kernel.size, bool)
+    count = 0
+    for ci, iy, ix, co, oy, ox, values in weights.chunks():
+        ty, tx = iy - sy * oy + py, ix - sx * ox + px  # the kernel row and column each weight sits at
+        if ty.size and (ty.min() < 0 or ty.max() >= kh or tx.min() < 0 or tx.max() >= kw):
+            return None
+        tap = ((co * c_in + ci) * kh + ty) * kw + tx
+        old = seen[tap]
+        if not np.array_equal(kernel[tap[old]], values[old]):
+            return None  # a weight differs from an earlier one of its tap: not a shared kernel
+        kernel[tap] = values
+        if not np.array_equal(kernel[tap], values):
+            return None  # two weights of one tap differ
+        seen[tap] = True
+        count += values.size
     kernel = kernel.reshape(c_out, c_in, kh, kw)
     valid = np.outer(_valid_outputs(h, oh, sy, py, kh), _valid_outputs(w, ow, sx, px, kw))  # (kh, kw)
-    if int((np.count_nonzero(kernel, axis=(0, 1)) * valid).sum()) != values.size:
+    if int((np.count_nonzero(kernel, axis=(0, 1)) * valid).sum()) != count:
         return None  # the kernel would put weights where the block has none
     return ConvStructure(kernel, (c_in, h, w), (c_out, oh, ow), (sy, sx), (py, px))
 

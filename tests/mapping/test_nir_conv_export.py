@@ -42,8 +42,17 @@ def _kernel(rng, shape, zero_fraction=0.0) -> np.ndarray:
 # ----------------------------------------------------------------------------- finding the convolution
 
 
+@pytest.fixture(params=[None, 7], ids=["one chunk", "chunks of 7 weights"])
+def chunk(request, monkeypatch):
+    """Blocks are read in column chunks: also with chunks so small that a kernel's taps span many of them."""
+    if request.param is not None:
+        from mapping import conv_structure
+
+        monkeypatch.setattr(conv_structure, "_CHUNK", request.param)
+
+
 @pytest.mark.parametrize("sparse", [False, True])
-def test_random_convolutions_are_found_exactly(sparse):
+def test_random_convolutions_are_found_exactly(sparse, chunk):
     """Kernels with no zero tap: the very kernel, stride and padding come back, and unroll to the same matrix."""
     rng = np.random.default_rng(1)
     for _ in range(40):
@@ -67,7 +76,7 @@ def test_random_convolutions_are_found_exactly(sparse):
             np.testing.assert_array_equal(found.kernel, kernel)  # every tap is used: the kernel is determined
 
 
-def test_kernels_with_zero_taps_unroll_to_the_same_matrix():
+def test_kernels_with_zero_taps_unroll_to_the_same_matrix(chunk):
     rng = np.random.default_rng(2)
     for _ in range(40):
         kernel = _kernel(rng, (3, 2, 3, 3), zero_fraction=0.5)
@@ -102,7 +111,7 @@ def _conv_block(rng):
 
 @pytest.mark.parametrize("change", ["one weight differs", "a weight outside the kernel", "a weight missing",
                                     "random matrix", "wrong output shape"])
-def test_what_is_not_exactly_a_convolution_is_refused(change):
+def test_what_is_not_exactly_a_convolution_is_refused(change, chunk):
     rng = np.random.default_rng(3)
     block, out = _conv_block(rng)
     in_shape = (2, 6, 6)
