@@ -14,7 +14,11 @@ parameters are turned into the chip's registers and the floats are quantized as 
 
 Every node is checked (:func:`mapping.drc.check_nir_fields`) before it is read, and every size
 (an unrolled convolution, a composed layer matrix) is checked against
-:data:`~hwsim.limits.MAX_ARRAY_ELEMENTS` and the chip's capacity before it is built.
+:data:`~hwsim.limits.MAX_SPARSE_WEIGHTS` stored weights and the chip's capacity before it is built.
+Layer matrices are sparse while they are composed; a layer whose dense matrix would exceed
+:data:`~hwsim.limits.MAX_ARRAY_ELEMENTS` entries (a CIFAR-size convolution), or that
+:mod:`mapping.nir_export` wrote from a sparse layer (``hwsim_sparse``), is imported with sparse
+weights; every other layer dense, as before.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from hwsim.config import ChipConfig, load_chip_config
-from hwsim.limits import MAX_ARRAY_ELEMENTS
+from hwsim.limits import MAX_ARRAY_ELEMENTS, MAX_SPARSE_WEIGHTS
 from hwsim.network import Layer, Network
 from mapping.drc import check_drc, check_layer_sizes
 from mapping.errors import DRCError, DRCWarning, MappingError
@@ -228,7 +232,7 @@ def _check_unrolled_size(
     where: str, in_shape: tuple[int, int, int], c_out: int, c_in_per_output: int, kernel: Any, stride: Any,
     padding: Any, dilation: Any,
 ) -> None:
-    """Refuse a convolution or pooling whose unrolled matrix would exceed :data:`MAX_ARRAY_ELEMENTS` entries.
+    """Refuse a convolution or pooling whose unrolled matrix would hold more than :data:`MAX_SPARSE_WEIGHTS`.
 
     Checked from the sizes alone, before :mod:`mapping.unroll` allocates anything: each of the
     ``c_out x OH x OW`` outputs takes at most ``c_in_per_output x kH x kW`` inputs.
@@ -241,10 +245,10 @@ def _check_unrolled_size(
         py, px = pair(padding, "padding")
     oh, ow = conv_output_size(h, py, dy, kh, sy), conv_output_size(w, px, dx, kw, sx)
     entries = c_out * max(oh, 0) * max(ow, 0) * c_in_per_output * kh * kw
-    if entries > MAX_ARRAY_ELEMENTS:
+    if entries > MAX_SPARSE_WEIGHTS:
         raise MappingError(
             f"{where}: unrolls to {c_out}x{oh}x{ow} outputs of {c_in_per_output}x{kh}x{kw} inputs each "
-            f"({entries} matrix entries); allowed at most {MAX_ARRAY_ELEMENTS} (a smaller input, kernel or padding)"
+            f"({entries} weights); allowed at most {MAX_SPARSE_WEIGHTS} per layer (a smaller input, kernel or padding)"
         )
 
 
@@ -358,13 +362,19 @@ def _field(node: dict, key: str, default: Any) -> Any:
     return default if value is None else value
 
 
-def _check_matrix_size(where: str, rows: int, cols: int) -> None:
-    """A layer's weight matrix is built dense once: ``rows x cols`` must stay within MAX_ARRAY_ELEMENTS."""
-    if rows * cols > MAX_ARRAY_ELEMENTS:
+def _check_stored_weights(where: str, rows: int, cols: int, count: int) -> None:
+    """A layer's sparse matrix may hold at most :data:`MAX_SPARSE_WEIGHTS` weights (``count``, or a bound on it)."""
+    if count > MAX_SPARSE_WEIGHTS:
         raise MappingError(
-            f"{where}: a layer of {rows} inputs x {cols} neurons ({rows * cols} weights); allowed at most "
-            f"{MAX_ARRAY_ELEMENTS} weights per layer"
+            f"{where}: a layer of {rows} inputs x {cols} neurons with up to {count} weights; allowed at most "
+            f"{MAX_SPARSE_WEIGHTS} weights per layer"
         )
+
+
+def _product_bound(a: sp.csr_matrix, b: sp.csr_matrix) -> int:
+    """An upper bound on the nonzeros of ``a @ b``, from the sizes alone: sum over k of nnz(a[:, k]) nnz(b[k])."""
+    per_column = np.bincount(a.indices, minlength=a.shape[1]).astype(np.int64)
+    return int(per_column @ np.diff(b.indptr).astype(np.int64))
 
 
 def _expr(terms: dict, dims: tuple[int, ...]) -> dict:
@@ -416,12 +426,13 @@ def _through_synapse(node: dict, key: str, e: dict) -> dict:
     terms = {}
     for src, mat in e["terms"].items():
         if mat is None:
-            _check_matrix_size(f"node {key!r} ({t})", m.shape[0], m.shape[1])
+            _check_stored_weights(f"node {key!r} ({t})", m.shape[0], m.shape[1], m.nnz)
             terms[src] = m
             continue
         if mat.shape[1] != m.shape[0]:
             raise MappingError(f"node {key!r} ({t}): its input has {mat.shape[1]} values, it needs {m.shape[0]}")
-        _check_matrix_size(f"node {key!r} ({t})", mat.shape[0], m.shape[1])
+        # checked before the product is built: composing can multiply the weights (an outer product)
+        _check_stored_weights(f"node {key!r} ({t})", mat.shape[0], m.shape[1], _product_bound(mat, m))
         terms[src] = (mat @ m).tocsr()
     meta = dict(e["meta"])
     node_meta = node.get("metadata") or {}
@@ -464,7 +475,7 @@ def _layer_from(e: dict, node: dict | None, key: str | None, n: int, k: int) -> 
     sources = tuple(e["terms"])
     blocks = [sp.identity(n, format="csr") if mat is None else mat for mat in e["terms"].values()]
     rows = sum(blk.shape[0] for blk in blocks)
-    _check_matrix_size(f"node {key!r}", rows, n)
+    _check_stored_weights(f"node {key!r}", rows, n, sum(blk.nnz for blk in blocks))
     chain = sources == ((k - 1,) if k else (-1,))
     return {
         "node": node,
@@ -569,7 +580,8 @@ def _quantized_layer(k: int, lr: dict, view: NirView, chip: ChipConfig) -> tuple
     node = lr["node"]
     regs = neuron_registers(node, view.dt_s, chip.core.v_bits)
     name = lr["meta"].get("hwsim_layer", lr["name"] or lr["key"] or f"layer{k}")
-    sparse = bool(lr["meta"].get("hwsim_sparse"))
+    # sparse: as exported from a sparse layer, or too large to hold dense (a CIFAR-size convolution)
+    sparse = bool(lr["meta"].get("hwsim_sparse")) or lr["m"].shape[0] * lr["m"].shape[1] > MAX_ARRAY_ELEMENTS
     # a sparse layer is quantized from its stored weights (the zeros change no scale and round to 0)
     matrix = lr["m"].tocsc() if sparse else None
     w = matrix.data * regs["gain"] if sparse else lr["m"].toarray() * regs["gain"]

@@ -500,10 +500,10 @@ def _pool_graph(**pool):
         (_conv_graph(padding="full"), r"padding = 'full'; allowed 1 or 2 whole numbers >= 0, 'same' or 'valid'"),
         (_conv_graph(weight=np.ones((2, 2))), r"weight has shape \(2, 2\); expected \(C_out, C_in/groups, kH, kW\)"),
         (_conv_graph(bias=np.zeros(3)), r"bias has 3 values for 1 output channels; expected 1$"),
-        # (4 + 2 x 4000 - 1) + 1 = 8004 rows and columns of output: 64 Mi outputs x 4 taps
-        (_conv_graph(padding=np.array([4000, 4000])),
-         r"node 'c' \(Conv2d\): unrolls to 1x8003x8003 outputs of 1x2x2 inputs each \(256192036 matrix entries\); "
-         r"allowed at most 67108864"),
+        # 4 + 2 x 9000 - 2 + 1 = 18003 rows and columns of output: 324 M outputs x 4 taps (> 256 Mi weights)
+        (_conv_graph(padding=np.array([9000, 9000])),
+         r"node 'c' \(Conv2d\): unrolls to 1x18003x18003 outputs of 1x2x2 inputs each \(1296432036 weights\); "
+         r"allowed at most 268435456 per layer"),
         (_pool_graph(kernel_size=np.array([0, 0])), r"node 'c' \(SumPool2d\): kernel_size = \[0, 0\]; expected 1 or 2"),
         (_pool_graph(stride=np.array([0, 1])), r"node 'c' \(SumPool2d\): stride = \[0, 1\]; expected 1 or 2 whole"),
         (_pool_graph(padding=np.array([-2])), r"node 'c' \(SumPool2d\): padding = \[-2\]; expected 1 or 2 whole"),
@@ -526,17 +526,38 @@ def test_fields_given_as_none_take_the_defaults(default_chip):
 
 
 def test_a_composed_layer_beyond_the_limit_is_refused_before_it_is_built(default_chip):
-    """Input 9000 -> Scale -> IF: the composed matrix would be 9000 x 9000 = 81 Mi weights (> 64 Mi)."""
-    n = 9000
+    """Input 20000 -> Linear (to 1) -> Linear (to 20000) -> IF: composed, an outer product of 20000 x 20000 =
+    400 M weights (> 256 Mi), refused from the two matrices' sizes before the product is built."""
+    n = 20_000
     g = {
-        "nodes": {"input": {"type": "Input", "shape": np.array([n])}, "s": {"type": "Scale", "scale": np.ones(n)},
+        "nodes": {"input": {"type": "Input", "shape": np.array([n])},
+                  "a": {"type": "Linear", "weight": np.ones((1, n))}, "b": {"type": "Linear", "weight": np.ones((n, 1))},
                   "i": {"type": "IF", "r": np.array(1 / DT), "v_threshold": np.array(1.0)},
                   "output": {"type": "Output", "shape": np.array([n])}},
-        "edges": [("input", "s"), ("s", "i"), ("i", "output")],
+        "edges": [("input", "a"), ("a", "b"), ("b", "i"), ("i", "output")],
     }
-    with pytest.raises(MappingError, match=r"node 's' \(Scale\): a layer of 9000 inputs x 9000 neurons \(81000000 "
-                                           r"weights\); allowed at most 67108864 weights per layer"):
+    with pytest.raises(MappingError, match=r"node 'b' \(Linear\): a layer of 20000 inputs x 20000 neurons with up "
+                                           r"to 400000000 weights; allowed at most 268435456 weights per layer"):
         from_nir(g, default_chip)
+
+
+def test_a_layer_too_large_to_hold_dense_is_imported_sparse():
+    """Input (1, 90, 90) -> Conv2d 3x3 'same', 8 channels -> IF: 8,100 x 64,800 = 525 M entries densely (beyond
+    MAX_ARRAY_ELEMENTS), 580 k weights sparse: imported as a sparse layer equal to the unrolled kernel."""
+    import scipy.sparse as sp
+
+    from hwsim.config import load_chip_config
+    from mapping.unroll import conv2d_matrix
+
+    kernel = np.arange(1, 73, dtype=np.float64).reshape(8, 1, 3, 3) - 36
+    g = _conv_graph(weight=kernel, input_shape=np.array([90, 90]), padding=np.array([1, 1]), bias=np.zeros(8))
+    g["nodes"]["input"]["shape"] = np.array([1, 90, 90])
+    g["nodes"]["output"]["shape"] = np.array([8 * 90 * 90])
+    net = from_nir(g, load_chip_config("mesh64x64_28nm"))
+    layer = net.layers[0]
+    assert layer.is_sparse and layer.shape == (8, 90, 90)
+    expected, _ = conv2d_matrix(kernel, (1, 90, 90), 1, 1)
+    assert (sp.csc_array(expected) != layer.weights).nnz == 0
 
 
 def test_carried_metadata_is_checked_like_a_network_file(default_chip):
