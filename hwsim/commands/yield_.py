@@ -12,6 +12,14 @@ Examples::
     hwsim yield --instances 50 -o yield-out                      # bundled digits network, rram preset
     hwsim yield --sigma 0.3 --array-sigma 0.2 --spec 0.9 --tune -o yield-tune
     hwsim yield --net my_net.npz --chip my_rram.toml --instances 200 --sweep 0,0.1,0.2,0.3
+    hwsim yield --instances 1000 --scheduler local:2 -o yield-big     # on 2 Dask worker processes
+    hwsim yield --instances 10000 --scheduler tcp://10.0.0.5:8786     # on a Dask cluster (docs/distributed.md)
+
+The chip instances run on a thread pool by default, or with ``--scheduler`` on
+Dask worker processes (:mod:`hwsim.parallel`); ``yield.json`` is the same,
+bit for bit, under every scheduler and worker count. The tuning steps of
+``--tune`` (training the tuner, test-and-tune) run on the thread pool in this
+process whatever the scheduler.
 
 Outputs in ``-o DIR``: ``yield.json`` (every number, per instance),
 ``accuracy_hist.png``, ``yield_vs_sigma.png`` and, with ``--tune``, ``tuning.png``.
@@ -50,6 +58,7 @@ from hwsim.commands.common import (
 )
 from hwsim.errors import InputError
 from hwsim.limits import MAX_INSTANCES, MAX_SEED, MAX_SIGMA, MAX_TIMESTEPS, MAX_TRAIN_INSTANCES, MAX_WORKERS
+from hwsim.parallel import SCHEDULER_HELP, check_scheduler
 
 __all__ = ["add_arguments", "run", "render_table", "DEFAULT_OUTDIR", "YIELD_FILE"]
 
@@ -88,6 +97,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--guard", type=float, default=0.0, metavar="G",
                         help="tune instances predicted below spec + G (default 0)")
     parser.add_argument("--workers", type=int, metavar="W", help="threads (default: CPU count)")
+    parser.add_argument("--scheduler", metavar="threads|local[:N]|tcp://HOST:PORT", help=SCHEDULER_HELP)
     parser.add_argument("-o", "--outdir", default=DEFAULT_OUTDIR, metavar="DIR",
                         help=f"output folder (default {DEFAULT_OUTDIR})")
     parser.add_argument("--json", action="store_true", help="print yield.json on stdout instead of the table")
@@ -147,6 +157,7 @@ def _check_args(args) -> list[float]:
     check_input_file("--net", args.net)
     check_name_or_file("--chip", args.chip)
     check_data_dir(args.data_dir)
+    check_scheduler(args.scheduler, args.workers)
     return _parse_sigmas(args.sweep)
 
 
@@ -204,6 +215,7 @@ def run(args: argparse.Namespace) -> int:
         encoding=str(net.metadata.get("encoding", "rate") or "rate"), seed=args.seed, sigmas=tuple(sigmas),
         tune=args.tune, train_instances=args.train_instances, signature_images=args.signature_images,
         tuning_images=args.tuning_images, guard=args.guard, workers=args.workers,
+        scheduler=args.scheduler,
     )
     _say(args, f"mapping {'-'.join(map(str, net.sizes))} onto {chip.name} ({chip.core_type})", t0)
     program = map_with_messages("yield", net, chip)

@@ -2,11 +2,15 @@
 
 Instance ``k`` of a study with base seed ``s`` is chip seed ``s + k``: one
 draw of the device variation, fixed for its life, and its own read-noise
-streams. Instances run in parallel on a thread pool: the device draws, the
-read-noise draws and the simulation are Numba kernels that release the GIL,
-so the threads scale. Every instance's result depends only on its seed and the
-inputs, so the numbers do not depend on the worker count or the order of
-completion.
+streams. Instances run in parallel on a :class:`hwsim.parallel.TaskPool`: by
+default a thread pool (the device draws, the read-noise draws and the
+simulation are Numba kernels that release the GIL, so the threads scale), or
+the worker processes of a Dask cluster (``settings.scheduler``,
+docs/distributed.md). Every instance's result depends only on its seed and the
+inputs, so the numbers do not depend on the scheduler, the worker count or the
+order of completion. A task receives the program as plain data
+(:func:`hwsim.parallel.program_to_wire`), the encoded rasters, the labels and
+the ADC scales, and returns floats.
 
 :func:`run_yield_study` is the whole study of ``hwsim yield`` (calibration, the
 Monte Carlo, the ideal chip, energy, the sigma sweep and, optionally,
@@ -20,7 +24,6 @@ import dataclasses
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 
@@ -28,6 +31,7 @@ import numpy as np
 
 from hwsim.encoding import encode
 from hwsim.errors import InputError
+from hwsim.parallel import TaskPool, program_from_wire, program_to_wire, task_pool
 from hwsim.program import ChipProgram
 from hwsim.rram.device import program_chip, rram_config_of
 from hwsim.rram.energy import RramEnergyReport, rram_energy
@@ -83,6 +87,32 @@ def _workers(workers: int | None, n: int) -> int:
     return max(1, min(n, workers if workers is not None else (os.cpu_count() or 1)))
 
 
+@contextmanager
+def _pool(pool: TaskPool | None, workers: int | None, n: int) -> Iterator[TaskPool]:
+    """``pool``, or a thread pool of ``workers`` threads (at most ``n``) for this call."""
+    if pool is not None:
+        yield pool
+        return
+    with task_pool(None, threads=_workers(workers, n)) as threads:
+        yield threads
+
+
+def _accuracy_task(shared: dict, item: tuple) -> float:
+    """One instance of :func:`instance_accuracies` (runs on a worker; plain arguments, a float back)."""
+    seed, thresholds = item
+    return _instance_accuracy(program_from_wire(shared["program"]), seed, shared["rasters"], shared["labels"],
+                              shared["adc_scales"], thresholds, None, None)
+
+
+def _sweep_task(shared: dict, seed: int) -> list[float]:
+    """One instance of :func:`sigma_sweep` through every sigma (runs on a worker)."""
+    program = program_from_wire(shared["program"])
+    draws: dict = {}
+    noise: dict | None = {} if shared["share_noise"] else None
+    return [_instance_accuracy(with_rram(program, variation_sigma=sigma), seed, shared["rasters"], shared["labels"],
+                               shared["adc_scales"], None, draws, noise) for sigma in shared["sigmas"]]
+
+
 def instance_accuracies(
     program: ChipProgram,
     rasters: np.ndarray,
@@ -93,6 +123,7 @@ def instance_accuracies(
     thresholds: Sequence[Sequence[int]] | None = None,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
+    pool: TaskPool | None = None,
 ) -> np.ndarray:
     """Accuracy of each chip instance on the same spike rasters.
 
@@ -103,8 +134,9 @@ def instance_accuracies(
         seeds: Chip seeds, one per instance.
         adc_scales: ADC scale registers (default 1 for every core).
         thresholds: Optional per instance threshold registers (one tuple per seed).
-        workers: Threads (default: CPU count); results do not depend on it.
+        workers: Threads (default: CPU count) when no ``pool`` is given; results do not depend on it.
         progress: Called with 1 after each finished instance (e.g. a tqdm ``update``).
+        pool: Where the instances run (:func:`hwsim.parallel.task_pool`); default: a thread pool.
 
     Returns:
         ``(len(seeds),)`` float64 accuracies in [0, 1].
@@ -112,17 +144,18 @@ def instance_accuracies(
     labels = np.asarray(labels)
     if rasters.shape[0] != labels.shape[0]:
         raise InputError(f"{rasters.shape[0]} rasters but {labels.shape[0]} labels")
-
-    def one(i: int) -> float:
-        acc = _instance_accuracy(program, seeds[i], rasters, labels, adc_scales,
-                                 thresholds[i] if thresholds is not None else None, None, None)
-        if progress is not None:
-            progress(1)
-        return acc
-
     n = len(seeds)
-    with ThreadPoolExecutor(_workers(workers, n)) as pool:
-        return np.array(list(pool.map(one, range(n))), np.float64)
+    items = [(int(seeds[i]), _plain_thresholds(thresholds[i]) if thresholds is not None else None)
+             for i in range(n)]
+    with _pool(pool, workers, n) as tasks:
+        shared = tasks.share({"program": program_to_wire(program), "rasters": rasters, "labels": labels,
+                              "adc_scales": None if adc_scales is None else [int(a) for a in adc_scales]})
+        return np.array(tasks.map(_accuracy_task, shared, items, progress=progress), np.float64)
+
+
+def _plain_thresholds(thresholds) -> tuple[int, ...]:
+    """Per-core threshold registers as a tuple of ints (what crosses the wire)."""
+    return tuple(int(t) for t in thresholds)
 
 
 def _instance_accuracy(program: ChipProgram, seed: int, rasters: np.ndarray, labels: np.ndarray, adc_scales,
@@ -203,6 +236,7 @@ def sigma_sweep(
     adc_scales: Sequence[int] | None = None,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
+    pool: TaskPool | None = None,
 ) -> SweepResult:
     """Accuracy of every instance at every device-variation sigma (the other parameters unchanged).
 
@@ -210,31 +244,24 @@ def sigma_sweep(
     device draws of an instance are drawn once and reused at every sigma, and
     so are its read-noise normals when they fit in
     :data:`SWEEP_NOISE_CACHE_BYTES`; the numbers are those of
-    :func:`instance_accuracies` at each sigma.
+    :func:`instance_accuracies` at each sigma. ``progress`` gets ``len(sigmas)``
+    per finished instance; ``pool`` as in :func:`instance_accuracies`.
     """
     labels = np.asarray(labels)
     if rasters.shape[0] != labels.shape[0]:
         raise InputError(f"{rasters.shape[0]} rasters but {labels.shape[0]} labels")
     # common random numbers (docs/rram.md §4): the same seeds, so the same draws z, scaled by each sigma
-    programs = [with_rram(program, variation_sigma=float(s)) for s in sigmas]
+    sigmas = [float(s) for s in sigmas]
     noise_bytes = rasters.shape[0] * rasters.shape[1] * len(program.cores) * program.chip.core.neurons * 8
-    share = noise_bytes <= SWEEP_NOISE_CACHE_BYTES
-
-    def one(i: int) -> list[float]:
-        draws: dict = {}
-        noise: dict | None = {} if share else None
-        row = []
-        for prog in programs:
-            row.append(_instance_accuracy(prog, seeds[i], rasters, labels, adc_scales, None, draws, noise))
-            if progress is not None:
-                progress(1)
-        return row
-
     n = len(seeds)
-    with ThreadPoolExecutor(_workers(workers, n)) as pool:
-        cols = list(pool.map(one, range(n)))
-    acc = np.array(cols, np.float64).T.reshape(len(programs), n)
-    return SweepResult(tuple(float(s) for s in sigmas), tuple(int(s) for s in seeds), acc)
+    with _pool(pool, workers, n) as tasks:
+        shared = tasks.share({"program": program_to_wire(program), "rasters": rasters, "labels": labels,
+                              "adc_scales": None if adc_scales is None else [int(a) for a in adc_scales],
+                              "sigmas": sigmas, "share_noise": noise_bytes <= SWEEP_NOISE_CACHE_BYTES})
+        per_instance = None if progress is None else (lambda k: progress(k * len(sigmas)))
+        cols = tasks.map(_sweep_task, shared, [int(s) for s in seeds], progress=per_instance)
+    acc = np.array(cols, np.float64).T.reshape(len(sigmas), n)
+    return SweepResult(tuple(sigmas), tuple(int(s) for s in seeds), acc)
 
 
 # ----------------------------------------------------------------- the whole study (hwsim yield)
@@ -255,7 +282,9 @@ class YieldStudySettings:
         signature_images: Training images in the response signature.
         tuning_images: Training images the offline threshold optimiser scores on.
         guard: Tune instances predicted below ``spec + guard``.
-        workers: Threads (default: CPU count); the numbers do not depend on it.
+        workers: Threads of the default scheduler (default: CPU count); the numbers do not depend on it.
+        scheduler: ``--scheduler`` (:func:`hwsim.parallel.parse_scheduler`): None or ``threads`` for the
+            thread pool, ``local[:N]`` or ``tcp://HOST:PORT`` for Dask; the numbers do not depend on it.
     """
 
     instances: int
@@ -270,6 +299,7 @@ class YieldStudySettings:
     tuning_images: int = 400
     guard: float = 0.0
     workers: int | None = None
+    scheduler: str | None = None
 
 
 @dataclass(frozen=True)
@@ -348,6 +378,19 @@ def training_images_needed(n_train: int, settings: YieldStudySettings) -> int:
     return calibration_count(n_train) + (settings.signature_images + settings.tuning_images if settings.tune else 0)
 
 
+def _monte_carlo(program: ChipProgram, test_r: np.ndarray, y_test: np.ndarray, seeds: list[int], scales,
+                 st: YieldStudySettings, bar, pool: TaskPool) -> tuple[np.ndarray, SweepResult | None]:
+    """The instances' accuracies and the sigma sweep, on ``pool``."""
+    with bar(len(seeds), "instances") as update:
+        acc = instance_accuracies(program, test_r, y_test, seeds, adc_scales=scales, progress=update, pool=pool)
+    sweep = None
+    if st.sigmas:
+        with bar(len(seeds) * len(st.sigmas), "sigma sweep") as update:
+            sweep = sigma_sweep(with_rram(program, variation=True), test_r, y_test, st.sigmas, seeds,
+                                adc_scales=scales, progress=update, pool=pool)
+    return acc, sweep
+
+
 @contextmanager
 def _no_bar(total: int, desc: str) -> Iterator[Callable[[int], None]]:
     yield lambda n: None
@@ -398,9 +441,8 @@ def run_yield_study(
     scales = calibrate_on_images(program, x_train, st.timesteps, st.encoding)  # once per program (docs/rram.md §4)
     seeds = instance_seeds(st.instances, st.seed)
 
-    with bar(len(seeds), "instances") as update:
-        acc = instance_accuracies(program, test_r, y_test, seeds, adc_scales=scales, workers=st.workers,
-                                  progress=update)
+    with task_pool(st.scheduler, threads=st.workers) as pool:
+        acc, sweep = _monte_carlo(program, test_r, y_test, seeds, scales, st, bar, pool)
     ideal_prog = with_rram(program, **{f: False for f in _NON_IDEALITIES})
     ideal_acc = instance_accuracies(ideal_prog, test_r, y_test, [0], adc_scales=scales)[0]
     summary = accuracy_summary(acc, st.spec)
@@ -408,11 +450,6 @@ def run_yield_study(
     say("energy and latency of instance 0")
     energy = rram_energy(run_rram(program_chip(program, seeds[0], adc_scales=scales), test_r), program)
 
-    sweep = None
-    if st.sigmas:
-        with bar(len(seeds) * len(st.sigmas), "sigma sweep") as update:
-            sweep = sigma_sweep(with_rram(program, variation=True), test_r, y_test, st.sigmas, seeds,
-                                adc_scales=scales, workers=st.workers, progress=update)
 
     tuning = None
     outcomes: list = []

@@ -1,0 +1,188 @@
+"""Executors of hwsim.parallel: --scheduler parsing and its errors, programs on the wire, and a Dask cluster of
+2 worker processes giving the same bits as the thread pool (``hwsim yield``), with a lost worker's task rerun.
+
+One LocalCluster (2 worker processes) serves the module; the commands reach it as ``--scheduler tcp://...``.
+``hwsim sweep`` on ``--scheduler local:2`` is in test_cli_sweep.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from hwsim.cli import main
+from hwsim.errors import InputError
+from hwsim.parallel import (
+    INSTALL_HINT,
+    Scheduler,
+    check_scheduler,
+    parse_scheduler,
+    program_from_wire,
+    program_to_wire,
+    task_pool,
+)
+
+distributed = pytest.importorskip("distributed")  # the dev extras install it: `make test` runs these
+
+# the mapper's soft width rule (the bundled network on other widths) is not what these tests are about
+pytestmark = pytest.mark.filterwarnings("ignore::mapping.errors.DRCWarning")
+
+
+@pytest.fixture(scope="module")
+def dask_address():
+    """A LocalCluster of 2 single-threaded worker processes for the module; its tcp:// address."""
+    import logging
+
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                       silence_logs=logging.ERROR)
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()
+
+
+# ------------------------------------------------------------------ parsing (no cluster)
+
+@pytest.mark.parametrize("text, expected", [
+    (None, Scheduler("threads")),
+    ("threads", Scheduler("threads", text="threads")),
+    ("local", Scheduler("local", None, text="local")),
+    ("local:3", Scheduler("local", 3, text="local:3")),
+    ("tcp://10.0.0.5:8786", Scheduler("tcp", address="tcp://10.0.0.5:8786", text="tcp://10.0.0.5:8786")),
+    ("tcp://node-1.lab:9000", Scheduler("tcp", address="tcp://node-1.lab:9000", text="tcp://node-1.lab:9000")),
+])
+def test_parse_scheduler(text, expected):
+    assert parse_scheduler(text) == expected
+
+
+@pytest.mark.parametrize("text, message", [
+    ("local:0", "local:N must be an integer in 1.."),
+    ("local:x", "local:N must be an integer in 1.."),
+    ("tcp://host", "expected tcp://HOST:PORT"),
+    ("tcp://host:70000", "port 70000 is outside 1..65535"),
+    ("slurm", "expected threads, local, local:N"),
+    ("", "expected threads, local, local:N"),
+])
+def test_parse_scheduler_refuses(text, message):
+    with pytest.raises(InputError, match=message.replace(".", r"\.").replace("(", r"\(")):
+        parse_scheduler(text)
+
+
+def test_workers_option_is_for_threads_only():
+    with pytest.raises(InputError, match="--workers 2 sets the threads of the default scheduler"):
+        check_scheduler("local:2", workers=2)
+    assert check_scheduler(None, workers=2).kind == "threads"
+
+
+def test_missing_dask_names_the_install_command(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # `import distributed` now raises ImportError
+    assert check_scheduler("threads").kind == "threads"  # the default needs no Dask
+    with pytest.raises(InputError, match="pip install 'hwsim\\[distributed\\]'"):
+        check_scheduler("local:2")
+    # through the command: one line, exit status 2, before any work
+    assert main(["yield", "-n", "2", "--scheduler", "local:2", "-q", "-o", str(tmp_path / "y")]) == 2
+    err = capsys.readouterr().err
+    assert INSTALL_HINT in err and "Traceback" not in err
+    assert not (tmp_path / "y").exists()
+
+
+def test_bad_scheduler_through_the_command(tmp_path, capsys):
+    assert main(["yield", "-n", "2", "--scheduler", "local:0", "-q", "-o", str(tmp_path / "y")]) == 2
+    assert "--scheduler 'local:0'" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ programs on the wire
+
+def test_program_wire_round_trip(default_chip):
+    from hwsim.training import load_default_network
+    from mapping import map_network
+
+    program = map_network(load_default_network(), default_chip)
+    wire = program_to_wire(program)
+    # plain data only: JSON text and NumPy arrays
+    assert isinstance(wire["header"], str) and all(isinstance(a, np.ndarray) for a in wire["arrays"].values())
+    back = program_from_wire(wire)
+    assert back.header() == program.header()
+    for a, b in zip(program.cores, back.cores):
+        assert a.weights.dtype == b.weights.dtype and np.array_equal(a.weights, b.weights)
+        assert np.array_equal(a.bias, b.bias)
+    # the digest (the worker's cache key) follows the content
+    changed = dict(wire["arrays"])
+    changed["bias_0"] = changed["bias_0"] + 1
+    other = program_to_wire(program_from_wire({**wire, "arrays": changed, "digest": "x"}))
+    assert other["digest"] != wire["digest"]
+
+
+# ------------------------------------------------------------------ on the cluster
+
+def _yield_json(tmp_path, name: str, *extra: str) -> bytes:
+    out = tmp_path / name
+    argv = ["yield", "-n", "5", "--limit", "40", "--sweep", "0,0.3", "--no-figures", "-q", "-o", str(out), *extra]
+    assert main(argv) == 0
+    return (out / "yield.json").read_bytes()
+
+
+def test_yield_same_bits_on_the_cluster_as_on_threads(tmp_path, dask_address, capsys):
+    threads = _yield_json(tmp_path, "threads")
+    one_thread = _yield_json(tmp_path, "one", "--workers", "1")
+    cluster = _yield_json(tmp_path, "cluster", "--scheduler", dask_address)
+    assert cluster == threads == one_thread
+    data = json.loads(cluster)
+    # each instance's accuracy is that of its own chip seed, run alone in this process
+    from hwsim.config import load_chip_config
+    from hwsim.datasets import load_dataset
+    from hwsim.encoding import encode
+    from hwsim.rram.engine import calibrate_on_images
+    from hwsim.rram.yield_study import instance_accuracies
+    from hwsim.training import load_default_network
+    from mapping import map_network
+
+    program = map_network(load_default_network(), load_chip_config("rram"))
+    ds = load_dataset("digits")
+    scales = calibrate_on_images(program, ds.x_train, 8, "rate")
+    rasters = encode(ds.x_test[:40], 8, "rate", 1, 0)
+    alone = [instance_accuracies(program, rasters, ds.y_test[:40], [seed], adc_scales=scales, workers=1)[0]
+             for seed in (4, 0)]
+    assert data["accuracies"][4] == alone[0] and data["accuracies"][0] == alone[1]
+
+
+def test_pool_map_order_errors_and_worker_cache_dirs(dask_address):
+    # local functions: pickled by value, so the workers need not import this test module
+    def _add_offset(shared, item):
+        return shared["offset"] + item
+
+    def _refuse_three(shared, item):
+        if item == 3:
+            raise InputError("item 3 refused")
+        return item
+
+    with task_pool(dask_address) as pool:
+        shared = pool.share({"offset": 100})
+        assert pool.map(_add_offset, shared, list(range(7))) == [100 + i for i in range(7)]
+        with pytest.raises(InputError, match="item 3 refused"):
+            pool.map(_refuse_three, None, [1, 3, 5])
+        dirs = pool.client.run(lambda: os.environ.get("NUMBA_CACHE_DIR"))
+    assert len(dirs) == 2 and len(set(dirs.values())) == 2  # one Numba cache per worker process
+    assert all("hwsim-numba-cache-" in d and "-dask-" in d for d in dirs.values())
+    assert os.environ.get("NUMBA_CACHE_DIR") not in dirs.values()
+
+
+def test_a_lost_worker_task_is_rerun(dask_address, tmp_path):
+    marker = str(tmp_path / "crashed-once")
+
+    def crash_once(shared, item):  # pickled by value (a local function): kills its worker process once
+        import os as _os
+
+        if item == 2 and not _os.path.exists(marker):
+            open(marker, "w").close()
+            _os._exit(1)
+        return item * 10
+
+    with task_pool(dask_address) as pool:
+        assert pool.map(crash_once, None, [0, 1, 2, 3]) == [0, 10, 20, 30]
+    assert os.path.exists(marker)  # the worker did die once
+
