@@ -69,9 +69,11 @@ def _plan_blocks(network: Network) -> tuple[list[list[_Block]], tuple[int, int, 
     for k, layer in enumerate(network.layers):
         blocks, row = [], 0
         k_shift = layer.leak_shift if layer.integration == "continuous" else 0
-        for j, src in enumerate(network.sources(k)):
+        sources = network.sources(k)
+        for j, src in enumerate(sources):
             width = network.n_inputs if src < 0 else network.layers[src].n_out
-            weights = layer.weights[row : row + width]
+            # one source: the layer's own weights (a row slice of a sparse matrix would copy all of them)
+            weights = layer.weights if len(sources) == 1 else layer.weights[row : row + width]
             row += width
             block = _Block(src, weights, "dense")
             if src < 0:
