@@ -531,7 +531,8 @@ def test_a_composed_layer_beyond_the_limit_is_refused_before_it_is_built(default
     n = 20_000
     g = {
         "nodes": {"input": {"type": "Input", "shape": np.array([n])},
-                  "a": {"type": "Linear", "weight": np.ones((1, n))}, "b": {"type": "Linear", "weight": np.ones((n, 1))},
+                  "a": {"type": "Linear", "weight": np.ones((1, n))},
+                  "b": {"type": "Linear", "weight": np.ones((n, 1))},
                   "i": {"type": "IF", "r": np.array(1 / DT), "v_threshold": np.array(1.0)},
                   "output": {"type": "Output", "shape": np.array([n])}},
         "edges": [("input", "a"), ("a", "b"), ("b", "i"), ("i", "output")],

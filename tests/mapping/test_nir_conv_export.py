@@ -320,16 +320,24 @@ def test_trained_conv_network_round_trips(tmp_path, mesh_chip):
     assert_same_chip_results(net, back, mesh_chip, np.random.default_rng(8), T=4)
 
 
-def test_framework_conv_graph_exports_back_as_convolutions(tmp_path, mesh_chip):
-    """snnTorch's conv graph imported (its AvgPool2d composed into the next conv: a 6x6 stride-2 kernel), then
-    exported: hwsim finds the convolutions in the imported matrices, and the second import is the same network."""
+@pytest.mark.parametrize("graph, convs", [("snntorch_conv_fmnist", 2), ("snntorch_conv_residual", 3)])
+def test_framework_conv_graph_exports_back_as_convolutions(tmp_path, mesh_chip, graph, convs):
+    """snnTorch's conv graphs imported (an AvgPool2d without neuron is composed into the next conv: 2x2 pooling
+    then a 5x5 kernel is one 10x10 kernel of stride 2), then exported: hwsim finds the convolutions in the
+    imported matrices, and the second import is the same network."""
     from pathlib import Path
 
-    data = Path(__file__).resolve().parents[1] / "data" / "nir" / "snntorch_conv_fmnist.nir"
+    data = Path(__file__).resolve().parents[1] / "data" / "nir" / f"{graph}.nir"
     net = from_nir(data, mesh_chip)
     path = write_nir(net, tmp_path / "again.nir")
     types = _node_types(path)
-    assert sum(t == "Conv2d" for t in types.values()) == 2
+    assert sum(t == "Conv2d" for t in types.values()) == convs
+    if graph == "snntorch_conv_fmnist":
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            assert f["node/nodes/2/weight"].shape == (16, 8, 10, 10)
+            assert list(f["node/nodes/2/stride"][()]) == [2, 2]
     back = load_network(path, mesh_chip)
     assert_same_network(net, back)
 
