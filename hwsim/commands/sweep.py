@@ -392,7 +392,7 @@ def _start_folder(outdir: Path, resume: bool) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hwsim.outdir import check_outdir
+    from hwsim.outdir import _sigterm_raises, check_outdir
 
     t0 = time.perf_counter()
     grid = parse_grid(args.grid)
@@ -405,8 +405,9 @@ def run(args: argparse.Namespace) -> int:
     scheduler = check_scheduler(args.scheduler, args.workers)
     outdir = check_outdir(args.outdir, POINTS_DIR,
                           inputs=input_paths(args, {"--net": "net", "--chip": "chip", "--data-dir": "data_dir"}))
-    # the executor first: an unreachable cluster fails before any work or any change to DIR
-    with task_pool(scheduler, threads=args.workers) as pool:
+    # the executor first: an unreachable cluster fails before any work or any change to DIR. SIGTERM raises
+    # (as in hwsim.outdir) so that a point file being written is removed, not left half-written
+    with _sigterm_raises(), task_pool(scheduler, threads=args.workers) as pool:
         return _run(args, grid, scheduler, outdir, pool, t0)
 
 
@@ -559,7 +560,8 @@ def pareto_figure(path: Path, data: dict) -> Path:
         ax.scatter([p[xk] for p in ok], [p[yk] for p in ok], s=18, color="0.6", label="design points")
         front = [by_index[i] for i in data["pareto"][front_key]]
         if front:
-            ax.plot([p[xk] for p in front], [p[yk] for p in front], "o-", color="C3", ms=5, label="Pareto front")
+            ax.plot([p[xk] for p in front], [p[yk] for p in front], "o-", color="C3", ms=5, drawstyle="steps-post",
+                    label="Pareto front")
             for p in front:
                 ax.annotate(_label(p, names), (p[xk], p[yk]), fontsize=6, xytext=(3, 3),
                             textcoords="offset points")
