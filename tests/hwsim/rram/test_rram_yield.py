@@ -211,3 +211,24 @@ def test_tuning_pipeline_numbers_are_consistent(case):
     assert s["yield_after"] == pytest.approx(1 - s["out_of_spec_after"] / 8)
     assert s["tuned"] == sum(o.tuned for o in out)
     assert s["test_escapes"] + s["tuned_recovered"] <= s["out_of_spec_before"]
+
+
+def test_instances_on_a_shared_pool_with_progress_and_thresholds(case):
+    # One pool for several calls (as run_yield_study does): the numbers are those of direct runs; progress
+    # counts instances (sigma_sweep: one per instance and sigma); per-instance thresholds reach the chip.
+    from hwsim.parallel import task_pool
+
+    prog, rasters, labels = case
+    seeds = [1, 6]
+    ticks = []
+    raised = tuple(cp.threshold + 5 for cp in prog.cores)
+    with task_pool(None, threads=2) as pool:
+        acc = instance_accuracies(prog, rasters, labels, seeds, progress=ticks.append, pool=pool)
+        tuned = instance_accuracies(prog, rasters, labels, seeds, thresholds=[raised, raised], pool=pool)
+        sweep = sigma_sweep(prog, rasters, labels, [0.2, 0.4, 0.6], seeds, progress=ticks.append, pool=pool)
+    assert sum(ticks[:2]) == 2 and sum(ticks[2:]) == 2 * 3
+    assert acc.tolist() == [(run_rram(program_chip(prog, s), rasters).predictions == labels).mean() for s in seeds]
+    direct = [(run_rram(program_chip(prog, s).with_thresholds(raised), rasters).predictions == labels).mean()
+              for s in seeds]
+    assert tuned.tolist() == direct
+    assert np.array_equal(sweep.accuracies[1], instance_accuracies(prog, rasters, labels, seeds, workers=1))
