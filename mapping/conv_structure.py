@@ -32,6 +32,8 @@ __all__ = ["ConvStructure", "find_conv", "is_sum_pool", "image_shapes"]
 # axis are then checked exactly on the whole block.
 _STRIDE_SAMPLE = 20_000
 _STRIDES_TRIED = 3
+# Shapes tried for a network input that no metadata describes (each costs a few passes over the weights).
+_IMAGE_CANDIDATES = 12
 # Weights read at a time when a block is checked (seven int64 arrays of this length, about 110 MB).
 _CHUNK = 2_000_000
 
@@ -226,11 +228,14 @@ def is_sum_pool(conv: ConvStructure) -> bool:
     return bool(np.array_equal(conv.kernel, expected))
 
 
-def image_shapes(n_inputs: int, image_shape=None) -> list[tuple[int, int, int]]:
+def image_shapes(n_inputs: int, image_shape=None, out_hw: tuple[int, int] | None = None) -> list[tuple[int, int, int]]:
     """Candidate ``(C, H, W)`` of a network input of ``n_inputs`` values, most likely first.
 
     From the network metadata's ``image_shape`` when given (``[H, W]`` is one channel; ``[C, H, W]``
-    channel first, as NCHW exporters flatten), else square images of 1, 2, 3 or 4 channels.
+    channel first, as NCHW exporters flatten); then images of 1 to 4 channels, at most
+    :data:`_IMAGE_CANDIDATES` of them: the ones whose sides have the proportions of ``out_hw`` (the rows
+    and columns of the convolution that reads the input) first, square ones first without it. Each is
+    only a candidate: :func:`find_conv` accepts a shape only when the weights are exactly a convolution over it.
     """
     shapes = []
     if image_shape is not None:
@@ -239,8 +244,15 @@ def image_shapes(n_inputs: int, image_shape=None) -> list[tuple[int, int, int]]:
             shapes.append((1, dims[0], dims[1]))
         elif len(dims) == 3:
             shapes.append((dims[0], dims[1], dims[2]))
+    oh, ow = out_hw if out_hw is not None else (1, 1)
+    others = set()
     for c in (1, 2, 3, 4):
-        side = int(round((n_inputs / c) ** 0.5))
-        if side * side * c == n_inputs and (c, side, side) not in shapes:
-            shapes.append((c, side, side))
+        pixels = n_inputs // c
+        if pixels * c == n_inputs:
+            for h in range(1, math.isqrt(pixels) + 1):
+                if pixels % h == 0:
+                    others |= {(c, h, pixels // h), (c, pixels // h, h)}
+    others = sorted(others)
+    others.sort(key=lambda s: (abs(s[1] * ow - s[2] * oh), s[0]))  # proportions of the output first
+    shapes += [s for s in others[:_IMAGE_CANDIDATES] if s not in shapes]
     return [s for s in shapes if s[0] * s[1] * s[2] == n_inputs]

@@ -62,7 +62,6 @@ def _plan_blocks(network: Network) -> tuple[list[list[_Block]], tuple[int, int, 
     blocks, each convolution is flattened before the neuron node.
     """
     hints = _arch_hints(network)
-    input_candidates = image_shapes(network.n_inputs, network.metadata.get("image_shape"))
     input_shape = None
     spatial = {-1: False}  # does this source's node give (C, H, W) to the nodes it feeds
     plan = []
@@ -77,7 +76,9 @@ def _plan_blocks(network: Network) -> tuple[list[list[_Block]], tuple[int, int, 
             row += width
             block = _Block(src, weights, "dense")
             if src < 0:
-                in_shapes = [input_shape] if input_shape is not None else input_candidates
+                out_hw = None if layer.shape is None else layer.shape[1:]
+                in_shapes = [input_shape] if input_shape is not None else image_shapes(
+                    network.n_inputs, network.metadata.get("image_shape"), out_hw)
             else:
                 in_shapes = [network.layers[src].shape] if spatial[src] else []
             if layer.shape is not None and not (j == 0 and not _bias_per_channel(layer.bias, layer.shape)):

@@ -142,10 +142,27 @@ def test_sum_pooling_is_told_from_convolution():
 
 
 def test_input_image_shapes():
+    """The metadata's shape first; else the proportions of the conv output that reads the input, else square."""
     assert image_shapes(784, [28, 28])[0] == (1, 28, 28)
     assert image_shapes(3072, [3, 32, 32])[0] == (3, 32, 32)
-    assert (3, 32, 32) in image_shapes(3072)
-    assert image_shapes(10) == []
+    assert image_shapes(3072, out_hw=(16, 16))[0] == (3, 32, 32)
+    assert image_shapes(784)[0] == (1, 28, 28)
+    assert image_shapes(2 * 12 * 20, out_hw=(6, 10))[0] == (2, 12, 20)
+    for n in (7, 240, 3072):
+        shapes = image_shapes(n)
+        assert shapes and all(c * h * w == n for c, h, w in shapes) and len(shapes) == len(set(shapes))
+
+
+def test_a_non_square_input_is_found_without_metadata(tmp_path, mesh_chip):
+    """A 12 x 20 image, no image_shape in the metadata (as after a NIR import): the first conv is still a Conv2d."""
+    rng = np.random.default_rng(13)
+    m, out = conv2d_matrix(_kernel(rng, (3, 1, 3, 3)), (1, 12, 20), 2, 1)
+    net = Network([_layer(_int(m), out, 40, "conv"),
+                   _layer(rng.integers(-9, 10, size=(int(np.prod(out)), 4)).astype(np.int32), None, 0, "out",
+                          integration="discontinuous", fire=False)])
+    path = write_nir(net, tmp_path / "wide.nir")
+    assert _node_types(path)["conv"] == "Conv2d"
+    assert_same_network(net, load_network(path, mesh_chip))
 
 
 # ----------------------------------------------------------------------------- round trips through NIR files
