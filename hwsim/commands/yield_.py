@@ -58,7 +58,7 @@ from hwsim.commands.common import (
 )
 from hwsim.errors import InputError
 from hwsim.limits import MAX_INSTANCES, MAX_SEED, MAX_SIGMA, MAX_TIMESTEPS, MAX_TRAIN_INSTANCES, MAX_WORKERS
-from hwsim.parallel import SCHEDULER_HELP, check_scheduler
+from hwsim.parallel import SCHEDULER_HELP, check_scheduler, task_pool
 
 __all__ = ["add_arguments", "run", "render_table", "DEFAULT_OUTDIR", "YIELD_FILE"]
 
@@ -198,9 +198,7 @@ def _load_dataset(args, program, net, settings):
 
 
 def run(args: argparse.Namespace) -> int:
-    from hwsim.outdir import atomic_outdir, check_outdir
-    from hwsim.rram.figures import study_figures
-    from hwsim.rram.yield_study import YieldStudySettings, run_yield_study
+    from hwsim.outdir import check_outdir
 
     t0 = time.perf_counter()
     sigmas = _check_args(args)
@@ -208,6 +206,16 @@ def run(args: argparse.Namespace) -> int:
     # one that holds an input (replacing it would delete the input)
     outdir = check_outdir(args.outdir, YIELD_FILE,
                           inputs=input_paths(args, {"--net": "net", "--chip": "chip", "--data-dir": "data_dir"}))
+    # the executor before any work: an unreachable cluster fails first
+    with task_pool(args.scheduler, threads=args.workers) as pool:
+        return _run(args, sigmas, outdir, pool, t0)
+
+
+def _run(args, sigmas: list[float], outdir, pool, t0: float) -> int:
+    from hwsim.outdir import atomic_outdir
+    from hwsim.rram.figures import study_figures
+    from hwsim.rram.yield_study import YieldStudySettings, run_yield_study
+
     chip = _study_chip(args)
     net, net_name = load_network(args.net, chip, lambda message: _say(args, message, t0))
     settings = YieldStudySettings(
@@ -223,7 +231,7 @@ def run(args: argparse.Namespace) -> int:
 
     study = run_yield_study(program, ds.x_test[: args.limit], ds.y_test[: args.limit], ds.x_train, ds.y_train,
                             settings, say=lambda message: _say(args, message, t0),
-                            bar=lambda total, desc: _bar(args, total, desc))
+                            bar=lambda total, desc: _bar(args, total, desc), pool=pool)
     data = study.to_dict(network=net_name, sizes=net.sizes, dataset=args.dataset)
     # the whole folder at once: a temporary folder next to it replaces it when every file is written, so
     # no file of an earlier study survives beside the new yield.json, and a failure leaves the old folder

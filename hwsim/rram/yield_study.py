@@ -392,6 +392,15 @@ def _monte_carlo(program: ChipProgram, test_r: np.ndarray, y_test: np.ndarray, s
 
 
 @contextmanager
+def _study_pool(pool: TaskPool | None, st: YieldStudySettings) -> Iterator[TaskPool]:
+    if pool is not None:
+        yield pool
+        return
+    with task_pool(st.scheduler, threads=st.workers) as own:
+        yield own
+
+
+@contextmanager
 def _no_bar(total: int, desc: str) -> Iterator[Callable[[int], None]]:
     yield lambda n: None
 
@@ -406,6 +415,7 @@ def run_yield_study(
     *,
     say: Callable[[str], None] | None = None,
     bar: Callable[[int, str], AbstractContextManager[Callable[[int], None]]] | None = None,
+    pool: TaskPool | None = None,
 ) -> YieldStudyResult:
     """The yield study of ``hwsim yield`` (docs/rram.md §4, and §5 with ``settings.tune``).
 
@@ -419,6 +429,7 @@ def run_yield_study(
         say: Called with a short message before each step.
         bar: ``bar(total, description)`` -> a context manager yielding ``update(n)``, called after each
             finished instance (e.g. a tqdm bar and its ``update``).
+        pool: Where the instances run; default: a pool for ``settings.scheduler``, open for this call.
 
     Raises:
         ConfigError: the program is not for an RRAM chip.
@@ -441,8 +452,8 @@ def run_yield_study(
     scales = calibrate_on_images(program, x_train, st.timesteps, st.encoding)  # once per program (docs/rram.md §4)
     seeds = instance_seeds(st.instances, st.seed)
 
-    with task_pool(st.scheduler, threads=st.workers) as pool:
-        acc, sweep = _monte_carlo(program, test_r, y_test, seeds, scales, st, bar, pool)
+    with _study_pool(pool, st) as tasks:
+        acc, sweep = _monte_carlo(program, test_r, y_test, seeds, scales, st, bar, tasks)
     ideal_prog = with_rram(program, **{f: False for f in _NON_IDEALITIES})
     ideal_acc = instance_accuracies(ideal_prog, test_r, y_test, [0], adc_scales=scales)[0]
     summary = accuracy_summary(acc, st.spec)
