@@ -265,7 +265,7 @@ def _dask_client(sched: Scheduler):
 
 # ------------------------------------------------------------------ worker set-up
 
-_held_locks: list = []  # the open lock files of the cache slots this process holds (kept open for its life)
+_claimed: list = []  # [path, lock file] of the slot this process holds (the file kept open for its life)
 
 
 def claim_numba_cache_dir(root: str | None = None) -> str:
@@ -274,9 +274,13 @@ def claim_numba_cache_dir(root: str | None = None) -> str:
     Slots ``ROOT/hwsim-numba-cache-UID-dask-K`` (K = 0, 1, ...) are taken with an exclusive, non-blocking
     ``flock`` on ``...-K.lock`` held until the process ends, so no two live processes share one and a later
     worker reuses a slot's compiled kernels. Numba reads the variable when a cached function is first
-    defined; if Numba is already imported its configuration is reloaded.
+    defined; if Numba is already imported its configuration is reloaded. A process claims one slot only (a
+    plugin registered again, by the next study on the same cluster, gets the same folder).
     """
     import tempfile
+
+    if _claimed:
+        return _claimed[0]
 
     root = root or tempfile.gettempdir()
     base = os.path.join(root, f"hwsim-numba-cache-{os.getuid() if hasattr(os, 'getuid') else 0}-dask")
@@ -293,9 +297,12 @@ def claim_numba_cache_dir(root: str | None = None) -> str:
             except OSError:
                 fh.close()
                 continue
-            _held_locks.append(fh)
+            _claimed.append(fh)
             break
+        else:  # every slot taken: a folder of this process's own
+            path = f"{base}-pid{os.getpid()}"
     os.makedirs(path, exist_ok=True)
+    _claimed.insert(0, path)
     os.environ["NUMBA_CACHE_DIR"] = path
     import sys
 

@@ -70,7 +70,7 @@ from hwsim.commands.common import (
     network_timesteps,
 )
 from hwsim.errors import InputError
-from hwsim.limits import MAX_TIMESTEPS
+from hwsim.limits import MAX_TIMESTEPS, MAX_WORKERS
 from hwsim.parallel import SCHEDULER_HELP, check_scheduler, program_from_wire, program_to_wire, task_pool
 
 __all__ = [
@@ -397,7 +397,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     grid = parse_grid(args.grid)
     check_int("--limit", args.limit, 1, 2**31 - 1)
-    check_int("--workers", args.workers, 1, 4096)
+    check_int("--workers", args.workers, 1, MAX_WORKERS)
     check_seed("--seed", args.seed)
     check_input_file("--net", args.net)
     check_name_or_file("--chip", args.chip)

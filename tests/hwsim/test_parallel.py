@@ -169,6 +169,9 @@ def test_pool_map_order_errors_and_worker_cache_dirs(dask_address):
     assert len(dirs) == 2 and len(set(dirs.values())) == 2  # one Numba cache per worker process
     assert all("hwsim-numba-cache-" in d and "-dask-" in d for d in dirs.values())
     assert os.environ.get("NUMBA_CACHE_DIR") not in dirs.values()
+    # the next study on the same cluster registers the plugin again: each worker keeps its folder
+    with task_pool(dask_address) as pool:
+        assert pool.client.run(lambda: os.environ.get("NUMBA_CACHE_DIR")) == dirs
 
 
 def test_a_lost_worker_task_is_rerun(dask_address, tmp_path):
