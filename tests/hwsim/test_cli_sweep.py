@@ -168,3 +168,29 @@ def test_sweep_same_bits_on_a_local_cluster(tmp_path):
     point = next(p for p in cluster["points"] if p["point"] == {"lanes": 16, "timesteps": 4})
     for key in ("accuracy", "energy_nj_per_image", "latency_us_per_image", "throughput_images_per_s"):
         assert point[key] == report[key]
+
+
+def test_an_interrupted_sweep_is_not_written_as_complete_and_resumes(tmp_path, monkeypatch, capsys):
+    import hwsim.commands.sweep as sweep
+
+    grid = "lanes=8,16;timesteps=2,3"
+    complete = _sweep(tmp_path, "whole", grid)
+    store = sweep._store_point
+    stored = []
+
+    def store_then_interrupt(points_dir, row):  # Ctrl-C after the second point is stored
+        store(points_dir, row)
+        stored.append(row["key"])
+        if len(stored) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep, "_store_point", store_then_interrupt)
+    out = tmp_path / "s"
+    assert main(["sweep", "--grid", grid, "--limit", "30", "--workers", "1", "-q", "-o", str(out)]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert not (out / "sweep.json").exists() and not (out / "sweep.csv").exists()
+    assert sorted(p.name for p in (out / POINTS_DIR).iterdir()) == sorted(f"{k}.json" for k in stored)
+    monkeypatch.setattr(sweep, "_store_point", store)
+    resumed = _sweep(tmp_path, "s", grid, "--resume")
+    assert "(2 points re-used)" in capsys.readouterr().out
+    assert resumed == complete
