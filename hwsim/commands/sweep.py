@@ -64,6 +64,7 @@ from hwsim.commands.common import (
     check_int,
     check_name_or_file,
     check_outputs_match_classes,
+    check_positive_float,
     check_seed,
     input_paths,
     load_network,
@@ -131,6 +132,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", metavar="D", help="folder with the MNIST / Fashion-MNIST IDX files")
     parser.add_argument("--limit", type=int, metavar="N", help="use only the first N test images")
     parser.add_argument("--seed", type=int, default=0, help="input encoder seed (default 0)")
+    parser.add_argument("--exit-scale", type=float, metavar="S",
+                        help="for exit rules confidence and entropy: logit units per integer step of the output "
+                        "layer (default: the network's scales[-1]; a spike-count readout needs it)")
     parser.add_argument("--scheduler", metavar="threads|local[:N]|tcp://HOST:PORT", help=SCHEDULER_HELP)
     parser.add_argument("--workers", type=int, metavar="W", help="threads of the default scheduler (default: CPUs)")
     parser.add_argument("-o", "--outdir", default=DEFAULT_OUTDIR, metavar="DIR",
@@ -316,6 +320,14 @@ def _prepare(point: dict, network, base_chip, defaults: dict) -> dict:
     except (MappingError, ConfigError) as exc:
         return {"status": "mapping", "rule": "", "message": str(exc), "notes": notes}
     notes += [str(w.message) for w in caught]
+    if settings["exit"] != "none":  # a rule the network cannot take is the user's error, not a point's
+        from hwsim.report.early_exit import resolve_exit_rules
+
+        try:
+            resolve_exit_rules(program.n_outputs, program.readout, settings["exit"], None, defaults["exit_scale"],
+                               net.metadata)
+        except InputError as exc:
+            raise InputError(f"--grid: exit={settings['exit']}: {exc}") from None
     return {"status": "run", "notes": notes, "task": {
         "program": program_to_wire(program), "metadata": net.metadata, **settings}}
 
@@ -330,7 +342,7 @@ def _point_task(shared: dict, task: dict) -> dict:
         rram = {"instance_seed": 0, "calibration_images": shared["train_images"]}
     report = evaluate(program, shared["images"], shared["labels"], timesteps=task["timesteps"],
                       encoding=task["encoding"], seed=shared["seed"], sweep=[], raster_image=None,
-                      exit_rule=None if task["exit"] == "none" else task["exit"],
+                      exit_rule=None if task["exit"] == "none" else task["exit"], exit_scale=shared["exit_scale"],
                       network_metadata=task["metadata"], **rram)
     data = report.to_dict()
     return {k: data[k] for k in RESULT_KEYS if k in data}
@@ -399,6 +411,7 @@ def run(args: argparse.Namespace) -> int:
     check_int("--limit", args.limit, 1, 2**31 - 1)
     check_int("--workers", args.workers, 1, MAX_WORKERS)
     check_seed("--seed", args.seed)
+    check_positive_float("--exit-scale", args.exit_scale)
     check_input_file("--net", args.net)
     check_name_or_file("--chip", args.chip)
     check_data_dir(args.data_dir)
@@ -426,10 +439,11 @@ def _run(args, grid: dict, scheduler, outdir: Path, pool, t0: float) -> int:
     check_outputs_match_classes(network.n_outputs, ds)
     images, labels = ds.x_test[: args.limit], ds.y_test[: args.limit]
     defaults = {"timesteps": network_timesteps(network.metadata, None),
-                "encoding": str(network.metadata.get("encoding", "rate") or "rate")}
+                "encoding": str(network.metadata.get("encoding", "rate") or "rate"), "exit_scale": args.exit_scale}
     points = grid_points(grid)
     context = {"version": FORMAT_VERSION, "network": _digest_network(network), "chip": base_chip.to_dict(),
-               "dataset": args.dataset, "test_images": int(len(labels)), "seed": args.seed}
+               "dataset": args.dataset, "test_images": int(len(labels)), "seed": args.seed,
+               "exit_scale": args.exit_scale}
     rows = [{"index": i, "key": _point_key(p, context), "point": p} for i, p in enumerate(points)]
 
     points_dir = _start_folder(outdir, args.resume)
@@ -460,7 +474,7 @@ def _run(args, grid: dict, scheduler, outdir: Path, pool, t0: float) -> int:
 
     if todo:
         _say(args, f"simulating {len(todo)} points on {scheduler.text} ({len(labels)} images each)", t0)
-        shared = pool.share({"images": images, "labels": labels, "seed": args.seed,
+        shared = pool.share({"images": images, "labels": labels, "seed": args.seed, "exit_scale": args.exit_scale,
                              "train_images": ds.x_train if base_chip.core_type == "rram" else None})
         with tqdm(total=len(todo), desc="points", unit="point", disable=args.quiet, file=sys.stderr,
                   leave=False) as bar:
