@@ -304,13 +304,29 @@ def claim_numba_cache_dir(root: str | None = None) -> str:
     os.makedirs(path, exist_ok=True)
     _claimed.insert(0, path)
     os.environ["NUMBA_CACHE_DIR"] = path
+    _recache_loaded_kernels()
+    return path
+
+
+def _recache_loaded_kernels() -> None:
+    """Point the kernels already defined in this process (before the worker's set-up ran, e.g. imported by the
+    user's main script, which a spawned process imports first) at the new ``NUMBA_CACHE_DIR``: Numba's cache
+    locator reads the folder when caching is enabled for a function, so it is enabled again."""
     import sys
 
-    if "numba" in sys.modules:
-        from numba.core import config
+    if "numba" not in sys.modules:
+        return
+    from numba.core import config
+    from numba.core.caching import NullCache
+    from numba.core.dispatcher import Dispatcher
 
-        config.reload_config()
-    return path
+    config.reload_config()
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name == "hwsim.kernels" or name.startswith("hwsim.kernels.")):
+            continue
+        for value in list(vars(module).values()):
+            if isinstance(value, Dispatcher) and not isinstance(value._cache, NullCache):
+                value.enable_caching()
 
 
 def _numba_cache_plugin():

@@ -117,6 +117,25 @@ def test_program_wire_round_trip(default_chip):
     assert other["digest"] != wire["digest"]
 
 
+def test_cache_slot_claim_skips_a_held_slot_and_moves_loaded_kernels(tmp_path):
+    # A fresh process that imported kernels before claiming (as a spawned worker importing the user's main
+    # script does) gets the first free slot, and its kernels cache there, not in the folder it inherited.
+    import fcntl
+    import subprocess
+
+    uid = os.getuid()
+    with open(tmp_path / f"hwsim-numba-cache-{uid}-dask-0.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # slot 0 is taken by a live process (this one)
+        code = ("import hwsim.kernels.router as r; from hwsim.parallel import claim_numba_cache_dir as c; "
+                f"p = c({str(tmp_path)!r}); print(p); print(r.deliver._cache._cache_path); print(c() == p)")
+        env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "inherited")}
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    slot, kernel_cache, again = out.stdout.split()
+    assert slot == str(tmp_path / f"hwsim-numba-cache-{uid}-dask-1")
+    assert kernel_cache.startswith(slot + os.sep)
+    assert again == "True"  # one slot per process
+
+
 # ------------------------------------------------------------------ on the cluster
 
 def _yield_json(tmp_path, name: str, *extra: str) -> bytes:
