@@ -5,9 +5,9 @@
 // (chip-spec §1, §5.1): MESH_ROWS x MESH_COLS snn_core instances, one
 // snn_router per core, the host port (snn_host_port: input buffer and host
 // router, attached at core 0), and the snn_chip_ctrl sequencer
-//   BARRIER -> HOST -> CORES(s) -> ROUTE(s) for every used stage s -> done,
+//   BARRIER -> HOST -> CORES(s) -> ROUTE(s) for every used stage s -> [EXIT ->] done,
 // so that the cycles from `start` to `done` are chip-spec §1.2's
-//   barrier_cycles + route_cycles_host + sum_s (max core_cycles + max route_cycles).
+//   barrier_cycles + route_cycles_host + sum_s (max core_cycles + max route_cycles) + exit_cycles.
 // Packets are written into the destination core's input-spike buffer in the
 // cycle they are injected; every sender has its own AER port on every core
 // (snn_core IN_PORTS = N_CORES + 1), so any number of senders may hit one
@@ -22,7 +22,20 @@
 //                 1 stage, 2 n_routes, 3 psum_out (bit 0; PARTIAL_SUMS = 1 only)
 //   ld_kind 6     host route entry: ld_addr = entry*4 + field (as kind 4)
 //   ld_kind 7     chip register: ld_addr 0 host n_routes, 1 hop_latency_cycles,
-//                 2 barrier_cycles
+//                 2 barrier_cycles; early exit (chip-spec §1.4): 3 exit control
+//                 (bits 1:0 rule: 0 none, 1 margin, 2 confidence, 3 entropy; bit 2
+//                 spike-count readout; bits 31:16 K), 4 threshold (M, z_limit or
+//                 theta), 5 gain_t (before every timestep), 6 output map entry
+//                 (output ld_data[31:16] is neuron ld_data[15:0] of core core_sel),
+//                 7 command: clear the exit accumulators (start of an image)
+//
+// Early exit (chip-spec §1.4, §5.1): with a rule set, every timestep ends with
+// an EXIT phase after the last ROUTE phase, `done` in its last cycle with the
+// decision on `exit`. The exit unit (snn_exit_unit) reads output o through the
+// output map: the lane of its neuron on the core's membrane read port (rd_group
+// is taken over while the unit runs; every core is idle then) or its bit of the
+// core's spike bitmap of this timestep. With rule none (after reset) the chip
+// is the one without the unit, cycle for cycle.
 //
 // Partial sums (chip-spec §1.3, §5.1; PARTIAL_SUMS = 1, generate blocks: with
 // PARTIAL_SUMS = 0 the chip is the one without them): every core has a
@@ -58,7 +71,9 @@ module snn_chip #(
     // with partial sums (a first layer's fan-in may span a chain of cores) every axon of the mesh, at
     // most 4096 (each routed input needs an axon of its own somewhere).
     parameter integer HOST_INPUTS = (PARTIAL_SUMS == 0) ? AXONS
-                                  : (AXONS * MESH_ROWS * MESH_COLS > 4096) ? 4096 : AXONS * MESH_ROWS * MESH_COLS
+                                  : (AXONS * MESH_ROWS * MESH_COLS > 4096) ? 4096 : AXONS * MESH_ROWS * MESH_COLS,
+    // Outputs the exit unit serves (accumulators and output-map entries, chip-spec §1.4); 2..65535.
+    parameter integer MAX_OUTPUTS = 64
 ) (
     input  wire                    clk,               // clock, rising edge
     input  wire                    rst_n,             // synchronous reset, active low
@@ -76,7 +91,7 @@ module snn_chip #(
     output wire                    busy,              // cycles 1 .. last of a timestep
     output wire                    done,              // last cycle of the timestep
     output wire [31:0]             ts_cycles,         // cycles of the last timestep (valid after done)
-    output wire [2:0]              phase,             // 0 idle, 1 barrier, 2 host route, 3 cores, 4 route
+    output wire [2:0]              phase,             // 0 idle, 1 barrier, 2 host route, 3 cores, 4 route, 5 exit
     output wire [STG_W-1:0]        phase_stage,       // stage of phases 3 and 4
     output wire [31:0]             host_packets,      // host packets of the last timestep
     output wire [31:0]             host_route_cycles, // host router busy cycles of the last timestep
@@ -91,7 +106,16 @@ module snn_chip #(
     output wire [LANES-1:0]        rd_spikes,         // its spikes of the last timestep
     output wire [31:0]             rd_core_cycles,    // core busy cycles of the last timestep
     output wire [31:0]             rd_route_cycles,   // router busy cycles of the last timestep
-    output wire [31:0]             rd_packets         // packets sent in the last timestep
+    output wire [31:0]             rd_packets,        // packets sent in the last timestep
+    // early exit (chip-spec §1.4) -----------------------------------------------------------
+    output wire                    exit,              // the image is done: valid with done, held until the next EXIT
+    output wire [IX_W-1:0]         exit_top,          // argmax of the accumulators, lowest on ties (the prediction)
+    input  wire [IX_W-1:0]         exit_acc_index,    // accumulator to read
+    output wire [ACC_W-1:0]        exit_acc,          // its value (signed, combinational)
+    output wire [31:0]             exit_cycles,       // exit unit counters of the last timestep: busy cycles,
+    output wire [31:0]             exit_acc_updates,  //   accumulator adds,
+    output wire [31:0]             exit_multiplies,   //   multiplies,
+    output wire [31:0]             exit_lut_reads     //   table reads
 );
 
     // ---------------------------------------------------------------- widths
@@ -115,6 +139,9 @@ module snn_chip #(
     localparam integer HL_W     = 7;                                     // hop_latency_cycles 0..64
     localparam integer BAR_W    = 11;                                    // barrier_cycles 0..1024
     localparam integer OUT_W    = 1 + G_W + LANES + 2 * LANES * V_BITS + LANES + 3 * 32;
+    localparam integer ACC_W    = V_BITS + 13;                           // exit accumulators
+    localparam integer IX_W     = (MAX_OUTPUTS > 1) ? $clog2(MAX_OUTPUTS) : 1;  // output index
+    localparam integer KW       = $clog2(MAX_OUTPUTS + 1);               // K
 
     localparam [2:0] K_ROUTE  = 3'd4;
     localparam [2:0] K_CREG   = 3'd5;
@@ -150,20 +177,47 @@ module snn_chip #(
     // ---------------------------------------------------------- chip registers
     reg [HL_W-1:0]  hop_latency;
     reg [BAR_W-1:0] barrier;
+    reg [1:0]       ex_rule;                           // early exit: 0 none (the reset value)
     always @(posedge clk) begin
         if (!rst_n) begin
             hop_latency <= {HL_W{1'b0}};
             barrier     <= {BAR_W{1'b0}};
+            ex_rule     <= 2'd0;
         end else if (ld_chip) begin
             if (ld_a32 == 32'd1) hop_latency <= ld_word[HL_W-1:0];
             if (ld_a32 == 32'd2) barrier     <= ld_word[BAR_W-1:0];
+            if (ld_a32 == 32'd3) ex_rule     <= ld_word[1:0];
+        end
+    end
+    // The other exit registers matter only under a rule, which the host sets with them (no reset).
+    reg             ex_spikes;                         // 1: y is the output's spike, 0: its membrane
+    reg [KW-1:0]    ex_k;                              // K
+    reg [31:0]      ex_threshold, ex_gain;
+    always @(posedge clk) begin
+        if (ld_chip && ld_a32 == 32'd3) begin
+            ex_spikes <= ld_word[2];
+            ex_k      <= ld_word[16 +: KW];
+        end
+        if (ld_chip && ld_a32 == 32'd4) ex_threshold <= ld_word;
+        if (ld_chip && ld_a32 == 32'd5) ex_gain      <= ld_word;
+    end
+
+    // Output map of the exit unit: output o is neuron omap_neuron[o] of core omap_core[o].
+    reg  [CS_W-1:0] omap_core   [0:MAX_OUTPUTS-1];
+    reg  [N_W-1:0]  omap_neuron [0:MAX_OUTPUTS-1];
+    wire [31:0]     omap_o32 = {16'd0, ld_word[31:16]};
+    always @(posedge clk) begin
+        if (ld_chip && ld_a32 == 32'd6 && omap_o32 < MAX_OUTPUTS) begin
+            omap_core[omap_o32[IX_W-1:0]]   <= core_sel;
+            omap_neuron[omap_o32[IX_W-1:0]] <= ld_word[N_W-1:0];
         end
     end
 
     // -------------------------------------------------------------- sequencer
     wire             host_has_packets, host_last, host_go;
     wire             cores_end, route_has_packets, route_end;
-    wire             launch_cores, launch_route;
+    wire             launch_cores, launch_route, launch_exit;
+    wire             ex_busy, ex_last;
     wire [STG_W-1:0] cur_stage, launch_stage;
     reg  [N_CORES-1:0] stage_used;
     wire [N_CORES-1:0] cores_ok, rt_ok, rt_pk;
@@ -188,7 +242,10 @@ module snn_chip #(
         .route_end         (route_end),
         .launch_cores      (launch_cores),
         .launch_stage      (launch_stage),
-        .launch_route      (launch_route)
+        .launch_route      (launch_route),
+        .exit_on           (ex_rule != 2'd0),
+        .exit_end          (ex_last),
+        .launch_exit       (launch_exit)
     );
     assign phase_stage       = cur_stage;
     assign cores_end         = &cores_ok;
@@ -236,6 +293,53 @@ module snn_chip #(
         .cnt_cycles  (host_route_cycles)
     );
 
+    // ---------------------------------------------------------- exit unit
+    // Output o = ex_index is read while the unit runs: lane ex_neuron % LANES of group ex_neuron / LANES
+    // on core ex_core's membrane read port, or bit ex_neuron of its spike bitmap.
+    wire [IX_W-1:0]           ex_index;
+    wire [CS_W-1:0]           ex_core   = omap_core[ex_index];
+    wire [N_W-1:0]            ex_neuron = omap_neuron[ex_index];
+    wire [31:0]               ex_n32    = {{(32-N_W){1'b0}}, ex_neuron};
+    wire [31:0]               ex_grp32  = ex_n32 / LANES;
+    wire [31:0]               ex_lane   = ex_n32 % LANES;
+    wire [G_W-1:0]            ex_group  = ex_grp32[G_W-1:0];
+    wire [N_CORES*V_BITS-1:0] ex_v_all;                  // per core: the membrane of lane ex_lane
+    wire [N_CORES-1:0]        ex_s_all;                  // per core: spike bit ex_neuron
+    wire [V_BITS-1:0]         ex_y = ex_spikes ? {{(V_BITS-1){1'b0}}, ex_s_all[ex_core]}
+                                               : ex_v_all[ex_core*V_BITS +: V_BITS];
+
+    /* verilator lint_off PINCONNECTEMPTY */
+    snn_exit_unit #(.V_BITS(V_BITS), .MAX_OUTPUTS(MAX_OUTPUTS)) u_exit (
+        .clk             (clk),
+        .rst_n           (rst_n),
+        .clear           (ld_chip && ld_a32 == 32'd7),
+        .clr             (clr),
+        .go              (launch_exit),
+        .rule            (ex_rule),
+        .n_out           (ex_k),
+        .threshold       (ex_threshold),
+        .gain_t          (ex_gain),
+        .rd_en           (),
+        .rd_index        (ex_index),
+        .rd_y            (ex_y),
+        .busy            (ex_busy),
+        .last            (ex_last),
+        .exit            (exit),
+        .top_index       (exit_top),
+        .top1            (),
+        .top2            (),
+        .z_sum           (),
+        .w_sum           (),
+        .l_z             (),
+        .acc_index       (exit_acc_index),
+        .acc_value       (exit_acc),
+        .cnt_cycles      (exit_cycles),
+        .cnt_acc_updates (exit_acc_updates),
+        .cnt_multiplies  (exit_multiplies),
+        .cnt_lut_reads   (exit_lut_reads)
+    );
+    /* verilator lint_on PINCONNECTEMPTY */
+
     // ------------------------------------------------------------------ cores
     wire [N_CORES*OUT_W-1:0]   bundles;
     wire [N_CORES*N_CORES-1:0] stage_oh;               // core c: one-hot of its stage (0 if unused)
@@ -273,6 +377,7 @@ module snn_chip #(
             wire [LANES-1:0]        c_out_spikes;
             wire [LANES*V_BITS-1:0] c_out_v, c_rd_v, c_ps_rd_v;
             wire [G_W-1:0]          c_ps_rd_group;      // membrane group the router reads (partial sums)
+            wire [G_W-1:0]          c_rd_group = ex_busy ? ex_group : rd_group;   // the exit unit's while it runs
 
             snn_core #(
                 .AXONS(AXONS), .NEURONS(NEURONS), .LANES(LANES), .W_BITS(W_BITS), .V_BITS(V_BITS), .IN_PORTS(NS),
@@ -293,7 +398,7 @@ module snn_chip #(
                 .out_group  (c_out_group),
                 .out_spikes (c_out_spikes),
                 .out_v      (c_out_v),
-                .rd_group   (rd_group),
+                .rd_group   (c_rd_group),
                 .rd_v       (c_rd_v),
                 .ps_valid   (rx_ps_valid),
                 .ps_neuron  (ps_neuron),
@@ -359,6 +464,10 @@ module snn_chip #(
             );
             /* verilator lint_on PINCONNECTEMPTY */
 
+            // what the exit unit reads of this core (output o of the output map, when ex_core = c)
+            assign ex_v_all[c*V_BITS +: V_BITS] = c_rd_v[ex_lane*V_BITS +: V_BITS];
+            assign ex_s_all[c]                  = spk[ex_neuron];
+
             // stage status, combined over the cores of the current stage
             assign cores_ok[c] = !in_cur || c_done || !c_busy;
             assign rt_ok[c]    = !in_cur || r_last || !r_busy;
@@ -420,7 +529,7 @@ module snn_chip #(
 
     // Bits that are deliberately not used by every configuration.
     wire _unused = &{1'b0, ld_a32, ld_word, ld_data, snd_row, snd_col, dst_row, dst_col,
-                     hops_32};
+                     hops_32, omap_o32, ex_n32, ex_grp32};
 
 endmodule
 

@@ -1,19 +1,22 @@
 // =============================================================================
 // snn_chip_ctrl.v -- timestep sequencer of the chip top level (chip-spec §1.2, §5.1)
 // =============================================================================
-// IDLE -> BARRIER -> HOST -> { CORES(s) -> ROUTE(s) } for every used stage s -> IDLE
+// IDLE -> BARRIER -> HOST -> { CORES(s) -> ROUTE(s) } for every used stage s -> [EXIT ->] IDLE
 //   IDLE     waits for `start`; that cycle is cycle 0 of the timestep.
 //   BARRIER  barrier_cycles cycles (a down counter).
 //   HOST     the host router injects its packets: route_cycles_host cycles.
 //   CORES(s) every core of stage s runs: from their START cycle to the DONE
 //            cycle of the slowest one, max core_cycles cycles.
 //   ROUTE(s) every router of stage s injects: max route_cycles cycles.
+//   EXIT     (only when `exit_on`: an early-exit rule is set, chip-spec §1.4)
+//            the exit unit reads the outputs and decides: exit_cycles cycles,
+//            ending with the unit's last cycle (`exit_end`).
 // A phase of length 0 (barrier_cycles = 0, a sender set without packets, a
 // stage number that holds no core) is skipped: the next non-empty phase is
 // launched in the last cycle of the current one (or in cycle 0), so that its
 // first cycle follows directly. `done` is high in the last cycle of the
 // timestep, and `cycles` then counts cycles 1 .. that cycle:
-//   barrier_cycles + route_cycles_host + sum_s (max core_cycles + max route_cycles).
+//   barrier_cycles + route_cycles_host + sum_s (max core_cycles + max route_cycles) + exit_cycles.
 `default_nettype none
 
 module snn_chip_ctrl #(
@@ -31,7 +34,7 @@ module snn_chip_ctrl #(
     output wire             busy,               // not IDLE: cycles 1 .. last of a timestep
     output wire             done,               // last cycle of the timestep
     output reg  [31:0]      cycles,             // cycles of the running / last timestep
-    output wire [2:0]       phase,              // 0 IDLE, 1 BARRIER, 2 HOST, 3 CORES, 4 ROUTE
+    output wire [2:0]       phase,              // 0 IDLE, 1 BARRIER, 2 HOST, 3 CORES, 4 ROUTE, 5 EXIT
     output reg  [STG_W-1:0] stage,              // stage of CORES / ROUTE
     // chip registers ------------------------------------------------------------------
     input  wire [BAR_W-1:0] barrier,            // barrier_cycles
@@ -46,7 +49,11 @@ module snn_chip_ctrl #(
     input  wire             route_end,          // every router of `stage` is in its last busy cycle or idle
     output wire             launch_cores,       // start the cores of launch_stage (sampled by them next edge)
     output wire [STG_W-1:0] launch_stage,       // stage launched by launch_cores
-    output wire             launch_route        // start the routers of `stage`
+    output wire             launch_route,       // start the routers of `stage`
+    // exit unit (chip-spec §1.4) ------------------------------------------------------------
+    input  wire             exit_on,            // a rule is set: every timestep ends with the EXIT phase
+    input  wire             exit_end,           // the exit unit is in its last (decision) cycle
+    output wire             launch_exit         // start the exit unit (sampled by it next edge)
 );
 
     localparam [2:0] S_IDLE    = 3'd0;
@@ -54,6 +61,7 @@ module snn_chip_ctrl #(
     localparam [2:0] S_HOST    = 3'd2;
     localparam [2:0] S_CORES   = 3'd3;
     localparam [2:0] S_ROUTE   = 3'd4;
+    localparam [2:0] S_EXIT    = 3'd5;
 
     localparam [N_STG-1:0] STG_ONES = {N_STG{1'b1}};
 
@@ -80,7 +88,8 @@ module snn_chip_ctrl #(
         end
     end
 
-    wire bar_zero = (barrier == {BAR_W{1'b0}});
+    wire       bar_zero = (barrier == {BAR_W{1'b0}});
+    wire [2:0] s_final  = exit_on ? S_EXIT : S_IDLE;     // after the last phase of the network
     wire bar_last = (bar_cnt == {{(BAR_W-1){1'b0}}, 1'b1});
 
     // next-state logic
@@ -90,19 +99,22 @@ module snn_chip_ctrl #(
             S_IDLE:
                 if (start)
                     nextstate = !bar_zero ? S_BARRIER : host_has_packets ? S_HOST
-                              : has_first ? S_CORES : S_IDLE;
+                              : has_first ? S_CORES : s_final;
             S_BARRIER:
                 if (bar_last)
-                    nextstate = host_has_packets ? S_HOST : has_first ? S_CORES : S_IDLE;
+                    nextstate = host_has_packets ? S_HOST : has_first ? S_CORES : s_final;
             S_HOST:
                 if (host_end)
-                    nextstate = has_first ? S_CORES : S_IDLE;
+                    nextstate = has_first ? S_CORES : s_final;
             S_CORES:
                 if (cores_end)
-                    nextstate = route_has_packets ? S_ROUTE : has_next ? S_CORES : S_IDLE;
+                    nextstate = route_has_packets ? S_ROUTE : has_next ? S_CORES : s_final;
             S_ROUTE:
                 if (route_end)
-                    nextstate = has_next ? S_CORES : S_IDLE;
+                    nextstate = has_next ? S_CORES : s_final;
+            S_EXIT:
+                if (exit_end)
+                    nextstate = S_IDLE;
             default:
                 nextstate = S_IDLE;
         endcase
@@ -119,6 +131,7 @@ module snn_chip_ctrl #(
     assign launch_cores = (nextstate == S_CORES) && !((state == S_CORES) && !cores_end);
     assign launch_stage = (state == S_CORES || state == S_ROUTE) ? next_stage : first_stage;
     assign launch_route = (state == S_CORES) && cores_end && route_has_packets;
+    assign launch_exit  = (nextstate == S_EXIT) && (state != S_EXIT);
     assign host_go      = ((state == S_IDLE) && start && bar_zero) || ((state == S_BARRIER) && bar_last);
     assign busy         = (state != S_IDLE);
     assign done         = busy && (nextstate == S_IDLE);

@@ -39,7 +39,7 @@ module snn_exit_unit #(
     parameter integer MAX_OUTPUTS = 64
 ) (
     input  wire              clk,             // clock, rising edge
-    input  wire              rst_n,           // synchronous reset, active low (accumulators 0, idle)
+    input  wire              rst_n,           // synchronous reset, active low (idle; accumulators: `clear`)
     // commands (only while idle) ---------------------------------------------------------
     input  wire              clear,           // start of an image: every accumulator and the decision to 0
     input  wire              clr,             // start of a timestep: the activity counters to 0
@@ -294,6 +294,7 @@ module snn_exit_unit #(
     wire [31:0] idx_32  = {{(32-IX_W){1'b0}}, idx};
     wire [31:0] nout_32 = {{(32-KW){1'b0}}, n_out};
     wire        idx_last = (idx_32 + 32'd1 == nout_32);
+    wire        idx_first = (idx_32 == 32'd0);
 
     // ------------------------------------------------- pass 1: accumulate, top 1/2
     wire [ACC_W-1:0] acc_cur = acc[idx];
@@ -350,8 +351,6 @@ module snn_exit_unit #(
             idx    <= {IX_W{1'b0}};
             kv_q   <= 1'b0;
             exit_q <= 1'b0;
-            for (o = 0; o < MAX_OUTPUTS; o = o + 1)
-                acc[o] <= ACC_ZERO;
         end else begin
             kv_q <= (state == S_PASS2);
             k_q  <= k_new;
@@ -369,16 +368,15 @@ module snn_exit_unit #(
                     end else if (go && rule != R_NONE) begin
                         state <= S_PASS1;
                         idx   <= {IX_W{1'b0}};
-                        t1    <= ACC_MIN;
-                        t2    <= ACC_MIN;
-                        i1    <= {IX_W{1'b0}};
                         z     <= {Z_W{1'b0}};
                         w     <= {W_W{1'b0}};
                     end
                 S_PASS1: begin
                     acc[idx] <= acc_new;
-                    if (gt1) begin
-                        t2 <= t1;
+                    // Output 0 starts top 1 (top 2 below every value); later ones move it only when
+                    // strictly larger, so a tie keeps the lowest index.
+                    if (idx_first || gt1) begin
+                        t2 <= idx_first ? ACC_MIN : t1;
                         t1 <= acc_new;
                         i1 <= idx;
                     end else if (gt2) begin

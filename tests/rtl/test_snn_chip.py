@@ -16,10 +16,19 @@ golden model, every timestep:
   ``phase`` pins, and the chip timestep cycles, counted by the RTL (``ts_cycles``)
   and measured by the testbench from ``start`` to ``done``: chip-spec §1.2;
 * the chip's output spikes and membranes.
+
+With an early-exit rule (``$HWSIM_EXIT_RULE``, set by ``test_snn_chip_exit.py``)
+the testbench also loads the exit registers and the output map, writes
+``gain_t`` before every timestep, clears the exit accumulators with the
+membranes at the start of every image, and ends an image after the timestep
+whose ``exit`` is high (chip-spec §1.4), recording the decisions, the exit
+counters, the prediction and the accumulators; the EXIT phase is one more
+column of the phase lengths.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -41,12 +50,14 @@ from harness import (
     unpack_signed,
 )
 from hwsim.config import ChipConfig, CoreConfig, load_chip_config
+from hwsim.exit_unit import EXIT_COUNTER_NAMES, ExitRule
 from hwsim.golden import route_cycles
 from hwsim.program import ChipProgram, CoreProgram, Route
 from hwsim.result import COUNTER_NAMES, HOST_COUNTER_NAMES
 from hwsim.testing import psum_test_chip, random_network, random_psum_program, random_raster
 from mapping import map_network
 from test_snn_core import TB as CoreTB
+from test_snn_exit_unit import RULE_CODES, rule_threshold_word
 
 try:
     import cocotb
@@ -61,13 +72,27 @@ pytestmark = pytest.mark.rtl
 K_ROUTE, K_CORE_REG, K_HOST_ROUTE, K_CHIP_REG = 4, 5, 6, 7
 CREG_USED, CREG_STAGE, CREG_N_ROUTES, CREG_PSUM_OUT = 0, 1, 2, 3
 CHIP_HOST_N_ROUTES, CHIP_HOP_LATENCY, CHIP_BARRIER = 0, 1, 2
+# Early-exit chip registers (docs/rtl.md, "Early exit").
+CHIP_EXIT_CONTROL, CHIP_EXIT_THRESHOLD, CHIP_EXIT_GAIN, CHIP_EXIT_MAP, CHIP_EXIT_CLEAR = 3, 4, 5, 6, 7
 # Values of the `phase` pins.
-PH_IDLE, PH_BARRIER, PH_HOST, PH_CORES, PH_ROUTE = 0, 1, 2, 3, 4
+PH_IDLE, PH_BARRIER, PH_HOST, PH_CORES, PH_ROUTE, PH_EXIT = 0, 1, 2, 3, 4, 5
 
 
 def phase_names(n_stages: int) -> list[str]:
-    """Names of the columns of ``phase_cycles``: barrier, host, then cores/route per stage."""
-    return ["barrier", "host route"] + [f"{kind} stage {s}" for s in range(n_stages) for kind in ("cores", "route")]
+    """Names of the columns of ``phase_cycles``: barrier, host, then cores/route per stage, then exit."""
+    return (["barrier", "host route"] + [f"{kind} stage {s}" for s in range(n_stages) for kind in ("cores", "route")]
+            + ["exit"])
+
+
+def exit_rule_to_env(rule: ExitRule) -> dict[str, str]:
+    """The ``extra_env`` that hands an exit rule to the chip testbench."""
+    return {"HWSIM_EXIT_RULE": json.dumps({"rule": rule.rule, "threshold": rule.threshold,
+                                           "gain_num": rule.gain_num, "text": rule.text})}
+
+
+def exit_rule_from_env() -> ExitRule | None:
+    text = os.environ.get("HWSIM_EXIT_RULE")
+    return ExitRule(**json.loads(text)) if text else None
 
 
 # ----------------------------------------------------------------------------- cocotb side
@@ -96,7 +121,7 @@ class TB(CoreTB):
 
         dut = self.dut
         for sig in ("rst_n", "core_sel", "ld_valid", "ld_kind", "ld_addr", "ld_data", "in_valid", "in_index",
-                    "start", "rd_group"):
+                    "start", "rd_group", "exit_acc_index"):
             getattr(dut, sig).value = 0
         Clock(dut.clk, CLOCK_PERIOD_NS, unit="ns", impl="gpi").start(start_high=False)
         for _ in range(3):
@@ -139,6 +164,47 @@ class TB(CoreTB):
         await self._write(K_CHIP_REG, CHIP_HOST_N_ROUTES, len(program.host_routes))
         self.dut.ld_valid.value = 0
         await self.fall
+
+    async def load_exit(self, program: ChipProgram, rule: ExitRule) -> None:
+        """The output map (output ``o`` = neuron ``j`` of core ``c``), then the exit control and threshold registers."""
+        K = program.n_outputs
+        try:
+            max_outputs = int(self.dut.MAX_OUTPUTS.value)
+        except AttributeError:  # a simulator that does not expose parameters: the RTL default
+            max_outputs = 64
+        if K > max_outputs:
+            raise AssertionError(f"{K} outputs, snn_chip has MAX_OUTPUTS = {max_outputs}")
+        outputs = [cp for cp in program.cores if cp.is_output]
+        for cp in outputs:
+            await self.select(cp.core)
+            for j in range(cp.n_neurons):
+                await self._write(K_CHIP_REG, CHIP_EXIT_MAP, ((cp.output_offset + j) << 16) | j)
+        # An entry past MAX_OUTPUTS (here the last output's neuron) must be ignored, not wrap onto output 0.
+        await self._write(K_CHIP_REG, CHIP_EXIT_MAP, (max_outputs << 16) | (outputs[-1].n_neurons - 1))
+        spike_readout = int(bool(outputs[0].fire))  # one readout for all output cores (chip-spec §6)
+        await self._write(K_CHIP_REG, CHIP_EXIT_CONTROL, RULE_CODES[rule.rule] | (spike_readout << 2) | (K << 16))
+        await self._write(K_CHIP_REG, CHIP_EXIT_THRESHOLD, rule_threshold_word(rule))
+        self.dut.ld_valid.value = 0
+        await self.fall
+
+    async def write_chip_register(self, addr: int, value: int) -> None:
+        """One chip register write (kind 7) while the chip is idle: the exit gain, the accumulator clear."""
+        await self._write(K_CHIP_REG, addr, value)
+        self.dut.ld_valid.value = 0
+
+    async def read_exit(self, n_outputs: int) -> tuple[list[int], int, list[int]]:
+        """The exit unit after a timestep: its counters, the prediction and the accumulators 0..K-1."""
+        dut = self.dut
+        counters = [int(getattr(dut, f"exit_{name}").value) for name in EXIT_COUNTER_NAMES]
+        top = int(dut.exit_top.value)
+        acc_bits = self.v_bits + 13
+        accs = []
+        for o in range(n_outputs):
+            dut.exit_acc_index.value = o
+            await self.fall
+            v = dut.exit_acc.value.to_unsigned()
+            accs.append(v - (1 << acc_bits) if v >> (acc_bits - 1) else v)
+        return counters, top, accs
 
     async def send_inputs(self, inputs: list[int]) -> None:
         """One AER event per cycle into the host input buffer (not part of the timestep)."""
@@ -221,7 +287,7 @@ class TB(CoreTB):
 
 def _phase_cycles(trace: list[tuple[int, int]], n_stages: int) -> np.ndarray:
     """Cycles per phase (columns of :func:`phase_names`); raises if the phases are out of order."""
-    out = np.zeros(2 + 2 * n_stages, np.int64)
+    out = np.zeros(2 + 2 * n_stages + 1, np.int64)
     order = []
     for ph, stage in trace:
         if ph == PH_BARRIER:
@@ -230,6 +296,8 @@ def _phase_cycles(trace: list[tuple[int, int]], n_stages: int) -> np.ndarray:
             col = 1
         elif ph in (PH_CORES, PH_ROUTE) and stage < n_stages:
             col = 2 + 2 * stage + (ph == PH_ROUTE)
+        elif ph == PH_EXIT:
+            col = 2 + 2 * n_stages
         else:
             raise AssertionError(f"phase pins ({ph}, stage {stage}) inside a timestep")
         if not order or order[-1] != col:
@@ -254,6 +322,9 @@ async def cosim_chip(dut) -> None:
     t_start = get_sim_time("ns")
     # HWSIM_CHIP_REGS_AT_RESET=1: the case relies on the reset values of hop latency and barrier.
     await tb.load_program(program, chip_registers=os.environ.get("HWSIM_CHIP_REGS_AT_RESET") != "1")
+    rule = exit_rule_from_env()
+    if rule is not None:
+        await tb.load_exit(program, rule)
     t_loaded, wall_loaded = get_sim_time("ns"), time.perf_counter()
     B, T, _ = rasters.shape
     C, S = len(cores), program.n_stages
@@ -266,19 +337,31 @@ async def cosim_chip(dut) -> None:
     host_route = np.zeros((B, T), np.int64)
     ts_rtl = np.zeros((B, T), np.int64)
     ts_tb = np.zeros((B, T), np.int64)
-    phases = np.zeros((B, T, 2 + 2 * S), np.int64)
-    # A generous bound on one timestep: every core serially at its maximum, every packet, every hop.
+    phases = np.zeros((B, T, 2 + 2 * S + 1), np.int64)
+    K = program.n_outputs
+    exit_decisions = np.zeros((B, T), np.int64)
+    exit_timesteps = np.full(B, T, np.int64)
+    exit_counters = np.zeros((B, T, len(EXIT_COUNTER_NAMES)), np.int64)
+    exit_top = np.zeros((B, T), np.int64)
+    exit_acc = np.zeros((B, T, K), np.int64)
+    # A generous bound on one timestep: every core serially at its maximum, every packet, every hop, the exit unit.
     cc = chip.core
     max_cycles = (chip.barrier_cycles + (C + 1) * (2 + cc.axons * (cc.neurons // cc.lanes) + 1 + cc.neurons // cc.lanes
-                  + cc.neurons * tb.routes_max + 64 * (chip.mesh_rows + chip.mesh_cols)) + cc.axons * tb.routes_max)
+                  + cc.neurons * tb.routes_max + 64 * (chip.mesh_rows + chip.mesh_cols)) + cc.axons * tb.routes_max
+                  + 2 * K + 3)
     for b in range(B):
         for cp in cores:
             await tb.select(cp.core)
             await tb.clear_membranes()
+        if rule is not None:  # the start of an image: the accumulators too (chip-spec §1.4)
+            await tb.write_chip_register(CHIP_EXIT_CLEAR, 0)
         for t in range(T):
             k_watch = (b * T + t) % C
+            if rule is not None:  # the host's division, once per timestep: n = t + 1 timesteps so far
+                await tb.write_chip_register(CHIP_EXIT_GAIN, rule.gain(t + 1))
             await tb.send_inputs([int(i) for i in np.flatnonzero(rasters[b, t])])
             run = await tb.run_timestep(cores[k_watch].core, cores[k_watch].n_neurons, max_cycles)
+            exit_decisions[b, t] = int(dut.exit.value)  # sampled in the done cycle
             ts_tb[b, t] = run["cycles"]
             phases[b, t] = _phase_cycles(run["trace"], S)
             for k, cp in enumerate(cores):
@@ -296,6 +379,13 @@ async def cosim_chip(dut) -> None:
             ts_rtl[b, t] = int(dut.ts_cycles.value)
             host_packets[b, t] = int(dut.host_packets.value)
             host_route[b, t] = int(dut.host_route_cycles.value)
+            if rule is not None:
+                counters, exit_top[b, t], accs = await tb.read_exit(K)
+                exit_counters[b, t] = counters
+                exit_acc[b, t] = accs
+                if exit_decisions[b, t]:  # the host ends the image: no further timesteps
+                    exit_timesteps[b] = t + 1
+                    break
         tb.log.info("inference %d/%d done", b + 1, B)
     t_end, wall_end = get_sim_time("ns"), time.perf_counter()
     sim_cycles = round((t_end - t_start) / CLOCK_PERIOD_NS)
@@ -311,6 +401,11 @@ async def cosim_chip(dut) -> None:
         timestep_cycles_rtl=ts_rtl,
         timestep_cycles_tb=ts_tb,
         phase_cycles=phases,
+        exit_decisions=exit_decisions,
+        exit_timesteps=exit_timesteps,
+        exit_counters=exit_counters,
+        exit_top=exit_top,
+        exit_acc=exit_acc,
         sim_cycles=np.int64(sim_cycles),
         busy_cycles=np.int64(tb.sim_cycles_busy),
         wall_seconds=np.float64(wall_end - wall0),
@@ -331,13 +426,17 @@ if cocotb is not None:
 
 
 # ----------------------------------------------------------------------------- scoreboard
-def compare_chip_with_golden(program: ChipProgram, rasters: np.ndarray, rtl: RtlRun) -> None:
+def compare_chip_with_golden(program: ChipProgram, rasters: np.ndarray, rtl: RtlRun,
+                             exit_rule: ExitRule | None = None) -> None:  # fmt: skip
     """Assert that the RTL's routing and chip cycles equal the golden model's, per timestep.
 
     Per inference and timestep: the host's packets and route cycles, every
     core's packets and route cycles (``packets + hop_latency * max_hops``),
     every phase length, and the timestep cycles as counted by the RTL and as
-    measured by the testbench, all against ``hwsim.golden.simulate``.
+    measured by the testbench, all against ``hwsim.golden.simulate``. With
+    ``exit_rule`` (chip-spec §1.4): against ``simulate(..., exit_rule=exit_rule)``,
+    over the timesteps each image ran; also the timesteps run per image, the
+    EXIT phase's length and the exit counters of every timestep (0 after an image's end).
 
     Raises:
         AssertionError: naming the first mismatch (inference, timestep, sender or phase, expected vs got).
@@ -345,9 +444,21 @@ def compare_chip_with_golden(program: ChipProgram, rasters: np.ndarray, rtl: Rtl
     from hwsim.golden import simulate
 
     rasters = rasters if rasters.ndim == 3 else rasters[None]
-    gold = simulate(program, rasters, record=True)
+    gold = simulate(program, rasters, record=True, exit_rule=exit_rule)
     chip, cores = program.chip, program.cores
     x = rtl.extra
+    if exit_rule is not None:
+        got_ts, exp_ts = x["exit_timesteps"], gold.exit_timesteps
+        if not np.array_equal(got_ts, exp_ts):
+            b = int(np.flatnonzero(got_ts != exp_ts)[0])
+            raise AssertionError(f"inference {b}: timesteps run expected {int(exp_ts[b])} (golden exit), "
+                                 f"RTL {int(got_ts[b])} (rule {exit_rule.text})")
+        bad = np.argwhere(x["exit_counters"] != gold.exit_counters)
+        if bad.size:
+            b, t, i = (int(v) for v in bad[0])
+            raise AssertionError(f"inference {b}, timestep {t}: exit counter {EXIT_COUNTER_NAMES[i]} expected "
+                                 f"{int(gold.exit_counters[b, t, i])}, RTL {int(x['exit_counters'][b, t, i])}")
+    k_exit_cycles = EXIT_COUNTER_NAMES.index("cycles")
     hl = chip.hop_latency_cycles
     k_pk, k_cyc = COUNTER_NAMES.index("packets"), COUNTER_NAMES.index("cycles")
     h_pk, h_rc = HOST_COUNTER_NAMES.index("packets"), HOST_COUNTER_NAMES.index("route_cycles")
@@ -355,7 +466,11 @@ def compare_chip_with_golden(program: ChipProgram, rasters: np.ndarray, rtl: Rtl
     names = phase_names(program.n_stages)
     B, T = rasters.shape[:2]
     for b in range(B):
-        for t in range(T):
+        ran = int(gold.exit_timesteps[b])  # T under rule none
+        for key in ("timestep_cycles_rtl", "timestep_cycles_tb"):
+            assert not x[key][b, ran:].any(), f"inference {b}: the RTL ran timesteps after the image's end ({ran})"
+        assert not gold.timestep_cycles[b, ran:].any(), f"inference {b}: golden cycles after the image's end"
+        for t in range(ran):
             where = f"inference {b}, timestep {t}"
             g_host = gold.host_counters[b, t]
             for what, exp, got in (("packets", g_host[h_pk], x["host_packets"][b, t]),
@@ -375,6 +490,7 @@ def compare_chip_with_golden(program: ChipProgram, rasters: np.ndarray, rtl: Rtl
                 members = [k for k, cp in enumerate(cores) if cp.stage == s]
                 exp_phases.append(max((int(gold.counters[b, t, k, k_cyc]) for k in members), default=0))
                 exp_phases.append(max((exp_route[k] for k in members), default=0))
+            exp_phases.append(int(gold.exit_counters[b, t, k_exit_cycles]))  # EXIT (0 under rule none)
             got_phases = [int(v) for v in x["phase_cycles"][b, t]]
             for name, exp, got in zip(names, exp_phases, got_phases):
                 if exp != got:

@@ -7,8 +7,10 @@ hop latencies, 0 when nothing is sent) from the cycle after the sequencer
 launches it, and signals its last cycle. Expected, written here from
 chip-spec §1.2 and docs/rtl.md ("Cycles of snn_chip"): the phases BARRIER,
 HOST, then CORES(s), ROUTE(s) for every used stage ascending, each as long as
-its slowest unit, phases of length 0 skipped, ``done`` in cycle
-``K = barrier + route_host + sum_s (core_s + route_s)``, ``cycles`` then
+its slowest unit, phases of length 0 skipped, then, in some timesteps, the
+EXIT phase of an early-exit rule (chip-spec §1.4: ``exit_on``, the testbench
+plays the exit unit and ends it after a random ``exit_cycles``), ``done`` in cycle
+``K = barrier + route_host + sum_s (core_s + route_s) + exit``, ``cycles`` then
 holding ``K``. Random stage sets (gaps included), barriers 0..1024.
 """
 
@@ -31,17 +33,19 @@ __all__ = ["expected_trace", "sequencer_parameters"]
 pytestmark = pytest.mark.rtl
 
 TIMESTEPS = 30
-PH_IDLE, PH_BARRIER, PH_HOST, PH_CORES, PH_ROUTE = 0, 1, 2, 3, 4
+PH_IDLE, PH_BARRIER, PH_HOST, PH_CORES, PH_ROUTE, PH_EXIT = 0, 1, 2, 3, 4, 5
 BARRIER_MAX = 1024  # chip-spec §4
 
 
-def expected_trace(barrier: int, host_route: int, stages: dict[int, tuple[int, int]]) -> list[tuple[int, int]]:
-    """``(phase, stage)`` of cycles 1..K; ``stages`` maps each used stage to (core cycles, route cycles)."""
+def expected_trace(barrier: int, host_route: int, stages: dict[int, tuple[int, int]],
+                   exit_len: int = 0) -> list[tuple[int, int]]:  # fmt: skip
+    """``(phase, stage)`` of cycles 1..K; ``stages`` maps each used stage to (core cycles, route cycles);
+    ``exit_len`` is the EXIT phase's length (0: no rule)."""
     trace = [(PH_BARRIER, 0)] * barrier + [(PH_HOST, 0)] * host_route
     for s in sorted(stages):
         cores, route = stages[s]
         trace += [(PH_CORES, s)] * cores + [(PH_ROUTE, s)] * route
-    return trace
+    return trace + [(PH_EXIT, 0)] * exit_len
 
 
 def sequencer_parameters(chip: ChipConfig) -> dict[str, int]:
@@ -63,7 +67,7 @@ if cocotb is not None:
         rng = np.random.default_rng(block_seed())
         fall = FallingEdge(dut.clk)
         for sig in ("rst_n", "start", "barrier", "stage_used", "host_has_packets", "host_end", "cores_end",
-                    "route_has_packets", "route_end"):
+                    "route_has_packets", "route_end", "exit_on", "exit_end"):
             getattr(dut, sig).value = 0
         start_clock(dut)
         await fall
@@ -83,18 +87,23 @@ if cocotb is not None:
             stages = {s: (core_cycles(int(rng.integers(0, 4)), int(rng.integers(1, 5))), random_route())
                       for s in used}
             host = random_route()
-            trace = expected_trace(barrier, host, stages)
+            # An exit rule in every third timestep: exit_cycles K + 1 .. 2K + 3 for K = 2..40 outputs.
+            exit_len = int(rng.integers(3, 84)) if ts % 3 == 1 else 0
+            trace = expected_trace(barrier, host, stages, exit_len)
             K = len(trace)
+            dut.exit_on.value = int(exit_len > 0)
+            exit_end_at: int | None = None
             dut.barrier.value = barrier
             dut.stage_used.value = sum(1 << s for s in used)
             dut.host_has_packets.value = int(host > 0)
             host_end_at: int | None = None
             core_end_at: dict[int, int] = {}
             route_end_at: dict[int, int] = {}
-            where = f"timestep {ts} (barrier {barrier}, host {host}, stages {stages})"
+            where = f"timestep {ts} (barrier {barrier}, host {host}, stages {stages}, exit {exit_len})"
             dut.start.value = 1
             for c in range(K + 1):  # cycle 0 samples start; cycles 1..K are the timestep
                 dut.host_end.value = int(c == host_end_at)
+                dut.exit_end.value = int(c == exit_end_at)
                 await Timer(1, "ps")
                 s = int(dut.stage.value)
                 core_running = s in core_end_at and c <= core_end_at[s]
@@ -120,12 +129,16 @@ if cocotb is not None:
                     core_end_at[launched] = c + stages[launched][0]
                 if int(dut.launch_route.value):
                     route_end_at[s] = c + stages[s][1]
+                if int(dut.launch_exit.value):
+                    assert exit_len and exit_end_at is None, f"{where}, cycle {c}: exit unit launched"
+                    exit_end_at = c + exit_len
                 await fall
                 dut.start.value = 0
             await Timer(1, "ps")
             assert int(dut.phase.value) == PH_IDLE and not int(dut.busy.value), f"{where}: not idle after cycle {K}"
             assert int(dut.cycles.value) == K, f"{where}: cycles {int(dut.cycles.value)}, expected {K}"
             assert set(core_end_at) == set(stages), f"{where}: stages launched {sorted(core_end_at)}"
+            assert (exit_end_at is not None) == (exit_len > 0), f"{where}: exit unit launched {exit_end_at}"
 
 
 CHIPS = {

@@ -199,6 +199,9 @@ if cocotb is not None:
             await fall
         dut.rst_n.value = 1
         await fall
+        # Reset values (docs/rtl.md): idle, no decision, counters 0, reading output 0 first.
+        counters = [int(getattr(dut, f"cnt_{n}").value) for n in ("cycles", "acc_updates", "multiplies", "lut_reads")]
+        assert (int(dut.busy.value), int(dut.exit.value), int(dut.rd_index.value), counters) == (0, 0, 0, [0] * 4)
 
         # Rule none: go is ignored, nothing is counted.
         dut.clr.value, dut.go.value, dut.n_out.value = 1, 1, 2
@@ -220,6 +223,7 @@ if cocotb is not None:
             dut.clear.value = 1
             await fall
             dut.clear.value = 0
+            assert not int(dut.exit.value), f"image {im}: the decision must be cleared with the accumulators"
             for o in range(K):  # a cleared image: every accumulator 0
                 dut.acc_index.value = o
                 await Timer(1, "ps")

@@ -12,8 +12,12 @@ from .cases import RtlRun
 __all__ = ["compare_with_golden"]
 
 
-def compare_with_golden(program: ChipProgram, rasters: np.ndarray, rtl: RtlRun) -> int:
+def compare_with_golden(program: ChipProgram, rasters: np.ndarray, rtl: RtlRun, exit_rule=None) -> int:
     """Assert that the RTL matches ``hwsim.golden.simulate`` exactly; return the timesteps compared.
+
+    With ``exit_rule`` (an :class:`hwsim.exit_unit.ExitRule`, chip-spec §1.4) the golden run ends
+    every image at its exit timestep and reports 0 after it; the RTL, which never runs those
+    timesteps, must hold 0 there too.
 
     Compared per inference ``b`` and timestep ``t``, cores in stage order:
     core cycles, every neuron's spike, every neuron's end-of-timestep
@@ -27,7 +31,7 @@ def compare_with_golden(program: ChipProgram, rasters: np.ndarray, rtl: RtlRun) 
     from hwsim.golden import simulate
 
     rasters = rasters if rasters.ndim == 3 else rasters[None]
-    gold = simulate(program, rasters, record=True)
+    gold = simulate(program, rasters, record=True, exit_rule=exit_rule)
     B, T = rasters.shape[:2]
     k_cycles = COUNTER_NAMES.index("cycles")
     order = sorted(range(len(program.cores)), key=lambda k: (program.cores[k].stage, k))
