@@ -17,6 +17,9 @@ import scipy.sparse as sp
 
 from mapping.errors import MappingError
 
+# entries of the temporary arrays conv2d_matrix fills the matrix with, per step (about 100 MB of int64 and bool)
+_FILL_BLOCK = 1 << 23
+
 __all__ = ["conv2d_matrix", "pool2d_matrix", "pair", "conv_output_size"]
 
 
@@ -79,35 +82,70 @@ def conv2d_matrix(
     sy, sx = pair(stride, "stride")
     dy, dx = pair(dilation, "dilation")
     py, px = _padding(padding, (kh, kw), (dy, dx), (sy, sx))
+    if min(sy, sx, dy, dx) < 1 or min(py, px) < 0:
+        raise MappingError(
+            f"Conv2d: stride ({sy}, {sx}), dilation ({dy}, {dx}), padding ({py}, {px}); "
+            "allowed strides and dilations >= 1, paddings >= 0"
+        )
     OH, OW = conv_output_size(H, py, dy, kh, sy), conv_output_size(W, px, dx, kw, sx)
     if OH < 1 or OW < 1:
         raise MappingError(f"Conv2d: input {H}x{W} is smaller than the kernel {kh}x{kw} (dilation {dy},{dx})")
-    oy, ox = np.meshgrid(np.arange(OH), np.arange(OW), indexing="ij")
-    rows, cols, vals = [], [], []
+    # which output row oy reads input row iy through kernel row ky (-1: none, the stride skips it or it is
+    # out of range); likewise for columns. Rows of the kernel reversed: a larger ky reads from a smaller oy,
+    # so walking ky downwards visits an input pixel's outputs in ascending order.
+    out_y = _tap_outputs(H, OH, sy, py, dy, kh)[:, ::-1]  # (H, kh)
+    out_x = _tap_outputs(W, OW, sx, px, dx, kw)[:, ::-1]  # (W, kw)
+    # zero kernel entries are no synapses (no stored zeros); a NaN is kept, as ``w != 0`` holds for it
+    flipped = weight[:, :, ::-1, ::-1]
+    stored = flipped != 0
     per_group = c_out // groups
-    for ky in range(kh):
-        iy = oy * sy - py + ky * dy
-        for kx in range(kw):
-            ix = ox * sx - px + kx * dx
-            ok = (iy >= 0) & (iy < H) & (ix >= 0) & (ix < W)
-            pix_in = (iy * W + ix)[ok]
-            pix_out = (oy * OW + ox)[ok]
-            for co in range(c_out):
-                g = co // per_group
-                for cl in range(c_in_g):
-                    w = weight[co, cl, ky, kx]
-                    if w == 0:
-                        continue
-                    ci = g * c_in_g + cl
-                    rows.append(ci * H * W + pix_in)
-                    cols.append(co * OH * OW + pix_out)
-                    vals.append(np.full(pix_in.size, w))
     n_in, n_out = C * H * W, c_out * OH * OW
-    if rows:
-        m = sp.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_in, n_out))
-    else:
-        m = sp.coo_matrix((n_in, n_out))
-    return m.tocsr(), (c_out, OH, OW)
+    # entries per matrix row: input pixel (iy, ix) of channel ci meets kernel tap (ky, kx) of each output channel
+    # of its group whose weight there is nonzero, if the tap reaches an output pixel
+    reach_y, reach_x = (out_y >= 0).astype(np.int64), (out_x >= 0).astype(np.int64)
+    taps = stored.reshape(groups, per_group, c_in_g, kh, kw).sum(axis=1).reshape(C, kh, kw)
+    row_counts = np.einsum("yk,ckl,xl->cyx", reach_y, taps, reach_x)
+    indptr64 = np.concatenate(([0], np.cumsum(row_counts, dtype=np.int64)))
+    nnz = int(indptr64[-1])
+    index_dtype = np.int32 if max(nnz, n_in, n_out) < 2**31 else np.int64
+    indptr = indptr64.astype(index_dtype)
+    del indptr64
+    indices = np.empty(nnz, dtype=index_dtype)
+    data = np.empty(nnz, dtype=np.float64)
+    # a matrix row's columns ascend as (co, oy, ox): fill an input channel's rows a band of image rows at a time,
+    # in C order over (iy, ix, co, ky reversed, kx reversed), keeping the temporaries near _FILL_BLOCK entries
+    col_y = np.where(out_y >= 0, out_y * OW, -n_out)  # a missing tap makes the column negative
+    col_x = np.where(out_x >= 0, out_x, -n_out)
+    band = max(1, _FILL_BLOCK // max(1, W * per_group * kh * kw))
+    for ci in range(C):
+        g, cl = divmod(ci, c_in_g)
+        channels = slice(g * per_group, (g + 1) * per_group)
+        col_co = (np.arange(channels.start, channels.stop) * (OH * OW))[None, None, :, None, None]
+        kernel = flipped[channels, cl]  # (per_group, kh, kw)
+        keep_w = stored[channels, cl]
+        for y0 in range(0, H, band):
+            y1 = min(H, y0 + band)
+            lo, hi = indptr[ci * H * W + y0 * W], indptr[ci * H * W + y1 * W]
+            if lo == hi:
+                continue
+            cols = col_co + col_y[y0:y1, None, None, :, None] + col_x[None, :, None, None, :]
+            keep = (cols >= 0) & keep_w[None, None]
+            indices[lo:hi] = cols[keep]
+            data[lo:hi] = np.broadcast_to(kernel[None, None], keep.shape)[keep]
+    m = sp.csr_matrix((data, indices, indptr), shape=(n_in, n_out), copy=False)
+    m.has_canonical_format = True  # columns ascend within each row and no (row, column) appears twice
+    return m, (c_out, OH, OW)
+
+
+def _tap_outputs(size: int, out_size: int, stride: int, pad: int, dilation: int, kernel: int) -> np.ndarray:
+    """``(size, kernel)``: the output index that input index ``i`` feeds through tap ``k``, or -1 if none.
+
+    Output ``o`` reads input ``o * stride - pad + k * dilation``; so ``o = (i + pad - k * dilation) / stride``
+    when that division is exact and ``0 <= o < out_size``.
+    """
+    offset = np.arange(size)[:, None] + pad - np.arange(kernel)[None, :] * dilation
+    out, rest = np.divmod(offset, stride)
+    return np.where((rest == 0) & (out >= 0) & (out < out_size), out, -1)
 
 
 def pool2d_matrix(
