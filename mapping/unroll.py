@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from mapping.errors import MappingError
 
 # entries of the temporary arrays conv2d_matrix fills the matrix with, per step (about 100 MB of int64 and bool)
-_FILL_BLOCK = 1 << 23
+_FILL_BLOCK = 1 << 22
 
 __all__ = ["conv2d_matrix", "pool2d_matrix", "pair", "conv_output_size"]
 
@@ -69,7 +69,14 @@ def conv2d_matrix(
 
     Returns:
         ``(M, (C_out, OH, OW))`` with ``M`` of shape ``(C_in*H*W, C_out*OH*OW)``:
-        ``out_flat = in_flat @ M``. Zero padding contributes nothing.
+        ``out_flat = in_flat @ M``. ``M`` is float64 CSR in canonical form (columns ascending in each
+        row, int32 indices when they fit): zero padding contributes nothing and zero kernel weights
+        are not stored. Built straight into its arrays, never as coordinate lists: the 139 M weights
+        of a CIFAR-size 256 -> 256 channel 3x3 conv on 16x16 take the matrix's 1.7 GB and ~100 MB more.
+
+    Raises:
+        MappingError: a weight that is not 4-D, channels that do not match ``groups``, a stride or
+            dilation < 1, a padding < 0, an input smaller than the (dilated) kernel.
     """
     weight = np.asarray(weight, dtype=np.float64)
     if weight.ndim != 4:
