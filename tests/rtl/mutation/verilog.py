@@ -21,6 +21,7 @@ __all__ = [
     "tokenize",
     "mutable_mask",
     "find_sites",
+    "generated_spans",
     "module_names",
     "instantiated_modules",
 ]
@@ -308,11 +309,26 @@ def _text(source: str, tokens: list[Token], a: int, b: int) -> str:
     return source[tokens[a].start:tokens[b - 1].end] if b > a else ""
 
 
+# A block written by a generator script (e.g. the exit unit's tables from rtl/gen_exit_luts.py): between a
+# comment line holding BEGIN GENERATED and one holding END GENERATED.
+_GENERATED = re.compile(r"//[^\n]*\bBEGIN GENERATED\b.*?//[^\n]*\bEND GENERATED\b", re.S)
+
+
+def generated_spans(source: str) -> list[tuple[int, int]]:
+    """Character spans of the generated blocks of ``source`` (not mutated: copies of data kept elsewhere,
+    which a test compares with their source entry by entry)."""
+    return [m.span() for m in _GENERATED.finditer(source)]
+
+
 def find_sites(source: str) -> list[Site]:
     """Every mutation site of one Verilog source, in source order (ties: operator order)."""
     masked = mask_comments(source)
     tokens = tokenize(masked)
     ok = mutable_mask(tokens)
+    for a, b in generated_spans(source):
+        for k, t in enumerate(tokens):
+            if a <= t.start < b:
+                ok[k] = False
     sites: list[Site] = []
     assign_ops = set(_assignment_ops(tokens))
 
