@@ -56,7 +56,7 @@ module snn_exit_unit #(
     // control ------------------------------------------------------------------------------
     output wire              busy,            // cycles 1 .. exit_cycles of the EXIT phase
     output wire              last,            // the decision cycle, the last of the phase
-    output wire              exit,            // the decision: in the last cycle, then held until the next go / clear
+    output wire              exit,            // the decision: in the last cycle, then held until the next one / clear
     // status (valid after the phase; z_sum, w_sum, l_z only for the rules that compute them) ---
     output wire [IX_W-1:0]   top_index,       // i1: lowest o with the largest acc[o] (the prediction)
     output wire [ACC_W-1:0]  top1,            // acc[i1] (signed)

@@ -33,7 +33,7 @@ import re
 import numpy as np
 import pytest
 
-from harness import RTL_DIR, block_parameters, block_seed, run_block, start_clock
+from harness import REPO, RTL_DIR, block_parameters, block_seed, run_block, start_clock
 from hwsim.config import ChipConfig, CoreConfig, load_chip_config
 from hwsim.exit_unit import (
     EXP_LUT,
@@ -325,7 +325,8 @@ def test_snn_exit_unit_runner(request: pytest.FixtureRequest, build: str) -> Non
 
 # ----------------------------------------------------------------------------- tables (no simulator)
 def _generator():
-    spec = importlib.util.spec_from_file_location("gen_exit_luts", RTL_DIR / "gen_exit_luts.py")
+    # The script lives in the repository's rtl/ (a mutation run copies only the *.v files to its RTL_DIR).
+    spec = importlib.util.spec_from_file_location("gen_exit_luts", REPO / "rtl" / "gen_exit_luts.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
