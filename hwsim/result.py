@@ -160,3 +160,42 @@ class RunResult:
             exit_counters=cat("exit_counters"),
             exit_rule=first.exit_rule,
         )
+
+    def to_arrays(self) -> dict:
+        """This result as plain data (what a task sends back over the wire, docs/distributed.md): its arrays
+        (lists of arrays for ``membranes`` and ``core_spikes``, a dict of arrays for ``extra``), ``core_ids``
+        as a list of ints, ``readout`` and ``exit_rule`` as text. :meth:`from_arrays` is the inverse."""
+        return {
+            "output_spikes": self.output_spikes,
+            "output_membranes": self.output_membranes,
+            "counters": self.counters,
+            "host_counters": self.host_counters,
+            "timestep_cycles": self.timestep_cycles,
+            "core_ids": [int(c) for c in self.core_ids],
+            "readout": str(self.readout),
+            "membranes": None if self.membranes is None else list(self.membranes),
+            "core_spikes": None if self.core_spikes is None else list(self.core_spikes),
+            "extra": dict(self.extra),
+            "exit_timesteps": self.exit_timesteps,
+            "exit_counters": self.exit_counters,
+            "exit_rule": str(self.exit_rule),
+        }
+
+    @staticmethod
+    def from_arrays(data: dict) -> RunResult:
+        """The :class:`RunResult` of :meth:`to_arrays`' plain data (the arrays are used as they are)."""
+        return RunResult(
+            output_spikes=data["output_spikes"],
+            output_membranes=data["output_membranes"],
+            counters=data["counters"],
+            host_counters=data["host_counters"],
+            timestep_cycles=data["timestep_cycles"],
+            core_ids=tuple(int(c) for c in data["core_ids"]),
+            readout=str(data["readout"]),
+            membranes=None if data["membranes"] is None else list(data["membranes"]),
+            core_spikes=None if data["core_spikes"] is None else list(data["core_spikes"]),
+            extra=dict(data["extra"]),
+            exit_timesteps=data["exit_timesteps"],
+            exit_counters=data["exit_counters"],
+            exit_rule=str(data["exit_rule"]),
+        )

@@ -11,7 +11,8 @@ Writes ``report.json``, ``report.csv``, ``images.csv``, ``report.md`` and the
 PNG figures into the output folder (atomically) and prints the summary table.
 ``--json`` prints the report as JSON instead.
 
-``--exit``, ``--exit-sweep`` and ``--exit-scale`` are those of ``hwsim run``; a
+``--scheduler`` is that of ``hwsim run`` (docs/distributed.md). ``--exit``, ``--exit-sweep`` and
+``--exit-scale`` are those of ``hwsim run``; a
 program file records no output-layer scale, so ``confidence`` and ``entropy``
 need ``--exit-scale`` here.
 """
@@ -22,6 +23,8 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from hwsim.commands.common import check_data_dir, check_int, check_name_or_file, check_seed, network_timesteps
@@ -29,7 +32,15 @@ from hwsim.errors import InputError
 from hwsim.limits import MAX_SEED, MAX_TIMESTEPS
 
 __all__ = ["add_arguments", "run", "add_common_arguments", "check_common_arguments", "parse_sweep", "Progress",
-           "load_images", "resolve_timesteps", "rram_options", "emit", "COMMON_INPUTS"]
+           "load_images", "resolve_timesteps", "rram_options", "emit", "report_pool", "COMMON_INPUTS"]
+
+REPORT_SCHEDULER_HELP = (
+    "where the simulations run: threads (default: in this process, one run after the other, each spread over "
+    "the cores by the engine), local[:N] (a Dask LocalCluster of N worker processes, default one per CPU) or "
+    "tcp://HOST:PORT (an existing Dask cluster), where each timestep count of the sweep and each chunk of 256 "
+    "images is a task; Dask needs pip install 'hwsim[distributed]'. The report is the same bits under every "
+    "scheduler (docs/distributed.md)"
+)
 
 # The input files and folders of the options every report command has (see add_common_arguments).
 COMMON_INPUTS = {"--table": "table", "--data-dir": "data_dir"}
@@ -59,6 +70,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_outdir: str) -
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     parser.add_argument("--no-figures", action="store_true", help="do not draw the PNG figures")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress messages")
+    parser.add_argument("--scheduler", metavar="threads|local[:N]|tcp://HOST:PORT", help=REPORT_SCHEDULER_HELP)
 
 
 def parse_sweep(text: str | None) -> list[int] | None:
@@ -87,6 +99,9 @@ def check_common_arguments(args: argparse.Namespace):
     check_seed("--seed", args.seed)
     check_int("--instance", args.instance, 0, MAX_SEED)
     parse_sweep(args.sweep)
+    from hwsim.parallel import check_scheduler
+
+    check_scheduler(args.scheduler)
     check_data_dir(args.data_dir)
     check_name_or_file("--table", args.table)
     if args.table is None:
@@ -106,6 +121,20 @@ class Progress:
     def __call__(self, message: str) -> None:
         if not self.quiet:
             print(f"[{time.perf_counter() - self.t0:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def report_pool(args: argparse.Namespace, say: Progress) -> Iterator:
+    """The :class:`hwsim.parallel.TaskPool` of ``--scheduler`` (checked by :func:`check_common_arguments`), open
+    for the block: opened before any data is loaded, so an unreachable cluster fails first."""
+    from hwsim.parallel import parse_scheduler, task_pool
+
+    scheduler = parse_scheduler(args.scheduler)
+    if scheduler.is_dask:
+        say(f"connecting to the Dask scheduler {scheduler.text}" if scheduler.kind == "tcp"
+            else f"starting a Dask LocalCluster ({scheduler.text})")
+    with task_pool(scheduler) as pool:
+        yield pool
 
 
 def load_images(args: argparse.Namespace, n_inputs: int, say: Progress, *, whole_train: bool = False):
@@ -203,19 +232,20 @@ def run(args: argparse.Namespace) -> int:
     table = check_common_arguments(args)
     check_exit_arguments(args)
     check_outdir(args.outdir, REPORT_MARKER, inputs=input_paths(args, {"program": "program", **COMMON_INPUTS}))
-    say(f"loading chip program {args.program}")
-    program = ChipProgram.load(args.program)
-    exits = exit_options(args, program.n_outputs, program.readout, program.metadata)
-    T, encoding = resolve_timesteps(args, program.metadata if isinstance(program.metadata, dict) else {})
-    instances = backend_for_chip(program.chip).manufactured_instances
-    ds = load_images(args, program.n_inputs, say, whole_train=instances)
-    check_outputs_match_classes(program.n_outputs, ds, "the program")
-    report = evaluate(
-        program, ds.x_test, ds.y_test, timesteps=T, encoding=encoding, seed=args.seed, table=table,
-        sweep=parse_sweep(args.sweep), progress=say, progress_bar=not args.quiet,
-        meta={"dataset": ds.name, "program": str(args.program), "network": program.metadata.get("network", "")},
-        **rram_options(args, program.chip, ds),
-        **exits,
-    )
+    with report_pool(args, say) as pool:
+        say(f"loading chip program {args.program}")
+        program = ChipProgram.load(args.program)
+        exits = exit_options(args, program.n_outputs, program.readout, program.metadata)
+        T, encoding = resolve_timesteps(args, program.metadata if isinstance(program.metadata, dict) else {})
+        instances = backend_for_chip(program.chip).manufactured_instances
+        ds = load_images(args, program.n_inputs, say, whole_train=instances)
+        check_outputs_match_classes(program.n_outputs, ds, "the program")
+        report = evaluate(
+            program, ds.x_test, ds.y_test, timesteps=T, encoding=encoding, seed=args.seed, table=table,
+            sweep=parse_sweep(args.sweep), progress=say, progress_bar=not args.quiet, pool=pool,
+            meta={"dataset": ds.name, "program": str(args.program), "network": program.metadata.get("network", "")},
+            **rram_options(args, program.chip, ds),
+            **exits,
+        )
     emit(report, Path(args.outdir), args, say)
     return 0

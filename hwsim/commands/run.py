@@ -19,6 +19,7 @@ Examples::
     hwsim run --chip rram --instance 3         # one manufactured RRAM chip (seed 3)
     hwsim run --exit confidence:0.9 --json      # early exit (SEENN-I), against the fixed-T run
     hwsim run --exit-sweep confidence:0.5,0.7,0.9,0.99  # the exit frontier figure, exit_frontier.png
+    hwsim run --sweep 1,2,4,8 --scheduler local:2  # the runs on 2 Dask worker processes (docs/distributed.md)
 
 With ``--exit RULE`` (chip-spec §1.4) the network still runs once at the full T;
 the report's numbers are those of that run cut after each image's exit, next to
@@ -26,6 +27,10 @@ the fixed-T run's accuracy and energy (``energy_saving``). ``--exit-sweep``
 applies several thresholds to the same run and draws the frontier. The scale
 ``confidence`` and ``entropy`` need is the output layer's, from the network
 file (``--exit-scale`` overrides it); see :mod:`hwsim.report.early_exit`.
+
+``--scheduler local[:N]`` or ``tcp://HOST:PORT`` runs the simulations (each timestep
+count of the sweep and each chunk of images) as tasks on Dask worker processes, with
+the same report, bit for bit; the default runs them in this process, as before.
 
 On an RRAM chip (``core_type = "rram"``) the report is that of one manufactured
 chip instance, ``--instance SEED`` (default 0): ADC scale registers calibrated
@@ -57,6 +62,7 @@ from hwsim.commands.report import (
     emit,
     load_images,
     parse_sweep,
+    report_pool,
     resolve_timesteps,
     rram_options,
 )
@@ -106,34 +112,35 @@ def run(args: argparse.Namespace) -> int:
         )
     check_outdir(args.outdir, REPORT_MARKER,
                  inputs=input_paths(args, {"--net": "net", "--chip": "chip", **COMMON_INPUTS}))
-    chip = load_chip_config(args.chip)
-    instances = backend_for_chip(chip).manufactured_instances
-    if not instances and args.instance is not None:
-        rram_options(args, chip, None)  # the error for --instance on a digital chip, before loading anything
-    network, net_name = load_network(args.net, chip, say)
-    # the rules against the network's outputs and output-layer scale, before the dataset is loaded
-    exits = exit_options(args, network.n_outputs, "spike_count" if network.layers[-1].fire else "membrane",
-                         network.metadata)
-    T, encoding = resolve_timesteps(args, network.metadata)
-    ds = load_images(args, network.n_inputs, say, whole_train=instances)
-    check_outputs_match_classes(network.n_outputs, ds)
-    rram = rram_options(args, chip, ds)
-    say(f"mapping {'-'.join(map(str, network.sizes))} onto {chip.name} "
-        f"({chip.mesh_rows}x{chip.mesh_cols} cores of {chip.core.axons}x{chip.core.neurons})")
-    program = map_with_messages("run", network, chip)
-    report = evaluate(
-        program, ds.x_test, ds.y_test, timesteps=T, encoding=encoding, seed=args.seed, table=table,
-        sweep=parse_sweep(args.sweep), progress=say, progress_bar=not args.quiet,
-        meta={
-            "dataset": ds.name,
-            "network": network.metadata.get("name", "") or net_name,
-            "network_file": net_name,
-            "network_sizes": list(network.sizes),
-            "placement": program.metadata.get("placement", ""),
-            "hwsim_version": __version__,
-        },
-        **rram,
-        **exits,
-    )
+    with report_pool(args, say) as pool:
+        chip = load_chip_config(args.chip)
+        instances = backend_for_chip(chip).manufactured_instances
+        if not instances and args.instance is not None:
+            rram_options(args, chip, None)  # the error for --instance on a digital chip, before loading anything
+        network, net_name = load_network(args.net, chip, say)
+        # the rules against the network's outputs and output-layer scale, before the dataset is loaded
+        exits = exit_options(args, network.n_outputs, "spike_count" if network.layers[-1].fire else "membrane",
+                             network.metadata)
+        T, encoding = resolve_timesteps(args, network.metadata)
+        ds = load_images(args, network.n_inputs, say, whole_train=instances)
+        check_outputs_match_classes(network.n_outputs, ds)
+        rram = rram_options(args, chip, ds)
+        say(f"mapping {'-'.join(map(str, network.sizes))} onto {chip.name} "
+            f"({chip.mesh_rows}x{chip.mesh_cols} cores of {chip.core.axons}x{chip.core.neurons})")
+        program = map_with_messages("run", network, chip)
+        report = evaluate(
+            program, ds.x_test, ds.y_test, timesteps=T, encoding=encoding, seed=args.seed, table=table,
+            sweep=parse_sweep(args.sweep), progress=say, progress_bar=not args.quiet, pool=pool,
+            meta={
+                "dataset": ds.name,
+                "network": network.metadata.get("name", "") or net_name,
+                "network_file": net_name,
+                "network_sizes": list(network.sizes),
+                "placement": program.metadata.get("placement", ""),
+                "hwsim_version": __version__,
+            },
+            **rram,
+            **exits,
+        )
     emit(report, Path(args.outdir), args, say, extra_files={"program.npz": _program_bytes(program)})
     return 0

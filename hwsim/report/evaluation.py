@@ -8,6 +8,8 @@ energy model come from :func:`hwsim.report.backend.backend_of`, and every number
 from __future__ import annotations
 
 import sys
+import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -16,6 +18,7 @@ from hwsim.encoding import check_timesteps, encode
 from hwsim.energy import EnergyTable, load_table
 from hwsim.errors import InputError
 from hwsim.exit_unit import ExitRule, apply_exit
+from hwsim.parallel import TaskPool, program_from_wire, program_to_wire
 from hwsim.program import ChipProgram
 from hwsim.report.backend import backend_of
 from hwsim.report.early_exit import (
@@ -65,6 +68,7 @@ def evaluate(
     exit_sweep: str | Sequence[str] | None = None,
     exit_scale: float | None = None,
     network_metadata: dict | None = None,
+    pool: TaskPool | None = None,
 ) -> Report:
     """Simulate ``program`` on images and build the full report.
 
@@ -105,6 +109,12 @@ def evaluate(
             :mod:`hwsim.report.early_exit`.
         network_metadata: Metadata of the network the program was mapped from (``Network.metadata``), for
             the default ``exit_scale``; default: ``program.metadata``.
+        pool: Where the simulations run (:func:`hwsim.parallel.task_pool`). None or a thread pool: in this
+            process, one run after the other, each spread over the cores by the engine (as before). A Dask
+            pool: every (T, chunk of ``chunk_size`` images) of the main run, the timestep sweep and the
+            separate runs of a latency-coded exit curve is a task (:func:`_simulate_task`), all submitted at
+            once and joined in chunk order; the report is the same bits. The raster recording and the ADC
+            calibration of an RRAM chip stay in this process.
 
     Raises:
         InputError: images or labels of the wrong shape; an RRAM chip without ADC scales or
@@ -135,19 +145,45 @@ def evaluate(
                                        encoding=encoding, say=say)
     info.update(chip_info)
 
-    def run(T: int, bar: bool) -> RunResult:
+    def run_here(T: int, bar: bool) -> RunResult:
         from tqdm import tqdm
 
         parts = []
         with tqdm(total=B, unit="image", desc=f"T={T}", disable=not (bar and progress_bar), file=sys.stderr,
                   leave=False) as pbar:
             for b0 in range(0, B, chunk_size):
-                # image i's raster (chip-spec §3) and read noise (docs/rram.md §2.5) depend on i alone, not on the chunk
-                raster = encode(images[b0 : b0 + chunk_size], T, encoding, seed, first_index=b0)
-                parts.append(sim(raster, progress=False, first_index=b0))
-                pbar.update(raster.shape[0])
+                parts.append(_simulate_chunk(sim, images, T, encoding, seed, b0, min(B, b0 + chunk_size)))
+                pbar.update(parts[-1].batch_size)
         return parts[0] if len(parts) == 1 else RunResult.concatenate(parts)
 
+    remote = None
+    if pool is not None and pool.client is not None:
+        # every run this report needs, as (T, chunk) tasks submitted now: the workers run the sweep's and the
+        # exit curve's runs while the main run is collected
+        # (the sweep and the curve take their T point from the main run; a latency-coded curve re-runs the
+        # sweep's other T, as in this process)
+        runs = [timesteps] + [int(t) for t in (default_sweep(timesteps) if sweep is None else sweep)
+                              if t != timesteps]
+        if rules.any and encoding not in PREFIX_ENCODINGS:
+            runs += [t for t in fixed_curve_timesteps(timesteps) if t != timesteps]
+        shared = {"program": program_to_wire(program), "simulator": simulator, "images": images,
+                  "encoding": encoding, "seed": int(seed), "instance_seed": int(instance_seed),
+                  "adc_scales": None if chip_info.get("adc_scales") is None
+                  else [int(a) for a in chip_info["adc_scales"]]}
+        remote = _RemoteRuns(pool, shared, runs, B, chunk_size, progress_bar)
+    run = run_here if remote is None else remote.run
+    try:
+        return _evaluate_runs(run, sim, program, images, labels, timesteps, encoding, seed, table, sweep, rules,
+                              backend, raster_image, info, meta, say, simulator)
+    finally:
+        if remote is not None:
+            remote.cancel()
+
+
+def _evaluate_runs(run, sim, program, images, labels, timesteps, encoding, seed, table, sweep, rules, backend,
+                   raster_image, info, meta, say, simulator) -> Report:  # fmt: skip
+    """The report from ``run(T, bar) -> RunResult`` (in this process or collected from the tasks)."""
+    B = images.shape[0]
     say(f"simulating {B} images x {timesteps} timesteps ({simulator})")
     fixed = run(timesteps, True)
     # the report's own run: the fixed-T run cut after each image's exit (exact: later timesteps never change earlier)
@@ -220,3 +256,88 @@ def _early_exit(rules, fixed: RunResult, result: RunResult, labels, program: Chi
     return EarlyExit(rules=rules, main=main, exit_timesteps=result.exit_timesteps if main else None,
                      fixed_accuracy=fixed_acc, fixed_energy_nj=fixed_e.energy_nj_per_image,
                      fixed_latency_us=fixed_e.latency_us_per_image, sweep=sweep, curve=curve)
+
+
+def _simulate_chunk(sim, images: np.ndarray, T: int, encoding: str, seed: int, b0: int, b1: int) -> RunResult:
+    """Images ``b0..b1-1`` at ``T`` timesteps. Image i's raster (chip-spec §3) and an RRAM chip's read noise
+    (docs/rram.md §2.5) depend on i alone, not on the chunk."""
+    raster = encode(images[b0:b1], T, encoding, seed, first_index=b0)
+    return sim(raster, progress=False, first_index=b0)
+
+
+# ----------------------------------------------------------------- on a Dask pool (docs/distributed.md)
+
+_simulators: dict = {}
+_simulators_lock = threading.Lock()
+_SIMULATORS_KEPT = 2  # per worker process: a report's chip, and the next study's (an RRAM one keeps its noise)
+
+
+def _worker_simulator(shared: dict):
+    """The simulator of a report's chip on this worker, built once per program, simulator, chip instance and
+    ADC scales (the same registers as the report's process: no calibration here)."""
+    key = (shared["program"]["digest"], shared["simulator"], shared["instance_seed"],
+           None if shared["adc_scales"] is None else tuple(shared["adc_scales"]))
+    with _simulators_lock:
+        sim = _simulators.get(key)
+    if sim is None:
+        program = program_from_wire(shared["program"])
+        sim, _ = backend_of(program).simulator(
+            program, shared["simulator"], instance_seed=shared["instance_seed"], adc_scales=shared["adc_scales"],
+            calibration_images=None, timesteps=1, encoding=shared["encoding"], say=lambda message: None)
+        with _simulators_lock:
+            while len(_simulators) >= _SIMULATORS_KEPT:
+                _simulators.pop(next(iter(_simulators)))
+            _simulators[key] = sim
+    return sim
+
+
+def _simulate_task(shared: dict, item: tuple[int, int, int]) -> dict:
+    """One ``(T, b0, b1)`` chunk of a report, on a worker: plain data in (:func:`hwsim.parallel.program_to_wire`,
+    the images, encoding, encoder seed, simulator name, chip instance seed, ADC scales), a
+    :meth:`RunResult.to_arrays` back. One engine thread: the worker processes are the parallelism."""
+    import numba
+
+    T, b0, b1 = item
+    sim = _worker_simulator(shared)
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)  # this thread's count only (Numba keeps it per thread); the engine reads it
+    try:
+        return _simulate_chunk(sim, shared["images"], T, shared["encoding"], shared["seed"], b0, b1).to_arrays()
+    finally:
+        numba.set_num_threads(before)
+
+
+class _RemoteRuns:
+    """The runs of one report as tasks on a Dask pool; :meth:`run` joins one T's chunks in order.
+
+    ``runs`` lists each T as often as the report asks for it; a T's results are dropped after its last use, so
+    this process holds one run at a time besides the main one (the workers hold the rest until collected).
+    """
+
+    def __init__(self, pool: TaskPool, shared: dict, runs: list[int], B: int, chunk_size: int,
+                 progress_bar: bool) -> None:
+        self.B, self.progress_bar = B, progress_bar
+        self.uses = Counter(int(T) for T in runs)
+        handle = pool.share(shared)
+        chunks = [(b0, min(B, b0 + chunk_size)) for b0 in range(0, B, chunk_size)]
+        self.futures = {T: [pool.executor.submit(_simulate_task, handle, (T, b0, b1)) for b0, b1 in chunks]
+                        for T in self.uses}
+
+    def run(self, T: int, bar: bool) -> RunResult:
+        from tqdm import tqdm
+
+        T = int(T)
+        self.uses[T] -= 1
+        futures = self.futures[T] if self.uses[T] > 0 else self.futures.pop(T)
+        parts = []
+        with tqdm(total=self.B, unit="image", desc=f"T={T}", disable=not (bar and self.progress_bar),
+                  file=sys.stderr, leave=False) as pbar:
+            for future in futures:
+                parts.append(RunResult.from_arrays(future.result()))
+                pbar.update(parts[-1].batch_size)
+        return parts[0] if len(parts) == 1 else RunResult.concatenate(parts)
+
+    def cancel(self) -> None:
+        for futures in self.futures.values():
+            for future in futures:
+                future.cancel()

@@ -208,3 +208,108 @@ def test_a_lost_worker_task_is_rerun(dask_address, tmp_path):
         assert pool.map(crash_once, None, [0, 1, 2, 3]) == [0, 10, 20, 30]
     assert os.path.exists(marker)  # the worker did die once
 
+
+
+# ------------------------------------------------------------------ reports (hwsim run / report) on the cluster
+
+_REPORT_FILES = ("report.json", "report.csv", "images.csv", "report.md")
+
+
+def _report_files(tmp_path, name: str, argv: list[str]) -> dict[str, bytes]:
+    out = tmp_path / name
+    assert main([*argv, "--no-figures", "-q", "-o", str(out)]) == 0
+    return {f: (out / f).read_bytes() for f in _REPORT_FILES}
+
+
+def test_run_sweep_same_bits_on_the_cluster_as_in_process(tmp_path, dask_address, capsys):
+    # 300 images: two chunks of 256 per T, so the chunks are joined in order; T = 4 with the sweep 1,2,4,8
+    argv = ["run", "--limit", "300", "-T", "4", "--sweep", "1,2,4,8"]
+    here = _report_files(tmp_path, "here", argv)
+    cluster = _report_files(tmp_path, "cluster", [*argv, "--scheduler", dask_address])
+    assert cluster == here
+    with task_pool(dask_address) as pool:  # the simulations did run as tasks on the cluster
+        prefixes = pool.client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes))
+    assert "simulate_task" in prefixes  # (Dask drops the leading underscore of the task key)
+    # the sweep's points are those of separate runs at each T, computed here, in this process, without a sweep
+    from hwsim.datasets import load_dataset
+    from hwsim.report import evaluate
+    from hwsim.training import load_default_network
+    from mapping import map_network
+    from hwsim.config import load_chip_config
+
+    program = map_network(load_default_network(), load_chip_config("default_28nm"))
+    ds = load_dataset("digits", limit=300)
+    points = json.loads(cluster["report.json"])["sweep"]
+    assert [p["timesteps"] for p in points] == [1, 2, 4, 8]
+    alone = evaluate(program, ds.x_test, ds.y_test, timesteps=8, sweep=[]).to_dict()
+    assert points[3]["accuracy"] == alone["accuracy"]
+    assert points[3]["energy_nj_per_image"] == alone["energy_nj_per_image"]
+
+
+def test_report_rram_latency_exit_curve_same_bits_on_the_cluster(tmp_path, dask_address, capsys):
+    # an RRAM chip instance (its ADC scales calibrated here, sent to the workers) and latency coding under an
+    # exit sweep: the fixed-T curve's t < T points are runs of their own, also tasks (T = 2 of the sweep twice)
+    from hwsim.config import load_chip_config
+    from hwsim.training import load_default_network
+    from mapping import map_network
+
+    program_file = tmp_path / "rram_program.npz"
+    map_network(load_default_network(), load_chip_config("rram")).save(program_file)
+    argv = ["report", str(program_file), "--limit", "30", "-T", "3", "--sweep", "2,3", "--encoding", "latency",
+            "--exit-sweep", "margin:1,3", "--instance", "2"]
+    here = _report_files(tmp_path, "here", argv)
+    cluster = _report_files(tmp_path, "cluster", [*argv, "--scheduler", dask_address])
+    assert cluster == here
+    data = json.loads(cluster["report.json"])
+    assert data["instance_seed"] == 2 and [p["timesteps"] for p in data["fixed_t_curve"]] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("command", [["run"], ["report", "PROGRAM"]])
+def test_run_and_report_refuse_a_bad_scheduler_before_any_work(command, tmp_path, capsys):
+    program_file = tmp_path / "program.npz"
+    if "PROGRAM" in command:
+        from hwsim.config import load_chip_config
+        from hwsim.training import load_default_network
+        from mapping import map_network
+
+        map_network(load_default_network(), load_chip_config("default_28nm")).save(program_file)
+    argv = [str(program_file) if a == "PROGRAM" else a for a in command]
+    for bad, message in (("local:0", "--scheduler 'local:0': the worker count N of local:N"),
+                         ("tcp://nowhere", "--scheduler 'tcp://nowhere': expected tcp://HOST:PORT")):
+        assert main([*argv, "--limit", "2", "--scheduler", bad, "-o", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+        assert not (tmp_path / "out").exists()
+
+
+def test_run_result_plain_arrays_round_trip():
+    # every field, with recordings and RRAM extras: the golden model's result of an RRAM instance
+    from hwsim.config import load_chip_config
+    from hwsim.encoding import encode
+    from hwsim.exit_unit import apply_exit, parse_exit_rule
+    from hwsim.result import RunResult
+    from hwsim.rram import program_chip
+    from hwsim.rram.golden import simulate_rram
+    from hwsim.training import load_default_network
+    from mapping import map_network
+
+    program = map_network(load_default_network(), load_chip_config("rram"))
+    rasters = encode(np.random.default_rng(0).random((3, program.n_inputs)), 4, "rate", 0)
+    rec = simulate_rram(program_chip(program, 1, adc_scales=(1,) * len(program.cores)), rasters, record=True)
+    rec = apply_exit(rec, parse_exit_rule("margin:1", program.n_outputs))
+    data = rec.to_arrays()
+    # plain data: arrays, lists of arrays, a dict of arrays, ints and text
+    assert isinstance(data["core_ids"], list) and all(type(c) is int for c in data["core_ids"])
+    assert all(isinstance(a, np.ndarray) for a in data["membranes"] + data["core_spikes"])
+    assert all(isinstance(a, np.ndarray) for a in data["extra"].values()) and data["extra"]
+    back = RunResult.from_arrays(data)
+    assert back.core_ids == rec.core_ids and back.readout == rec.readout
+    assert back.exit_rule == rec.exit_rule == "margin:1"
+    for name in ("output_spikes", "output_membranes", "counters", "host_counters", "timestep_cycles",
+                 "exit_timesteps", "exit_counters"):
+        a, b = getattr(rec, name), getattr(back, name)
+        assert a.dtype == b.dtype and np.array_equal(a, b), name
+    for name in ("membranes", "core_spikes"):
+        assert all(a.dtype == b.dtype and np.array_equal(a, b) for a, b in zip(getattr(rec, name), getattr(back, name)))
+    assert sorted(back.extra) == sorted(rec.extra)
+    assert all(np.array_equal(back.extra[k], rec.extra[k]) for k in rec.extra)
