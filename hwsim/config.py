@@ -328,6 +328,9 @@ class ChipConfig:
         core: Parameters shared by every core.
         core_type: ``"digital"`` (chip-spec §2) or ``"rram"`` (crossbar cores, chip-spec §7).
         rram: Crossbar parameters; required when ``core_type == "rram"``, else ``None``.
+        voltage_v: Supply voltage in volts, 0.3..1.5; ``None`` (the default): the energy table's own voltages,
+            every entry as stored (docs/energy.md §9). Set, the energy model scales dynamic entries by
+            ``(voltage_v / V_entry)^2`` and static ones by ``voltage_v / V_entry``.
     """
 
     name: str = "default_28nm"
@@ -340,6 +343,7 @@ class ChipConfig:
     core: CoreConfig = field(default_factory=CoreConfig)
     core_type: str = "digital"
     rram: RramConfig | None = None
+    voltage_v: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -351,6 +355,8 @@ class ChipConfig:
         object.__setattr__(self, "clock_mhz", _check_number("clock_mhz", self.clock_mhz, 1, 5000))
         _check_int("hop_latency_cycles", self.hop_latency_cycles, 0, 64)
         _check_int("barrier_cycles", self.barrier_cycles, 0, 1024)
+        if self.voltage_v is not None:
+            object.__setattr__(self, "voltage_v", _check_number("voltage_v", self.voltage_v, 0.3, 1.5))
         if not isinstance(self.core, CoreConfig):
             raise ConfigError(f"core = {shorten(self.core)}: expected a CoreConfig")
         if self.core_type not in CORE_TYPES:
@@ -392,6 +398,9 @@ class ChipConfig:
             del data["core_type"], data["rram"]
         else:
             data["rram"] = self.rram.to_dict()
+        # Unset voltage (the table's own voltages) is left out, so existing files and program headers stay as they were.
+        if self.voltage_v is None:
+            del data["voltage_v"]
         return data
 
     @classmethod

@@ -33,8 +33,9 @@ from hwsim.program import ChipProgram
 from hwsim.writers import atomic_write_bytes
 from hwsim.result import RunResult
 
-__all__ = ["WORKLOADS", "CalibrationPoint", "run_workload", "calibrate", "fit_scale", "TOLERANCE", "add_arguments",
-           "run", "main"]
+__all__ = ["WORKLOADS", "ODIN_MNIST", "ODIN", "CalibrationPoint", "Figure", "CrossValidation", "run_workload",
+           "calibrate", "fit_scale", "fit_figures", "odin_figures", "yin_figures", "cross_validate", "TOLERANCE",
+           "add_arguments", "run", "main", "crossval_main"]
 
 #: Allowed relative error of each calibrated point.
 TOLERANCE = 0.05
@@ -68,6 +69,34 @@ WORKLOADS = (
         rationale="the seed network of the authors' code (784-1024-1024-10, DC mode) with three timesteps",
     ),
 )
+
+
+# ODIN (Frenkel et al., IEEE TBioCAS 2019; papers.md §6): the held-out chip, docs/energy.md §11.
+ODIN = {
+    "chip": "odin_28nm",
+    "pj_per_sop_total": 12.7,
+    "pj_per_sop_incremental": 8.43,
+    "leakage_uw": 27.3,
+    "idle_uw_per_mhz": 1.78,
+    "nj_per_mnist_inference": 15.0,
+}
+ODIN_MNIST = Workload(
+    name="odin-mnist",
+    sizes=(256, 10),
+    rates=(0.10,),
+    timesteps=1,
+    integration="discontinuous",
+    encoding="latency",
+    n_images=50,
+    seed=1,
+    target_nj=ODIN["nj_per_mnist_inference"],
+    rationale="ODIN's MNIST test: 16x16 inputs, one fully connected layer of 10 neurons, rank order coding "
+    "(one spike per non-zero pixel, in one timestep)",
+    image_side=16,
+)
+# odin-sop: every axon of a 256-256 layer spikes in each of these timesteps, no neuron fires (ODIN's maximum SOP rate)
+ODIN_SOP_TIMESTEPS = 4
+ODIN_SOP_IMAGES = 2
 
 
 @dataclass(frozen=True)
@@ -128,6 +157,148 @@ def calibrate(chip: ChipConfig | str = "default_28nm",
     table = load_table(table)
     points = [run_workload(w, chip, table) for w in WORKLOADS]
     return points, fit_scale(points)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One published figure and the model's value for it with ``global_scale = 1``.
+
+    Every modelled quantity here is linear in ``global_scale`` (it multiplies every entry), so the model's value
+    at scale ``k`` is ``k * raw``.
+    """
+
+    chip: str
+    name: str
+    unit: str
+    published: float
+    raw: float
+    fit: bool = True  # used in fits and counted as evidence (False: printed only, with ``note``)
+    note: str = ""
+
+    def model(self, scale: float) -> float:
+        return self.raw * scale
+
+    def error(self, scale: float) -> float:
+        return self.model(scale) / self.published - 1.0
+
+
+def fit_figures(figures: list[Figure]) -> float:
+    """The one global factor minimising the squared log error over the figures marked ``fit``."""
+    used = [f for f in figures if f.fit]
+    return float(math.exp(np.mean([math.log(f.published / f.raw) for f in used])))
+
+
+def yin_figures(chip: ChipConfig | str = "default_28nm", table: EnergyTable | str = "28nm") -> list[Figure]:
+    """Yin et al.'s two published points with the documented workloads (:data:`WORKLOADS`)."""
+    points, _ = calibrate(chip, table)
+    return [Figure("Yin", f"{p.workload.name} nJ/image", "nJ", p.target_nj, p.raw_nj) for p in points]
+
+
+def _odin_sop_run(chip: ChipConfig, table: EnergyTable) -> EnergyReport:
+    """``odin-sop``: a 256-256 layer, all axons spiking every timestep, thresholds out of reach (no firing)."""
+    from mapping import map_network
+
+    from hwsim.network import Layer, Network
+
+    cc = chip.core
+    rng = np.random.default_rng(1)
+    # non-positive weights keep every membrane at or below 0 < threshold: no neuron fires, as in ODIN's measurement
+    w = -rng.integers(0, cc.w_max + 1, size=(cc.axons, cc.neurons)).astype(np.int32)
+    layer = Layer(weights=w, bias=np.zeros(cc.neurons, np.int32), threshold=cc.v_max, integration="discontinuous",
+                  reset="subtract", fire=True, name="fc0")
+    program = map_network(Network(layers=[layer], metadata={"name": "odin-sop"}), chip, [0])
+    rasters = np.ones((ODIN_SOP_IMAGES, ODIN_SOP_TIMESTEPS, cc.axons), np.uint8)
+    return estimate(_simulate(program, rasters), program, table.with_scale(1.0))
+
+
+def odin_figures(table: EnergyTable | str = "28nm") -> list[Figure]:
+    """The model's values, at scale 1, for ODIN's published figures on the ``odin_28nm`` preset (§11)."""
+    table = load_table(table)
+    chip = load_chip_config(ODIN["chip"])
+    sop = _odin_sop_run(chip, table)
+    sops = float(sop.sops.sum())
+    leak_pj = float(sop.static_pj.sum())
+    controller_pj = float(sop.by_action["core.controller/cycle"].sum())
+    at_v = table.with_scale(1.0).at_voltage(chip.voltage_v)
+    mnist = run_workload(ODIN_MNIST, chip, table)
+    not_held_out = "not held out: the table's leakage entry is ODIN's 27.3 uW / its stored bits"
+    return [
+        Figure("ODIN", "pJ/SOP total", "pJ", ODIN["pj_per_sop_total"], float(sop.total_pj.sum()) / sops),
+        Figure("ODIN", "pJ/SOP incremental", "pJ", ODIN["pj_per_sop_incremental"],
+               (float(sop.total_pj.sum()) - leak_pj - controller_pj) / sops),
+        Figure("ODIN", "nJ/MNIST inference", "nJ", ODIN["nj_per_mnist_inference"], mnist.raw_nj),
+        Figure("ODIN", "leakage power", "uW", ODIN["leakage_uw"], sop.static_power_uw, fit=False,
+               note=not_held_out),
+        Figure("ODIN", "idle power per MHz", "uW/MHz", ODIN["idle_uw_per_mhz"],
+               at_v.energy_pj("core.controller", "cycle"), fit=False,
+               note="hwsim prices the controller per active cycle only (idle cores clock-gated); ODIN's idle "
+               "power is a free-running clock: compared, not fitted"),
+    ]
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    """Both directions: fit on Yin, predict ODIN; fit on ODIN, predict Yin."""
+
+    yin: list[Figure]
+    odin: list[Figure]
+
+    @property
+    def scale_from_yin(self) -> float:
+        return fit_figures(self.yin)
+
+    @property
+    def scale_from_odin(self) -> float:
+        return fit_figures(self.odin)
+
+
+def cross_validate(table: EnergyTable | str = "28nm") -> CrossValidation:
+    """Simulate Yin's two workloads and ODIN's on their chips (table at scale 1)."""
+    table = load_table(table)
+    return CrossValidation(yin=yin_figures("default_28nm", table), odin=odin_figures(table))
+
+
+def _print_figures(title: str, figures: list[Figure], scale: float) -> None:
+    print(title)
+    print()
+    print("| chip | figure | published | model (scale 1) | model | error | |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for f in figures:
+        role = "" if f.fit else f.note
+        print(f"| {f.chip} | {f.name} | {f.published:g} {f.unit} | {f.raw:.4g} | {f.model(scale):.4g} | "
+              f"{100 * f.error(scale):+.1f}% | {role} |")
+    print()
+
+
+def run_crossval(args: argparse.Namespace) -> int:
+    """Print both directions of the cross-validation (docs/energy.md §11)."""
+    table = load_table(args.table)
+    cv = cross_validate(table)
+    k_yin, k_odin = cv.scale_from_yin, cv.scale_from_odin
+    print(f"table {table.name} v{table.version}: stored global_scale = {table.global_scale:.4g}")
+    print(f"fit on Yin (2 figures): global_scale = {k_yin:.4g}")
+    print(f"fit on ODIN (3 energy figures): global_scale = {k_odin:.4g}")
+    print()
+    _print_figures(f"Fit on Yin (global_scale = {k_yin:.4g}): the fit", cv.yin, k_yin)
+    _print_figures(f"Held out, predicted with the Yin fit (global_scale = {k_yin:.4g}, no refit): ODIN at 0.55 V",
+                   cv.odin, k_yin)
+    _print_figures(f"Reverse: fit on ODIN (global_scale = {k_odin:.4g})", cv.odin, k_odin)
+    _print_figures(f"Held out, predicted with the ODIN fit (global_scale = {k_odin:.4g}, no refit): Yin",
+                   cv.yin, k_odin)
+    return 0
+
+
+def crossval_main(argv: list[str] | None = None) -> int:
+    """``python -m hwsim.energy.calibrate``: the cross-validation (``--yin-only``: the old Yin table)."""
+    parser = argparse.ArgumentParser(prog="python -m hwsim.energy.calibrate",
+                                     description="Fit the energy table on one chip, predict the other (both ways)")
+    add_arguments(parser)
+    parser.add_argument("--yin-only", action="store_true",
+                        help="only the Yin calibration table (what python -m hwsim.commands.calibrate_energy prints)")
+    args = parser.parse_args(argv)
+    if args.yin_only or args.write:
+        return run(args)
+    return run_crossval(args)
 
 
 def _write_scale(table: EnergyTable, scale: float) -> None:

@@ -435,6 +435,8 @@ def price_actions(
             core actions and not scaled by the table's ``global_scale``.
         report_type: :class:`EnergyReport` or a subclass of it.
     """
+    # the chip's supply voltage (docs/energy.md §9); unset: the table as stored, bit for bit
+    table = table.at_voltage(getattr(program.chip, "voltage_v", None))
     s = table.global_scale
     B, C = result.batch_size, len(program.cores)
 

@@ -13,6 +13,7 @@ Loading never executes anything (``tomllib``); a malformed table raises
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +29,12 @@ TABLE_FORMAT = "hwsim-energy-table"
 # Units are fixed so a table cannot silently mean nJ where the model expects pJ.
 REQUIRED_UNITS = {"energy": "pJ", "static_power": "uW"}
 
-_TOP_KEYS = {"format", "version", "technology", "description", "units", "calibration", "entry"}
-_ENTRY_KEYS = {"component", "action", "per", "energy_pj", "static_power_uw", "source"}
+_TOP_KEYS = {"format", "version", "technology", "description", "units", "calibration", "entry",
+             "reference_voltage_v"}
+_ENTRY_KEYS = {"component", "action", "per", "energy_pj", "static_power_uw", "source", "voltage_v", "range",
+               "range_source"}
+# Supply voltages a table may state, in volts (the chip configs' voltage_v range).
+VOLTAGE_RANGE_V = (0.3, 1.5)
 _CALIBRATION_KEYS = {"global_scale", "source"}
 
 
@@ -48,6 +53,10 @@ class TableEntry:
         static_power_uw: Leakage power of one unit in µW, or None for a dynamic entry.
         source: Where the number comes from (paper, scaling rule, assumption).
         per: What one counted action (or one static unit) is.
+        voltage_v: Supply voltage the value holds at, if it differs from the table's ``reference_voltage_v``
+            (e.g. a leakage measured on a 0.55 V chip); None: the table's reference voltage.
+        range: ``(low, high)`` factors bounding the value, for entries marked as assumptions; None: not marked.
+        range_source: Why that range (required with ``range``).
     """
 
     component: str
@@ -56,6 +65,9 @@ class TableEntry:
     static_power_uw: float | None
     source: str
     per: str = ""
+    voltage_v: float | None = None
+    range: tuple[float, float] | None = None
+    range_source: str = ""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -73,6 +85,9 @@ class TableEntry:
             "static_power_uw": self.static_power_uw,
             "source": self.source,
             "per": self.per,
+            # only where set, so the dicts of unmarked entries stay as they were
+            **({"voltage_v": self.voltage_v} if self.voltage_v is not None else {}),
+            **({"range": list(self.range), "range_source": self.range_source} if self.range is not None else {}),
         }
 
 
@@ -89,6 +104,8 @@ class EnergyTable:
         entries: Entries by ``(component, action)``.
         description: Free text.
         path: File the table was read from, if any.
+        reference_voltage_v: Supply voltage of the entries (those without their own ``voltage_v``); None: the
+            table states none, and chips with a ``voltage_v`` cannot use it.
     """
 
     name: str
@@ -99,6 +116,7 @@ class EnergyTable:
     entries: dict[tuple[str, str], TableEntry] = field(default_factory=dict)
     description: str = ""
     path: str = ""
+    reference_voltage_v: float | None = None
 
     def entry(self, component: str, action: str) -> TableEntry:
         """The entry for ``(component, action)``.
@@ -147,7 +165,64 @@ class EnergyTable:
             entries=dict(self.entries),
             description=self.description,
             path=self.path,
+            reference_voltage_v=self.reference_voltage_v,
         )
+
+    def with_entry_factors(self, factors: dict[tuple[str, str], float]) -> EnergyTable:
+        """A copy with some entries' values multiplied by factors (the uncertainty band, docs/energy.md §10)."""
+        entries = dict(self.entries)
+        for key, f in factors.items():
+            e = self.entry(*key)
+            entries[key] = dataclasses.replace(
+                e,
+                energy_pj=None if e.energy_pj is None else e.energy_pj * f,
+                static_power_uw=None if e.static_power_uw is None else e.static_power_uw * f,
+            )
+        return dataclasses.replace(self, entries=entries)
+
+    def marked_entries(self) -> dict[tuple[str, str], tuple[float, float]]:
+        """``(component, action) -> (low, high)`` factors of the entries marked as assumptions."""
+        return {k: e.range for k, e in self.entries.items() if e.range is not None}
+
+    def voltage_factors(self, voltage_v: float | None) -> tuple[float, float, dict[tuple[str, str], float]]:
+        """Factors of the voltage rule at a chip supply ``voltage_v`` (docs/energy.md §9).
+
+        Returns ``(dynamic, static, per_entry)``: ``dynamic = (V / V_ref)^2`` for the entries at the reference
+        voltage, ``static = V / V_ref`` likewise, and ``per_entry`` the factor of every entry that states its
+        own voltage (``(V / V_e)^2`` dynamic, ``V / V_e`` static). ``voltage_v = None``: ``(1.0, 1.0, {})``,
+        every entry as stored.
+
+        Raises:
+            EnergyTableError: a voltage is given but the table states no reference voltage.
+        """
+        if voltage_v is None:
+            return 1.0, 1.0, {}
+        if self.reference_voltage_v is None:
+            raise EnergyTableError(
+                f"energy table {self.name!r} states no reference_voltage_v, so a chip's voltage_v = {voltage_v} "
+                "cannot be applied; remove voltage_v from the chip config or add reference_voltage_v to the table"
+            )
+        v_ref = self.reference_voltage_v
+        per_entry = {
+            k: (voltage_v / e.voltage_v) ** (1 if e.is_static else 2)
+            for k, e in self.entries.items()
+            if e.voltage_v is not None
+        }
+        return (voltage_v / v_ref) ** 2, voltage_v / v_ref, per_entry
+
+    def at_voltage(self, voltage_v: float | None) -> EnergyTable:
+        """The table at a chip supply ``voltage_v``: every entry times its :meth:`voltage_factors` factor.
+
+        ``None`` returns the table itself (every entry as stored, bit for bit). The copy's entries hold the
+        scaled values and no ``voltage_v`` of their own; ``global_scale`` is unchanged.
+        """
+        if voltage_v is None:
+            return self
+        dynamic, static, own = self.voltage_factors(voltage_v)
+        factors = {k: own.get(k, static if e.is_static else dynamic) for k, e in self.entries.items()}
+        scaled = self.with_entry_factors(factors)
+        entries = {k: dataclasses.replace(e, voltage_v=None) for k, e in scaled.entries.items()}
+        return dataclasses.replace(scaled, entries=entries, reference_voltage_v=float(voltage_v))
 
     def to_dict(self) -> dict:
         return {
@@ -179,6 +254,38 @@ def _check_text(where: str, value: Any, table: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise EnergyTableError(f"energy table {table!r}: {where} = {shorten(value)}: expected a non-empty string")
     return value
+
+
+def _check_voltage(where: str, value: Any, table: str) -> float:
+    lo, hi = VOLTAGE_RANGE_V
+    v = _check_positive(where, value, table)
+    if not lo <= v <= hi:
+        raise EnergyTableError(
+            f"energy table {table!r}: {where} = {shorten(value)}: out of range, allowed {lo}..{hi} V"
+        )
+    return v
+
+
+def _check_range(where: str, raw: dict, table: str) -> tuple[tuple[float, float] | None, str]:
+    """An entry's ``range = [low, high]`` (factors, ``0 < low <= 1 <= high``) and its ``range_source``."""
+    if "range" not in raw:
+        if "range_source" in raw:
+            raise EnergyTableError(f"energy table {table!r}: {where}: range_source without range = [low, high]")
+        return None, ""
+    span = raw["range"]
+    if not isinstance(span, list) or len(span) != 2:
+        raise EnergyTableError(
+            f"energy table {table!r}: {where}: range = {shorten(span)}: expected [low, high], factors of the value"
+        )
+    low = _check_positive(f"{where}: range[0]", span[0], table)
+    high = _check_positive(f"{where}: range[1]", span[1], table)
+    if not low <= 1.0 <= high:
+        raise EnergyTableError(
+            f"energy table {table!r}: {where}: range = {shorten(span)}: must satisfy low <= 1 <= high "
+            "(factors that bracket the stored value)"
+        )
+    span_source = _check_text(f"{where}: range_source", raw.get("range_source"), table)
+    return (low, high), span_source
 
 
 def table_from_dict(data: dict, name: str, path: str = "") -> EnergyTable:
@@ -219,6 +326,8 @@ def table_from_dict(data: dict, name: str, path: str = "") -> EnergyTable:
         )
     scale = _check_positive("calibration.global_scale", cal.get("global_scale"), name)
     cal_source = _check_text("calibration.source", cal.get("source"), name)
+    reference_v = _check_voltage("reference_voltage_v", data["reference_voltage_v"], name) \
+        if "reference_voltage_v" in data else None
     raw_entries = data.get("entry")
     if not isinstance(raw_entries, list) or not raw_entries:
         raise EnergyTableError(f"energy table {name!r}: no [[entry]] tables")
@@ -251,7 +360,14 @@ def table_from_dict(data: dict, name: str, path: str = "") -> EnergyTable:
             raise EnergyTableError(f"energy table {name!r}: {where}: per = {shorten(per)}: expected a string")
         if (component, action) in entries:
             raise EnergyTableError(f"energy table {name!r}: {where}: duplicate entry {component}/{action}")
-        entries[(component, action)] = TableEntry(component, action, energy, power, source, per)
+        voltage = _check_voltage(f"{where}: voltage_v", raw["voltage_v"], name) if "voltage_v" in raw else None
+        if voltage is not None and reference_v is None:
+            raise EnergyTableError(
+                f"energy table {name!r}: {where}: voltage_v needs the table's reference_voltage_v at the top level"
+            )
+        span, span_source = _check_range(where, raw, name)
+        entries[(component, action)] = TableEntry(component, action, energy, power, source, per, voltage, span,
+                                                  span_source)
     return EnergyTable(
         name=name,
         version=version,
@@ -261,6 +377,7 @@ def table_from_dict(data: dict, name: str, path: str = "") -> EnergyTable:
         entries=entries,
         description=str(data.get("description", "")),
         path=path,
+        reference_voltage_v=reference_v,
     )
 
 

@@ -25,7 +25,7 @@ from hwsim.config import CoreConfig
 from hwsim.encoding import encode
 from hwsim.network import Layer, Network
 
-__all__ = ["Workload", "mnist_shaped_images", "controlled_network", "MNIST_MEAN", "MNIST_STD"]
+__all__ = ["Workload", "mnist_shaped_images", "resized_images", "controlled_network", "MNIST_MEAN", "MNIST_STD"]
 
 # Published MNIST pixel statistics (the normalisation constants of the common
 # torchvision examples), intensities in [0, 1].
@@ -66,6 +66,15 @@ def mnist_shaped_images(n: int, seed: int = 0) -> np.ndarray:
         out[k, 4:24, 4:24] = _upsample_bilinear(digits[i], 20)
     out = np.clip((out - _STRETCH_LO) / (_STRETCH_HI - _STRETCH_LO), 0.0, 1.0)
     return out.reshape(n, 784).astype(np.float32)
+
+
+def resized_images(images: np.ndarray, side: int) -> np.ndarray:
+    """``(n, side * side)`` float32: square ``(n, 784)``-style images resized bilinearly (corners aligned), e.g.
+    MNIST's 28x28 to ODIN's 16x16 (docs/energy.md §11)."""
+    n, pixels = images.shape
+    old = int(round(pixels ** 0.5))
+    out = [_upsample_bilinear(img.reshape(old, old).astype(np.float64), side) for img in images]
+    return np.clip(np.array(out), 0.0, 1.0).reshape(n, side * side).astype(np.float32)
 
 
 def controlled_network(
@@ -128,6 +137,7 @@ class Workload:
         seed: Seed for images, weights and the encoder.
         target_nj: Published energy per image this workload stands for.
         rationale: Why this configuration (for the docs).
+        image_side: Side of the square input images: 28 (MNIST), or e.g. 16 (ODIN's resized MNIST).
     """
 
     name: str
@@ -140,9 +150,11 @@ class Workload:
     seed: int
     target_nj: float
     rationale: str
+    image_side: int = 28
 
     def images(self) -> np.ndarray:
-        return mnist_shaped_images(self.n_images, self.seed)
+        images = mnist_shaped_images(self.n_images, self.seed)
+        return images if self.image_side == 28 else resized_images(images, self.image_side)
 
     def rasters(self) -> np.ndarray:
         return encode(self.images(), self.timesteps, self.encoding, seed=self.seed)

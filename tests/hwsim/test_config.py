@@ -310,3 +310,29 @@ def test_partial_sums_are_refused_on_rram_chips(tmp_path):
     p.write_text('name = "x"\ncore_type = "rram"\n[core]\npartial_sums = true\n[rram]\nadc_mux = 1\nadc_bits = 16\n')
     with pytest.raises(ConfigError, match=r"core.partial_sums = true needs core_type = 'digital'"):
         load_chip_config(p)
+
+
+# ------------------------------------------------------------------------------ supply voltage (issue 16)
+def test_voltage_is_unset_by_default_and_written_only_when_set():
+    chip = load_chip_config("default_28nm")
+    assert chip.voltage_v is None and "voltage_v" not in chip.to_dict()
+    set_ = chip.replace(voltage_v=0.7)
+    assert set_.to_dict()["voltage_v"] == 0.7
+    assert ChipConfig.from_dict(set_.to_dict()) == set_
+
+
+@pytest.mark.parametrize("value", [0.29, 1.51, "0.9", True])
+def test_voltage_out_of_range_is_refused(value, tmp_path):
+    f = tmp_path / "v.toml"
+    toml_value = {True: "true"}.get(value, repr(value)) if isinstance(value, (bool, str)) else value
+    f.write_text(f'name = "v"\nvoltage_v = {toml_value}\n')
+    with pytest.raises(ConfigError, match=r"voltage_v = .*0\.3\.\.1\.5"):
+        load_chip_config(f)
+
+
+def test_odin_preset_is_odins_published_organisation():
+    """ODIN (Frenkel et al. 2019): one core of 256 x 256 4-bit synapses, 0.55 V, 75 MHz."""
+    chip = load_chip_config("odin_28nm")
+    assert (chip.n_cores, chip.core.axons, chip.core.neurons, chip.core.w_bits) == (1, 256, 256, 4)
+    assert chip.voltage_v == 0.55 and chip.clock_mhz == 75.0
+    assert chip.core.axons * chip.core.neurons * chip.core.w_bits == 64 * 1024 * 4  # 64k x 4-bit synapse SRAM
