@@ -20,18 +20,26 @@ Flow (docs/rram.md §5):
    out-of-spec count and the yield before and after.
 
 Every step is seeded by the instance seeds; nothing depends on thread count.
+
+The per-instance work of :func:`train_tuner` and :func:`screen_and_tune` runs on a
+:class:`hwsim.parallel.TaskPool` (``pool=``: a thread pool by default, or Dask worker processes,
+docs/distributed.md) as module-level tasks with plain arguments: the program as
+:func:`hwsim.parallel.program_to_wire`, the rasters and labels, the ADC scales, the factor grid, and for
+screening the regressors' arrays (:meth:`Ridge.to_arrays`); they return numbers, lists and arrays.
+Results are collected by instance, so they are the same bits under every scheduler.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
 from hwsim.errors import InputError
+from hwsim.parallel import TaskPool, program_from_wire, program_to_wire, task_pool
 from hwsim.program import ChipProgram
 from hwsim.rram.device import RramChip, program_chip
 from hwsim.rram.engine import RramEnginePlan, pack, run_rram
@@ -203,6 +211,10 @@ class Ridge:
     def to_dict(self) -> dict:
         return {k: np.asarray(getattr(self, k)).tolist() for k in ("mean", "scale", "coef", "intercept")}
 
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The fitted arrays, as plain data (``Ridge(**arrays)`` rebuilds it bit for bit)."""
+        return {k: np.asarray(getattr(self, k)) for k in ("mean", "scale", "coef", "intercept")}
+
 
 @dataclass(frozen=True)
 class TuningModel:
@@ -229,16 +241,67 @@ class TuningModel:
     train_tuned_accuracy: np.ndarray
 
     def predict(self, signature: np.ndarray) -> tuple[float, tuple[float, ...]]:
-        acc = float(self.accuracy.predict(signature)[0, 0])
-        # predicted factors stay in the optimiser's grid range (docs/rram.md §5), never an untried extreme
-        f = np.clip(self.factors.predict(signature)[0], min(self.grid), max(self.grid))
-        return acc, tuple(float(x) for x in f)
+        return _predict(self.accuracy, self.factors, self.grid, signature)
 
 
-def _map(fn: Callable[[int], object], n: int, workers: int | None) -> list:
-    w = max(1, min(n, workers if workers is not None else (os.cpu_count() or 1)))
-    with ThreadPoolExecutor(w) as pool:
-        return list(pool.map(fn, range(n)))
+def _predict(accuracy: Ridge, factors: Ridge, grid: Sequence[float], signature: np.ndarray
+             ) -> tuple[float, tuple[float, ...]]:  # fmt: skip
+    """:meth:`TuningModel.predict` from its parts (what a screening task receives)."""
+    acc = float(accuracy.predict(signature)[0, 0])
+    # predicted factors stay in the optimiser's grid range (docs/rram.md §5), never an untried extreme
+    f = np.clip(factors.predict(signature)[0], min(grid), max(grid))
+    return acc, tuple(float(x) for x in f)
+
+
+@contextmanager
+def _tasks(pool: TaskPool | None, workers: int | None, n: int) -> Iterator[TaskPool]:
+    """``pool``, or a thread pool of ``workers`` threads (default: CPU count, at most ``n``) for this call."""
+    if pool is not None:
+        yield pool
+        return
+    with task_pool(None, threads=max(1, min(n, workers if workers is not None else (os.cpu_count() or 1)))) as own:
+        yield own
+
+
+def _instance(shared: dict, seed: int) -> tuple[ChipProgram, RramChip, RramEnginePlan]:
+    program = program_from_wire(shared["program"])
+    rc = program_chip(program, seed, adc_scales=shared["adc_scales"])
+    return program, rc, pack(rc)
+
+
+def _train_task(shared: dict, seed: int) -> tuple[np.ndarray, float, tuple[float, ...], float]:
+    """One training instance of :func:`train_tuner` (runs on a worker): its signature, full-test accuracy,
+    optimal factors and their tuning-set accuracy."""
+    _, rc, packed = _instance(shared, seed)
+    sig = response_signature(rc, *shared["signature_set"], packed=packed)
+    acc = _accuracy(rc, packed, *shared["test_set"])
+    factors, tuned = optimise_thresholds(rc, *shared["tuning_set"], grid=shared["grid"])
+    return sig, acc, factors, tuned
+
+
+def _screen_task(shared: dict, seed: int) -> dict:
+    """One held-out instance of :func:`screen_and_tune` (runs on a worker): the fields of its
+    :class:`InstanceOutcome`."""
+    program, rc, packed = _instance(shared, seed)
+    model = shared["model"]
+    sig = response_signature(rc, *shared["signature_set"], packed=packed)
+    pred, factors = _predict(Ridge(**model["accuracy"]), Ridge(**model["factors"]), model["grid"], sig)
+    before = _accuracy(rc, packed, *shared["test_set"])
+    tuned = pred < shared["spec"] + shared["guard"]  # docs/rram.md §5 "Screen and tune"
+    after = before
+    if tuned:
+        after = _accuracy(rc.with_thresholds(stage_thresholds(program, factors)), packed, *shared["test_set"])
+    return {"seed": int(seed), "accuracy_before": before, "predicted_accuracy": pred, "tuned": bool(tuned),
+            "factors": factors if tuned else (), "accuracy_after": after}
+
+
+def _plain_set(data: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    rasters, labels = data
+    return np.asarray(rasters), np.asarray(labels)
+
+
+def _plain_scales(adc_scales: Sequence[int] | None) -> list[int] | None:
+    return None if adc_scales is None else [int(a) for a in adc_scales]
 
 
 def train_tuner(
@@ -253,28 +316,25 @@ def train_tuner(
     alpha: float = 1.0,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
+    pool: TaskPool | None = None,
 ) -> TuningModel:
     """Characterise training instances and fit the two regressors.
 
     Each ``*_set`` is ``(rasters, labels)``. Per training instance: its
     signature, its full-test accuracy and its optimal factors on the tuning set.
+    The instances run on ``pool`` (default: a thread pool of ``workers`` threads);
+    ``progress`` gets 1 per finished instance.
     """
     if not tunable_stages(program):
         raise InputError("the program has no layer with a tunable threshold (no firing layer with threshold > 0)")
     if len(seeds) < 3:
         raise InputError(f"{len(seeds)} training instances: the regressors need at least 3")
 
-    def one(i: int):
-        rc = program_chip(program, seeds[i], adc_scales=adc_scales)
-        packed = pack(rc)
-        sig = response_signature(rc, *signature_set, packed=packed)
-        acc = _accuracy(rc, packed, *test_set)
-        factors, tuned = optimise_thresholds(rc, *tuning_set, grid=grid)
-        if progress is not None:
-            progress(1)
-        return sig, acc, factors, tuned
-
-    rows = _map(one, len(seeds), workers)
+    with _tasks(pool, workers, len(seeds)) as tasks:
+        shared = tasks.share({"program": program_to_wire(program), "adc_scales": _plain_scales(adc_scales),
+                              "signature_set": _plain_set(signature_set), "tuning_set": _plain_set(tuning_set),
+                              "test_set": _plain_set(test_set), "grid": [float(g) for g in grid]})
+        rows = tasks.map(_train_task, shared, [int(s) for s in seeds], progress=progress)
     X = np.array([r[0] for r in rows])
     acc = np.array([r[1] for r in rows])
     F = np.array([r[2] for r in rows])
@@ -324,28 +384,25 @@ def screen_and_tune(
     guard: float = 0.0,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
+    pool: TaskPool | None = None,
 ) -> list[InstanceOutcome]:
     """Signature test of held-out instances; tune those predicted below ``spec + guard``.
 
     The full-test accuracy before tuning is measured for every instance (to
-    score the alternative test); after tuning only for the tuned ones.
+    score the alternative test); after tuning only for the tuned ones. The
+    instances run on ``pool`` (default: a thread pool of ``workers`` threads).
     """
 
-    def one(i: int) -> InstanceOutcome:
-        rc = program_chip(program, seeds[i], adc_scales=adc_scales)
-        packed = pack(rc)
-        sig = response_signature(rc, *signature_set, packed=packed)
-        pred, factors = model.predict(sig)
-        before = _accuracy(rc, packed, *test_set)
-        tuned = pred < spec + guard  # docs/rram.md §5 "Screen and tune"
-        after = before
-        if tuned:
-            after = _accuracy(rc.with_thresholds(stage_thresholds(program, factors)), packed, *test_set)
-        if progress is not None:
-            progress(1)
-        return InstanceOutcome(int(seeds[i]), before, pred, bool(tuned), factors if tuned else (), after)
-
-    return _map(one, len(seeds), workers)
+    with _tasks(pool, workers, len(seeds)) as tasks:
+        shared = tasks.share({
+            "program": program_to_wire(program), "adc_scales": _plain_scales(adc_scales),
+            "signature_set": _plain_set(signature_set), "test_set": _plain_set(test_set),
+            "model": {"accuracy": model.accuracy.to_arrays(), "factors": model.factors.to_arrays(),
+                      "grid": [float(g) for g in model.grid]},
+            "spec": float(spec), "guard": float(guard),
+        })
+        rows = tasks.map(_screen_task, shared, [int(s) for s in seeds], progress=progress)
+    return [InstanceOutcome(**row) for row in rows]
 
 
 def tuning_summary(outcomes: Sequence[InstanceOutcome], spec: float) -> dict:

@@ -313,3 +313,22 @@ def test_run_result_plain_arrays_round_trip():
         assert all(a.dtype == b.dtype and np.array_equal(a, b) for a, b in zip(getattr(rec, name), getattr(back, name)))
     assert sorted(back.extra) == sorted(rec.extra)
     assert all(np.array_equal(back.extra[k], rec.extra[k]) for k in rec.extra)
+
+
+def test_yield_tune_same_bits_on_the_cluster_as_on_threads(tmp_path, dask_address, capsys):
+    tune = ["--tune", "--train-instances", "3", "--signature-images", "6", "--tuning-images", "10",
+            "--guard", "0.2", "--sweep", "none"]
+    out = {}
+    for name, extra in (("threads", []), ("cluster", ["--scheduler", dask_address])):
+        assert main(["yield", "-n", "4", "--limit", "30", "--no-figures", "-q", "-o", str(tmp_path / name), *tune,
+                     *extra]) == 0
+        out[name] = (tmp_path / name / "yield.json").read_bytes()
+    assert out["cluster"] == out["threads"]
+    with task_pool(dask_address) as pool:  # training and test-and-tune did run as tasks on the cluster
+        prefixes = pool.client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes))
+    assert {"train_task", "screen_task"} <= set(prefixes)
+    data = json.loads(out["cluster"])
+    outcomes = data["instances_tuned"]
+    # test-and-tune measures each instance's accuracy before tuning on its own: that of the Monte Carlo
+    assert [o["accuracy_before"] for o in outcomes] == data["accuracies"]
+    assert data["tuning"]["train_instances"] == 3 and data["tuning"]["tuned"] >= 1
