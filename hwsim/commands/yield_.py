@@ -17,9 +17,8 @@ Examples::
 
 The chip instances run on a thread pool by default, or with ``--scheduler`` on
 Dask worker processes (:mod:`hwsim.parallel`); ``yield.json`` is the same,
-bit for bit, under every scheduler and worker count. The tuning steps of
-``--tune`` (training the tuner, test-and-tune) run on the thread pool in this
-process whatever the scheduler.
+bit for bit, under every scheduler and worker count; so do the instances of
+``--tune`` (training the tuner, test-and-tune).
 
 Outputs in ``-o DIR``: ``yield.json`` (every number, per instance),
 ``accuracy_hist.png``, ``yield_vs_sigma.png`` and, with ``--tune``, ``tuning.png``.

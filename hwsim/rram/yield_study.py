@@ -391,6 +391,40 @@ def _monte_carlo(program: ChipProgram, test_r: np.ndarray, y_test: np.ndarray, s
     return acc, sweep
 
 
+def _tuning(program: ChipProgram, train_r: np.ndarray, y_train: np.ndarray, test_r: np.ndarray, y_test: np.ndarray,
+            seeds: list[int], scales, n_cal: int, st: YieldStudySettings, say, bar, tasks: TaskPool
+            ) -> tuple[list, dict]:  # fmt: skip
+    """Signature-driven tuning (docs/rram.md §5) of the study's instances, on ``tasks``: the outcomes and the
+    summary of ``yield.json``."""
+    from hwsim.rram.tuning import screen_and_tune, signature_names, train_tuner, tunable_stages, tuning_summary
+
+    sig_set = (train_r[n_cal : n_cal + st.signature_images], y_train[n_cal : n_cal + st.signature_images])
+    lo = n_cal + st.signature_images
+    tune_set = (train_r[lo : lo + st.tuning_images], y_train[lo : lo + st.tuning_images])
+    # the tuner trains on other chips than those it screens: the seeds after the study's
+    train_seeds = instance_seeds(st.train_instances, st.seed + st.instances)
+    say(f"training the tuner on {len(train_seeds)} instances (seeds {train_seeds[0]}..{train_seeds[-1]})")
+    with bar(len(train_seeds), "train tuner") as update:
+        model = train_tuner(program, train_seeds, sig_set, tune_set, (test_r, y_test), adc_scales=scales,
+                            progress=update, pool=tasks)
+    with bar(len(seeds), "test + tune") as update:
+        outcomes = screen_and_tune(model, program, seeds, sig_set, (test_r, y_test), st.spec,
+                                   adc_scales=scales, guard=st.guard, progress=update, pool=tasks)
+    tuning = tuning_summary(outcomes, st.spec)
+    tuning.update(
+        train_instances=len(train_seeds),
+        train_seeds=[train_seeds[0], train_seeds[-1]],
+        signature_images=st.signature_images,
+        tuning_images=st.tuning_images,
+        guard=st.guard,
+        tunable_stages=tunable_stages(program),
+        signature_features=signature_names(program),
+        train_mean_factors=model.train_factors.mean(axis=0).tolist(),
+        train_accuracy_mean=float(model.train_accuracy.mean()),
+    )
+    return outcomes, tuning
+
+
 @contextmanager
 def _study_pool(pool: TaskPool | None, st: YieldStudySettings) -> Iterator[TaskPool]:
     if pool is not None:
@@ -454,43 +488,14 @@ def run_yield_study(
 
     with _study_pool(pool, st) as tasks:
         acc, sweep = _monte_carlo(program, test_r, y_test, seeds, scales, st, bar, tasks)
-    ideal_prog = with_rram(program, **{f: False for f in _NON_IDEALITIES})
-    ideal_acc = instance_accuracies(ideal_prog, test_r, y_test, [0], adc_scales=scales)[0]
-    summary = accuracy_summary(acc, st.spec)
+        ideal_prog = with_rram(program, **{f: False for f in _NON_IDEALITIES})
+        ideal_acc = instance_accuracies(ideal_prog, test_r, y_test, [0], adc_scales=scales)[0]
+        summary = accuracy_summary(acc, st.spec)
 
-    say("energy and latency of instance 0")
-    energy = rram_energy(run_rram(program_chip(program, seeds[0], adc_scales=scales), test_r), program)
-
-
-    tuning = None
-    outcomes: list = []
-    if st.tune:
-        from hwsim.rram.tuning import screen_and_tune, signature_names, train_tuner, tunable_stages, tuning_summary
-
-        sig_set = (train_r[n_cal : n_cal + st.signature_images], y_train[n_cal : n_cal + st.signature_images])
-        lo = n_cal + st.signature_images
-        tune_set = (train_r[lo : lo + st.tuning_images], y_train[lo : lo + st.tuning_images])
-        # the tuner trains on other chips than those it screens: the seeds after the study's
-        train_seeds = instance_seeds(st.train_instances, st.seed + st.instances)
-        say(f"training the tuner on {len(train_seeds)} instances (seeds {train_seeds[0]}..{train_seeds[-1]})")
-        with bar(len(train_seeds), "train tuner") as update:
-            model = train_tuner(program, train_seeds, sig_set, tune_set, (test_r, y_test), adc_scales=scales,
-                                workers=st.workers, progress=update)
-        with bar(len(seeds), "test + tune") as update:
-            outcomes = screen_and_tune(model, program, seeds, sig_set, (test_r, y_test), st.spec,
-                                       adc_scales=scales, guard=st.guard, workers=st.workers, progress=update)
-        tuning = tuning_summary(outcomes, st.spec)
-        tuning.update(
-            train_instances=len(train_seeds),
-            train_seeds=[train_seeds[0], train_seeds[-1]],
-            signature_images=st.signature_images,
-            tuning_images=st.tuning_images,
-            guard=st.guard,
-            tunable_stages=tunable_stages(program),
-            signature_features=signature_names(program),
-            train_mean_factors=model.train_factors.mean(axis=0).tolist(),
-            train_accuracy_mean=float(model.train_accuracy.mean()),
-        )
+        say("energy and latency of instance 0")
+        energy = rram_energy(run_rram(program_chip(program, seeds[0], adc_scales=scales), test_r), program)
+        outcomes, tuning = _tuning(program, train_r, y_train, test_r, y_test, seeds, scales, n_cal, st, say, bar,
+                                   tasks) if st.tune else ([], None)
     return YieldStudyResult(
         settings=st, program=program, test_images=len(y_test), seeds=tuple(seeds), adc_scales=tuple(scales),
         accuracies=acc, ideal_accuracy=float(ideal_acc), summary=summary, energy=energy, sweep=sweep,
