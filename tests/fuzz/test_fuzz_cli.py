@@ -1,4 +1,4 @@
-"""Fuzz the command line of every subcommand (run, train, map, report, yield) in-process.
+"""Fuzz the command line of every subcommand (run, train, map, report, yield, sweep) in-process.
 
 Each example starts from a fast, valid command line of one subcommand and applies one or two
 mutations: an option set to a boundary or malformed value (negative, zero, huge, inf/nan, empty,
@@ -6,7 +6,9 @@ not a number, a list where a number goes), an input path that is missing, a fold
 of file, or a file inside the output folder, an output path that is empty, too long, under a file,
 an existing file, a non-empty unrelated folder, or a folder holding the command's input; a token
 dropped, a flag added, an unknown option. Values that would legitimately run for minutes (a million
-chip instances, 100,000 epochs) are left out: the point is the error paths.
+chip instances, 100,000 epochs) are left out: the point is the error paths. So is every ``--scheduler``
+that would start or reach a Dask cluster (``local``, ``local:N``, a well-formed ``tcp://HOST:PORT``): the
+values here are ``threads`` (the in-process default) and malformed ones, refused before any work.
 
 The sandbox of every example holds valid inputs (``inputs/``), an earlier ``hwsim run`` output
 (``prev/``), an earlier yield study (``prevyield/``) and map output (``prevmap/``), and a plain file
@@ -59,6 +61,12 @@ RATES = ["uniform", "auto", "dataset", "dataset:0", "dataset:-1", "dataset:2", "
          "dataset:", "0.1,0.2", "0.1", "0.5,0.5,0.5", "1.5,2", "nan,0.1", "inf", "-0.1", "", "inputs/rates.npy",
          "inputs/obj.npy", "missing.npy", "notes.txt", "inputs/bad_shape.npy", "inputs/float.npy"]
 
+# --scheduler: the default in any spelling, and malformed values (never a well-formed Dask one: see above)
+SCHEDULERS = ["threads", "THREADS", " threads ", "", " ", "local:0", "local:-1", "local:x", "local:", "local:1.5",
+              "LOCAL:0", "local:100000", "local:2:3", "local2", "tcp://", "tcp://host", "tcp://host:0",
+              "tcp://host:70000", "tcp://:8786", "tcp://a b:1", "tcp://host:port", "udp://host:1", "slurm", "dask",
+              "\u00e9"]
+
 COMMON = {  # run and report
     "--dataset": DATASETS,
     "--data-dir": DATA_DIRS,
@@ -70,6 +78,7 @@ COMMON = {  # run and report
     "--table": TABLES,
     "--instance": ["0", "1", "-1", "4294967296", "x", ""],
     "--sweep": SWEEP,
+    "--scheduler": SCHEDULERS,
     "-o": FOLDER_OUTPUTS,
     "--outdir": FOLDER_OUTPUTS,
 }
@@ -167,10 +176,35 @@ COMMANDS = {
             "--tuning-images": ["1", "8", "0", "-1", "10000000000", "x", ""],
             "--guard": BAD_FLOATS + ["0", "0.05"],
             "--workers": ["1", "2", "0", "-1", "1025", "10000000000", "x", ""],
+            "--scheduler": SCHEDULERS,
             "-o": FOLDER_OUTPUTS,
             "--outdir": ["out", "", "prevyield"],
         },
         "flags": ["--tune", "--json", "--no-figures", "-q", "--quiet"],
+        "outputs": ("-o", "--outdir"),
+    },
+    "sweep": {
+        "base": ["sweep", "--grid", "timesteps=1", "--limit", "2", "--no-figures", "-q", "-o", "out"],
+        "options": {
+            "--grid": ["timesteps=1", "timesteps=1,2", "lanes=8,16", "timesteps=1;encoding=latency",
+                       "timesteps=1;exit=margin:2", "w_bits=4", "", ";", "x", "=1", "timesteps", "timesteps=",
+                       "timesteps=0", "timesteps=4097", "timesteps=1.5", "timesteps=1,,2", "timesteps=1;timesteps=2",
+                       "bogus=1", "lanes=0", "lanes=3", "mesh_rows=65", "clock_mhz=nan", "clock_mhz=inf",
+                       "clock_mhz=-1", "encoding=poisson", "exit=margin:x", "exit=confidence:2", "exit=", "w_bits=1",
+                       "v_bits=33", "TIMESTEPS=1", " timesteps = 1 "],
+            "--net": NET_PATHS,
+            "--chip": CHIPS,
+            "--dataset": DATASETS,
+            "--data-dir": DATA_DIRS,
+            "--limit": LIMIT,
+            "--seed": SEED,
+            "--exit-scale": BAD_FLOATS + ["1"],
+            "--scheduler": SCHEDULERS,
+            "--workers": ["1", "2", "0", "-1", "1025", "10000000000", "x", ""],
+            "-o": FOLDER_OUTPUTS,
+            "--outdir": ["out", "", "prev", "inputs"],
+        },
+        "flags": ["--resume", "--json", "--no-figures", "-q", "--quiet"],
         "outputs": ("-o", "--outdir"),
     },
 }
@@ -266,7 +300,7 @@ def argument_vectors(draw, command: str) -> list[str]:
             argv.insert(draw(st.integers(1, len(argv))), draw(st.sampled_from(JUNK_TOKENS)))
     # never ask for work that legitimately takes long: keep the image count small
     has_limit = "--limit" in argv or any(a.startswith("--limit=") for a in argv)
-    if command in ("run", "report", "yield") and not has_limit:
+    if command in ("run", "report", "yield", "sweep") and not has_limit:
         argv += ["--limit", "2"]
     return argv
 
@@ -369,6 +403,39 @@ def test_train_arguments(argv):
 @given(argv=argument_vectors("yield"))
 def test_yield_arguments(argv):
     _check(argv)
+
+
+@budget(quick=10, fuzz=200)
+@example(argv=_with("sweep", "--grid", "timesteps=0"))
+@example(argv=_with("sweep", "--grid", "bogus=1"))
+@example(argv=_with("sweep", "--grid", ""))
+@example(argv=_with("sweep", "--scheduler", "local:0"))
+@example(argv=_with("sweep", "--scheduler", "local:2", "--workers", "2"))  # threads are for the default only
+@example(argv=_with("sweep", "-o", "prev"))  # a report folder, not a sweep's
+@example(argv=_with("sweep", "--net", "prev/program.npz"))
+@given(argv=argument_vectors("sweep"))
+def test_sweep_arguments(argv):
+    _check(argv)
+
+
+# Catches: a malformed --scheduler (or --workers with a Dask scheduler) on a command that has it, not refused
+# up front with exit status 2 and one line naming the option, before anything is loaded or written.
+@budget(quick=8, fuzz=120)
+@example(argv=_with("run", "--scheduler", "tcp://host"))
+@example(argv=_with("report", "--scheduler", "local:x"))
+@example(argv=_with("yield", "--scheduler", "local:2", "--workers", "2"))
+@example(argv=_with("sweep", "--scheduler", "tcp://host:70000"))
+@given(argv=st.builds(lambda command, value: _with(command, "--scheduler", value),
+                      st.sampled_from(["run", "report", "yield", "sweep"]),
+                      st.sampled_from([v for v in SCHEDULERS if v.strip().lower() != "threads"])))
+def test_malformed_scheduler_is_refused_up_front(argv):
+    with Sandbox() as sandbox:
+        _populate(sandbox)
+        sandbox.freeze()
+        outcome = run_cli(argv, sandbox.work)
+        check_cli(outcome, sandbox, outputs=["out"])
+    assert outcome.code == 2, outcome.describe()
+    assert "--scheduler" in outcome.stderr or "--workers" in outcome.stderr, outcome.describe()
 
 
 # Catches: the data-loss class of issue 12 §1 directly, on every command that replaces a folder:
