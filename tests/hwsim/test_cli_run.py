@@ -112,6 +112,8 @@ def test_terminal_table_is_printed(tmp_path, capsys, net_file):
         (["run", "--sweep", "0,2"], "--sweep"),
         (["run", "--timesteps", "0"], "--timesteps 0"),
         (["run", "--limit", "0"], "--limit 0"),
+        (["run", "--scheduler", "local:0"], "--scheduler 'local:0'"),
+        (["run", "--scheduler", "slurm"], "expected threads, local, local:N"),
         (["report", "no-such-program.npz"], "does not exist"),
     ],
 )
@@ -245,3 +247,15 @@ def test_closed_stdout_pipe_ends_quietly(tmp_path, net_file):
     assert proc.wait(timeout=300) == 141, err
     assert "Traceback" not in err, err
     assert json.loads((out / "report.json").read_text())["n_images"] == 5
+
+
+def test_threads_scheduler_is_the_default_run(tmp_path, capsys, net_file):
+    # --scheduler threads (any case) is the default: the same report files, byte for byte
+    files = ("report.json", "report.csv", "images.csv", "report.md")
+    out = {}
+    for name, extra in (("default", []), ("threads", ["--scheduler", "THREADS"])):
+        assert main(["run", "--net", str(net_file), "--limit", "20", "--sweep", "1,2", "--no-figures", "-q",
+                     "-o", str(tmp_path / name), *extra]) == 0
+        out[name] = [(tmp_path / name / f).read_bytes() for f in files]
+    capsys.readouterr()
+    assert out["threads"] == out["default"]
