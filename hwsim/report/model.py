@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hwsim.energy import EnergyReport, EnergyTable, layer_name
+from hwsim.energy import EnergyReport, EnergyTable, layer_name, load_table
 from hwsim.errors import InputError, ReportError
 from hwsim.program import ChipProgram
 from hwsim.report.backend import backend_of
@@ -86,6 +86,8 @@ class Report:
         early_exit: The early-exit numbers (exit rule, fixed-T comparison, threshold sweep, fixed-T curve;
             :mod:`hwsim.report.early_exit`), or None when no exit rule was asked (the report is then what it
             was before early exit existed, key for key).
+        energy_band_nj: ``(low, high)`` nJ per image with every entry the table marks as an assumption at the
+            low / high end of its range (docs/energy.md §10), or None for a table with no marked entries.
     """
 
     meta: dict
@@ -97,6 +99,7 @@ class Report:
     sweep: list[SweepPoint] = field(default_factory=list)
     raster: dict | None = None
     early_exit: EarlyExit | None = None
+    energy_band_nj: tuple[float, float] | None = None
 
     def to_dict(self) -> dict:
         """The JSON content of ``report.json`` (headline keys first)."""
@@ -112,6 +115,8 @@ class Report:
             "version": REPORT_VERSION,
             "accuracy": self.accuracy,
             "energy_nj_per_image": summary["energy_nj_per_image"],
+            "energy_nj_per_image_low": None if self.energy_band_nj is None else self.energy_band_nj[0],
+            "energy_nj_per_image_high": None if self.energy_band_nj is None else self.energy_band_nj[1],
             "latency_us_per_image": summary["latency_us_per_image"],
             "throughput_images_per_s": summary["throughput_images_per_s"],
             "sops_per_image": summary["sops_per_image"],
@@ -246,6 +251,23 @@ def prediction_accuracy(predictions: np.ndarray, labels: np.ndarray | None) -> f
     return float(np.mean(np.asarray(predictions) == np.asarray(labels)))
 
 
+def energy_band(energy_of, result: RunResult, program: ChipProgram,
+                table: EnergyTable | str | None) -> tuple[float, float] | None:
+    """``(low, high)`` nJ per image: the run priced with every marked entry of the table (``range = [lo, hi]``)
+    at its low end, then at its high end (docs/energy.md §10); None if the table marks no entry.
+
+    Energy is a sum of non-negative counts times entries, so these are the least and the most any combination
+    of the marked entries within their ranges can give. ``energy_of(result, program, table)`` prices a run.
+    """
+    table = load_table(program.chip.technology if table is None else table)
+    marked = table.marked_entries()
+    if not marked:
+        return None
+    low, high = ({key: span[end] for key, span in marked.items()} for end in (0, 1))
+    return (energy_of(result, program, table.with_entry_factors(low)).energy_nj_per_image,
+            energy_of(result, program, table.with_entry_factors(high)).energy_nj_per_image)
+
+
 def build_report(
     result: RunResult,
     program: ChipProgram,
@@ -291,4 +313,5 @@ def build_report(
         sweep=list(sweep),
         raster=raster,
         early_exit=early_exit,
+        energy_band_nj=energy_band(backend.energy, result, program, table),
     )

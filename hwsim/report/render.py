@@ -35,7 +35,7 @@ def render_table(data: dict) -> str:
                      f"{data['timesteps']} timesteps, {meta.get('encoding', '?')} coding"),
         ("accuracy", "n/a" if acc is None else f"{100 * acc:.2f} %"),
         ("energy / image", f"{s['energy_nj_per_image']:.4g} nJ (std {s['energy_nj_std']:.3g}, "
-                           f"p5-p95 {s['energy_nj_p05']:.4g}-{s['energy_nj_p95']:.4g})"),
+                           f"p5-p95 {s['energy_nj_p05']:.4g}-{s['energy_nj_p95']:.4g})" + _band(data)),
         ("  dynamic / leakage", f"{s['dynamic_nj_per_image']:.4g} nJ / {s['static_nj_per_image']:.4g} nJ"),
         ("latency / image", f"{s['latency_us_per_image']:.4g} us ({s['latency_cycles_per_image']:.0f} cycles)"),
         ("throughput", f"{s['throughput_images_per_s']:,.0f} images/s"),
@@ -62,6 +62,12 @@ def render_table(data: dict) -> str:
     if "fixed_t_curve" in data:  # early exit (chip-spec §1.4): only when a rule or a sweep was asked
         lines += _exit_lines(data)
     return "\n".join(lines) + "\n"
+
+
+def _band(data: dict) -> str:
+    """`` (band low-high)``: the table's marked assumptions at their ends (docs/energy.md §10); '' without."""
+    low, high = data.get("energy_nj_per_image_low"), data.get("energy_nj_per_image_high")
+    return "" if low is None or high is None else f" (band {low:.4g}-{high:.4g})"
 
 
 def _percent(value: float | None) -> str:
@@ -106,6 +112,9 @@ def _csv_rows(data: dict) -> list[tuple[str, str, object, str]]:
         "sops_per_image": "SOPs", "pj_per_sop": "pJ", "edp_nj_us": "nJ*us", "static_power_uw": "uW",
     }
     rows.append(("summary", "accuracy", data["accuracy"], "fraction"))
+    for k in ("energy_nj_per_image_low", "energy_nj_per_image_high"):
+        if data.get(k) is not None:  # the band of docs/energy.md §10
+            rows.append(("summary", k, data[k], "nJ"))
     rows.append(("summary", "timesteps", data["timesteps"], ""))
     rows.append(("summary", "n_images", data["n_images"], ""))
     for k, v in data["summary"].items():

@@ -90,3 +90,67 @@ def test_a_range_needs_its_source(tmp_path):
     f.write_text(text[:cut] + text[end + 1:])
     with pytest.raises(EnergyTableError, match="range_source"):
         load_table(f)
+
+
+# ------------------------------------------------------------------ uncertainty band (docs/energy.md §10)
+def _table_with_marked_at(end: int, tmp_path) -> object:
+    """The 28 nm table file with every marked entry's value multiplied, in the TOML text, by its range end."""
+    import tomllib
+
+    data = tomllib.loads(open(TABLE.path, encoding="utf-8").read())
+    lines = []
+    for e in data["entry"]:
+        if "range" in e:
+            for field in ("energy_pj", "static_power_uw"):
+                if field in e:
+                    e[field] = e[field] * e["range"][end]
+        lines.append("[[entry]]\n" + "".join(
+            f"{k} = {v!r}\n" if not isinstance(v, str) else f"{k} = {v!r}\n".replace("'", '"')
+            for k, v in e.items() if k not in ("range", "range_source", "voltage_v", "source", "per")
+        ) + 'source = "test"\n')
+    head = (f'format = "hwsim-energy-table"\nversion = "t"\ntechnology = "28nm"\n[units]\nenergy = "pJ"\n'
+            f'static_power = "uW"\n[calibration]\nglobal_scale = {TABLE.global_scale!r}\nsource = "test"\n')
+    f = tmp_path / f"end{end}.toml"
+    f.write_text(head + "\n".join(lines))
+    return load_table(f)
+
+
+def test_band_is_every_marked_entry_at_its_range_ends(tmp_path):
+    from hwsim.report import build_report
+
+    program = _program(CHIP)
+    result = simulate(program, np.array([[1, 0, 1], [0, 1, 1]], np.uint8))
+    data = build_report(result, program).to_dict()
+    low = estimate(result, program, _table_with_marked_at(0, tmp_path)).energy_nj_per_image
+    high = estimate(result, program, _table_with_marked_at(1, tmp_path)).energy_nj_per_image
+    assert data["energy_nj_per_image_low"] == pytest.approx(low, rel=1e-12)
+    assert data["energy_nj_per_image_high"] == pytest.approx(high, rel=1e-12)
+    assert low < data["energy_nj_per_image"] < high
+    keys = list(data)
+    assert keys[keys.index("energy_nj_per_image") + 1: keys.index("energy_nj_per_image") + 3] == [
+        "energy_nj_per_image_low", "energy_nj_per_image_high"]
+
+
+def test_a_table_without_marked_entries_has_no_band(tmp_path):
+    from hwsim.report import build_report
+    from hwsim.report.render import render_table
+
+    text = open(TABLE.path, encoding="utf-8").read()
+    f = tmp_path / "unmarked.toml"
+    f.write_text("\n".join(ln for ln in text.splitlines() if not ln.startswith(("range =", "range_source ="))))
+    program = _program(CHIP)
+    result = simulate(program, np.array([[1, 0, 1]], np.uint8))
+    data = build_report(result, program, table=load_table(f)).to_dict()
+    assert data["energy_nj_per_image_low"] is None and data["energy_nj_per_image_high"] is None
+    assert "(band" not in render_table(data)
+    marked = build_report(result, program).to_dict()
+    line = next(ln for ln in render_table(marked).splitlines() if ln.startswith("| energy / image"))
+    assert line.endswith(f"(band {marked['energy_nj_per_image_low']:.4g}-{marked['energy_nj_per_image_high']:.4g}) |")
+
+
+def test_rram_table_marks_the_shared_digital_entries_as_28nm_does():
+    digital, rram = load_table("28nm"), load_table("rram_28nm")
+    shared = (set(digital.entries) & set(rram.entries)) - {("core.weight_sram", "read_bit")}
+    for key in shared:
+        assert rram.entries[key].range == digital.entries[key].range, key
+    assert rram.entries[("crossbar.adc", "conversion_step")].range == (0.5, 2.0)
