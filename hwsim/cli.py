@@ -34,6 +34,8 @@ COMMANDS = {
     "map": ("hwsim.commands.map", "place a trained network or NIR graph onto a chip and write a chip program"),
     "report": ("hwsim.commands.report", "simulate a chip program on a dataset and write energy/latency reports"),
     "yield": ("hwsim.commands.yield_", "Monte Carlo yield of RRAM chip instances, with signature-driven tuning"),
+    "area": ("hwsim.commands.area", "chip area from the RTL: Yosys synthesis to NAND2-equivalent gates plus memory "
+             "bits, in um2 per block and mm2 per chip"),
     "sweep": ("hwsim.commands.sweep", "design-space exploration: map, simulate and report every point of a grid of "
               "network and chip parameters, with the Pareto fronts"),
 }

@@ -1,0 +1,230 @@
+"""Chip area from the RTL: Yosys gate counts per block plus memory bits, converted to µm² by an area table.
+
+Two synthesis runs per chip (each cached by :mod:`hwsim.area.synth`), never the flattened chip:
+
+* ``snn_core`` with the chip's core parameters and ``IN_PORTS = n_cores + 1`` (as ``rtl/snn_chip.v``
+  instantiates it), memories as black boxes. Its hierarchy gives the per-core blocks: controller
+  (``snn_ctrl``), spike scan (``snn_spike_scan`` with its priority encoder), lane accumulators
+  (``snn_lane_acc``), neuron update (``snn_neuron_update``), the partial-sum merge adder and the
+  core's own glue (configuration registers, SRAM address, lane enables).
+* ``snn_chip`` with ``snn_core`` as a black box: one router per core (``snn_router``), the host port
+  (its buffer and router), the chip controller, the exit unit and the chip's glue (per-core spike
+  registers and counters, packet delivery, output map, readout multiplexers).
+
+Memories are counted in bits from the config: the weight SRAM (``axons x neurons x w_bits``), the
+membrane and bias register files (``neurons x v_bits`` each) and, with partial sums, the partial-sum
+buffer (``neurons x v_bits``). The synthesised netlist must instantiate exactly those memories, or
+the RTL and this model disagree and :class:`~hwsim.area.synth.SynthesisError` says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hwsim.area.synth import ModuleGates, SynthesisError, synthesize
+from hwsim.area.table import AreaTable
+from hwsim.config import ChipConfig
+
+__all__ = ["Block", "AreaReport", "chip_area", "core_hdl_params", "chip_hdl_params", "exit_hdl_params", "block_areas",
+           "memory_blocks", "BLOCK_LABELS"]
+
+# Module -> block label when the module sits directly under the synthesised top (deeper modules
+# belong to their parent's block: the host port's router is the host port's).
+BLOCK_LABELS = {
+    "snn_core": "core glue",
+    "snn_ctrl": "controller",
+    "snn_spike_scan": "spike scan",
+    "snn_lane_acc": "lane accumulators",
+    "snn_neuron_update": "neuron update",
+    "snn_chip": "chip glue",
+    "snn_router": "router",
+    "snn_host_port": "host port",
+    "snn_chip_ctrl": "chip controller",
+    "snn_exit_unit": "exit unit",
+}
+MERGE_LABEL = "partial-sum merge"
+# snn_chip's MAX_OUTPUTS (its default in rtl/snn_chip.v; hwsim never overrides it): the exit unit's outputs.
+EXIT_MAX_OUTPUTS = 64
+
+
+@dataclass(frozen=True)
+class Block:
+    """One block of the area report.
+
+    Attributes:
+        name: Block label (``"neuron update"``, ``"weight SRAM"``, ...).
+        scope: ``"core"`` (one core; the chip has ``n_cores`` of them) or ``"chip"`` (whole chip).
+        kind: ``"logic"`` (synthesised gates), ``"sram"`` or ``"register file"`` (counted in bits).
+        nand2: NAND2-equivalent gates (logic, and register files at the table's GE per bit).
+        bits: Storage bits (memories; 0 for logic).
+        flip_flops: Flip-flops in the synthesised logic (0 for memories).
+        um2: Area in µm².
+    """
+
+    name: str
+    scope: str
+    kind: str
+    nand2: float
+    bits: int
+    flip_flops: int
+    um2: float
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "scope": self.scope, "kind": self.kind, "nand2": round(self.nand2, 1),
+                "bits": self.bits, "flip_flops": self.flip_flops, "um2": round(self.um2, 1)}
+
+
+@dataclass(frozen=True)
+class AreaReport:
+    """Area of one chip config: blocks per core and per chip, and the totals."""
+
+    chip: str
+    table: str
+    n_cores: int
+    blocks: list[Block] = field(default_factory=list)
+
+    @property
+    def core_um2(self) -> float:
+        return sum(b.um2 for b in self.blocks if b.scope == "core")
+
+    @property
+    def chip_level_um2(self) -> float:
+        return sum(b.um2 for b in self.blocks if b.scope == "chip")
+
+    @property
+    def chip_um2(self) -> float:
+        return self.n_cores * self.core_um2 + self.chip_level_um2
+
+    @property
+    def chip_mm2(self) -> float:
+        return self.chip_um2 / 1e6
+
+    def to_dict(self) -> dict:
+        return {
+            "chip": self.chip, "area_table": self.table, "n_cores": self.n_cores,
+            "core_um2": round(self.core_um2, 1), "core_mm2": round(self.core_um2 / 1e6, 6),
+            "chip_level_um2": round(self.chip_level_um2, 1),
+            "chip_um2": round(self.chip_um2, 1), "chip_mm2": round(self.chip_mm2, 6),
+            "blocks": [b.to_dict() for b in self.blocks],
+        }
+
+
+def core_hdl_params(chip: ChipConfig) -> dict[str, int]:
+    """``snn_core``'s parameters inside ``snn_chip``: the core config's, and one input port per sender."""
+    params = dict(chip.core.to_hdl_params())
+    params["IN_PORTS"] = chip.n_cores + 1
+    return params
+
+
+def chip_hdl_params(chip: ChipConfig) -> dict[str, int]:
+    """``snn_chip``'s parameters (as tests/rtl/harness/build.py's ``hdl_parameters``)."""
+    params = dict(chip.core.to_hdl_params())
+    params["MESH_ROWS"] = chip.mesh_rows
+    params["MESH_COLS"] = chip.mesh_cols
+    return params
+
+
+def exit_hdl_params(chip: ChipConfig) -> dict[str, int]:
+    """``snn_exit_unit``'s parameters inside ``snn_chip``: the membrane width and snn_chip's default output count."""
+    return {"V_BITS": chip.core.v_bits, "MAX_OUTPUTS": EXIT_MAX_OUTPUTS}
+
+
+def _instances(modules: list[ModuleGates], top: str) -> tuple[dict[str, dict[str, float]], dict[str, int]]:
+    """Cell counts per block label, and black-box instance counts, summed over the hierarchy under ``top``."""
+    by_name = {m.name: m for m in modules}
+    if top not in by_name:
+        raise SynthesisError(f"Yosys' netlist has no top module {top!r} (modules: {', '.join(sorted(by_name))})")
+    cells: dict[str, dict[str, float]] = {}
+    boxes: dict[str, int] = {}
+
+    def walk(name: str, label: str, mult: int, depth: int) -> None:
+        module = by_name[name]
+        bucket = cells.setdefault(label, {})
+        for cell, count in module.cells.items():
+            bucket[cell] = bucket.get(cell, 0) + mult * count
+        for child, count in module.children.items():
+            if child not in by_name:
+                base = child.rsplit("\\", 1)[-1]
+                boxes[base] = boxes.get(base, 0) + mult * count
+                continue
+            child_label = label
+            if depth == 0:
+                child_module = by_name[child]
+                child_label = BLOCK_LABELS.get(child_module.base, child_module.base)
+                if child_module.base == "snn_lane_acc" and child_module.params.get("W_BITS") == \
+                        child_module.params.get("V_BITS"):
+                    child_label = MERGE_LABEL  # the MERGE adder adds V_BITS-wide partial sums (w_bits < v_bits)
+            walk(child, child_label, mult * count, depth + 1)
+
+    top_base = by_name[top].base
+    walk(top, BLOCK_LABELS.get(top_base, top_base), 1, 0)
+    return cells, boxes
+
+
+def block_areas(modules: list[ModuleGates], top: str, scope: str, table: AreaTable) -> tuple[list[Block], dict]:
+    """Logic blocks of one synthesised top (``scope`` ``"core"`` or ``"chip"``) and its black-box counts."""
+    cells, boxes = _instances(modules, top)
+    blocks = []
+    for label, counts in cells.items():
+        ge = table.logic_ge(counts)
+        flops = int(sum(n for c, n in counts.items() if c.startswith("$_DFF")))
+        blocks.append(Block(name=label, scope=scope, kind="logic", nand2=ge, bits=0, flip_flops=flops,
+                            um2=table.logic_um2(ge)))
+    return blocks, boxes
+
+
+def memory_blocks(chip: ChipConfig, table: AreaTable) -> list[Block]:
+    """The core's memories, in bits from the config (chip-spec §2.1)."""
+    core = chip.core
+    sram_bits = core.axons * core.neurons * core.w_bits
+    rf_bits = core.neurons * core.v_bits
+    blocks = [
+        Block("weight SRAM", "core", "sram", 0.0, sram_bits, 0, table.sram_um2(sram_bits)),
+        Block("membrane register file", "core", "register file", rf_bits * table.rf_bit_ge, rf_bits, 0,
+              table.rf_um2(rf_bits)),
+        Block("bias register file", "core", "register file", rf_bits * table.rf_bit_ge, rf_bits, 0,
+              table.rf_um2(rf_bits)),
+    ]
+    if core.partial_sums:
+        blocks.append(Block("partial-sum buffer", "core", "register file", rf_bits * table.rf_bit_ge, rf_bits, 0,
+                            table.rf_um2(rf_bits)))
+    return blocks
+
+
+def _expect_boxes(boxes: dict[str, int], expected: dict[str, int], where: str) -> None:
+    if boxes != expected:
+        raise SynthesisError(
+            f"{where}: the RTL instantiates black boxes {boxes}, the area model expects {expected}: "
+            "rtl/ and hwsim/area/model.py disagree on the memories"
+        )
+
+
+def chip_area(chip: ChipConfig, table: AreaTable, *, use_cache: bool = True) -> AreaReport:
+    """Synthesise ``chip``'s core and chip level (cached) and convert to µm² with ``table``.
+
+    Raises:
+        SynthesisError: Yosys is missing or fails, or the config is not a digital chip.
+    """
+    if chip.core_type != "digital":
+        raise SynthesisError(f"core_type = {chip.core_type!r}: area synthesis covers the digital core only "
+                             "(rtl/ has no RRAM crossbar core)")
+    core_modules = synthesize("snn_core", core_hdl_params(chip), use_cache=use_cache)
+    core_blocks, core_boxes = block_areas(core_modules, "snn_core", "core", table)
+    expected = {"snn_weight_sram": 1, "snn_group_rf": 2}
+    if chip.core.partial_sums:
+        expected["snn_psum_buf"] = 1
+    _expect_boxes(core_boxes, expected, "snn_core")
+    chip_modules = synthesize("snn_chip", chip_hdl_params(chip), black_boxes=("snn_core", "snn_exit_unit"),
+                              use_cache=use_cache)
+    chip_blocks, chip_boxes = block_areas(chip_modules, "snn_chip", "chip", table)
+    _expect_boxes(chip_boxes, {"snn_core": chip.n_cores, "snn_exit_unit": 1}, "snn_chip")
+    # The exit unit depends on v_bits only: its own run is shared by every chip of that width.
+    exit_modules = synthesize("snn_exit_unit", exit_hdl_params(chip), use_cache=use_cache)
+    exit_blocks, exit_boxes = block_areas(exit_modules, "snn_exit_unit", "chip", table)
+    _expect_boxes(exit_boxes, {}, "snn_exit_unit")
+    chip_blocks += exit_blocks
+    order = ["controller", "spike scan", "lane accumulators", MERGE_LABEL, "neuron update", "core glue",
+             "router", "host port", "chip controller", "exit unit", "chip glue"]
+    logic = sorted(core_blocks + chip_blocks, key=lambda b: (order.index(b.name) if b.name in order else 99, b.name))
+    return AreaReport(chip=chip.name, table=table.name, n_cores=chip.n_cores,
+                      blocks=memory_blocks(chip, table) + logic)
