@@ -28,6 +28,13 @@ fuzz: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/hwsim run
 
+# Chip area from the RTL by Yosys synthesis (docs/area.md): default chip, table and area.png in area-out/.
+# Needs yosys (apt-get install yosys; .ci/run installs it). Another chip: make area AREA_ARGS="--chip small".
+AREA_ARGS ?=
+.PHONY: area
+area: $(STAMP)
+	$(VENV)/bin/hwsim area $(AREA_ARGS)
+
 sim: $(STAMP)
 	SIM=$(SIM) $(PY) -m pytest -n $(JOBS) tests/rtl -m rtl
 
