@@ -63,6 +63,7 @@ __all__ = [
     "task_pool",
     "program_to_wire",
     "program_from_wire",
+    "run_programs",
 ]
 
 INSTALL_HINT = "pip install 'hwsim[distributed]'"
@@ -383,3 +384,51 @@ def program_from_wire(wire: dict):
                 _program_cache.pop(next(iter(_program_cache)))
             _program_cache[key] = program
     return program
+
+
+# ------------------------------------------------------------------ independent engine runs
+
+
+def _run_program_task(shared: None, item: dict) -> dict:
+    """One job of :func:`run_programs` on a worker: a program (wire form) and its rasters in, the run as
+    :meth:`hwsim.result.RunResult.to_arrays` back, with one engine thread (the worker processes are the
+    parallelism)."""
+    import numba
+
+    from hwsim.chip import Chip
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)  # this thread's count only (Numba keeps it per thread); the engine reads it
+    try:
+        return Chip.from_program(program_from_wire(item["program"])).run(item["rasters"]).to_arrays()
+    finally:
+        numba.set_num_threads(before)
+
+
+def run_programs(pool: TaskPool | None, jobs: Sequence[tuple[Any, np.ndarray]], *,
+                 progress: Callable[[int], None] | None = None) -> list:
+    """Engine runs of independent ``(program, rasters)`` jobs (e.g. an energy calibration's workloads), in
+    job order: :meth:`hwsim.chip.Chip.run` of each, the same bits wherever they run.
+
+    Args:
+        pool: A Dask pool: one task per job (the program as :func:`program_to_wire`, the rasters, a
+            :meth:`~hwsim.result.RunResult.to_arrays` back). None or a thread pool: in this process, one job
+            after the other, each spread over the cores by the engine.
+        jobs: ``(ChipProgram for digital cores, (B, T, n_inputs) rasters)`` pairs.
+        progress: Called with 1 after each finished job.
+
+    Returns:
+        One :class:`~hwsim.result.RunResult` per job.
+    """
+    from hwsim.chip import Chip
+    from hwsim.result import RunResult
+
+    if pool is None or pool.client is None:
+        results = []
+        for program, rasters in jobs:
+            results.append(Chip.from_program(program).run(rasters))
+            if progress is not None:
+                progress(1)
+        return results
+    items = [{"program": program_to_wire(program), "rasters": np.asarray(rasters)} for program, rasters in jobs]
+    return [RunResult.from_arrays(r) for r in pool.map(_run_program_task, None, items, progress=progress)]

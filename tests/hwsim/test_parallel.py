@@ -332,3 +332,34 @@ def test_yield_tune_same_bits_on_the_cluster_as_on_threads(tmp_path, dask_addres
     # test-and-tune measures each instance's accuracy before tuning on its own: that of the Monte Carlo
     assert [o["accuracy_before"] for o in outcomes] == data["accuracies"]
     assert data["tuning"]["train_instances"] == 3 and data["tuning"]["tuned"] >= 1
+
+
+def test_run_programs_on_the_cluster_equal_the_engine_here(dask_address):
+    # two independent jobs (as an energy calibration's workloads): each the engine's run of its own program
+    from hwsim.chip import Chip
+    from hwsim.config import load_chip_config
+    from hwsim.encoding import encode
+    from hwsim.parallel import run_programs
+    from hwsim.testing import random_network
+    from mapping import map_network
+
+    rng = np.random.default_rng(5)
+    jobs = []
+    for chip, sizes, T in (("default_28nm", [64, 40, 10], 3), ("small", [64, 20, 10], 2)):
+        config = load_chip_config(chip)
+        program = map_network(random_network(rng, sizes, config.core, threshold=40), config)
+        jobs.append((program, encode(rng.random((7, 64)), T, "rate", 3)))
+    done = []
+    with task_pool(dask_address) as pool:
+        results = run_programs(pool, jobs, progress=done.append)
+    assert done == [1, 1]
+    for (program, rasters), got in zip(jobs, results):
+        want = Chip.from_program(program).run(rasters).to_arrays()
+        have = got.to_arrays()
+        assert sorted(have) == sorted(want)
+        for key, value in want.items():
+            if isinstance(value, np.ndarray):
+                assert have[key].dtype == value.dtype and np.array_equal(have[key], value), key
+            else:
+                assert have[key] == value, key
+    assert results[1].timesteps == 2 and results[0].timesteps == 3
