@@ -288,6 +288,110 @@ def run_crossval(args: argparse.Namespace) -> int:
     return 0
 
 
+# Sensitivity study (docs/energy.md §10): what moves the Yin workloads' energy.
+SENSITIVITY_RATES = (0.05, 0.10, 0.20)
+SENSITIVITY_TIMESTEPS = (1, 2, 3, 4, 8)
+SENSITIVITY_ENTRY_FACTORS = (0.5, 1.5)  # the issue's +-50 % for each assumed entry
+SRAM_BANKING = {"2 KB macros": 0.5, "32 KB macros": 2.0}  # Horowitz: 8 KB 10 pJ, 32 KB 20 pJ per 64-bit read
+
+
+def _repriced_nj(report: EnergyReport, factors: dict, scale: float) -> float:
+    """nJ/image of a run priced at scale 1 with some entries times factors: energy is linear in each entry,
+    ``E' = E + (f - 1) * (energy of that entry's actions)``; actions the run never counts cost nothing."""
+    total = float(report.total_pj.mean())
+    for key, f in factors.items():
+        priced = report.by_action.get(f"{key[0]}/{key[1]}")
+        total += 0.0 if priced is None else (f - 1.0) * float(priced.mean())
+    return total * scale / 1e3
+
+
+def _workload_sensitivity(w: Workload, chip: ChipConfig, table: EnergyTable) -> list[dict]:
+    import dataclasses
+
+    k = table.global_scale
+    base = run_workload(w, chip, table)
+    nominal = base.raw_nj * k
+    settings: list[tuple[str, str, float]] = [("documented", f"rate {w.rates[0]:.0%}, T = {w.timesteps}", nominal)]
+    for rate in SENSITIVITY_RATES:
+        if rate != w.rates[0]:
+            p = run_workload(dataclasses.replace(w, rates=(rate,) * len(w.rates)), chip, table)
+            settings.append(("firing rate", f"{rate:.0%}", p.raw_nj * k))
+    for T in SENSITIVITY_TIMESTEPS:
+        if T != w.timesteps:
+            p = run_workload(dataclasses.replace(w, timesteps=T), chip, table)
+            settings.append(("timesteps", f"T = {T}", p.raw_nj * k))
+    for key in (("core.membrane_rf", "access_bit"), ("core.controller", "cycle"), ("core.spike_buffer", "scan_axon")):
+        for f in SENSITIVITY_ENTRY_FACTORS:
+            settings.append(("assumed entry", f"{key[0]}/{key[1]} x {f:g}", _repriced_nj(base.report, {key: f}, k)))
+    for name, f in SRAM_BANKING.items():
+        settings.append(("SRAM banking", f"{name} (read x {f:g})",
+                         _repriced_nj(base.report, {("core.weight_sram", "read_bit"): f}, k)))
+    marked = table.marked_entries()
+    for end, label in ((0, "low"), (1, "high")):
+        settings.append(("band", f"all marked entries at their {label} ends",
+                         _repriced_nj(base.report, {key: span[end] for key, span in marked.items()}, k)))
+    return [{"workload": w.name, "knob": knob, "setting": setting, "nj": nj, "change": nj / nominal - 1}
+            for knob, setting, nj in settings]
+
+
+def sensitivity(chip: ChipConfig | str = "default_28nm", table: EnergyTable | str = "28nm") -> list[dict]:
+    """nJ/image of each Yin workload (stored ``global_scale``) as one unknown moves, the others as documented.
+
+    Rows: ``{"workload", "knob", "setting", "nj", "change"}`` (``change`` relative to the documented workload).
+    Rates and T re-simulate; entry factors and SRAM banking re-price the documented run.
+    """
+    chip = load_chip_config(chip) if isinstance(chip, str) else chip
+    table = load_table(table)
+    rows: list[dict] = []
+    for w in WORKLOADS:
+        rows += _workload_sensitivity(w, chip, table)
+    return rows
+
+
+def _sensitivity_figure(rows: list[dict], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from hwsim.writers import atomic_write_bytes
+
+    names = [w.name for w in WORKLOADS]
+    fig, axes = plt.subplots(1, len(names), figsize=(13, 5.5), sharex=True, layout="constrained")
+    for ax, name in zip(axes, names):
+        mine = [r for r in rows if r["workload"] == name and r["knob"] != "documented"]
+        labels = [f"{r['knob']}: {r['setting']}".replace("assumed entry: core.", "").replace(" marked entries", "")
+                  for r in mine]
+        values = [100 * r["change"] for r in mine]
+        colors = ["tab:red" if v > 0 else "tab:blue" for v in values]
+        ax.barh(range(len(mine)), values, color=colors)
+        ax.set_yticks(range(len(mine)), labels, fontsize=7)
+        ax.invert_yaxis()
+        ax.axvline(0, color="k", lw=0.8)
+        nominal = next(r["nj"] for r in rows if r["workload"] == name and r["knob"] == "documented")
+        ax.set_title(f"{name}: {nominal:.1f} nJ/image as documented", fontsize=9)
+        ax.set_xlabel("change of nJ/image (%)")
+        ax.set_xscale("symlog", linthresh=10)
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def run_sensitivity(args: argparse.Namespace) -> int:
+    rows = sensitivity(args.chip, args.table)
+    print("| workload | unknown | setting | nJ/image | change |")
+    print("| --- | --- | --- | --- | --- |")
+    for r in rows:
+        print(f"| {r['workload']} | {r['knob']} | {r['setting']} | {r['nj']:.4g} | {100 * r['change']:+.1f}% |")
+    if args.figure:
+        _sensitivity_figure(rows, args.figure)
+        print(f"\nwrote {args.figure}")
+    return 0
+
+
 def crossval_main(argv: list[str] | None = None) -> int:
     """``python -m hwsim.energy.calibrate``: the cross-validation (``--yin-only``: the old Yin table)."""
     parser = argparse.ArgumentParser(prog="python -m hwsim.energy.calibrate",
@@ -295,9 +399,15 @@ def crossval_main(argv: list[str] | None = None) -> int:
     add_arguments(parser)
     parser.add_argument("--yin-only", action="store_true",
                         help="only the Yin calibration table (what python -m hwsim.commands.calibrate_energy prints)")
+    parser.add_argument("--sensitivity", action="store_true",
+                        help="the sensitivity table of docs/energy.md §10 (firing rate, T, assumed entries, SRAM "
+                        "banking, band) for both Yin workloads")
+    parser.add_argument("--figure", metavar="PNG", help="with --sensitivity: also draw it to this file")
     args = parser.parse_args(argv)
     if args.yin_only or args.write:
         return run(args)
+    if args.sensitivity:
+        return run_sensitivity(args)
     return run_crossval(args)
 
 

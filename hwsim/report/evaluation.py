@@ -158,10 +158,9 @@ def evaluate(
 
     remote = None
     if pool is not None and pool.client is not None:
-        # every run this report needs, as (T, chunk) tasks submitted now: the workers run the sweep's and the
-        # exit curve's runs while the main run is collected
-        # (the sweep and the curve take their T point from the main run; a latency-coded curve re-runs the
-        # sweep's other T, as in this process)
+        # every run this report asks for, as (T, chunk) tasks submitted now, so the workers run the sweep and a
+        # latency-coded exit curve while the main run is collected; as in this process, the sweep and the curve
+        # take their T = timesteps point from the main run, and a T both ask for runs twice
         runs = [timesteps] + [int(t) for t in (default_sweep(timesteps) if sweep is None else sweep)
                               if t != timesteps]
         if rules.any and encoding not in PREFIX_ENCODINGS:

@@ -63,3 +63,37 @@ def test_fit_is_the_log_least_squares_factor():
                Figure("x", "c", "uW", 1.0, 1000.0, fit=False)]
     assert fit_figures(figures) == pytest.approx(math.sqrt(8))
     assert figures[0].error(math.sqrt(8)) == pytest.approx(5 * math.sqrt(8) / 10 - 1)
+
+
+def test_documented_sensitivity_rows_are_the_commands_output():
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert crossval_main(["--sensitivity"]) == 0
+    printed = buf.getvalue().splitlines()
+    text = (ROOT / "docs" / "energy.md").read_text(encoding="utf-8")
+    section = text.split("## 10. Uncertainty", 1)[1].split("\n## ", 1)[0]
+    rows = [ln for ln in section.splitlines() if ln.startswith(("| yin-low |", "| yin-high |"))]
+    assert len(rows) == 34
+    for row in rows:
+        assert row in printed, f"docs/energy.md §10 sensitivity row no longer printed by the command: {row}"
+
+
+def test_repricing_shortcut_equals_pricing_with_a_changed_table(small_chip):
+    """The sensitivity study re-prices a run linearly; the same factors in the table give the same energy."""
+    import numpy as np
+
+    from hwsim.commands.calibrate_energy import _repriced_nj
+    from hwsim.energy import estimate, load_table
+    from hwsim.golden import simulate
+    from hwsim.testing import random_network
+    from mapping import map_network
+
+    rng = np.random.default_rng(3)
+    program = map_network(random_network(rng, [20, 12, 5], small_chip.core), small_chip, [0, 1])
+    result = simulate(program, (rng.random((3, 4, 20)) < 0.3).astype(np.uint8))
+    table = load_table("28nm")
+    factors = {("core.weight_sram", "read_bit"): 2.0, ("core.storage", "leak_bit"): 4.0,
+               ("exit.unit", "multiply"): 0.5}  # the last is never counted without an exit rule
+    raw = estimate(result, program, table.with_scale(1.0))
+    direct = estimate(result, program, table.with_entry_factors(factors))
+    assert _repriced_nj(raw, factors, table.global_scale) == pytest.approx(direct.energy_nj_per_image, rel=1e-12)
