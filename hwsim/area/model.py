@@ -1,15 +1,16 @@
 """Chip area from the RTL: Yosys gate counts per block plus memory bits, converted to µm² by an area table.
 
-Two synthesis runs per chip (each cached by :mod:`hwsim.area.synth`), never the flattened chip:
+Three synthesis runs per chip (each cached by :mod:`hwsim.area.synth`), never the flattened chip:
 
 * ``snn_core`` with the chip's core parameters and ``IN_PORTS = n_cores + 1`` (as ``rtl/snn_chip.v``
   instantiates it), memories as black boxes. Its hierarchy gives the per-core blocks: controller
   (``snn_ctrl``), spike scan (``snn_spike_scan`` with its priority encoder), lane accumulators
   (``snn_lane_acc``), neuron update (``snn_neuron_update``), the partial-sum merge adder and the
   core's own glue (configuration registers, SRAM address, lane enables).
-* ``snn_chip`` with ``snn_core`` as a black box: one router per core (``snn_router``), the host port
-  (its buffer and router), the chip controller, the exit unit and the chip's glue (per-core spike
-  registers and counters, packet delivery, output map, readout multiplexers).
+* ``snn_chip`` with ``snn_core`` and ``snn_exit_unit`` as black boxes: one router per core
+  (``snn_router``), the host port (its buffer and router), the chip controller and the chip's glue
+  (per-core spike registers and counters, packet delivery, output map, readout multiplexers).
+* ``snn_exit_unit`` (early exit, chip-spec §1.4), which depends on ``v_bits`` only.
 
 Memories are counted in bits from the config: the weight SRAM (``axons x neurons x w_bits``), the
 membrane and bias register files (``neurons x v_bits`` each) and, with partial sums, the partial-sum
@@ -19,14 +20,16 @@ the RTL and this model disagree and :class:`~hwsim.area.synth.SynthesisError` sa
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from hwsim.area.synth import ModuleGates, SynthesisError, synthesize
-from hwsim.area.table import AreaTable
+from hwsim.area.synth import ModuleGates, SynthesisError, rtl_digest, synthesize, yosys_version
+from hwsim.area.table import TABLE_DIR, AreaTable, load_area_table
 from hwsim.config import ChipConfig
 
 __all__ = ["Block", "AreaReport", "chip_area", "core_hdl_params", "chip_hdl_params", "exit_hdl_params", "block_areas",
-           "memory_blocks", "BLOCK_LABELS"]
+           "memory_blocks", "BLOCK_LABELS", "report_from_record", "stored_record", "run_area_mm2", "STORED_DIR"]
 
 # Module -> block label when the module sits directly under the synthesised top (deeper modules
 # belong to their parent's block: the host port's router is the host port's).
@@ -43,6 +46,8 @@ BLOCK_LABELS = {
     "snn_exit_unit": "exit unit",
 }
 MERGE_LABEL = "partial-sum merge"
+# Synthesis results of the presets (area.json of 'hwsim area'), for 'hwsim run' without Yosys.
+STORED_DIR = Path(__file__).parent / "stored"
 # snn_chip's MAX_OUTPUTS (its default in rtl/snn_chip.v; hwsim never overrides it): the exit unit's outputs.
 EXIT_MAX_OUTPUTS = 64
 
@@ -58,7 +63,9 @@ class Block:
         nand2: NAND2-equivalent gates (logic, and register files at the table's GE per bit).
         bits: Storage bits (memories; 0 for logic).
         flip_flops: Flip-flops in the synthesised logic (0 for memories).
-        um2: Area in µm².
+        um2: Area in µm² (all instances of the block in its scope).
+        instances: Instances of the block in its scope (the routers: one per core at chip scope).
+        cells: Yosys cell counts of a logic block (what ``nand2`` is computed from); empty for memories.
     """
 
     name: str
@@ -68,10 +75,13 @@ class Block:
     bits: int
     flip_flops: int
     um2: float
+    cells: dict[str, int] = field(default_factory=dict)
+    instances: int = 1
 
     def to_dict(self) -> dict:
         return {"name": self.name, "scope": self.scope, "kind": self.kind, "nand2": round(self.nand2, 1),
-                "bits": self.bits, "flip_flops": self.flip_flops, "um2": round(self.um2, 1)}
+                "bits": self.bits, "flip_flops": self.flip_flops, "um2": round(self.um2, 1),
+                "instances": self.instances, "cells": dict(sorted(self.cells.items()))}
 
 
 @dataclass(frozen=True)
@@ -82,6 +92,7 @@ class AreaReport:
     table: str
     n_cores: int
     blocks: list[Block] = field(default_factory=list)
+    provenance: dict = field(default_factory=dict)
 
     @property
     def core_um2(self) -> float:
@@ -106,6 +117,7 @@ class AreaReport:
             "chip_level_um2": round(self.chip_level_um2, 1),
             "chip_um2": round(self.chip_um2, 1), "chip_mm2": round(self.chip_mm2, 6),
             "blocks": [b.to_dict() for b in self.blocks],
+            "provenance": dict(self.provenance),
         }
 
 
@@ -129,13 +141,16 @@ def exit_hdl_params(chip: ChipConfig) -> dict[str, int]:
     return {"V_BITS": chip.core.v_bits, "MAX_OUTPUTS": EXIT_MAX_OUTPUTS}
 
 
-def _instances(modules: list[ModuleGates], top: str) -> tuple[dict[str, dict[str, float]], dict[str, int]]:
-    """Cell counts per block label, and black-box instance counts, summed over the hierarchy under ``top``."""
+def _instances(modules: list[ModuleGates], top: str) -> tuple[dict[str, dict[str, float]], dict[str, int],
+                                                                dict[str, int]]:
+    """Cell counts per block label, black-box instance counts, and instances per block label, summed over the
+    hierarchy under ``top``."""
     by_name = {m.name: m for m in modules}
     if top not in by_name:
         raise SynthesisError(f"Yosys' netlist has no top module {top!r} (modules: {', '.join(sorted(by_name))})")
     cells: dict[str, dict[str, float]] = {}
     boxes: dict[str, int] = {}
+    roots: dict[str, int] = {}
 
     def walk(name: str, label: str, mult: int, depth: int) -> None:
         module = by_name[name]
@@ -154,22 +169,25 @@ def _instances(modules: list[ModuleGates], top: str) -> tuple[dict[str, dict[str
                 if child_module.base == "snn_lane_acc" and child_module.params.get("W_BITS") == \
                         child_module.params.get("V_BITS"):
                     child_label = MERGE_LABEL  # the MERGE adder adds V_BITS-wide partial sums (w_bits < v_bits)
+                roots[child_label] = roots.get(child_label, 0) + count
             walk(child, child_label, mult * count, depth + 1)
 
     top_base = by_name[top].base
+    roots[BLOCK_LABELS.get(top_base, top_base)] = 1
     walk(top, BLOCK_LABELS.get(top_base, top_base), 1, 0)
-    return cells, boxes
+    return cells, boxes, roots
 
 
 def block_areas(modules: list[ModuleGates], top: str, scope: str, table: AreaTable) -> tuple[list[Block], dict]:
     """Logic blocks of one synthesised top (``scope`` ``"core"`` or ``"chip"``) and its black-box counts."""
-    cells, boxes = _instances(modules, top)
+    cells, boxes, roots = _instances(modules, top)
     blocks = []
     for label, counts in cells.items():
         ge = table.logic_ge(counts)
         flops = int(sum(n for c, n in counts.items() if c.startswith("$_DFF")))
         blocks.append(Block(name=label, scope=scope, kind="logic", nand2=ge, bits=0, flip_flops=flops,
-                            um2=table.logic_um2(ge)))
+                            um2=table.logic_um2(ge), cells={c: int(n) for c, n in counts.items()},
+                            instances=roots.get(label, 1)))
     return blocks, boxes
 
 
@@ -199,8 +217,11 @@ def _expect_boxes(boxes: dict[str, int], expected: dict[str, int], where: str) -
         )
 
 
-def chip_area(chip: ChipConfig, table: AreaTable, *, use_cache: bool = True) -> AreaReport:
-    """Synthesise ``chip``'s core and chip level (cached) and convert to µm² with ``table``.
+def chip_area(chip: ChipConfig, table: AreaTable, *, use_cache: bool = True,
+              cache_only: bool = False) -> AreaReport | None:
+    """Synthesise ``chip``'s core, chip level and exit unit (cached) and convert to µm² with ``table``.
+
+    With ``cache_only``, nothing is synthesised: None unless all three runs are cached.
 
     Raises:
         SynthesisError: Yosys is missing or fails, or the config is not a digital chip.
@@ -208,23 +229,83 @@ def chip_area(chip: ChipConfig, table: AreaTable, *, use_cache: bool = True) -> 
     if chip.core_type != "digital":
         raise SynthesisError(f"core_type = {chip.core_type!r}: area synthesis covers the digital core only "
                              "(rtl/ has no RRAM crossbar core)")
-    core_modules = synthesize("snn_core", core_hdl_params(chip), use_cache=use_cache)
-    core_blocks, core_boxes = block_areas(core_modules, "snn_core", "core", table)
+    runs = {
+        "core": ("snn_core", core_hdl_params(chip), ()),
+        "chip": ("snn_chip", chip_hdl_params(chip), ("snn_core", "snn_exit_unit")),
+        # The exit unit depends on v_bits only: its own run is shared by every chip of that width.
+        "exit": ("snn_exit_unit", exit_hdl_params(chip), ()),
+    }
+    netlists = {}
+    for key, (top, params, boxes) in runs.items():
+        netlists[key] = synthesize(top, params, black_boxes=boxes, use_cache=use_cache, cache_only=cache_only)
+        if netlists[key] is None:
+            return None
+    core_blocks, core_boxes = block_areas(netlists["core"], "snn_core", "core", table)
     expected = {"snn_weight_sram": 1, "snn_group_rf": 2}
     if chip.core.partial_sums:
         expected["snn_psum_buf"] = 1
     _expect_boxes(core_boxes, expected, "snn_core")
-    chip_modules = synthesize("snn_chip", chip_hdl_params(chip), black_boxes=("snn_core", "snn_exit_unit"),
-                              use_cache=use_cache)
-    chip_blocks, chip_boxes = block_areas(chip_modules, "snn_chip", "chip", table)
+    chip_blocks, chip_boxes = block_areas(netlists["chip"], "snn_chip", "chip", table)
     _expect_boxes(chip_boxes, {"snn_core": chip.n_cores, "snn_exit_unit": 1}, "snn_chip")
-    # The exit unit depends on v_bits only: its own run is shared by every chip of that width.
-    exit_modules = synthesize("snn_exit_unit", exit_hdl_params(chip), use_cache=use_cache)
-    exit_blocks, exit_boxes = block_areas(exit_modules, "snn_exit_unit", "chip", table)
+    exit_blocks, exit_boxes = block_areas(netlists["exit"], "snn_exit_unit", "chip", table)
     _expect_boxes(exit_boxes, {}, "snn_exit_unit")
-    chip_blocks += exit_blocks
-    order = ["controller", "spike scan", "lane accumulators", MERGE_LABEL, "neuron update", "core glue",
-             "router", "host port", "chip controller", "exit unit", "chip glue"]
-    logic = sorted(core_blocks + chip_blocks, key=lambda b: (order.index(b.name) if b.name in order else 99, b.name))
+    logic = sorted(core_blocks + chip_blocks + exit_blocks, key=lambda b: (_block_rank(b.name), b.name))
+    provenance = {"rtl_sha256": rtl_digest(), "yosys": yosys_version(),
+                  "hdl_params": {key: params for key, (_, params, _) in runs.items()}}
     return AreaReport(chip=chip.name, table=table.name, n_cores=chip.n_cores,
-                      blocks=memory_blocks(chip, table) + logic)
+                      blocks=memory_blocks(chip, table) + logic, provenance=provenance)
+
+
+_ORDER = ["controller", "spike scan", "lane accumulators", MERGE_LABEL, "neuron update", "core glue",
+          "router", "host port", "chip controller", "exit unit", "chip glue"]
+
+
+def _block_rank(name: str) -> int:
+    return _ORDER.index(name) if name in _ORDER else len(_ORDER)
+
+
+def report_from_record(record: dict, chip: ChipConfig, table: AreaTable) -> AreaReport:
+    """An :class:`AreaReport` from a stored ``area.json`` (its cell counts and bits), priced with ``table``."""
+    blocks = []
+    for b in record["blocks"]:
+        if b["kind"] == "logic":
+            ge = table.logic_ge(b["cells"])
+            um2 = table.logic_um2(ge)
+        elif b["kind"] == "sram":
+            ge, um2 = 0.0, table.sram_um2(b["bits"])
+        else:
+            ge, um2 = b["bits"] * table.rf_bit_ge, table.rf_um2(b["bits"])
+        blocks.append(Block(b["name"], b["scope"], b["kind"], ge, b["bits"], b["flip_flops"], um2, dict(b["cells"]),
+                            b.get("instances", 1)))
+    return AreaReport(chip=chip.name, table=table.name, n_cores=chip.n_cores, blocks=blocks,
+                      provenance=dict(record.get("provenance", {})))
+
+
+def stored_record(chip: ChipConfig) -> dict | None:
+    """The stored synthesis result (``hwsim/area/stored/*.json``) with ``chip``'s HDL parameters, or None."""
+    wanted = {"core": core_hdl_params(chip), "chip": chip_hdl_params(chip), "exit": exit_hdl_params(chip)}
+    for path in sorted(STORED_DIR.glob("*.json")):
+        record = json.loads(path.read_text())
+        if record.get("provenance", {}).get("hdl_params") == wanted:
+            return record
+    return None
+
+
+def run_area_mm2(chip: ChipConfig) -> tuple[float | None, str]:
+    """Chip area in mm² for ``hwsim run``, without running Yosys: ``(mm2 or None, where it comes from)``.
+
+    Only the stored synthesis results (``hwsim/area/stored``, the presets; matched by HDL parameters,
+    priced with the chip's area table) are used, never a user's cache, so a report is a function of the
+    repository alone. Other configs get None and the command that computes it.
+    """
+    if chip.core_type != "digital":
+        return None, "no area model for RRAM cores (rtl/ has no crossbar core)"
+    if not (TABLE_DIR / f"{chip.technology}.toml").is_file():
+        return None, f"no area table for technology {chip.technology!r} (hwsim/area/tables)"
+    record = stored_record(chip)
+    if record is None:
+        return None, (f"no stored synthesis for these HDL parameters: 'hwsim area --chip {chip.name}' computes it "
+                      "(docs/area.md)")
+    report = report_from_record(record, chip, load_area_table(chip.technology))
+    sha = record.get("provenance", {}).get("rtl_sha256", "")[:12]
+    return round(report.chip_mm2, 6), f"stored synthesis hwsim/area/stored/{record['chip']}.json (rtl {sha})"

@@ -45,6 +45,7 @@ __all__ = [
     "yosys_version",
     "synthesize",
     "cache_dir",
+    "rtl_digest",
 ]
 
 RTL_DIR = Path(os.environ.get("HWSIM_RTL_DIR", Path(__file__).resolve().parents[2] / "rtl"))
@@ -185,12 +186,22 @@ def _parse(stat: dict, params_json: dict, black_boxes: tuple[str, ...]) -> list[
     return sorted(modules, key=lambda m: (m.base, m.name))
 
 
+def rtl_digest(rtl_dir: Path | None = None) -> str:
+    """SHA-256 of the RTL sources (names and contents of ``rtl/snn_*.v``): which RTL a stored result is of."""
+    digest = hashlib.sha256()
+    for src in sorted(Path(rtl_dir or RTL_DIR).glob("snn_*.v")):
+        digest.update(src.name.encode() + b"\0" + src.read_bytes())
+    return digest.hexdigest()
+
+
 def synthesize(top: str, params: dict[str, int], *, black_boxes: tuple[str, ...] = (),
-               rtl_dir: Path | None = None, use_cache: bool = True) -> list[ModuleGates]:
+               rtl_dir: Path | None = None, use_cache: bool = True,
+               cache_only: bool = False) -> list[ModuleGates] | None:
     """Synthesise ``top`` with ``params``; every module of its hierarchy with its gate counts.
 
     The memories (:data:`MEMORY_MODULES`) and the modules named in ``black_boxes`` are read as black
     boxes: they appear as children of the modules that instantiate them, without gates of their own.
+    With ``cache_only``, nothing is synthesised: the cached result, or None (also when Yosys is missing).
 
     Raises:
         SynthesisError: Yosys is missing or fails (the message ends with its last log lines).
@@ -199,6 +210,8 @@ def synthesize(top: str, params: dict[str, int], *, black_boxes: tuple[str, ...]
     black_boxes = tuple(sorted(set(MEMORY_MODULES) | set(black_boxes)))
     logic, memories = _sources(rtl_dir, black_boxes)
     script = _script(top, params, logic, memories)
+    if cache_only and shutil.which("yosys") is None:
+        return None
     digest = hashlib.sha256()
     version = yosys_version()
     digest.update(f"{_FLOW_VERSION}\0{version}\0{script}".encode())
@@ -211,6 +224,8 @@ def synthesize(top: str, params: dict[str, int], *, black_boxes: tuple[str, ...]
             return [ModuleGates.from_dict(m) for m in json.loads(cached.read_text())["modules"]]
         except (OSError, ValueError, KeyError, TypeError):
             pass  # a damaged cache entry is synthesised again and replaced
+    if cache_only:
+        return None
     with tempfile.TemporaryDirectory(prefix="hwsim-area-") as tmp:
         work = Path(tmp)
         (work / "flow.ys").write_text(script)

@@ -66,7 +66,8 @@ def area_figure(report: dict):
     names, values, colours = [], [], []
     palette = {"sram": "tab:blue", "register file": "tab:cyan", "logic": "tab:orange"}
     for b in report["blocks"]:
-        names.append(f"{b['name']}" + (f" (x{n})" if b["scope"] == "core" and n > 1 else ""))
+        copies = n if b["scope"] == "core" else b.get("instances", 1)
+        names.append(f"{b['name']}" + (f" (x{copies})" if copies > 1 else ""))
         values.append(b["um2"] * (n if b["scope"] == "core" else 1) / 1e6)
         colours.append(palette.get(b["kind"], "tab:gray"))
     fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(names) + 1.4))
