@@ -7,8 +7,9 @@ Usage::
     report.energy_nj_per_image, report.pj_per_sop, report.by_layer
 
 Tables live in ``hwsim/energy/tables/<technology>.toml``; see ``docs/energy.md``.
-``python -m hwsim.commands.calibrate_energy`` reproduces the calibration to Yin et al.
-(it maps and simulates networks, so it is not part of this pricing layer).
+``python -m hwsim.energy.calibrate`` fits the table on Yin et al. and predicts ODIN (and the reverse);
+``python -m hwsim.commands.calibrate_energy`` reproduces the Yin calibration alone. Both map and simulate
+networks, so neither is imported by this pricing layer.
 """
 
 from hwsim.energy.model import (
