@@ -83,6 +83,7 @@ def area_figure(report: dict):
 
 def run(args: argparse.Namespace) -> int:
     from hwsim.area.model import chip_area
+    from hwsim.area.synth import SynthesisError
     from hwsim.area.table import load_area_table
     from hwsim.commands.common import check_name_or_file, input_paths
     from hwsim.config import load_chip_config
@@ -93,6 +94,9 @@ def run(args: argparse.Namespace) -> int:
     check_name_or_file("--table", args.table)
     check_outdir(args.outdir, MARKER, inputs=input_paths(args, {"--chip": "chip", "--table": "table"}))
     chip = load_chip_config(args.chip)
+    if chip.core_type != "digital":
+        raise SynthesisError(f"--chip {args.chip}: core_type = {chip.core_type!r}; area synthesis covers the digital "
+                             "core only (rtl/ has no RRAM crossbar core)")
     table = load_area_table(args.table or chip.technology)
     if not args.json:
         print(f"synthesising {chip.name} with Yosys (cached per module and parameters; a big core takes minutes "

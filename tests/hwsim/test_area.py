@@ -217,3 +217,23 @@ def test_run_area_of_unsynthesised_or_rram_chips_is_none():
     assert mm2 is None and "hwsim area --chip small" in source
     mm2, source = run_area_mm2(load_chip_config("rram"))
     assert mm2 is None and "RRAM" in source
+
+
+# ---------------------------------------------------------------- the command's errors (no Yosys needed)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--chip", "rram"], "area synthesis covers the digital core only"),
+        (["--chip", "small", "--table", "7nm"], "area table '7nm': no such area table"),
+        (["--chip", "nonexistent"], "no such preset"),
+    ],
+)
+def test_area_command_errors_name_the_input(tmp_path, capsys, argv, message):
+    from hwsim.cli import main
+
+    assert main(["area", *argv, "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hwsim area: error:") and message in err
+    assert not (tmp_path / "out").exists()
