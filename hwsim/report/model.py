@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hwsim.area.model import run_area_mm2
 from hwsim.energy import EnergyReport, EnergyTable, layer_name, load_table
 from hwsim.errors import InputError, ReportError
 from hwsim.program import ChipProgram
@@ -100,6 +101,8 @@ class Report:
     raster: dict | None = None
     early_exit: EarlyExit | None = None
     energy_band_nj: tuple[float, float] | None = None
+    # (mm², where it comes from) of the chip, from a stored synthesis (hwsim.area.model.run_area_mm2, docs/area.md)
+    area: tuple[float | None, str] | None = None
 
     def to_dict(self) -> dict:
         """The JSON content of ``report.json`` (headline keys first)."""
@@ -117,6 +120,7 @@ class Report:
             "energy_nj_per_image": summary["energy_nj_per_image"],
             "energy_nj_per_image_low": None if self.energy_band_nj is None else self.energy_band_nj[0],
             "energy_nj_per_image_high": None if self.energy_band_nj is None else self.energy_band_nj[1],
+            **({} if self.area is None else {"area_mm2": self.area[0], "area_source": self.area[1]}),
             "latency_us_per_image": summary["latency_us_per_image"],
             "throughput_images_per_s": summary["throughput_images_per_s"],
             "sops_per_image": summary["sops_per_image"],
@@ -314,4 +318,5 @@ def build_report(
         raster=raster,
         early_exit=early_exit,
         energy_band_nj=energy_band(backend.energy, result, program, table),
+        area=run_area_mm2(program.chip),
     )
