@@ -29,7 +29,8 @@ from hwsim.area.table import TABLE_DIR, AreaTable, load_area_table
 from hwsim.config import ChipConfig
 
 __all__ = ["Block", "AreaReport", "chip_area", "core_hdl_params", "chip_hdl_params", "exit_hdl_params", "block_areas",
-           "memory_blocks", "BLOCK_LABELS", "report_from_record", "stored_record", "run_area_mm2", "STORED_DIR"]
+           "memory_blocks", "BLOCK_LABELS", "report_from_record", "stored_record", "run_area_mm2", "STORED_DIR",
+           "check_synthesisable"]
 
 # Module -> block label when the module sits directly under the synthesised top (deeper modules
 # belong to their parent's block: the host port's router is the host port's).
@@ -46,6 +47,8 @@ BLOCK_LABELS = {
     "snn_exit_unit": "exit unit",
 }
 MERGE_LABEL = "partial-sum merge"
+# Larger meshes are refused unless asked for (docs/area.md, Limits): default_28nm has 9 cores, 3 x 3.
+DEFAULT_MAX_CORES = 16
 # Synthesis results of the presets (area.json of 'hwsim area'), for 'hwsim run' without Yosys.
 STORED_DIR = Path(__file__).parent / "stored"
 # snn_chip's MAX_OUTPUTS (its default in rtl/snn_chip.v; hwsim never overrides it): the exit unit's outputs.
@@ -217,18 +220,31 @@ def _expect_boxes(boxes: dict[str, int], expected: dict[str, int], where: str) -
         )
 
 
+def check_synthesisable(chip: ChipConfig, max_cores: int = DEFAULT_MAX_CORES) -> None:
+    """:class:`SynthesisError` unless ``chip`` is a digital chip of at most ``max_cores`` cores."""
+    if chip.core_type != "digital":
+        raise SynthesisError(f"{chip.name}: core_type = {chip.core_type!r}; area synthesis covers the digital core "
+                             "only (rtl/ has no RRAM crossbar core)")
+    if chip.n_cores > max_cores:
+        raise SynthesisError(
+            f"{chip.name}: {chip.n_cores} cores, more than the {max_cores} synthesised by default: the RTL's "
+            f"contention-free NoC gives every core n_cores + 1 = {chip.n_cores + 1} input ports and the chip "
+            "n_cores^2 destination decoders, so synthesis takes hours and the area means little (docs/area.md, "
+            "Limits); allow it with --max-cores"
+        )
+
+
 def chip_area(chip: ChipConfig, table: AreaTable, *, use_cache: bool = True,
-              cache_only: bool = False) -> AreaReport | None:
+              cache_only: bool = False, max_cores: int = DEFAULT_MAX_CORES) -> AreaReport | None:
     """Synthesise ``chip``'s core, chip level and exit unit (cached) and convert to µm² with ``table``.
 
     With ``cache_only``, nothing is synthesised: None unless all three runs are cached.
 
     Raises:
-        SynthesisError: Yosys is missing or fails, or the config is not a digital chip.
+        SynthesisError: Yosys is missing or fails, the config is not a digital chip, or it has more than
+            ``max_cores`` cores.
     """
-    if chip.core_type != "digital":
-        raise SynthesisError(f"core_type = {chip.core_type!r}: area synthesis covers the digital core only "
-                             "(rtl/ has no RRAM crossbar core)")
+    check_synthesisable(chip, max_cores)
     runs = {
         "core": ("snn_core", core_hdl_params(chip), ()),
         "chip": ("snn_chip", chip_hdl_params(chip), ("snn_core", "snn_exit_unit")),

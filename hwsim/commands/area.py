@@ -37,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     parser.add_argument("--no-figures", action="store_true", help="do not draw area.png")
     parser.add_argument("--no-cache", action="store_true", help="synthesise again even if a cached result exists")
+    parser.add_argument("--max-cores", type=int, default=16, metavar="N",
+                        help="refuse chips of more than N cores (default 16: the RTL's all-to-all delivery makes "
+                        "bigger meshes slow to synthesise, see docs/area.md)")
 
 
 def print_table(report: dict, out=sys.stdout) -> None:
@@ -82,26 +85,24 @@ def area_figure(report: dict):
 
 
 def run(args: argparse.Namespace) -> int:
-    from hwsim.area.model import chip_area
-    from hwsim.area.synth import SynthesisError
+    from hwsim.area.model import check_synthesisable, chip_area
     from hwsim.area.table import load_area_table
-    from hwsim.commands.common import check_name_or_file, input_paths
+    from hwsim.commands.common import check_int, check_name_or_file, input_paths
     from hwsim.config import load_chip_config
     from hwsim.outdir import atomic_outdir, check_outdir
     from hwsim.writers import atomic_write_bytes, figure_png
 
+    check_int("--max-cores", args.max_cores, 1, 64 * 64)
     check_name_or_file("--chip", args.chip)
     check_name_or_file("--table", args.table)
     check_outdir(args.outdir, MARKER, inputs=input_paths(args, {"--chip": "chip", "--table": "table"}))
     chip = load_chip_config(args.chip)
-    if chip.core_type != "digital":
-        raise SynthesisError(f"--chip {args.chip}: core_type = {chip.core_type!r}; area synthesis covers the digital "
-                             "core only (rtl/ has no RRAM crossbar core)")
+    check_synthesisable(chip, args.max_cores)  # before looking for an area table (an RRAM chip has none)
     table = load_area_table(args.table or chip.technology)
     if not args.json:
         print(f"synthesising {chip.name} with Yosys (cached per module and parameters; a big core takes minutes "
               "the first time)", file=sys.stderr)
-    report = chip_area(chip, table, use_cache=not args.no_cache).to_dict()
+    report = chip_area(chip, table, use_cache=not args.no_cache, max_cores=args.max_cores).to_dict()
     with atomic_outdir(args.outdir, MARKER) as tmp:
         atomic_write_bytes(Path(tmp) / MARKER, (json.dumps(report, indent=1) + "\n").encode())
         if not args.no_figures:

@@ -228,6 +228,8 @@ def test_run_area_of_unsynthesised_or_rram_chips_is_none():
         (["--chip", "rram"], "area synthesis covers the digital core only"),
         (["--chip", "small", "--table", "7nm"], "area table '7nm': no such area table"),
         (["--chip", "nonexistent"], "no such preset"),
+        (["--chip", "mesh8x8_28nm"], "64 cores, more than the 16 synthesised by default"),
+        (["--chip", "small", "--max-cores", "0"], "--max-cores 0: expected an integer in 1..4096"),
     ],
 )
 def test_area_command_errors_name_the_input(tmp_path, capsys, argv, message):
