@@ -168,16 +168,21 @@ SMALL_FLIP_FLOPS = {
 }
 
 
-def _small_report():
-    from hwsim.area.model import chip_area
-
-    return chip_area(load_chip_config("small"), load_area_table("28nm"), use_cache=False)
-
-
 @pytest.mark.slow
-def test_small_preset_synthesis_matches_the_stored_gate_counts():
+def test_small_preset_synthesis_matches_the_stored_gate_counts(tmp_path, monkeypatch, capsys):
     _need_yosys()
-    report = _small_report()
+    from hwsim.area.model import report_from_record
+    from hwsim.cli import main
+
+    monkeypatch.setenv("HWSIM_AREA_CACHE", str(tmp_path / "cache"))  # an empty cache: Yosys really runs
+    assert main(["area", "--chip", "small", "-o", str(tmp_path / "out"), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    written = json.loads((tmp_path / "out" / "area.json").read_text())
+    assert printed == written
+    assert (tmp_path / "out" / "area.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    cached = sorted(p.name.split("-")[0] for p in (tmp_path / "cache").iterdir())
+    assert cached == ["snn_chip", "snn_core", "snn_exit_unit"]
+    report = report_from_record(written, load_chip_config("small"), load_area_table("28nm"))
     got = {b.name: b for b in report.blocks}
     for name, flops in SMALL_FLIP_FLOPS.items():
         assert got[name].flip_flops == flops, name
