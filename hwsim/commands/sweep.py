@@ -12,7 +12,7 @@ order (the last name varies fastest). Sweepable (:data:`PARAMETERS`):
 
 - network side: ``timesteps``, ``encoding`` (rate, threshold, latency), ``exit`` (an early-exit rule,
   ``none`` / ``margin:M`` / ``confidence:ALPHA`` / ``entropy:H``, chip-spec §1.4);
-- chip side: ``mesh_rows``, ``mesh_cols``, ``clock_mhz``, ``hop_latency_cycles``, ``barrier_cycles``;
+- chip side: ``mesh_rows``, ``mesh_cols``, ``clock_mhz``, ``hop_latency_cycles``, ``barrier_cycles``, ``voltage_v``;
 - core side: ``axons``, ``neurons``, ``lanes``, ``w_bits``, ``v_bits``.
 
 Weight and membrane widths: a network file holds integers quantized for one ``w_bits`` / ``v_bits`` (its
@@ -106,6 +106,7 @@ PARAMETERS: dict[str, tuple[str, type, float | None, float | None]] = {
     "clock_mhz": ("chip", float, 1, 5000),
     "hop_latency_cycles": ("chip", int, 0, 64),
     "barrier_cycles": ("chip", int, 0, 1024),
+    "voltage_v": ("chip", float, 0.3, 1.5),
     "axons": ("core", int, 1, 4096),
     "neurons": ("core", int, 1, 4096),
     "lanes": ("core", int, 1, 4096),

@@ -194,3 +194,25 @@ def test_an_interrupted_sweep_is_not_written_as_complete_and_resumes(tmp_path, m
     resumed = _sweep(tmp_path, "s", grid, "--resume")
     assert "(2 points re-used)" in capsys.readouterr().out
     assert resumed == complete
+
+
+def test_supply_voltage_is_sweepable_and_priced_as_evaluate_prices_it(tmp_path):
+    from hwsim.config import load_chip_config
+    from hwsim.datasets import load_dataset
+    from hwsim.report import evaluate
+    from hwsim.training import load_default_network
+    from mapping import map_network
+
+    result = _sweep(tmp_path, "volt", "voltage_v=0.6,0.9;timesteps=4")
+    points = {p["point"]["voltage_v"]: p for p in result["points"]}
+    assert set(points) == {0.6, 0.9}
+    ds = load_dataset("digits")
+    for volts, point in points.items():
+        chip = load_chip_config("default_28nm").replace(voltage_v=volts)
+        report = evaluate(map_network(load_default_network(), chip), ds.x_test[:30], ds.y_test[:30], timesteps=4,
+                          sweep=[], raster_image=None).to_dict()
+        assert point["energy_nj_per_image"] == report["energy_nj_per_image"]
+        assert point["latency_us_per_image"] == report["latency_us_per_image"]
+    # a lower supply costs less energy per image (dynamic ~V^2, leakage ~V), at the same cycles
+    assert points[0.6]["energy_nj_per_image"] < points[0.9]["energy_nj_per_image"]
+    assert points[0.6]["accuracy"] == points[0.9]["accuracy"]
