@@ -13,6 +13,11 @@ The fit has exactly one free parameter, ``global_scale``, which multiplies
 every entry of the table. It minimises the squared log error over the two
 points: ``log k = mean(log(target / model))``. What the two workloads are,
 and which of their parts are assumptions, is written in ``docs/energy.md`` §4.
+
+``--scheduler local[:N]`` or ``tcp://HOST:PORT`` runs the workloads' simulations
+on Dask worker processes (one task per workload, :func:`hwsim.parallel.run_programs`);
+building, mapping and pricing stay in this process, and the printed numbers are
+the same bits under every scheduler (docs/distributed.md).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import argparse
 import math
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,11 +36,14 @@ from hwsim.config import ChipConfig, load_chip_config
 from hwsim.energy.model import EnergyReport, estimate
 from hwsim.energy.table import EnergyTable, load_table
 from hwsim.energy.workloads import Workload
+from hwsim.errors import HwsimError
+from hwsim.parallel import INSTALL_HINT, TaskPool, check_scheduler, run_programs, task_pool
 from hwsim.program import ChipProgram
-from hwsim.writers import atomic_write_bytes
 from hwsim.result import RunResult
+from hwsim.writers import atomic_write_bytes
 
 __all__ = ["WORKLOADS", "ODIN_MNIST", "ODIN", "CalibrationPoint", "Figure", "CrossValidation", "run_workload",
+           "run_workloads",
            "calibrate", "fit_scale", "fit_figures", "odin_figures", "yin_figures", "cross_validate", "TOLERANCE",
            "add_arguments", "run", "main", "crossval_main"]
 
@@ -131,8 +141,16 @@ def _simulate(program: ChipProgram, rasters: np.ndarray) -> RunResult:
     return Chip.from_program(program).run(rasters)
 
 
-def run_workload(workload: Workload, chip: ChipConfig, table: EnergyTable) -> CalibrationPoint:
-    """Build, map and simulate one workload; return its energy with the table unscaled."""
+def _simulate_all(jobs: list[tuple[ChipProgram, np.ndarray]], pool: TaskPool | None) -> list[RunResult]:
+    """The runs of independent ``(program, rasters)`` jobs, in job order: one Dask task each on a cluster pool,
+    else here one after the other (the same bits either way)."""
+    if pool is not None and pool.client is not None:
+        return run_programs(pool, jobs)
+    return [_simulate(program, rasters) for program, rasters in jobs]
+
+
+def _workload_job(workload: Workload, chip: ChipConfig) -> tuple[ChipProgram, np.ndarray]:
+    """Build and map one workload: its program and input rasters."""
     from mapping import map_network
 
     network = workload.network(chip.core)
@@ -140,9 +158,27 @@ def run_workload(workload: Workload, chip: ChipConfig, table: EnergyTable) -> Ca
     # move when the mapper's default placement heuristic changes.
     n_parts = sum(-(-layer.n_out // chip.core.neurons) for layer in network.layers)
     program = map_network(network, chip, list(range(n_parts)))
-    result = _simulate(program, workload.rasters())
+    return program, workload.rasters()
+
+
+def _point(workload: Workload, program: ChipProgram, result: RunResult, table: EnergyTable) -> CalibrationPoint:
     raw = estimate(result, program, table.with_scale(1.0))
     return CalibrationPoint(workload=workload, report=raw, raw_nj=raw.energy_nj_per_image)
+
+
+def run_workloads(workloads: list[Workload], chip: ChipConfig, table: EnergyTable,
+                  pool: TaskPool | None = None) -> list[CalibrationPoint]:
+    """Build and map the workloads here, simulate them on ``pool`` (None: here), price them here (table
+    unscaled); one point per workload, in order."""
+    jobs = [_workload_job(w, chip) for w in workloads]
+    results = _simulate_all(jobs, pool)
+    return [_point(w, program, result, table) for w, (program, _), result in zip(workloads, jobs, results)]
+
+
+def run_workload(workload: Workload, chip: ChipConfig, table: EnergyTable,
+                 pool: TaskPool | None = None) -> CalibrationPoint:
+    """Build, map and simulate one workload; return its energy with the table unscaled."""
+    return run_workloads([workload], chip, table, pool)[0]
 
 
 def fit_scale(points: list[CalibrationPoint]) -> float:
@@ -150,12 +186,13 @@ def fit_scale(points: list[CalibrationPoint]) -> float:
     return float(math.exp(np.mean([math.log(p.target_nj / p.raw_nj) for p in points])))
 
 
-def calibrate(chip: ChipConfig | str = "default_28nm",
-              table: EnergyTable | str = "28nm") -> tuple[list[CalibrationPoint], float]:
-    """Simulate :data:`WORKLOADS`; return the points and the freshly fitted factor."""
+def calibrate(chip: ChipConfig | str = "default_28nm", table: EnergyTable | str = "28nm",
+              pool: TaskPool | None = None) -> tuple[list[CalibrationPoint], float]:
+    """Simulate :data:`WORKLOADS` (on ``pool``'s workers if it is a Dask pool); return the points and the freshly
+    fitted factor."""
     chip = load_chip_config(chip) if isinstance(chip, str) else chip
     table = load_table(table)
-    points = [run_workload(w, chip, table) for w in WORKLOADS]
+    points = run_workloads(list(WORKLOADS), chip, table, pool)
     return points, fit_scale(points)
 
 
@@ -188,13 +225,14 @@ def fit_figures(figures: list[Figure]) -> float:
     return float(math.exp(np.mean([math.log(f.published / f.raw) for f in used])))
 
 
-def yin_figures(chip: ChipConfig | str = "default_28nm", table: EnergyTable | str = "28nm") -> list[Figure]:
+def yin_figures(chip: ChipConfig | str = "default_28nm", table: EnergyTable | str = "28nm",
+                pool: TaskPool | None = None) -> list[Figure]:
     """Yin et al.'s two published points with the documented workloads (:data:`WORKLOADS`)."""
-    points, _ = calibrate(chip, table)
+    points, _ = calibrate(chip, table, pool)
     return [Figure("Yin", f"{p.workload.name} nJ/image", "nJ", p.target_nj, p.raw_nj) for p in points]
 
 
-def _odin_sop_run(chip: ChipConfig, table: EnergyTable) -> EnergyReport:
+def _odin_sop_job(chip: ChipConfig) -> tuple[ChipProgram, np.ndarray]:
     """``odin-sop``: a 256-256 layer, all axons spiking every timestep, thresholds out of reach (no firing)."""
     from mapping import map_network
 
@@ -208,19 +246,21 @@ def _odin_sop_run(chip: ChipConfig, table: EnergyTable) -> EnergyReport:
                   reset="subtract", fire=True, name="fc0")
     program = map_network(Network(layers=[layer], metadata={"name": "odin-sop"}), chip, [0])
     rasters = np.ones((ODIN_SOP_IMAGES, ODIN_SOP_TIMESTEPS, cc.axons), np.uint8)
-    return estimate(_simulate(program, rasters), program, table.with_scale(1.0))
+    return program, rasters
 
 
-def odin_figures(table: EnergyTable | str = "28nm") -> list[Figure]:
+def odin_figures(table: EnergyTable | str = "28nm", pool: TaskPool | None = None) -> list[Figure]:
     """The model's values, at scale 1, for ODIN's published figures on the ``odin_28nm`` preset (§11)."""
     table = load_table(table)
     chip = load_chip_config(ODIN["chip"])
-    sop = _odin_sop_run(chip, table)
+    jobs = [_odin_sop_job(chip), _workload_job(ODIN_MNIST, chip)]
+    sop_result, mnist_result = _simulate_all(jobs, pool)
+    sop = estimate(sop_result, jobs[0][0], table.with_scale(1.0))
     sops = float(sop.sops.sum())
     leak_pj = float(sop.static_pj.sum())
     controller_pj = float(sop.by_action["core.controller/cycle"].sum())
     at_v = table.with_scale(1.0).at_voltage(chip.voltage_v)
-    mnist = run_workload(ODIN_MNIST, chip, table)
+    mnist = _point(ODIN_MNIST, jobs[1][0], mnist_result, table)
     not_held_out = "not held out: the table's leakage entry is ODIN's 27.3 uW / its stored bits"
     return [
         Figure("ODIN", "pJ/SOP total", "pJ", ODIN["pj_per_sop_total"], float(sop.total_pj.sum()) / sops),
@@ -252,10 +292,11 @@ class CrossValidation:
         return fit_figures(self.odin)
 
 
-def cross_validate(table: EnergyTable | str = "28nm") -> CrossValidation:
-    """Simulate Yin's two workloads and ODIN's on their chips (table at scale 1)."""
+def cross_validate(table: EnergyTable | str = "28nm", pool: TaskPool | None = None) -> CrossValidation:
+    """Simulate Yin's two workloads and ODIN's on their chips (table at scale 1; on ``pool``'s workers if it is a
+    Dask pool)."""
     table = load_table(table)
-    return CrossValidation(yin=yin_figures("default_28nm", table), odin=odin_figures(table))
+    return CrossValidation(yin=yin_figures("default_28nm", table, pool), odin=odin_figures(table, pool))
 
 
 def _print_figures(title: str, figures: list[Figure], scale: float) -> None:
@@ -273,7 +314,8 @@ def _print_figures(title: str, figures: list[Figure], scale: float) -> None:
 def run_crossval(args: argparse.Namespace) -> int:
     """Print both directions of the cross-validation (docs/energy.md §11)."""
     table = load_table(args.table)
-    cv = cross_validate(table)
+    with _pool(args) as pool:
+        cv = cross_validate(table, pool)
     k_yin, k_odin = cv.scale_from_yin, cv.scale_from_odin
     print(f"table {table.name} v{table.version}: stored global_scale = {table.global_scale:.4g}")
     print(f"fit on Yin (2 figures): global_scale = {k_yin:.4g}")
@@ -305,21 +347,20 @@ def _repriced_nj(report: EnergyReport, factors: dict, scale: float) -> float:
     return total * scale / 1e3
 
 
-def _workload_sensitivity(w: Workload, chip: ChipConfig, table: EnergyTable) -> list[dict]:
+def _workload_sensitivity(w: Workload, chip: ChipConfig, table: EnergyTable,
+                          pool: TaskPool | None = None) -> list[dict]:
     import dataclasses
 
     k = table.global_scale
-    base = run_workload(w, chip, table)
+    # the re-simulated variants (knob, setting, workload), all run together with the documented workload
+    variants = [("firing rate", f"{rate:.0%}", dataclasses.replace(w, rates=(rate,) * len(w.rates)))
+                for rate in SENSITIVITY_RATES if rate != w.rates[0]]
+    variants += [("timesteps", f"T = {T}", dataclasses.replace(w, timesteps=T))
+                 for T in SENSITIVITY_TIMESTEPS if T != w.timesteps]
+    base, *varied = run_workloads([w] + [v for _, _, v in variants], chip, table, pool)
     nominal = base.raw_nj * k
     settings: list[tuple[str, str, float]] = [("documented", f"rate {w.rates[0]:.0%}, T = {w.timesteps}", nominal)]
-    for rate in SENSITIVITY_RATES:
-        if rate != w.rates[0]:
-            p = run_workload(dataclasses.replace(w, rates=(rate,) * len(w.rates)), chip, table)
-            settings.append(("firing rate", f"{rate:.0%}", p.raw_nj * k))
-    for T in SENSITIVITY_TIMESTEPS:
-        if T != w.timesteps:
-            p = run_workload(dataclasses.replace(w, timesteps=T), chip, table)
-            settings.append(("timesteps", f"T = {T}", p.raw_nj * k))
+    settings += [(knob, setting, p.raw_nj * k) for (knob, setting, _), p in zip(variants, varied)]
     for key in (("core.membrane_rf", "access_bit"), ("core.controller", "cycle"), ("core.spike_buffer", "scan_axon")):
         for f in SENSITIVITY_ENTRY_FACTORS:
             settings.append(("assumed entry", f"{key[0]}/{key[1]} x {f:g}", _repriced_nj(base.report, {key: f}, k)))
@@ -334,7 +375,8 @@ def _workload_sensitivity(w: Workload, chip: ChipConfig, table: EnergyTable) -> 
             for knob, setting, nj in settings]
 
 
-def sensitivity(chip: ChipConfig | str = "default_28nm", table: EnergyTable | str = "28nm") -> list[dict]:
+def sensitivity(chip: ChipConfig | str = "default_28nm", table: EnergyTable | str = "28nm",
+                pool: TaskPool | None = None) -> list[dict]:
     """nJ/image of each Yin workload (stored ``global_scale``) as one unknown moves, the others as documented.
 
     Rows: ``{"workload", "knob", "setting", "nj", "change"}`` (``change`` relative to the documented workload).
@@ -344,7 +386,7 @@ def sensitivity(chip: ChipConfig | str = "default_28nm", table: EnergyTable | st
     table = load_table(table)
     rows: list[dict] = []
     for w in WORKLOADS:
-        rows += _workload_sensitivity(w, chip, table)
+        rows += _workload_sensitivity(w, chip, table, pool)
     return rows
 
 
@@ -381,7 +423,8 @@ def _sensitivity_figure(rows: list[dict], path: str) -> None:
 
 
 def run_sensitivity(args: argparse.Namespace) -> int:
-    rows = sensitivity(args.chip, args.table)
+    with _pool(args) as pool:
+        rows = sensitivity(args.chip, args.table, pool)
     print("| workload | unknown | setting | nJ/image | change |")
     print("| --- | --- | --- | --- | --- |")
     for r in rows:
@@ -405,10 +448,34 @@ def crossval_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--figure", metavar="PNG", help="with --sensitivity: also draw it to this file")
     args = parser.parse_args(argv)
     if args.yin_only or args.write:
-        return run(args)
+        return _guarded(run, args, parser.prog)
     if args.sensitivity:
-        return run_sensitivity(args)
-    return run_crossval(args)
+        return _guarded(run_sensitivity, args, parser.prog)
+    return _guarded(run_crossval, args, parser.prog)
+
+
+def _guarded(command, args: argparse.Namespace, prog: str) -> int:
+    """``command(args)``, with bad input (a :class:`hwsim.errors.HwsimError`, e.g. a bad ``--scheduler``) as one
+    line on stderr and exit status 2, as ``hwsim``'s commands do."""
+    try:
+        return command(args)
+    except HwsimError as exc:
+        print(f"{prog}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+
+
+@contextmanager
+def _pool(args: argparse.Namespace) -> Iterator[TaskPool | None]:
+    """The Dask pool of ``--scheduler`` (checked first: exit 2 before any work), or None for the default: the
+    workloads then run here, one after the other, as before the option existed."""
+    scheduler = check_scheduler(args.scheduler)
+    if not scheduler.is_dask:
+        yield None
+        return
+    print(f"connecting to the Dask scheduler {scheduler.text}" if scheduler.kind == "tcp"
+          else f"starting a Dask LocalCluster ({scheduler.text})", file=sys.stderr)
+    with task_pool(scheduler) as pool:
+        yield pool
 
 
 def _write_scale(table: EnergyTable, scale: float) -> None:
@@ -423,19 +490,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--table", default="28nm", help="energy table name or .toml path (default 28nm)")
     parser.add_argument("--chip", default="default_28nm", help="chip preset or .toml (default default_28nm)")
     parser.add_argument("--write", action="store_true", help="store the fitted factor in the table file")
+    parser.add_argument("--scheduler", metavar="threads|local[:N]|tcp://HOST:PORT",
+                        help="where the workloads' simulations run: threads (default: in this process, one after "
+                        "the other), local[:N] (a Dask LocalCluster of N worker processes, default one per CPU) or "
+                        f"tcp://HOST:PORT (an existing Dask cluster); Dask needs {INSTALL_HINT}. The printed numbers "
+                        "are the same bits under every scheduler (docs/distributed.md)")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hwsim.commands.calibrate_energy",
                                      description=__doc__.splitlines()[0])
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    return _guarded(run, parser.parse_args(argv), parser.prog)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the calibration table; with ``--write`` store a fresh fit. Exit status 1 if a point misses 5 %."""
     table = load_table(args.table)
-    points, fitted = calibrate(args.chip, table)
+    with _pool(args) as pool:
+        points, fitted = calibrate(args.chip, table, pool)
     stored = table.global_scale
     print(f"table {table.name} v{table.version}: stored global_scale = {stored:.4g}, fresh fit = {fitted:.4g}")
     print()
