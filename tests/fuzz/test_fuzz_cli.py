@@ -1,4 +1,4 @@
-"""Fuzz the command line of every subcommand (run, train, map, report, yield, sweep) in-process.
+"""Fuzz the command line of every subcommand (run, train, map, report, yield, sweep, area) in-process.
 
 Each example starts from a fast, valid command line of one subcommand and applies one or two
 mutations: an option set to a boundary or malformed value (negative, zero, huge, inf/nan, empty,
@@ -8,7 +8,9 @@ an existing file, a non-empty unrelated folder, or a folder holding the command'
 dropped, a flag added, an unknown option. Values that would legitimately run for minutes (a million
 chip instances, 100,000 epochs) are left out: the point is the error paths. So is every ``--scheduler``
 that would start or reach a Dask cluster (``local``, ``local:N``, a well-formed ``tcp://HOST:PORT``): the
-values here are ``threads`` (the in-process default) and malformed ones, refused before any work.
+values here are ``threads`` (the in-process default) and malformed ones, refused before any work. ``hwsim area``
+runs Yosys for minutes on a valid command line, so its examples always hold one value refused before synthesis
+(and run with no ``yosys`` on PATH, so a value that is not refused fails the test instead of synthesising).
 
 The sandbox of every example holds valid inputs (``inputs/``), an earlier ``hwsim run`` output
 (``prev/``), an earlier yield study (``prevyield/``) and map output (``prevmap/``), and a plain file
@@ -21,12 +23,15 @@ import contextlib
 import functools
 import io
 import gzip
+import os
 import shutil
 import struct
 import tempfile
 from pathlib import Path
 
 import numpy as np
+from unittest import mock
+
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -482,3 +487,91 @@ def test_top_level_arguments(argv):
     with Sandbox() as sandbox:
         sandbox.freeze()
         check_cli(run_cli(argv, sandbox.work), sandbox)
+
+
+# ----------------------------------------------------------------------------- hwsim area (no synthesis)
+
+# Values of `hwsim area`'s options each refused before Yosys runs, whatever the other options say (so no
+# --max-cores that only a chip with fewer cores passes, and no chip refused only by the default --max-cores).
+AREA_REFUSED = {
+    "--chip": ["", "nonexistent", "inputs", "inputs/net.npz", "notes.txt", "small.toml", LONG, "inputs/empty.toml",
+               "rram", "inputs/rram.toml", "inputs/table.toml", "inputs/chip.toml/x", "\u00e9"],
+    "--table": ["", "nonexistent", "notes.txt", "inputs", "inputs/net.npz", "inputs/chip.toml", LONG + ".toml",
+                "inputs/table.toml", "rram_28nm", "inputs/empty.toml", "missing.toml"],
+    "-o": ["", "notes.txt", "notes.txt/out", LONG, "prev", "prevyield", "prevmap", "inputs", ".", "..",
+           "/proc/hwsim-fuzz-out", "inputs/chip.toml"],
+    "--outdir": ["", "notes.txt", "prev", "inputs"],
+    "--max-cores": ["0", "-1", "-0", "4097", "10000000000", "1.5", "1e3", "inf", "nan", "", " ", "x", "0x10", "1,2",
+                    "9" * 30],
+}
+AREA_BASE = ["area", "--no-figures", "-o", "out"]
+AREA_FLAGS = ["--json", "--no-figures", "--no-cache"]
+AREA_JUNK = [t for t in JUNK_TOKENS if t not in ("--help", "-h", "--version")]
+
+
+@st.composite
+def refused_area_vectors(draw) -> list[str]:
+    """``hwsim area`` with one refused value, plus up to two mutations that cannot make it valid (other options
+    set to refused or valid values, flags, junk tokens anywhere: the refused value stays the last of its
+    option's)."""
+    bad_option = draw(st.sampled_from(sorted(AREA_REFUSED)))
+    others = sorted(o for o in AREA_REFUSED if o != bad_option and {o, bad_option} != {"-o", "--outdir"})
+    valid = {"--chip": ["default_28nm", "small", "odin_28nm", "inputs/chip.toml"], "--table": ["28nm"],
+             "-o": ["out", "new/deep/out"], "--outdir": ["out"], "--max-cores": []}
+    argv = _set_option(AREA_BASE, bad_option, draw(st.sampled_from(AREA_REFUSED[bad_option])))
+    for _ in range(draw(st.integers(0, 2))):
+        kind = draw(st.sampled_from(["option", "option", "flag", "junk"]))
+        if kind == "option":
+            option = draw(st.sampled_from(others))
+            value = draw(st.sampled_from(AREA_REFUSED[option] + valid[option]))
+            k = argv.index(bad_option)  # set before the refused option: argparse keeps the last of each
+            argv = argv[:k] + [option, value] + argv[k:]
+        elif kind == "flag":
+            argv.append(draw(st.sampled_from(AREA_FLAGS)))
+        else:
+            argv.insert(draw(st.integers(1, len(argv))), draw(st.sampled_from(AREA_JUNK)))
+    return argv
+
+
+@contextlib.contextmanager
+def _no_yosys():
+    """PATH holds an empty folder only: should a command line get past the checks, the test fails at once (Yosys
+    missing) instead of synthesising for minutes; the synthesis cache is an empty folder too. (Outside the
+    sandbox, whose files the property watches.)"""
+    with tempfile.TemporaryDirectory(prefix="hwsim-fuzz-no-bin-") as empty:
+        with mock.patch.dict(os.environ, {"PATH": empty, "HWSIM_AREA_CACHE": os.path.join(empty, "cache")}):
+            yield
+
+
+# Catches: a malformed or unusable `hwsim area` argument that is not refused with exit status 2 and one line
+# before synthesis (a traceback, a second line, files written, or Yosys looked for).
+@budget(quick=12, fuzz=300)
+@example(argv=_set_option(AREA_BASE, "--chip", "nonexistent"))
+@example(argv=_set_option(AREA_BASE, "--chip", "inputs/empty.toml"))
+@example(argv=_set_option(AREA_BASE, "--chip", "rram"))  # no RRAM crossbar core in rtl/
+@example(argv=_set_option(AREA_BASE, "--chip", "mesh8x8_28nm"))  # 64 cores, more than the default --max-cores 16
+@example(argv=_set_option(AREA_BASE, "--max-cores", "8"))  # default_28nm has 9 cores
+@example(argv=_set_option(_set_option(AREA_BASE, "--chip", "small"), "--max-cores", "3"))  # small: 4 cores
+@example(argv=_set_option(AREA_BASE, "--max-cores", "0"))
+@example(argv=_set_option(AREA_BASE, "--max-cores", "4097"))
+@example(argv=_set_option(AREA_BASE, "--max-cores", "x"))
+@example(argv=_set_option(AREA_BASE, "--table", "nonexistent"))
+@example(argv=_set_option(AREA_BASE, "--table", "inputs/table.toml"))  # an energy table, not an area table
+@example(argv=_set_option(AREA_BASE, "--table", "rram_28nm"))
+@example(argv=_set_option(AREA_BASE, "-o", "prev"))  # a report folder, not an area one
+@example(argv=_set_option(AREA_BASE, "-o", "notes.txt"))
+@example(argv=_set_option(AREA_BASE, "-o", ""))
+@example(argv=_set_option(AREA_BASE, "-o", "inputs/chip.toml"))
+@example(argv=["area", "--chip", "inputs/chip.toml", "--no-figures", "-o", "inputs"])  # the input's own folder
+@given(argv=refused_area_vectors())
+def test_area_arguments_refused_before_synthesis(argv):
+    with Sandbox() as sandbox:
+        _populate(sandbox)
+        sandbox.freeze()
+        outputs = [argv[k + 1] for k, t in enumerate(argv[:-1]) if t in ("-o", "--outdir")]
+        inputs = [t for t in argv[1:] if t and t not in outputs and len(t) < 255 and (sandbox.work / t).exists()]
+        with _no_yosys():
+            outcome = run_cli(argv, sandbox.work)
+        check_cli(outcome, sandbox, outputs=outputs, inputs=inputs)
+    assert outcome.code == 2, outcome.describe()
+    assert "synthesising" not in outcome.stderr and "yosys" not in outcome.stderr.lower(), outcome.describe()
