@@ -244,9 +244,10 @@ def _dask_client(sched: Scheduler):
     try:
         if sched.kind == "local":
             n = sched.workers if sched.workers is not None else (os.cpu_count() or 1)
-            # one thread per worker process: the processes are the parallelism; no dashboard (no port to take)
+            # one thread per worker process: the processes are the parallelism; the dashboard (if any) on a free
+            # port: None still tries 8787 and warns when another cluster holds it
             cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                               dashboard_address=None, silence_logs=logging.ERROR)
+                                               dashboard_address=":0", silence_logs=logging.ERROR)
             client = distributed.Client(cluster)
         else:
             try:
