@@ -22,6 +22,7 @@ __all__ = [
     "RramConfig",
     "ChipConfig",
     "CORE_TYPES",
+    "NOC_MODELS",
     "RRAM_DISTRIBUTIONS",
     "load_chip_config",
     "preset_names",
@@ -39,6 +40,8 @@ PRESET_DIR = Path(__file__).parent / "configs"
 
 # Core types a chip can be built from (chip-spec §2 digital, §7 RRAM crossbar).
 CORE_TYPES = ("digital", "rram")
+# Network-on-chip models (chip-spec §1.2 contention-free, §1.5 mesh of routers with buffers and arbitration).
+NOC_MODELS = ("ideal", "mesh")
 # Device-to-device programming-variation distributions of the RRAM model (docs/rram.md).
 RRAM_DISTRIBUTIONS = ("lognormal", "normal")
 
@@ -328,6 +331,10 @@ class ChipConfig:
         core: Parameters shared by every core.
         core_type: ``"digital"`` (chip-spec §2) or ``"rram"`` (crossbar cores, chip-spec §7).
         rram: Crossbar parameters; required when ``core_type == "rram"``, else ``None``.
+        noc: Network-on-chip model: ``"ideal"`` (chip-spec §1.2, contention-free, the default) or ``"mesh"``
+            (§1.5: XY routers with input buffers, round-robin arbitration and back-pressure; the routing phases
+            last until their last packet is delivered).
+        router_buffer_flits: Input buffer depth of each mesh router port, in packets; 1..64 (§1.5).
         voltage_v: Supply voltage in volts, 0.3..1.5; ``None`` (the default): the energy table's own voltages,
             every entry as stored (docs/energy.md §9). Set, the energy model scales dynamic entries by
             ``(voltage_v / V_entry)^2`` and static ones by ``voltage_v / V_entry``.
@@ -344,6 +351,8 @@ class ChipConfig:
     core_type: str = "digital"
     rram: RramConfig | None = None
     voltage_v: float | None = None
+    noc: str = "ideal"
+    router_buffer_flits: int = 4
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -355,12 +364,23 @@ class ChipConfig:
         object.__setattr__(self, "clock_mhz", _check_number("clock_mhz", self.clock_mhz, 1, 5000))
         _check_int("hop_latency_cycles", self.hop_latency_cycles, 0, 64)
         _check_int("barrier_cycles", self.barrier_cycles, 0, 1024)
+        if self.noc not in NOC_MODELS:
+            raise ConfigError(f"noc = {shorten(self.noc)}: allowed {', '.join(repr(m) for m in NOC_MODELS)}")
+        _check_int("router_buffer_flits", self.router_buffer_flits, 1, 64)
+        if self.noc == "mesh" and self.hop_latency_cycles < 1:
+            raise ConfigError(
+                "hop_latency_cycles = 0 with noc = 'mesh': a mesh router takes at least one cycle per hop "
+                "(chip-spec §1.5); allowed 1..64, or noc = 'ideal'"
+            )
         if self.voltage_v is not None:
             object.__setattr__(self, "voltage_v", _check_number("voltage_v", self.voltage_v, 0.3, 1.5))
         if not isinstance(self.core, CoreConfig):
             raise ConfigError(f"core = {shorten(self.core)}: expected a CoreConfig")
         if self.core_type not in CORE_TYPES:
             raise ConfigError(f"core_type = {shorten(self.core_type)}: allowed {', '.join(CORE_TYPES)}")
+        if self.core_type == "rram" and self.noc != "ideal":
+            raise ConfigError("noc = 'mesh' needs core_type = 'digital': RRAM chips use the ideal network-on-chip "
+                              "in this version (chip-spec §1.5); allowed for RRAM: noc = 'ideal'")
         if self.core_type == "rram" and self.core.partial_sums:
             raise ConfigError("core.partial_sums = true needs core_type = 'digital': RRAM cores have no "
                               "partial-sum chains in this version (chip-spec §1.3)")
@@ -401,6 +421,10 @@ class ChipConfig:
         # Unset voltage (the table's own voltages) is left out, so existing files and program headers stay as they were.
         if self.voltage_v is None:
             del data["voltage_v"]
+        # Likewise the network-on-chip keys at their defaults (the ideal NoC of every earlier file).
+        for key in ("noc", "router_buffer_flits"):
+            if data[key] == getattr(ChipConfig, key):
+                del data[key]
         return data
 
     @classmethod

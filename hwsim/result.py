@@ -10,7 +10,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["RunResult", "COUNTER_NAMES", "HOST_COUNTER_NAMES", "EXIT_COUNTER_NAMES", "decode_predictions"]
+__all__ = [
+    "RunResult",
+    "COUNTER_NAMES",
+    "HOST_COUNTER_NAMES",
+    "EXIT_COUNTER_NAMES",
+    "NOC_COUNTER_NAMES",
+    "LINK_COUNTER_NAMES",
+    "decode_predictions",
+]
 
 # Per core per timestep (chip-spec §2.5); the last axis of RunResult.counters. "packets" and "hops" count
 # spike packets and partial-sum packets (chip-spec §1.3) alike: each is one injection cycle of its sender.
@@ -27,6 +35,10 @@ COUNTER_NAMES = (
 HOST_COUNTER_NAMES = ("packets", "hops", "route_cycles")
 # Per image per timestep, the exit unit's (chip-spec §1.4); the last axis of RunResult.exit_counters.
 EXIT_COUNTER_NAMES = ("cycles", "acc_updates", "multiplies", "lut_reads")
+# Per image per timestep, the network-on-chip's (chip-spec §1.5); the last axis of RunResult.noc_counters.
+NOC_COUNTER_NAMES = ("route_cycles", "buffer_writes", "stall_cycles")
+# Per router output port, summed over the run (mesh NoC only, chip-spec §1.5); the last axis of link_counters.
+LINK_COUNTER_NAMES = ("packets", "stall_cycles")
 
 
 def decode_predictions(readout: str, output_spikes: np.ndarray, output_membranes: np.ndarray) -> np.ndarray:
@@ -66,6 +78,12 @@ class RunResult:
             ``acc_updates``, ``multiplies``, ``lut_reads`` (chip-spec §1.4); zeros under rule ``none``
             (the default when not given). Its ``cycles`` are included in ``timestep_cycles``.
         exit_rule: The early-exit rule as written (``"none"``: no exit unit).
+        noc_counters: ``(B, T, len(NOC_COUNTER_NAMES))`` int64: the timestep's routing cycles (every routing
+            phase, the host's included), router buffer writes and stall cycles (chip-spec §1.5; the last two
+            are 0 under the ideal NoC). Every implementation fills it; zeros when not given.
+        link_counters: ``(n_routers, 5, len(LINK_COUNTER_NAMES))`` int64 under ``noc = "mesh"``: packets and
+            stall cycles of each router output port (local, north, east, south, west), summed over all images
+            and the timesteps they ran; None under the ideal NoC.
     """
 
     output_spikes: np.ndarray
@@ -81,6 +99,8 @@ class RunResult:
     exit_timesteps: np.ndarray | None = None
     exit_counters: np.ndarray | None = None
     exit_rule: str = "none"
+    noc_counters: np.ndarray | None = None
+    link_counters: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         # Without an exit unit every image runs all T timesteps and the unit counts nothing (chip-spec §1.4).
@@ -89,6 +109,8 @@ class RunResult:
             self.exit_timesteps = np.full(B, T, np.int64)
         if self.exit_counters is None:
             self.exit_counters = np.zeros((B, T, len(EXIT_COUNTER_NAMES)), np.int64)
+        if self.noc_counters is None:
+            self.noc_counters = np.zeros((B, T, len(NOC_COUNTER_NAMES)), np.int64)
 
     @property
     def batch_size(self) -> int:
@@ -109,6 +131,12 @@ class RunResult:
         if name not in EXIT_COUNTER_NAMES:
             raise KeyError(f"unknown exit counter {name!r}; exit counters: {', '.join(EXIT_COUNTER_NAMES)}")
         return self.exit_counters[..., EXIT_COUNTER_NAMES.index(name)]
+
+    def noc_counter(self, name: str) -> np.ndarray:
+        """``(B, T)`` values of one network-on-chip counter (chip-spec §1.5)."""
+        if name not in NOC_COUNTER_NAMES:
+            raise KeyError(f"unknown NoC counter {name!r}; NoC counters: {', '.join(NOC_COUNTER_NAMES)}")
+        return self.noc_counters[..., NOC_COUNTER_NAMES.index(name)]
 
     def host_counter(self, name: str) -> np.ndarray:
         """``(B, T)`` values of one host counter."""
@@ -159,6 +187,9 @@ class RunResult:
             exit_timesteps=cat("exit_timesteps"),
             exit_counters=cat("exit_counters"),
             exit_rule=first.exit_rule,
+            noc_counters=cat("noc_counters"),
+            # per-link totals add up over the batches
+            link_counters=None if first.link_counters is None else sum(p.link_counters for p in parts),
         )
 
     def to_arrays(self) -> dict:
@@ -179,6 +210,8 @@ class RunResult:
             "exit_timesteps": self.exit_timesteps,
             "exit_counters": self.exit_counters,
             "exit_rule": str(self.exit_rule),
+            "noc_counters": self.noc_counters,
+            "link_counters": self.link_counters,
         }
 
     @staticmethod
@@ -198,4 +231,6 @@ class RunResult:
             exit_timesteps=data["exit_timesteps"],
             exit_counters=data["exit_counters"],
             exit_rule=str(data["exit_rule"]),
+            noc_counters=data.get("noc_counters"),
+            link_counters=data.get("link_counters"),
         )

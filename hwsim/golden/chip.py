@@ -20,9 +20,17 @@ from hwsim.errors import ProgramError
 from hwsim.exit_unit import ExitRule, ExitUnit, parse_exit_rule
 from hwsim.golden.core import GoldenCore
 from hwsim.golden.host_port import host_timestep
-from hwsim.golden.router import deliver, deliver_partial_sums, route_cycles
+from hwsim.golden.noc import mesh_phase
+from hwsim.golden.router import deliver, deliver_partial_sums, packets, route_cycles
 from hwsim.program import ChipProgram
-from hwsim.result import COUNTER_NAMES, EXIT_COUNTER_NAMES, HOST_COUNTER_NAMES, RunResult
+from hwsim.result import (
+    COUNTER_NAMES,
+    EXIT_COUNTER_NAMES,
+    HOST_COUNTER_NAMES,
+    LINK_COUNTER_NAMES,
+    NOC_COUNTER_NAMES,
+    RunResult,
+)
 
 __all__ = ["simulate", "run_chip", "CoreUnit"]
 
@@ -59,7 +67,8 @@ def run_chip(
     core of the stage steps on its inbox (and a partial-sum receiver on its
     partial-sum buffer) and routes its spikes (a partial-sum core: its nonzero
     membranes, chip-spec §1.3); the timestep takes
-    ``barrier + host route + sum over stages (max compute + max route) + exit``.
+    ``barrier + host route + sum over stages (max compute + max route) + exit``, where under
+    ``noc = "mesh"`` each routing phase lasts what the mesh model measures (chip-spec §1.5).
 
     With an exit rule (chip-spec §1.4) the exit unit reads the timestep's output values
     (membranes under membrane readout, 0/1 spikes under spike-count readout) after the last stage;
@@ -101,6 +110,19 @@ def run_chip(
     timestep_cycles = np.zeros((B, T), np.int64)
     exit_timesteps = np.full(B, T, np.int64)
     exit_counters = np.zeros((B, T, len(EXIT_COUNTER_NAMES)), np.int64)
+    noc_counters = np.zeros((B, T, len(NOC_COUNTER_NAMES)), np.int64)
+    mesh = chip.noc == "mesh"
+    link_counters = np.zeros((chip.n_cores, 5, len(LINK_COUNTER_NAMES)), np.int64) if mesh else None
+
+    def route_phase(injections: dict[int, list[tuple[int, int]]], b: int, t: int) -> int:
+        """A routing phase on the mesh (chip-spec §1.5): its length; its counters join image b's timestep t."""
+        phase = mesh_phase(chip, injections)
+        noc_counters[b, t, NOC_COUNTER_NAMES.index("buffer_writes")] += phase.buffer_writes
+        noc_counters[b, t, NOC_COUNTER_NAMES.index("stall_cycles")] += phase.stall_cycles
+        link_counters[..., LINK_COUNTER_NAMES.index("packets")] += phase.link_packets
+        link_counters[..., LINK_COUNTER_NAMES.index("stall_cycles")] += phase.link_stalls
+        return phase.cycles
+
     membranes = [np.zeros((B, T, cp.n_neurons), np.int32) for cp in cores] if record else None
     core_spikes = [np.zeros((B, T, cp.n_neurons), np.uint8) for cp in cores] if record else None
     K = {name: k for k, name in enumerate(COUNTER_NAMES)}
@@ -117,19 +139,29 @@ def run_chip(
             psum_buffers: dict[int, list[int]] = {c: [0] * chip.core.neurons for c in receivers}
             host = host_timestep(batch[b, t], program.host_routes, inboxes, host_hops, host_max_hops,
                                  chip.hop_latency_cycles)  # fmt: skip
+            if mesh:  # the HOST phase lasts until its last delivery, from router 0
+                host_packets = packets([int(i) for i in np.flatnonzero(batch[b, t])], program.host_routes)
+                host = (*host[:2], route_phase({0: host_packets}, b, t))
             host_counters[b, t] = host
-            cycles = chip.barrier_cycles + host[HOST_COUNTER_NAMES.index("route_cycles")]
+            routing = host[HOST_COUNTER_NAMES.index("route_cycles")]
+            cycles = chip.barrier_cycles + routing
             for s in range(program.n_stages):
                 stage_compute, stage_route = 0, 0
+                injections: dict[int, list[tuple[int, int]]] = {}
                 for k, (cp, unit) in enumerate(zip(cores, units)):
                     if cp.stage != s:
                         continue
                     spikes, c = unit.step(inboxes[cp.core], t, psum_buffers.get(cp.core))
                     if cp.psum_out:  # never fires (fire = 0): sends its nonzero membranes instead
-                        c["packets"], c["hops"] = deliver_partial_sums(unit.partial_sums(), cp.routes, psum_buffers,
+                        sent = unit.partial_sums()
+                        c["packets"], c["hops"] = deliver_partial_sums(sent, cp.routes, psum_buffers,
                                                                        core_hops[cp.core])
+                        sources = [j for j, _ in sent]
                     else:
                         c["packets"], c["hops"] = deliver(spikes, cp.routes, inboxes, core_hops[cp.core])
+                        sources = spikes
+                    if mesh:
+                        injections[cp.core] = packets(sources, cp.routes)
                     for name in COUNTER_NAMES:
                         counters[b, t, k, K[name]] = c[name]
                     if on_step is not None:
@@ -143,7 +175,11 @@ def run_chip(
                     if record:
                         membranes[k][b, t] = unit.v
                         core_spikes[k][b, t, spikes] = 1
+                if mesh:
+                    stage_route = route_phase(injections, b, t)
+                routing += stage_route
                 cycles += stage_compute + stage_route
+            noc_counters[b, t, NOC_COUNTER_NAMES.index("route_cycles")] = routing
             done = False
             if exit_unit is not None:  # the EXIT phase, after the last stage's route phase (chip-spec §5.1)
                 y = out_membranes[b, t] if program.readout == "membrane" else out_spikes[b, t]
@@ -169,6 +205,8 @@ def run_chip(
         exit_timesteps=exit_timesteps,
         exit_counters=exit_counters,
         exit_rule=rule.text if rule.enabled else "none",
+        noc_counters=noc_counters,
+        link_counters=link_counters,
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from hwsim.program import Route
 
-__all__ = ["deliver", "deliver_partial_sums", "route_cycles"]
+__all__ = ["deliver", "deliver_partial_sums", "route_cycles", "packets"]
 
 
 def route_cycles(packets: int, max_hops: int, hop_latency_cycles: int) -> int:
@@ -63,3 +63,13 @@ def deliver_partial_sums(partial_sums: list[tuple[int, int]], routes: tuple[Rout
                 packets += 1
                 hops += hops_to[r.dest_core]
     return packets, hops
+
+
+def packets(sources: list[int], routes: tuple[Route, ...]) -> list[tuple[int, int]]:
+    """The packets a sender injects, in injection order (chip-spec §5.1): ``(dest_core, index)``.
+
+    ``sources`` are its spiking sources ascending (or a partial-sum core's nonzero neurons); each one
+    goes out once per matching entry, in table order; ``index`` is the destination axon (a neuron of
+    the destination for a partial-sum packet).
+    """
+    return [(r.dest_core, r.axon_offset + (j - r.src_lo)) for j in sources for r in routes if r.src_lo <= j < r.src_hi]
