@@ -15,9 +15,10 @@ The flow (Yosys 0.23, Debian's ``yosys``)::
     abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX,AOI3,OAI3,AOI4,OAI4
     opt_clean; stat -json
 
-The result of a run is a pure function of the RTL sources, the parameters, the script and the
-Yosys version, so it is cached under that key (``$HWSIM_AREA_CACHE``, else
-``$XDG_CACHE_HOME/hwsim/area``, else ``~/.cache/hwsim/area``; never in the repository).
+The result of a run is a pure function of the RTL sources (names and contents, not their folder),
+the parameters, the script and the Yosys version, so it is cached under that key (:func:`cache_key`;
+in ``$HWSIM_AREA_CACHE``, else ``$XDG_CACHE_HOME/hwsim/area``, else ``~/.cache/hwsim/area``; never in
+the repository).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ __all__ = [
     "yosys_version",
     "synthesize",
     "cache_dir",
+    "cache_key",
     "rtl_digest",
 ]
 
@@ -194,6 +196,24 @@ def rtl_digest(rtl_dir: Path | None = None) -> str:
     return digest.hexdigest()
 
 
+def cache_key(top: str, params: dict[str, int], *, black_boxes: tuple[str, ...] = (), rtl_dir: Path | None = None,
+              yosys: str) -> str:
+    """The cache key of one synthesis run: a hash of what its result depends on, and of nothing else.
+
+    That is the flow (:data:`_FLOW_VERSION` and the script with the sources by file name, not by path),
+    the Yosys version ``yosys``, the parameters, and each RTL source's file name and contents: a
+    checkout in another folder (or machine) finds the same entries; an edited source misses them.
+    """
+    rtl_dir = Path(rtl_dir or RTL_DIR)
+    black_boxes = tuple(sorted(set(MEMORY_MODULES) | set(black_boxes)))
+    logic, memories = _sources(rtl_dir, black_boxes)
+    script = _script(top, params, [Path(f.name) for f in logic], [Path(f.name) for f in memories])
+    digest = hashlib.sha256(f"{_FLOW_VERSION}\0{yosys}\0{script}".encode())
+    for src in logic + memories:
+        digest.update(src.name.encode() + b"\0" + src.read_bytes())
+    return digest.hexdigest()[:32]
+
+
 def synthesize(top: str, params: dict[str, int], *, black_boxes: tuple[str, ...] = (),
                rtl_dir: Path | None = None, use_cache: bool = True,
                cache_only: bool = False) -> list[ModuleGates] | None:
@@ -212,12 +232,8 @@ def synthesize(top: str, params: dict[str, int], *, black_boxes: tuple[str, ...]
     script = _script(top, params, logic, memories)
     if cache_only and shutil.which("yosys") is None:
         return None
-    digest = hashlib.sha256()
     version = yosys_version()
-    digest.update(f"{_FLOW_VERSION}\0{version}\0{script}".encode())
-    for src in logic + memories:
-        digest.update(src.name.encode() + b"\0" + src.read_bytes())
-    key = digest.hexdigest()[:32]
+    key = cache_key(top, params, black_boxes=black_boxes, rtl_dir=rtl_dir, yosys=version)
     cached = cache_dir() / f"{top}-{key}.json"
     if use_cache and cached.is_file():
         try:
