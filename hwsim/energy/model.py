@@ -23,7 +23,7 @@ from hwsim.energy.table import EnergyTable, load_table
 from hwsim.errors import InputError
 from hwsim.exit_unit import acc_bits
 from hwsim.program import ChipProgram
-from hwsim.result import COUNTER_NAMES, EXIT_COUNTER_NAMES, RunResult
+from hwsim.result import COUNTER_NAMES, EXIT_COUNTER_NAMES, NOC_COUNTER_NAMES, RunResult
 
 __all__ = [
     "Term",
@@ -36,6 +36,8 @@ __all__ = [
     "PSUM_RECEIVERS",
     "EXIT_ACTIONS",
     "EXIT_COMPONENT",
+    "MESH_ACTIONS",
+    "MESH_LAYER",
     "EXIT_LAYER",
     "ActionCounts",
     "EnergyReport",
@@ -44,8 +46,10 @@ __all__ = [
     "describe_action",
     "describe_psum_action",
     "describe_exit_action",
+    "describe_mesh_action",
     "estimate",
     "exit_action_counts",
+    "mesh_action_counts",
     "psum_buffer_bits",
     "price_actions",
     "layer_name",
@@ -135,7 +139,23 @@ EXIT_ACTIONS: dict[tuple[str, str], tuple[Term, ...]] = {
     (EXIT_COMPONENT, "cycle"): (Term("cycles"),),
 }
 
+# The mesh routers (chip-spec §1.5), counted only on chips with noc = "mesh", per image from the run's noc_counters
+# (NOC_COUNTER_NAMES) and the packets of all senders: "deliveries" = every packet injected (core and host packets;
+# each is delivered once, through a local output port). The link and switch of every hop stay in noc.link/hop and the
+# injection in core.router / host.port, as under "ideal"; these are what the mesh's buffered routers add
+# (docs/energy.md §2.3). Under "ideal" nothing is counted, so energies stay bit for bit what they were.
+MESH_ACTIONS: dict[tuple[str, str], tuple[Term, ...]] = {
+    ("noc.router", "buffer_write"): (Term("buffer_writes"),),
+    # every phase drains (chip-spec §1.5), so every packet written into a buffer is read out of it once
+    ("noc.router", "buffer_read"): (Term("buffer_writes"),),
+    # one request per packet per cycle it waits at the head of an input port: granted once per traversal or
+    # delivery, and once more for every stall cycle
+    ("noc.router", "arbitrate"): (Term("deliveries"), Term("buffer_writes"), Term("stall_cycles")),
+}
+MESH_COUNTER_NAMES = ("deliveries", "buffer_writes", "stall_cycles")
+
 HOST_LAYER = "host"
+MESH_LAYER = "mesh routers"
 EXIT_LAYER = "exit unit"
 IDLE_LAYER = "idle cores"
 STATIC_COMPONENT = "leakage"
@@ -154,6 +174,11 @@ def describe_psum_action(key: tuple[str, str]) -> str:
 def describe_exit_action(key: tuple[str, str]) -> str:
     """The count of an exit-unit action as text, e.g. ``"3 * acc_updates * acc_bits"`` (per image)."""
     return " + ".join(term.text() for term in EXIT_ACTIONS[key])
+
+
+def describe_mesh_action(key: tuple[str, str]) -> str:
+    """The count of a mesh-router action as text, e.g. ``"deliveries + buffer_writes + stall_cycles"`` (per image)."""
+    return " + ".join(term.text() for term in MESH_ACTIONS[key])
 
 
 def key_name(key: tuple[str, str]) -> str:
@@ -204,6 +229,8 @@ class ActionCounts:
         n_mesh_cores: Cores on the mesh, all of which leak.
         psum_buffer_bits_per_core: Bits of one core's partial-sum buffer (0 without partial sums), priced
             with :data:`PSUM_STATIC_ACTIONS`.
+        mesh: ``(component, action) -> (B,)`` counts of the mesh routers (:data:`MESH_ACTIONS`); empty under
+            ``noc = "ideal"``.
     """
 
     core: dict[tuple[str, str], np.ndarray]
@@ -213,6 +240,7 @@ class ActionCounts:
     storage_bits_per_core: int
     n_mesh_cores: int
     psum_buffer_bits_per_core: int = 0
+    mesh: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
 
 
 def action_counts(result: RunResult, program: ChipProgram) -> ActionCounts:
@@ -254,7 +282,21 @@ def action_counts(result: RunResult, program: ChipProgram) -> ActionCounts:
         storage_bits_per_core=core_storage_bits(chip),
         n_mesh_cores=chip.n_cores,
         psum_buffer_bits_per_core=psum_buffer_bits(chip),
+        mesh=mesh_action_counts(result, chip),
     )
+
+
+def mesh_action_counts(result: RunResult, chip: ChipConfig) -> dict[tuple[str, str], np.ndarray]:
+    """``(component, action) -> (B,)`` counts of the mesh routers' actions (:data:`MESH_ACTIONS`) per image, from
+    the run's ``noc_counters`` and packets summed over timesteps; empty under ``noc = "ideal"``."""
+    if getattr(chip, "noc", "ideal") != "mesh":
+        return {}
+    noc = result.noc_counters.sum(axis=1, dtype=np.int64)  # (B, 3)
+    deliveries = (result.counter("packets").sum(axis=(1, 2), dtype=np.int64)
+                  + result.host_counter("packets").sum(axis=1, dtype=np.int64))
+    per_image = np.stack([deliveries, noc[:, NOC_COUNTER_NAMES.index("buffer_writes")],
+                          noc[:, NOC_COUNTER_NAMES.index("stall_cycles")]], axis=1)
+    return {key: _evaluate_terms(terms, per_image, MESH_COUNTER_NAMES, None) for key, terms in MESH_ACTIONS.items()}
 
 
 def exit_action_counts(result: RunResult, chip: ChipConfig) -> dict[tuple[str, str], np.ndarray]:
@@ -285,8 +327,8 @@ class EnergyReport:
         action_counts: ``"component/action" -> (B,)`` counts (core + host).
         by_component: Component class (``core.weight_sram``, ..., ``exit.unit`` with an exit rule, ``leakage``)
             -> ``(B,)`` pJ.
-        by_layer: Layer name (``host``, layers in stage order, ``exit unit`` with an exit rule, ``idle cores``)
-            -> ``(B,)`` pJ.
+        by_layer: Layer name (``host``, layers in stage order, ``mesh routers`` under ``noc = "mesh"``,
+            ``exit unit`` with an exit rule, ``idle cores``) -> ``(B,)`` pJ.
         by_core: ``(B, n_cores)`` pJ per program core (dynamic + its own leakage).
         core_ids: Mesh index of each program core.
         cycles: ``(B,)`` chip cycles per image.
@@ -470,6 +512,11 @@ def price_actions(
         e = price(key, n)  # (B,)
         host_dyn += e
         book(key, e, n)
+    mesh_dyn = np.zeros(B)
+    for key, n in counts.mesh.items():  # empty under noc = "ideal": nothing added, sums unchanged
+        e = price(key, n)  # (B,)
+        mesh_dyn += e
+        book(key, e, n)
     exit_counts = exit_action_counts(result, program.chip)  # empty under rule none: nothing added, sums unchanged
     exit_dyn = np.zeros(B)
     for key, n in exit_counts.items():
@@ -500,12 +547,16 @@ def price_actions(
     by_layer: dict[str, np.ndarray] = {HOST_LAYER: host_dyn}
     for k, cp in sorted(enumerate(program.cores), key=lambda kc: (kc[1].stage, kc[1].core)):
         add(by_layer, layer_name(cp.label, cp.stage), by_core[:, k])
+    if counts.mesh:
+        by_layer[MESH_LAYER] = mesh_dyn
     if exit_counts:
         by_layer[EXIT_LAYER] = exit_dyn
     n_idle = counts.n_mesh_cores - C
     by_layer[IDLE_LAYER] = leak_per_core * n_idle
 
     dynamic = per_core_dyn.sum(axis=1) + host_dyn
+    if counts.mesh:
+        dynamic = dynamic + mesh_dyn
     if exit_counts:
         dynamic = dynamic + exit_dyn
     sops = result.counter("synaptic_ops").sum(axis=(1, 2)).astype(np.int64)
