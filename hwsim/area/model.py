@@ -29,8 +29,9 @@ from hwsim.area.table import TABLE_DIR, AreaTable, load_area_table
 from hwsim.config import ChipConfig
 
 __all__ = ["Block", "AreaReport", "chip_area", "core_hdl_params", "chip_hdl_params", "exit_hdl_params", "block_areas",
-           "memory_blocks", "BLOCK_LABELS", "report_from_record", "stored_record", "run_area_mm2", "STORED_DIR",
-           "check_synthesisable"]
+           "memory_blocks", "BLOCK_LABELS", "report_from_record", "stored_record", "run_area_mm2", "run_area",
+           "area_breakdown", "STORED_DIR", "check_synthesisable", "stored_problems", "regenerate_stored",
+           "REGENERATE_COMMAND"]
 
 # Module -> block label when the module sits directly under the synthesised top (deeper modules
 # belong to their parent's block: the host port's router is the host port's).
@@ -307,21 +308,101 @@ def stored_record(chip: ChipConfig) -> dict | None:
     return None
 
 
-def run_area_mm2(chip: ChipConfig) -> tuple[float | None, str]:
-    """Chip area in mm² for ``hwsim run``, without running Yosys: ``(mm2 or None, where it comes from)``.
+def run_area(chip: ChipConfig) -> tuple[float | None, str, dict | None]:
+    """Chip area for ``hwsim run``, without running Yosys: ``(mm² or None, where it comes from, breakdown or None)``.
 
     Only the stored synthesis results (``hwsim/area/stored``, the presets; matched by HDL parameters,
     priced with the chip's area table) are used, never a user's cache, so a report is a function of the
-    repository alone. Other configs get None and the command that computes it.
+    repository alone. Other configs get None and the reason, naming the command that computes the area.
+    The breakdown is :func:`area_breakdown` of the stored result.
     """
     if chip.core_type != "digital":
-        return None, "no area model for RRAM cores (rtl/ has no crossbar core)"
+        return None, "no area model for RRAM cores (rtl/ has no crossbar core)", None
     if not (TABLE_DIR / f"{chip.technology}.toml").is_file():
-        return None, f"no area table for technology {chip.technology!r} (hwsim/area/tables)"
+        return None, f"no area table for technology {chip.technology!r} (hwsim/area/tables)", None
     record = stored_record(chip)
     if record is None:
-        return None, (f"no stored synthesis for these HDL parameters: 'hwsim area --chip {chip.name}' computes it "
-                      "(docs/area.md)")
+        return None, (f"no stored synthesis for these HDL parameters (hwsim run does not run Yosys): "
+                      f"'hwsim area --chip {chip.name}' computes it (docs/area.md)"), None
     report = report_from_record(record, chip, load_area_table(chip.technology))
-    sha = record.get("provenance", {}).get("rtl_sha256", "")[:12]
-    return round(report.chip_mm2, 6), f"stored synthesis hwsim/area/stored/{record['chip']}.json (rtl {sha})"
+    source = f"stored synthesis hwsim/area/stored/{record['chip']}.json, area table {report.table}"
+    return round(report.chip_mm2, 6), source, area_breakdown(report)
+
+
+def run_area_mm2(chip: ChipConfig) -> tuple[float | None, str]:
+    """``(mm² or None, where it comes from)`` of :func:`run_area`."""
+    mm2, source, _ = run_area(chip)
+    return mm2, source
+
+
+def area_breakdown(report: AreaReport) -> dict:
+    """The per-block areas a run report shows (``area_by_block`` of report.json), in mm².
+
+    Each block has its area in its scope (``mm2``: one core for core blocks, the whole chip for chip blocks),
+    its part of the chip (``chip_mm2``: core blocks times the core count) and its shares of one core (None for
+    chip blocks) and of the chip, so renderers compute nothing.
+    """
+    n = report.n_cores
+    blocks = []
+    for b in report.blocks:
+        in_chip = b.um2 * (n if b.scope == "core" else 1)
+        blocks.append({"name": b.name, "scope": b.scope, "kind": b.kind, "instances": b.instances,
+                       "mm2": round(b.um2 / 1e6, 6), "chip_mm2": round(in_chip / 1e6, 6),
+                       "share_of_core": round(b.um2 / report.core_um2, 6) if b.scope == "core" else None,
+                       "share_of_chip": round(in_chip / report.chip_um2, 6)})
+    return {"area_table": report.table, "n_cores": n, "core_mm2": round(report.core_um2 / 1e6, 6),
+            "chip_level_mm2": round(report.chip_level_um2 / 1e6, 6), "chip_mm2": round(report.chip_mm2, 6),
+            "blocks": blocks}
+
+
+# ---------------------------------------------------------------- the stored results: check and regenerate
+
+REGENERATE_COMMAND = "python -m hwsim.area --regenerate"
+
+
+def stored_problems(rtl_dir: Path | None = None) -> list[str]:
+    """Why each stored synthesis result no longer describes the repository (empty when all are current).
+
+    A stored file ``hwsim/area/stored/NAME.json`` is current when its ``rtl_sha256`` is the SHA-256 of
+    today's ``rtl/snn_*.v`` (:func:`~hwsim.area.synth.rtl_digest`) and its HDL parameters are those of
+    the preset ``NAME`` (else ``hwsim run`` would silently find no area for that preset).
+    """
+    from hwsim.config import load_chip_config
+
+    digest = rtl_digest(rtl_dir)
+    problems = []
+    for path in sorted(STORED_DIR.glob("*.json")):
+        record = json.loads(path.read_text())
+        provenance = record.get("provenance", {})
+        stored_sha = str(provenance.get("rtl_sha256"))
+        if stored_sha != digest:
+            problems.append(f"{path.name}: synthesised from rtl/ with SHA-256 {stored_sha[:12]}, "
+                            f"today's rtl/snn_*.v is {digest[:12]}")
+        chip = load_chip_config(path.stem)
+        wanted = {"core": core_hdl_params(chip), "chip": chip_hdl_params(chip), "exit": exit_hdl_params(chip)}
+        if provenance.get("hdl_params") != wanted:
+            problems.append(f"{path.name}: HDL parameters {provenance.get('hdl_params')} are not preset "
+                            f"{path.stem!r}'s {wanted}")
+    return problems
+
+
+def regenerate_stored(names: list[str] | None = None, *, use_cache: bool = True, log=print) -> list[Path]:
+    """Synthesise the presets of ``hwsim/area/stored`` again (all, or ``names``) and rewrite their files.
+
+    Each file is ``area.json`` of ``hwsim area --chip NAME`` (:meth:`AreaReport.to_dict`), written atomically.
+    Needs Yosys; a result already in the synthesis cache (same RTL contents, parameters, Yosys) is reused.
+    """
+    from hwsim.config import load_chip_config
+    from hwsim.writers import atomic_write_bytes
+
+    names = list(names) if names else sorted(p.stem for p in STORED_DIR.glob("*.json"))
+    written = []
+    for name in names:
+        chip = load_chip_config(name)
+        log(f"synthesising {name} (a big core takes minutes the first time)")
+        report = chip_area(chip, load_area_table(chip.technology), use_cache=use_cache)
+        path = STORED_DIR / f"{name}.json"
+        atomic_write_bytes(path, (json.dumps(report.to_dict(), indent=1) + "\n").encode())
+        log(f"wrote {path}: {report.chip_mm2:.4f} mm2")
+        written.append(path)
+    return written

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
+from hwsim.report.area_figure import AREA_FIGURE, area_figure
 from hwsim.writers import figure_png
 
-__all__ = ["FIGURE_FILES", "EXIT_FIGURE", "render_figures", "exit_frontier_figure"]
+__all__ = ["FIGURE_FILES", "EXIT_FIGURE", "AREA_FIGURE", "render_figures", "exit_frontier_figure"]
 
 FIGURE_FILES = ("energy_breakdown.png", "timesteps.png", "raster.png")  # timesteps.png only with a sweep
 EXIT_FIGURE = "exit_frontier.png"  # only with an exit rule or an exit sweep (hwsim run --exit, --exit-sweep)
@@ -21,7 +22,8 @@ def render_figures(data: dict, folder: str | Path) -> list[Path]:
     """Draw the report figures from a ``report.json`` dict into ``folder`` (reads numbers, computes none).
 
     ``timesteps.png`` is drawn only when the report has a timestep sweep, ``exit_frontier.png`` only when it
-    has an exit rule or an exit sweep; the other figures always. Returns the paths written.
+    has an exit rule or an exit sweep, ``area_breakdown.png`` only when it has an area breakdown; the other
+    figures always. Returns the paths written.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -139,6 +141,11 @@ def render_figures(data: dict, folder: str | Path) -> list[Path]:
     if "fixed_t_curve" in data:
         out.append(folder / EXIT_FIGURE)
         exit_frontier_figure(data, out[-1])
+
+    # 5. the chip's area by block: only with a breakdown (a digital chip with a stored synthesis, docs/area.md)
+    if data.get("area_by_block"):
+        out.append(folder / AREA_FIGURE)
+        area_figure(data, out[-1])
     return out
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hwsim.area.model import run_area_mm2
+from hwsim.area.model import run_area
 from hwsim.energy import EnergyReport, EnergyTable, layer_name, load_table
 from hwsim.errors import InputError, ReportError
 from hwsim.program import ChipProgram
@@ -101,8 +101,9 @@ class Report:
     raster: dict | None = None
     early_exit: EarlyExit | None = None
     energy_band_nj: tuple[float, float] | None = None
-    # (mm², where it comes from) of the chip, from a stored synthesis (hwsim.area.model.run_area_mm2, docs/area.md)
-    area: tuple[float | None, str] | None = None
+    # (mm², where it comes from, per-block breakdown) of the chip, from a stored synthesis
+    # (hwsim.area.model.run_area, docs/area.md); mm² and breakdown None when there is none (the reason instead)
+    area: tuple[float | None, str, dict | None] | None = None
 
     def to_dict(self) -> dict:
         """The JSON content of ``report.json`` (headline keys first)."""
@@ -147,6 +148,7 @@ class Report:
             "meta": dict(self.meta),
             "table": {"name": e.table, "version": e.table_version, "global_scale": e.global_scale},
             "clock_mhz": e.clock_mhz,
+            **({} if self.area is None or self.area[2] is None else {"area_by_block": self.area[2]}),
         }
 
     def image_rows(self) -> list[dict]:
@@ -318,5 +320,5 @@ def build_report(
         raster=raster,
         early_exit=early_exit,
         energy_band_nj=energy_band(backend.energy, result, program, table),
-        area=run_area_mm2(program.chip),
+        area=run_area(program.chip),
     )

@@ -42,6 +42,7 @@ def render_table(data: dict) -> str:
         ("SOPs / image", f"{s['sops_per_image']:,.0f}"),
         ("energy / SOP", "n/a" if s["pj_per_sop"] is None else f"{s['pj_per_sop']:.2f} pJ"),
         ("energy-delay product", f"{s['edp_nj_us']:.4g} nJ*us"),
+        *([("area", _area(data))] if "area_mm2" in data else []),
     ]
     width = max(len(k) for k, _ in rows)
     lines = [f"| {'metric':<{width}} | value |", f"| {'-' * width} | ----- |"]
@@ -68,6 +69,16 @@ def _band(data: dict) -> str:
     """`` (band low-high)``: the table's marked assumptions at their ends (docs/energy.md §10); '' without."""
     low, high = data.get("energy_nj_per_image_low"), data.get("energy_nj_per_image_high")
     return "" if low is None or high is None else f" (band {low:.4g}-{high:.4g})"
+
+
+def _area(data: dict) -> str:
+    """The chip's area and what it is (docs/area.md), or why there is none."""
+    a = data.get("area_by_block")
+    if data["area_mm2"] is None or a is None:
+        return f"n/a: {data['area_source']}"
+    return (f"{data['area_mm2']:.4g} mm2 ({a['n_cores']} x {a['core_mm2']:.4g} mm2 core + {a['chip_level_mm2']:.4g} "
+            f"mm2 chip level; predicted by Yosys synthesis of rtl/ and a sourced area table, not fitted: "
+            f"{data['area_source']})")
 
 
 def _percent(value: float | None) -> str:
@@ -115,6 +126,8 @@ def _csv_rows(data: dict) -> list[tuple[str, str, object, str]]:
     for k in ("energy_nj_per_image_low", "energy_nj_per_image_high"):
         if data.get(k) is not None:  # the band of docs/energy.md §10
             rows.append(("summary", k, data[k], "nJ"))
+    if data.get("area_mm2") is not None:  # docs/area.md
+        rows.append(("summary", "area_mm2", data["area_mm2"], "mm2"))
     rows.append(("summary", "timesteps", data["timesteps"], ""))
     rows.append(("summary", "n_images", data["n_images"], ""))
     for k, v in data["summary"].items():

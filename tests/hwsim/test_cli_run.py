@@ -16,6 +16,7 @@ from hwsim.golden import simulate
 from hwsim.network import predict
 from hwsim.program import ChipProgram
 from hwsim.report import FIGURE_FILES, REPORT_FILES
+from hwsim.report.area_figure import AREA_FIGURE
 from hwsim.testing import random_network
 
 HEADLINE = ("accuracy", "energy_nj_per_image", "latency_us_per_image", "throughput_images_per_s",
@@ -58,7 +59,8 @@ def test_run_default_end_to_end(tmp_path, capsys):
     assert data["accuracy"] == np.mean(expected == ds.y_test)
     assert data["accuracy"] > 0.5  # a trained network, far above chance (0.1)
     assert data["energy_nj_per_image"] > 0 and data["pj_per_sop"] > 0
-    assert sorted(p.name for p in out.iterdir()) == sorted(REPORT_FILES + FIGURE_FILES + ("program.npz",))
+    # + the area figure: default_28nm has a stored synthesis (docs/area.md)
+    assert sorted(p.name for p in out.iterdir()) == sorted(REPORT_FILES + FIGURE_FILES + ("program.npz", AREA_FIGURE))
     assert "loading dataset digits" in err  # progress is shown (on stderr)
 
 

@@ -24,6 +24,7 @@ from hwsim.report import (
     render_table,
     write_report,
 )
+from hwsim.report.area_figure import AREA_FIGURE
 from hwsim.testing import random_network
 from mapping import map_network
 
@@ -110,7 +111,8 @@ def test_membrane_readout_layer_has_no_firing_rate(small_chip):
 
 def test_report_files_are_written_with_fixed_names(tmp_path, report):
     out = write_report(report, tmp_path / "rep")
-    assert sorted(p.name for p in out.iterdir()) == sorted(REPORT_FILES + FIGURE_FILES)
+    # + the area figure: the small preset has a stored synthesis (docs/area.md)
+    assert sorted(p.name for p in out.iterdir()) == sorted(REPORT_FILES + FIGURE_FILES + (AREA_FIGURE,))
     data = json.loads((out / "report.json").read_text())
     for key in ("accuracy", "energy_nj_per_image", "latency_us_per_image", "throughput_images_per_s",
                 "sops_per_image", "pj_per_sop", "timesteps", "chip"):
