@@ -19,6 +19,19 @@ upper bound "every neuron spikes every timestep". ``anneal`` starts from the
 better of a greedy placement and row-major and refines it by simulated
 annealing with a seeded generator, keeping the best state seen, so it is
 deterministic for a seed and never worse than row-major.
+
+On a chip with ``noc = "mesh"`` (chip-spec §1.5) packets that share a link wait for each other, so the annealing
+minimises instead an estimate of the mesh routing cycles per timestep (:func:`mesh_cost`),
+
+    cost_mesh = sum_phases max_links load(phase, link) + packet_hops / n_links,
+
+where a phase is the host's or one stage's routing phase (packets of different phases never meet), a link is
+a router output port (the four mesh directions and the local output that ejects into a core, whose load is the
+packets the core receives in that phase), ``load`` the expected packets through it along the XY routes, and the
+max never below the most packets one sender injects in that phase (one per cycle). A link carries one packet per
+cycle, so each phase lasts at least its busiest link's load; the packet-hop term (at most half the first, since
+a phase's max load is at least its mean load) breaks ties towards short routes. Under ``noc = "ideal"`` the cost
+is packet-hops, as before.
 """
 
 from __future__ import annotations
@@ -54,6 +67,9 @@ __all__ = [
     "xy_route",
     "link_traffic",
     "hop_matrix",
+    "mesh_flows",
+    "mesh_link_loads",
+    "mesh_cost",
 ]
 
 PLACEMENTS = ("anneal", "greedy", "row_major")
@@ -281,6 +297,8 @@ def anneal(
     which defaults to the better of :func:`greedy` and :func:`row_major`).
     """
     n = len(parts)
+    if getattr(chip, "noc", "ideal") == "mesh":
+        return _anneal_mesh(parts, t, chip, seed=seed, iterations=iterations, start=start)
     h = hop_matrix(chip).astype(np.float64)
     if start is None:
         cands = [greedy(parts, t, chip), row_major(parts, chip)]
@@ -333,6 +351,190 @@ def anneal(
             cost += d
             if cost < best_cost - 1e-9:
                 best, best_cost = cores.copy(), cost
+    return [int(c) for c in best]
+
+
+# ------------------------------------------------------------------ mesh cost (noc = "mesh")
+MESH_ITERATIONS = 20_000  # default cap of the mesh refinement (each step reroutes the moved parts' flows)
+HOST_PHASE = -1  # the phase key of the host's packets (before every stage)
+_PORTS = 5  # router output ports, numbered as chip-spec §1.5: 0 local, 1 north, 2 east, 3 south, 4 west
+
+
+def mesh_flows(parts: Sequence[Part], t: Traffic) -> list[tuple[int, int, float, int]]:
+    """``(source part or -1 for the host, destination part, packets per timestep, phase)`` of every flow with
+    packets; the phase is the sender's stage (:attr:`Part.core_stage`), ``-1`` for the host's."""
+    flows = [(-1, i, float(r), HOST_PHASE) for i, r in enumerate(t.host) if r > 0]
+    flows += [(i, j, float(r), parts[i].core_stage) for i, j, r in t.flows if r > 0]
+    return flows
+
+
+def _route_links(chip: ChipConfig, src: int, dst: int) -> np.ndarray:
+    """Link ids ``router * 5 + output port`` a packet from core ``src`` to ``dst`` uses under XY routing,
+    ending with ``dst``'s local output (chip-spec §1.5)."""
+    cols = chip.mesh_cols
+    (r, c), (r1, c1) = divmod(src, cols), divmod(dst, cols)
+    links = []
+    while c != c1:
+        links.append((r * cols + c) * _PORTS + (2 if c1 > c else 4))
+        c += 1 if c1 > c else -1
+    while r != r1:
+        links.append((r * cols + c) * _PORTS + (3 if r1 > r else 1))
+        r += 1 if r1 > r else -1
+    links.append(dst * _PORTS)
+    return np.array(links, dtype=np.int64)
+
+
+def _injection_floor(flows: list[tuple[int, int, float, int]]) -> dict[int, float]:
+    """Per phase, the most packets one sender injects (one per cycle through its local input port)."""
+    sent: dict[tuple[int, int], float] = {}
+    for src, _, r, phase in flows:
+        sent[(phase, src)] = sent.get((phase, src), 0.0) + r
+    floor: dict[int, float] = {}
+    for (phase, _), r in sent.items():
+        floor[phase] = max(floor.get(phase, 0.0), r)
+    return floor
+
+
+def mesh_link_loads(cores: Sequence[int], parts: Sequence[Part], t: Traffic,
+                    chip: ChipConfig) -> dict[int, np.ndarray]:
+    """Per phase, ``(n_cores * 5,)`` expected packets per timestep through every router output port (index
+    ``router * 5 + port``, ports as chip-spec §1.5; the host's packets start at core 0's router)."""
+    loads: dict[int, np.ndarray] = {}
+    for src, dst, r, phase in mesh_flows(parts, t):
+        s = 0 if src < 0 else cores[src]
+        load = loads.setdefault(phase, np.zeros(chip.n_cores * _PORTS))
+        load[_route_links(chip, s, cores[dst])] += r
+    return loads
+
+
+def _link_count(chip: ChipConfig) -> int:
+    """Directed router-to-router links of the mesh plus one local output per router."""
+    rows, cols = chip.mesh_rows, chip.mesh_cols
+    return 2 * (rows * (cols - 1) + cols * (rows - 1)) + rows * cols
+
+
+def mesh_cost(cores: Sequence[int], parts: Sequence[Part], t: Traffic, chip: ChipConfig) -> float:
+    """The annealing cost on a mesh chip (module docstring): per phase the larger of its busiest link's load and
+    its busiest sender's packets, summed over phases, plus packet-hops over the number of links."""
+    flows = mesh_flows(parts, t)
+    floor = _injection_floor(flows)
+    loads = mesh_link_loads(cores, parts, t, chip)
+    busiest = sum(max(floor.get(ph, 0.0), float(load.max())) for ph, load in loads.items())
+    return busiest + placement_cost(cores, t, chip) / _link_count(chip)
+
+
+def _anneal_mesh(parts: Sequence[Part], t: Traffic, chip: ChipConfig, *, seed: int, iterations: int | None,
+                 start: Sequence[int] | None) -> list[int]:
+    """:func:`anneal` with :func:`mesh_cost`: the same moves, seeded generator and schedule; per move only the
+    flows of the moved parts are rerouted and only their phases' maxima recomputed."""
+    n = len(parts)
+    if start is None:
+        # the packet-hop annealing's result is a candidate too, so the mesh placement is never worse (in this
+        # cost) than what the mapper chose before the mesh existed, nor than greedy and row-major
+        hops_only = anneal(parts, t, chip.replace(noc="ideal"), seed=seed, iterations=iterations)
+        cands = [hops_only, greedy(parts, t, chip), row_major(parts, chip)]
+        start = min(cands, key=lambda c: mesh_cost(c, parts, t, chip))
+    cores = np.array(start, dtype=np.int64)
+    if n == 0 or chip.n_cores == 1:
+        return [int(c) for c in cores]
+    h = hop_matrix(chip)
+    flows = mesh_flows(parts, t)
+    floor = _injection_floor(flows)
+    phases = sorted({f[3] for f in flows})
+    slot = {ph: k for k, ph in enumerate(phases)}
+    loads = np.zeros((len(phases), chip.n_cores * _PORTS))
+    of_part: list[list[int]] = [[] for _ in range(n)]
+    for f, (src, dst, _, _) in enumerate(flows):
+        if src >= 0:
+            of_part[src].append(f)
+        if dst != src:
+            of_part[dst].append(f)
+    routes: dict[tuple[int, int], np.ndarray] = {}
+
+    def route(a: int, b: int) -> np.ndarray:
+        key = (a, b)
+        if key not in routes:
+            routes[key] = _route_links(chip, a, b)
+        return routes[key]
+
+    def ends(f: int) -> tuple[int, int]:
+        src, dst = flows[f][0], flows[f][1]
+        return (0 if src < 0 else int(cores[src])), int(cores[dst])
+
+    for f, (_, _, r, ph) in enumerate(flows):
+        loads[slot[ph]][route(*ends(f))] += r
+    floors = np.array([floor.get(ph, 0.0) for ph in phases])
+    peak = np.maximum(floors, loads.max(axis=1))
+    weight = 1.0 / _link_count(chip)
+    hops_cost = placement_cost(cores, t, chip)
+
+    def apply(fs: list[int], sign: float) -> float:
+        """Add (sign 1) or remove (-1) the flows ``fs`` at the current cores; their packet-hops."""
+        total = 0.0
+        for f in fs:
+            a, b = ends(f)
+            r, ph = flows[f][2], slot[flows[f][3]]
+            loads[ph][route(a, b)] += sign * r
+            total += r * h[a, b]
+        return total
+
+    owner = np.full(chip.n_cores, -1, dtype=np.int64)
+    owner[cores] = np.arange(n)
+    rng = np.random.default_rng(seed)
+    if iterations is None:
+        iterations = int(min(MESH_ITERATIONS, max(5_000, 800 * n)))
+
+    def trial(i: int, b: int) -> tuple[float, list[int], int, int, float]:
+        """Move part ``i`` to core ``b`` (swapping with its owner); returns the cost change and what undoes it."""
+        a, j = int(cores[i]), int(owner[b])
+        fs = sorted(set(of_part[i]) | (set(of_part[j]) if j >= 0 else set()))
+        touched = sorted({slot[flows[f][3]] for f in fs})
+        old_hops = apply(fs, -1.0)
+        cores[i] = b
+        if j >= 0:
+            cores[j] = a
+        new_hops = apply(fs, 1.0)
+        new_peak = np.maximum(floors[touched], loads[touched].max(axis=1))
+        d = float(new_peak.sum() - peak[touched].sum()) + weight * (new_hops - old_hops)
+        return d, fs, a, j, new_hops - old_hops
+
+    def undo(i: int, fs: list[int], a: int, j: int) -> None:
+        apply(fs, -1.0)
+        b = int(cores[i])
+        cores[i] = a
+        if j >= 0:
+            cores[j] = b
+        apply(fs, 1.0)
+
+    probe = []
+    for _ in range(64):
+        i, b = int(rng.integers(n)), int(rng.integers(chip.n_cores))
+        if b != cores[i]:
+            d, fs, a, j, _ = trial(i, b)
+            undo(i, fs, a, j)
+            probe.append(abs(d))
+    t0 = max(float(np.mean(probe)) if probe else 0.0, 1e-9)
+    temps = t0 * (1e-3) ** (np.arange(iterations) / iterations)
+    cost = float(peak.sum()) + weight * hops_cost
+    best, best_cost = cores.copy(), cost
+    picks = rng.integers(0, n, size=iterations)
+    targets = rng.integers(0, chip.n_cores, size=iterations)
+    accept = rng.random(iterations)
+    for step in range(iterations):
+        i, b = int(picks[step]), int(targets[step])
+        if int(cores[i]) == b:
+            continue
+        d, fs, a, j, _ = trial(i, b)
+        if d <= 0 or accept[step] < math.exp(-d / temps[step]):
+            j_new = int(owner[b])
+            owner[b], owner[a] = i, j_new
+            touched = sorted({slot[flows[f][3]] for f in fs})
+            peak[touched] = np.maximum(floors[touched], loads[touched].max(axis=1))
+            cost += d
+            if cost < best_cost - 1e-9:
+                best, best_cost = cores.copy(), cost
+        else:
+            undo(i, fs, a, j)
     return [int(c) for c in best]
 
 
@@ -422,6 +624,10 @@ def place(
                 f"(one per part, layer-then-part order); got {list(placement)}"
             )
         method = "explicit"
+    extra = {}
+    if getattr(chip, "noc", "ideal") == "mesh":  # the cost the annealing minimised there (mesh_cost)
+        extra = {"cost_mesh_busiest_link_per_timestep": mesh_cost(cores, parts, t, chip),
+                 "cost_mesh_row_major_busiest_link_per_timestep": mesh_cost(rm, parts, t, chip)}
     return Placement(
         parts=tuple(parts),
         cores=tuple(int(c) for c in cores),
@@ -431,6 +637,7 @@ def place(
         cost_row_major=placement_cost(rm, t, chip),
         traffic=t,
         rates_source=source,
+        extra=extra,
         tiling=tiling,
     )
 
