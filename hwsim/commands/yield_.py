@@ -14,6 +14,14 @@ Examples::
     hwsim yield --net my_net.npz --chip my_rram.toml --instances 200 --sweep 0,0.1,0.2,0.3
     hwsim yield --instances 1000 --scheduler local:2 -o yield-big     # on 2 Dask worker processes
     hwsim yield --instances 10000 --scheduler tcp://10.0.0.5:8786     # on a Dask cluster (docs/distributed.md)
+    hwsim yield --sigma 0.2 --array-sigma 0.3 --spec 0.94 --compare --train-instances 40 -o yield-compare
+    hwsim yield --compare --sensitivity "sigma=0,0.2,0.4;array_sigma=0,0.3;stuck=0,0.01" --sensitivity-instances 40
+
+``--compare`` runs every post-manufacture strategy on the study's instances (no tuning, one global factor,
+signature-regressed per-chip factors screened and unscreened, per-die ADC recalibration alone and with the
+regressed factors, and the oracle, an upper bound searched on the test images; docs/rram.md §7);
+``--sensitivity`` repeats it along device sigma, crossbar sigma and stuck-at rate. Threshold factors are
+per layer: one knob and one regressor per spiking layer.
 
 The chip instances run on a thread pool by default, or with ``--scheduler`` on
 Dask worker processes (:mod:`hwsim.parallel`); ``yield.json`` is the same,
@@ -21,7 +29,8 @@ bit for bit, under every scheduler and worker count; so do the instances of
 ``--tune`` (training the tuner, test-and-tune).
 
 Outputs in ``-o DIR``: ``yield.json`` (every number, per instance),
-``accuracy_hist.png``, ``yield_vs_sigma.png`` and, with ``--tune``, ``tuning.png``.
+``accuracy_hist.png``, ``yield_vs_sigma.png``, with ``--tune`` ``tuning.png``, with ``--compare``
+``strategies.png`` and with ``--sensitivity`` ``sensitivity.png``.
 The folder is written as a whole (a temporary folder renamed when complete,
 as ``hwsim run``): an existing ``DIR`` is replaced only if it holds an earlier
 ``yield.json``, and is left untouched if the run fails. No input (``--net``,
@@ -95,6 +104,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="training images the offline threshold optimiser scores on (default 400)")
     parser.add_argument("--guard", type=float, default=0.0, metavar="G",
                         help="tune instances predicted below spec + G (default 0)")
+    parser.add_argument("--compare", action="store_true",
+                        help="compare every strategy on the same instances: no tuning, global factor, regressed "
+                             "factors screened / every chip, per-die ADC recalibration alone / with the regressed "
+                             "factors, and the oracle (an upper bound searched on the test images); "
+                             "trains a tuner on --train-instances other seeds (docs/rram.md section 7)")
+    parser.add_argument("--sensitivity", metavar="AXIS=V1,V2;...",
+                        help="the comparison's yields along each axis: sigma (device-to-device), array_sigma "
+                             "(crossbar-to-crossbar) and stuck (stuck-at rate, each of on and off), e.g. "
+                             "'sigma=0,0.2,0.4;stuck=0,0.01'; a tuner is trained at every point")
+    parser.add_argument("--sensitivity-instances", type=int, metavar="N",
+                        help="held-out instances per sensitivity point: the first N of the study's "
+                             "(default: all --instances)")
+    parser.add_argument("--factor-step", type=float, default=0.05, metavar="S",
+                        help="--compare / --sensitivity: step of the threshold-factor grid 0.5..1.5 searched by the "
+                             "offline optimiser and the oracle (default 0.05; 0.1 halves the search)")
+    parser.add_argument("--oracle-rounds", type=int, default=2, metavar="R",
+                        help="--compare / --sensitivity: coordinate-search rounds of the oracle (default 2)")
+    parser.add_argument("--cap-g-on", action="store_true",
+                        help="cap programmed conductances at G_on after the device variation (off by default, "
+                             "chip-spec 7.1 as written; docs/rram.md section 2)")
+    parser.add_argument("--levels", type=int, metavar="L",
+                        help="conductance levels per cell, 2..1025 (default: the chip's; the rram preset has 129)")
     parser.add_argument("--workers", type=int, metavar="W", help="threads (default: CPU count)")
     parser.add_argument("--scheduler", metavar="threads|local[:N]|tcp://HOST:PORT", help=SCHEDULER_HELP)
     parser.add_argument("-o", "--outdir", default=DEFAULT_OUTDIR, metavar="DIR",
@@ -114,6 +145,36 @@ def _parse_sigmas(text: str) -> list[float]:
     if not all(math.isfinite(v) for v in values) or values[0] < 0 or values[-1] > MAX_SIGMA:
         raise InputError(f"--sweep {text!r}: sigmas must be in 0..{MAX_SIGMA:g}")
     return values
+
+
+def _parse_sensitivity(text: str | None) -> tuple[tuple[str, tuple[float, ...]], ...]:
+    """``--sensitivity 'sigma=0,0.2;stuck=0,0.01'`` -> ``(("sigma", (0.0, 0.2)), ("stuck", (0.0, 0.01)))``."""
+    from hwsim.rram.strategies import SENSITIVITY_AXES
+
+    if text is None:
+        return ()
+    allowed = ", ".join(SENSITIVITY_AXES)
+    out: dict[str, tuple[float, ...]] = {}
+    for part in [p for p in text.split(";") if p.strip()]:
+        axis, eq, values = part.partition("=")
+        axis = axis.strip()
+        if not eq or axis not in SENSITIVITY_AXES:
+            raise InputError(f"--sensitivity {text!r}: expected AXIS=V1,V2,... separated by ';' with AXIS one of "
+                             f"{allowed}; got {part.strip()!r}")
+        if axis in out:
+            raise InputError(f"--sensitivity {text!r}: axis {axis} given twice")
+        try:
+            vals = sorted({float(v) for v in values.split(",")})
+        except ValueError:
+            raise InputError(f"--sensitivity {text!r}: {axis} needs comma-separated numbers, e.g. "
+                             f"{axis}=0,0.1,0.2") from None
+        top = 0.5 if axis == "stuck" else MAX_SIGMA  # stuck-on + stuck-off rates must stay a probability
+        if not all(math.isfinite(v) for v in vals) or vals[0] < 0 or vals[-1] > top:
+            raise InputError(f"--sensitivity {text!r}: {axis} values must be in 0..{top:g}")
+        out[axis] = tuple(vals)
+    if not out:
+        raise InputError(f"--sensitivity {text!r}: expected at least one AXIS=V1,V2,... ({allowed})")
+    return tuple(out.items())
 
 
 def _say(args, message: str, t0: float) -> None:
@@ -138,8 +199,23 @@ def _check_args(args) -> list[float]:
     for option, sigma in (("--sigma", args.sigma), ("--array-sigma", args.array_sigma)):
         if sigma is not None and not 0.0 <= sigma <= MAX_SIGMA:
             raise InputError(f"{option} {sigma}: expected 0..{MAX_SIGMA:g}")
-    if args.tune:
+    tunes = args.tune or args.compare or args.sensitivity is not None
+    if tunes:
         check_int("--train-instances", args.train_instances, 3, MAX_TRAIN_INSTANCES)
+    check_int("--sensitivity-instances", args.sensitivity_instances, 1, MAX_INSTANCES)
+    if args.sensitivity_instances is not None and args.sensitivity is None:
+        raise InputError("--sensitivity-instances needs --sensitivity")
+    if args.sensitivity_instances is not None and args.sensitivity_instances > args.instances:
+        raise InputError(f"--sensitivity-instances {args.sensitivity_instances}: at most --instances "
+                         f"({args.instances}); the sensitivity points use the study's first instances")
+    check_int("--levels", args.levels, 2, 1025)
+    check_int("--oracle-rounds", args.oracle_rounds, 1, 100)
+    from hwsim.rram.tuning import factor_grid
+
+    try:
+        factor_grid(args.factor_step)
+    except InputError as e:
+        raise InputError(f"--factor-step: {e}") from None
     check_int("--signature-images", args.signature_images, 1, 2**31 - 1)
     check_int("--tuning-images", args.tuning_images, 1, 2**31 - 1)
     if not -1.0 <= args.guard <= 1.0:
@@ -149,7 +225,7 @@ def _check_args(args) -> list[float]:
     check_int("--timesteps", args.timesteps, 1, MAX_TIMESTEPS)
     check_seed("--seed", args.seed)
     # the instances are seeds SEED..SEED+N-1 and the tuner's SEED+N..SEED+N+M-1: all must be valid seeds
-    last = args.seed + args.instances - 1 + (args.train_instances if args.tune else 0)
+    last = args.seed + args.instances - 1 + (args.train_instances if tunes else 0)
     if last > MAX_SEED:
         raise InputError(f"--seed {args.seed} with {args.instances} instances reaches seed {last}; "
                          f"seeds must stay in 0..{MAX_SEED}")
@@ -157,7 +233,7 @@ def _check_args(args) -> list[float]:
     check_name_or_file("--chip", args.chip)
     check_data_dir(args.data_dir)
     check_scheduler(args.scheduler, args.workers)
-    return _parse_sigmas(args.sweep)
+    return _parse_sigmas(args.sweep), _parse_sensitivity(args.sensitivity)
 
 
 def _study_chip(args):
@@ -174,6 +250,8 @@ def _study_chip(args):
         changes.update(variation=args.sigma > 0, variation_sigma=args.sigma)
     if args.array_sigma is not None:
         changes.update(array_variation=args.array_sigma > 0, array_sigma=args.array_sigma)
+    if args.levels is not None:
+        changes.update(levels=args.levels)
     if changes:
         chip = chip.replace(rram=dataclasses.replace(cfg, **changes))
     return chip
@@ -200,17 +278,17 @@ def run(args: argparse.Namespace) -> int:
     from hwsim.outdir import check_outdir
 
     t0 = time.perf_counter()
-    sigmas = _check_args(args)
+    sigmas, sensitivity = _check_args(args)
     # fail before the simulation, not after: a file, a folder holding anything but an earlier yield study, or
     # one that holds an input (replacing it would delete the input)
     outdir = check_outdir(args.outdir, YIELD_FILE,
                           inputs=input_paths(args, {"--net": "net", "--chip": "chip", "--data-dir": "data_dir"}))
     # the executor before any work: an unreachable cluster fails first
     with task_pool(args.scheduler, threads=args.workers) as pool:
-        return _run(args, sigmas, outdir, pool, t0)
+        return _run(args, sigmas, sensitivity, outdir, pool, t0)
 
 
-def _run(args, sigmas: list[float], outdir, pool, t0: float) -> int:
+def _run(args, sigmas: list[float], sensitivity, outdir, pool, t0: float) -> int:
     from hwsim.outdir import atomic_outdir
     from hwsim.rram.figures import study_figures
     from hwsim.rram.yield_study import YieldStudySettings, run_yield_study
@@ -222,7 +300,9 @@ def _run(args, sigmas: list[float], outdir, pool, t0: float) -> int:
         encoding=str(net.metadata.get("encoding", "rate") or "rate"), seed=args.seed, sigmas=tuple(sigmas),
         tune=args.tune, train_instances=args.train_instances, signature_images=args.signature_images,
         tuning_images=args.tuning_images, guard=args.guard, workers=args.workers,
-        scheduler=args.scheduler,
+        scheduler=args.scheduler, compare=args.compare, sensitivity=sensitivity,
+        sensitivity_instances=args.sensitivity_instances, cap_g_on=args.cap_g_on, oracle_rounds=args.oracle_rounds,
+        factor_step=args.factor_step,
     )
     _say(args, f"mapping {'-'.join(map(str, net.sizes))} onto {chip.name} ({chip.core_type})", t0)
     program = map_with_messages("yield", net, chip)
@@ -300,4 +380,41 @@ def render_table(data: dict) -> str:
             f"correlation {corr}; {t['tuned']} tuned ({t['tuned_recovered']} recovered, {t['tuned_broken']} "
             f"pushed out of spec), {t['test_escapes']} test escapes, {t['overkill']} tuned although in spec.",
         ]
+    lines += _comparison_lines(data)
     return "\n".join(lines) + "\n"
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{-100 * x + 0.0:+.0f} %"
+
+
+def _comparison_lines(data: dict) -> list[str]:
+    """The strategy table and the sensitivity yields of a ``yield.json`` (numbers read, not computed)."""
+    lines: list[str] = []
+    c = data.get("comparison")
+    if c:
+        lines += [
+            "",
+            f"Strategies on the same {c['instances']} held-out instances (seeds {c['seeds'][0]}..{c['seeds'][1]}; "
+            f"tuner trained on seeds {c['train_seeds'][0]}..{c['train_seeds'][1]}; spec {c['spec']:g}, "
+            f"guard {c['guard']:g}):",
+            "",
+            "| strategy | yield | out-of-spec chips | change in out-of-spec | yield change | mean accuracy |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for r in c["table"]:
+            lines.append(f"| {r['label']} | {100 * r['yield']:.1f} % | {r['out_of_spec']} | "
+                         f"{_pct(r['out_of_spec_reduction'])} | {100 * r['yield_gain']:+.1f} points | "
+                         f"{r['mean_accuracy']:.4f} |")
+        lines += ["", f"Screening tuned {c['tuned_by_screening']} of {c['instances']}; accuracy predicted from the "
+                      f"signature with RMSE {c['prediction_rmse_held_out']:.4f} on held-out chips "
+                      f"({c['prediction_rmse_train_fit']:.4f} on the training chips it was fitted to)."]
+    s = data.get("sensitivity")
+    if s:
+        for axis, point in s["axes"].items():
+            lines += ["", f"Yield vs {axis} ({s['instances']} held-out instances per point):", "",
+                      "| strategy | " + " | ".join(f"{v:g}" for v in point["values"]) + " |",
+                      "| --- |" + " --- |" * len(point["values"])]
+            for name, ys in point["yield"].items():
+                lines.append(f"| {name} | " + " | ".join(f"{100 * y:.0f} %" for y in ys) + " |")
+    return lines

@@ -171,7 +171,8 @@ class Crossbar:
         return (self.g_read_plus_us + self.g_read_minus_us).sum(axis=1)
 
 
-def sample_crossbar(cp: CoreProgram, chip: ChipConfig, seed: int, draw_cache: dict | None = None) -> Crossbar:
+def sample_crossbar(cp: CoreProgram, chip: ChipConfig, seed: int, draw_cache: dict | None = None, *,
+                    cap_g_on: bool = False) -> Crossbar:
     """Program one core's weights into a crossbar of chip instance ``seed`` (docs/rram.md).
 
     The device draws cover the whole physical ``axons x neurons x 2`` array of
@@ -212,6 +213,8 @@ def sample_crossbar(cp: CoreProgram, chip: ChipConfig, seed: int, draw_cache: di
             g = g * np.exp(cfg.variation_sigma * z)
         else:  # normal; a conductance cannot be negative
             g = np.maximum(0.0, g * (1.0 + cfg.variation_sigma * z))
+    if cap_g_on:
+        g = np.minimum(g, cfg.g_on_us)  # before the stuck faults and the die factor: those are not programming
     fault = np.zeros(g.shape, np.int8)
     if cfg.stuck_faults:
         fault[u < cfg.stuck_on_rate] = FAULT_STUCK_ON
@@ -306,7 +309,7 @@ class RramChip:
 
 
 def program_chip(program: ChipProgram, seed: int, adc_scales: tuple[int, ...] | list[int] | None = None, *,
-                 draw_cache: dict | None = None) -> RramChip:
+                 draw_cache: dict | None = None, cap_g_on: bool = False) -> RramChip:
     """Load ``program`` into chip instance ``seed`` (one draw of the device variation).
 
     Args:
@@ -314,6 +317,8 @@ def program_chip(program: ChipProgram, seed: int, adc_scales: tuple[int, ...] | 
         seed: Instance seed (>= 0).
         adc_scales: Per program core ADC scale registers; 1 for every core when omitted.
         draw_cache: Optional dict keeping the device draws between calls (:func:`sample_crossbar`).
+        cap_g_on: Cap programmed conductances at ``G_on`` after the variation (:func:`sample_crossbar`); off by
+            default.
 
     Raises:
         ConfigError: the program's chip is not an RRAM chip.
@@ -323,7 +328,8 @@ def program_chip(program: ChipProgram, seed: int, adc_scales: tuple[int, ...] | 
     rram_config_of(program.chip)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ProgramError(f"seed = {seed!r}: expected an integer >= 0")
-    crossbars = tuple(sample_crossbar(cp, program.chip, int(seed), draw_cache) for cp in program.cores)
+    crossbars = tuple(sample_crossbar(cp, program.chip, int(seed), draw_cache, cap_g_on=cap_g_on)
+                      for cp in program.cores)
     if adc_scales is None:
         adc_scales = (1,) * len(program.cores)
     return RramChip(program, int(seed), crossbars, tuple(int(s) for s in adc_scales))

@@ -13,10 +13,21 @@ import numpy as np
 
 from hwsim.writers import figure_png
 
-__all__ = ["accuracy_histogram", "yield_vs_sigma", "tuning_figure", "study_figures", "STUDY_FIGURE_FILES"]
+__all__ = ["accuracy_histogram", "yield_vs_sigma", "tuning_figure", "strategies_figure", "sensitivity_figure",
+           "study_figures", "STUDY_FIGURE_FILES"]
 
-#: The figures of a yield study; yield_vs_sigma.png only with a sigma sweep, tuning.png only with tuning.
-STUDY_FIGURE_FILES = ("accuracy_hist.png", "yield_vs_sigma.png", "tuning.png")
+#: The figures of a yield study; yield_vs_sigma.png only with a sigma sweep, tuning.png only with tuning,
+#: strategies.png only with --compare, sensitivity.png only with --sensitivity.
+STUDY_FIGURE_FILES = ("accuracy_hist.png", "yield_vs_sigma.png", "tuning.png", "strategies.png", "sensitivity.png")
+
+# one colour and marker per strategy (hwsim.rram.strategies.STRATEGIES), the same in every figure
+_STRATEGY_STYLE = {
+    "none": ("#555555", "o"), "global": ("#8c6bb1", "v"), "screened": ("#4878a8", "s"),
+    "regressed": ("#2a9d55", "D"), "adc": ("#e0a030", "^"), "adc+regressed": ("#d0603a", "P"),
+    "oracle": ("#000000", "*"),
+}
+_AXIS_LABELS = {"sigma": "device-to-device sigma", "array_sigma": "crossbar-to-crossbar sigma",
+                "stuck": "stuck-at rate (each of on and off)"}
 
 
 def _figure(width: float = 6.4, height: float = 4.2):
@@ -113,10 +124,52 @@ def tuning_figure(path: Path, outcomes: Sequence, spec: float) -> Path:
     return _save(fig, path)
 
 
+def strategies_figure(path: Path, comparison: dict, title: str = "") -> Path:
+    """Yield and out-of-spec chips of every strategy (``comparison``: ``StrategyComparison.to_dict()``)."""
+    fig = _figure(8, 4.2)
+    rows = comparison["table"]
+    names = [r["strategy"] for r in rows]
+    x = np.arange(len(rows))
+    ax = fig.add_subplot()
+    colours = [_STRATEGY_STYLE[n][0] for n in names]
+    bars = ax.bar(x, [100 * r["yield"] for r in rows], color=colours, alpha=0.85)
+    for b, r in zip(bars, rows):
+        ax.annotate(f"{100 * r['yield']:.0f} %\n{r['out_of_spec']} out", (b.get_x() + b.get_width() / 2,
+                    b.get_height()), ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(x, [n.replace("+", "+\n") for n in names], fontsize=8)
+    ax.set_ylabel("yield (%)")
+    ax.set_ylim(0, 112)
+    ax.set_title(title or f"Strategies on the same {comparison['instances']} held-out instances "
+                          f"(spec {100 * comparison['spec']:g} %; oracle = upper bound)", fontsize=10)
+    return _save(fig, path)
+
+
+def sensitivity_figure(path: Path, sensitivity: dict, spec: float, title: str = "") -> Path:
+    """Yield of every strategy against each sensitivity axis, one panel per axis."""
+    axes = list(sensitivity["axes"].items())
+    fig = _figure(4.2 * len(axes) + 0.6, 4.2)
+    for i, (axis, point) in enumerate(axes):
+        ax = fig.add_subplot(1, len(axes), i + 1)
+        v = np.array(point["values"], np.float64)
+        for name, ys in point["yield"].items():
+            colour, marker = _STRATEGY_STYLE[name]
+            ax.plot(v, 100 * np.array(ys), marker=marker, color=colour, lw=1.2, ms=5,
+                    ls="--" if name == "oracle" else "-", label=name + (" (upper bound)" if name == "oracle" else ""))
+        ax.set_xlabel(_AXIS_LABELS.get(axis, axis))
+        ax.set_ylim(-3, 103)
+        if i == 0:
+            ax.set_ylabel(f"yield (%), spec {100 * spec:g} %")
+            ax.legend(fontsize=7, loc="lower left")
+    fig.suptitle(title or f"Yield per strategy, {sensitivity['instances']} held-out instances per point "
+                          f"(tuner trained on {sensitivity['train_instances']} others at each point)", fontsize=10)
+    return _save(fig, path)
+
+
 def study_figures(folder: Path, study) -> list[Path]:
     """The figures of a yield study (a :class:`hwsim.rram.yield_study.YieldStudyResult`) into ``folder``.
 
-    ``accuracy_hist.png`` always; ``yield_vs_sigma.png`` with a sigma sweep; ``tuning.png`` with tuning.
+    ``accuracy_hist.png`` always; ``yield_vs_sigma.png`` with a sigma sweep; ``tuning.png`` with tuning;
+    ``strategies.png`` with a strategy comparison; ``sensitivity.png`` with a sensitivity sweep.
     Returns the paths written.
     """
     from hwsim.rram.device import rram_config_of
@@ -134,4 +187,8 @@ def study_figures(folder: Path, study) -> list[Path]:
         out.append(yield_vs_sigma(folder / "yield_vs_sigma.png", study.sweep, study.settings.spec))
     if outcomes:
         out.append(tuning_figure(folder / "tuning.png", outcomes, study.settings.spec))
+    if getattr(study, "comparison", None) is not None:
+        out.append(strategies_figure(folder / "strategies.png", study.comparison))
+    if getattr(study, "sensitivity", None) is not None:
+        out.append(sensitivity_figure(folder / "sensitivity.png", study.sensitivity, study.settings.spec))
     return out

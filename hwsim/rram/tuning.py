@@ -47,10 +47,13 @@ from hwsim.result import COUNTER_NAMES
 
 __all__ = [
     "DEFAULT_GRID",
+    "factor_grid",
     "tunable_stages",
     "stage_thresholds",
     "response_signature",
     "signature_names",
+    "coordinate_search",
+    "threshold_scorer",
     "optimise_thresholds",
     "Ridge",
     "TuningModel",
@@ -62,6 +65,19 @@ __all__ = [
 
 #: Threshold factors searched by the offline optimiser (and the range predictions are clipped to).
 DEFAULT_GRID = tuple(np.round(np.arange(0.5, 1.51, 0.05), 2).tolist())
+
+
+def factor_grid(step: float) -> tuple[float, ...]:
+    """Factors ``0.5, 0.5 + step, ...`` up to 1.5 (``factor_grid(0.05) == DEFAULT_GRID``); 1.0 is always in it.
+
+    Raises:
+        InputError: ``step`` not in 0.01..1, or 1 is not on the grid (``0.5 / step`` not an integer).
+    """
+    if not 0.01 <= step <= 1.0 or abs(0.5 / step - round(0.5 / step)) > 1e-9:
+        raise InputError(f"factor step {step:g}: expected 0.01..1 dividing 0.5 (e.g. 0.05, 0.1, 0.25), "
+                         "so that factor 1 is on the grid")
+    n = round(1.0 / step)
+    return tuple(float(np.round(0.5 + k * step, 6)) for k in range(n + 1))
 
 
 def tunable_stages(program: ChipProgram) -> list[int]:
@@ -132,48 +148,67 @@ def _accuracy(rchip: RramChip, packed: RramEnginePlan, rasters: np.ndarray, labe
     return float((run_rram(rchip, rasters, packed=packed, threads=1).predictions == labels).mean())
 
 
-def optimise_thresholds(rchip: RramChip, rasters: np.ndarray, labels: np.ndarray,
-                        grid: Sequence[float] = DEFAULT_GRID, rounds: int = 2) -> tuple[tuple[float, ...], float]:
-    """Offline optimiser: per-layer threshold factors maximising accuracy on a tuning set.
+def coordinate_search(score: Callable[[tuple[float, ...]], float], start: Sequence[float],
+                      grid: Sequence[float] = DEFAULT_GRID, rounds: int = 2) -> tuple[tuple[float, ...], float]:
+    """Coordinate search of per-layer factors maximising ``score``.
 
-    Coordinate search: start from all factors 1; for each round, for each
-    tunable layer in order, try every grid value with the other factors fixed
-    and keep the best (ties go to the value closest to 1, then the smaller).
+    Starts from ``start``; in each round, for each layer in order, tries every grid value with the other
+    factors fixed and keeps the best. Only a strict improvement moves a factor, and the grid is tried from
+    the value closest to 1 outwards (then the smaller first), so ties keep the current value, then go to the
+    value closest to 1. Stops early after a round that changed nothing. The result's score is never below
+    ``score(start)``.
 
     Returns:
-        ``(factors, tuning-set accuracy with them)``.
+        ``(factors, score(factors))``.
     """
-    program = rchip.program
-    labels = np.asarray(labels)
-    packed = pack(rchip)
-    n = len(tunable_stages(program))
-    factors = [1.0] * n
-    cache: dict[tuple, float] = {}
-
-    def score(fs: Sequence[float]) -> float:
-        key = tuple(fs)
-        if key not in cache:
-            cache[key] = _accuracy(rchip.with_thresholds(stage_thresholds(program, fs)), packed, rasters, labels)
-        return cache[key]
-
-    best = score(factors)
+    factors = [float(f) for f in start]
+    best = score(tuple(factors))
+    ranked = sorted(grid, key=lambda g: (abs(g - 1.0), g))
     for _ in range(rounds):
         changed = False
-        for i in range(n):
-            # docs/rram.md §5: a strict improvement only, so ties go to the factor closest to 1, then the smaller
-            ranked = sorted(grid, key=lambda g: (abs(g - 1.0), g))
+        for i in range(len(factors)):
             cand_best, cand_acc = factors[i], best
             for g in ranked:
                 trial = list(factors)
                 trial[i] = float(g)
-                acc = score(trial)
-                if acc > cand_acc:
+                acc = score(tuple(trial))
+                if acc > cand_acc:  # docs/rram.md §5: a strict improvement only
                     cand_best, cand_acc = float(g), acc
             if cand_best != factors[i]:
                 factors[i], best, changed = cand_best, cand_acc, True
         if not changed:
             break
     return tuple(factors), best
+
+
+def threshold_scorer(rchip: RramChip, packed: RramEnginePlan, rasters: np.ndarray, labels: np.ndarray
+                     ) -> Callable[[tuple[float, ...]], float]:  # fmt: skip
+    """``score(factors)``: the accuracy of ``rchip`` on ``(rasters, labels)`` with per-layer threshold factors,
+    each factor vector simulated once (a cache)."""
+    program = rchip.program
+    labels = np.asarray(labels)
+    cache: dict[tuple, float] = {}
+
+    def score(fs: tuple[float, ...]) -> float:
+        key = tuple(float(f) for f in fs)
+        if key not in cache:
+            cache[key] = _accuracy(rchip.with_thresholds(stage_thresholds(program, key)), packed, rasters, labels)
+        return cache[key]
+
+    return score
+
+
+def optimise_thresholds(rchip: RramChip, rasters: np.ndarray, labels: np.ndarray,
+                        grid: Sequence[float] = DEFAULT_GRID, rounds: int = 2) -> tuple[tuple[float, ...], float]:
+    """Offline optimiser: per-layer threshold factors maximising accuracy on a tuning set.
+
+    :func:`coordinate_search` from all factors 1 (ties go to the value closest to 1, then the smaller).
+
+    Returns:
+        ``(factors, tuning-set accuracy with them)``.
+    """
+    n = len(tunable_stages(rchip.program))
+    return coordinate_search(threshold_scorer(rchip, pack(rchip), rasters, labels), (1.0,) * n, grid, rounds)
 
 
 @dataclass(frozen=True)
@@ -265,7 +300,7 @@ def _tasks(pool: TaskPool | None, workers: int | None, n: int) -> Iterator[TaskP
 
 def _instance(shared: dict, seed: int) -> tuple[ChipProgram, RramChip, RramEnginePlan]:
     program = program_from_wire(shared["program"])
-    rc = program_chip(program, seed, adc_scales=shared["adc_scales"])
+    rc = program_chip(program, seed, adc_scales=shared["adc_scales"], cap_g_on=shared.get("cap_g_on", False))
     return program, rc, pack(rc)
 
 
@@ -317,13 +352,18 @@ def train_tuner(
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
     pool: TaskPool | None = None,
+    cap_g_on: bool = False,
 ) -> TuningModel:
     """Characterise training instances and fit the two regressors.
 
     Each ``*_set`` is ``(rasters, labels)``. Per training instance: its
     signature, its full-test accuracy and its optimal factors on the tuning set.
     The instances run on ``pool`` (default: a thread pool of ``workers`` threads);
-    ``progress`` gets 1 per finished instance.
+    ``progress`` gets 1 per finished instance; ``cap_g_on`` as :func:`hwsim.rram.device.program_chip`.
+
+    The factor regressor is one ridge regression per tunable layer: a multi-target ridge fit solves each
+    target column on its own (same features, same penalty), so layer ``s``'s factor is regressed from the
+    signature independently of the other layers' factors.
     """
     if not tunable_stages(program):
         raise InputError("the program has no layer with a tunable threshold (no firing layer with threshold > 0)")
@@ -333,7 +373,8 @@ def train_tuner(
     with _tasks(pool, workers, len(seeds)) as tasks:
         shared = tasks.share({"program": program_to_wire(program), "adc_scales": _plain_scales(adc_scales),
                               "signature_set": _plain_set(signature_set), "tuning_set": _plain_set(tuning_set),
-                              "test_set": _plain_set(test_set), "grid": [float(g) for g in grid]})
+                              "test_set": _plain_set(test_set), "grid": [float(g) for g in grid],
+                              "cap_g_on": bool(cap_g_on)})
         rows = tasks.map(_train_task, shared, [int(s) for s in seeds], progress=progress)
     X = np.array([r[0] for r in rows])
     acc = np.array([r[1] for r in rows])

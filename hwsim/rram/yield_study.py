@@ -101,7 +101,7 @@ def _accuracy_task(shared: dict, item: tuple) -> float:
     """One instance of :func:`instance_accuracies` (runs on a worker; plain arguments, a float back)."""
     seed, thresholds = item
     return _instance_accuracy(program_from_wire(shared["program"]), seed, shared["rasters"], shared["labels"],
-                              shared["adc_scales"], thresholds, None, None)
+                              shared["adc_scales"], thresholds, None, None, shared.get("cap_g_on", False))
 
 
 def _sweep_task(shared: dict, seed: int) -> list[float]:
@@ -110,7 +110,8 @@ def _sweep_task(shared: dict, seed: int) -> list[float]:
     draws: dict = {}
     noise: dict | None = {} if shared["share_noise"] else None
     return [_instance_accuracy(with_rram(program, variation_sigma=sigma), seed, shared["rasters"], shared["labels"],
-                               shared["adc_scales"], None, draws, noise) for sigma in shared["sigmas"]]
+                               shared["adc_scales"], None, draws, noise, shared.get("cap_g_on", False))
+            for sigma in shared["sigmas"]]
 
 
 def instance_accuracies(
@@ -124,6 +125,7 @@ def instance_accuracies(
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
     pool: TaskPool | None = None,
+    cap_g_on: bool = False,
 ) -> np.ndarray:
     """Accuracy of each chip instance on the same spike rasters.
 
@@ -137,6 +139,7 @@ def instance_accuracies(
         workers: Threads (default: CPU count) when no ``pool`` is given; results do not depend on it.
         progress: Called with 1 after each finished instance (e.g. a tqdm ``update``).
         pool: Where the instances run (:func:`hwsim.parallel.task_pool`); default: a thread pool.
+        cap_g_on: Cap conductances at G_on after the variation (:func:`hwsim.rram.device.program_chip`).
 
     Returns:
         ``(len(seeds),)`` float64 accuracies in [0, 1].
@@ -149,7 +152,8 @@ def instance_accuracies(
              for i in range(n)]
     with _pool(pool, workers, n) as tasks:
         shared = tasks.share({"program": program_to_wire(program), "rasters": rasters, "labels": labels,
-                              "adc_scales": None if adc_scales is None else [int(a) for a in adc_scales]})
+                              "adc_scales": None if adc_scales is None else [int(a) for a in adc_scales],
+                              "cap_g_on": bool(cap_g_on)})
         return np.array(tasks.map(_accuracy_task, shared, items, progress=progress), np.float64)
 
 
@@ -159,14 +163,14 @@ def _plain_thresholds(thresholds) -> tuple[int, ...]:
 
 
 def _instance_accuracy(program: ChipProgram, seed: int, rasters: np.ndarray, labels: np.ndarray, adc_scales,
-                       thresholds, draw_cache: dict | None, noise_cache: dict | None) -> float:
+                       thresholds, draw_cache: dict | None, noise_cache: dict | None, cap_g_on: bool = False) -> float:
     """Accuracy of chip instance ``seed``.
 
     The device draws (``draw_cache``) and read-noise normals (``noise_cache``) of an instance depend
     only on its seed, the geometry and the image indices, not on any device parameter, so the same
     caches can serve the same instance at several sigmas; the result is the same with or without them.
     """
-    rc = program_chip(program, seed, adc_scales=adc_scales, draw_cache=draw_cache)
+    rc = program_chip(program, seed, adc_scales=adc_scales, draw_cache=draw_cache, cap_g_on=cap_g_on)
     if thresholds is not None:
         rc = rc.with_thresholds(thresholds)
     packed = pack(rc)
@@ -237,6 +241,7 @@ def sigma_sweep(
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
     pool: TaskPool | None = None,
+    cap_g_on: bool = False,
 ) -> SweepResult:
     """Accuracy of every instance at every device-variation sigma (the other parameters unchanged).
 
@@ -257,7 +262,8 @@ def sigma_sweep(
     with _pool(pool, workers, n) as tasks:
         shared = tasks.share({"program": program_to_wire(program), "rasters": rasters, "labels": labels,
                               "adc_scales": None if adc_scales is None else [int(a) for a in adc_scales],
-                              "sigmas": sigmas, "share_noise": noise_bytes <= SWEEP_NOISE_CACHE_BYTES})
+                              "sigmas": sigmas, "share_noise": noise_bytes <= SWEEP_NOISE_CACHE_BYTES,
+                              "cap_g_on": bool(cap_g_on)})
         per_instance = None if progress is None else (lambda k: progress(k * len(sigmas)))
         cols = tasks.map(_sweep_task, shared, [int(s) for s in seeds], progress=per_instance)
     acc = np.array(cols, np.float64).T.reshape(len(sigmas), n)
@@ -285,6 +291,15 @@ class YieldStudySettings:
         workers: Threads of the default scheduler (default: CPU count); the numbers do not depend on it.
         scheduler: ``--scheduler`` (:func:`hwsim.parallel.parse_scheduler`): None or ``threads`` for the
             thread pool, ``local[:N]`` or ``tcp://HOST:PORT`` for Dask; the numbers do not depend on it.
+        compare: Run every strategy of :data:`hwsim.rram.strategies.STRATEGIES` on the study's instances
+            (docs/rram.md §7), with a tuner trained on ``train_instances`` other seeds.
+        sensitivity: ``((axis, values), ...)``: the comparison's yields again at each value of each axis of
+            :data:`hwsim.rram.strategies.SENSITIVITY_AXES` (a tuner trained at every point).
+        sensitivity_instances: Held-out instances per sensitivity point (default: ``instances``).
+        cap_g_on: Cap conductances at G_on after the device variation (docs/rram.md §2), every instance.
+        oracle_rounds: Coordinate-search rounds of the oracle.
+        factor_step: Step of the threshold-factor grid (0.5..1.5) of the comparison's optimiser and oracle
+            (:func:`hwsim.rram.tuning.factor_grid`); ``--tune`` keeps the default grid.
     """
 
     instances: int
@@ -300,6 +315,12 @@ class YieldStudySettings:
     guard: float = 0.0
     workers: int | None = None
     scheduler: str | None = None
+    compare: bool = False
+    sensitivity: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    sensitivity_instances: int | None = None
+    cap_g_on: bool = False
+    oracle_rounds: int = 2
+    factor_step: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -319,6 +340,8 @@ class YieldStudyResult:
         sweep: The sigma sweep, or None.
         tuning: :func:`hwsim.rram.tuning.tuning_summary` plus the tuner's provenance, or None.
         outcomes: Test-and-tune result of each instance (empty without tuning).
+        comparison: :meth:`hwsim.rram.strategies.StrategyComparison.to_dict`, or None.
+        sensitivity: Yield and out-of-spec chips per strategy along each sensitivity axis, or None.
     """
 
     settings: YieldStudySettings
@@ -333,10 +356,19 @@ class YieldStudyResult:
     sweep: SweepResult | None = None
     tuning: dict | None = None
     outcomes: tuple = field(default_factory=tuple)
+    comparison: dict | None = None
+    sensitivity: dict | None = None
 
     def to_dict(self, *, network: str, sizes: Sequence[int], dataset: str) -> dict:
         """The JSON content of ``yield.json`` (NaN and infinities as null), with the run's provenance."""
         st = self.settings
+        extra = {}  # keys only a comparison run has: yield.json of other runs stays as it was
+        if st.cap_g_on:
+            extra["cap_g_on"] = True
+        if self.comparison is not None:
+            extra["comparison"] = self.comparison
+        if self.sensitivity is not None:
+            extra["sensitivity"] = self.sensitivity
         return _json_safe({
             "format": YIELD_FORMAT,
             "version": 1,
@@ -357,6 +389,7 @@ class YieldStudyResult:
             "sweep": self.sweep.to_dict(st.spec) if self.sweep is not None else None,
             "tuning": self.tuning,
             "instances_tuned": [o.to_dict() for o in self.outcomes],
+            **extra,
         })
 
 
@@ -375,19 +408,21 @@ def _json_safe(x):
 
 def training_images_needed(n_train: int, settings: YieldStudySettings) -> int:
     """Training images a study uses, of ``n_train``: calibration, then (with tuning) signature and tuning images."""
-    return calibration_count(n_train) + (settings.signature_images + settings.tuning_images if settings.tune else 0)
+    tunes = settings.tune or settings.compare or bool(settings.sensitivity)
+    return calibration_count(n_train) + (settings.signature_images + settings.tuning_images if tunes else 0)
 
 
 def _monte_carlo(program: ChipProgram, test_r: np.ndarray, y_test: np.ndarray, seeds: list[int], scales,
                  st: YieldStudySettings, bar, pool: TaskPool) -> tuple[np.ndarray, SweepResult | None]:
     """The instances' accuracies and the sigma sweep, on ``pool``."""
     with bar(len(seeds), "instances") as update:
-        acc = instance_accuracies(program, test_r, y_test, seeds, adc_scales=scales, progress=update, pool=pool)
+        acc = instance_accuracies(program, test_r, y_test, seeds, adc_scales=scales, progress=update, pool=pool,
+                                  cap_g_on=st.cap_g_on)
     sweep = None
     if st.sigmas:
         with bar(len(seeds) * len(st.sigmas), "sigma sweep") as update:
             sweep = sigma_sweep(with_rram(program, variation=True), test_r, y_test, st.sigmas, seeds,
-                                adc_scales=scales, progress=update, pool=pool)
+                                adc_scales=scales, progress=update, pool=pool, cap_g_on=st.cap_g_on)
     return acc, sweep
 
 
@@ -398,15 +433,12 @@ def _tuning(program: ChipProgram, train_r: np.ndarray, y_train: np.ndarray, test
     summary of ``yield.json``."""
     from hwsim.rram.tuning import screen_and_tune, signature_names, train_tuner, tunable_stages, tuning_summary
 
-    sig_set = (train_r[n_cal : n_cal + st.signature_images], y_train[n_cal : n_cal + st.signature_images])
-    lo = n_cal + st.signature_images
-    tune_set = (train_r[lo : lo + st.tuning_images], y_train[lo : lo + st.tuning_images])
-    # the tuner trains on other chips than those it screens: the seeds after the study's
-    train_seeds = instance_seeds(st.train_instances, st.seed + st.instances)
+    sig_set, tune_set = _tuning_sets(train_r, y_train, n_cal, st)
+    train_seeds = _train_seeds(st)
     say(f"training the tuner on {len(train_seeds)} instances (seeds {train_seeds[0]}..{train_seeds[-1]})")
     with bar(len(train_seeds), "train tuner") as update:
         model = train_tuner(program, train_seeds, sig_set, tune_set, (test_r, y_test), adc_scales=scales,
-                            progress=update, pool=tasks)
+                            progress=update, pool=tasks, cap_g_on=st.cap_g_on)
     with bar(len(seeds), "test + tune") as update:
         outcomes = screen_and_tune(model, program, seeds, sig_set, (test_r, y_test), st.spec,
                                    adc_scales=scales, guard=st.guard, progress=update, pool=tasks)
@@ -423,6 +455,59 @@ def _tuning(program: ChipProgram, train_r: np.ndarray, y_train: np.ndarray, test
         train_accuracy_mean=float(model.train_accuracy.mean()),
     )
     return outcomes, tuning
+
+
+def _tuning_sets(train_r: np.ndarray, y_train: np.ndarray, n_cal: int, st: YieldStudySettings):
+    """The signature and tuning sets: the training images after the calibration ones, disjoint, in this order."""
+    sig_set = (train_r[n_cal : n_cal + st.signature_images], y_train[n_cal : n_cal + st.signature_images])
+    lo = n_cal + st.signature_images
+    return sig_set, (train_r[lo : lo + st.tuning_images], y_train[lo : lo + st.tuning_images])
+
+
+def _train_seeds(st: YieldStudySettings) -> list[int]:
+    """The tuner trains on other chips than those it screens: the seeds after the study's."""
+    return instance_seeds(st.train_instances, st.seed + st.instances)
+
+
+def _comparisons(program: ChipProgram, train_r: np.ndarray, y_train: np.ndarray, test_r: np.ndarray,
+                 y_test: np.ndarray, seeds: list[int], scales, n_cal: int, st: YieldStudySettings, say, bar,
+                 tasks: TaskPool) -> tuple[dict | None, dict | None]:  # fmt: skip
+    """The strategy comparison (docs/rram.md §7) and its sensitivity sweep, on ``tasks``."""
+    from hwsim.rram.strategies import STRATEGIES, axis_changes, compare_strategies
+    from hwsim.rram.tuning import factor_grid
+
+    sig_set, tune_set = _tuning_sets(train_r, y_train, n_cal, st)
+    train_seeds = _train_seeds(st)
+    cal = train_r[:n_cal]
+
+    def compare(prog: ChipProgram, held_out: list[int], what: str):
+        with bar(len(train_seeds), f"train tuner{what}") as t_update, bar(len(held_out), f"strategies{what}") as update:
+            return compare_strategies(prog, held_out, train_seeds, sig_set, tune_set, (test_r, y_test), cal, st.spec,
+                                      adc_scales=scales, guard=st.guard, grid=factor_grid(st.factor_step),
+                                      oracle_rounds=st.oracle_rounds,
+                                      cap_g_on=st.cap_g_on, pool=tasks, train_progress=t_update, progress=update)
+
+    comparison = None
+    if st.compare:
+        say(f"comparing strategies on {len(seeds)} instances (tuner on seeds {train_seeds[0]}..{train_seeds[-1]})")
+        comparison = compare(program, seeds, "").to_dict()
+        comparison.update(factor_grid=list(factor_grid(st.factor_step)), oracle_rounds=st.oracle_rounds)
+    sensitivity = None
+    if st.sensitivity:
+        held_out = seeds[: st.sensitivity_instances or len(seeds)]
+        sensitivity = {"instances": len(held_out), "train_instances": len(train_seeds),
+                       "factor_grid": list(factor_grid(st.factor_step)), "oracle_rounds": st.oracle_rounds, "axes": {}}
+        for axis, values in st.sensitivity:
+            point = {"values": list(values), "yield": {k: [] for k in STRATEGIES},
+                     "out_of_spec": {k: [] for k in STRATEGIES}, "mean_accuracy": {k: [] for k in STRATEGIES}}
+            for v in values:
+                say(f"sensitivity: {axis} = {v:g} on {len(held_out)} instances")
+                rows = compare(with_rram(program, **axis_changes(axis, v)), held_out, f" {axis}={v:g}").table()
+                for r in rows:
+                    for key in ("yield", "out_of_spec", "mean_accuracy"):
+                        point[key][r["strategy"]].append(r[key])
+            sensitivity["axes"][axis] = point
+    return comparison, sensitivity
 
 
 @contextmanager
@@ -493,11 +578,14 @@ def run_yield_study(
         summary = accuracy_summary(acc, st.spec)
 
         say("energy and latency of instance 0")
-        energy = rram_energy(run_rram(program_chip(program, seeds[0], adc_scales=scales), test_r), program)
+        energy = rram_energy(run_rram(program_chip(program, seeds[0], adc_scales=scales, cap_g_on=st.cap_g_on), test_r),
+                             program)
         outcomes, tuning = _tuning(program, train_r, y_train, test_r, y_test, seeds, scales, n_cal, st, say, bar,
                                    tasks) if st.tune else ([], None)
+        comparison, sensitivity = _comparisons(program, train_r, y_train, test_r, y_test, seeds, scales, n_cal, st,
+                                               say, bar, tasks)
     return YieldStudyResult(
         settings=st, program=program, test_images=len(y_test), seeds=tuple(seeds), adc_scales=tuple(scales),
         accuracies=acc, ideal_accuracy=float(ideal_acc), summary=summary, energy=energy, sweep=sweep,
-        tuning=tuning, outcomes=tuple(outcomes),
+        tuning=tuning, outcomes=tuple(outcomes), comparison=comparison, sensitivity=sensitivity,
     )
