@@ -41,15 +41,18 @@ from hwsim.kernels.layout import (
     ChipConstants,
     ChipOutputs,
     CoreScratch,
+    ExitInputs,
     IncomingRoutes,
+    MeshNoc,
     NeuronArrays,
+    NocScratch,
     PartialSums,
     RoutingTable,
     SpikeLists,
     SramWeights,
 )
 from hwsim.program import ChipProgram
-from hwsim.result import COUNTER_NAMES, HOST_COUNTER_NAMES, RunResult
+from hwsim.result import COUNTER_NAMES, HOST_COUNTER_NAMES, LINK_COUNTER_NAMES, NOC_COUNTER_NAMES, RunResult
 
 __all__ = ["Chip", "apply_exit"]
 
@@ -66,7 +69,8 @@ SPIKE_STORE_BYTES = 8 * 2**20
 _BIG_ENDIAN = sys.byteorder == "big"
 
 # Chip fields that change what a program computes or how many cycles it takes.
-_SIMULATED_FIELDS = ("core_type", "mesh_rows", "mesh_cols", "hop_latency_cycles", "barrier_cycles", "core")
+_SIMULATED_FIELDS = ("core_type", "mesh_rows", "mesh_cols", "hop_latency_cycles", "barrier_cycles", "core", "noc",
+                     "router_buffer_flits")
 
 assert N_COUNTERS == len(COUNTER_NAMES) and N_HOST_COUNTERS == len(HOST_COUNTER_NAMES)
 
@@ -92,6 +96,7 @@ class EnginePlan:
     output_offset: np.ndarray  # -1 for cores that are not output cores
     acc_dtype: type  # membrane scratch type: int16 or int32
     strides: np.ndarray  # spike-list length per sender (host first)
+    noc: MeshNoc  # the mesh network-on-chip (enabled under noc = "mesh", chip-spec §1.5)
 
 
 def _i64(values) -> np.ndarray:
@@ -234,8 +239,10 @@ class Chip:
         micro = max(1, min(MICRO_BATCH, SPIKE_STORE_BYTES // (T * int(plan.strides.sum()) * slot_bytes)))
         threads = max(1, min(numba.get_num_threads(), -(-B // micro)))
         free: queue.SimpleQueue = queue.SimpleQueue()
-        for _ in range(threads):
-            free.put(_Scratch(plan, micro, T))
+        scratches = [_Scratch(plan, micro, T) for _ in range(threads)]
+        for s in scratches:
+            free.put(s)
+        out["exits"] = _exit_inputs(program, plan, out, rule)
 
         from tqdm import tqdm
 
@@ -275,9 +282,12 @@ class Chip:
             feeder.shutdown(cancel_futures=True)
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
-        result = _result(program, plan, out)
-        # timesteps after t never change t: cutting the full run after each exit is the run that stopped there
-        return apply_exit(result, rule, copy=False) if rule.enabled else result
+        # per-link sums of every thread (chip-spec §1.5): integers, so the sum does not depend on the split
+        links = sum(s.noc.links for s in scratches) if plan.noc.enabled else None
+        result = _result(program, plan, out, links)
+        # timesteps after t never change t: cutting the full run after each exit is the run that stopped there;
+        # the NoC ran only the timesteps each image runs, so the link sums are those of the cut run already
+        return apply_exit(result, rule, copy=False, link_counters=links) if rule.enabled else result
 
     # ---------------------------------------------------------------- internal
     def _start_chunk(self, raster, b0: int, b1: int, out: dict, free: queue.SimpleQueue, micro: int, pool) -> tuple:
@@ -304,9 +314,12 @@ class Chip:
                                            plan.weights, plan.consts)))  # fmt: skip
         outputs = tuple(outputs)
 
+        noc_arrays = (tuple(plan.noc), tuple(out["exits"]))
+        noc_counters = out["noc_counters"][b0:b1]
+
         def images(lo: int, hi: int, s: _Scratch) -> int:
             return chip_pass(lo, hi, micro, raster, _BIG_ENDIAN, plan.order, *program_arrays, tuple(s.lists),
-                             tuple(s.core), outputs)  # fmt: skip
+                             tuple(s.core), outputs, *noc_arrays, tuple(s.noc), noc_counters)  # fmt: skip
 
         # Images are independent. Tasks of a few micro-batches go to whichever
         # thread is free (balances the load when other processes share the CPUs);
@@ -342,11 +355,17 @@ class Chip:
         host_counters = out["host_counters"][b0:b1]
         # Chip-level cycles (chip-spec §1.2): stages in order, the cores of a stage in parallel.
         cycles = counters[..., COUNTER_NAMES.index("cycles")]
-        total = chip.barrier_cycles + host_counters[..., HOST_COUNTER_NAMES.index("route_cycles")]
+        # Under the mesh the kernel wrote the HOST and ROUTE(s) phase lengths there (chip-spec §1.5).
+        route_total = host_counters[..., HOST_COUNTER_NAMES.index("route_cycles")]
+        total = chip.barrier_cycles + route_total
         for s in np.unique(plan.stage):
             cols = plan.order[plan.stage == s]
-            total = total + cycles[..., cols].max(axis=-1) + route_cycles[..., cols].max(axis=-1)
+            stage_route = route_cycles[..., cols].max(axis=-1)
+            total = total + cycles[..., cols].max(axis=-1) + stage_route
+            route_total = route_total + stage_route
         out["timestep_cycles"][b0:b1] = total
+        # the timestep's routing cycles (chip-spec §1.5): under the mesh the phase lengths stand where §1.2's are
+        out["noc_counters"][b0:b1, :, NOC_COUNTER_NAMES.index("route_cycles")] = route_total
         return b1 - b0
 
 
@@ -370,6 +389,7 @@ class _Scratch:
             axons=np.empty(int(plan.weights.n_axons.max()), np.int32),
             fired=np.empty(n_max, np.uint8),
         )
+        self.noc = _noc_scratch(plan.noc, micro, T, int(plan.neurons.n_neurons[plan.output_offset >= 0].sum()))
 
 
 def _padded(n_inputs: int) -> int:
@@ -463,6 +483,24 @@ def _pack(program: ChipProgram) -> EnginePlan:
     n = [cp.n_neurons for cp in cores]
     position = {cp.core: i for i, cp in enumerate(cores)}  # stage-order index of each mesh core
     host_hops = _i64(host_hops)
+    # the senders of the mesh NoC, in spike-list numbering: the host, then the cores in stage order
+    tables = [program.host_routes] + [cp.routes for cp in cores]
+    stages = [cp.stage for cp in cores]
+    noc = MeshNoc(
+        enabled=chip.noc == "mesh",
+        rows=int(chip.mesh_rows),
+        cols=int(chip.mesh_cols),
+        depth=int(chip.router_buffer_flits),
+        hop_latency=int(chip.hop_latency_cycles),
+        router=_i64([0] + [cp.core for cp in cores]),  # the host port sits at core 0's router (chip-spec §1.1)
+        psum=np.array([False] + [bool(cp.psum_out) for cp in cores]),
+        n_sources=_i64([program.n_inputs] + n),
+        ptr=ptr(tables),
+        dest=flat([[r.dest_core for r in table] for table in tables]),
+        lo=flat([[r.src_lo for r in table] for table in tables]),
+        hi=flat([[r.src_hi for r in table] for table in tables]),
+        group=_i64([i for i in range(len(cores)) if i == 0 or stages[i] != stages[i - 1]] + [len(cores)]),
+    )
     return EnginePlan(
         order=_i64(order),
         stage=_i64([cp.stage for cp in cores]),
@@ -528,6 +566,57 @@ def _pack(program: ChipProgram) -> EnginePlan:
         output_offset=_i64([cp.output_offset if cp.is_output else -1 for cp in cores]),
         acc_dtype=acc,
         strides=_i64([_padded(program.n_inputs)] + n),
+        noc=noc,
+    )
+
+
+def _noc_scratch(noc: MeshNoc, micro: int, T: int, K: int) -> NocScratch:
+    """Per-thread working arrays of the mesh NoC (:data:`~hwsim.kernels.layout.NocScratch`) for ``micro`` images of
+    ``T`` timesteps and ``K`` outputs; tiny under ideal."""
+    R = noc.rows * noc.cols if noc.enabled else 1
+    D = noc.depth if noc.enabled else 1
+    return NocScratch(
+        buf_dest=np.zeros(R * 5 * D, np.int64),
+        buf_ready=np.zeros(R * 5 * D, np.int64),
+        buf_head=np.zeros(R * 5, np.int64),
+        buf_len=np.zeros(R * 5, np.int64),
+        pointer=np.zeros(R * 5, np.int64),
+        ni_sender=np.full(R, -1, np.int64),
+        ni_q=np.zeros(R, np.int64),
+        ni_r=np.zeros(R, np.int64),
+        ni_dest=np.full(R, -1, np.int64),  # no packet at any network interface
+        ni_at=np.zeros(R, np.int64),
+        ni_n=np.zeros(R, np.int64),
+        active=np.zeros(R, np.int64),
+        touched=np.zeros(R, np.int64),
+        in_active=np.zeros(R, np.uint8),
+        grant=np.zeros((5 * R, 3), np.int64),
+        links=np.zeros((R, 5, len(LINK_COUNTER_NAMES)), np.int64),
+        exit_values=np.zeros((micro, T, K) if noc.enabled else (0, 0, 0), np.int64),
+        exit_t=np.zeros(micro, np.int64),
+    )
+
+
+def _exit_inputs(program: ChipProgram, plan: EnginePlan, out: dict, rule: ExitRule) -> ExitInputs:
+    """The exit rule as :func:`hwsim.kernels.chip_pass` reads it: only under the mesh NoC, where the kernel must
+    know each image's exit before its routing phases (their per-link sums cannot be cut afterwards)."""
+    from hwsim.exit_unit import _EXP_LUT_ARRAY, _LN_LUT_ARRAY
+    from hwsim.kernels.exit_unit import RULE_CODES
+
+    cols = np.zeros(program.n_outputs, np.int64)  # output o's column in mem_out/spk_out
+    for i, offset in enumerate(plan.output_offset):
+        if offset >= 0:
+            n = int(plan.neurons.n_neurons[i])
+            cols[offset : offset + n] = int(out["mem_col"][i]) + np.arange(n)
+    enabled = plan.noc.enabled and rule.enabled
+    return ExitInputs(
+        rule=RULE_CODES[rule.rule] if enabled else 0,
+        threshold=int(rule.threshold) if enabled else 0,
+        gain_num=int(rule.gain_num) if enabled else 0,
+        exp_lut=_EXP_LUT_ARRAY,
+        ln_lut=_LN_LUT_ARRAY,
+        membrane=program.readout == "membrane",
+        cols=cols,
     )
 
 
@@ -545,6 +634,7 @@ def _allocate(program: ChipProgram, plan: EnginePlan, B: int, T: int, record: bo
         "counters": np.zeros((B, T, C, N_COUNTERS), np.int64),
         "host_counters": np.zeros((B, T, N_HOST_COUNTERS), np.int64),
         "timestep_cycles": np.zeros((B, T), np.int64),
+        "noc_counters": np.zeros((B, T, len(NOC_COUNTER_NAMES)), np.int64),
         "record": record,
     }
     if record:
@@ -558,7 +648,7 @@ def _allocate(program: ChipProgram, plan: EnginePlan, B: int, T: int, record: bo
     return out
 
 
-def _result(program: ChipProgram, plan: EnginePlan, out: dict) -> RunResult:
+def _result(program: ChipProgram, plan: EnginePlan, out: dict, link_counters: np.ndarray | None = None) -> RunResult:
     membranes = core_spikes = None
     if out["record"]:
         membranes = [None] * len(plan.order)
@@ -581,4 +671,6 @@ def _result(program: ChipProgram, plan: EnginePlan, out: dict) -> RunResult:
         readout=program.readout,
         membranes=membranes,
         core_spikes=core_spikes,
+        noc_counters=out["noc_counters"],
+        link_counters=link_counters,
     )

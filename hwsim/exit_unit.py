@@ -298,7 +298,8 @@ def _rule_for(result: RunResult, rule: ExitRule | str | None) -> ExitRule:
     return rule
 
 
-def apply_exit(result: RunResult, rule: ExitRule | str | None, *, copy: bool = True) -> RunResult:
+def apply_exit(result: RunResult, rule: ExitRule | str | None, *, copy: bool = True,
+               link_counters: np.ndarray | None = None) -> RunResult:
     """The result of the same run under the exit rule ``rule`` (chip-spec §1.4), from a fixed-T result.
 
     Per image ``b`` with exit timestep count ``e = exit_timesteps[b]``: every per-timestep array
@@ -306,6 +307,13 @@ def apply_exit(result: RunResult, rule: ExitRule | str | None, *, copy: bool = T
     spikes, and ``extra`` arrays of shape ``(B, T, ...)`` with at least 3 axes) is 0 from timestep ``e``
     on; timesteps ``0 .. e-1`` gain the unit's ``exit_cycles`` in ``timestep_cycles`` and its counters
     in ``exit_counters``. Other ``extra`` arrays (e.g. the RRAM ``adc_peak``, ``(B, C)``) are kept as they are.
+    ``noc_counters`` are cut like the other per-timestep arrays.
+
+    ``link_counters`` (mesh NoC, chip-spec §1.5) are sums over images and timesteps, which cannot be cut:
+    they are kept when no image stops before ``T`` (the cut run is the full run), else they are those given
+    in ``link_counters`` (the engine's NoC already counted only the timesteps each image runs), else None:
+    a result derived from a fixed-T run (an exit rule tried after the run, a sweep point) has per-link
+    totals only by running the rule (``Chip.run(..., exit_rule=...)``).
 
     Args:
         result: A result run without an exit rule (``result.exit_rule == "none"``).
@@ -357,4 +365,15 @@ def apply_exit(result: RunResult, rule: ExitRule | str | None, *, copy: bool = T
         exit_timesteps=exit_t,
         exit_counters=counters,
         exit_rule=rule.text,
+        noc_counters=cut(result.noc_counters),
+        link_counters=_cut_links(result.link_counters, link_counters, bool(after.any()), copy),
     )
+
+
+def _cut_links(full: np.ndarray | None, given: np.ndarray | None, cut: bool, copy: bool) -> np.ndarray | None:
+    """The per-link sums of a run cut by an exit rule (see :func:`apply_exit`)."""
+    if given is not None:
+        return given
+    if full is None or cut:
+        return None
+    return full.copy() if copy else full

@@ -67,6 +67,8 @@ COMPARISONS = {
     _kernels.route_cycles: _reference.route_cycles,
     # early-exit unit (chip-spec §1.4), replayed over a run's output values
     _kernels.exit_timesteps_kernel: _reference.exit_timesteps_kernel,
+    # one routing phase of the mesh network-on-chip (chip-spec §1.5); the twin runs the golden routers
+    _kernels.mesh_phase: _reference.mesh_phase,
     # RRAM crossbar kernels; the twin of the whole-chip kernel rram_chip_run is the golden model
     # (hwsim.rram.golden.simulate_rram), compared in tests/hwsim/rram/test_rram_engine.py
     _rram_kernels.crossbar_read: _rram_reference.crossbar_read,

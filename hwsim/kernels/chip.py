@@ -21,27 +21,34 @@ add instead of a scattered one per packet.
 
 from __future__ import annotations
 
+import numpy as np
+
 from hwsim.kernels.core import core_pass
 from hwsim.kernels.decorators import jit
+from hwsim.kernels.exit_unit import exit_timesteps_kernel
 from hwsim.kernels.host_port import host_timestep
 from hwsim.kernels.layout import (
     ChipConstants,
     ChipOutputs,
     CoreScratch,
+    ExitInputs,
     IncomingRoutes,
+    MeshNoc,
     NeuronArrays,
+    NocScratch,
     PartialSums,
     RoutingTable,
     SpikeLists,
     SramWeights,
 )
+from hwsim.kernels.noc import mesh_phase
 
 __all__ = ["chip_pass"]
 
 
 @jit
 def chip_pass(b_start, b_stop, micro, raster, big_endian, order, host, routes, incoming, psums, neurons, weights,
-              consts, lists, scratch, out):  # fmt: skip
+              consts, lists, scratch, out, noc, exits, noc_work, noc_counters):  # fmt: skip
     """Run images ``b_start .. b_stop-1`` through the whole chip (all stages, all timesteps).
 
     Per micro-batch: the host port (:func:`host_timestep`) makes the input
@@ -63,6 +70,14 @@ def chip_pass(b_start, b_stop, micro, raster, big_endian, order, host, routes, i
         consts: ChipConstants. lists: SpikeLists for ``micro`` images (module docstring).
         scratch: CoreScratch of the largest core (membrane type, int32, uint8).
         out: ChipOutputs.
+        noc: MeshNoc; when ``noc.enabled`` (``noc = "mesh"``) the kernel runs the HOST and ROUTE(s) phases
+            (:func:`mesh_phase`) of every image and timestep it runs and writes their lengths where §1.2's are
+            otherwise: ``out.host_counters[b, t, 2]`` (the HOST phase) and ``out.route_cycles[b, t, k]`` of every
+            core of a stage (its ROUTE phase; the maximum over the stage's cores is then the phase length), and
+            ``noc_counters[b, t]`` (route_cycles, buffer_writes, stall_cycles); per-link sums go to ``noc_work.links``.
+        exits: ExitInputs (used under the mesh only): images stop after their exit timestep; rows of later
+            timesteps keep §1.2's route cycles and zero NoC counters (the caller cuts them, chip-spec §1.4).
+        noc_work: NocScratch of this thread, sized for ``micro`` images. noc_counters: ``(B, T, 3)`` int64.
         Each structure may come as a plain tuple of its fields (``tuple(group)``), which is what
         :class:`hwsim.chip.Chip` passes: Numba's dispatcher types a plain tuple of arrays in C but
         a namedtuple through Python, about 1 us per structure on every call (3 us -> 11 us per
@@ -75,6 +90,7 @@ def chip_pass(b_start, b_stop, micro, raster, big_endian, order, host, routes, i
     psums = PartialSums(*psums)
     neurons, weights, consts = NeuronArrays(*neurons), SramWeights(*weights), ChipConstants(*consts)
     lists, scratch, out = SpikeLists(*lists), CoreScratch(*scratch), ChipOutputs(*out)
+    noc, exits, noc_work = MeshNoc(*noc), ExitInputs(*exits), NocScratch(*noc_work)
     host_lo, host_hi, host_hops, host_max_hops = host.lo, host.hi, host.hops, host.max_hops[0]
     store, base, stride, counts = lists.store, lists.base, lists.stride, lists.counts
     host_counters, hop_latency = out.host_counters, consts.hop_latency
@@ -95,4 +111,45 @@ def chip_pass(b_start, b_stop, micro, raster, big_endian, order, host, routes, i
         # stage order: every sender a core reads from has run already
         for i in range(n_cores):
             core_pass(i, m0, m1, order, routes, incoming, psums, neurons, weights, consts, lists, scratch, out)
+        if noc.enabled:
+            _mesh_pass(m0, m1, order, noc, exits, lists, out, noc_work, noc_counters)
     return bad
+
+
+@jit
+def _mesh_pass(m0, m1, order, noc, exits, lists, out, work, noc_counters):
+    # The routing phases of images m0 .. m1-1 on the mesh (chip-spec §1.5), after their cores ran.
+    T = lists.counts.shape[2]
+    exit_t = work.exit_t
+    if exits.rule != 0:
+        # the values the unit reads (chip-spec §1.4): the outputs' membranes, or their 0/1 spikes
+        values, cols, mem_out, spk_out = work.exit_values, exits.cols, out.mem_out, out.spk_out
+        for b in range(m0, m1):
+            for t in range(T):
+                for o in range(cols.shape[0]):
+                    if exits.membrane:
+                        values[b - m0, t, o] = np.int64(mem_out[b, t, cols[o]])
+                    else:
+                        values[b - m0, t, o] = np.int64(spk_out[b, t, cols[o]])
+        exit_timesteps_kernel(values[: m1 - m0], exits.rule, exits.threshold, exits.gain_num, exits.exp_lut,
+                              exits.ln_lut, exit_t[: m1 - m0])  # fmt: skip
+    else:
+        for b in range(m0, m1):
+            exit_t[b - m0] = T
+    host_counters, route_cycles, group = out.host_counters, out.route_cycles, noc.group
+    for b in range(m0, m1):
+        m = b - m0
+        for t in range(exit_t[m]):
+            total, writes, stalls = mesh_phase(0, 1, m, t, noc, lists, work)  # HOST: the host is sender 0
+            host_counters[b, t, 2] = total
+            for g in range(group.shape[0] - 1):
+                # ROUTE(s): every core of the stage (senders i + 1 of cores i); written to each of its cores
+                cycles, w, s = mesh_phase(group[g] + 1, group[g + 1] + 1, m, t, noc, lists, work)
+                for i in range(group[g], group[g + 1]):
+                    route_cycles[b, t, order[i]] = cycles
+                total += cycles
+                writes += w
+                stalls += s
+            noc_counters[b, t, 0] = total
+            noc_counters[b, t, 1] = writes
+            noc_counters[b, t, 2] = stalls

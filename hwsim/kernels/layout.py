@@ -20,7 +20,8 @@ from __future__ import annotations
 from collections import namedtuple
 
 __all__ = ["RoutingTable", "IncomingRoutes", "PartialSums", "NeuronArrays", "SramWeights", "Crossbars", "ChipConstants",
-           "ReadCircuit", "SpikeLists", "CoreScratch", "ChipOutputs", "RramOutputs"]
+           "ReadCircuit", "SpikeLists", "CoreScratch", "ChipOutputs", "RramOutputs", "MeshNoc", "NocScratch",
+           "ExitInputs"]
 
 #: Routing entries of a set of senders (chip-spec §1.1): those of sender ``s`` are ``ptr[s] : ptr[s+1]``.
 #: Entry ``r`` sends sources ``lo[r] .. hi[r]-1`` to core ``dest[r]`` (kernel core index) from axon
@@ -92,3 +93,41 @@ RramOutputs = namedtuple(
     ["output_spikes", "output_membranes", "counters", "host_counters", "timestep_cycles", "rram_counters",
      "read_conductance_us", "adc_peak", "output_offset"],
 )
+
+#: The mesh network-on-chip (chip-spec §1.5) as :func:`hwsim.kernels.chip.chip_pass` and
+#: :func:`hwsim.kernels.noc.mesh_phase` see it. ``enabled``: ``noc = "mesh"`` (else the NoC pass is skipped and
+#: the routing phases keep §1.2's lengths); ``rows``, ``cols``: the mesh; ``depth``: ``router_buffer_flits``;
+#: ``hop_latency``. Per sender in spike-list numbering (0 the host, ``i + 1`` core ``i`` of the stage order):
+#: ``router``, its mesh index; ``psum``, whether it sends its nonzero membranes (chip-spec §1.3);
+#: ``n_sources``, its neurons (its inputs for the host); its routing entries ``ptr[s] : ptr[s+1]`` of ``dest``
+#: (destination mesh index), ``lo``, ``hi``, in table order. ``group``: the stage groups, cores
+#: ``group[g] .. group[g+1]-1`` of the stage order share the ``g``-th used stage (one ``ROUTE`` phase).
+MeshNoc = namedtuple(
+    "MeshNoc",
+    ["enabled", "rows", "cols", "depth", "hop_latency", "router", "psum", "n_sources", "ptr", "dest", "lo", "hi",
+     "group"],
+)
+
+#: Per-thread working arrays of the mesh model (:func:`hwsim.kernels.noc.mesh_phase`), ``R`` routers of 5 ports,
+#: ``D = depth``. Input buffers: ring buffers ``buf_dest``/``buf_ready`` ``(R * 5 * D,)`` (the packet's destination
+#: router and its ready cycle), ``buf_head``/``buf_len`` ``(R * 5,)``; ``pointer`` ``(R * 5,)``, the round-robin
+#: pointer of each output port. Network interfaces, per router: ``ni_sender`` (-1: none), the position in its
+#: sender's source list ``ni_q``, the next routing entry ``ni_r``, the head packet's destination ``ni_dest``
+#: (-1: none left), where its list starts ``ni_at`` and its length ``ni_n``. ``active`` ``(R,)``: the routers
+#: holding packets; ``touched`` ``(R,)``: those that held one in this phase (their pointers are reset at its end);
+#: ``in_active`` ``(R,)``: 0 untouched, 1 active, 2 touched and drained; ``grant`` ``(5 * R, 3)``: one cycle's
+#: grants (router, input, output). ``links`` ``(R, 5, 2)``: per-link packets and stall cycles, summed over every
+#: phase this thread ran.
+#: ``exit_values`` ``(micro, T, K)`` and ``exit_t`` ``(micro,)``: the exit unit's inputs and each image's timesteps
+#: run (chip-spec §1.4), so that the NoC runs only the timesteps an image runs.
+NocScratch = namedtuple(
+    "NocScratch",
+    ["buf_dest", "buf_ready", "buf_head", "buf_len", "pointer", "ni_sender", "ni_q", "ni_r", "ni_dest", "ni_at",
+     "ni_n", "active", "touched", "in_active", "grant", "links", "exit_values", "exit_t"],
+)
+
+#: The exit rule of a run (chip-spec §1.4) for :func:`hwsim.kernels.chip.chip_pass` under the mesh NoC: ``rule``
+#: (:data:`hwsim.kernels.exit_unit.RULE_CODES`, 0: every image runs all T), its registers ``threshold`` and
+#: ``gain_num``, the tables ``exp_lut`` and ``ln_lut``, whether it reads membranes (else 0/1 spikes) and
+#: ``cols`` ``(K,)``: the column of each output in ``ChipOutputs.mem_out``/``spk_out``.
+ExitInputs = namedtuple("ExitInputs", ["rule", "threshold", "gain_num", "exp_lut", "ln_lut", "membrane", "cols"])

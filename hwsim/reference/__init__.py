@@ -11,7 +11,8 @@ from hwsim.reference.chip import chip_pass
 from hwsim.reference.core import core_pass, integrate_spikes, update_neurons
 from hwsim.reference.exit_unit import exit_timesteps_kernel
 from hwsim.reference.host_port import host_timestep
+from hwsim.reference.noc import mesh_phase
 from hwsim.reference.router import count_routed, deliver, route_cycles
 
 __all__ = ["integrate_spikes", "update_neurons", "core_pass", "host_timestep", "chip_pass", "count_routed",
-           "deliver", "route_cycles", "exit_timesteps_kernel"]
+           "deliver", "route_cycles", "exit_timesteps_kernel", "mesh_phase"]

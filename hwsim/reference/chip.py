@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 
+from hwsim.config import ChipConfig
+from hwsim.golden.noc import mesh_phase
+from hwsim.golden.router import packets as injected
 from hwsim.neuron import CONTINUOUS_CODE, RESET_ZERO_CODE
+from hwsim.program import Route
+from hwsim.reference.exit_unit import exit_timesteps_kernel
 from hwsim.reference.router import count_routed, route_cycles
 
 __all__ = ["chip_pass"]
 
 
 def chip_pass(b_start, b_stop, micro, raster, big_endian, order, host, routes, incoming, psums, neurons, weights,
-              consts, lists, scratch, out):  # fmt: skip
+              consts, lists, scratch, out, noc, exits, noc_work, noc_counters):  # fmt: skip
     """Images ``b_start .. b_stop-1`` through every core, one image at a time, with Python lists.
 
-    Ignores the scratch arguments (``micro``, ``lists``, ``scratch``) and
+    Ignores the scratch arguments (``micro``, ``lists``, ``scratch``, ``noc_work`` but its ``links``) and
     writes the same outputs as the kernel. Partial sums (chip-spec §1.3) go
-    through an ``N``-word buffer per receiver, added whole in MERGE.
+    through an ``N``-word buffer per receiver, added whole in MERGE. Under the mesh NoC (``noc.enabled``),
+    the golden routers (:func:`hwsim.golden.noc.mesh_phase`) run every routing phase of the timesteps
+    each image runs (the exit unit's twin decides them).
     """
     T = raster.shape[1]
     raster = np.ascontiguousarray(raster).view(np.uint8)  # (B, T, 8 * n_words) bytes
@@ -84,4 +91,40 @@ def chip_pass(b_start, b_stop, micro, raster, big_endian, order, host, routes, i
                     out.spk_out[b, t, out.spk_col[i] : out.spk_col[i] + n] = f
             sent[i + 1] = mine
             sent_values[i + 1] = my_values
+        if noc.enabled:
+            _mesh_image(b, T, order, noc, exits, sent, out, noc_work.links, noc_counters)
     return bad
+
+
+def _mesh_image(b, T, order, noc, exits, sent, out, links, noc_counters):
+    """The routing phases of image ``b`` on the golden mesh routers, for the timesteps it runs."""
+    chip = ChipConfig(name="noc", mesh_rows=int(noc.rows), mesh_cols=int(noc.cols), noc="mesh",
+                      hop_latency_cycles=int(noc.hop_latency), router_buffer_flits=int(noc.depth))  # fmt: skip
+    exit_t = np.full(1, T, np.int64)
+    if exits.rule != 0:
+        source = out.mem_out if exits.membrane else out.spk_out
+        values = np.asarray(source[b : b + 1][:, :, exits.cols], np.int64)
+        exit_timesteps_kernel(values, exits.rule, exits.threshold, exits.gain_num, exits.exp_lut, exits.ln_lut,
+                              exit_t)  # fmt: skip
+
+    def phase(senders, t):
+        injections = {}
+        for s in senders:
+            table = tuple(Route(int(noc.dest[e]), int(noc.lo[e]), int(noc.hi[e]), 0)
+                          for e in range(int(noc.ptr[s]), int(noc.ptr[s + 1])))  # fmt: skip
+            if table and sent[s][t]:
+                injections[int(noc.router[s])] = injected(sent[s][t], table)
+        result = mesh_phase(chip, injections)
+        links[..., 0] += result.link_packets
+        links[..., 1] += result.link_stalls
+        return result.cycles, result.buffer_writes, result.stall_cycles
+
+    for t in range(int(exit_t[0])):
+        totals = np.array(phase([0], t))
+        out.host_counters[b, t, 2] = totals[0]
+        for g in range(len(noc.group) - 1):
+            lo, hi = int(noc.group[g]), int(noc.group[g + 1])
+            cycles = phase(range(lo + 1, hi + 1), t)
+            out.route_cycles[b, t, [int(order[i]) for i in range(lo, hi)]] = cycles[0]
+            totals += cycles
+        noc_counters[b, t] = totals

@@ -17,8 +17,9 @@ from conftest import COMPARISONS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hwsim.chip import _allocate, _as_words, _pack, _Scratch
-from hwsim.kernels.layout import ChipOutputs, RoutingTable
+from hwsim.chip import _allocate, _as_words, _exit_inputs, _noc_scratch, _pack, _Scratch
+from hwsim.exit_unit import ExitRule, parse_exit_rule
+from hwsim.kernels.layout import ChipOutputs, MeshNoc, NocScratch, RoutingTable, SpikeLists
 from hwsim.config import ChipConfig, CoreConfig
 from hwsim.program import ChipProgram, CoreProgram, Route
 from hwsim.testing import psum_test_chip, random_network, random_psum_program, random_raster
@@ -91,19 +92,23 @@ def case_update_neurons(rng):
 
 def _mapped_case(rng):
     """A random mapped 3-layer program on a small mesh (every register mode drawn), and its engine plan;
-    one time in three a random program with partial-sum chains (chip-spec §1.3) instead."""
+    one time in three a random program with partial-sum chains (chip-spec §1.3) instead; one time in three
+    on the mesh NoC (chip-spec §1.5)."""
     w_bits, v_bits, _, _, _ = _widths(rng)
+    mesh = rng.integers(3) == 0
+    noc = {"noc": "mesh", "router_buffer_flits": int(rng.integers(1, 5))} if mesh else {}
+    latency = int(rng.integers(1, 4) if mesh else rng.integers(0, 3))
     if rng.integers(3) == 0:
         N = int(rng.choice([2, 4, 6]))
         chip = psum_test_chip(3, 4, axons=int(rng.integers(3, 9)), neurons=N,
                               lanes=int(rng.choice([d for d in (1, 2, 3) if N % d == 0])), w_bits=w_bits,
-                              v_bits=v_bits, hop_latency_cycles=int(rng.integers(0, 3)))  # fmt: skip
+                              v_bits=v_bits, hop_latency_cycles=latency).replace(**noc)  # fmt: skip
         program = random_psum_program(rng, chip)
         return program, _pack(program)
     N = int(rng.choice([4, 6, 8, 12]))
     lanes = int(rng.choice([d for d in (1, 2, 3, 4) if N % d == 0]))
     core = CoreConfig(axons=int(rng.integers(8, 33)), neurons=N, lanes=lanes, w_bits=w_bits, v_bits=v_bits)
-    chip = ChipConfig(name="k", mesh_rows=2, mesh_cols=3, hop_latency_cycles=int(rng.integers(0, 3)), core=core)
+    chip = ChipConfig(name="k", mesh_rows=2, mesh_cols=3, hop_latency_cycles=latency, core=core, **noc)
     sizes = [int(rng.integers(1, core.axons + 1)), int(rng.integers(1, min(core.axons, 2 * N) + 1)),
              int(rng.integers(1, N + 1))]  # fmt: skip
     net = random_network(rng, sizes, core, integration=str(rng.choice(["discontinuous", "continuous"])),
@@ -199,6 +204,23 @@ def case_host_timestep(rng):
     return args, outputs
 
 
+def _random_exit_rule(rng, program) -> ExitRule:
+    """An exit rule of every kind (none one time in three), with thresholds that stop some images early."""
+    if program.n_outputs < 2 or rng.integers(3) == 0:
+        return parse_exit_rule(None)
+    kind = int(rng.integers(3))
+    if kind == 0:
+        return parse_exit_rule(f"margin:{int(rng.integers(0, 4))}", program.n_outputs)
+    text = f"confidence:{rng.choice(['0.3', '0.6', '0.9'])}" if kind == 1 else f"entropy:{rng.choice(['0.5', '0.9'])}"
+    return parse_exit_rule(text, program.n_outputs, scale=float(rng.choice([0.05, 0.5, 2.0])))
+
+
+def _noc_arguments(rng, program, plan, out, s, B, T):
+    """The mesh NoC arguments of chip_pass: the plan's MeshNoc, an exit rule, the thread's NoC scratch, counters."""
+    exits = _exit_inputs(program, plan, out, _random_exit_rule(rng, program))
+    return plan.noc, exits, s.noc, np.zeros((B, T, 3), np.int64)
+
+
 def case_chip_pass(rng):
     program, plan = _mapped_case(rng)
     B, T = int(rng.integers(1, 6)), int(rng.integers(1, 5))
@@ -212,12 +234,67 @@ def case_chip_pass(rng):
                              mem_col=out["mem_col"], spk_col=out["spk_col"])  # fmt: skip
     args = (0, B, micro, _as_words(raster, program.n_inputs), sys.byteorder == "big", plan.order, plan.host,
             plan.routes, plan.incoming, plan.psums, plan.neurons, plan.weights, plan.consts, s.lists, s.core,
-            out_arrays)  # fmt: skip
+            out_arrays, *_noc_arguments(rng, program, plan, out, s, B, T))  # fmt: skip
 
     def outputs(a, ret):
-        return {"ret": ret, **{name: getattr(a[15], name) for name in ChipOutputs._fields}}
+        return {"ret": ret, **{name: getattr(a[15], name) for name in ChipOutputs._fields}, "links": a[18].links,
+                "noc_counters": a[19]}
 
     return args, outputs
+
+
+def case_mesh_phase(rng):
+    """One routing phase of random senders (random routing tables and spike lists, partial-sum senders too) on a
+    random mesh (1xN and Nx1 included), buffer depth 1..4, hop latency 1..3: hot spots and wide multicast."""
+    a, b = int(rng.integers(1, 6)), int(rng.integers(2, 4))
+    shapes = [(1, a), (a, 1), (b, int(rng.integers(2, 4)))]
+    rows, cols = shapes[rng.integers(3)]
+    R = rows * cols
+    n_senders = int(rng.integers(1, R + 2))  # the host (sender 0, router 0) and cores on distinct routers
+    routers = np.concatenate([[0], rng.permutation(R)[: n_senders - 1]]).astype(np.int64)
+    n_sources = rng.integers(1, 12, n_senders).astype(np.int64)
+    psum = np.concatenate([[False], rng.random(n_senders - 1) < 0.3])
+    hot = int(rng.integers(R))
+    entries = [int(rng.integers(0, 6)) for _ in range(n_senders)]
+    dest, lo, hi = [], [], []
+    for s in range(n_senders):
+        for _ in range(entries[s]):
+            a = int(rng.integers(0, n_sources[s]))
+            lo.append(a)
+            hi.append(int(rng.integers(a + 1, n_sources[s] + 1)))
+            dest.append(hot if rng.random() < 0.5 else int(rng.integers(R)))  # half of all entries to one core
+    ptr = np.concatenate([[0], np.cumsum(entries)]).astype(np.int64)
+    group = np.array([0, n_senders - 1], np.int64)
+    noc = MeshNoc(enabled=True, rows=rows, cols=cols, depth=int(rng.integers(1, 5)),
+                  hop_latency=int(rng.integers(1, 4)), router=routers, psum=psum, n_sources=n_sources, ptr=ptr,
+                  dest=np.asarray(dest, np.int64),
+                  lo=np.asarray(lo, np.int64), hi=np.asarray(hi, np.int64), group=group)  # fmt: skip
+    micro, T = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+    stride = (n_sources + 7) // 8 * 8
+    sizes = micro * T * stride
+    store = np.zeros(int(sizes.sum()), np.int16)
+    values = np.zeros(int(sizes.sum()), np.int32)
+    base = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    counts = np.zeros((n_senders, micro, T), np.int32)
+    p = float(rng.choice([0.2, 0.6, 1.0]))
+    for s in range(n_senders):
+        for m in range(micro):
+            for t in range(T):
+                at = base[s] + (m * T + t) * stride[s]
+                if psum[s]:
+                    sent = rng.random(n_sources[s]) < p
+                    values[at : at + n_sources[s]] = np.where(sent, rng.integers(-5, 6, n_sources[s]), 0)
+                else:
+                    spikes = np.flatnonzero(rng.random(n_sources[s]) < p)
+                    store[at : at + spikes.size] = spikes
+                    counts[s, m, t] = spikes.size
+    work = _noc_scratch(noc, micro, T, 0)
+    # the HOST phase (sender 0 alone), or a range of cores (as a stage's ROUTE phase): one sender per router
+    s_lo = int(rng.integers(0, n_senders))
+    s_hi = 1 if s_lo == 0 else int(rng.integers(s_lo + 1, n_senders + 1))
+    lists = SpikeLists(store=store, base=base, stride=stride.astype(np.int64), counts=counts, values=values)
+    args = (s_lo, s_hi, int(rng.integers(micro)), int(rng.integers(T)), noc, lists, work)
+    return args, lambda a, ret: {"ret": np.asarray(ret), "links": a[6].links}
 
 
 def case_route_cycles(rng):
@@ -322,6 +399,7 @@ CASES = {
     "core_pass": case_core_pass,
     "host_timestep": case_host_timestep,
     "chip_pass": case_chip_pass,
+    "mesh_phase": case_mesh_phase,
     "route_cycles": case_route_cycles,
     "count_routed": case_count_routed,
     "deliver": case_deliver,
@@ -382,7 +460,9 @@ def _run_whole_chip(chip_pass, core_pass, program, raster):
     words = _as_words(raster, program.n_inputs)
     if chip_pass is not None:
         bad = chip_pass(0, B, B, words, sys.byteorder == "big", plan.order, plan.host, plan.routes, plan.incoming,
-                        plan.psums, plan.neurons, plan.weights, plan.consts, s.lists, s.core, outputs)  # fmt: skip
+                        plan.psums, plan.neurons, plan.weights, plan.consts, s.lists, s.core, outputs, plan.noc,
+                        _exit_inputs(program, plan, out, parse_exit_rule(None)), s.noc,
+                        np.zeros((B, T, 3), np.int64))  # fmt: skip
         assert bad == 0
         return plan, outputs
     h = plan.host
@@ -497,10 +577,11 @@ def test_chip_pass_takes_its_structures_as_plain_tuples(seed):
     args, outputs = case_chip_pass(np.random.default_rng(seed))
     named = copy.deepcopy(args)
     plain = copy.deepcopy(args)
-    plain = plain[:6] + tuple(tuple(structure) for structure in plain[6:])
-    assert all(type(s) is tuple for s in plain[6:])
+    plain = plain[:6] + tuple(tuple(structure) for structure in plain[6:19]) + plain[19:]
+    assert all(type(s) is tuple for s in plain[6:19])
     want = outputs(named, chip_pass(*named))
-    got = outputs(plain[:15] + (ChipOutputs(*plain[15]),), chip_pass(*plain))
+    got = chip_pass(*plain)
+    got = outputs(plain[:15] + (ChipOutputs(*plain[15]), *plain[16:18], NocScratch(*plain[18]), plain[19]), got)
     for name in want:
         np.testing.assert_array_equal(np.asarray(got[name]), np.asarray(want[name]), err_msg=name)
 
@@ -522,5 +603,5 @@ def test_the_engine_passes_plain_tuples_to_chip_pass(monkeypatch):
     chip_module.Chip.from_program(program).run(random_raster(np.random.default_rng(8), 3, 2, program.n_inputs, 0.5))
     assert seen
     for args in seen:
-        assert len(args) == 16
-        assert [type(a) for a in args[6:]] == [tuple] * 10
+        assert len(args) == 20
+        assert [type(a) for a in args[6:19]] == [tuple] * 13
