@@ -69,6 +69,7 @@ __all__ = [
     "hop_matrix",
     "mesh_flows",
     "mesh_link_loads",
+    "injection_floor",
     "mesh_cost",
 ]
 
@@ -384,7 +385,7 @@ def _route_links(chip: ChipConfig, src: int, dst: int) -> np.ndarray:
     return np.array(links, dtype=np.int64)
 
 
-def _injection_floor(flows: list[tuple[int, int, float, int]]) -> dict[int, float]:
+def injection_floor(flows: list[tuple[int, int, float, int]]) -> dict[int, float]:
     """Per phase, the most packets one sender injects (one per cycle through its local input port)."""
     sent: dict[tuple[int, int], float] = {}
     for src, _, r, phase in flows:
@@ -417,7 +418,7 @@ def mesh_cost(cores: Sequence[int], parts: Sequence[Part], t: Traffic, chip: Chi
     """The annealing cost on a mesh chip (module docstring): per phase the larger of its busiest link's load and
     its busiest sender's packets, summed over phases, plus packet-hops over the number of links."""
     flows = mesh_flows(parts, t)
-    floor = _injection_floor(flows)
+    floor = injection_floor(flows)
     loads = mesh_link_loads(cores, parts, t, chip)
     busiest = sum(max(floor.get(ph, 0.0), float(load.max())) for ph, load in loads.items())
     return busiest + placement_cost(cores, t, chip) / _link_count(chip)
@@ -439,7 +440,7 @@ def _anneal_mesh(parts: Sequence[Part], t: Traffic, chip: ChipConfig, *, seed: i
         return [int(c) for c in cores]
     h = hop_matrix(chip)
     flows = mesh_flows(parts, t)
-    floor = _injection_floor(flows)
+    floor = injection_floor(flows)
     phases = sorted({f[3] for f in flows})
     slot = {ph: k for k, ph in enumerate(phases)}
     loads = np.zeros((len(phases), chip.n_cores * _PORTS))

@@ -15,6 +15,7 @@ import argparse
 import sys
 
 from hwsim.commands.common import check_input_file, check_int, check_name_or_file, check_seed, input_paths
+from hwsim.commands.run import add_noc_argument, with_noc
 from hwsim.limits import MAX_ITERATIONS
 
 __all__ = ["add_arguments", "run", "parse_rates", "MAPPING_FILE"]
@@ -27,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("net", metavar="NET", help="trained network file (.npz) or NIR graph (.nir)")
     parser.add_argument("--chip", default="default_28nm", help="chip preset name or TOML file (default: %(default)s)")
+    add_noc_argument(parser)
     parser.add_argument(
         "--placement",
         choices=("anneal", "greedy", "row_major"),
@@ -62,6 +64,34 @@ def parse_rates(text: str, network):
     return resolve_rates(text, network, "--rates")
 
 
+def _busiest_text(link: dict) -> str:
+    where = f"router {link['router']} {link['port']}"
+    if link["port"] != "local":
+        where += f" -> core {link['to_core']}"
+    return f"{where}: {link['packets_per_timestep']:.4g} packets/timestep ({100 * link['utilisation']:.1f} %)"
+
+
+def _write_noc_estimate(mapped, folder, *, figure: bool, written: dict) -> dict:
+    """Add the mesh estimate to mapping.json (key ``noc``) and draw noc_heatmap.png; returns the estimate."""
+    import json
+
+    from hwsim.report.noc import NOC_FIGURE, noc_heatmap, placement_noc_estimate
+    from hwsim.writers import atomic_write_bytes
+
+    noc = placement_noc_estimate(mapped.placement, mapped.chip)
+    path = folder / MAPPING_FILE
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["noc"] = noc
+    atomic_write_bytes(path, (json.dumps(data, indent=1) + "\n").encode())
+    if figure:
+        rows, cols = noc["mesh_shape"]
+        noc_heatmap(noc, rows, cols, folder / NOC_FIGURE,
+                    title=f"mesh links on {mapped.chip.name} (estimated from the mapping)\n"
+                          f"{noc['noc_route_cycles_per_timestep_estimate']:.4g} routing cycles/timestep")
+        written["noc_figure"] = folder / NOC_FIGURE
+    return noc
+
+
 def run(args: argparse.Namespace) -> int:
     import math
 
@@ -85,15 +115,22 @@ def run(args: argparse.Namespace) -> int:
         inputs["--rates"] = rates_file
     outdir = check_outdir(args.outdir, MAPPING_FILE, inputs=inputs)
 
-    chip = as_chip(args.chip)
+    chip = with_noc(as_chip(args.chip), args.noc)
     network = as_network(args.net, chip, dt_s=args.dt, reset=args.reset)
     rates, note = parse_rates(args.rates, network)
     mapped = plan(network, chip, args.placement, rates=rates, seed=args.seed, iterations=args.iterations)
     # the folder as a whole, as 'hwsim run' writes its report: no file of an earlier mapping survives beside
     # the new ones (e.g. a mesh.png after --no-figure), and a failure leaves the earlier folder as it was
+    noc = None
     with atomic_outdir(outdir, MAPPING_FILE) as tmp:
         written = write_outputs(mapped, tmp, figure=not args.no_figure)
+        if chip.noc == "mesh":  # the mesh's link loads estimated from the mapping (docs/noc.md), in the same folder
+            noc = _write_noc_estimate(mapped, tmp, figure=not args.no_figure, written=written)
     sys.stdout.write(render_markdown(build_report(mapped)))
+    if noc is not None:
+        busiest = f"; busiest link {_busiest_text(noc['busiest_link'])}" if noc["busiest_link"] else ""
+        print(f"\nnetwork-on-chip (mesh, estimated from the mapping): "
+              f"{noc['noc_route_cycles_per_timestep_estimate']:.4g} routing cycles/timestep{busiest}")
     print(f"\nrates: {note}")
     print("wrote " + ", ".join(str(outdir / p.name) for p in written.values()))
     return 0

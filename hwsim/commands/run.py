@@ -17,6 +17,7 @@ Examples::
     hwsim run --dataset mnist --data-dir ~/data/mnist --net mnist_net.npz
     hwsim run --net graph.nir --chip small --json
     hwsim run --chip rram --instance 3         # one manufactured RRAM chip (seed 3)
+    hwsim run --chip mesh8x8_28nm --noc mesh    # the mesh network-on-chip: link contention, noc_heatmap.png
     hwsim run --exit confidence:0.9 --json      # early exit (SEENN-I), against the fixed-T run
     hwsim run --exit-sweep confidence:0.5,0.7,0.9,0.99  # the exit frontier figure, exit_frontier.png
     hwsim run --sweep 1,2,4,8 --scheduler local:2  # the runs on 2 Dask worker processes (docs/distributed.md)
@@ -68,7 +69,7 @@ from hwsim.commands.report import (
 )
 from hwsim.errors import InputError
 
-__all__ = ["add_arguments", "run", "DEFAULT_OUTDIR"]
+__all__ = ["add_arguments", "add_noc_argument", "with_noc", "run", "DEFAULT_OUTDIR"]
 
 DEFAULT_OUTDIR = "hwsim-out"
 
@@ -79,8 +80,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "default: the bundled digits network")
     parser.add_argument("--chip", default="default_28nm", metavar="CONFIG",
                         help="chip preset name or .toml file (default: default_28nm)")
+    add_noc_argument(parser)
     add_common_arguments(parser, DEFAULT_OUTDIR)
     add_exit_arguments(parser)
+
+
+NOC_HELP = ("network-on-chip model, overriding the chip config's 'noc': ideal (contention-free, chip-spec §1.2) or "
+            "mesh (XY routers with buffers, round-robin arbitration and link contention, §1.5; needs "
+            "hop_latency_cycles >= 1 and a digital chip); default: the chip config's (ideal for every preset)")
+
+
+def add_noc_argument(parser: argparse.ArgumentParser) -> None:
+    """``--noc ideal|mesh`` (run, map, sweep)."""
+    parser.add_argument("--noc", choices=("ideal", "mesh"), default=None, help=NOC_HELP)
+
+
+def with_noc(chip, noc: str | None):
+    """``chip`` with ``--noc``'s model (unchanged without it); InputError naming the option if the chip refuses."""
+    from hwsim.errors import ConfigError
+
+    if noc is None or noc == chip.noc:
+        return chip
+    try:
+        return chip.replace(noc=noc)
+    except ConfigError as exc:
+        raise InputError(f"--noc {noc}: chip {chip.name!r}: {exc}") from None
 
 
 def _program_bytes(program) -> bytes:
@@ -113,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     check_outdir(args.outdir, REPORT_MARKER,
                  inputs=input_paths(args, {"--net": "net", "--chip": "chip", **COMMON_INPUTS}))
     with report_pool(args, say) as pool:
-        chip = load_chip_config(args.chip)
+        chip = with_noc(load_chip_config(args.chip), args.noc)
         instances = backend_for_chip(chip).manufactured_instances
         if not instances and args.instance is not None:
             rram_options(args, chip, None)  # the error for --instance on a digital chip, before loading anything

@@ -12,7 +12,8 @@ order (the last name varies fastest). Sweepable (:data:`PARAMETERS`):
 
 - network side: ``timesteps``, ``encoding`` (rate, threshold, latency), ``exit`` (an early-exit rule,
   ``none`` / ``margin:M`` / ``confidence:ALPHA`` / ``entropy:H``, chip-spec §1.4);
-- chip side: ``mesh_rows``, ``mesh_cols``, ``clock_mhz``, ``hop_latency_cycles``, ``barrier_cycles``, ``voltage_v``;
+- chip side: ``mesh_rows``, ``mesh_cols``, ``clock_mhz``, ``hop_latency_cycles``, ``barrier_cycles``, ``voltage_v``,
+  ``noc`` (``ideal`` / ``mesh``, chip-spec §1.5; ``--noc`` sets it for every point) and ``router_buffer_flits``;
 - core side: ``axons``, ``neurons``, ``lanes``, ``w_bits``, ``v_bits``.
 
 Weight and membrane widths: a network file holds integers quantized for one ``w_bits`` / ``v_bits`` (its
@@ -58,6 +59,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hwsim.commands.run import add_noc_argument, with_noc
 from hwsim.commands.common import (
     check_data_dir,
     check_input_file,
@@ -107,6 +109,8 @@ PARAMETERS: dict[str, tuple[str, type, float | None, float | None]] = {
     "hop_latency_cycles": ("chip", int, 0, 64),
     "barrier_cycles": ("chip", int, 0, 1024),
     "voltage_v": ("chip", float, 0.3, 1.5),
+    "noc": ("chip", str, None, None),
+    "router_buffer_flits": ("chip", int, 1, 64),
     "axons": ("core", int, 1, 4096),
     "neurons": ("core", int, 1, 4096),
     "lanes": ("core", int, 1, 4096),
@@ -125,6 +129,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--net", metavar="FILE", help="network (.npz or .nir); default: the bundled digits network")
     parser.add_argument("--chip", default="default_28nm", metavar="NAME|FILE",
                         help="base chip preset or .toml file (default default_28nm); the grid changes its fields")
+    add_noc_argument(parser)
     parser.add_argument("--grid", required=True, metavar="NAME=V1,V2;...",
                         help="the parameters and their values, e.g. 'lanes=8,16,32;w_bits=4,8;timesteps=4,8'; "
                         f"allowed names: {', '.join(PARAMETERS)}")
@@ -157,6 +162,12 @@ def _value(name: str, text: str):
 
         if t not in ENCODINGS:
             raise InputError(f"--grid: encoding={t!r}: allowed {', '.join(ENCODINGS)}")
+        return t
+    if name == "noc":
+        from hwsim.config import NOC_MODELS
+
+        if t not in NOC_MODELS:
+            raise InputError(f"--grid: noc={t!r}: allowed {', '.join(NOC_MODELS)}")
         return t
     if name == "exit":
         from hwsim.report.early_exit import check_exit_texts
@@ -431,7 +442,7 @@ def _run(args, grid: dict, scheduler, outdir: Path, pool, t0: float) -> int:
     from hwsim.config import load_chip_config
     from hwsim.datasets import load_dataset
 
-    base_chip = load_chip_config(args.chip)
+    base_chip = with_noc(load_chip_config(args.chip), args.noc)
     network, net_name = load_network(args.net, base_chip, lambda m: _say(args, m, t0))
     ds = load_dataset(args.dataset, args.data_dir)
     if ds.x_test.shape[1] != network.n_inputs:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from hwsim.report.area_figure import AREA_FIGURE, area_figure
+from hwsim.report.noc import NOC_FIGURE, noc_heatmap
 from hwsim.writers import figure_png
 
 __all__ = ["FIGURE_FILES", "EXIT_FIGURE", "AREA_FIGURE", "render_figures", "exit_frontier_figure"]
@@ -146,6 +147,11 @@ def render_figures(data: dict, folder: str | Path) -> list[Path]:
     if data.get("area_by_block"):
         out.append(folder / AREA_FIGURE)
         area_figure(data, out[-1])
+
+    # 6. the mesh network-on-chip's links: only on a noc = "mesh" chip (docs/noc.md)
+    if data.get("noc") == "mesh":
+        out.append(folder / NOC_FIGURE)
+        noc_heatmap(data, *data["mesh_shape"], out[-1])
     return out
 
 

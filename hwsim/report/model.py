@@ -18,6 +18,7 @@ from hwsim.errors import InputError, ReportError
 from hwsim.program import ChipProgram
 from hwsim.report.backend import backend_of
 from hwsim.report.early_exit import EarlyExit
+from hwsim.report.noc import noc_summary
 from hwsim.result import COUNTER_NAMES, RunResult
 
 __all__ = [
@@ -50,6 +51,7 @@ COMPONENT_LABELS = {
     "crossbar.row_driver": "crossbar row drivers",
     "crossbar.adc": "ADC conversions",
     "noc.link": "NoC links (hops)",
+    "noc.router": "mesh routers (buffers, arbiters)",
     "host.port": "host input port",
     "exit.unit": "early-exit unit",
     "leakage": "leakage (static)",
@@ -104,6 +106,8 @@ class Report:
     # (mm², where it comes from, per-block breakdown) of the chip, from a stored synthesis
     # (hwsim.area.model.run_area, docs/area.md); mm² and breakdown None when there is none (the reason instead)
     area: tuple[float | None, str, dict | None] | None = None
+    # the mesh network-on-chip's keys (hwsim.report.noc.noc_summary); None under noc = "ideal"
+    noc: dict | None = None
 
     def to_dict(self) -> dict:
         """The JSON content of ``report.json`` (headline keys first)."""
@@ -128,6 +132,7 @@ class Report:
             "pj_per_sop": summary["pj_per_sop"],
             "timesteps": e.timesteps,
             **(self.early_exit.to_dict() if self.early_exit is not None else {}),
+            **(self.noc or {}),
             "chip": self.meta.get("chip", ""),
             "core_type": self.meta.get("core_type", "digital"),
             "instance_seed": self.meta.get("instance_seed"),
@@ -321,4 +326,5 @@ def build_report(
         early_exit=early_exit,
         energy_band_nj=energy_band(backend.energy, result, program, table),
         area=run_area(program.chip),
+        noc=noc_summary(result, program.chip),
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 from hwsim.outdir import atomic_outdir, check_outdir
 from hwsim.report import figures as figure_drawing
 from hwsim.report.model import Report, ReportError
+from hwsim.report.noc import noc_csv_rows, noc_lines
 
 __all__ = ["REPORT_FILES", "REPORT_MARKER", "render_table", "write_report"]
 
@@ -43,6 +44,7 @@ def render_table(data: dict) -> str:
         ("energy / SOP", "n/a" if s["pj_per_sop"] is None else f"{s['pj_per_sop']:.2f} pJ"),
         ("energy-delay product", f"{s['edp_nj_us']:.4g} nJ*us"),
         *([("area", _area(data))] if "area_mm2" in data else []),
+        *noc_lines(data),
     ]
     width = max(len(k) for k, _ in rows)
     lines = [f"| {'metric':<{width}} | value |", f"| {'-' * width} | ----- |"]
@@ -128,6 +130,7 @@ def _csv_rows(data: dict) -> list[tuple[str, str, object, str]]:
             rows.append(("summary", k, data[k], "nJ"))
     if data.get("area_mm2") is not None:  # docs/area.md
         rows.append(("summary", "area_mm2", data["area_mm2"], "mm2"))
+    rows += noc_csv_rows(data)  # mesh chips only (docs/noc.md)
     rows.append(("summary", "timesteps", data["timesteps"], ""))
     rows.append(("summary", "n_images", data["n_images"], ""))
     for k, v in data["summary"].items():
