@@ -57,7 +57,7 @@ def _write_table(tmp_path, text):
         ('[logic.nand2_um2]\nvalue = 0.40', '[logic.nand2_um2]\nvalue = "big"', "logic.nand2_um2.value"),
         ("[logic.utilisation]\nvalue = 0.70", "[logic.utilisation]\nvalue = 1.5", "logic.utilisation.value = 1.5"),
         ('"$_NAND_" = 1.0', '"$_NAND_" = 2.0', "$_NAND_ must be 1"),
-        ("range = [0.120, 0.152]", "range = [0.130, 0.152]", "sram.bitcell_um2.range"),
+        ("range = [0.120, 0.160]", "range = [0.130, 0.160]", "sram.bitcell_um2.range"),
         ('format = "hwsim-area-table"', 'format = "other"', "format"),
         ("[sram.periphery_factor]\nvalue = 1.6", "[sram.periphery_factor]\nvalue = 1.6\ncolour = 1",
          "sram.periphery_factor: unknown key(s) colour"),
