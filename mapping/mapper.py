@@ -91,10 +91,10 @@ def as_chip(chip: Any) -> ChipConfig:
 
 def as_network(source: Any, chip: ChipConfig, *, dt_s: float | None = None, reset: str | None = None) -> Network:
     """A ``Network`` from a Network, a ``nir.NIRGraph``, or a ``.npz``/``.nir`` path."""
-    from mapping.nir_import import from_nir, load_network
-
     if isinstance(source, Network):
         return source
+    from mapping.nir_import import from_nir, load_network  # only for files and graphs: it imports SciPy
+
     if isinstance(source, (str, Path)):
         return load_network(source, chip, dt_s=dt_s, reset=reset)
     if hasattr(source, "nodes") and hasattr(source, "edges"):

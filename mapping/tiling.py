@@ -42,13 +42,16 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
 from hwsim.config import ChipConfig
 from hwsim.network import Layer, Network
 from mapping.drc import check_cores_needed, split_sizes
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp  # imported where used: only sparse (conv) layers need it
 
 __all__ = [
     "TileShape",
@@ -341,6 +344,8 @@ def _column_patterns(weights) -> tuple[np.ndarray, sp.csc_array]:
             pattern_of, first = np.arange(n_out), np.arange(n_out)
             break
     p_counts = counts[first]
+    import scipy.sparse as sp
+
     sel = np.repeat(indptr[first] - np.concatenate(([0], np.cumsum(p_counts)[:-1])), p_counts) + np.arange(
         int(p_counts.sum()))
     patterns = sp.csc_array((np.ones(sel.size, np.int8), indices[sel], np.concatenate(([0], np.cumsum(p_counts)))),
