@@ -4,8 +4,9 @@ Three datasets, all returned as the same :class:`Dataset` (pixels float32 in
 [0, 1], one row per image; labels int64):
 
 - ``digits``: the 8x8 handwritten digits that ship with scikit-learn
-  (1797 images, no download), split once into train/test with a fixed seed
-  (stratified, 20 % held out).
+  (1797 images, no download; read from its CSV file without importing
+  scikit-learn), split once into train/test with a fixed seed (stratified,
+  20 % held out).
 - ``mnist`` and ``fashion-mnist``: the standard IDX files
   (``train-images-idx3-ubyte[.gz]``, ``train-labels-idx1-ubyte[.gz]``,
   ``t10k-images-idx3-ubyte[.gz]``, ``t10k-labels-idx1-ubyte[.gz]``) in a
@@ -22,6 +23,7 @@ file and what was expected, never a NumPy traceback.
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import math
 import os
 import struct
@@ -41,6 +43,7 @@ __all__ = [
     "DATASETS",
     "load_dataset",
     "read_idx",
+    "read_digits_csv",
     "find_data_dir",
     "DIGITS_TEST_FRACTION",
     "DIGITS_SPLIT_SEED",
@@ -78,6 +81,9 @@ _HOW_TO_GET = {
 
 # IDX data-type codes (byte 3 of the magic number); only unsigned bytes are used by (Fashion-)MNIST.
 _IDX_UBYTE = 0x08
+
+# Pixels of one 8x8 digits image.
+_DIGITS_PIXELS = 64
 
 
 class DatasetError(InputError):
@@ -150,11 +156,9 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, limit:
 
 
 def _load_digits() -> Dataset:
-    from sklearn.datasets import load_digits
-
-    bunch = load_digits()
-    x = (np.asarray(bunch.data, np.float64) / 16.0).astype(np.float32)  # pixel values are 0..16
-    y = np.asarray(bunch.target, np.int64)
+    pixels, labels = _digits_arrays()
+    x = (np.asarray(pixels, np.float64) / 16.0).astype(np.float32)  # pixel values are 0..16
+    y = np.asarray(labels, np.int64)
     # Stratified split with its own generator, independent of scikit-learn's splitter versions.
     rng = np.random.Generator(np.random.PCG64(DIGITS_SPLIT_SEED))
     test = np.zeros(len(y), bool)
@@ -163,6 +167,51 @@ def _load_digits() -> Dataset:
         k = int(round(DIGITS_TEST_FRACTION * len(idx)))
         test[rng.permutation(idx)[:k]] = True
     return Dataset("digits", x[~test], y[~test], x[test], y[test], (8, 8), [str(d) for d in range(10)])
+
+
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """The 1797 digits as ``(pixels (n, 64), labels (n,))``, the arrays of ``sklearn.datasets.load_digits``.
+
+    Read straight from the CSV file scikit-learn ships, found without importing scikit-learn: importing
+    ``sklearn.datasets`` costs about 0.8 s (it imports SciPy's statistics), more than the whole default
+    ``hwsim run`` needs. Falls back to ``load_digits`` if a scikit-learn release keeps the file elsewhere.
+    """
+    csv = _sklearn_digits_csv()
+    if csv is None:
+        from sklearn.datasets import load_digits
+
+        bunch = load_digits()
+        return np.asarray(bunch.data), np.asarray(bunch.target)
+    return read_digits_csv(csv)
+
+
+def _sklearn_digits_csv() -> Path | None:
+    """``sklearn/datasets/data/digits.csv.gz`` of the installed scikit-learn (located, not imported), or None."""
+    spec = importlib.util.find_spec("sklearn")
+    folders = (spec.submodule_search_locations or []) if spec is not None else []
+    found = [Path(d) / "datasets" / "data" / "digits.csv.gz" for d in folders]
+    return next((f for f in found if f.is_file()), None)
+
+
+def read_digits_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``(pixels (n, 64), labels (n,))`` int64 from scikit-learn's gzipped digits CSV file: one image a line,
+    64 pixel values 0..16, then the label 0..9, separated by commas.
+
+    Raises:
+        DatasetError: the file is unreadable or does not hold such rows.
+    """
+    try:
+        text = gzip.decompress(Path(path).read_bytes()).decode("ascii")
+        values = np.fromstring(text.replace("\n", ",").strip(","), dtype=np.int64, sep=",")
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError) as exc:
+        raise DatasetError(f"digits: {path} is unreadable ({exc}); reinstall scikit-learn") from None
+    columns = _DIGITS_PIXELS + 1
+    table = values.reshape(-1, columns) if values.size and values.size % columns == 0 else None
+    if table is None or not (0 <= table[:, :-1].min() and table[:, :-1].max() <= 16 and 0 <= table[:, -1].min()
+                             and table[:, -1].max() <= 9):
+        raise DatasetError(f"digits: {path} does not hold rows of {_DIGITS_PIXELS} pixels in 0..16 and a label in "
+                           "0..9; reinstall scikit-learn")
+    return table[:, :-1], table[:, -1]
 
 
 def find_data_dir(name: str, data_dir: str | os.PathLike | None = None) -> Path:
