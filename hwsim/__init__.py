@@ -1,36 +1,19 @@
 """hwsim: a cycle-accurate simulator of a spike-sparse neuromorphic accelerator."""
 
-from hwsim.config import ChipConfig, CoreConfig, load_chip_config
-from hwsim.errors import ConfigError, HwsimError, InputError, ProgramError
-from hwsim.network import Layer, Network
-from hwsim.program import ChipProgram, CoreProgram, Route
-from hwsim.result import RunResult
+from hwsim.lazy_imports import lazy_exports
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "ChipConfig",
-    "CoreConfig",
-    "load_chip_config",
-    "ConfigError",
-    "HwsimError",
-    "InputError",
-    "ProgramError",
-    "Layer",
-    "Network",
-    "ChipProgram",
-    "CoreProgram",
-    "Route",
-    "RunResult",
-    "Chip",
-    "__version__",
-]
+# Loaded on first use, so that `import hwsim.cli` (`hwsim --help`) or `import hwsim.errors` imports neither
+# NumPy nor SciPy nor Numba, and each command only what it uses.
+_EXPORTS = {
+    "hwsim.config": ("ChipConfig", "CoreConfig", "load_chip_config"),
+    "hwsim.errors": ("ConfigError", "HwsimError", "InputError", "ProgramError"),
+    "hwsim.network": ("Layer", "Network"),
+    "hwsim.program": ("ChipProgram", "CoreProgram", "Route"),
+    "hwsim.result": ("RunResult",),
+    "hwsim.chip": ("Chip",),
+}
 
-
-def __getattr__(name: str):
-    # The engine imports Numba; load it only when asked for, so `import hwsim` stays fast.
-    if name == "Chip":
-        from hwsim.chip import Chip
-
-        return Chip
-    raise AttributeError(f"module 'hwsim' has no attribute {name!r}")
+__all__ = [*(name for names in _EXPORTS.values() for name in names), "__version__"]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -17,11 +17,12 @@ from __future__ import annotations
 import io
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
 from hwsim.encoding import as_raster_batch
 from hwsim.errors import InputError
@@ -29,6 +30,9 @@ from hwsim.metadata import check_metadata
 from hwsim.neuron import NeuronFields
 from hwsim.writers import atomic_write_bytes
 from hwsim.readers import npz_json_header, read_npz, shorten
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 __all__ = [
     "Layer",
@@ -104,6 +108,8 @@ def _sparse_weights(layer: str, weights) -> sp.csc_array:
         raise InputError(f"layer {layer!r}: weights must be 2-D (n_in, n_out); got {weights.shape}")
     if not np.issubdtype(weights.dtype, np.integer):
         raise InputError(f"layer {layer!r}: weights must be integers; got {weights.dtype}")
+    import scipy.sparse as sp
+
     csc = sp.csc_array(weights)
     if csc.has_canonical_format and csc.data.size and csc.data.all():
         _check_values(layer, "weight", csc.data, *_WEIGHT_RANGE)
@@ -113,6 +119,13 @@ def _sparse_weights(layer: str, weights) -> sp.csc_array:
     _check_values(layer, "weight", csc.data, *_WEIGHT_RANGE)
     csc.eliminate_zeros()
     return csc
+
+
+def _issparse(weights) -> bool:
+    """``scipy.sparse.issparse(weights)``, without importing SciPy (~0.3 s) when it is not loaded yet: no object
+    can then be a SciPy sparse array."""
+    sparse = sys.modules.get("scipy.sparse")
+    return sparse is not None and sparse.issparse(weights)
 
 
 def _check_values(layer: str, field_name: str, values: np.ndarray, lo: int, hi: int) -> None:
@@ -155,7 +168,7 @@ class Layer(NeuronFields):
     inputs: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
-        if sp.issparse(self.weights):
+        if _issparse(self.weights):
             self.weights = _sparse_weights(self.name, self.weights)
         else:
             self.weights = np.asarray(self.weights)
@@ -186,7 +199,7 @@ class Layer(NeuronFields):
     @property
     def is_sparse(self) -> bool:
         """True when ``weights`` is a ``scipy.sparse`` CSC array (conv layers too large to unroll densely)."""
-        return sp.issparse(self.weights)
+        return _issparse(self.weights)
 
     def nonzero_rows(self, lo: int, hi: int) -> np.ndarray:
         """Ascending inputs with a nonzero weight into neurons ``lo .. hi-1`` (their receptive field).
@@ -456,6 +469,8 @@ def _sparse_from_arrays(k: int, name: str, n_in, n_out, arrays: dict[str, np.nda
         raise NetworkFileError(f"{where}: weights_{k}_indices of column {col} are not strictly ascending (row "
                                f"{int(indices[j + 1])} after {int(indices[j])}); each weight once, rows in order")
     index_type = np.int32 if max(n_in, data.size) < 2**31 else np.int64
+    import scipy.sparse as sp
+
     return sp.csc_array((data, indices.astype(index_type, copy=False), indptr.astype(index_type, copy=False)),
                         shape=(n_in, n_out))
 
@@ -469,6 +484,8 @@ def _row_reader(layer: Layer):
 
     def row(a: int) -> np.ndarray:
         if not rows:
+            import scipy.sparse as sp
+
             csr = sp.csr_array(layer.weights)
             rows.extend((csr.data.astype(np.int64), csr.indices, csr.indptr))
         data, indices, indptr = rows

@@ -5,32 +5,18 @@ Main entry points: :func:`load_network`, :func:`map_network` (-> ``ChipProgram``
 :func:`check_drc` and the summary files in :mod:`mapping.summary`.
 """
 
-from mapping.drc import DESIGN_RULES, check_drc, split_sizes
-from mapping.errors import DRCError, DRCWarning, MappingError
-from mapping.mapper import MappedNetwork, build_program, map_network, plan
-from mapping.nir_export import to_nir, write_nir
-from mapping.nir_import import from_nir, load_network
-from mapping.placement import Placement, place, placement_cost
-from mapping.tiling import Tiling, tile_network
+from hwsim.lazy_imports import lazy_exports
 
-__all__ = [
-    "MappingError",
-    "DRCError",
-    "DRCWarning",
-    "DESIGN_RULES",
-    "check_drc",
-    "split_sizes",
-    "MappedNetwork",
-    "map_network",
-    "plan",
-    "build_program",
-    "load_network",
-    "from_nir",
-    "to_nir",
-    "write_nir",
-    "Placement",
-    "place",
-    "placement_cost",
-    "Tiling",
-    "tile_network",
-]
+# Loaded on first use: mapping a network needs neither the NIR reader nor the writer (see hwsim.lazy_imports).
+_EXPORTS = {
+    "mapping.errors": ("MappingError", "DRCError", "DRCWarning"),
+    "mapping.drc": ("DESIGN_RULES", "check_drc", "split_sizes"),
+    "mapping.mapper": ("MappedNetwork", "map_network", "plan", "build_program"),
+    "mapping.nir_import": ("load_network", "from_nir"),
+    "mapping.nir_export": ("to_nir", "write_nir"),
+    "mapping.placement": ("Placement", "place", "placement_cost"),
+    "mapping.tiling": ("Tiling", "tile_network"),
+}
+
+__all__ = [name for names in _EXPORTS.values() for name in names]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

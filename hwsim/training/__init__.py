@@ -8,19 +8,14 @@ exact neuron semantics. :func:`load_default_network` returns the bundled
 digits network.
 """
 
-from hwsim.training.bundled import default_network_path, load_default_network
-from hwsim.training.evaluate import accuracy_vs_timesteps, chip_accuracy, chip_predictions, float_accuracy
-from hwsim.training.trainer import TrainConfig, TrainResult, fit, train
+from hwsim.lazy_imports import lazy_exports
 
-__all__ = [
-    "train",
-    "fit",
-    "TrainConfig",
-    "TrainResult",
-    "chip_accuracy",
-    "chip_predictions",
-    "float_accuracy",
-    "accuracy_vs_timesteps",
-    "default_network_path",
-    "load_default_network",
-]
+# Loaded on first use: `hwsim run` loads the bundled network without importing the trainer (hwsim.lazy_imports).
+_EXPORTS = {
+    "hwsim.training.trainer": ("train", "fit", "TrainConfig", "TrainResult"),
+    "hwsim.training.evaluate": ("chip_accuracy", "chip_predictions", "float_accuracy", "accuracy_vs_timesteps"),
+    "hwsim.training.bundled": ("default_network_path", "load_default_network"),
+}
+
+__all__ = [name for names in _EXPORTS.values() for name in names]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
