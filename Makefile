@@ -41,6 +41,7 @@ sim: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_engine.py
 	$(PY) benchmarks/bench_conv.py
+	$(PY) benchmarks/bench_cli.py
 
 # Mutation testing of rtl/ (docs/rtl.md, "Mutation testing"): a seeded sample of 60 mutants on Icarus,
 # one at a time at low priority; report in mutation-out/. More: make mutate MUTATE_ARGS="--all" (or --help).
