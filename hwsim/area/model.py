@@ -43,6 +43,7 @@ BLOCK_LABELS = {
     "snn_neuron_update": "neuron update",
     "snn_chip": "chip glue",
     "snn_router": "router",
+    "snn_mesh_router": "router",  # noc = "mesh" (chip-spec §1.5): the mesh router is the core's router
     "snn_host_port": "host port",
     "snn_chip_ctrl": "chip controller",
     "snn_exit_unit": "exit unit",
@@ -133,10 +134,17 @@ def core_hdl_params(chip: ChipConfig) -> dict[str, int]:
 
 
 def chip_hdl_params(chip: ChipConfig) -> dict[str, int]:
-    """``snn_chip``'s parameters (as tests/rtl/harness/build.py's ``hdl_parameters``)."""
+    """``snn_chip``'s parameters (as tests/rtl/harness/build.py's ``hdl_parameters``).
+
+    A mesh network-on-chip (``noc = "mesh"``, chip-spec §1.5) adds ``NOC_MESH = 1`` and ``BUFFER_FLITS``;
+    the ideal network keeps the RTL's defaults, so its parameter sets (and stored results) stay as they were.
+    """
     params = dict(chip.core.to_hdl_params())
     params["MESH_ROWS"] = chip.mesh_rows
     params["MESH_COLS"] = chip.mesh_cols
+    if getattr(chip, "noc", "ideal") == "mesh":
+        params["NOC_MESH"] = 1
+        params["BUFFER_FLITS"] = chip.router_buffer_flits
     return params
 
 

@@ -97,3 +97,14 @@ def test_a_report_dict_from_before_area_renders_without_it(small_chip):
     for key in ("area_mm2", "area_source", "area_by_block"):
         del data[key]
     assert "| area " not in render_table(data)
+
+
+def test_a_mesh_noc_chip_is_not_priced_as_the_stored_ideal_one(small_chip):
+    from hwsim.area.model import chip_hdl_params
+
+    mesh = small_chip.replace(noc="mesh", router_buffer_flits=8)
+    params = chip_hdl_params(mesh)
+    assert params["NOC_MESH"] == 1 and params["BUFFER_FLITS"] == 8
+    assert "NOC_MESH" not in chip_hdl_params(small_chip)  # the ideal network keeps the stored parameter sets
+    mm2, source, breakdown = run_area(mesh)
+    assert mm2 is None and breakdown is None and "no stored synthesis" in source

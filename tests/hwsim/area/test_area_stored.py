@@ -19,7 +19,7 @@ def test_stored_results_match_todays_rtl_and_presets():
     assert not problems, (
         "stored synthesis results no longer match the repository:\n  " + "\n  ".join(problems)
         + f"\nregenerate them with: {REGENERATE_COMMAND}   (needs Yosys; ~15 min on a cold cache), "
-        "then update the numbers of docs/area.md §3"
+        "then, if the counts changed, the numbers of docs/area.md §3-4, the README and tests/data/baseline"
     )
 
 
