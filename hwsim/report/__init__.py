@@ -24,7 +24,9 @@ in the renderers, so ``report.json`` and the figures always agree.
 Files written into the output folder (fixed names): ``report.json``,
 ``report.csv`` (long format: section, key, value, unit), ``images.csv``
 (one row per image), ``report.md`` (the terminal table),
-``energy_breakdown.png``, ``timesteps.png`` (only with a timestep sweep) and ``raster.png``.
+``energy_breakdown.png``, ``timesteps.png`` (only with a timestep sweep), ``raster.png``,
+``exit_frontier.png`` (only with early exit) and ``area_breakdown.png`` (only with a stored synthesis of the
+chip, :mod:`hwsim.report.area_figure`).
 """
 
 from hwsim.report.backend import energy_of
