@@ -46,6 +46,23 @@
 // (read from the idle core) as value and the destination neuron as index; it
 // is written into the destination's partial-sum buffer word in the cycle it
 // is injected. The receivers' MERGE bit is the core register (snn_core).
+//
+// Mesh network-on-chip (chip-spec §1.5, §5.1 "Mesh routers"; NOC_MESH = 1,
+// generate blocks: with NOC_MESH = 0 the chip is the contention-free one
+// above): a grid of snn_mesh_router (snn_mesh) replaces the direct delivery.
+// Every sender's snn_router becomes the network interface of its mesh router's
+// local input (the host port's feeds router 0 in the HOST phase) and offers one
+// packet at a time, moving on when the router grants it. A packet is a flit
+// {kind (1: partial sum), index (axon or neuron), value}; it is written into
+// its destination core in the cycle it leaves that router's local output, so
+// every core has a single AER (and partial-sum) port. The HOST and ROUTE(s)
+// phases end in the cycle after which no interface and no router buffer holds
+// a packet (the last delivery); rd_route_cycles is then the cycle in which the
+// sender's last packet left its interface, host_route_cycles the HOST phase
+// length. NoC counters of the last timestep: noc_route_cycles (both models),
+// noc_buffer_writes, noc_stall_cycles, and per output port of the selected
+// core's router rd_link_packets / rd_link_stalls; noc_dlv_* shows every
+// delivery (a debug strobe for the testbench's arrival order).
 `default_nettype none
 
 module snn_chip #(
@@ -73,7 +90,11 @@ module snn_chip #(
     parameter integer HOST_INPUTS = (PARTIAL_SUMS == 0) ? AXONS
                                   : (AXONS * MESH_ROWS * MESH_COLS > 4096) ? 4096 : AXONS * MESH_ROWS * MESH_COLS,
     // Outputs the exit unit serves (accumulators and output-map entries, chip-spec §1.4); 2..65535.
-    parameter integer MAX_OUTPUTS = 64
+    parameter integer MAX_OUTPUTS = 64,
+    // 1: mesh network-on-chip (chip-spec §1.5, noc = "mesh"); 0: contention-free (noc = "ideal", §1.2).
+    parameter integer NOC_MESH = 0,
+    // Entries of every mesh router input buffer (router_buffer_flits, NOC_MESH = 1 only); 1..64.
+    parameter integer BUFFER_FLITS = 4
 ) (
     input  wire                    clk,               // clock, rising edge
     input  wire                    rst_n,             // synchronous reset, active low
@@ -115,7 +136,15 @@ module snn_chip #(
     output wire [31:0]             exit_cycles,       // exit unit counters of the last timestep: busy cycles,
     output wire [31:0]             exit_acc_updates,  //   accumulator adds,
     output wire [31:0]             exit_multiplies,   //   multiplies,
-    output wire [31:0]             exit_lut_reads     //   table reads
+    output wire [31:0]             exit_lut_reads,    //   table reads
+    // network-on-chip counters of the last timestep (chip-spec §1.5) ---------------------------
+    output reg  [31:0]             noc_route_cycles,  // cycles of the HOST and ROUTE phases
+    output wire [31:0]             noc_buffer_writes, // packets written into router input buffers (mesh)
+    output wire [31:0]             noc_stall_cycles,  // stall cycles of all router outputs (mesh)
+    output wire [5*32-1:0]         rd_link_packets,   // selected core's router, output d at [d*32]: packets (mesh)
+    output wire [5*32-1:0]         rd_link_stalls,    // selected core's router, output d at [d*32]: stalls (mesh)
+    output wire [N_CORES-1:0]      noc_dlv_valid,     // bit c: a packet is delivered into core c (mesh, debug)
+    output wire [N_CORES*DI_W-1:0] noc_dlv_index      // its axon (partial sum: neuron) at [c*DI_W] (mesh, debug)
 );
 
     // ---------------------------------------------------------------- widths
@@ -142,6 +171,8 @@ module snn_chip #(
     localparam integer ACC_W    = V_BITS + 13;                           // exit accumulators
     localparam integer IX_W     = (MAX_OUTPUTS > 1) ? $clog2(MAX_OUTPUTS) : 1;  // output index
     localparam integer KW       = $clog2(MAX_OUTPUTS + 1);               // K
+    localparam integer CORE_IN  = (NOC_MESH != 0) ? 1 : NS;              // AER ports per core
+    localparam integer PAY_W    = 1 + DI_W + V_BITS;                     // mesh packet: kind, index, value
 
     localparam [2:0] K_ROUTE  = 3'd4;
     localparam [2:0] K_CREG   = 3'd5;
@@ -214,7 +245,8 @@ module snn_chip #(
     end
 
     // -------------------------------------------------------------- sequencer
-    wire             host_has_packets, host_last, host_go;
+    wire             host_has_packets, host_last, host_go, host_end, host_busy;
+    wire             mesh_last;                        // mesh: the last delivery of the routing phase
     wire             cores_end, route_has_packets, route_end;
     wire             launch_cores, launch_route, launch_exit;
     wire             ex_busy, ex_last;
@@ -235,7 +267,7 @@ module snn_chip #(
         .barrier           (barrier),
         .stage_used        (stage_used),
         .host_has_packets  (host_has_packets),
-        .host_end          (host_last),
+        .host_end          (host_end),
         .host_go           (host_go),
         .cores_end         (cores_end),
         .route_has_packets (route_has_packets),
@@ -248,8 +280,9 @@ module snn_chip #(
         .launch_exit       (launch_exit)
     );
     assign phase_stage       = cur_stage;
+    assign host_end          = (NOC_MESH != 0) ? mesh_last : host_last;
     assign cores_end         = &cores_ok;
-    assign route_end         = &rt_ok;
+    assign route_end         = (NOC_MESH != 0) ? mesh_last : &rt_ok;
     assign route_has_packets = |rt_pk;
 
     // ------------------------------------------------------------------ NoC
@@ -264,11 +297,19 @@ module snn_chip #(
     assign ps_valid[N_CORES]              = 1'b0;
     assign ps_neuron[N_CORES*N_W +: N_W]  = {N_W{1'b0}};
     assign ps_value[N_CORES*V_BITS +: V_BITS] = {V_BITS{1'b0}};
+    // Mesh (NOC_MESH = 1): what each sender offers its router, the grants, the deliveries into the cores.
+    wire [NS*PAY_W-1:0]      snd_pay;                   // sender p's packet {kind, index, value}
+    wire [NS-1:0]            snd_ready;                 // sender p's offered packet leaves this cycle
+    wire [N_CORES-1:0]       ni_remain;                 // core c's interface holds a packet after this cycle
+    wire [N_CORES-1:0]       dlv_valid;                 // a packet is delivered into core c
+    wire [N_CORES*PAY_W-1:0] dlv_pay;                   // its {kind, index, value}
+    wire [31:0] host_axon_32 = {{(32-AX_W){1'b0}}, pkt_axon[N_CORES*AX_W +: AX_W]};
+    assign snd_pay[N_CORES*PAY_W +: PAY_W] = {1'b0, host_axon_32[DI_W-1:0], {V_BITS{1'b0}}};
 
     // ------------------------------------------------------------- host port
     snn_host_port #(
         .HOST_INPUTS(HOST_INPUTS), .HI_W(HI_W), .ROUTES(ROUTES), .CS_W(CS_W), .AX_W(AX_W), .HOP_W(HOP_W),
-        .HL_W(HL_W)
+        .HL_W(HL_W), .NOC_MESH(NOC_MESH)
     ) u_host (
         .clk         (clk),
         .rst_n       (rst_n),
@@ -284,14 +325,17 @@ module snn_chip #(
         .hop_latency (hop_latency),
         .has_packets (host_has_packets),
         .go          (host_go),
+        .busy        (host_busy),
         .last        (host_last),
         .clr         (clr),
         .pkt_valid   (pkt_valid[N_CORES]),
+        .pkt_ready   (snd_ready[N_CORES]),
         .pkt_dest    (pkt_dest[N_CORES*CS_W +: CS_W]),
         .pkt_axon    (pkt_axon[N_CORES*AX_W +: AX_W]),
         .cnt_packets (host_packets),
-        .cnt_cycles  (host_route_cycles)
+        .cnt_cycles  (host_cnt_cycles)
     );
+    wire [31:0] host_cnt_cycles;                         // host router busy cycles (ideal: route_cycles_host)
 
     // ---------------------------------------------------------- exit unit
     // Output o = ex_index is read while the unit runs: lane ex_neuron % LANES of group ex_neuron / LANES
@@ -365,11 +409,29 @@ module snn_chip #(
             wire in_launch = used && (stg == launch_stage);
             assign stage_oh[c*N_CORES +: N_CORES] = used ? ({{(N_CORES-1){1'b0}}, 1'b1} << stg) : {N_CORES{1'b0}};
 
-            // packets addressed to this core, one AER port (and partial-sum port) per sender
-            wire [NS-1:0] rx_valid, rx_ps_valid;
-            for (p = 0; p < NS; p = p + 1) begin : g_rx
-                assign rx_valid[p]    = pkt_valid[p] && (pkt_dest[p*CS_W +: CS_W] == c[CS_W-1:0]);
-                assign rx_ps_valid[p] = ps_valid[p] && (pkt_dest[p*CS_W +: CS_W] == c[CS_W-1:0]);
+            // packets into this core: contention-free, one AER port (and partial-sum port) per sender;
+            // mesh, one port: the local output of this core's router
+            wire [CORE_IN-1:0]        rx_valid, rx_ps_valid;
+            wire [CORE_IN*AX_W-1:0]   rx_axon;
+            wire [CORE_IN*N_W-1:0]    rx_neuron;
+            wire [CORE_IN*V_BITS-1:0] rx_value;
+            if (NOC_MESH == 0) begin : g_direct
+                for (p = 0; p < NS; p = p + 1) begin : g_rx
+                    assign rx_valid[p]    = pkt_valid[p] && (pkt_dest[p*CS_W +: CS_W] == c[CS_W-1:0]);
+                    assign rx_ps_valid[p] = ps_valid[p] && (pkt_dest[p*CS_W +: CS_W] == c[CS_W-1:0]);
+                end
+                assign rx_axon   = pkt_axon;
+                assign rx_neuron = ps_neuron;
+                assign rx_value  = ps_value;
+            end else begin : g_mesh_rx
+                wire [PAY_W-1:0] pay   = dlv_pay[c*PAY_W +: PAY_W];
+                wire [31:0]      index = {{(32-DI_W){1'b0}}, pay[V_BITS +: DI_W]};   // axon or neuron
+                assign rx_valid    = dlv_valid[c] && !pay[PAY_W-1];
+                assign rx_ps_valid = dlv_valid[c] && pay[PAY_W-1];
+                assign rx_axon     = index[AX_W-1:0];
+                assign rx_neuron   = index[N_W-1:0];
+                wire _unused_rx = &{1'b0, index};
+                assign rx_value    = pay[0 +: V_BITS];
             end
 
             wire c_busy, c_done, c_out_valid;
@@ -380,7 +442,7 @@ module snn_chip #(
             wire [G_W-1:0]          c_rd_group = ex_busy ? ex_group : rd_group;   // the exit unit's while it runs
 
             snn_core #(
-                .AXONS(AXONS), .NEURONS(NEURONS), .LANES(LANES), .W_BITS(W_BITS), .V_BITS(V_BITS), .IN_PORTS(NS),
+                .AXONS(AXONS), .NEURONS(NEURONS), .LANES(LANES), .W_BITS(W_BITS), .V_BITS(V_BITS), .IN_PORTS(CORE_IN),
                 .PARTIAL_SUMS(PARTIAL_SUMS)
             ) u_core (
                 .clk        (clk),
@@ -390,7 +452,7 @@ module snn_chip #(
                 .ld_addr    (ld_addr[LDA_W-1:0]),
                 .ld_data    (ld_data),
                 .in_valid   (rx_valid),
-                .in_axon    (pkt_axon),
+                .in_axon    (rx_axon),
                 .start      (launch_cores && in_launch),
                 .busy       (c_busy),
                 .done       (c_done),
@@ -401,8 +463,8 @@ module snn_chip #(
                 .rd_group   (c_rd_group),
                 .rd_v       (c_rd_v),
                 .ps_valid   (rx_ps_valid),
-                .ps_neuron  (ps_neuron),
-                .ps_value   (ps_value),
+                .ps_neuron  (rx_neuron),
+                .ps_value   (rx_value),
                 .ps_rd_group(c_ps_rd_group),
                 .ps_rd_v    (c_ps_rd_v)
             );
@@ -436,7 +498,8 @@ module snn_chip #(
             wire [31:0] r_packets, r_cycles;
             /* verilator lint_off PINCONNECTEMPTY */
             snn_router #(
-                .SRC(NEURONS), .ROUTES(ROUTES), .CS_W(CS_W), .AX_W(DI_W), .HOP_W(HOP_W), .HL_W(HL_W)
+                .SRC(NEURONS), .ROUTES(ROUTES), .CS_W(CS_W), .AX_W(DI_W), .HOP_W(HOP_W), .HL_W(HL_W),
+                .NOC_MESH(NOC_MESH)
             ) u_router (
                 .clk         (clk),
                 .rst_n       (rst_n),
@@ -455,6 +518,7 @@ module snn_chip #(
                 .last        (r_last),
                 .clr         (clr),
                 .pkt_valid   (r_valid),
+                .pkt_ready   (snd_ready[c]),
                 .pkt_dest    (pkt_dest[c*CS_W +: CS_W]),
                 .pkt_axon    (r_index),
                 .pkt_src     (r_src),
@@ -472,6 +536,7 @@ module snn_chip #(
             assign cores_ok[c] = !in_cur || c_done || !c_busy;
             assign rt_ok[c]    = !in_cur || r_last || !r_busy;
             assign rt_pk[c]    = in_cur && r_has;
+            assign ni_remain[c] = r_busy && !r_last;
 
             if (PARTIAL_SUMS != 0) begin : g_psum
                 reg psum_out;                            // this core sends partial sums (chip-spec §1.3)
@@ -497,6 +562,7 @@ module snn_chip #(
                 assign pkt_axon[c*AX_W +: AX_W]     = r_index[AX_W-1:0];
                 assign ps_neuron[c*N_W +: N_W]      = r_index[N_W-1:0];
                 assign ps_value[c*V_BITS +: V_BITS] = c_ps_rd_v[src_lane*V_BITS +: V_BITS];
+                assign snd_pay[c*PAY_W +: PAY_W]    = {psum_out, r_index, c_ps_rd_v[src_lane*V_BITS +: V_BITS]};
                 wire _unused_ps = &{1'b0, r_index, r_src_32, src_grp_32, src_lane};
             end else begin : g_no_psum
                 assign c_src         = c_out_spikes;
@@ -507,12 +573,94 @@ module snn_chip #(
                 assign pkt_axon[c*AX_W +: AX_W]     = r_index;
                 assign ps_neuron[c*N_W +: N_W]      = {N_W{1'b0}};
                 assign ps_value[c*V_BITS +: V_BITS] = {V_BITS{1'b0}};
+                assign snd_pay[c*PAY_W +: PAY_W]    = {1'b0, r_index, {V_BITS{1'b0}}};
                 wire _unused_ps = &{1'b0, r_src, c_ps_rd_v};
             end
             assign bundles[c*OUT_W +: OUT_W] = {c_out_valid, c_out_group, c_out_spikes, c_out_v,
                                                 c_rd_v, rd_spk, core_cyc, r_cycles, r_packets};
         end
     endgenerate
+
+    // ------------------------------------------------------------------ mesh
+    always @(posedge clk) begin
+        if (!rst_n || clr)
+            noc_route_cycles <= 32'd0;
+        else if (phase == 3'd2 || phase == 3'd4)      // HOST, ROUTE
+            noc_route_cycles <= noc_route_cycles + 32'd1;
+    end
+    wire [N_CORES*5*32-1:0] link_packets_all, link_stalls_all;
+    generate
+        if (NOC_MESH != 0) begin : g_mesh
+            // Router 0's local input: the host port's interface in the HOST phase, core 0's otherwise
+            // (never both at once, chip-spec §1.5).
+            wire [N_CORES-1:0]       li_valid = pkt_valid[N_CORES-1:0] | ps_valid[N_CORES-1:0]
+                                              | {{(N_CORES-1){1'b0}}, pkt_valid[N_CORES]};
+            wire                     host_on = pkt_valid[N_CORES];
+            wire [N_CORES*CS_W-1:0]  li_dest;
+            wire [N_CORES*PAY_W-1:0] li_pay;
+            assign li_dest[0 +: CS_W]  = host_on ? pkt_dest[N_CORES*CS_W +: CS_W] : pkt_dest[0 +: CS_W];
+            assign li_pay[0 +: PAY_W]  = host_on ? snd_pay[N_CORES*PAY_W +: PAY_W] : snd_pay[0 +: PAY_W];
+            for (c = 1; c < N_CORES; c = c + 1) begin : g_li
+                assign li_dest[c*CS_W +: CS_W]   = pkt_dest[c*CS_W +: CS_W];
+                assign li_pay[c*PAY_W +: PAY_W]  = snd_pay[c*PAY_W +: PAY_W];
+            end
+            wire [N_CORES-1:0]       li_ready;
+            wire                     busy_next;
+            snn_mesh #(
+                .MESH_ROWS(MESH_ROWS), .MESH_COLS(MESH_COLS), .CS_W(CS_W), .PAY_W(PAY_W),
+                .BUFFER_FLITS(BUFFER_FLITS), .HL_W(HL_W)
+            ) u_mesh (
+                .clk               (clk),
+                .rst_n             (rst_n),
+                .phase_start       (host_go || launch_route),
+                .cnt_clr           (clr),
+                .hop_latency       (hop_latency),
+                .li_valid          (li_valid),
+                .li_dest           (li_dest),
+                .li_pay            (li_pay),
+                .li_ready          (li_ready),
+                .dl_valid          (dlv_valid),
+                .dl_pay            (dlv_pay),
+                .busy_next         (busy_next),
+                .cnt_buffer_writes (noc_buffer_writes),
+                .cnt_stall_cycles  (noc_stall_cycles),
+                .link_packets      (link_packets_all),
+                .link_stalls       (link_stalls_all)
+            );
+            assign snd_ready = {li_ready[0], li_ready};
+            // the last delivery: nothing is left in a buffer or an interface after this cycle
+            assign mesh_last = !busy_next && !(|ni_remain) && !(host_busy && !host_last);
+            // the host's route_cycles is the HOST phase length (chip-spec §1.5)
+            reg [31:0] host_phase_cycles;
+            always @(posedge clk) begin
+                if (!rst_n || clr)
+                    host_phase_cycles <= 32'd0;
+                else if (phase == 3'd2)
+                    host_phase_cycles <= host_phase_cycles + 32'd1;
+            end
+            assign host_route_cycles = host_phase_cycles;
+            for (c = 0; c < N_CORES; c = c + 1) begin : g_dlv
+                assign noc_dlv_index[c*DI_W +: DI_W] = dlv_pay[c*PAY_W + V_BITS +: DI_W];
+            end
+            assign noc_dlv_valid = dlv_valid;
+            wire _unused_mesh = &{1'b0, host_cnt_cycles, pkt_axon, ps_valid, ps_neuron, ps_value};
+        end else begin : g_direct_noc
+            assign snd_ready         = {NS{1'b1}};
+            assign mesh_last         = 1'b0;
+            assign dlv_valid         = {N_CORES{1'b0}};
+            assign dlv_pay           = {(N_CORES*PAY_W){1'b0}};
+            assign noc_buffer_writes = 32'd0;
+            assign noc_stall_cycles  = 32'd0;
+            assign link_packets_all  = {(N_CORES*5*32){1'b0}};
+            assign link_stalls_all   = {(N_CORES*5*32){1'b0}};
+            assign host_route_cycles = host_cnt_cycles;
+            assign noc_dlv_valid     = {N_CORES{1'b0}};
+            assign noc_dlv_index     = {(N_CORES*DI_W){1'b0}};
+            wire _unused_mesh = &{1'b0, snd_pay, snd_ready, ni_remain, host_busy, dlv_pay, dlv_valid};
+        end
+    endgenerate
+    assign rd_link_packets = link_packets_all[core_sel*5*32 +: 5*32];
+    assign rd_link_stalls  = link_stalls_all[core_sel*5*32 +: 5*32];
 
     // stage s is used when some used core has stage s
     integer s;
@@ -528,7 +676,7 @@ module snn_chip #(
             rd_v, rd_spikes, rd_core_cycles, rd_route_cycles, rd_packets} = sel_bundle;
 
     // Bits that are deliberately not used by every configuration.
-    wire _unused = &{1'b0, ld_a32, ld_word, ld_data, snd_row, snd_col, dst_row, dst_col,
+    wire _unused = &{1'b0, host_axon_32, ld_a32, ld_word, ld_data, snd_row, snd_col, dst_row, dst_col,
                      hops_32, omap_o32, ex_n32, ex_grp32};
 
 endmodule

@@ -8,6 +8,8 @@
 // that same cycle is kept for the next timestep. The router then injects one
 // packet per cycle (inputs ascending, entries in table order) and drains
 // hop_latency * max_hops cycles: route_cycles_host of chip-spec §1.2.
+// NOC_MESH = 1: the host router is the network interface of mesh router 0's
+// local input (chip-spec §1.5): a packet leaves when `pkt_ready` grants it.
 `default_nettype none
 
 module snn_host_port #(
@@ -24,7 +26,9 @@ module snn_host_port #(
     // Hop-count width in bits; >= 1.
     parameter integer HOP_W = 2,
     // Hop-latency register width in bits; >= 1.
-    parameter integer HL_W = 7
+    parameter integer HL_W = 7,
+    // 1: the host router feeds mesh router 0 (pkt_ready, no tail); 0: contention-free NoC.
+    parameter integer NOC_MESH = 0
 ) (
     input  wire                 clk,            // clock, rising edge
     input  wire                 rst_n,          // synchronous reset, active low (empty buffer and table)
@@ -43,10 +47,12 @@ module snn_host_port #(
     // control ------------------------------------------------------------------------------
     output wire                 has_packets,    // the buffer holds an input covered by an entry
     input  wire                 go,             // route the buffered inputs (sampled while the router idles)
+    output wire                 busy,           // the host router is busy (injecting, or its tail)
     output wire                 last,           // final busy cycle of the host router
     input  wire                 clr,            // clear the counters
     // packets out (one per cycle) --------------------------------------------------------
-    output wire                 pkt_valid,      // a packet leaves this cycle
+    output wire                 pkt_valid,      // a packet leaves this cycle (NOC_MESH = 1: is offered)
+    input  wire                 pkt_ready,      // NOC_MESH = 1: the offered packet leaves this cycle
     output wire [CS_W-1:0]      pkt_dest,       // its destination core
     output wire [AX_W-1:0]      pkt_axon,       // its destination axon
     // status -------------------------------------------------------------------------------
@@ -73,7 +79,8 @@ module snn_host_port #(
     // ------------------------------------------------------------- host router
     /* verilator lint_off PINCONNECTEMPTY */
     snn_router #(
-        .SRC(HOST_INPUTS), .ROUTES(ROUTES), .CS_W(CS_W), .AX_W(AX_W), .HOP_W(HOP_W), .HL_W(HL_W)
+        .SRC(HOST_INPUTS), .ROUTES(ROUTES), .CS_W(CS_W), .AX_W(AX_W), .HOP_W(HOP_W), .HL_W(HL_W),
+        .NOC_MESH(NOC_MESH)
     ) u_router (
         .clk         (clk),
         .rst_n       (rst_n),
@@ -88,10 +95,11 @@ module snn_host_port #(
         .src_spikes  (host_buf),
         .has_packets (has_packets),
         .go          (go),
-        .busy        (),
+        .busy        (busy),
         .last        (last),
         .clr         (clr),
         .pkt_valid   (pkt_valid),
+        .pkt_ready   (pkt_ready),
         .pkt_dest    (pkt_dest),
         .pkt_axon    (pkt_axon),
         .pkt_src     (),

@@ -26,6 +26,13 @@
 // `go`, 0 cycles when no packet is pending (chip-spec §1.2 route_cycles);
 // `last` marks the final busy cycle. Counters of the packets and busy
 // cycles since the last `clr` feed the chip's activity readout.
+//
+// NOC_MESH = 1 (chip-spec §1.5, §5.1 "Mesh routers"): the router is the
+// network interface of a mesh router's local input. It offers the same packets
+// in the same order, but a packet leaves only in a cycle with `pkt_ready` (its
+// grant), and there is no TAIL: busy from the cycle after `go` through the
+// cycle in which the last packet left, `last` in that cycle. With NOC_MESH = 0
+// `pkt_ready` is ignored (every packet leaves in its cycle).
 `default_nettype none
 
 module snn_router #(
@@ -40,7 +47,9 @@ module snn_router #(
     // Hop-count width in bits; >= 1 (holds mesh_rows + mesh_cols - 2).
     parameter integer HOP_W = 2,
     // Hop-latency register width in bits; >= 1.
-    parameter integer HL_W = 7
+    parameter integer HL_W = 7,
+    // 1: network interface of a mesh router (pkt_ready, no TAIL); 0: contention-free NoC.
+    parameter integer NOC_MESH = 0
 ) (
     input  wire                 clk,            // clock, rising edge
     input  wire                 rst_n,          // synchronous reset, active low (empties the table)
@@ -61,7 +70,8 @@ module snn_router #(
     output wire                 last,           // final busy cycle
     input  wire                 clr,            // clear the counters
     // packets out (one per INJECT cycle) -----------------------------------------------
-    output wire                 pkt_valid,      // a packet leaves this cycle
+    output wire                 pkt_valid,      // a packet leaves this cycle (NOC_MESH = 1: is offered)
+    input  wire                 pkt_ready,      // NOC_MESH = 1: the offered packet leaves this cycle
     output wire [CS_W-1:0]      pkt_dest,       // its destination core
     output wire [AX_W-1:0]      pkt_axon,       // its destination axon (a partial-sum packet: neuron)
     output wire [J_W-1:0]       pkt_src,        // its source j (the value a partial-sum packet carries is v[j])
@@ -154,7 +164,9 @@ module snn_router #(
 
     wire [SRC-1:0]  src_live = src_spikes & covered;
     assign has_packets = |src_live;
-    wire [TL_W-1:0] tail = hop_latency * max_hops;   // hop_latency * max_hops drain cycles
+    // hop_latency * max_hops drain cycles (none on the mesh: the phase ends with its last delivery)
+    wire [TL_W-1:0] tail = (NOC_MESH != 0) ? {TL_W{1'b0}} : hop_latency * max_hops;
+    wire            step = (NOC_MESH == 0) || pkt_ready;     // the offered packet leaves this cycle
 
     // ------------------------------------------------ lowest pending source j
     reg  [SRC-1:0] pending;
@@ -201,7 +213,7 @@ module snn_router #(
         nextstate = state;
         case (state)
             S_IDLE:   if (go && has_packets) nextstate = S_INJECT;
-            S_INJECT: if (last_pkt) nextstate = (tail == {TL_W{1'b0}}) ? S_IDLE : S_TAIL;
+            S_INJECT: if (last_pkt && step) nextstate = (tail == {TL_W{1'b0}}) ? S_IDLE : S_TAIL;
             S_TAIL:   if (tail_cnt == {{(TL_W-1){1'b0}}, 1'b1}) nextstate = S_IDLE;
             default:  nextstate = S_IDLE;
         endcase
@@ -221,8 +233,10 @@ module snn_router #(
                     sent    <= RT_ZERO;
                 end
                 S_INJECT: begin
-                    pending  <= more_j ? pending : pend_rest;
-                    sent     <= more_j ? (sent | match_low) : RT_ZERO;
+                    if (step) begin
+                        pending <= more_j ? pending : pend_rest;
+                        sent    <= more_j ? (sent | match_low) : RT_ZERO;
+                    end
                     tail_cnt <= tail;
                 end
                 S_TAIL: tail_cnt <= tail_cnt - 1'b1;
@@ -232,7 +246,7 @@ module snn_router #(
     end
 
     assign busy      = (state != S_IDLE);
-    assign last      = ((state == S_INJECT) && last_pkt && (tail == {TL_W{1'b0}}))
+    assign last      = ((state == S_INJECT) && last_pkt && step && (tail == {TL_W{1'b0}}))
                     || ((state == S_TAIL) && (tail_cnt == {{(TL_W-1){1'b0}}, 1'b1}));
     assign pkt_valid = (state == S_INJECT);
     assign pkt_dest  = t_dest[r_sel*CS_W +: CS_W];
@@ -250,7 +264,7 @@ module snn_router #(
             cnt_packets <= 32'd0;
             cnt_cycles  <= 32'd0;
         end else begin
-            if (pkt_valid)
+            if (pkt_valid && step)
                 cnt_packets <= cnt_packets + 32'd1;
             if (busy)
                 cnt_cycles <= cnt_cycles + 32'd1;

@@ -5,7 +5,9 @@ the presets' parameters (taken from ``CoreConfig.to_hdl_params``, as the
 co-simulation does) and at the edges of the legal ranges, including a lane word
 wider than Verilator's 8192-bit replication limit; ``snn_core`` and ``snn_chip``
 also with partial sums (``PARTIAL_SUMS = 1``, chip-spec §1.3; ``snn_multicore`` has none), and
-``snn_exit_unit`` at the edges of its membrane width and number of accumulators.
+``snn_exit_unit`` at the edges of its membrane width and number of accumulators, ``snn_chip`` with the
+mesh network-on-chip (``NOC_MESH = 1``) on every chip above, and ``snn_mesh`` at one router and a
+non-square mesh.
 """
 
 from __future__ import annotations
@@ -36,6 +38,12 @@ CHIPS = {
 # The same chips with partial sums; "wide_lane_word" has more neurons than axons (a neuron index wider
 # than an axon index in the routers).
 PSUM_CHIPS = {f"{name}-psum": chip.replace(core=replace(chip.core, partial_sums=True)) for name, chip in CHIPS.items()}
+# The chips with the mesh network-on-chip (NOC_MESH = 1, chip-spec §1.5), with and without partial sums,
+# router buffers of 1 and 64 flits.
+MESH_CHIPS = {
+    f"{name}-mesh-buf{depth}": chip.replace(noc="mesh", router_buffer_flits=depth, hop_latency_cycles=1)
+    for (name, chip), depth in zip({**CHIPS, **PSUM_CHIPS}.items(), (1, 64) * len(CHIPS))
+}
 
 
 def _lint_cases():
@@ -47,6 +55,12 @@ def _lint_cases():
     for top in ("snn_core", "snn_chip"):
         for name, chip in PSUM_CHIPS.items():
             yield pytest.param(top, hdl_parameters(chip, top), id=f"{top}-{name}")
+    for name, chip in MESH_CHIPS.items():
+        yield pytest.param("snn_chip", hdl_parameters(chip, "snn_chip"), id=f"snn_chip-{name}")
+    # The mesh alone: one router, and a non-square mesh with one-flit buffers.
+    yield pytest.param("snn_mesh", {"MESH_ROWS": 1, "MESH_COLS": 1, "CS_W": 1}, id="snn_mesh-1x1")
+    yield pytest.param("snn_mesh", {"MESH_ROWS": 3, "MESH_COLS": 4, "CS_W": 4, "BUFFER_FLITS": 1, "PAY_W": 1},
+                       id="snn_mesh-3x4-buf1")
     # The exit unit at the edges of its ranges: V_BITS 4..32, MAX_OUTPUTS 2 .. a power of two plus one.
     for v_bits, max_outputs in ((4, 2), (32, 3), (12, 65), (16, 4096)):
         yield pytest.param("snn_exit_unit", {"V_BITS": v_bits, "MAX_OUTPUTS": max_outputs},

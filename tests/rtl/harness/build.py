@@ -137,7 +137,8 @@ def hdl_parameters(chip: ChipConfig, toplevel: str) -> dict[str, int]:
     """Verilog parameters of ``toplevel`` derived from ``chip`` (``CoreConfig.to_hdl_params``).
 
     ``snn_multicore`` adds ``N_CORES = chip.n_cores``; ``snn_chip`` adds the mesh
-    shape ``MESH_ROWS``/``MESH_COLS`` (its ``ROUTES`` and ``HOST_INPUTS`` default to
+    shape ``MESH_ROWS``/``MESH_COLS``, and on a ``noc = "mesh"`` chip ``NOC_MESH = 1`` and
+    ``BUFFER_FLITS = router_buffer_flits`` (chip-spec §1.5; its ``ROUTES`` and ``HOST_INPUTS`` default to
     ``n_cores`` and ``AXONS`` inside the RTL; ``hop_latency_cycles`` and
     ``barrier_cycles`` are chip registers written from ``chip`` at load time).
     """
@@ -149,6 +150,9 @@ def hdl_parameters(chip: ChipConfig, toplevel: str) -> dict[str, int]:
     elif toplevel == "snn_chip":
         params["MESH_ROWS"] = chip.mesh_rows
         params["MESH_COLS"] = chip.mesh_cols
+        if chip.noc == "mesh":  # chip-spec §1.5; ideal chips keep their parameter sets (NOC_MESH = 0 by default)
+            params["NOC_MESH"] = 1
+            params["BUFFER_FLITS"] = chip.router_buffer_flits
     return params
 
 
