@@ -122,3 +122,41 @@ def test_noc_option_errors(capsys, tmp_path):
     _refused(capsys, ["run", "--chip", "rram", "--noc", "mesh", "-q", "-o", str(tmp_path / "r")], "--noc mesh",
              "rram", "ideal")
     _refused(capsys, ["sweep", "--grid", "noc=torus", "-o", str(tmp_path / "s")], "noc='torus'", "ideal, mesh")
+
+
+def _noc_compare():
+    import importlib
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    return importlib.import_module("noc_compare")
+
+
+def test_noc_compare_bounds_hold_and_sanafe_matches_a_lone_stream():
+    from hwsim.golden.noc import mesh_phase
+
+    nc = _noc_compare()
+    chip = ChipConfig(name="mesh3x3", mesh_rows=3, mesh_cols=3, hop_latency_cycles=2, noc="mesh",
+                      router_buffer_flits=3, core=CoreConfig(axons=8, neurons=8, lanes=2, w_bits=4, v_bits=8))
+    # a lone stream of 5 packets over 3 hops: §1.5's check, 5 + 2 * 3 = 11 cycles; SANA-FE's heuristic agrees
+    lone = {0: [(5, i) for i in range(5)]}
+    assert mesh_phase(chip, lone).cycles == 11 == nc.sanafe_phase_estimate(chip, lone)
+    assert nc.phase_bounds(chip, lone) == {"hot_spot": 5, "sender": 5, "busiest_link": 5, "latency": 7}
+    rng = np.random.default_rng(0)
+    for _ in range(20):  # random phases: the mesh never beats a bound
+        inj = {s: [(int(d), k) for k, d in enumerate(rng.integers(0, 9, rng.integers(1, 12)))]
+               for s in rng.choice(9, rng.integers(1, 5), replace=False).tolist()}
+        assert mesh_phase(chip, inj).cycles >= max(nc.phase_bounds(chip, inj).values())
+
+
+def test_sweep_grid_takes_noc_and_router_buffer_flits(capsys, tmp_path):
+    from hwsim.commands.sweep import _point_chip, grid_points, parse_grid
+    from hwsim.config import load_chip_config
+
+    grid = parse_grid("noc=ideal,mesh;router_buffer_flits=1,8")
+    assert grid == {"noc": ["ideal", "mesh"], "router_buffer_flits": [1, 8]}
+    chips = [_point_chip(load_chip_config("small"), p) for p in grid_points(grid)]
+    assert [(c.noc, c.router_buffer_flits) for c in chips] == [("ideal", 1), ("ideal", 8), ("mesh", 1), ("mesh", 8)]
+    _refused(capsys, ["sweep", "--grid", "router_buffer_flits=0", "-o", str(tmp_path / "s")],
+             "router_buffer_flits='0'", "1..64")
