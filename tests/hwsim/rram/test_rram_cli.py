@@ -214,3 +214,54 @@ def test_yield_on_fashion_mnist_from_the_debian_package(tmp_path, capsys, debian
     golden_ideal = simulate_rram(program_chip(ideal, 0, adc_scales=scales), rasters).predictions
     assert data["ideal_accuracy"] == np.mean(golden_ideal == ds.y_test)
     assert data["summary"]["yield"] == pytest.approx(np.mean(acc >= 0.6))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--compare", "--train-instances", "2"], "--train-instances 2"),
+    (["--sensitivity", "sigma"], "expected AXIS=V1,V2"),
+    (["--sensitivity", "levels=16,32"], "AXIS one of sigma, array_sigma, stuck"),
+    (["--sensitivity", "sigma=0,x"], "sigma needs comma-separated numbers"),
+    (["--sensitivity", "stuck=0,0.6"], "stuck values must be in 0..0.5"),
+    (["--sensitivity", "sigma=0;sigma=0.1"], "axis sigma given twice"),
+    (["--sensitivity", ";"], "at least one AXIS"),
+    (["--sensitivity-instances", "2"], "--sensitivity-instances needs --sensitivity"),
+    (["--instances", "3", "--sensitivity", "sigma=0", "--sensitivity-instances", "5"], "at most --instances (3)"),
+    (["--levels", "1"], "--levels 1"),
+    (["--compare", "--factor-step", "0.3"], "--factor-step: factor step 0.3"),
+    (["--compare", "--oracle-rounds", "0"], "--oracle-rounds 0"),
+])
+def test_yield_comparison_bad_arguments(tmp_path, capsys, argv, message):
+    assert main(["yield", *argv, "-q", "-o", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_yield_compare_and_sensitivity_small_run(tmp_path, capsys):
+    """--compare and --sensitivity end to end: the JSON's table agrees with its per-instance numbers, the oracle
+    bounds every strategy, the sensitivity point at the study's own setting repeats the comparison (same seeds,
+    a tuner trained on the same seeds), and the printed table shows the JSON's numbers."""
+    out = tmp_path / "c"
+    rc = main(["yield", "--instances", "4", "--limit", "50", "--sigma", "0.3", "--array-sigma", "0.3",
+               "--spec", "0.9", "--sweep", "none", "--compare", "--train-instances", "3",
+               "--signature-images", "10", "--tuning-images", "30", "--factor-step", "0.25",
+               "--sensitivity", "array_sigma=0,0.3", "--sensitivity-instances", "4", "--workers", "2", "-q",
+               "-o", str(out)])
+    assert rc == 0
+    assert sorted(p.name for p in out.iterdir()) == ["accuracy_hist.png", "sensitivity.png", "strategies.png",
+                                                     "yield.json"]
+    data = json.loads((out / "yield.json").read_text())
+    c = data["comparison"]
+    per = c["per_instance"]
+    none = [r["accuracy"]["none"] for r in per]
+    assert none == data["accuracies"]  # "no tuning" is the study's own Monte Carlo
+    for row in c["table"]:
+        acc = np.array([r["accuracy"][row["strategy"]] for r in per])
+        assert row["out_of_spec"] == int((acc < 0.9).sum()) and row["yield"] == pytest.approx(np.mean(acc >= 0.9))
+    assert all(r["accuracy"]["oracle"] >= max(r["accuracy"].values()) for r in per)
+    assert c["factor_grid"] == [0.5, 0.75, 1.0, 1.25, 1.5] and c["train_seeds"] == [4, 6]
+    point = data["sensitivity"]["axes"]["array_sigma"]
+    assert point["values"] == [0.0, 0.3]
+    assert [point["yield"][r["strategy"]][1] for r in c["table"]] == [r["yield"] for r in c["table"]]
+    table = capsys.readouterr().out
+    assert "| oracle: best factors searched on the test images (upper bound) |" in table
+    assert "Yield vs array_sigma (4 held-out instances per point):" in table
