@@ -58,28 +58,13 @@ from hwsim.golden.router import packets  # noqa: E402
 from hwsim.result import NOC_COUNTER_NAMES  # noqa: E402
 from hwsim.writers import atomic_write_bytes  # noqa: E402
 from mapping import plan  # noqa: E402
-from mapping.placement import mesh_cost  # noqa: E402
+from mapping.placement import mesh_cost, route_ports  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "noc_compare.json"
 T = 16
-_STEP = ((0, 0), (-1, 0), (0, 1), (1, 0), (0, -1))
 
 
 # ------------------------------------------------------------------ one phase: bounds, ideal, SANA-FE
-def xy_links(chip: ChipConfig, src: int, dst: int) -> list[int]:
-    """Router output ports ``router * 5 + port`` along the XY route from ``src`` to ``dst``, local output last."""
-    cols = chip.mesh_cols
-    (r, c), (r1, c1) = divmod(src, cols), divmod(dst, cols)
-    links = []
-    while c != c1:
-        links.append((r * cols + c) * 5 + (2 if c1 > c else 4))
-        c += 1 if c1 > c else -1
-    while r != r1:
-        links.append((r * cols + c) * 5 + (3 if r1 > r else 1))
-        r += 1 if r1 > r else -1
-    return [*links, dst * 5]
-
-
 def phase_bounds(chip: ChipConfig, injections: dict[int, list[tuple[int, int]]]) -> dict:
     """Lower bounds on a phase's length (cycles): busiest receiver, sender and link, and the longest route."""
     received: dict[int, int] = {}
@@ -88,7 +73,7 @@ def phase_bounds(chip: ChipConfig, injections: dict[int, list[tuple[int, int]]])
     for src, pkts in injections.items():
         for dest, _ in pkts:
             received[dest] = received.get(dest, 0) + 1
-            for link in xy_links(chip, src, dest):
+            for link in route_ports(chip, src, dest).tolist():
                 load[link] = load.get(link, 0) + 1
             longest = max(longest, chip.hops(src, dest))
     return {
@@ -130,7 +115,8 @@ def sanafe_phase_estimate(chip: ChipConfig, injections: dict[int, list[tuple[int
         in_flight = keep
         dest = injections[s][k][0]
         hops = chip.hops(s, dest)
-        links = [("inject", s), *xy_links(chip, s, dest)]  # hops + 2 links: injection, hops crossed, local output
+        # hops + 2 links: the injection port, the hops crossed, the local output
+        links = [("inject", s), *route_ports(chip, s, dest).tolist()]
         congestion = sum(density.get(link, 0.0) for link in links)
         mean_receive = 1.0 if in_flight else 0.0  # every message's processing delay is 1 cycle
         capacity = (hops + 1) * buffer_size

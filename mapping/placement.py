@@ -70,6 +70,7 @@ __all__ = [
     "mesh_flows",
     "mesh_link_loads",
     "injection_floor",
+    "route_ports",
     "mesh_cost",
 ]
 
@@ -331,13 +332,9 @@ def anneal(
         iterations = int(min(200_000, max(5_000, 800 * n)))
     # Initial temperature: mean size of a few random moves, so early uphill moves are often taken.
     probe = [abs(delta(int(rng.integers(n)), int(rng.integers(chip.n_cores)))) for _ in range(64)]
-    t0 = max(float(np.mean(probe)), 1e-9)
-    temps = t0 * (1e-3) ** (np.arange(iterations) / iterations)  # geometric cooling to t0 / 1000
+    temps, picks, targets, accept = _schedule(rng, probe, iterations, n, chip.n_cores)
     cost = placement_cost(cores, t, chip)
     best, best_cost = cores.copy(), cost
-    picks = rng.integers(0, n, size=iterations)
-    targets = rng.integers(0, chip.n_cores, size=iterations)
-    accept = rng.random(iterations)
     for step in range(iterations):
         i, b = int(picks[step]), int(targets[step])
         a = int(cores[i])
@@ -369,7 +366,7 @@ def mesh_flows(parts: Sequence[Part], t: Traffic) -> list[tuple[int, int, float,
     return flows
 
 
-def _route_links(chip: ChipConfig, src: int, dst: int) -> np.ndarray:
+def route_ports(chip: ChipConfig, src: int, dst: int) -> np.ndarray:
     """Link ids ``router * 5 + output port`` a packet from core ``src`` to ``dst`` uses under XY routing,
     ending with ``dst``'s local output (chip-spec §1.5)."""
     cols = chip.mesh_cols
@@ -404,7 +401,7 @@ def mesh_link_loads(cores: Sequence[int], parts: Sequence[Part], t: Traffic,
     for src, dst, r, phase in mesh_flows(parts, t):
         s = 0 if src < 0 else cores[src]
         load = loads.setdefault(phase, np.zeros(chip.n_cores * _PORTS))
-        load[_route_links(chip, s, cores[dst])] += r
+        load[route_ports(chip, s, cores[dst])] += r
     return loads
 
 
@@ -455,7 +452,7 @@ def _anneal_mesh(parts: Sequence[Part], t: Traffic, chip: ChipConfig, *, seed: i
     def route(a: int, b: int) -> np.ndarray:
         key = (a, b)
         if key not in routes:
-            routes[key] = _route_links(chip, a, b)
+            routes[key] = route_ports(chip, a, b)
         return routes[key]
 
     def ends(f: int) -> tuple[int, int]:
@@ -514,13 +511,9 @@ def _anneal_mesh(parts: Sequence[Part], t: Traffic, chip: ChipConfig, *, seed: i
             d, fs, a, j, _ = trial(i, b)
             undo(i, fs, a, j)
             probe.append(abs(d))
-    t0 = max(float(np.mean(probe)) if probe else 0.0, 1e-9)
-    temps = t0 * (1e-3) ** (np.arange(iterations) / iterations)
+    temps, picks, targets, accept = _schedule(rng, probe, iterations, n, chip.n_cores)
     cost = float(peak.sum()) + weight * hops_cost
     best, best_cost = cores.copy(), cost
-    picks = rng.integers(0, n, size=iterations)
-    targets = rng.integers(0, chip.n_cores, size=iterations)
-    accept = rng.random(iterations)
     for step in range(iterations):
         i, b = int(picks[step]), int(targets[step])
         if int(cores[i]) == b:
@@ -537,6 +530,14 @@ def _anneal_mesh(parts: Sequence[Part], t: Traffic, chip: ChipConfig, *, seed: i
         else:
             undo(i, fs, a, j)
     return [int(c) for c in best]
+
+
+def _schedule(rng: np.random.Generator, probe: list[float], iterations: int, n: int, n_cores: int):
+    """The annealing schedule: temperatures cooling geometrically from the mean probe move size to a thousandth
+    of it, and every step's part, target core and acceptance draw (drawn in this order from ``rng``)."""
+    t0 = max(float(np.mean(probe)) if probe else 0.0, 1e-9)
+    temps = t0 * (1e-3) ** (np.arange(iterations) / iterations)
+    return temps, rng.integers(0, n, size=iterations), rng.integers(0, n_cores, size=iterations), rng.random(iterations)
 
 
 @dataclass(frozen=True)
