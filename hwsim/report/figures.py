@@ -23,8 +23,9 @@ def render_figures(data: dict, folder: str | Path) -> list[Path]:
     """Draw the report figures from a ``report.json`` dict into ``folder`` (reads numbers, computes none).
 
     ``timesteps.png`` is drawn only when the report has a timestep sweep, ``exit_frontier.png`` only when it
-    has an exit rule or an exit sweep, ``area_breakdown.png`` only when it has an area breakdown; the other
-    figures always. Returns the paths written.
+    has an exit rule or an exit sweep, ``area_breakdown.png`` only when it has an area breakdown,
+    ``noc_heatmap.png`` only on a ``noc = "mesh"`` chip (docs/noc.md); the other figures always. Returns the
+    paths written.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
