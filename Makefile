@@ -41,6 +41,7 @@ sim: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_engine.py
 	$(PY) benchmarks/bench_conv.py
+	$(PY) benchmarks/peers.py
 	$(PY) benchmarks/bench_cli.py
 
 # Mutation testing of rtl/ (docs/rtl.md, "Mutation testing"): a seeded sample of 60 mutants on Icarus,
