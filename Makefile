@@ -41,6 +41,7 @@ sim: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_engine.py
 	$(PY) benchmarks/bench_conv.py
+	$(PY) benchmarks/bench_noc.py
 	$(PY) benchmarks/peers.py
 	$(PY) benchmarks/bench_cli.py
 

@@ -517,6 +517,8 @@ def _pack(program: ChipProgram) -> EnginePlan:
         cols=int(chip.mesh_cols),
         depth=int(chip.router_buffer_flits),
         hop_latency=int(chip.hop_latency_cycles),
+        row=_i64(np.arange(chip.n_cores) // chip.mesh_cols),
+        col=_i64(np.arange(chip.n_cores) % chip.mesh_cols),
         router=_i64([0] + [cp.core for cp in cores]),  # the host port sits at core 0's router (chip-spec §1.1)
         psum=np.array([False] + [bool(cp.psum_out) for cp in cores]),
         n_sources=_i64([program.n_inputs] + n),
@@ -602,20 +604,23 @@ def _noc_scratch(noc: MeshNoc, micro: int, T: int, K: int) -> NocScratch:
     D = noc.depth if noc.enabled else 1
     return NocScratch(
         buf_dest=np.zeros(R * 5 * D, np.int64),
+        buf_out=np.zeros(R * 5 * D, np.int64),
         buf_ready=np.zeros(R * 5 * D, np.int64),
         buf_head=np.zeros(R * 5, np.int64),
         buf_len=np.zeros(R * 5, np.int64),
+        held=np.zeros(R, np.int64),
         pointer=np.zeros(R * 5, np.int64),
         ni_sender=np.full(R, -1, np.int64),
         ni_q=np.zeros(R, np.int64),
         ni_r=np.zeros(R, np.int64),
         ni_dest=np.full(R, -1, np.int64),  # no packet at any network interface
+        ni_out=np.zeros(R, np.int64),
         ni_at=np.zeros(R, np.int64),
         ni_n=np.zeros(R, np.int64),
         active=np.zeros(R, np.int64),
         touched=np.zeros(R, np.int64),
         in_active=np.zeros(R, np.uint8),
-        grant=np.zeros((5 * R, 3), np.int64),
+        grant=np.zeros(5 * R, np.int64),
         links=np.zeros((R, 5, len(LINK_COUNTER_NAMES)), np.int64),
         exit_values=np.zeros((micro, T, K) if noc.enabled else (0, 0, 0), np.int64),
         exit_t=np.zeros(micro, np.int64),

@@ -97,33 +97,35 @@ RramOutputs = namedtuple(
 #: The mesh network-on-chip (chip-spec §1.5) as :func:`hwsim.kernels.chip.chip_pass` and
 #: :func:`hwsim.kernels.noc.mesh_phase` see it. ``enabled``: ``noc = "mesh"`` (else the NoC pass is skipped and
 #: the routing phases keep §1.2's lengths); ``rows``, ``cols``: the mesh; ``depth``: ``router_buffer_flits``;
-#: ``hop_latency``. Per sender in spike-list numbering (0 the host, ``i + 1`` core ``i`` of the stage order):
-#: ``router``, its mesh index; ``psum``, whether it sends its nonzero membranes (chip-spec §1.3);
-#: ``n_sources``, its neurons (its inputs for the host); its routing entries ``ptr[s] : ptr[s+1]`` of ``dest``
-#: (destination mesh index), ``lo``, ``hi``, in table order. ``group``: the stage groups, cores
-#: ``group[g] .. group[g+1]-1`` of the stage order share the ``g``-th used stage (one ``ROUTE`` phase).
+#: ``hop_latency``; ``row``, ``col`` ``(rows * cols,)``: each router's position. Per sender in spike-list
+#: numbering (0 the host, ``i + 1`` core ``i`` of the stage order): ``router``, its mesh index; ``psum``, whether
+#: it sends its nonzero membranes (chip-spec §1.3); ``n_sources``, its neurons (its inputs for the host); its
+#: routing entries ``ptr[s] : ptr[s+1]`` of ``dest`` (destination mesh index), ``lo``, ``hi``, in table order.
+#: ``group``: the stage groups, cores ``group[g] .. group[g+1]-1`` of the stage order share the ``g``-th used
+#: stage (one ``ROUTE`` phase).
 MeshNoc = namedtuple(
     "MeshNoc",
-    ["enabled", "rows", "cols", "depth", "hop_latency", "router", "psum", "n_sources", "ptr", "dest", "lo", "hi",
-     "group"],
+    ["enabled", "rows", "cols", "depth", "hop_latency", "row", "col", "router", "psum", "n_sources", "ptr", "dest",
+     "lo", "hi", "group"],
 )
 
 #: Per-thread working arrays of the mesh model (:func:`hwsim.kernels.noc.mesh_phase`), ``R`` routers of 5 ports,
-#: ``D = depth``. Input buffers: ring buffers ``buf_dest``/``buf_ready`` ``(R * 5 * D,)`` (the packet's destination
-#: router and its ready cycle), ``buf_head``/``buf_len`` ``(R * 5,)``; ``pointer`` ``(R * 5,)``, the round-robin
-#: pointer of each output port. Network interfaces, per router: ``ni_sender`` (-1: none), the position in its
-#: sender's source list ``ni_q``, the next routing entry ``ni_r``, the head packet's destination ``ni_dest``
-#: (-1: none left), where its list starts ``ni_at`` and its length ``ni_n``. ``active`` ``(R,)``: the routers
-#: holding packets; ``touched`` ``(R,)``: those that held one in this phase (their pointers are reset at its end);
-#: ``in_active`` ``(R,)``: 0 untouched, 1 active, 2 touched and drained; ``grant`` ``(5 * R, 3)``: one cycle's
-#: grants (router, input, output). ``links`` ``(R, 5, 2)``: per-link packets and stall cycles, summed over every
-#: phase this thread ran.
-#: ``exit_values`` ``(micro, T, K)`` and ``exit_t`` ``(micro,)``: the exit unit's inputs and each image's timesteps
-#: run (chip-spec §1.4), so that the NoC runs only the timesteps an image runs.
+#: ``D = depth``. Input buffers: ring buffers ``buf_dest``/``buf_out``/``buf_ready`` ``(R * 5 * D,)`` (the packet's
+#: destination router, the output port it requests there, its ready cycle), ``buf_head``/``buf_len`` ``(R * 5,)``;
+#: ``held`` ``(R,)``: packets in a router's buffers; ``pointer`` ``(R * 5,)``, the round-robin pointer of each
+#: output port. Network interfaces, per router: ``ni_sender`` (-1: none), the position in its sender's source
+#: list ``ni_q``, the next routing entry ``ni_r``, the head packet's destination ``ni_dest`` (-1: none left) and
+#: output port ``ni_out``, where its list starts ``ni_at`` and its length ``ni_n``. ``active`` ``(R,)``: the
+#: routers holding packets; ``touched`` ``(R,)``: those that held one in this phase (their pointers are reset at
+#: its end); ``in_active`` ``(R,)``: 0 untouched, 1 active, 2 touched and drained; ``grant`` ``(5 * R,)``: one
+#: cycle's grants, ``(router * 5 + input) * 5 + output``. ``links`` ``(R, 5, 2)``: per-link packets and stall
+#: cycles, summed over every phase this thread ran. ``exit_values`` ``(micro, T, K)`` and ``exit_t`` ``(micro,)``:
+#: the exit unit's inputs and each image's timesteps run (chip-spec §1.4), so that the NoC runs only the timesteps
+#: an image runs.
 NocScratch = namedtuple(
     "NocScratch",
-    ["buf_dest", "buf_ready", "buf_head", "buf_len", "pointer", "ni_sender", "ni_q", "ni_r", "ni_dest", "ni_at",
-     "ni_n", "active", "touched", "in_active", "grant", "links", "exit_values", "exit_t"],
+    ["buf_dest", "buf_out", "buf_ready", "buf_head", "buf_len", "held", "pointer", "ni_sender", "ni_q", "ni_r",
+     "ni_dest", "ni_out", "ni_at", "ni_n", "active", "touched", "in_active", "grant", "links", "exit_values", "exit_t"],
 )
 
 #: The exit rule of a run (chip-spec §1.4) for :func:`hwsim.kernels.chip.chip_pass` under the mesh NoC: ``rule``

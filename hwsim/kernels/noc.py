@@ -38,14 +38,17 @@ def _opposite(d):
 
 
 @jit
-def _xy_output(here, dest, cols):
-    """The output port towards router ``dest`` at router ``here`` (XY: columns first, then rows, then local)."""
-    dc = dest % cols - here % cols
+def _xy_output(row, col, dest_row, dest_col):
+    """The output port towards ``(dest_row, dest_col)`` at router ``(row, col)`` (XY: columns, then rows, then local).
+
+    Scalars only: an array argument costs a reference count update per call, and this runs once per hop.
+    """
+    dc = dest_col - col
     if dc > 0:
         return EAST
     if dc < 0:
         return WEST
-    dr = dest // cols - here // cols
+    dr = dest_row - row
     if dr > 0:
         return SOUTH
     if dr < 0:
@@ -104,13 +107,15 @@ def mesh_phase(s_lo, s_hi, m, t, noc, lists, work):
         ``(cycles, buffer_writes, stall_cycles)``: the phase length (the cycle of the last delivery, 0
         without packets), packets written into input buffers, stall cycles of all output ports.
     """
-    cols, depth, latency = noc.cols, noc.depth, noc.hop_latency
+    cols, depth, latency, row, col = noc.cols, noc.depth, noc.hop_latency, noc.row, noc.col
     router, psum, n_sources, ptr, dest, lo, hi = noc.router, noc.psum, noc.n_sources, noc.ptr, noc.dest, noc.lo, noc.hi
     store, base, stride, counts, values = lists.store, lists.base, lists.stride, lists.counts, lists.values
-    buf_dest, buf_ready, buf_head, buf_len, pointer = work.buf_dest, work.buf_ready, work.buf_head, work.buf_len, \
-        work.pointer  # fmt: skip
+    buf_dest, buf_out, buf_ready, buf_head, buf_len = work.buf_dest, work.buf_out, work.buf_ready, work.buf_head, \
+        work.buf_len  # fmt: skip
+    pointer, held = work.pointer, work.held
     ni_sender, ni_q, ni_r, ni_dest, ni_at, ni_n = work.ni_sender, work.ni_q, work.ni_r, work.ni_dest, work.ni_at, \
         work.ni_n  # fmt: skip
+    ni_out = work.ni_out
     active, in_active, touched, grant, links = work.active, work.in_active, work.touched, work.grant, work.links
     T = counts.shape[2]
 
@@ -124,6 +129,7 @@ def mesh_phase(s_lo, s_hi, m, t, noc, lists, work):
             continue
         x = router[s]
         ni_sender[x], ni_q[x], ni_r[x], ni_dest[x], ni_at[x], ni_n[x] = s, q, r, d, at, n
+        ni_out[x] = _xy_output(row[x], col[x], row[d], col[d])
         active[n_active] = x
         in_active[x] = 1
         n_active += 1
@@ -145,56 +151,91 @@ def mesh_phase(s_lo, s_hi, m, t, noc, lists, work):
             # requests, 5 bits per output port (bit p: input port p asks for it)
             req = np.int64(0)
             if ni_dest[x] >= 0:  # a network interface's head is ready in every cycle
-                req |= np.int64(1) << (5 * _xy_output(x, ni_dest[x], cols))
-            for p in range(1, 5):
-                port = x * 5 + p
-                if buf_len[port] > 0:
-                    h = port * depth + buf_head[port]
-                    if buf_ready[h] <= k:
-                        req |= np.int64(1) << (5 * _xy_output(x, buf_dest[h], cols) + p)
-                    elif buf_ready[h] < next_ready:
-                        next_ready = buf_ready[h]
+                req = np.int64(1) << (5 * ni_out[x])
+            if held[x] > 0:
+                for p in range(1, 5):
+                    port = x * 5 + p
+                    if buf_len[port] > 0:
+                        h = port * depth + buf_head[port]
+                        if buf_ready[h] <= k:
+                            req |= np.int64(1) << (5 * buf_out[h] + p)
+                        elif buf_ready[h] < next_ready:
+                            next_ready = buf_ready[h]
             if req == 0:
                 continue
             requested = True
-            for d in range(5):
-                mask = (req >> (5 * d)) & 31
-                if mask == 0:
-                    continue
-                n_req = (mask & 1) + ((mask >> 1) & 1) + ((mask >> 2) & 1) + ((mask >> 3) & 1) + ((mask >> 4) & 1)
+            d = 0
+            while req != 0:
+                # the next requested output d and its requesting inputs
+                while req & 31 == 0:
+                    req >>= 5
+                    d += 1
+                mask = req & 31
+                req >>= 5
+                n_req = (mask & 1) + ((mask >> 1) & 1) + ((mask >> 2) & 1) + ((mask >> 3) & 1) + (mask >> 4)
                 # back-pressure: the neighbour's buffer as it was at the start of the cycle; local never blocks
                 if d == LOCAL or buf_len[_neighbour(x, d, cols) * 5 + _opposite(d)] < depth:
+                    # round robin: the first requester from the pointer on, p, p + 1, ... (mod 5)
                     p = pointer[x * 5 + d]
                     while (mask >> p) & 1 == 0:
                         p = p + 1 if p < 4 else 0
                     pointer[x * 5 + d] = p + 1 if p < 4 else 0
-                    grant[n_grants, 0] = x
-                    grant[n_grants, 1] = p
-                    grant[n_grants, 2] = d
+                    grant[n_grants] = (x * 5 + p) * 5 + d
                     n_grants += 1
                     n_req -= 1
-                links[x, d, 1] += n_req
-                stalls += n_req
+                if n_req > 0:
+                    links[x, d, 1] += n_req
+                    stalls += n_req
+                d += 1
         if not requested:
             # nothing can move before the earliest buffered packet is ready: skip the idle cycles
             k = next_ready - 1
             continue
         # step 5: transfers at the end of the cycle
+        emptied = False
         for g in range(n_grants):
-            x = grant[g, 0]
-            p = grant[g, 1]
-            d = grant[g, 2]
+            d = grant[g] % 5
+            p = grant[g] // 5 % 5
+            x = grant[g] // 25
             if p == LOCAL:
                 to = ni_dest[x]
                 s = ni_sender[x]
-                q, r, nd = _next_packet(ni_q[x], ni_r[x], ni_at[x], ni_n[x], psum[s], ptr[s + 1], ptr[s], lo, hi,
-                                        dest, store, values)  # fmt: skip
+                # the interface's next packet: _next_packet written out (a call would cost a reference count
+                # update per array argument, once per packet)
+                q, r, n, at = ni_q[x], ni_r[x], ni_n[x], ni_at[x]
+                r_start, r_stop, is_psum = ptr[s], ptr[s + 1], psum[s]
+                nd = np.int64(-1)
+                while q < n:
+                    if is_psum:
+                        if values[at + q] == 0:
+                            q += 1
+                            continue
+                        j = np.int64(q)
+                    else:
+                        j = np.int64(store[at + q])
+                    while r < r_stop:
+                        e = r
+                        r += 1
+                        if lo[e] <= j and j < hi[e]:
+                            nd = dest[e]
+                            break
+                    if nd >= 0:
+                        break
+                    q += 1
+                    r = r_start
                 ni_q[x], ni_r[x], ni_dest[x] = q, r, nd
+                if nd >= 0:
+                    ni_out[x] = _xy_output(row[x], col[x], row[nd], col[nd])
+                elif held[x] == 0:
+                    emptied = True
             else:
                 port = x * 5 + p
                 to = buf_dest[port * depth + buf_head[port]]
                 buf_head[port] = buf_head[port] + 1 if buf_head[port] + 1 < depth else 0
                 buf_len[port] -= 1
+                held[x] -= 1
+                if held[x] == 0 and ni_dest[x] < 0:
+                    emptied = True
             links[x, d, 0] += 1
             if d == LOCAL:
                 last = k
@@ -205,8 +246,11 @@ def mesh_phase(s_lo, s_hi, m, t, noc, lists, work):
                 if tail >= depth:
                     tail -= depth
                 buf_dest[port * depth + tail] = to
+                # the output it will request at y, computed once
+                buf_out[port * depth + tail] = _xy_output(row[y], col[y], row[to], col[to])
                 buf_ready[port * depth + tail] = k + latency
                 buf_len[port] += 1
+                held[y] += 1
                 writes += 1
                 if in_active[y] != 1:
                     if in_active[y] == 0:
@@ -215,19 +259,17 @@ def mesh_phase(s_lo, s_hi, m, t, noc, lists, work):
                     in_active[y] = 1
                     active[n_active] = y
                     n_active += 1
-        # keep the routers that still hold a packet (a drained one keeps its pointers until the phase ends)
-        kept = 0
-        for a in range(n_active):
-            x = active[a]
-            busy = ni_dest[x] >= 0
-            for p in range(1, 5):
-                busy = busy or buf_len[x * 5 + p] > 0
-            if busy:
-                active[kept] = x
-                kept += 1
-            else:
-                in_active[x] = 2
-        n_active = kept
+        if emptied:
+            # keep the routers that still hold a packet (a drained one keeps its pointers until the phase ends)
+            kept = 0
+            for a in range(n_active):
+                x = active[a]
+                if ni_dest[x] >= 0 or held[x] > 0:
+                    active[kept] = x
+                    kept += 1
+                else:
+                    in_active[x] = 2
+            n_active = kept
     # back to the reset state for the next phase: round-robin pointers to 0
     for a in range(n_touched):
         x = touched[a]

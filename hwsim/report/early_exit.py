@@ -174,6 +174,7 @@ def first_timesteps(result: RunResult, t: int) -> RunResult:
 
     Every per-timestep array (and ``extra`` arrays of shape ``(B, T, ...)``) is cut to its first ``t`` rows;
     other ``extra`` arrays (e.g. the RRAM ``adc_peak``, a maximum over the whole run) are kept as they are.
+    ``link_counters`` (mesh NoC: sums over all ``T`` timesteps, which cannot be cut) become None when ``t < T``.
 
     Raises:
         InputError: ``result`` ran with an exit rule, or ``t`` is not in ``1..T``.
@@ -201,6 +202,9 @@ def first_timesteps(result: RunResult, t: int) -> RunResult:
         core_spikes=None if result.core_spikes is None else [cut(s) for s in result.core_spikes],
         extra={k: cut(a) if isinstance(a, np.ndarray) and a.ndim >= 3 and a.shape[:2] == (B, T) else a
                for k, a in result.extra.items()},
+        noc_counters=cut(result.noc_counters),
+        # per-link sums over all T timesteps cannot be cut to the first t (chip-spec §1.5): none for t < T
+        link_counters=None,
     )
 
 

@@ -22,7 +22,7 @@ from hwsim.encoding import as_raster_batch, encode
 from hwsim.errors import InputError
 from hwsim.exit_unit import ExitRule, apply_exit, parse_exit_rule
 from hwsim.kernels.layout import ChipConstants, Crossbars, NeuronArrays, ReadCircuit, RoutingTable, RramOutputs
-from hwsim.result import COUNTER_NAMES, HOST_COUNTER_NAMES, RunResult
+from hwsim.result import COUNTER_NAMES, HOST_COUNTER_NAMES, NOC_COUNTER_NAMES, RunResult
 from hwsim.rram.device import RramChip, program_chip, seed_words
 from hwsim.rram.golden import RRAM_COUNTER_NAMES
 
@@ -213,7 +213,21 @@ def _run_chunk(plan: RramEnginePlan, rchip: RramChip, raster: np.ndarray, first_
         readout=rchip.program.readout,
         extra={"rram_counters": out.rram_counters, "read_conductance_us": out.read_conductance_us,
                "adc_peak": out.adc_peak},  # fmt: skip
+        noc_counters=_noc_counters(plan, out.counters, out.host_counters),
     )
+
+
+def _noc_counters(plan: RramEnginePlan, counters: np.ndarray, host_counters: np.ndarray) -> np.ndarray:
+    """``(B, T, 3)`` NoC counters of the ideal NoC (RRAM chips have no mesh, chip-spec §1.5): the timestep's
+    routing cycles, ``route_cycles_host + sum_s max_{c in s} route_cycles_c`` (§1.2); no buffer writes or stalls."""
+    packets = counters[..., COUNTER_NAMES.index("packets")]
+    route = np.where(packets > 0, packets + plan.consts.hop_latency * plan.routes.max_hops, 0)
+    total = host_counters[..., HOST_COUNTER_NAMES.index("route_cycles")].copy()
+    for s in np.unique(plan.stage):
+        total += route[..., plan.stage == s].max(axis=-1)
+    noc = np.zeros(counters.shape[:2] + (len(NOC_COUNTER_NAMES),), np.int64)
+    noc[..., NOC_COUNTER_NAMES.index("route_cycles")] = total
+    return noc
 
 
 def run_rram(

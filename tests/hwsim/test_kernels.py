@@ -266,7 +266,8 @@ def case_mesh_phase(rng):
     ptr = np.concatenate([[0], np.cumsum(entries)]).astype(np.int64)
     group = np.array([0, n_senders - 1], np.int64)
     noc = MeshNoc(enabled=True, rows=rows, cols=cols, depth=int(rng.integers(1, 5)),
-                  hop_latency=int(rng.integers(1, 4)), router=routers, psum=psum, n_sources=n_sources, ptr=ptr,
+                  hop_latency=int(rng.integers(1, 4)), row=np.arange(R, dtype=np.int64) // cols,
+                  col=np.arange(R, dtype=np.int64) % cols, router=routers, psum=psum, n_sources=n_sources, ptr=ptr,
                   dest=np.asarray(dest, np.int64),
                   lo=np.asarray(lo, np.int64), hi=np.asarray(hi, np.int64), group=group)  # fmt: skip
     micro, T = int(rng.integers(1, 3)), int(rng.integers(1, 3))

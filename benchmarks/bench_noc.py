@@ -1,0 +1,155 @@
+"""Mesh NoC benchmark: the engine with ``noc = "mesh"`` (chip-spec §1.5) against ``noc = "ideal"`` (§1.2).
+
+Run with ``make bench`` (``.venv/bin/python benchmarks/bench_noc.py``). The workload is the seed network of
+``benchmarks/bench_engine.py``: a random int8 784-1024-1024-10 network on the default 28 nm chip (3 x 3 mesh),
+hidden thresholds calibrated for about 10 % firing, rate-coded inputs with a mean spike probability of
+about 0.1 per pixel per timestep, T = 16. The same mapped program runs twice in one process, once per NoC
+model (only ``noc`` differs; the cores compute the same spikes), in interleaved rounds with the order
+alternating, so load from other processes hits both alike. Compilation is excluded (a warm-up run first).
+
+Reports the per-round time ratio (median, min, max over the rounds), images per second of each, and what the
+mesh measured (routing cycles per timestep under both models, stall cycles, buffer writes), and merges them
+into ``benchmarks/results/latest.json`` under the key ``mesh`` (read, modify, atomic write; other keys kept).
+The issue's target: the mesh engine at >= 25 % of the ideal engine's speed (``ratio_mesh_vs_ideal >= 0.25``,
+a ratio of images per second).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+
+from hwsim.chip import Chip
+from hwsim.config import load_chip_config
+from hwsim.encoding import rate_encode
+from hwsim.network import Layer, Network
+from hwsim.program import ChipProgram
+from hwsim.writers import atomic_write_bytes
+from mapping import map_network
+
+RESULTS = Path(__file__).parent / "results" / "latest.json"
+SIZES = (784, 1024, 1024, 10)
+T = 16
+P_INPUT = 0.10
+HIDDEN_RATE = 0.10
+TARGET = 0.25
+
+
+def images_with_rate(rng: np.random.Generator, n: int, p: float) -> np.ndarray:
+    """Sparse "stroke" images (as bench_engine.py): a fraction of pixels on at U(0.6, 1); mean spike rate ~ p."""
+    on = rng.random((n, SIZES[0])) < p / 0.8
+    return np.where(on, rng.uniform(0.6, 1.0, (n, SIZES[0])), 0.0)
+
+
+def build_network(rng: np.random.Generator) -> Network:
+    """Random int8 784-1024-1024-10 network; hidden thresholds give ~10 % firing (bench_engine.py's recipe)."""
+    weights = [rng.integers(-128, 128, (a, b)).astype(np.int32) for a, b in zip(SIZES[:-1], SIZES[1:])]
+    x = rate_encode(images_with_rate(rng, 32, P_INPUT), T, seed=12345).reshape(-1, SIZES[0]).astype(np.int64)
+    layers = []
+    for k, w in enumerate(weights):
+        v = x @ w
+        th = int(np.quantile(v, 1 - HIDDEN_RATE if k < len(weights) - 1 else 0.7))
+        layers.append(Layer(w, np.zeros(w.shape[1], np.int32), threshold=th, integration="discontinuous",
+                            name=f"fc{k}"))  # fmt: skip
+        x = (v >= th).astype(np.int64)
+    return Network(layers, metadata={"name": "random-784-1024-1024-10", "w_bits": 8, "v_bits": 16})
+
+
+def spread(values) -> dict:
+    v = np.asarray(values, float)
+    return {"median": float(np.median(v)), "min": float(v.min()), "max": float(v.max()), "n": int(v.size)}
+
+
+def merge_results(path: Path, key: str, value: dict) -> None:
+    """Read ``path`` (if any), set ``key``, write it back atomically; other keys are kept."""
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data[key] = value
+    atomic_write_bytes(path, (json.dumps(data, indent=2) + "\n").encode())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=500, help="images per run (default 500)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds, at least 3 (default 5)")
+    parser.add_argument("--threads", type=int, default=None, help="Numba threads (default: all)")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    if args.rounds < 3 or args.images < 1:
+        parser.error("--rounds must be >= 3 and --images >= 1")
+    if args.threads:
+        numba.set_num_threads(args.threads)
+
+    rng = np.random.default_rng(2017)
+    chip_config = load_chip_config("default_28nm")
+    program = map_network(build_network(rng), chip_config, placement="row_major")
+    mesh_program = ChipProgram(chip=program.chip.replace(noc="mesh"), cores=program.cores,
+                               host_routes=program.host_routes, n_inputs=program.n_inputs).validate()  # fmt: skip
+    chips = {"ideal": Chip.from_program(program), "mesh": Chip.from_program(mesh_program)}
+    raster = rate_encode(images_with_rate(np.random.default_rng(100), args.images, P_INPUT), T, seed=7)
+    for chip in chips.values():  # compile
+        chip.run(raster[:2])
+
+    times: dict[str, list[float]] = {name: [] for name in chips}
+    results = {}
+    for r in range(args.rounds):
+        for name in (["ideal", "mesh"] if r % 2 == 0 else ["mesh", "ideal"]):
+            t0 = time.perf_counter()
+            results[name] = chips[name].run(raster)
+            times[name].append(time.perf_counter() - t0)
+    ideal, mesh = results["ideal"], results["mesh"]
+    # the cores computed the same thing; only cycles and NoC counters differ (chip-spec §1.5)
+    assert np.array_equal(ideal.output_spikes, mesh.output_spikes) and np.array_equal(ideal.counters, mesh.counters)
+
+    ratios = np.asarray(times["ideal"]) / np.asarray(times["mesh"])  # speed of mesh / speed of ideal, per round
+    route_ideal = ideal.noc_counter("route_cycles")
+    route_mesh = mesh.noc_counter("route_cycles")
+    links = mesh.link_counters
+    busiest = np.unravel_index(int(np.argmax(links[:, 1:, 0])), links[:, 1:, 0].shape)
+    hidden = [float(x) for x in ideal.counter("output_spikes").sum(axis=(0, 1))
+              / (args.images * T * np.array([cp.n_neurons for cp in program.cores]))]  # fmt: skip
+    value = {
+        "workload": f"random 784-1024-1024-10 (int8) on default_28nm (3x3 mesh, row-major), rate-coded inputs "
+                    f"p={P_INPUT}, T={T}, {args.images} images, router_buffer_flits="
+                    f"{mesh_program.chip.router_buffer_flits}, hop_latency_cycles={program.chip.hop_latency_cycles}",
+        "ratio_mesh_vs_ideal": spread(ratios),
+        "target": TARGET,
+        "meets_target": bool(np.median(ratios) >= TARGET),
+        "ideal_images_per_s": spread(args.images / np.asarray(times["ideal"])),
+        "mesh_images_per_s": spread(args.images / np.asarray(times["mesh"])),
+        "ideal_seconds": times["ideal"],
+        "mesh_seconds": times["mesh"],
+        "rounds": args.rounds,
+        "numba_threads": numba.get_num_threads(),
+        "load_average_at_end": list(os.getloadavg()),
+        "input_spike_rate": float(raster.mean()),
+        "firing_rate_per_core": hidden,
+        "route_cycles_per_timestep": {"ideal": float(route_ideal.mean()), "mesh": float(route_mesh.mean())},
+        "timestep_cycles_mean": {"ideal": float(ideal.timestep_cycles.mean()),
+                                 "mesh": float(mesh.timestep_cycles.mean())},  # fmt: skip
+        "stall_cycles_per_timestep": float(mesh.noc_counter("stall_cycles").mean()),
+        "buffer_writes_per_timestep": float(mesh.noc_counter("buffer_writes").mean()),
+        "busiest_link": {"router": int(busiest[0]), "port": int(busiest[1]) + 1,
+                         "packets": int(links[busiest[0], busiest[1] + 1, 0])},  # fmt: skip
+    }
+    merge_results(args.output, "mesh", value)
+    r = value["ratio_mesh_vs_ideal"]
+    print(f"mesh NoC vs ideal, {args.images} images x T={T}, {args.rounds} rounds, {value['numba_threads']} threads")
+    print(f"  ideal: {value['ideal_images_per_s']['median']:.0f} images/s   mesh: "
+          f"{value['mesh_images_per_s']['median']:.0f} images/s")  # fmt: skip
+    print(f"  speed ratio mesh/ideal: median {r['median']:.2f} (min {r['min']:.2f}, max {r['max']:.2f}); "
+          f"target >= {TARGET}: {'met' if value['meets_target'] else 'NOT met'}")
+    print(f"  routing cycles per timestep: ideal {route_ideal.mean():.1f}, mesh {route_mesh.mean():.1f}; "
+          f"stalls {value['stall_cycles_per_timestep']:.1f}")
+    print(f"  merged into {args.output} under 'mesh'")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
