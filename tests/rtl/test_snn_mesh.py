@@ -1,4 +1,4 @@
-"""Block test of the mesh routers (``rtl/snn_mesh_router.v``, wired into a grid by ``rtl/snn_mesh.v``; chip-spec §1.5).
+"""Block test of the mesh (``rtl/snn_mesh.v``: a grid of ``rtl/snn_mesh_router.v`` and their links; chip-spec §1.5).
 
 The testbench is every network interface: per routing phase it holds each
 router's packets in injection order, offers the head on ``li_*`` and moves on
@@ -196,8 +196,8 @@ MESHES = {
 
 
 @pytest.mark.parametrize("mesh", list(MESHES))
-def test_snn_mesh_router_runner(mesh: str) -> None:
+def test_snn_mesh_runner(mesh: str) -> None:
     """Build ``snn_mesh`` for the shape and buffer depth; run every traffic phase against the golden model."""
     rows, cols, depth = MESHES[mesh]
-    run_block(f"test_snn_mesh_router_{mesh}", toplevel="snn_mesh", test_module="test_snn_mesh_router",
+    run_block(f"test_snn_mesh_{mesh}", toplevel="snn_mesh", test_module="test_snn_mesh",
               params=mesh_parameters(rows, cols, depth), seed=80 + rows * 10 + cols)
