@@ -21,7 +21,9 @@ and ``cli_help``, ``cli_breakdown``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
+import io
 import json
 import os
 import platform
@@ -114,6 +116,10 @@ def phases_child(outdir: str) -> dict:
 
     add("import hwsim.cli and the run command", time.perf_counter() - w, time.process_time() - c)
     w, c = clock()
+    import numpy  # noqa: F401  (the first of the run's modules to import it pays for it: shown on its own)
+
+    add("import NumPy", time.perf_counter() - w, time.process_time() - c)
+    w, c = clock()
     import hwsim.report
 
     add("import hwsim.report (energy, area, report models)", time.perf_counter() - w, time.process_time() - c)
@@ -133,10 +139,11 @@ def phases_child(outdir: str) -> dict:
         load_overload = caching.Cache.load_overload
 
         def timed_load(self, sig, target_context):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.thread_time()  # one thread loads, under Numba's compile lock
             found = load_overload(self, sig, target_context)
             name = self._name.split()[1] if self._name.startswith("<function ") else self._name  # repr(py_func)
-            loads.append({"kernel": name, "s": time.perf_counter() - start, "from_cache": found is not None})
+            loads.append({"kernel": name, "s": time.perf_counter() - start, "cpu_s": time.thread_time() - cpu,
+                          "from_cache": found is not None})  # fmt: skip
             return found
 
         caching.Cache.load_overload = timed_load
@@ -150,18 +157,18 @@ def phases_child(outdir: str) -> dict:
 
     hwsim.report.evaluate = evaluate_with_engine_split
     w, c = clock()
-    status = hwsim.cli.main([*RUN_ARGS, "-o", outdir])
+    with contextlib.redirect_stdout(io.StringIO()):  # the summary table; this process's stdout carries the JSON
+        status = hwsim.cli.main([*RUN_ARGS, "-o", outdir])
     total = [time.perf_counter() - w, time.process_time() - c]
     if status != 0:
         raise SystemExit(f"bench_cli: hwsim run exited with {status}")
-    cache_s = sum(entry["s"] for entry in loads)
-    # nested: "evaluate: the rest" holds the simulation, which holds the cache loads (their wall time; their CPU
-    # time stays in the simulation's, as the process's CPU clock cannot tell the threads apart)
+    cache = [sum(entry["s"] for entry in loads), sum(entry["cpu_s"] for entry in loads)]
+    # nested: "evaluate: the rest" holds the simulation, which holds the cache loads
     sim, rest = phases.pop(SIMULATE), phases[EVALUATE_REST]
     phases[EVALUATE_REST] = [rest[0] - sim[0], rest[1] - sim[1]]
-    phases["load the compiled kernels from the Numba cache (CPU: in the simulation's)"] = [cache_s, 0.0]
-    phases["simulate: Chip.run, without the cache loads"] = [sim[0] - cache_s, sim[1]]
-    inside = [name for name in phases if not name.startswith("import hwsim")]
+    phases["load the compiled kernels from the Numba cache (with Numba's target set-up)"] = cache
+    phases["simulate: Chip.run, without the cache loads"] = [sim[0] - cache[0], sim[1] - cache[1]]
+    inside = [name for name in phases if not name.startswith(("import hwsim", "import NumPy"))]
     phases["other work in main() (argument checks, output folder)"] = [
         total[0] - sum(phases[k][0] for k in inside),
         total[1] - sum(phases[k][1] for k in inside),
@@ -180,15 +187,22 @@ def phases_child(outdir: str) -> dict:
 
 
 def breakdown(workdir: Path) -> dict:
-    """The phases of one warm ``hwsim run``, from a child process, plus its whole-process wall time."""
+    """The phases of one warm ``hwsim run``, from a child process; what its phases leave out of the whole
+    process's time (interpreter start-up and exit) is a phase of its own."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--phases-child", str(workdir / "out-phases")]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"bench_cli: the phases child failed: {done.stderr.strip()}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    result["process_wall_s"] = wall
+    result = json.loads(done.stdout)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    phases = result["phases_s"]
+    phases["interpreter start-up and exit"] = {"wall": wall - sum(v["wall"] for v in phases.values()),
+                                               "cpu": cpu - sum(v["cpu"] for v in phases.values())}  # fmt: skip
+    result["process_s"] = {"wall": wall, "cpu": cpu}
     return result
 
 
@@ -217,7 +231,10 @@ def print_summary(measured: dict, phases: dict) -> None:
         m = measured[name]
         print(f"{m['command']:40s} wall {fmt(m['wall_s'])}   cpu {fmt(m['cpu_s'])}")
     print(f"{'python -c pass':40s} wall {fmt(measured['python_startup_wall_s'])}")
-    print(f"\nphases of one warm run (whole process {phases['process_wall_s']:.3f} s wall):")
+    print(
+        f"\nphases of one warm run (whole process {phases['process_s']['wall']:.3f} s wall, "
+        f"{phases['process_s']['cpu']:.3f} s CPU):"
+    )
     for name, v in phases["phases_s"].items():
         print(f"  {name:78s} {v['wall']:6.3f} s wall  {v['cpu']:6.3f} s cpu")
     kernels = ", ".join(

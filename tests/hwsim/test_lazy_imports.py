@@ -119,3 +119,17 @@ def test_lazy_package_names_resolve_as_before():
         hwsim.not_a_name  # noqa: B018
     with pytest.raises(AttributeError, match="no attribute '_private'"):
         mapping._private  # noqa: B018
+
+
+def test_only_the_hwsim_process_skips_the_final_garbage_collection():
+    # main() as the `hwsim` script calls it (no argv) freezes the heap, so the interpreter's exit does not
+    # collect it; a caller passing argv (a test, a longer-lived process) keeps a normal heap.
+    script = ("import contextlib, gc, io, sys\nfrom hwsim.cli import main\n"
+              "with contextlib.redirect_stdout(io.StringIO()):\n"
+              "    main([])\n    frozen_after_argv = gc.get_freeze_count()\n"
+              "    sys.argv = ['hwsim']\n    main()\n"
+              "print(frozen_after_argv, gc.get_freeze_count())")
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    after_argv, after_script = map(int, done.stdout.split())
+    assert after_argv == 0 and after_script > 0
