@@ -55,6 +55,7 @@ from hwsim.encoding import rate_encode  # noqa: E402
 from hwsim.energy import estimate  # noqa: E402
 from hwsim.golden.noc import mesh_phase  # noqa: E402
 from hwsim.golden.router import packets  # noqa: E402
+from hwsim.report.noc import noc_heatmap, noc_summary  # noqa: E402
 from hwsim.result import NOC_COUNTER_NAMES  # noqa: E402
 from hwsim.writers import atomic_write_bytes  # noqa: E402
 from mapping import plan  # noqa: E402
@@ -235,7 +236,7 @@ def ideal_vs_mesh(network, chip: ChipConfig, rasters: np.ndarray, iterations: in
                                            for k in ("ideal", "mesh")}
     out["same_spikes_and_counters"] = True
     out["cores_used"] = len(cores)
-    return out, mesh_program
+    return out, mesh_program, runs["mesh"]
 
 
 def placement_study(network, chip: ChipConfig, rasters: np.ndarray, iterations: int | None, rates) -> dict:
@@ -265,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phase-images", type=int, default=2, help="images of the per-phase study (default 2)")
     parser.add_argument("--iterations", type=int, default=None, help="annealing steps (default: the mapper's)")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--figure", type=Path, default=None,
+                        help="also draw the conv network's mesh heat map (docs/figures/noc_conv_heatmap.png)")
     args = parser.parse_args(argv)
     t_start = time.perf_counter()
 
@@ -282,11 +285,16 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for key, (what, network, chip, rasters) in workloads.items():
         print(f"{key}: {what} on {chip.name}", flush=True)
-        compare, mesh_program = ideal_vs_mesh(network, chip, rasters, args.iterations)
+        compare, mesh_program, mesh_run = ideal_vs_mesh(network, chip, rasters, args.iterations)
         entry = {"workload": what, "chip": chip.name, "mesh_shape": f"{chip.mesh_rows}x{chip.mesh_cols}",
                  "hop_latency_cycles": chip.hop_latency_cycles, "router_buffer_flits": chip.router_buffer_flits,
                  "timesteps": int(rasters.shape[1]), "images": int(rasters.shape[0]), **compare,
                  "phases": phase_study(mesh_program, rasters[: args.phase_images])}
+        if key == "conv" and args.figure:  # the report's heat map of the mesh run (hwsim/report/noc.py)
+            summary = {**noc_summary(mesh_run, mesh_program.chip), "chip": chip.name}
+            noc_heatmap(summary, chip.mesh_rows, chip.mesh_cols, args.figure,
+                        title=f"{what.split(' (')[0]} on {chip.name}, mesh NoC: "
+                              f"{summary['noc_route_cycles_per_image']:.0f} routing cycles/image")
         if key == "conv":
             # the traffic costed at the upper bound (the mapper's default without rates) and at rates measured on
             # 8 calibration images that are not the test images

@@ -205,7 +205,7 @@ def noc_heatmap(data: dict, rows: int, cols: int, path: str | Path, title: str |
         ax.annotate("", xy=(sx + 0.5 * dx, sy + 0.5 * dy), xytext=(sx, sy),
                     arrowprops={"arrowstyle": "-|>", "color": cmap(norm(lk["utilisation"])), "lw": width})
         if lk["stall_cycles_per_image"] > 0 and rows * cols <= 64:
-            ax.text(sx + 0.25 * dx - 0.12 * dy, sy + 0.25 * dy + 0.12 * dx, f"{lk['stall_cycles_per_image']:.3g}",
+            ax.text(sx + 0.25 * dx - 0.12 * dy, sy + 0.25 * dy + 0.12 * dx, _count(lk["stall_cycles_per_image"]),
                     fontsize=6,
                     color="tab:blue", ha="center", va="center")
     ax.set_xlim(-0.6, cols - 0.4)
@@ -227,6 +227,11 @@ def noc_heatmap(data: dict, rows: int, cols: int, path: str | Path, title: str |
     fig.colorbar(ScalarMappable(norm, cmap), ax=ax, shrink=0.8,
                  label="utilisation (packets / routing cycles); routers: deliveries")
     return figure_png(fig, path, dpi=110)
+
+
+def _count(value: float) -> str:
+    """A stall count for the figure: whole numbers from 10 up (no exponent), two digits below."""
+    return f"{value:.0f}" if value >= 10 else f"{value:.2g}"
 
 
 def _square(x: float, y: float, colour):
