@@ -157,8 +157,9 @@ def phases_child(outdir: str) -> dict:
 
     hwsim.report.evaluate = evaluate_with_engine_split
     w, c = clock()
+    sys.argv = ["hwsim", *RUN_ARGS, "-o", outdir]  # main() as the hwsim script calls it (it then freezes the heap)
     with contextlib.redirect_stdout(io.StringIO()):  # the summary table; this process's stdout carries the JSON
-        status = hwsim.cli.main([*RUN_ARGS, "-o", outdir])
+        status = hwsim.cli.main()
     total = [time.perf_counter() - w, time.process_time() - c]
     if status != 0:
         raise SystemExit(f"bench_cli: hwsim run exited with {status}")
