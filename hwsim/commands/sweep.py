@@ -120,7 +120,8 @@ PARAMETERS: dict[str, tuple[str, type, float | None, float | None]] = {
 
 # the numbers of a point's report that the sweep keeps (report.json keys)
 RESULT_KEYS = ("accuracy", "energy_nj_per_image", "latency_us_per_image", "throughput_images_per_s",
-               "sops_per_image", "timesteps", "avg_timesteps", "accuracy_fixed_t", "energy_nj_per_image_fixed_t")
+               "sops_per_image", "timesteps", "avg_timesteps", "accuracy_fixed_t", "energy_nj_per_image_fixed_t",
+               "noc_route_cycles_per_image", "noc_stall_cycles_per_image")  # the last two: mesh points only
 CSV_RESULT_KEYS = ("accuracy", "energy_nj_per_image", "latency_us_per_image", "throughput_images_per_s",
                    "avg_timesteps")
 

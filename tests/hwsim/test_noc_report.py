@@ -160,3 +160,15 @@ def test_sweep_grid_takes_noc_and_router_buffer_flits(capsys, tmp_path):
     assert [(c.noc, c.router_buffer_flits) for c in chips] == [("ideal", 1), ("ideal", 8), ("mesh", 1), ("mesh", 8)]
     _refused(capsys, ["sweep", "--grid", "router_buffer_flits=0", "-o", str(tmp_path / "s")],
              "router_buffer_flits='0'", "1..64")
+
+
+def test_sweep_over_noc_keeps_the_mesh_numbers(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    assert main(["sweep", "--chip", "small", "--grid", "noc=ideal,mesh;timesteps=2", "--limit", "4", "--no-figures",
+                 "-q", "-o", str(out)]) == 0
+    points = json.loads((out / "sweep.json").read_text())["points"]
+    ideal, mesh = (next(p for p in points if p["point"]["noc"] == m) for m in ("ideal", "mesh"))
+    assert "noc_route_cycles_per_image" not in ideal and "noc_stall_cycles_per_image" not in ideal
+    assert mesh["noc_route_cycles_per_image"] > 0 and mesh["noc_stall_cycles_per_image"] >= 0
+    # the same spikes under both models (chip-spec §1.5): equal accuracy and SOPs
+    assert (mesh["accuracy"], mesh["sops_per_image"]) == (ideal["accuracy"], ideal["sops_per_image"])
