@@ -12,8 +12,13 @@ is of a later stage), so only cycles and counters come out.
 Speed: each cycle visits only the routers that hold a packet (an active list);
 when no input port of any router has a ready packet, the clock jumps to the
 earliest ready cycle, which changes nothing, since a cycle without a request
-has no grant, no stall and no transfer. Input buffers are fixed-size rings, the
-network interfaces walk the spike lists in place, and nothing is allocated.
+has no grant, no stall and no transfer. A grant's transfer is done at once
+rather than after all routers: the packet it writes is not ready before the next
+cycle, and the slot it frees is added back when an upstream router checks that
+buffer later in the same cycle (``popped``), so every router still sees the
+state at the start of the cycle. Each packet's output port is computed once
+per hop. Input buffers are fixed-size rings, the network interfaces walk the
+spike lists in place, and nothing is allocated.
 """
 
 from __future__ import annotations
@@ -69,32 +74,6 @@ def _neighbour(here, d, cols):
 
 
 @jit
-def _next_packet(q, r, at, n, psum, r_stop, r_start, lo, hi, dest, store, values):
-    """A network interface's next packet, from source position ``q`` and routing entry ``r`` on.
-
-    Sources are ``store[at + q]`` for ``q < n`` (a spike list), or, for a partial-sum sender, the neurons
-    ``q < n`` with ``values[at + q] != 0``. Returns ``(q, r, dest)``: the packet's source position, the entry
-    after its own, and its destination router; ``dest`` is -1 when the sender has no packet left.
-    """
-    while q < n:
-        if psum:
-            if values[at + q] == 0:
-                q += 1
-                continue
-            j = np.int64(q)
-        else:
-            j = np.int64(store[at + q])
-        while r < r_stop:
-            e = r
-            r += 1
-            if lo[e] <= j and j < hi[e]:
-                return q, r, dest[e]
-        q += 1
-        r = r_start
-    return q, r, np.int64(-1)
-
-
-@jit
 def mesh_phase(s_lo, s_hi, m, t, noc, lists, work):
     """One routing phase of the mesh (chip-spec §1.5), senders ``s_lo .. s_hi-1``, to its last delivery.
 
@@ -115,38 +94,87 @@ def mesh_phase(s_lo, s_hi, m, t, noc, lists, work):
     pointer, held = work.pointer, work.held
     ni_sender, ni_q, ni_r, ni_dest, ni_at, ni_n = work.ni_sender, work.ni_q, work.ni_r, work.ni_dest, work.ni_at, \
         work.ni_n  # fmt: skip
-    ni_out = work.ni_out
-    active, in_active, touched, grant, links = work.active, work.in_active, work.touched, work.grant, work.links
+    ni_out, pending = work.ni_out, work.pending
+    active, in_active, touched, popped, links = work.active, work.in_active, work.touched, work.popped, work.links
     T = counts.shape[2]
 
-    # the network interfaces: each sender's first packet
-    n_active = 0
+    # the network interfaces start before their first source and entry (the loop below finds their first packet)
+    n_pending = 0
     for s in range(s_lo, s_hi):
-        at = base[s] + (m * T + t) * stride[s]
-        n = n_sources[s] if psum[s] else np.int64(counts[s, m, t])
-        q, r, d = _next_packet(0, ptr[s], at, n, psum[s], ptr[s + 1], ptr[s], lo, hi, dest, store, values)
-        if d < 0:
-            continue
         x = router[s]
-        ni_sender[x], ni_q[x], ni_r[x], ni_dest[x], ni_at[x], ni_n[x] = s, q, r, d, at, n
-        ni_out[x] = _xy_output(row[x], col[x], row[d], col[d])
-        active[n_active] = x
-        in_active[x] = 1
-        n_active += 1
-        touched[n_active - 1] = x
-    n_touched = n_active
+        ni_sender[x], ni_q[x], ni_r[x] = s, 0, ptr[s]
+        ni_at[x] = base[s] + (m * T + t) * stride[s]
+        # a spike list, or a partial-sum core's membranes (its nonzero ones are sent, chip-spec §1.3)
+        ni_n[x] = n_sources[s] if psum[s] else np.int64(counts[s, m, t])
+        pending[n_pending] = x
+        n_pending += 1
 
+    n_active = 0
+    n_touched = 0
     k = np.int64(0)
     last = np.int64(0)
     writes = np.int64(0)
     stalls = np.int64(0)
-    while n_active > 0:
+    emptied = False
+    while True:
+        # the network interfaces whose packet left in the last cycle (all of them before cycle 1): the next packet,
+        # sources ascending, each through every matching routing entry in table order (chip-spec §5.1)
+        for i in range(n_pending):
+            x = pending[i]
+            s = ni_sender[x]
+            q, r, n, at = ni_q[x], ni_r[x], ni_n[x], ni_at[x]
+            r_start, r_stop, is_psum = ptr[s], ptr[s + 1], psum[s]
+            nd = np.int64(-1)
+            while q < n:
+                if is_psum:
+                    if values[at + q] == 0:
+                        q += 1
+                        continue
+                    j = np.int64(q)
+                else:
+                    j = np.int64(store[at + q])
+                while r < r_stop:
+                    e = r
+                    r += 1
+                    if lo[e] <= j and j < hi[e]:
+                        nd = dest[e]
+                        break
+                if nd >= 0:
+                    break
+                q += 1
+                r = r_start
+            ni_q[x], ni_r[x], ni_dest[x] = q, r, nd
+            if nd >= 0:
+                ni_out[x] = _xy_output(row[x], col[x], row[nd], col[nd])
+                if in_active[x] != 1:  # a sender's router, before cycle 1
+                    if in_active[x] == 0:
+                        touched[n_touched] = x
+                        n_touched += 1
+                    in_active[x] = 1
+                    active[n_active] = x
+                    n_active += 1
+            elif held[x] == 0:
+                emptied = True
+        n_pending = 0
+        if emptied:
+            # keep the routers that still hold a packet (a drained one keeps its pointers until the phase ends)
+            kept = 0
+            for a in range(n_active):
+                x = active[a]
+                if ni_dest[x] >= 0 or held[x] > 0:
+                    active[kept] = x
+                    kept += 1
+                else:
+                    in_active[x] = 2
+            n_active = kept
+            emptied = False
+        if n_active == 0:
+            break
         k += 1
-        # steps 1-4 on the state at the start of cycle k; the grants are applied after (step 5)
-        n_grants = 0
+        # steps 1-4 on the state at the start of cycle k
         requested = False
         next_ready = _NEVER
-        for a in range(n_active):
+        for a in range(n_active):  # routers activated during the loop hold no ready packet yet
             x = active[a]
             # requests, 5 bits per output port (bit p: input port p asks for it)
             req = np.int64(0)
@@ -173,16 +201,58 @@ def mesh_phase(s_lo, s_hi, m, t, noc, lists, work):
                 mask = req & 31
                 req >>= 5
                 n_req = (mask & 1) + ((mask >> 1) & 1) + ((mask >> 2) & 1) + ((mask >> 3) & 1) + (mask >> 4)
-                # back-pressure: the neighbour's buffer as it was at the start of the cycle; local never blocks
-                if d == LOCAL or buf_len[_neighbour(x, d, cols) * 5 + _opposite(d)] < depth:
+                # back-pressure: the neighbour's buffer as it was at the start of the cycle (plus the packet its
+                # router may have taken out of it earlier in this loop); the local output never blocks
+                if d != LOCAL:
+                    y = _neighbour(x, d, cols)
+                    into = y * 5 + _opposite(d)
+                    available = buf_len[into] + (popped[into] == k) < depth
+                else:
+                    available = True
+                if available:
                     # round robin: the first requester from the pointer on, p, p + 1, ... (mod 5)
                     p = pointer[x * 5 + d]
                     while (mask >> p) & 1 == 0:
                         p = p + 1 if p < 4 else 0
                     pointer[x * 5 + d] = p + 1 if p < 4 else 0
-                    grant[n_grants] = (x * 5 + p) * 5 + d
-                    n_grants += 1
                     n_req -= 1
+                    # step 5, the transfer, done at once: what it changes cannot alter another grant of this cycle
+                    # (a packet written now is not ready before cycle k + 1, a slot freed now is counted above)
+                    if p == LOCAL:  # the network interface moves to its next packet before the next cycle
+                        to = ni_dest[x]
+                        ni_dest[x] = -1
+                        pending[n_pending] = x
+                        n_pending += 1
+                    else:
+                        port = x * 5 + p
+                        to = buf_dest[port * depth + buf_head[port]]
+                        buf_head[port] = buf_head[port] + 1 if buf_head[port] + 1 < depth else 0
+                        buf_len[port] -= 1
+                        popped[port] = k
+                        held[x] -= 1
+                        if held[x] == 0 and ni_dest[x] < 0:  # (or its interface is pending: checked again)
+                            emptied = True
+                    links[x, d, 0] += 1
+                    if d == LOCAL:
+                        last = k
+                    else:
+                        tail = buf_head[into] + buf_len[into]
+                        if tail >= depth:
+                            tail -= depth
+                        buf_dest[into * depth + tail] = to
+                        # the output it will request at y, computed once
+                        buf_out[into * depth + tail] = _xy_output(row[y], col[y], row[to], col[to])
+                        buf_ready[into * depth + tail] = k + latency
+                        buf_len[into] += 1
+                        held[y] += 1
+                        writes += 1
+                        if in_active[y] != 1:
+                            if in_active[y] == 0:
+                                touched[n_touched] = y
+                                n_touched += 1
+                            in_active[y] = 1
+                            active[n_active] = y
+                            n_active += 1
                 if n_req > 0:
                     links[x, d, 1] += n_req
                     stalls += n_req
@@ -190,90 +260,11 @@ def mesh_phase(s_lo, s_hi, m, t, noc, lists, work):
         if not requested:
             # nothing can move before the earliest buffered packet is ready: skip the idle cycles
             k = next_ready - 1
-            continue
-        # step 5: transfers at the end of the cycle
-        emptied = False
-        for g in range(n_grants):
-            d = grant[g] % 5
-            p = grant[g] // 5 % 5
-            x = grant[g] // 25
-            if p == LOCAL:
-                to = ni_dest[x]
-                s = ni_sender[x]
-                # the interface's next packet: _next_packet written out (a call would cost a reference count
-                # update per array argument, once per packet)
-                q, r, n, at = ni_q[x], ni_r[x], ni_n[x], ni_at[x]
-                r_start, r_stop, is_psum = ptr[s], ptr[s + 1], psum[s]
-                nd = np.int64(-1)
-                while q < n:
-                    if is_psum:
-                        if values[at + q] == 0:
-                            q += 1
-                            continue
-                        j = np.int64(q)
-                    else:
-                        j = np.int64(store[at + q])
-                    while r < r_stop:
-                        e = r
-                        r += 1
-                        if lo[e] <= j and j < hi[e]:
-                            nd = dest[e]
-                            break
-                    if nd >= 0:
-                        break
-                    q += 1
-                    r = r_start
-                ni_q[x], ni_r[x], ni_dest[x] = q, r, nd
-                if nd >= 0:
-                    ni_out[x] = _xy_output(row[x], col[x], row[nd], col[nd])
-                elif held[x] == 0:
-                    emptied = True
-            else:
-                port = x * 5 + p
-                to = buf_dest[port * depth + buf_head[port]]
-                buf_head[port] = buf_head[port] + 1 if buf_head[port] + 1 < depth else 0
-                buf_len[port] -= 1
-                held[x] -= 1
-                if held[x] == 0 and ni_dest[x] < 0:
-                    emptied = True
-            links[x, d, 0] += 1
-            if d == LOCAL:
-                last = k
-            else:
-                y = _neighbour(x, d, cols)
-                port = y * 5 + _opposite(d)
-                tail = buf_head[port] + buf_len[port]
-                if tail >= depth:
-                    tail -= depth
-                buf_dest[port * depth + tail] = to
-                # the output it will request at y, computed once
-                buf_out[port * depth + tail] = _xy_output(row[y], col[y], row[to], col[to])
-                buf_ready[port * depth + tail] = k + latency
-                buf_len[port] += 1
-                held[y] += 1
-                writes += 1
-                if in_active[y] != 1:
-                    if in_active[y] == 0:
-                        touched[n_touched] = y
-                        n_touched += 1
-                    in_active[y] = 1
-                    active[n_active] = y
-                    n_active += 1
-        if emptied:
-            # keep the routers that still hold a packet (a drained one keeps its pointers until the phase ends)
-            kept = 0
-            for a in range(n_active):
-                x = active[a]
-                if ni_dest[x] >= 0 or held[x] > 0:
-                    active[kept] = x
-                    kept += 1
-                else:
-                    in_active[x] = 2
-            n_active = kept
     # back to the reset state for the next phase: round-robin pointers to 0
     for a in range(n_touched):
         x = touched[a]
         in_active[x] = 0
         for d in range(5):
             pointer[x * 5 + d] = 0
+            popped[x * 5 + d] = 0
     return last, writes, stalls
