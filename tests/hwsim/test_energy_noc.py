@@ -84,3 +84,15 @@ def test_lone_stream_has_no_stalls_and_pays_two_buffer_accesses_per_hop():
     assert result.noc_counters.tolist() == [[[5, 6, 0]]]
     report = estimate(result, program, load_table("28nm"))
     assert report.by_component["noc.router"][0] == pytest.approx(SCALE * (6 * BW + 6 * BR + (3 + 6) * ARB), rel=1e-12)
+
+
+def test_docs_mesh_table_equals_the_one_definition():
+    import re
+    from pathlib import Path
+
+    from hwsim.energy import MESH_ACTIONS, describe_mesh_action
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "energy.md").read_text(encoding="utf-8")
+    section = text.split("### 2.3 Mesh routers", 1)[1].split("\n## ", 1)[0]
+    rows = dict(re.findall(r"^\| `([a-z._]+/[a-z_]+)` \| `([^`|]+)` \|", section, flags=re.MULTILINE))
+    assert rows == {f"{c}/{a}": describe_mesh_action((c, a)) for c, a in MESH_ACTIONS}
