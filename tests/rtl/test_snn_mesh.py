@@ -33,7 +33,7 @@ try:
 except ImportError:  # the runner skips (or fails under CI) with the reason
     cocotb = None
 
-__all__ = ["mesh_parameters", "mesh_chip"]
+__all__ = ["mesh_parameters", "mesh_chip", "reset_router_block"]
 
 pytestmark = pytest.mark.rtl
 
@@ -70,6 +70,22 @@ def _phases(rng: np.random.Generator, n: int) -> list[tuple[str, int, dict[int, 
     return phases
 
 
+async def reset_router_block(dut, inputs: tuple[str, ...]) -> None:
+    """Drive ``inputs`` to 0 and hop latency to 1, start the clock, hold reset for three cycles (a falling edge)."""
+    from cocotb.triggers import FallingEdge
+
+    from harness import start_clock
+
+    for sig in inputs:
+        getattr(dut, sig).value = 0
+    dut.hop_latency.value = 1
+    dut.rst_n.value = 0
+    start_clock(dut)
+    for _ in range(3):
+        await FallingEdge(dut.clk)
+    dut.rst_n.value = 1
+
+
 if cocotb is not None:
 
     @cocotb.test()
@@ -77,21 +93,12 @@ if cocotb is not None:
         """Every phase of :func:`_phases` against ``mesh_phase``, cycle by cycle."""
         from cocotb.triggers import FallingEdge, ReadOnly
 
-        from harness import start_clock
-
         params = block_parameters(dut)
         rows, cols, depth = params["MESH_ROWS"], params["MESH_COLS"], params["BUFFER_FLITS"]
         cs_w = params["CS_W"]
         n = rows * cols
         rng = np.random.default_rng(block_seed())
-        for sig in ("phase_start", "cnt_clr", "li_valid", "li_dest", "li_pay"):
-            getattr(dut, sig).value = 0
-        dut.hop_latency.value = 1
-        dut.rst_n.value = 0
-        start_clock(dut)
-        for _ in range(3):
-            await FallingEdge(dut.clk)
-        dut.rst_n.value = 1
+        await reset_router_block(dut, ("phase_start", "cnt_clr", "li_valid", "li_dest", "li_pay"))
         tag = 0
         for name, latency, dests in _phases(rng, n):
             injections = {}

@@ -27,7 +27,7 @@ import pytest
 
 from harness import block_parameters, block_seed, run_block
 from hwsim.golden.noc import LOCAL, xy_output
-from test_snn_mesh import mesh_chip
+from test_snn_mesh import mesh_chip, reset_router_block
 
 try:
     import cocotb
@@ -106,8 +106,6 @@ if cocotb is not None:
 
         from cocotb.triggers import FallingEdge, ReadOnly
 
-        from harness import start_clock
-
         params = block_parameters(dut)
         rows, cols = int(os.environ["HWSIM_MESH_ROWS"]), int(os.environ["HWSIM_MESH_COLS"])
         row, col, depth = params["ROW"], params["COL"], params["BUFFER_FLITS"]
@@ -124,14 +122,8 @@ if cocotb is not None:
             dest, pay = packet
             return ((dest // cols) << (col_w + PAY_W)) | ((dest % cols) << PAY_W) | pay
 
-        for sig in ("phase_start", "cnt_clr", "li_valid", "li_flit", "ln_valid", "ln_flit", "lo_full"):
-            getattr(dut, sig).value = 0
-        dut.hop_latency.value = 1
-        dut.rst_n.value = 0
-        start_clock(dut)
-        for _ in range(3):
-            await FallingEdge(dut.clk)
-        dut.rst_n.value = 1
+        inputs = ("phase_start", "cnt_clr", "li_valid", "li_flit", "ln_valid", "ln_flit", "lo_full")
+        await reset_router_block(dut, inputs)
         dut.cnt_clr.value = 1
         await FallingEdge(dut.clk)
         dut.cnt_clr.value = 0
