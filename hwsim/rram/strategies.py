@@ -114,10 +114,10 @@ def die_adc_scales(rchip: RramChip, rasters: np.ndarray) -> tuple[int, ...]:
     measured on this die instead of the ideal chip.
 
     The die (its own programmed conductances, IR drop and read noise, its threshold registers) runs the
-    calibration rasters with a 24-bit ADC at scale 1; per core, the largest code seen sets the smallest power-of-two scale whose range
-    holds it. The scale register changes the ADC's range and step, not its gain (``code x scale`` estimates
-    the column current in nominal weight units either way), so this recovers saturation and resolution, not
-    a crossbar's gain error.
+    calibration rasters with a 24-bit ADC at scale 1; per core, the largest code seen sets the smallest
+    power-of-two scale whose range holds it. The scale register changes the ADC's range and step, not its
+    gain (``code x scale`` estimates the column current in nominal weight units either way), so this
+    recovers saturation and resolution, not a crossbar's gain error.
     """
     program = rchip.program
     cfg = rram_config_of(program.chip)
