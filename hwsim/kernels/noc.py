@@ -146,13 +146,10 @@ def mesh_phase(s_lo, s_hi, m, t, noc, lists, work):
             ni_q[x], ni_r[x], ni_dest[x] = q, r, nd
             if nd >= 0:
                 ni_out[x] = _xy_output(row[x], col[x], row[nd], col[nd])
-                if in_active[x] != 1:  # a sender's router, before cycle 1
-                    if in_active[x] == 0:
-                        touched[n_touched] = x
-                        n_touched += 1
+                if in_active[x] == 0:  # a sender's router, before cycle 1 (later it is active when it sends)
                     in_active[x] = 1
-                    active[n_active] = x
-                    n_active += 1
+                    touched[n_touched], active[n_active] = x, x
+                    n_touched, n_active = n_touched + 1, n_active + 1
             elif held[x] == 0:
                 emptied = True
         n_pending = 0
