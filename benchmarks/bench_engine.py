@@ -291,11 +291,16 @@ def _repeat_host(words, lo, hi, hops, spikes, counters, calls):
 
 
 @numba.njit(cache=True, nogil=True)
-def _repeat_integrate(v, w, axons, n_spk, calls):
-    for _ in range(calls):
+def _repeat_integrate(v, w, axon_sets, n_spk, calls):
+    # axon_sets (n_sets, n_spk): a different set of rows each call, so rows come from L2 as in a run
+    for c in range(calls):
         v[:] = 0
-        integrate_spikes(v, w, axons, n_spk, -32768, 32767, 127, 128, 0, 0)
+        integrate_spikes(v, w, axon_sets[c % axon_sets.shape[0]], n_spk, -32768, 32767, 127, 128, 0, 0)
     return v[0]
+
+
+def _axon_sets(rng: np.random.Generator, n_axons: int, n_spk: int, n_sets: int = 64) -> np.ndarray:
+    return np.stack([np.sort(rng.choice(n_axons, n_spk, replace=False)) for _ in range(n_sets)]).astype(np.int32)
 
 
 def _thread_seconds(fn, *args, repeats: int = 5) -> float:
@@ -366,7 +371,7 @@ def profile_engine(chip: Chip, network: Network, rasters: dict[float, np.ndarray
             per_step = int(round(axon_events[k] / calls))
             if per_step == 0:
                 continue
-            axons = np.sort(rng.choice(w.shape[0], per_step, replace=False)).astype(np.int32)
+            axons = _axon_sets(rng, w.shape[0], per_step)
             integrate += _thread_seconds(_repeat_integrate, _Scratch.empty(n, np.int16), w, axons, per_step, calls)
         scale = 1000.0 / B * 1e3  # ms per 1,000 samples
         kernel_ms = best_inside * scale
@@ -381,19 +386,20 @@ def profile_engine(chip: Chip, network: Network, rasters: dict[float, np.ndarray
             "synaptic_events": int(result.counter("synaptic_ops").sum()),
         }
     out["note"] = ("1 thread, per 1,000 samples. neuron_update, spike_scan_host_port and integrate: each phase's "
-                   "own kernel on this workload's data (CPU time, best of 5); kernel_rest: the kernel's time "
-                   "minus those (axon gather, route counts, counters and cycle accounting, output writes); "
+                   "own kernel on this workload's data (CPU time, best of 5; integrate: 64 different row "
+                   "sets, so rows come from L2, but not evicted by the input stream as in a run); "
+                   "kernel_rest: the kernel's time minus those (axon gather, route counts, counters and cycle accounting, output writes); "
                    "python_around_kernel: Chip.run's CPU time minus its time inside chip_pass (allocation, "
                    "tasks, chip-level cycle sums per chunk)")  # fmt: skip
     return out
 
 
 def alignment_effect() -> dict:
-    """ns per weight row added to 256 int16 membranes (78 rows), membranes and weights at byte offsets
-    0 or 16 from a 64-byte boundary: what the engine's aligned arrays remove."""
+    """ns per weight row added to 256 int16 membranes (78 rows per call, 64 different sets), membranes and
+    weights at byte offsets 0 or 16 from a 64-byte boundary: what the engine's aligned arrays remove."""
     rng = np.random.default_rng(0)
     w0 = rng.integers(-128, 128, (784, 256)).astype(np.int8)
-    axons = np.sort(rng.choice(784, 78, replace=False)).astype(np.int32)
+    axons = _axon_sets(rng, 784, 78)
     calls = 20_000
 
     def at(nbytes: int, offset: int) -> np.ndarray:
