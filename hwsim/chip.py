@@ -213,7 +213,8 @@ class Chip:
             exit_rule: The early-exit rule (chip-spec §1.4): an :class:`~hwsim.exit_unit.ExitRule`
                 (:func:`~hwsim.exit_unit.parse_exit_rule`), text for rules without a scale, or None
                 (``none``). The engine runs all T timesteps, then cuts each image after its exit
-                (:func:`apply_exit`).
+                (:func:`apply_exit`); under ``noc = "mesh"`` its routing phases run only the timesteps each
+                image runs, so ``link_counters`` are those of the cut run (chip-spec §1.5).
 
         Returns:
             A :class:`RunResult`, identical to ``hwsim.golden.simulate(program, rasters, record, exit_rule)``.
