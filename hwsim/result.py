@@ -83,7 +83,8 @@ class RunResult:
             are 0 under the ideal NoC). Every implementation fills it; zeros when not given.
         link_counters: ``(n_routers, 5, len(LINK_COUNTER_NAMES))`` int64 under ``noc = "mesh"``: packets and
             stall cycles of each router output port (local, north, east, south, west), summed over all images
-            and the timesteps they ran; None under the ideal NoC.
+            and the timesteps they ran; None under the ideal NoC, and for a result cut to fewer timesteps after
+            it was simulated (:func:`hwsim.exit_unit.apply_exit`), whose per-timestep split is unknown.
     """
 
     output_spikes: np.ndarray
