@@ -115,7 +115,7 @@ module snn_chip #(
     output wire [2:0]              phase,             // 0 idle, 1 barrier, 2 host route, 3 cores, 4 route, 5 exit
     output wire [STG_W-1:0]        phase_stage,       // stage of phases 3 and 4
     output wire [31:0]             host_packets,      // host packets of the last timestep
-    output wire [31:0]             host_route_cycles, // host router busy cycles of the last timestep
+    output wire [31:0]             host_route_cycles, // host router busy cycles (mesh: HOST phase length), last timestep
     // spikes out of the selected core (as snn_core) --------------------------------------
     output wire                    out_valid,         // out_group/out_spikes/out_v valid (UPDATE)
     output wire [G_W-1:0]          out_group,         // lane group
@@ -126,7 +126,7 @@ module snn_chip #(
     output wire [LANES*V_BITS-1:0] rd_v,              // its membranes, lane l at [l*V_BITS +: V_BITS]
     output wire [LANES-1:0]        rd_spikes,         // its spikes of the last timestep
     output wire [31:0]             rd_core_cycles,    // core busy cycles of the last timestep
-    output wire [31:0]             rd_route_cycles,   // router busy cycles of the last timestep
+    output wire [31:0]             rd_route_cycles,   // router busy cycles (mesh: its last injection cycle), last timestep
     output wire [31:0]             rd_packets,        // packets sent in the last timestep
     // early exit (chip-spec §1.4) -----------------------------------------------------------
     output wire                    exit,              // the image is done: valid with done, held until the next EXIT
