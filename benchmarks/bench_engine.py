@@ -388,7 +388,8 @@ def profile_engine(chip: Chip, network: Network, rasters: dict[float, np.ndarray
     out["note"] = ("1 thread, per 1,000 samples. neuron_update, spike_scan_host_port and integrate: each phase's "
                    "own kernel on this workload's data (CPU time, best of 5; integrate: 64 different row "
                    "sets, so rows come from L2, but not evicted by the input stream as in a run); "
-                   "kernel_rest: the kernel's time minus those (axon gather, route counts, counters and cycle accounting, output writes); "
+                   "kernel_rest: the kernel's time minus those (axon gather, route counts, counters and cycle "
+                   "accounting, output writes); "
                    "python_around_kernel: Chip.run's CPU time minus its time inside chip_pass (allocation, "
                    "tasks, chip-level cycle sums per chunk)")  # fmt: skip
     return out
