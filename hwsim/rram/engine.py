@@ -312,9 +312,14 @@ def calibrate_adc_scales(rchip_or_program, rasters: np.ndarray, *, seed: int = 0
     ideal_chip = program.chip.replace(rram=dataclasses.replace(cfg.ideal(), adc_bits=24))
     ideal = program_chip(dataclasses.replace(program, chip=ideal_chip), seed)
     peak = run_rram(ideal, rasters).extra["adc_peak"].max(axis=0)
-    hi = (1 << (cfg.adc_bits - 1)) - 1
+    return power_of_two_scales(peak, cfg.adc_bits)
+
+
+def power_of_two_scales(peaks: np.ndarray, adc_bits: int) -> tuple[int, ...]:
+    """Per core the smallest power of two ``s`` with ``peak / s <= 2^(adc_bits-1) - 1`` (chip-spec §7.2's rule)."""
+    hi = (1 << (adc_bits - 1)) - 1
     scales = []
-    for p in peak:
+    for p in peaks:
         s = 1
         while p / s > hi:
             s *= 2

@@ -34,7 +34,7 @@ from hwsim.errors import InputError
 from hwsim.parallel import TaskPool, program_from_wire, program_to_wire
 from hwsim.program import ChipProgram
 from hwsim.rram.device import RramChip, program_chip, rram_config_of
-from hwsim.rram.engine import pack, run_rram
+from hwsim.rram.engine import pack, power_of_two_scales, run_rram
 from hwsim.rram.tuning import (
     DEFAULT_GRID,
     Ridge,
@@ -97,18 +97,6 @@ def axis_changes(axis: str, value: float) -> dict:
     raise InputError(f"sensitivity axis {axis!r}: allowed {', '.join(SENSITIVITY_AXES)}")
 
 
-def _power_of_two_scales(peaks: np.ndarray, adc_bits: int) -> tuple[int, ...]:
-    """Per core the smallest power of two ``s`` with ``peak / s <= 2^(adc_bits-1) - 1`` (chip-spec §7.2's rule)."""
-    hi = (1 << (adc_bits - 1)) - 1
-    out = []
-    for p in peaks:
-        s = 1
-        while p / s > hi:
-            s *= 2
-        out.append(s)
-    return tuple(out)
-
-
 def die_adc_scales(rchip: RramChip, rasters: np.ndarray) -> tuple[int, ...]:
     """Per-die ADC recalibration: the calibration rule of :func:`hwsim.rram.engine.calibrate_adc_scales`,
     measured on this die instead of the ideal chip.
@@ -125,7 +113,7 @@ def die_adc_scales(rchip: RramChip, rasters: np.ndarray) -> tuple[int, ...]:
     die = RramChip(wide, rchip.seed, rchip.crossbars, (1,) * len(program.cores), rchip.thresholds)  # a wide ADC
     peaks = run_rram(die, rasters, threads=1).extra["adc_peak"].max(axis=0)
     v_max = program.chip.core.v_max
-    return tuple(min(s, v_max) for s in _power_of_two_scales(peaks, cfg.adc_bits))
+    return tuple(min(s, v_max) for s in power_of_two_scales(peaks, cfg.adc_bits))
 
 
 def _compare_task(shared: dict, seed: int) -> dict:
