@@ -9,7 +9,10 @@ and moves them hop by hop with the five steps of §1.5 per cycle. What a packet
 does at its destination does not depend on its arrival cycle (the destination
 is of a later stage), so only cycles and counters come out.
 
-Speed: each cycle visits only the routers that hold a packet (an active list);
+Speed: a phase in which at most one sender has anything to send, with buffers
+deep enough for a stream (``router_buffer_flits > hop_latency_cycles``), has a
+closed form (:func:`_lone_sender`): the host's phase, and a stage of one core,
+are such phases. Otherwise each cycle visits only the routers that hold a packet (an active list);
 when no input port of any router has a ready packet, the clock jumps to the
 earliest ready cycle, which changes nothing, since a cycle without a request
 has no grant, no stall and no transfer. A grant's transfer is done at once
@@ -97,6 +100,17 @@ def mesh_phase(s_lo, s_hi, m, t, noc, lists, work):
     ni_out, pending = work.ni_out, work.pending
     active, in_active, touched, popped, links = work.active, work.in_active, work.touched, work.popped, work.links
     T = counts.shape[2]
+    if depth > latency:
+        # At most one sender with sources: a closed form (see _lone_sender). A partial-sum core counts as one.
+        busy, only = 0, np.int64(-1)
+        for s in range(s_lo, s_hi):
+            if psum[s] or counts[s, m, t] > 0:
+                busy += 1
+                only = s
+        if busy == 0:
+            return np.int64(0), np.int64(0), np.int64(0)
+        if busy == 1:
+            return _lone_sender(only, m, t, noc, lists, work.links)
 
     # the network interfaces start before their first source and entry (the loop below finds their first packet)
     n_pending = 0
@@ -265,3 +279,50 @@ def mesh_phase(s_lo, s_hi, m, t, noc, lists, work):
             pointer[x * 5 + d] = 0
             popped[x * 5 + d] = 0
     return last, writes, stalls
+
+
+@jit
+def _lone_sender(s, m, t, noc, lists, links):
+    """A phase whose only sender is ``s``, with ``router_buffer_flits > hop_latency_cycles``: packet ``i`` (from 1,
+    in injection order) is delivered in cycle ``i + hop_latency_cycles * hops``, nothing ever stalls.
+
+    Why (chip-spec §1.5): every router receives the sender's packets through one input port only (XY paths
+    from one router form a tree: along the sender's row from the side, down a column from above or below),
+    so no output ever has two requesters; the interface injects one packet per cycle; a packet waits exactly
+    ``hop_latency_cycles`` cycles per router, so a buffer holds at most that many packets at the start of a
+    cycle, fewer than its depth, and back-pressure never acts. Same returns as :func:`mesh_phase`.
+    """
+    cols, latency, row, col = noc.cols, noc.hop_latency, noc.row, noc.col
+    router, psum, n_sources, ptr, dest, lo, hi = noc.router, noc.psum, noc.n_sources, noc.ptr, noc.dest, noc.lo, noc.hi
+    store, base, stride, counts, values = lists.store, lists.base, lists.stride, lists.counts, lists.values
+    x = router[s]
+    at = base[s] + (m * counts.shape[2] + t) * stride[s]
+    n = n_sources[s] if psum[s] else np.int64(counts[s, m, t])
+    injected = np.int64(0)
+    last = np.int64(0)
+    writes = np.int64(0)
+    for q in range(n):
+        if psum[s]:
+            if values[at + q] == 0:  # zero partial sums are not sent (chip-spec §1.3)
+                continue
+            j = np.int64(q)
+        else:
+            j = np.int64(store[at + q])
+        for e in range(ptr[s], ptr[s + 1]):
+            if lo[e] <= j and j < hi[e]:
+                injected += 1
+                to = dest[e]
+                y = x
+                hops = np.int64(0)
+                while True:  # along its XY path, one packet through every output port it takes
+                    d = _xy_output(row[y], col[y], row[to], col[to])
+                    links[y, d, 0] += 1
+                    if d == LOCAL:
+                        break
+                    y = _neighbour(y, d, cols)
+                    hops += 1
+                writes += hops
+                arrival = injected + latency * hops
+                if arrival > last:
+                    last = arrival
+    return last, writes, np.int64(0)
