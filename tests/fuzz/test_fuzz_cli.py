@@ -88,11 +88,12 @@ COMMON = {  # run and report
     "--outdir": FOLDER_OUTPUTS,
 }
 COMMON_FLAGS = ["--json", "--no-figures", "-q", "--quiet"]
+NOC = ["ideal", "mesh", "", " mesh", "MESH", "torus", "ideal,mesh"]
 
 COMMANDS = {
     "run": {
         "base": ["run", "--limit", "2", "-T", "1", "--sweep", "none", "--no-figures", "-q", "-o", "out"],
-        "options": {**COMMON, "--net": NET_PATHS, "--chip": CHIPS},
+        "options": {**COMMON, "--net": NET_PATHS, "--chip": CHIPS, "--noc": NOC},
         "flags": COMMON_FLAGS,
         "outputs": ("-o", "--outdir"),
     },
@@ -109,6 +110,7 @@ COMMANDS = {
         "options": {
             "--chip": CHIPS,
             "--placement": ["anneal", "greedy", "row_major", "", "random"],
+            "--noc": NOC,
             "--seed": SEED,
             "--iterations": ["0", "1", "2", "-1", "2000001", "10000000000", "1.5", "", "x"],
             "--rates": RATES,
@@ -196,7 +198,9 @@ COMMANDS = {
                        "timesteps=0", "timesteps=4097", "timesteps=1.5", "timesteps=1,,2", "timesteps=1;timesteps=2",
                        "bogus=1", "lanes=0", "lanes=3", "mesh_rows=65", "clock_mhz=nan", "clock_mhz=inf",
                        "clock_mhz=-1", "encoding=poisson", "exit=margin:x", "exit=confidence:2", "exit=", "w_bits=1",
-                       "v_bits=33", "TIMESTEPS=1", " timesteps = 1 "],
+                       "v_bits=33", "TIMESTEPS=1", " timesteps = 1 ", "noc=mesh", "noc=ideal,mesh", "noc=torus",
+                       "noc=", "router_buffer_flits=1", "router_buffer_flits=0", "router_buffer_flits=65",
+                       "noc=mesh;router_buffer_flits=1,4", "noc=mesh;hop_latency_cycles=0"],
             "--net": NET_PATHS,
             "--chip": CHIPS,
             "--dataset": DATASETS,
@@ -204,6 +208,7 @@ COMMANDS = {
             "--limit": LIMIT,
             "--seed": SEED,
             "--exit-scale": BAD_FLOATS + ["1"],
+            "--noc": NOC,
             "--scheduler": SCHEDULERS,
             "--workers": ["1", "2", "0", "-1", "1025", "10000000000", "x", ""],
             "-o": FOLDER_OUTPUTS,
