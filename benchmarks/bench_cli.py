@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import io
 import json
 import os
@@ -34,6 +33,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from results_file import merge_results  # same folder
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "latest.json"
@@ -208,25 +209,6 @@ def breakdown(workdir: Path) -> dict:
 
 
 # ------------------------------------------------------------------------------------------ results file
-def merge_results(path: Path, keys: dict) -> None:
-    """Update ``keys`` in the JSON file ``path``, keeping every other key; the write is atomic and the
-    read-modify-write holds a lock on the folder (against another benchmark merging at the same time)."""
-    from hwsim.writers import atomic_write_bytes
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        fcntl.flock(folder, fcntl.LOCK_EX)
-        try:
-            report = json.loads(path.read_text())
-        except FileNotFoundError:
-            report = {}
-        report.update(keys)
-        atomic_write_bytes(path, (json.dumps(report, indent=2) + "\n").encode())
-    finally:
-        os.close(folder)  # releases the lock
-
-
 def print_summary(measured: dict, phases: dict) -> None:
     for name in ("run", "help"):
         m = measured[name]

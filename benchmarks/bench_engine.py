@@ -74,8 +74,8 @@ from hwsim.golden import simulate  # noqa: E402
 from hwsim.kernels.core import integrate_spikes, update_neurons  # noqa: E402
 from hwsim.kernels.host_port import host_timestep  # noqa: E402
 from hwsim.network import Layer, Network, simulate_network  # noqa: E402
-from hwsim.writers import atomic_write_bytes  # noqa: E402
 from mapping import map_network  # noqa: E402
+from results_file import merge_results, spread  # noqa: E402  (same folder)
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 T = 16
@@ -253,11 +253,6 @@ def clean_rounds(shares: list[float]) -> tuple[np.ndarray, bool]:
     if quiet.size >= 3:
         return quiet, False
     return np.arange(len(shares)), True
-
-
-def spread(values) -> dict:
-    v = np.asarray(values, float)
-    return {"median": float(np.median(v)), "min": float(v.min()), "max": float(v.max()), "n": int(v.size)}
 
 
 def per_round_ratio(times: dict, num: str, den: str, keep: np.ndarray) -> dict:
@@ -572,18 +567,6 @@ _OLD_KEYS = (
     "machine",
     "versions",
 )
-
-
-def merge_results(path: Path, keys: dict, drop: tuple[str, ...] = ()) -> None:
-    """Read ``path`` (JSON), drop ``drop``, update ``keys``, write it back atomically; other keys stay."""
-    try:
-        report = json.loads(path.read_text())
-    except (OSError, ValueError):
-        report = {}
-    for key in drop:
-        report.pop(key, None)
-    report.update(keys)
-    atomic_write_bytes(path, (json.dumps(report, indent=2) + "\n").encode())
 
 
 def entry_summary(times: list[float], keep: np.ndarray, events: int, samples: int) -> dict:

@@ -1,11 +1,12 @@
 """Mesh NoC benchmark: the engine with ``noc = "mesh"`` (chip-spec §1.5) against ``noc = "ideal"`` (§1.2).
 
 Run with ``make bench`` (``.venv/bin/python benchmarks/bench_noc.py``). The workload is the seed network of
-``benchmarks/bench_engine.py``: a random int8 784-1024-1024-10 network on the default 28 nm chip (3 x 3 mesh),
-hidden thresholds calibrated for about 10 % firing, rate-coded inputs with a mean spike probability of
-about 0.1 per pixel per timestep, T = 16. The same mapped program runs twice in one process, once per NoC
-model (only ``noc`` differs; the cores compute the same spikes), in interleaved rounds with the order
-alternating, so load from other processes hits both alike. Compilation is excluded (a warm-up run first).
+``benchmarks/bench_engine.py`` (``reference_network``, also used by ``noc_compare.py``): a random int8
+784-1024-1024-10 network on the default 28 nm chip (3 x 3 mesh), hidden thresholds calibrated for about 10 %
+firing, Bernoulli inputs with spike probability 0.13 per input per timestep, T = 16. The same mapped program
+runs twice in one process, once per NoC model (only ``noc`` differs; the cores compute the same spikes), in
+interleaved rounds with the order alternating, so load from other processes hits both alike. Compilation is
+excluded (a warm-up run first).
 
 Reports the per-round time ratio (median, min, max over the rounds), images per second of each, and what the
 mesh measured (routing cycles per timestep under both models, stall cycles, buffer writes), and merges them
@@ -17,7 +18,6 @@ a ratio of images per second).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -25,53 +25,16 @@ from pathlib import Path
 
 import numba
 import numpy as np
+from bench_engine import REFERENCE_P, T, bernoulli_raster, reference_network  # same folder (drops BLAS env vars)
+from results_file import merge_results, spread
 
 from hwsim.chip import Chip
 from hwsim.config import load_chip_config
-from hwsim.encoding import rate_encode
-from hwsim.network import Layer, Network
 from hwsim.program import ChipProgram
-from hwsim.writers import atomic_write_bytes
 from mapping import map_network
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
-SIZES = (784, 1024, 1024, 10)
-T = 16
-P_INPUT = 0.10
-HIDDEN_RATE = 0.10
 TARGET = 0.25
-
-
-def images_with_rate(rng: np.random.Generator, n: int, p: float) -> np.ndarray:
-    """Sparse "stroke" images (as bench_engine.py): a fraction of pixels on at U(0.6, 1); mean spike rate ~ p."""
-    on = rng.random((n, SIZES[0])) < p / 0.8
-    return np.where(on, rng.uniform(0.6, 1.0, (n, SIZES[0])), 0.0)
-
-
-def build_network(rng: np.random.Generator) -> Network:
-    """Random int8 784-1024-1024-10 network; hidden thresholds give ~10 % firing (bench_engine.py's recipe)."""
-    weights = [rng.integers(-128, 128, (a, b)).astype(np.int32) for a, b in zip(SIZES[:-1], SIZES[1:])]
-    x = rate_encode(images_with_rate(rng, 32, P_INPUT), T, seed=12345).reshape(-1, SIZES[0]).astype(np.int64)
-    layers = []
-    for k, w in enumerate(weights):
-        v = x @ w
-        th = int(np.quantile(v, 1 - HIDDEN_RATE if k < len(weights) - 1 else 0.7))
-        layers.append(Layer(w, np.zeros(w.shape[1], np.int32), threshold=th, integration="discontinuous",
-                            name=f"fc{k}"))  # fmt: skip
-        x = (v >= th).astype(np.int64)
-    return Network(layers, metadata={"name": "random-784-1024-1024-10", "w_bits": 8, "v_bits": 16})
-
-
-def spread(values) -> dict:
-    v = np.asarray(values, float)
-    return {"median": float(np.median(v)), "min": float(v.min()), "max": float(v.max()), "n": int(v.size)}
-
-
-def merge_results(path: Path, key: str, value: dict) -> None:
-    """Read ``path`` (if any), set ``key``, write it back atomically; other keys are kept."""
-    data = json.loads(path.read_text()) if path.exists() else {}
-    data[key] = value
-    atomic_write_bytes(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,13 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         numba.set_num_threads(args.threads)
 
-    rng = np.random.default_rng(2017)
     chip_config = load_chip_config("default_28nm")
-    program = map_network(build_network(rng), chip_config, placement="row_major")
+    program = map_network(reference_network(), chip_config, placement="row_major")
     mesh_program = ChipProgram(chip=program.chip.replace(noc="mesh"), cores=program.cores,
                                host_routes=program.host_routes, n_inputs=program.n_inputs).validate()  # fmt: skip
     chips = {"ideal": Chip.from_program(program), "mesh": Chip.from_program(mesh_program)}
-    raster = rate_encode(images_with_rate(np.random.default_rng(100), args.images, P_INPUT), T, seed=7)
+    raster = bernoulli_raster(100, args.images, program.n_inputs, REFERENCE_P)
     for chip in chips.values():  # compile
         chip.run(raster[:2])
 
@@ -119,9 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     hidden = [float(x) for x in ideal.counter("output_spikes").sum(axis=(0, 1))
               / (args.images * T * np.array([cp.n_neurons for cp in program.cores]))]  # fmt: skip
     value = {
-        "workload": f"random 784-1024-1024-10 (int8) on default_28nm (3x3 mesh, row-major), rate-coded inputs "
-                    f"p={P_INPUT}, T={T}, {args.images} images, router_buffer_flits="
-                    f"{mesh_program.chip.router_buffer_flits}, hop_latency_cycles={program.chip.hop_latency_cycles}",
+        "workload": (
+            f"bench_engine.py's reference 784-1024-1024-10 (int8, ~10 % hidden firing) on default_28nm (3x3 mesh, "
+            f"row-major), Bernoulli inputs p={REFERENCE_P}, T={T}, {args.images} images, router_buffer_flits="
+            f"{mesh_program.chip.router_buffer_flits}, hop_latency_cycles={program.chip.hop_latency_cycles}"
+        ),
         "ratio_mesh_vs_ideal": spread(ratios),
         "ratio_mesh_vs_ideal_cpu_time": spread(cpu_ratios),
         "target": TARGET,
@@ -145,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         "busiest_link": {"router": int(busiest[0]), "port": int(busiest[1]) + 1,
                          "packets": int(links[busiest[0], busiest[1] + 1, 0])},  # fmt: skip
     }
-    merge_results(args.output, "mesh", value)
+    merge_results(args.output, {"mesh": value})
     r = value["ratio_mesh_vs_ideal"]
     print(f"mesh NoC vs ideal, {args.images} images x T={T}, {args.rounds} rounds, {value['numba_threads']} threads")
     print(f"  ideal: {value['ideal_images_per_s']['median']:.0f} images/s   mesh: "

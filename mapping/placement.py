@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from hwsim.config import ChipConfig
+from hwsim.golden.noc import EAST, LOCAL, NORTH, SOUTH, WEST
 from hwsim.network import Network, simulate_network
 from mapping.errors import MappingError
 from mapping.tiling import AxonRun, Part, Tiling, axon_runs, tile_network
@@ -367,18 +368,14 @@ def mesh_flows(parts: Sequence[Part], t: Traffic) -> list[tuple[int, int, float,
 
 
 def route_ports(chip: ChipConfig, src: int, dst: int) -> np.ndarray:
-    """Link ids ``router * 5 + output port`` a packet from core ``src`` to ``dst`` uses under XY routing,
-    ending with ``dst``'s local output (chip-spec §1.5)."""
-    cols = chip.mesh_cols
-    (r, c), (r1, c1) = divmod(src, cols), divmod(dst, cols)
+    """Link ids ``router * 5 + output port`` a packet from core ``src`` to ``dst`` uses under XY routing
+    (:func:`xy_route`), ending with ``dst``'s local output (chip-spec §1.5)."""
     links = []
-    while c != c1:
-        links.append((r * cols + c) * _PORTS + (2 if c1 > c else 4))
-        c += 1 if c1 > c else -1
-    while r != r1:
-        links.append((r * cols + c) * _PORTS + (3 if r1 > r else 1))
-        r += 1 if r1 > r else -1
-    links.append(dst * _PORTS)
+    for a, b in xy_route(chip, src, dst):
+        (ra, ca), (rb, cb) = chip.position(a), chip.position(b)
+        port = (EAST if cb > ca else WEST) if ra == rb else (SOUTH if rb > ra else NORTH)
+        links.append(a * _PORTS + port)
+    links.append(dst * _PORTS + LOCAL)
     return np.array(links, dtype=np.int64)
 
 

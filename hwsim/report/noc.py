@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hwsim.golden.noc import PORT_NAMES, STEP  # chip-spec §1.5 port numbers 0..4 and their (row, col) steps
 from hwsim.result import LINK_COUNTER_NAMES, NOC_COUNTER_NAMES, RunResult
 from hwsim.writers import figure_png
 
@@ -25,14 +26,12 @@ __all__ = ["NOC_FIGURE", "PORT_NAMES", "noc_summary", "noc_lines", "noc_csv_rows
            "placement_noc_estimate"]
 
 NOC_FIGURE = "noc_heatmap.png"  # only for a noc = "mesh" chip
-PORT_NAMES = ("local", "north", "east", "south", "west")  # chip-spec §1.5 port numbers 0..4
-_STEP = ((0, 0), (-1, 0), (0, 1), (1, 0), (0, -1))  # (row, col) step of each output port
 
 
 def _neighbour(rows: int, cols: int, router: int, port: int) -> int | None:
     """The core output ``port`` of ``router`` leads to (itself for the local output), None off the mesh edge."""
     r, c = divmod(router, cols)
-    dr, dc = _STEP[port]
+    dr, dc = STEP[port]
     r, c = r + dr, c + dc
     return r * cols + c if 0 <= r < rows and 0 <= c < cols else None
 
@@ -197,7 +196,7 @@ def noc_heatmap(data: dict, rows: int, cols: int, path: str | Path, title: str |
         if lk["port"] == "local":
             continue
         y0, x0 = lk["position"]
-        dy, dx = _STEP[PORT_NAMES.index(lk["port"])]
+        dy, dx = STEP[PORT_NAMES.index(lk["port"])]
         # start beside the router, shifted across the link's direction so that the two directions between a
         # pair of neighbours run side by side
         sx, sy = x0 + 0.25 * dx - 0.1 * dy, y0 + 0.25 * dy + 0.1 * dx
