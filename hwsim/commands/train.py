@@ -7,6 +7,8 @@ Examples::
     hwsim train --dataset mnist --data-dir ~/data/mnist --hidden 1024,1024 -o mnist.npz
     hwsim train --dataset fashion-mnist --arch 16C5-MP2-32C5-MP2-10 -o fmnist_conv.npz
     hwsim train --load digits.npz --sweep-timesteps 1,2,4,8,16     # accuracy vs T, no training
+    hwsim train --dataset fashion-mnist --init fmnist_conv.npz --augment shift:2,flip --epochs 5 --lr 5e-4 \
+        -o fmnist_tuned.npz                                          # fine-tune with augmentation
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from hwsim.commands.common import (
 )
 from hwsim.errors import InputError
 from hwsim.limits import MAX_EPOCHS, MAX_TIMESTEPS
+from hwsim.training.augment import AUGMENT_HELP
 
 __all__ = ["add_arguments", "run", "parse_int_list"]
 
@@ -54,11 +57,21 @@ def _check_arguments(args: argparse.Namespace) -> None:
     if args.load is None and args.output is None:
         raise InputError("no output file: pass -o NET.npz (or --load NET.npz to evaluate an existing network)")
     check_input_file("--load", args.load)
+    check_input_file("--init", args.init)
+    if args.init is not None and args.load is not None:
+        raise InputError("--init starts training from a network, --load evaluates one without training: not both")
+    if args.augment is not None:
+        from hwsim.training.augment import parse_augment
+
+        parse_augment(args.augment)
     check_name_or_file("--chip", args.chip)
     check_data_dir(args.data_dir)
     check_int("--timesteps", args.timesteps, 1, MAX_TIMESTEPS)
     check_int("--train-timesteps", args.train_timesteps, 1, MAX_TIMESTEPS)
-    check_int("--epochs", args.epochs, 1, MAX_EPOCHS)
+    # --epochs 0 with --init: no training step, the init network re-quantized and evaluated by the trainer
+    if args.epochs == 0 and args.init is None:
+        raise InputError(f"--epochs 0: expected an integer in 1..{MAX_EPOCHS} (0, no training step, only with --init)")
+    check_int("--epochs", args.epochs, 0, MAX_EPOCHS)
     check_int("--batch-size", args.batch_size, 1, 1 << 20)
     check_int("--limit", args.limit, 1, 2**31 - 1)
     check_int("--eval-train-limit", args.eval_train_limit, 1, 2**31 - 1)
@@ -141,11 +154,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="convolutional network in SNN-paper notation instead of --hidden, e.g. 16C5-MP2-32C5-MP2-10 "
                         "(see below)")
     g.add_argument("--timesteps", "-T", type=int, metavar="T",
-                   help="timesteps per image (default 8; with --load, the network's own)")
-    g.add_argument("--mode", choices=["discontinuous", "continuous"], default="discontinuous",
+                   help="timesteps per image (default 8; with --load or --init, the network's own)")
+    g.add_argument("--mode", choices=["discontinuous", "continuous"],
                    help="hidden-layer integration: discontinuous (membrane restarts every timestep, each "
                         "timestep trained as an independent pass) or continuous (membrane carried, BPTT); "
-                        "default discontinuous")
+                        "default discontinuous (with --init, the network's own)")
     g.add_argument("--readout", choices=["membrane", "spike_count"], default="membrane",
                    help="output layer: membrane readout (fire=0, default, most accurate) or Yin's threshold-0 "
                         "spike count")
@@ -173,6 +186,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--detach-reset", action=argparse.BooleanOptionalAction, default=True,
                    help="continuous mode: leave the reset by subtraction out of the BPTT gradient (default); "
                         "--no-detach-reset back-propagates through it, as Yin et al.'s code does")
+    g.add_argument("--augment", metavar="SPEC", help=AUGMENT_HELP)
+    g.add_argument("--init", metavar="NET.npz",
+                   help="fine-tune: start from this network written by hwsim train (same architecture; its --arch "
+                        "or hidden sizes, --mode and -T are the defaults) instead of random weights; --epochs 0 "
+                        "only re-quantizes and evaluates it")
     g.add_argument("--eval-train-limit", type=int, default=10000, metavar="N",
                    help="measure train accuracy on at most N images (default 10000)")
     g = parser.add_argument_group("output")
@@ -235,10 +253,12 @@ def _train(args: argparse.Namespace, chip, w_bits: int, v_bits: int):
     from hwsim.datasets import load_dataset
     from hwsim.training.trainer import CONV_DEFAULTS, DATASET_DEFAULTS, fit
 
+    init_network = _init_defaults(args) if args.init is not None else None
     defaults = DATASET_DEFAULTS[args.dataset]
     if args.arch is not None:
         defaults = {**defaults, **CONV_DEFAULTS[args.dataset]}
     args.timesteps = args.timesteps if args.timesteps is not None else 8
+    args.mode = args.mode if args.mode is not None else "discontinuous"
     hidden = parse_int_list(args.hidden, "--hidden") if args.hidden is not None else defaults["hidden"]
     if v_bits <= w_bits:  # the trainer refuses it too, but only after loading the dataset
         raise InputError(f"v_bits = {v_bits}, w_bits = {w_bits} (--v-bits/--w-bits or the chip's): the membrane "
@@ -261,6 +281,7 @@ def _train(args: argparse.Namespace, chip, w_bits: int, v_bits: int):
         "quantization_aware": not args.no_qat,
         "detach_reset": args.detach_reset,
         "eval_train_limit": args.eval_train_limit,
+        "augment": args.augment or "",
     }
     print(f"{dataset.describe()}; network {network_text}, "
           f"{args.mode} integration, T={args.timesteps}, w_bits={w_bits}, v_bits={v_bits}", file=sys.stderr)
@@ -277,9 +298,12 @@ def _train(args: argparse.Namespace, chip, w_bits: int, v_bits: int):
         chip=chip.name,
         progress=not args.no_progress,
         command=_command_line(args),
+        init=init_network,
         **options,
     )
     network = result.network
+    if init_network is not None:
+        _report_init(network.metadata["provenance"]["init"], args.init)
     network.save(args.output)
     r = network.metadata["results"]
     summary = {"output": args.output, "sizes": network.sizes, **r}
@@ -291,6 +315,35 @@ def _train(args: argparse.Namespace, chip, w_bits: int, v_bits: int):
           f"training {r['train_seconds']:.1f} s, total {r['total_seconds']:.1f} s")
     _report_mapping(network, chip)
     return network, dataset, summary
+
+
+def _init_defaults(args: argparse.Namespace):
+    """``--init``: load the network; take its architecture (when neither --arch nor --hidden is given), its
+    hidden-layer mode and its timesteps as the defaults of the run. Returns the network."""
+    from hwsim.training.finetune import load_init_network
+
+    network = load_init_network(args.init)
+    meta = network.metadata
+    if args.arch is None and args.hidden is None:
+        if meta.get("arch"):
+            args.arch = str(meta["arch"])
+        elif len(network.sizes) > 2:
+            args.hidden = ",".join(map(str, network.sizes[1:-1]))
+    if args.mode is None:
+        mode = meta.get("neuron", {}).get("hidden_integration")
+        args.mode = mode if mode in ("discontinuous", "continuous") else None
+    if args.timesteps is None and meta.get("timesteps") is not None:
+        args.timesteps = network_timesteps(meta, None)
+    return network
+
+
+def _report_init(record: dict, path: str) -> None:
+    """Say whether the init network's floats re-quantized to its own integers (the start of fine-tuning)."""
+    if record["exact_requantization"]:
+        print(f"--init {path}: re-quantizing its float parameters gives back its integers exactly", file=sys.stderr)
+    else:
+        print(f"--init {path}: re-quantization differs from its integers in: "
+              f"{'; '.join(record['requantization_changes'])}", file=sys.stderr)
 
 
 def _check_arch(arch: str, dataset) -> str:
@@ -322,7 +375,8 @@ def _command_line(args: argparse.Namespace) -> str:
     """The training command, rebuilt from the parsed options (recorded in the network's provenance)."""
     parts = ["hwsim", "train"]
     for name in ("dataset", "data_dir", "limit", "hidden", "arch", "timesteps", "mode", "readout", "encoding", "chip",
-                 "w_bits", "v_bits", "epochs", "seed", "batch_size", "lr", "lr_final", "loss", "train_timesteps"):
+                 "w_bits", "v_bits", "epochs", "seed", "batch_size", "lr", "lr_final", "loss", "train_timesteps",
+                 "augment", "init"):
         value = getattr(args, name, None)
         if value is not None:
             parts += ["--" + name.replace("_", "-"), str(value)]

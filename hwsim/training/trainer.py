@@ -25,7 +25,9 @@ from hwsim.network import Layer, Network
 from hwsim.neuron import INTEGRATION_MODES
 from hwsim.training import conv
 from hwsim.training.arch import arch_text, parse_arch, plan_arch
+from hwsim.training.augment import augment_generator, augment_levels, parse_augment
 from hwsim.training.evaluate import chip_accuracy, float_accuracy
+from hwsim.training.finetune import load_init_network, params_from_network, requantization_changes
 from hwsim.training.model import LOSSES, FloatParams, backward, forward, loss_and_grad
 from hwsim.training.quantize import LayerQuant, dequantize, quantize_params
 
@@ -80,6 +82,8 @@ class TrainConfig:
         eval_seed: Encoder seed for the accuracy measurements.
         eval_train_limit: Evaluate train accuracy on at most this many training images.
         quantization_aware: Train with fake-quantized weights (else quantize only at the end).
+        augment: Augmentation of the training images, ``hwsim train --augment`` grammar
+            (:mod:`hwsim.training.augment`, e.g. ``shift:2,flip``); ``""`` for none. Kept in canonical form.
     """
 
     hidden: tuple[int, ...] = (128,)
@@ -102,8 +106,10 @@ class TrainConfig:
     eval_seed: int = 0
     eval_train_limit: int = 10000
     quantization_aware: bool = True
+    augment: str = ""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "augment", parse_augment(self.augment).text())
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         if any(h < 1 for h in self.hidden):
             raise InputError(f"hidden = {self.hidden}: every hidden layer needs at least 1 neuron")
@@ -247,6 +253,7 @@ def fit(
     evaluate: bool = True,
     chip: str | None = None,
     command: str | None = None,
+    init: Network | str | None = None,
     **options,
 ) -> TrainResult:
     """Train a binary-activation SNN; return it quantized for the chip, with its float model.
@@ -266,7 +273,11 @@ def fit(
         evaluate: Measure float and chip-simulated accuracies into ``metadata["results"]``.
         chip: Name of the chip preset the bit widths came from (recorded only).
         command: Command line to record in the provenance.
-        **options: Further :class:`TrainConfig` fields (``batch_size``, ``lr``, ``loss``, ``readout``, ...).
+        init: Fine-tune: start from this trained network (or ``.npz`` file) of the same architecture instead of
+            random weights (:func:`hwsim.training.finetune.params_from_network`); the provenance records it and
+            whether re-quantizing its float parameters gives back its integers (``provenance["init"]``).
+        **options: Further :class:`TrainConfig` fields (``batch_size``, ``lr``, ``loss``, ``readout``,
+            ``augment``, ...).
 
     Returns:
         A :class:`TrainResult`: the trained network in chip integers (``.network``) and its float model.
@@ -292,20 +303,34 @@ def fit(
     if n_train == 0:
         raise InputError(f"dataset {dataset.name!r} has no training images")
     input_activity = float(np.mean(levels) / 255.0) + 1e-3
+    augmentation = parse_augment(config.augment)
+    augmentation.check_image(dataset.image_shape)
+    augment_rng = augment_generator(seed)
     kw = dict(mode=config.mode, theta=config.theta, half_width=config.half_width)
-    if plan is None:
-        sizes = [dataset.n_pixels, *config.hidden, dataset.n_classes]
-        params = init_params(rng, sizes, input_activity=input_activity)
-        model_forward, model_backward = forward, backward
-    else:
-        sizes = [dataset.n_pixels, *(layer.n_out for layer in plan)]
-        params = conv.init_params(rng, plan, input_activity, init_layer)
-        model_forward, model_backward = partial(conv.forward, plan), partial(conv.backward, plan)
-    opt = _Adam(params)
-    T_train = config.effective_train_timesteps
 
     def quantize(p: FloatParams) -> list[LayerQuant]:
         return quantize_params(p, w_bits=config.w_bits, v_bits=config.v_bits, theta=config.theta)
+
+    if plan is None:
+        sizes = [dataset.n_pixels, *config.hidden, dataset.n_classes]
+        model_forward, model_backward = forward, backward
+    else:
+        sizes = [dataset.n_pixels, *(layer.n_out for layer in plan)]
+        model_forward, model_backward = partial(conv.forward, plan), partial(conv.backward, plan)
+    init_record = None
+    if init is not None:
+        init_network = load_init_network(init) if isinstance(init, str) else init
+        params, read = params_from_network(init_network, sizes, plan, theta=config.theta,
+                                           w_bits=config.w_bits)
+        changes = requantization_changes(read, quantize(params))
+        init_record = {"name": init_network.metadata.get("name"), **({"file": init} if isinstance(init, str) else {}),
+                       "exact_requantization": not changes, "requantization_changes": changes}
+    elif plan is None:
+        params = init_params(rng, sizes, input_activity=input_activity)
+    else:
+        params = conv.init_params(rng, plan, input_activity, init_layer)
+    opt = _Adam(params)
+    T_train = config.effective_train_timesteps
 
     epochs_iter = range(config.epochs)
     bar = batch_bar = None
@@ -328,7 +353,9 @@ def fit(
         total_loss, correct = 0.0, 0
         for lo in range(0, n_train, config.batch_size):
             idx = order[lo : lo + config.batch_size]
-            x = _sample_inputs(rng, levels[idx], T_train, config.encoding)
+            # only training batches are augmented, from the augmentation's own generator (evaluation never is)
+            batch = augment_levels(levels[idx], dataset.image_shape, augmentation, augment_rng)
+            x = _sample_inputs(rng, batch, T_train, config.encoding)
             # The weights are float32: a learning rate near float32's range (about 3e38) overflows them or the
             # membranes they make, which is bad input, not a bug (valid runs never overflow: tests run with
             # warnings as errors). The error state only turns that overflow into an error; values are unchanged.
@@ -360,6 +387,8 @@ def fit(
     _check_fits(quant, config.w_bits, config.v_bits)
     cfg = asdict(config)
     cfg["hidden"] = list(config.hidden)
+    if not config.augment:
+        del cfg["augment"]  # recorded only when used: provenance of runs without it stays as it was
     if plan is None:
         thresholds, scales = [q.threshold for q in quant], [q.scale for q in quant]
     else:
@@ -407,6 +436,7 @@ def fit(
             "config": cfg,
             "train_seconds": round(train_seconds, 3),
             "history": history,
+            **({} if init_record is None else {"init": init_record}),
         },
     }
     if plan is None:
