@@ -325,12 +325,13 @@ def _init_defaults(args: argparse.Namespace):
     network = load_init_network(args.init)
     meta = network.metadata
     if args.arch is None and args.hidden is None:
-        if meta.get("arch"):
-            args.arch = str(meta["arch"])
+        if isinstance(meta.get("arch"), str):
+            args.arch = meta["arch"]
         elif len(network.sizes) > 2:
             args.hidden = ",".join(map(str, network.sizes[1:-1]))
     if args.mode is None:
-        mode = meta.get("neuron", {}).get("hidden_integration")
+        neuron = meta.get("neuron")
+        mode = neuron.get("hidden_integration") if isinstance(neuron, dict) else None
         args.mode = mode if mode in ("discontinuous", "continuous") else None
     if args.timesteps is None and meta.get("timesteps") is not None:
         args.timesteps = network_timesteps(meta, None)

@@ -156,7 +156,10 @@ def params_from_network(network: Network, sizes: Sequence[int], plan: list[Plann
     if not isinstance(scales, list) or len(scales) != len(network.layers):
         raise InputError(f"{where}: the network records no per-layer scales (metadata 'scales'); --init needs a "
                          "network written by hwsim train")
-    output_scale = float(scales[-1])
+    try:
+        output_scale = float(scales[-1])
+    except (TypeError, ValueError):
+        output_scale = float("nan")
     if not (np.isfinite(output_scale) and output_scale > 0):
         raise InputError(f"{where}: the output layer's recorded scale {scales[-1]!r} is not a number > 0")
     planned_layers = plan if plan is not None else [None] * len(network.layers)
