@@ -20,6 +20,7 @@ from __future__ import annotations
 import queue
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,9 +53,16 @@ from hwsim.kernels.layout import (
     SramWeights,
 )
 from hwsim.program import ChipProgram
-from hwsim.result import COUNTER_NAMES, HOST_COUNTER_NAMES, LINK_COUNTER_NAMES, NOC_COUNTER_NAMES, RunResult
+from hwsim.result import (
+    COUNTER_NAMES,
+    EXIT_COUNTER_NAMES,
+    HOST_COUNTER_NAMES,
+    LINK_COUNTER_NAMES,
+    NOC_COUNTER_NAMES,
+    RunResult,
+)
 
-__all__ = ["Chip", "apply_exit"]
+__all__ = ["Chip", "apply_exit", "result_bytes", "MAX_RESULT_BYTES"]
 
 # Input raster bytes per chunk the engine aims for: a chunk holds fewer than
 # ``chunk_size`` images when T x n_inputs is large, so memory stays bounded.
@@ -64,6 +72,9 @@ CHUNK_RASTER_BYTES = 64 * 2**20
 # stay below SPIKE_STORE_BYTES.
 MICRO_BATCH = 16
 SPIKE_STORE_BYTES = 8 * 2**20
+# The most a result of Chip.run may take by default (result_bytes): beyond it a batch is refused up front with
+# an error naming Chip.run_chunks, rather than exhausting the machine's memory part way through.
+MAX_RESULT_BYTES = 2 * 2**30
 
 # How raster bytes sit in the uint64 words the host kernel reads.
 _BIG_ENDIAN = sys.byteorder == "big"
@@ -193,6 +204,7 @@ class Chip:
         record: bool = False,
         progress: bool = False,
         exit_rule: ExitRule | str | None = None,
+        max_result_bytes: int = MAX_RESULT_BYTES,
     ) -> RunResult:
         """Run the loaded program on a batch of inputs.
 
@@ -206,8 +218,8 @@ class Chip:
             timesteps: T for images. For rasters leave it None (or equal to the raster's T).
             encoding: ``"rate"``, ``"threshold"`` or ``"latency"`` (images only).
             seed: Base seed of the rate encoder.
-            chunk_size: Images encoded and simulated per chunk; bounds the memory of long
-                runs (chunks are made smaller still when ``T x n_inputs`` is large).
+            chunk_size: Images encoded and simulated per chunk; bounds the memory of the working arrays
+                (chunks are made smaller still when ``T x n_inputs`` is large). The result holds every image.
             record: Also return every core's end-of-timestep membranes and spikes.
             progress: Show a tqdm progress bar over the chunks.
             exit_rule: The early-exit rule (chip-spec §1.4): an :class:`~hwsim.exit_unit.ExitRule`
@@ -215,6 +227,9 @@ class Chip:
                 (``none``). The engine runs all T timesteps, then cuts each image after its exit
                 (:func:`apply_exit`); under ``noc = "mesh"`` its routing phases run only the timesteps each
                 image runs, so ``link_counters`` are those of the cut run (chip-spec §1.5).
+            max_result_bytes: The most the result's arrays may take (:func:`result_bytes`; default
+                :data:`MAX_RESULT_BYTES`, 2 GiB). A larger batch is refused before any work: stream it with
+                :meth:`run_chunks` instead (one chunk's arrays at a time), run fewer images, or raise this.
 
         Returns:
             A :class:`RunResult`, identical to ``hwsim.golden.simulate(program, rasters, record, exit_rule)``.
@@ -223,27 +238,92 @@ class Chip:
             ProgramError: no program is loaded.
             InputError: inputs of the wrong shape, type or values, bad timesteps,
                 encoding, seed or chunk size; an exit rule that does not parse or a program with
-                fewer than 2 outputs under an exit rule.
+                fewer than 2 outputs under an exit rule; a result larger than ``max_result_bytes``.
         """
-        if self._program is None:
-            raise ProgramError("no program loaded: call chip.load(program) first")
-        program, plan = self._program, self._plan
-        n_in = program.n_inputs
+        program, plan = self._loaded()
         chunk_size = _check_positive_int("chunk_size", chunk_size)
         rule = parse_exit_rule(exit_rule, program.n_outputs)
-        x, T, images = _check_inputs(inputs, timesteps, n_in, encoding, seed)
+        x, T, images = _check_inputs(inputs, timesteps, program.n_inputs, encoding, seed)
         B = int(x.shape[0])
+        _check_result_bytes(program, B, T, record, max_result_bytes)
         out = _allocate(program, plan, B, T, record)
+        # the kernel writes every chunk straight into its rows of the whole batch's arrays
+        links = _zero_links(plan)
+        for _, _, _, chunk_links in self._simulate(x, T, images, encoding, seed, chunk_size, record, progress, rule,
+                                                   lambda b0, b1: _rows(out, b0, b1)):
+            if links is not None:  # per-link sums (chip-spec §1.5): integers, the sum does not depend on the split
+                links += chunk_links
+        result = _result(program, plan, out, links)
+        # timesteps after t never change t: cutting the full run after each exit is the run that stopped there;
+        # the NoC ran only the timesteps each image runs, so the link sums are those of the cut run already
+        return apply_exit(result, rule, copy=False, link_counters=links) if rule.enabled else result
+
+    def run_chunks(
+        self,
+        inputs: np.ndarray,
+        timesteps: int | None = None,
+        *,
+        encoding: str = "rate",
+        seed: int = 0,
+        chunk_size: int = 256,
+        record: bool = False,
+        progress: bool = False,
+        exit_rule: ExitRule | str | None = None,
+    ) -> Iterator[RunResult]:
+        """:meth:`run`, streamed: one :class:`RunResult` per chunk of consecutive images, in order.
+
+        The arguments are those of :meth:`run`. Chunk ``k`` holds images ``k * c .. (k + 1) * c - 1``, ``c`` the
+        chunk size :meth:`run` would use (``chunk_size``, smaller when ``T x n_inputs`` is large); the last one
+        may be shorter. :meth:`RunResult.concatenate` of all chunks is :meth:`run`'s result bit for bit
+        (``link_counters``, per-link sums under ``noc = "mesh"``, are each chunk's own and add up). Memory is
+        bounded by a few chunks whatever the batch (one being encoded, one simulated, one finished), so there is
+        no ``max_result_bytes``: a 10-million-image run, or ``record=True`` on a long batch, fits if its chunks
+        do. The arguments are checked when the first chunk is asked for.
+
+        Example::
+
+            correct = 0
+            for part in chip.run_chunks(images, 16):
+                correct += int((part.predictions == labels[:part.batch_size]).sum())
+                labels = labels[part.batch_size:]
+        """
+        program, plan = self._loaded()
+        chunk_size = _check_positive_int("chunk_size", chunk_size)
+        rule = parse_exit_rule(exit_rule, program.n_outputs)
+        x, T, images = _check_inputs(inputs, timesteps, program.n_inputs, encoding, seed)
+        # each chunk gets arrays of its own, handed over to the caller with its result
+        for _, _, out, links in self._simulate(x, T, images, encoding, seed, chunk_size, record, progress, rule,
+                                               lambda b0, b1: _allocate(program, plan, b1 - b0, T, record)):
+            result = _result(program, plan, out, links)
+            yield apply_exit(result, rule, copy=False, link_counters=links) if rule.enabled else result
+
+    # ---------------------------------------------------------------- internal
+    def _loaded(self) -> tuple[ChipProgram, EnginePlan]:
+        if self._program is None:
+            raise ProgramError("no program loaded: call chip.load(program) first")
+        return self._program, self._plan
+
+    def _simulate(self, x: np.ndarray, T: int, images: bool, encoding: str, seed: int, chunk_size: int,
+                  record: bool, progress: bool, rule: ExitRule,
+                  outputs_for: Callable[[int, int], dict]) -> Iterator[tuple[int, int, dict, np.ndarray | None]]:
+        """Simulate the batch ``x`` chunk by chunk; yield ``(b0, b1, out, links)`` as each chunk finishes.
+
+        ``outputs_for(b0, b1)`` gives the arrays the kernel writes images ``b0..b1-1`` into (an
+        :func:`_allocate` dict of ``b1 - b0`` rows); ``links`` is the chunk's per-link sums under the mesh NoC
+        (None under ideal). The pools are shut down when the generator ends or is closed.
+        """
+        program, plan = self._program, self._plan
+        n_in = program.n_inputs
+        B = int(x.shape[0])
         chunk = max(1, min(chunk_size, CHUNK_RASTER_BYTES // (T * n_in)))
         # bytes per spike-list slot: an index (at most 4) and, with partial-sum cores, a membrane value
         slot_bytes = 4 + (np.dtype(plan.acc_dtype).itemsize if plan.psums.out.any() else 0)
         micro = max(1, min(MICRO_BATCH, SPIKE_STORE_BYTES // (T * int(plan.strides.sum()) * slot_bytes)))
         threads = max(1, min(numba.get_num_threads(), -(-B // micro)))
         free: queue.SimpleQueue = queue.SimpleQueue()
-        scratches = [_Scratch(plan, micro, T) for _ in range(threads)]
-        for s in scratches:
-            free.put(s)
-        out["exits"] = _exit_inputs(program, plan, out, rule)
+        for _ in range(threads):
+            free.put(_Scratch(plan, micro, T))
+        exits = _exit_inputs(program, plan, _output_columns(plan, record), rule)
 
         from tqdm import tqdm
 
@@ -273,26 +353,25 @@ class Chip:
                     words = pending.result()
                     if b1 < B:
                         pending = feeder.submit(prepare, b1, min(B, b1 + chunk))
-                    started = self._start_chunk(words, b0, b1, out, free, micro, pool)
+                    started = self._start_chunk(words, b0, b1, outputs_for(b0, b1), exits, free, micro, pool)
                     if running is not None:
-                        bar.update(self._finish_chunk(running, out))
+                        finished = self._finish_chunk(running)
+                        bar.update(finished[1] - finished[0])
+                        yield finished
                     running = started
                 if running is not None:
-                    bar.update(self._finish_chunk(running, out))
+                    finished = self._finish_chunk(running)
+                    bar.update(finished[1] - finished[0])
+                    yield finished
         finally:
             feeder.shutdown(cancel_futures=True)
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
-        # per-link sums of every thread (chip-spec §1.5): integers, so the sum does not depend on the split
-        links = sum(s.noc.links for s in scratches) if plan.noc.enabled else None
-        result = _result(program, plan, out, links)
-        # timesteps after t never change t: cutting the full run after each exit is the run that stopped there;
-        # the NoC ran only the timesteps each image runs, so the link sums are those of the cut run already
-        return apply_exit(result, rule, copy=False, link_counters=links) if rule.enabled else result
 
-    # ---------------------------------------------------------------- internal
-    def _start_chunk(self, raster, b0: int, b1: int, out: dict, free: queue.SimpleQueue, micro: int, pool) -> tuple:
-        """Simulate images ``b0..b1-1`` (queued on the pool, if any); return what :meth:`_finish_chunk` needs.
+    def _start_chunk(self, raster, b0: int, b1: int, out: dict, exits: ExitInputs, free: queue.SimpleQueue,
+                     micro: int, pool) -> tuple:  # fmt: skip
+        """Simulate images ``b0..b1-1`` into ``out`` (their ``b1 - b0`` rows; queued on the pool, if any); return
+        what :meth:`_finish_chunk` needs.
 
         ``free`` holds the per-thread scratch sets; a task borrows one while it runs.
         """
@@ -300,11 +379,11 @@ class Chip:
         Bc, T = raster.shape[0], raster.shape[1]  # raster: (Bc, T, n_words) uint64
         route_cycles = np.empty((Bc, T, len(plan.order)), np.int64)
         outputs = ChipOutputs(
-            counters=out["counters"][b0:b1],
+            counters=out["counters"],
             route_cycles=route_cycles,
-            host_counters=out["host_counters"][b0:b1],
-            mem_out=out["mem_target"][b0:b1],
-            spk_out=out["spk_target"][b0:b1],
+            host_counters=out["host_counters"],
+            mem_out=out["mem_target"],
+            spk_out=out["spk_target"],
             mem_col=out["mem_col"],
             spk_col=out["spk_col"],
         )
@@ -315,12 +394,19 @@ class Chip:
                                            plan.weights, plan.consts)))  # fmt: skip
         outputs = tuple(outputs)
 
-        noc_arrays = (tuple(plan.noc), tuple(out["exits"]))
-        noc_counters = out["noc_counters"][b0:b1]
+        noc_arrays = (tuple(plan.noc), tuple(exits))
+        noc_counters = out["noc_counters"]
+        # A thread's per-link sums grow over every task it runs (chip-spec §1.5); a task adds its growth here,
+        # so the chunk's own sums are known although tasks of two chunks overlap.
+        link_parts: list[np.ndarray] = []
 
         def images(lo: int, hi: int, s: _Scratch) -> int:
-            return chip_pass(lo, hi, micro, raster, _BIG_ENDIAN, plan.order, *program_arrays, tuple(s.lists),
-                             tuple(s.core), outputs, *noc_arrays, tuple(s.noc), noc_counters)  # fmt: skip
+            before = s.noc.links.copy() if plan.noc.enabled else None
+            bad = chip_pass(lo, hi, micro, raster, _BIG_ENDIAN, plan.order, *program_arrays, tuple(s.lists),
+                            tuple(s.core), outputs, *noc_arrays, tuple(s.noc), noc_counters)  # fmt: skip
+            if before is not None:
+                link_parts.append(s.noc.links - before)
+            return bad
 
         # Images are independent. Tasks of a few micro-batches go to whichever
         # thread is free (balances the load when other processes share the CPUs);
@@ -345,17 +431,17 @@ class Chip:
                     free.put(s)
 
             results = [pool.submit(task, lo, hi) for lo, hi in ranges]
-        return b0, b1, results, route_cycles
+        return b0, b1, out, results, route_cycles, link_parts
 
-    def _finish_chunk(self, started: tuple, out: dict) -> int:
-        """Wait for a chunk's tasks, check its inputs, add its chip-level cycles; return its image count."""
+    def _finish_chunk(self, started: tuple) -> tuple[int, int, dict, np.ndarray | None]:
+        """Wait for a chunk's tasks, check its inputs, add its chip-level cycles; return ``(b0, b1, out, links)``."""
         plan, chip = self._plan, self._program.chip
-        b0, b1, results, route_cycles = started
+        b0, b1, out, results, route_cycles, link_parts = started
         bad = sum(r if isinstance(r, (int, np.integer)) else r.result() for r in results)
         if bad:
             raise InputError("input spikes must be binary (0 or 1)")
-        counters = out["counters"][b0:b1]
-        host_counters = out["host_counters"][b0:b1]
+        counters = out["counters"]
+        host_counters = out["host_counters"]
         # Chip-level cycles (chip-spec §1.2): stages in order, the cores of a stage in parallel.
         cycles = counters[..., COUNTER_NAMES.index("cycles")]
         # Under the mesh the kernel wrote the HOST and ROUTE(s) phase lengths there (chip-spec §1.5).
@@ -366,10 +452,13 @@ class Chip:
             stage_route = route_cycles[..., cols].max(axis=-1)
             total = total + cycles[..., cols].max(axis=-1) + stage_route
             route_total = route_total + stage_route
-        out["timestep_cycles"][b0:b1] = total
+        out["timestep_cycles"][...] = total
         # the timestep's routing cycles (chip-spec §1.5): under the mesh the phase lengths stand where §1.2's are
-        out["noc_counters"][b0:b1, :, NOC_COUNTER_NAMES.index("route_cycles")] = route_total
-        return b1 - b0
+        out["noc_counters"][..., NOC_COUNTER_NAMES.index("route_cycles")] = route_total
+        links = _zero_links(plan)
+        for part in link_parts:
+            links += part
+        return b0, b1, out, links
 
 
 class _Scratch:
@@ -629,7 +718,14 @@ def _noc_scratch(noc: MeshNoc, micro: int, T: int, K: int) -> NocScratch:
     )
 
 
-def _exit_inputs(program: ChipProgram, plan: EnginePlan, out: dict, rule: ExitRule) -> ExitInputs:
+def _zero_links(plan: EnginePlan) -> np.ndarray | None:
+    """Per-link sums of nothing yet: zeros ``(routers, 5, len(LINK_COUNTER_NAMES))`` under the mesh NoC, else None."""
+    if not plan.noc.enabled:
+        return None
+    return np.zeros((plan.noc.rows * plan.noc.cols, 5, len(LINK_COUNTER_NAMES)), np.int64)
+
+
+def _exit_inputs(program: ChipProgram, plan: EnginePlan, mem_col: np.ndarray, rule: ExitRule) -> ExitInputs:
     """The exit rule as :func:`hwsim.kernels.chip_pass` reads it: only under the mesh NoC, where the kernel must
     know each image's exit before its routing phases (their per-link sums cannot be cut afterwards)."""
     from hwsim.exit_unit import _EXP_LUT_ARRAY, _LN_LUT_ARRAY
@@ -639,7 +735,7 @@ def _exit_inputs(program: ChipProgram, plan: EnginePlan, out: dict, rule: ExitRu
     for i, offset in enumerate(plan.output_offset):
         if offset >= 0:
             n = int(plan.neurons.n_neurons[i])
-            cols[offset : offset + n] = int(out["mem_col"][i]) + np.arange(n)
+            cols[offset : offset + n] = int(mem_col[i]) + np.arange(n)
     enabled = plan.noc.enabled and rule.enabled
     return ExitInputs(
         rule=RULE_CODES[rule.rule] if enabled else 0,
@@ -673,11 +769,59 @@ def _allocate(program: ChipProgram, plan: EnginePlan, B: int, T: int, record: bo
         total = int(plan.neurons.n_neurons.sum())
         out["mem_target"] = np.zeros((B, T, total), np.int32)
         out["spk_target"] = np.zeros((B, T, total), np.uint8)
-        out["mem_col"] = out["spk_col"] = plan.neurons.start
     else:
         out["mem_target"], out["spk_target"] = out["output_membranes"], out["output_spikes"]
-        out["mem_col"] = out["spk_col"] = plan.output_offset
+    out["mem_col"] = out["spk_col"] = _output_columns(plan, record)
     return out
+
+
+# the keys of an _allocate dict whose arrays have a row per image
+_PER_IMAGE = ("output_spikes", "output_membranes", "counters", "host_counters", "timestep_cycles", "noc_counters",
+              "mem_target", "spk_target")
+
+
+def _rows(out: dict, b0: int, b1: int) -> dict:
+    """Rows ``b0..b1-1`` of an :func:`_allocate` dict, as views (what the kernel writes a chunk into)."""
+    return {key: value[b0:b1] if key in _PER_IMAGE else value for key, value in out.items()}
+
+
+def _output_columns(plan: EnginePlan, record: bool) -> np.ndarray:
+    """Where each core's membranes and spikes go in the kernel's target arrays: every core's own columns of the
+    ``(B, T, sum n_neurons)`` arrays with ``record``, else the output cores' columns of the outputs (-1: none)."""
+    return plan.neurons.start if record else plan.output_offset
+
+
+def result_bytes(program: ChipProgram, batch: int, timesteps: int, record: bool = False) -> int:
+    """Bytes the arrays of :meth:`Chip.run`'s result take for ``batch`` images of ``timesteps`` timesteps.
+
+    Per image and timestep: the outputs (uint8 spikes, int32 membranes), the int64 counters of every core, the
+    host, NoC and exit-unit counters and the timestep cycles; with ``record``, every core's membranes and spikes
+    twice (the kernel's ``(B, T, sum n_neurons)`` arrays and their per-core copies in the result).
+    """
+    C, n_out = len(program.cores), program.n_outputs
+    per_step = (n_out * (1 + 4) + 8 * (C * N_COUNTERS + N_HOST_COUNTERS + 1 + len(NOC_COUNTER_NAMES)
+                                       + len(EXIT_COUNTER_NAMES)))  # fmt: skip
+    if record:
+        per_step += 2 * (4 + 1) * sum(cp.n_neurons for cp in program.cores)
+    return int(batch) * int(timesteps) * per_step
+
+
+def _check_result_bytes(program: ChipProgram, batch: int, timesteps: int, record: bool, limit) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
+        raise InputError(f"max_result_bytes = {limit!r}: expected an integer >= 1")
+    need = result_bytes(program, batch, timesteps, record)
+    if need > limit:
+        raise InputError(
+            f"the result of {batch} images x {timesteps} timesteps{' with record=True' if record else ''} would take "
+            f"{_gib(need)} of memory, above max_result_bytes = {_gib(limit)}: stream it with Chip.run_chunks "
+            "(one chunk of images at a time, same arguments), run fewer images at once, "
+            + ("record fewer images, " if record else "")
+            + f"or pass max_result_bytes >= {need} if the memory is there"
+        )
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB ({n} bytes)"
 
 
 def _result(program: ChipProgram, plan: EnginePlan, out: dict, link_counters: np.ndarray | None = None) -> RunResult:

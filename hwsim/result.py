@@ -189,8 +189,10 @@ class RunResult:
             exit_counters=cat("exit_counters"),
             exit_rule=first.exit_rule,
             noc_counters=cat("noc_counters"),
-            # per-link totals add up over the batches
-            link_counters=None if first.link_counters is None else sum(p.link_counters for p in parts),
+            # per-link totals add up over the batches; unknown for the whole if unknown for one part (a part cut
+            # after the run by an exit rule, hwsim.exit_unit.apply_exit)
+            link_counters=None if any(p.link_counters is None for p in parts)
+            else sum(p.link_counters for p in parts),
         )
 
     def to_arrays(self) -> dict:

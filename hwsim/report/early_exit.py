@@ -28,6 +28,7 @@ import numpy as np
 
 from hwsim.errors import InputError
 from hwsim.exit_unit import ExitRule, parse_exit_rule
+from hwsim.report.summary import RunSummary
 from hwsim.result import RunResult
 
 __all__ = [
@@ -240,9 +241,10 @@ def _saving(value: float, fixed: float) -> float:
     return 1.0 - value / fixed if fixed > 0 else 0.0
 
 
-def exit_point(result: RunResult, accuracy: float | None, energy, fixed_energy) -> ExitPoint:
+def exit_point(result: RunResult | RunSummary, accuracy: float | None, energy, fixed_energy) -> ExitPoint:
     """The numbers of one exit rule: timesteps run (mean, max, images per exit timestep ``1..T``), accuracy,
-    energy and latency per image, and the savings against the fixed-T run's ``fixed_energy``."""
+    energy and latency per image, and the savings against the fixed-T run's ``fixed_energy``. ``result`` is the
+    run cut by the rule, or its :class:`~hwsim.report.summary.RunSummary`."""
     run = np.asarray(result.exit_timesteps, np.int64)
     histogram = np.bincount(run, minlength=result.timesteps + 1)[1:]
     return ExitPoint(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -30,6 +30,7 @@ from hwsim.report.early_exit import (
     resolve_exit_rules,
 )
 from hwsim.report.model import Report, SweepPoint, build_report, prediction_accuracy, raster_layers
+from hwsim.report.summary import RunSummary, band_tables, summarize
 from hwsim.result import RunResult
 
 __all__ = ["default_sweep", "evaluate"]
@@ -145,16 +146,15 @@ def evaluate(
                                        encoding=encoding, say=say)
     info.update(chip_info)
 
-    def run_here(T: int, bar: bool) -> RunResult:
+    def chunks_here(T: int, bar: bool) -> Iterator[RunResult]:
         from tqdm import tqdm
 
-        parts = []
         with tqdm(total=B, unit="image", desc=f"T={T}", disable=not (bar and progress_bar), file=sys.stderr,
                   leave=False) as pbar:
             for b0 in range(0, B, chunk_size):
-                parts.append(_simulate_chunk(sim, images, T, encoding, seed, b0, min(B, b0 + chunk_size)))
-                pbar.update(parts[-1].batch_size)
-        return parts[0] if len(parts) == 1 else RunResult.concatenate(parts)
+                part = _simulate_chunk(sim, images, T, encoding, seed, b0, min(B, b0 + chunk_size))
+                pbar.update(part.batch_size)
+                yield part
 
     remote = None
     if pool is not None and pool.client is not None:
@@ -170,36 +170,65 @@ def evaluate(
                   "adc_scales": None if chip_info.get("adc_scales") is None
                   else [int(a) for a in chip_info["adc_scales"]]}
         remote = _RemoteRuns(pool, shared, runs, B, chunk_size, progress_bar)
-    run = run_here if remote is None else remote.run
+    chunks = chunks_here if remote is None else remote.chunks
     try:
-        return _evaluate_runs(run, sim, program, images, labels, timesteps, encoding, seed, table, sweep, rules,
+        return _evaluate_runs(chunks, sim, program, images, labels, timesteps, encoding, seed, table, sweep, rules,
                               backend, raster_image, info, meta, say, simulator)
     finally:
         if remote is not None:
             remote.cancel()
 
 
-def _evaluate_runs(run, sim, program, images, labels, timesteps, encoding, seed, table, sweep, rules, backend,
+def _evaluate_runs(chunks, sim, program, images, labels, timesteps, encoding, seed, table, sweep, rules, backend,
                    raster_image, info, meta, say, simulator) -> Report:  # fmt: skip
-    """The report from ``run(T, bar) -> RunResult`` (in this process or collected from the tasks)."""
+    """The report from ``chunks(T, bar)``, the chunks of a run at ``T`` in order (simulated in this process or
+    collected from the tasks).
+
+    Each run is summarized chunk by chunk (:mod:`hwsim.report.summary`) and its per-timestep arrays dropped, so
+    memory grows with the images by the summaries only; the report is that of the whole runs, bit for bit.
+    """
     B = images.shape[0]
+    prefix = encoding in PREFIX_ENCODINGS
+
+    def summary_of(parts: Iterator[RunResult]) -> RunSummary:
+        return RunSummary.concatenate([summarize(r, program, table, backend.energy, full=False) for r in parts])
+
     say(f"simulating {B} images x {timesteps} timesteps ({simulator})")
-    fixed = run(timesteps, True)
-    # the report's own run: the fixed-T run cut after each image's exit (exact: later timesteps never change earlier)
-    result = apply_exit(fixed, rules.main) if rules.main.enabled else fixed
+    for rule in rules.sweep:
+        say(f"exit sweep: {rule.text} (applied to each chunk of the run as it is simulated)")
+    # One pass over the fixed-T run gives every number that comes from it: the report's own run (the fixed-T run
+    # cut after each image's exit; exact: later timesteps never change earlier ones), the fixed-T run itself, each
+    # rule of the exit sweep, and the fixed-T curve's first t timesteps when the coding allows.
+    curve_prefixes = [t for t in fixed_curve_timesteps(timesteps) if t < timesteps] if rules.any and prefix else []
+    main, fixed, by_rule, by_prefix = [], [], [[] for _ in rules.sweep], [[] for _ in curve_prefixes]
+    bands = band_tables(program, table)
+    for part in chunks(timesteps, True):
+        cut = apply_exit(part, rules.main) if rules.main.enabled else part
+        main.append(summarize(cut, program, table, backend.energy, bands=bands))
+        if rules.main.enabled:
+            fixed.append(summarize(part, program, table, backend.energy, full=False))
+        for rule, into in zip(rules.sweep, by_rule):
+            into.append(summarize(apply_exit(part, rule), program, table, backend.energy, full=False))
+        for t, into in zip(curve_prefixes, by_prefix):
+            into.append(summarize(first_timesteps(part, t), program, table, backend.energy, full=False))
+    result = RunSummary.concatenate(main)
+    fixed = RunSummary.concatenate(fixed) if fixed else result
     points = []
     for T in default_sweep(timesteps) if sweep is None else sweep:
         if T == timesteps:
             r = fixed
         else:
             say(f"sweep: {B} images x {T} timesteps")
-            r = run(int(T), True)
-        e = backend.energy(r, program, table)
+            r = summary_of(chunks(int(T), True))
+        e = r.energy
         points.append(SweepPoint(int(T), prediction_accuracy(r.predictions, labels), e.energy_nj_per_image,
                                  e.latency_us_per_image, e.sops_per_image))
     early_exit = None
     if rules.any:
-        early_exit = _early_exit(rules, fixed, result, labels, program, table, backend, run, encoding, say)
+        exit_runs = [RunSummary.concatenate(parts) for parts in by_rule]
+        prefix_runs = dict(zip(curve_prefixes, (RunSummary.concatenate(parts) for parts in by_prefix)))
+        early_exit = _early_exit(rules, fixed, result, exit_runs, prefix_runs, labels, summary_of, chunks, encoding,
+                                 say)
     raster = None
     if raster_image is not None:
         if not 0 <= raster_image < B:
@@ -219,37 +248,34 @@ def _evaluate_runs(run, sim, program, images, labels, timesteps, encoding, seed,
                         early_exit=early_exit)
 
 
-def _early_exit(rules, fixed: RunResult, result: RunResult, labels, program: ChipProgram, table: EnergyTable,
-                backend, run: Callable[[int, bool], RunResult], encoding: str,
+def _early_exit(rules, fixed: RunSummary, result: RunSummary, exit_runs: list[RunSummary],
+                prefix_runs: dict[int, RunSummary], labels, summary_of, chunks, encoding: str,
                 say: Callable[[str], None]) -> EarlyExit:  # fmt: skip
-    """The exit numbers of a report: the main rule and the sweep against the fixed-T run, and the fixed-T curve.
+    """The exit numbers of a report: the main rule and the sweep (``exit_runs``, the fixed-T run cut by each rule)
+    against the fixed-T run, and the fixed-T curve.
 
     The curve's ``t < T`` points are the first ``t`` timesteps of the fixed-T run when the input coding allows
-    (:data:`PREFIX_ENCODINGS`), else separate runs at ``T = t``.
+    (:data:`PREFIX_ENCODINGS`; ``prefix_runs``), else separate runs at ``T = t`` (``chunks(t, bar)``).
     """
     T = fixed.timesteps
-    fixed_e = backend.energy(fixed, program, table)
+    fixed_e = fixed.energy
     fixed_acc = prediction_accuracy(fixed.predictions, labels)
 
-    def point(r: RunResult):
-        e = backend.energy(r, program, table)
-        return exit_point(r, prediction_accuracy(r.predictions, labels), e, fixed_e)
+    def point(r: RunSummary):
+        return exit_point(r, prediction_accuracy(r.predictions, labels), r.energy, fixed_e)
 
     main = point(result) if rules.main.enabled else None
-    sweep = []
-    for rule in rules.sweep:
-        say(f"exit sweep: {rule.text}")
-        sweep.append(point(apply_exit(fixed, rule)))
+    sweep = [point(r) for r in exit_runs]
     curve = []
-    prefix = encoding in PREFIX_ENCODINGS
     for t in fixed_curve_timesteps(T):
         if t == T:
-            r, e = fixed, fixed_e
+            r = fixed
+        elif t in prefix_runs:
+            r = prefix_runs[t]
         else:
-            if not prefix:
-                say(f"fixed-T curve: T = {t} ({encoding} coding depends on T: a run of its own)")
-            r = first_timesteps(fixed, t) if prefix else run(t, True)
-            e = backend.energy(r, program, table)
+            say(f"fixed-T curve: T = {t} ({encoding} coding depends on T: a run of its own)")
+            r = summary_of(chunks(t, True))
+        e = r.energy
         curve.append(SweepPoint(t, prediction_accuracy(r.predictions, labels), e.energy_nj_per_image,
                                 e.latency_us_per_image, e.sops_per_image))
     return EarlyExit(rules=rules, main=main, exit_timesteps=result.exit_timesteps if main else None,
@@ -322,19 +348,19 @@ class _RemoteRuns:
         self.futures = {T: [pool.executor.submit(_simulate_task, handle, (T, b0, b1)) for b0, b1 in chunks]
                         for T in self.uses}
 
-    def run(self, T: int, bar: bool) -> RunResult:
+    def chunks(self, T: int, bar: bool) -> Iterator[RunResult]:
+        """The chunks of the run at ``T``, in order, each collected when it is asked for."""
         from tqdm import tqdm
 
         T = int(T)
         self.uses[T] -= 1
-        futures = self.futures[T] if self.uses[T] > 0 else self.futures.pop(T)
-        parts = []
+        futures = list(self.futures[T] if self.uses[T] > 0 else self.futures.pop(T))
         with tqdm(total=self.B, unit="image", desc=f"T={T}", disable=not (bar and self.progress_bar),
                   file=sys.stderr, leave=False) as pbar:
             for future in futures:
-                parts.append(RunResult.from_arrays(future.result()))
-                pbar.update(parts[-1].batch_size)
-        return parts[0] if len(parts) == 1 else RunResult.concatenate(parts)
+                part = RunResult.from_arrays(future.result())
+                pbar.update(part.batch_size)
+                yield part
 
     def cancel(self) -> None:
         for futures in self.futures.values():

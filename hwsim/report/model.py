@@ -7,18 +7,19 @@ the renderers, so ``report.json``, the tables and the figures always agree (docs
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from hwsim.area.model import run_area
-from hwsim.energy import EnergyReport, EnergyTable, layer_name, load_table
+from hwsim.energy import EnergyReport, EnergyTable, layer_name
 from hwsim.errors import InputError, ReportError
 from hwsim.program import ChipProgram
 from hwsim.report.backend import backend_of
 from hwsim.report.early_exit import EarlyExit
-from hwsim.report.noc import noc_summary
+from hwsim.report.noc import noc_summary_of_sums
+from hwsim.report.summary import RunSummary, band_tables, summarize
 from hwsim.result import COUNTER_NAMES, RunResult
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "SweepPoint",
     "Report",
     "layer_firing_rates",
+    "firing_rates_of_sums",
     "raster_layers",
     "prediction_accuracy",
     "build_report",
@@ -158,11 +160,14 @@ class Report:
 
     def image_rows(self) -> list[dict]:
         """One row per image for ``images.csv``."""
+        return list(self.iter_image_rows())
+
+    def iter_image_rows(self) -> Iterator[dict]:
+        """:meth:`image_rows` one at a time (a large run's rows are written without being held all at once)."""
         e = self.energy
         ran = None if self.early_exit is None else self.early_exit.exit_timesteps
-        rows = []
         for b in range(e.n_images):
-            rows.append({
+            yield {
                 "image": b,
                 "label": "" if self.labels is None else int(self.labels[b]),
                 "prediction": int(self.predictions[b]),
@@ -173,8 +178,7 @@ class Report:
                 "latency_us": float(e.latency_us[b]),
                 "sops": int(e.sops[b]),
                 **({} if ran is None else {"timesteps": int(ran[b])}),
-            })
-        return rows
+            }
 
 
 def _core_order(program: ChipProgram) -> list[tuple[int, str, int]]:
@@ -199,10 +203,17 @@ def layer_firing_rates(result: RunResult, program: ChipProgram) -> dict[str, flo
     A membrane-readout layer (``fire = False``) never spikes; its rate is None.
     """
     spikes = result.counters[..., COUNTER_NAMES.index("output_spikes")].sum(axis=(0, 1))  # (C,), chip-spec §2.5
+    return firing_rates_of_sums(spikes, int(np.sum(result.exit_timesteps)), program)
+
+
+def firing_rates_of_sums(core_spikes: np.ndarray, timesteps_run: int,
+                         program: ChipProgram) -> dict[str, float | None]:  # fmt: skip
+    """:func:`layer_firing_rates` from a run's sums: ``core_spikes`` (counter ``output_spikes`` of each program core
+    summed over images and timesteps) and the timesteps its images ran in all (``B * T`` without an exit rule)."""
+    spikes = core_spikes
     fired: dict[str, float] = {}
     slots: dict[str, float] = {}
     readout: set[str] = set()
-    timesteps_run = int(np.sum(result.exit_timesteps))  # B * T without an exit rule
     for k, name, _ in _core_order(program):
         if getattr(program.cores[k], "psum_out", False):
             continue  # a partial-sum core (chip-spec §1.3) holds no neuron of its layer's output: fire = 0, no spikes
@@ -262,25 +273,8 @@ def prediction_accuracy(predictions: np.ndarray, labels: np.ndarray | None) -> f
     return float(np.mean(np.asarray(predictions) == np.asarray(labels)))
 
 
-def energy_band(energy_of, result: RunResult, program: ChipProgram,
-                table: EnergyTable | str | None) -> tuple[float, float] | None:
-    """``(low, high)`` nJ per image: the run priced with every marked entry of the table (``range = [lo, hi]``)
-    at its low end, then at its high end (docs/energy.md §10); None if the table marks no entry.
-
-    Energy is a sum of non-negative counts times entries, so these are the least and the most any combination
-    of the marked entries within their ranges can give. ``energy_of(result, program, table)`` prices a run.
-    """
-    table = load_table(program.chip.technology if table is None else table)
-    marked = table.marked_entries()
-    if not marked:
-        return None
-    low, high = ({key: span[end] for key, span in marked.items()} for end in (0, 1))
-    return (energy_of(result, program, table.with_entry_factors(low)).energy_nj_per_image,
-            energy_of(result, program, table.with_entry_factors(high)).energy_nj_per_image)
-
-
 def build_report(
-    result: RunResult,
+    result: RunResult | RunSummary,
     program: ChipProgram,
     *,
     labels: np.ndarray | None = None,
@@ -291,6 +285,10 @@ def build_report(
     early_exit: EarlyExit | None = None,
 ) -> Report:
     """Compute every number of a report from one run (no simulation here).
+
+    ``result`` is the run, or its :class:`~hwsim.report.summary.RunSummary` (what :func:`evaluate` keeps of a run
+    it streams; made with :func:`~hwsim.report.summary.summarize` with ``full=True``, the band tables of ``table``
+    and the same ``table``): the report is the same bits either way.
 
     For an RRAM chip, ``result`` must come from :mod:`hwsim.rram` (its RRAM counters) and ``meta``
     should name the chip instance (``instance_seed``, ``adc_scales``), as :func:`evaluate` does.
@@ -303,8 +301,8 @@ def build_report(
         if labels.shape != (result.batch_size,):
             raise InputError(f"labels have shape {labels.shape}; expected ({result.batch_size},), one per image")
     backend = backend_of(program)
-    energy = backend.energy(result, program, table)
-    predictions = result.predictions
+    if isinstance(result, RunResult):
+        result = summarize(result, program, table, backend.energy, bands=band_tables(program, table))
     info = {
         "chip": program.chip.name,
         "core_type": backend.core_type,
@@ -314,17 +312,19 @@ def build_report(
         "n_cores_used": len(program.cores),
     }
     info.update(meta or {})
+    timesteps_run = int(np.sum(result.exit_timesteps))  # B * T without an exit rule
     return Report(
         meta=info,
-        energy=energy,
-        accuracy=prediction_accuracy(predictions, labels),
+        energy=result.energy,
+        accuracy=prediction_accuracy(result.predictions, labels),
         labels=labels,
-        predictions=predictions,
-        firing_rates=layer_firing_rates(result, program),
+        predictions=result.predictions,
+        firing_rates=firing_rates_of_sums(result.core_spikes, timesteps_run, program),
         sweep=list(sweep),
         raster=raster,
         early_exit=early_exit,
-        energy_band_nj=energy_band(backend.energy, result, program, table),
+        energy_band_nj=None if result.band is None else tuple(e.energy_nj_per_image for e in result.band),
         area=run_area(program.chip),
-        noc=noc_summary(result, program.chip),
+        noc=noc_summary_of_sums(result.noc_sums, result.link_counters, result.batch_size, timesteps_run,
+                                program.chip),
     )

@@ -22,8 +22,8 @@ from hwsim.golden.noc import PORT_NAMES, STEP  # chip-spec §1.5 port numbers 0.
 from hwsim.result import LINK_COUNTER_NAMES, NOC_COUNTER_NAMES, RunResult
 from hwsim.writers import figure_png
 
-__all__ = ["NOC_FIGURE", "PORT_NAMES", "noc_summary", "noc_lines", "noc_csv_rows", "noc_heatmap", "link_record",
-           "placement_noc_estimate"]
+__all__ = ["NOC_FIGURE", "PORT_NAMES", "noc_summary", "noc_summary_of_sums", "noc_lines", "noc_csv_rows",
+           "noc_heatmap", "link_record", "placement_noc_estimate"]
 
 NOC_FIGURE = "noc_heatmap.png"  # only for a noc = "mesh" chip
 
@@ -53,13 +53,21 @@ def link_record(router: int, port: int, packets: int, stalls: int, route_cycles:
 
 def noc_summary(result: RunResult, chip) -> dict | None:
     """The ``report.json`` keys of the mesh network-on-chip, or None under ``noc = "ideal"``."""
-    if getattr(chip, "noc", "ideal") != "mesh" or result.link_counters is None:
+    return noc_summary_of_sums(result.noc_counters.sum(axis=(0, 1), dtype=np.int64), result.link_counters,
+                               result.batch_size, int(np.sum(result.exit_timesteps)), chip)
+
+
+def noc_summary_of_sums(noc_sums: np.ndarray, link_counters: np.ndarray | None, n_images: int, timesteps_run: int,
+                        chip) -> dict | None:  # fmt: skip
+    """:func:`noc_summary` from a run's sums: ``noc_sums`` (its ``noc_counters`` summed over images and timesteps),
+    its ``link_counters``, its image count and the timesteps its images ran in all (``B * T`` without an exit
+    rule); what a streamed report keeps of a run (:class:`hwsim.report.summary.RunSummary`)."""
+    if getattr(chip, "noc", "ideal") != "mesh" or link_counters is None:
         return None
-    noc = result.noc_counters.astype(np.int64)
-    B = result.batch_size
-    route_cycles = int(noc[..., NOC_COUNTER_NAMES.index("route_cycles")].sum())
-    timesteps_run = int(np.sum(result.exit_timesteps))  # B * T without an exit rule
-    links = result.link_counters.astype(np.int64)
+    noc = np.asarray(noc_sums, np.int64)
+    B = n_images
+    route_cycles = int(noc[NOC_COUNTER_NAMES.index("route_cycles")])
+    links = link_counters.astype(np.int64)
     packets = links[..., LINK_COUNTER_NAMES.index("packets")]
     stalls = links[..., LINK_COUNTER_NAMES.index("stall_cycles")]
     rows, cols = chip.mesh_rows, chip.mesh_cols
@@ -76,8 +84,8 @@ def noc_summary(result: RunResult, chip) -> dict | None:
         "router_buffer_flits": int(chip.router_buffer_flits),
         "mesh_shape": [rows, cols],
         "noc_route_cycles_per_image": route_cycles / B,
-        "noc_stall_cycles_per_image": float(noc[..., NOC_COUNTER_NAMES.index("stall_cycles")].sum()) / B,
-        "noc_buffer_writes_per_image": float(noc[..., NOC_COUNTER_NAMES.index("buffer_writes")].sum()) / B,
+        "noc_stall_cycles_per_image": float(noc[NOC_COUNTER_NAMES.index("stall_cycles")]) / B,
+        "noc_buffer_writes_per_image": float(noc[NOC_COUNTER_NAMES.index("buffer_writes")]) / B,
         "busiest_link": busiest,
         "noc_links": records,
     }

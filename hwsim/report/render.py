@@ -6,9 +6,9 @@ Renderers read the numbers of a ``report.json`` dict and compute none (docs/ener
 from __future__ import annotations
 
 import csv
-import io
+import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from hwsim.outdir import atomic_outdir, check_outdir
@@ -186,13 +186,14 @@ def _exit_csv_rows(data: dict) -> list[tuple[str, str, object, str]]:
     return rows
 
 
-def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence]) -> None:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    for row in rows:
-        w.writerow(["" if v is None else v for v in row])
-    path.write_text(buf.getvalue(), encoding="utf-8")
+def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence]) -> None:
+    # row by row into the file (inside the report's temporary folder, so still atomic): images.csv of a large
+    # run is not held in memory
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(header)
+        for row in rows:
+            w.writerow(["" if v is None else v for v in row])
 
 
 def write_report(report: Report | dict, outdir: str | Path, *, figures: bool = True,
@@ -219,8 +220,9 @@ def write_report(report: Report | dict, outdir: str | Path, *, figures: bool = T
         (tmp / "report.json").write_text(json.dumps(data, indent=1, allow_nan=False) + "\n", encoding="utf-8")
         _write_csv(tmp / "report.csv", ("section", "key", "value", "unit"), _csv_rows(data))
         if isinstance(report, Report):
-            rows = report.image_rows()
-            _write_csv(tmp / "images.csv", list(rows[0]), [list(r.values()) for r in rows])
+            rows = report.iter_image_rows()
+            first = next(rows)
+            _write_csv(tmp / "images.csv", list(first), (list(r.values()) for r in itertools.chain([first], rows)))
         (tmp / "report.md").write_text(render_table(data), encoding="utf-8")
         if figures:
             figure_drawing.render_figures(data, tmp)  # looked up at call time: tests replace it
