@@ -17,7 +17,7 @@ from .build import (
 from .cases import RtlRun, case_dir_from_env, read_case, run_case, save_npz, single_core_program
 from .dut import block_parameters, block_seed, check_parameters, start_clock
 from .scoreboard import compare_with_golden
-from .words import pack_signed, unpack_signed, weight_words
+from .words import pack_signed, unpack_fields, unpack_signed, weight_words
 
 __all__ = [
     "CLOCK_PERIOD_NS",
@@ -42,5 +42,6 @@ __all__ = [
     "compare_with_golden",
     "pack_signed",
     "unpack_signed",
+    "unpack_fields",
     "weight_words",
 ]

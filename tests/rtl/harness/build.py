@@ -33,6 +33,8 @@ __all__ = [
     "SIMULATORS",
     "CLOCK_PERIOD_NS",
     "VERILATOR_BUILD_ARGS",
+    "TESTBENCH_HDL_DIR",
+    "TESTBENCH_TOPS",
     "hdl_sources",
     "verilator_env",
     "require_simulator",
@@ -54,6 +56,11 @@ CLOCK_PERIOD_NS = 10
 # the top level's ports, so that flag is switched off again and a generated
 # control file makes just the top module's signals public.
 VERILATOR_BUILD_ARGS = ["--no-public-flat-rw", "-O3"]
+# Simulation-only top levels (testbench wrappers around an RTL top level, never synthesised): their file lives
+# here, not in rtl/, so neither hwsim.area nor the RTL lint nor a mutation run sees it. Name -> the RTL top
+# level whose Verilog parameters the wrapper takes.
+TESTBENCH_HDL_DIR = Path(__file__).resolve().parent / "hdl"
+TESTBENCH_TOPS = {"tb_snn_multicore": "snn_multicore"}
 
 
 def hdl_sources() -> list[Path]:
@@ -136,12 +143,14 @@ def require_simulator() -> str:
 def hdl_parameters(chip: ChipConfig, toplevel: str) -> dict[str, int]:
     """Verilog parameters of ``toplevel`` derived from ``chip`` (``CoreConfig.to_hdl_params``).
 
+    A testbench wrapper (``TESTBENCH_TOPS``) takes the parameters of the RTL top level it wraps.
     ``snn_multicore`` adds ``N_CORES = chip.n_cores``; ``snn_chip`` adds the mesh
     shape ``MESH_ROWS``/``MESH_COLS``, and on a ``noc = "mesh"`` chip ``NOC_MESH = 1`` and
     ``BUFFER_FLITS = router_buffer_flits`` (chip-spec §1.5; its ``ROUTES`` and ``HOST_INPUTS`` default to
     ``n_cores`` and ``AXONS`` inside the RTL; ``hop_latency_cycles`` and
     ``barrier_cycles`` are chip registers written from ``chip`` at load time).
     """
+    toplevel = TESTBENCH_TOPS.get(toplevel, toplevel)
     params = dict(chip.core.to_hdl_params())
     if toplevel == "snn_multicore":
         if params.pop("PARTIAL_SUMS", 0):
@@ -181,6 +190,8 @@ def build(sim: str, toplevel: str, params: dict[str, int], waves: bool, name: st
     sources = hdl_sources()
     if not sources:
         pytest.fail(f"no RTL sources snn_*.v in {RTL_DIR}")
+    if toplevel in TESTBENCH_TOPS:
+        sources.append(TESTBENCH_HDL_DIR / f"{toplevel}.v")
     digest = hashlib.sha256()
     for src in sources:
         digest.update(src.name.encode() + b"\0" + src.read_bytes())

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["pack_signed", "unpack_signed", "weight_words"]
+__all__ = ["pack_signed", "unpack_signed", "unpack_fields", "weight_words"]
 
 
 def pack_signed(values: Sequence[int], bits: int, lanes: int) -> int:
@@ -30,6 +30,22 @@ def unpack_signed(word: int, bits: int, lanes: int) -> list[int]:
         v = (word >> (lane * bits)) & mask
         out.append(v - (1 << bits) if v >= half else v)
     return out
+
+
+def unpack_fields(word: int, bits: int, count: int, *, signed: bool) -> np.ndarray:
+    """The first ``count`` ``bits``-bit fields of ``word``, field 0 at the lowest bits, as int64 (vectorised).
+
+    The wide result ports of the fast co-simulation path (``NEURONS`` spike bits,
+    ``NEURONS * V_BITS`` membrane bits) hold thousands of fields; :func:`unpack_signed`
+    would take a Python loop over them.
+    """
+    n_bytes = -(-(bits * count) // 8)
+    raw = np.frombuffer(int(word).to_bytes(max(n_bytes, 1), "little"), np.uint8)
+    field_bits = np.unpackbits(raw, bitorder="little")[: bits * count].reshape(count, bits).astype(np.int64)
+    values = field_bits @ (np.int64(1) << np.arange(bits, dtype=np.int64))
+    if signed:
+        values -= field_bits[:, -1] << bits
+    return values
 
 
 def weight_words(weights: np.ndarray, lanes: int, w_bits: int) -> list[list[int]]:
