@@ -35,7 +35,7 @@ T = 16
 TARGET_BYTES = 2**30
 
 
-def child(n_images: int, figures: bool, exit_sweep: str | None) -> dict:
+def child(n_images: int, figures: bool, exit_sweep: str | None, report_dir: Path | None = None) -> dict:
     """One ``hwsim run``-like report on ``n_images`` images, in this process; its peak RSS and wall time."""
     import numpy as np
 
@@ -55,11 +55,16 @@ def child(n_images: int, figures: bool, exit_sweep: str | None) -> dict:
     options = {"exit_sweep": exit_sweep, "exit_rule": exit_sweep.split(",")[0]} if exit_sweep else {}
     report = evaluate(program, images, labels, timesteps=T, **options)
     with tempfile.TemporaryDirectory() as tmp:
-        write_report(report, Path(tmp) / "out", figures=figures)
-        data = json.loads((Path(tmp) / "out" / "report.json").read_text())
-    return {"images": n_images, "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-            "wall_s": time.perf_counter() - start, "accuracy": data["accuracy"],
-            "energy_nj_per_image": data["energy_nj_per_image"]}
+        out = report_dir or Path(tmp) / "out"
+        write_report(report, out, figures=figures)
+        data = json.loads((out / "report.json").read_text())
+    return {
+        "images": n_images,
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "wall_s": time.perf_counter() - start,
+        "accuracy": data["accuracy"],
+        "energy_nj_per_image": data["energy_nj_per_image"],
+    }
 
 
 def measure(n_images: int, figures: bool, exit_sweep: str | None) -> dict:
@@ -76,14 +81,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=100_000, help="images of the large run (default 100000)")
     parser.add_argument("--small", type=int, default=1_000, help="images of the small run (default 1000)")
     parser.add_argument("--figures", action="store_true", help="also draw the PNG figures (imports matplotlib)")
-    parser.add_argument("--exit-sweep", metavar="RULES",
-                        help="also an exit rule (the first) and an exit sweep, e.g. margin:2,4,8")
+    parser.add_argument(
+        "--exit-sweep", metavar="RULES", help="also an exit rule (the first) and an exit sweep, e.g. margin:2,4,8"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--no-merge", action="store_true", help="print only; leave the results file alone")
-    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--report-dir",
+        type=Path,
+        metavar="DIR",
+        help="with --child N: keep the report folder there (to compare two versions' reports)",
+    )
+    parser.add_argument(
+        "--child",
+        type=int,
+        metavar="N",
+        help="run one report on N images in this process and print its peak RSS as JSON",
+    )
     args = parser.parse_args(argv)
     if args.child is not None:
-        print(json.dumps(child(args.child, args.figures, args.exit_sweep)))
+        print(json.dumps(child(args.child, args.figures, args.exit_sweep, args.report_dir)))
         return 0
     if args.images < 1 or args.small < 1:
         parser.error("--images and --small must be >= 1")
@@ -91,21 +108,37 @@ def main(argv: list[str] | None = None) -> int:
     large = measure(args.images, args.figures, args.exit_sweep)
     mb = 2**20
     for r in (small, large):
-        print(f"{r['images']:>7} images, T = {T}: peak RSS {r['peak_rss_bytes'] / mb:7.1f} MiB, "
-              f"{r['wall_s']:6.1f} s, accuracy {r['accuracy']:.4f}")
-    growth = (large["peak_rss_bytes"] - small["peak_rss_bytes"]) / (args.images - args.small) if args.images != args.small else 0.0
-    print(f"growth: {growth:.0f} bytes per image; target: {args.images} images under {TARGET_BYTES / mb:.0f} MiB: "
-          f"{'met' if large['peak_rss_bytes'] < TARGET_BYTES else 'NOT met'}")
+        print(
+            f"{r['images']:>7} images, T = {T}: peak RSS {r['peak_rss_bytes'] / mb:7.1f} MiB, "
+            f"{r['wall_s']:6.1f} s, accuracy {r['accuracy']:.4f}"
+        )
+    growth = (
+        (large["peak_rss_bytes"] - small["peak_rss_bytes"]) / (args.images - args.small)
+        if args.images != args.small
+        else 0.0
+    )
+    print(
+        f"growth: {growth:.0f} bytes per image; target: {args.images} images under {TARGET_BYTES / mb:.0f} MiB: "
+        f"{'met' if large['peak_rss_bytes'] < TARGET_BYTES else 'NOT met'}"
+    )
     if not args.no_merge:
-        merge_results(args.output, {"memory": {
-            "workload": f"bundled digits network on default_28nm, digits test split repeated, T = {T}, default "
-                        f"sweep{', exit sweep ' + args.exit_sweep if args.exit_sweep else ''}, "
-                        f"figures {'on' if args.figures else 'off'}",
-            "small": small, "large": large, "bytes_per_image": growth,
-            "target_bytes": TARGET_BYTES, "target_met": large["peak_rss_bytes"] < TARGET_BYTES,
-            "machine": f"{platform.machine()}, {platform.system()} {platform.release()}",
-            "date": time.strftime("%Y-%m-%d", time.gmtime()),
-        }})
+        merge_results(
+            args.output,
+            {
+                "memory": {
+                    "workload": f"bundled digits network on default_28nm, digits test split repeated, T = {T}, default "
+                    f"sweep{', exit sweep ' + args.exit_sweep if args.exit_sweep else ''}, "
+                    f"figures {'on' if args.figures else 'off'}",
+                    "small": small,
+                    "large": large,
+                    "bytes_per_image": growth,
+                    "target_bytes": TARGET_BYTES,
+                    "target_met": large["peak_rss_bytes"] < TARGET_BYTES,
+                    "machine": f"{platform.machine()}, {platform.system()} {platform.release()}",
+                    "date": time.strftime("%Y-%m-%d", time.gmtime()),
+                }
+            },
+        )
     return 0
 
 

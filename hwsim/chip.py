@@ -5,7 +5,7 @@ golden model (:func:`hwsim.golden.simulate`): the same output spikes and
 membranes, the same per-core per-timestep counters and cycles, bit for bit,
 in every mode. It differs only in speed: its kernels (:mod:`hwsim.kernels`)
 do work in proportion to spikes, run the images of a batch on all Numba
-threads, and stream long runs in chunks so memory stays bounded.
+threads, and encode and simulate long runs in chunks so their working memory stays bounded.
 
 Example::
 
@@ -13,6 +13,12 @@ Example::
     chip = Chip.from_program(program)            # or Chip.from_config("default_28nm").load(program)
     result = chip.run(images, timesteps=16)      # images (B, n_inputs) in [0, 1], rate coded
     result.predictions, result.cycles_per_inference, result.counter("synaptic_ops")
+    for part in chip.run_chunks(images, 16):     # the same, one chunk of images at a time (any batch size)
+        ...
+
+A result holds ``T x (64 x cores + ~100)`` bytes per image (:func:`result_bytes`, more with ``record``):
+:meth:`Chip.run` refuses one above ``max_result_bytes`` (2 GiB by default) before any work, and
+:meth:`Chip.run_chunks` streams a batch of any size.
 """
 
 from __future__ import annotations

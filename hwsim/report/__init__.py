@@ -13,6 +13,8 @@ One job per module:
 - :mod:`hwsim.report.model`: the report data (:class:`Report`, :func:`build_report`, firing rates, rasters);
 - :mod:`hwsim.report.backend`: which simulator and energy model a program's core type takes (chosen once);
 - :mod:`hwsim.report.evaluation`: encoding, simulating and sweeping (:func:`evaluate`);
+- :mod:`hwsim.report.summary`: what a report keeps of a run, per image (:class:`RunSummary`), so runs are
+  summarized chunk by chunk and memory does not grow with their per-timestep arrays;
 - :mod:`hwsim.report.render`: the table, the CSV files and the output folder (:func:`write_report`);
 - :mod:`hwsim.report.figures`: the PNG figures (:func:`render_figures`).
 

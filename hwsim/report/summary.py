@@ -83,8 +83,7 @@ class RunSummary:
             core_spikes=sum(p.core_spikes for p in parts),
             noc_sums=sum(p.noc_sums for p in parts),
             # as RunResult.concatenate: unknown for the whole when unknown for a part (cut by an exit rule)
-            link_counters=None if any(p.link_counters is None for p in parts)
-            else sum(p.link_counters for p in parts),
+            link_counters=None if any(p.link_counters is None for p in parts) else sum(p.link_counters for p in parts),
         )
 
 
@@ -126,8 +125,17 @@ def _totals(energy: EnergyReport) -> EnergyReport:
     """``energy`` with only the per-image arrays a sweep or exit point reads: total energy, latency, SOPs."""
     B = energy.n_images
     nothing = np.zeros(0)
-    return dataclasses.replace(energy, dynamic_pj=nothing, static_pj=nothing, by_action={}, action_counts={},
-                               by_component={}, by_layer={}, by_core=np.zeros((B, 0)), cycles=nothing)
+    return dataclasses.replace(
+        energy,
+        dynamic_pj=nothing,
+        static_pj=nothing,
+        by_action={},
+        action_counts={},
+        by_component={},
+        by_layer={},
+        by_core=np.zeros((B, 0)),
+        cycles=nothing,
+    )
 
 
 def join_energy(parts: Sequence[EnergyReport]) -> EnergyReport:

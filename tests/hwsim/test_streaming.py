@@ -91,8 +91,15 @@ def test_run_chunks_checks_its_arguments_and_runs_nothing_until_asked(small_chip
 
 # ----------------------------------------------------------------- the bound on Chip.run's result
 def result_array_bytes(result: RunResult) -> int:
-    arrays = [result.output_spikes, result.output_membranes, result.counters, result.host_counters,
-              result.timestep_cycles, result.noc_counters, result.exit_counters]
+    arrays = [
+        result.output_spikes,
+        result.output_membranes,
+        result.counters,
+        result.host_counters,
+        result.timestep_cycles,
+        result.noc_counters,
+        result.exit_counters,
+    ]
     arrays += (result.membranes or []) + (result.core_spikes or [])
     return sum(a.nbytes for a in arrays)
 
@@ -161,11 +168,15 @@ def digits():
 
 CASES = {
     # exit rule, exit sweep (applied chunk by chunk), the fixed-T curve from the first t timesteps
-    "digital, rate, exit": ("default_28nm", {"encoding": "rate", "exit_rule": "margin:3",
-                                             "exit_sweep": "margin:1,2,6", "sweep": [1, 2, 8]}),
+    "digital, rate, exit": (
+        "default_28nm",
+        {"encoding": "rate", "exit_rule": "margin:3", "exit_sweep": "margin:1,2,6", "sweep": [1, 2, 8]},
+    ),
     # latency coding: the fixed-T curve's points are runs of their own
-    "digital, latency, exit sweep": ("default_28nm", {"encoding": "latency", "exit_sweep": "margin:2,4",
-                                                      "sweep": None}),
+    "digital, latency, exit sweep": (
+        "default_28nm",
+        {"encoding": "latency", "exit_sweep": "margin:2,4", "sweep": None},
+    ),
     # mesh NoC: link sums added over the chunks (no image exits early at margin 1000: the links are kept)
     "mesh": ("mesh", {"encoding": "rate", "exit_rule": "margin:1000", "sweep": [2, 8]}),
     # one RRAM chip instance: read noise drawn per image index, energy from the conductances read
@@ -176,8 +187,7 @@ CASES = {
 @pytest.mark.parametrize("case", CASES)
 def test_a_report_streamed_in_one_image_chunks_is_the_whole_runs_report(tmp_path, digits, case):
     chip_name, options = CASES[case]
-    chip = load_chip_config("default_28nm").replace(noc="mesh") if chip_name == "mesh" else load_chip_config(
-        chip_name)
+    chip = load_chip_config("default_28nm").replace(noc="mesh") if chip_name == "mesh" else load_chip_config(chip_name)
     program = map_network(load_default_network(), chip)
     images, labels = digits
     if chip_name == "rram":
@@ -185,8 +195,9 @@ def test_a_report_streamed_in_one_image_chunks_is_the_whole_runs_report(tmp_path
     options = {**options, "timesteps": 8, "seed": 4}
     whole = report_files(tmp_path, "whole", program, images, labels, chunk_size=len(images), **options)
     for chunk_size in (1, 4):  # one image per chunk; chunks of 4, 4 and 1
-        streamed = report_files(tmp_path, f"chunks{chunk_size}", program, images, labels, chunk_size=chunk_size,
-                                **options)
+        streamed = report_files(
+            tmp_path, f"chunks{chunk_size}", program, images, labels, chunk_size=chunk_size, **options
+        )
         for name in REPORT_FILES:
             assert streamed[name] == whole[name], (chunk_size, name)
     data = json.loads(whole["report.json"])
@@ -201,8 +212,18 @@ def test_streamed_report_numbers_equal_those_of_the_whole_run(tmp_path, digits):
     program = map_network(load_default_network(), chip)
     images, labels = digits
     rule, swept = "margin:3", "margin:6"
-    report = evaluate(program, images, labels, timesteps=8, seed=4, chunk_size=1, exit_rule=rule,
-                      exit_sweep=swept, sweep=[2, 8], raster_image=None)
+    report = evaluate(
+        program,
+        images,
+        labels,
+        timesteps=8,
+        seed=4,
+        chunk_size=1,
+        exit_rule=rule,
+        exit_sweep=swept,
+        sweep=[2, 8],
+        raster_image=None,
+    )
     d = report.to_dict()
     fixed = Chip.from_program(program).run(images, 8, seed=4)
     cut = apply_exit(fixed, parse_exit_rule(rule, 10))
