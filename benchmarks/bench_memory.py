@@ -10,7 +10,8 @@ image ``i`` still gets its own rate-coded raster, so the runs are not repeats), 
 
 Each size runs in a fresh child process that prints its own peak RSS (``resource.getrusage(RUSAGE_SELF)
 .ru_maxrss``), so the numbers do not mix. A small run (``--small`` images, default 1,000) gives the fixed part
-(interpreter, NumPy, Numba, compiled kernels), so the growth with the batch is the difference.
+(interpreter, NumPy, Numba, compiled kernels), so the growth with the batch is the difference. A 10-image child
+runs first, uncounted, so neither measured child compiles kernels (compiling takes memory of its own).
 
 Merges into ``benchmarks/results/latest.json`` under ``memory`` (read, update this key, atomic write under a
 lock on the folder; every other key stays). The issue's target: a 100,000-image run under 1 GB RSS.
@@ -104,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.images < 1 or args.small < 1:
         parser.error("--images and --small must be >= 1")
+    measure(10, args.figures, args.exit_sweep)  # warm-up: fills the Numba cache (compiling takes memory too)
     small = measure(args.small, args.figures, args.exit_sweep)
     large = measure(args.images, args.figures, args.exit_sweep)
     mb = 2**20

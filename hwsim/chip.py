@@ -59,14 +59,8 @@ from hwsim.kernels.layout import (
     SramWeights,
 )
 from hwsim.program import ChipProgram
-from hwsim.result import (
-    COUNTER_NAMES,
-    EXIT_COUNTER_NAMES,
-    HOST_COUNTER_NAMES,
-    LINK_COUNTER_NAMES,
-    NOC_COUNTER_NAMES,
-    RunResult,
-)
+from hwsim.result import COUNTER_NAMES, HOST_COUNTER_NAMES, LINK_COUNTER_NAMES, NOC_COUNTER_NAMES, RunResult
+from hwsim.result import result_bytes as run_result_bytes
 
 __all__ = ["Chip", "apply_exit", "result_bytes", "MAX_RESULT_BYTES"]
 
@@ -798,18 +792,11 @@ def _output_columns(plan: EnginePlan, record: bool) -> np.ndarray:
 
 
 def result_bytes(program: ChipProgram, batch: int, timesteps: int, record: bool = False) -> int:
-    """Bytes the arrays of :meth:`Chip.run`'s result take for ``batch`` images of ``timesteps`` timesteps.
-
-    Per image and timestep: the outputs (uint8 spikes, int32 membranes), the int64 counters of every core, the
-    host, NoC and exit-unit counters and the timestep cycles; with ``record``, every core's membranes and spikes
-    twice (the kernel's ``(B, T, sum n_neurons)`` arrays and their per-core copies in the result).
-    """
-    C, n_out = len(program.cores), program.n_outputs
-    per_step = (n_out * (1 + 4) + 8 * (C * N_COUNTERS + N_HOST_COUNTERS + 1 + len(NOC_COUNTER_NAMES)
-                                       + len(EXIT_COUNTER_NAMES)))  # fmt: skip
-    if record:
-        per_step += 2 * (4 + 1) * sum(cp.n_neurons for cp in program.cores)
-    return int(batch) * int(timesteps) * per_step
+    """Bytes :meth:`Chip.run` holds for the result of ``batch`` images of ``timesteps`` timesteps: the result's
+    arrays (:func:`hwsim.result.result_bytes`) and, with ``record``, the kernel's ``(B, T, sum n_neurons)``
+    membranes and spikes the result's per-core arrays are copied from (both are held at the end of the run)."""
+    recorded = sum(cp.n_neurons for cp in program.cores) if record else 0
+    return run_result_bytes(batch, timesteps, program.n_outputs, len(program.cores), 2 * recorded)
 
 
 def _check_result_bytes(program: ChipProgram, batch: int, timesteps: int, record: bool, limit) -> None:

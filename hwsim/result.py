@@ -18,6 +18,7 @@ __all__ = [
     "NOC_COUNTER_NAMES",
     "LINK_COUNTER_NAMES",
     "decode_predictions",
+    "result_bytes",
 ]
 
 # Per core per timestep (chip-spec §2.5); the last axis of RunResult.counters. "packets" and "hops" count
@@ -39,6 +40,17 @@ EXIT_COUNTER_NAMES = ("cycles", "acc_updates", "multiplies", "lut_reads")
 NOC_COUNTER_NAMES = ("route_cycles", "buffer_writes", "stall_cycles")
 # Per router output port, summed over the run (mesh NoC only, chip-spec §1.5); the last axis of link_counters.
 LINK_COUNTER_NAMES = ("packets", "stall_cycles")
+
+
+def result_bytes(n_images: int, timesteps: int, n_outputs: int, n_cores: int, recorded_neurons: int = 0) -> int:
+    """Bytes the arrays of a :class:`RunResult` take: per image and timestep the outputs (uint8 spikes, int32
+    membranes), the int64 counters of every core, the host, NoC and exit-unit counters and the timestep cycles,
+    and the int32 membranes and uint8 spikes of ``recorded_neurons`` neurons (``record=True``: every core's).
+    Other core types' ``extra`` arrays are not counted."""
+    per_step = n_outputs * (1 + 4) + 8 * (
+        n_cores * len(COUNTER_NAMES) + len(HOST_COUNTER_NAMES) + 1 + len(NOC_COUNTER_NAMES) + len(EXIT_COUNTER_NAMES)
+    )
+    return int(n_images) * int(timesteps) * (per_step + (4 + 1) * int(recorded_neurons))
 
 
 def decode_predictions(readout: str, output_spikes: np.ndarray, output_membranes: np.ndarray) -> np.ndarray:

@@ -31,9 +31,12 @@ from hwsim.report.early_exit import (
 )
 from hwsim.report.model import Report, SweepPoint, build_report, prediction_accuracy, raster_layers
 from hwsim.report.summary import RunSummary, band_tables, summarize
-from hwsim.result import RunResult
+from hwsim.result import RunResult, result_bytes
 
-__all__ = ["default_sweep", "evaluate"]
+__all__ = ["default_sweep", "evaluate", "CHUNK_RESULT_BYTES"]
+
+#: The most one chunk's run (its per-timestep arrays, hwsim.result.result_bytes) may take in a report.
+CHUNK_RESULT_BYTES = 256 * 2**20
 
 
 def default_sweep(timesteps: int) -> list[int]:
@@ -90,7 +93,9 @@ def evaluate(
         raster_image: Index of the image whose spikes are recorded, or None.
         simulator: ``"engine"`` (:class:`hwsim.chip.Chip`; :func:`hwsim.rram.run_rram` for RRAM) or
             ``"golden"`` (:func:`hwsim.golden.simulate`; :func:`hwsim.rram.simulate_rram`).
-        chunk_size: Images encoded and simulated at a time (bounds memory).
+        chunk_size: Images encoded and simulated at a time, fewer if their run would take more than
+            :data:`CHUNK_RESULT_BYTES`. Each chunk is summarized (:mod:`hwsim.report.summary`) and dropped, so the
+            memory a report takes grows by a few hundred bytes per image whatever the run's ``T``.
         progress: Called with a short message before each step (e.g. ``print``).
         progress_bar: Show a tqdm bar (on stderr) over the images of each run.
         meta: Extra provenance for ``report.json``.
@@ -134,6 +139,13 @@ def evaluate(
         check_timesteps(T)
     if simulator not in ("engine", "golden"):
         raise InputError(f"simulator = {simulator!r}: allowed engine, golden")
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise InputError(f"chunk_size = {chunk_size!r}: expected an integer >= 1")
+    # fewer images per chunk when a chunk's run would hold more than CHUNK_RESULT_BYTES (a large program at a
+    # large T); the report does not depend on the chunking
+    longest = max([timesteps] + [int(t) for t in (default_sweep(timesteps) if sweep is None else sweep)])
+    per_image = result_bytes(1, longest, program.n_outputs, len(program.cores))
+    chunk_size = max(1, min(int(chunk_size), CHUNK_RESULT_BYTES // per_image))
     table = load_table(program.chip.technology if table is None else table)
     rules = resolve_exit_rules(program.n_outputs, program.readout, exit_rule, exit_sweep, exit_scale,
                                program.metadata if network_metadata is None else network_metadata)

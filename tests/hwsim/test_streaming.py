@@ -244,3 +244,19 @@ def test_streamed_report_numbers_equal_those_of_the_whole_run(tmp_path, digits):
     assert [r["prediction"] for r in rows] == cut.predictions.tolist()
     assert [r["energy_nj"] for r in rows] == (e.total_pj / 1e3).tolist()
     assert [r["timesteps"] for r in rows] == cut.exit_timesteps.tolist()
+
+
+def test_report_chunks_shrink_for_a_large_run_and_the_report_stays_the_same(tmp_path, digits, monkeypatch):
+    import hwsim.report.evaluation as evaluation
+    from hwsim.result import result_bytes as run_result_bytes
+
+    program = map_network(load_default_network(), load_chip_config("default_28nm"))
+    images, labels = digits
+    options = {"timesteps": 8, "seed": 4, "sweep": [2, 8], "exit_sweep": "margin:2"}
+    whole = report_files(tmp_path, "whole", program, images, labels, **options)
+    # room for 2 images of the longest run (T = 8) per chunk: the 256-image chunks become 2-image chunks
+    monkeypatch.setattr(evaluation, "CHUNK_RESULT_BYTES", 2 * run_result_bytes(1, 8, 10, len(program.cores)) + 1)
+    assert report_files(tmp_path, "capped", program, images, labels, **options) == whole
+    for bad in (0, -1, 2.0, True):
+        with pytest.raises(InputError, match="chunk_size"):
+            evaluate(program, images, labels, timesteps=8, chunk_size=bad)
