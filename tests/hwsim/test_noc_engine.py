@@ -200,6 +200,78 @@ def test_one_slot_buffers_slow_a_lone_stream():
     assert_same(got, simulate(program, raster))
 
 
+def three_entry_host_program(depth: int, latency: int) -> ChipProgram:
+    """1x5 mesh, host (router 0) alone in its phase with three routing entries, in table order: inputs 0..15 to
+    core 4 (4 hops), 8..15 to core 0 (0 hops: the host's own router), 4..11 to core 2 (2 hops)."""
+    chip = ChipConfig(name="line", mesh_rows=1, mesh_cols=5, hop_latency_cycles=latency, router_buffer_flits=depth,
+                      core=CoreConfig(axons=16, neurons=2, lanes=2), noc="mesh")  # fmt: skip
+    cores = tuple(CoreProgram(core=c, stage=0, weights=np.zeros((16, 2), int), bias=np.zeros(2, int), threshold=1,
+                              fire=False, output_offset=2 * k) for k, c in enumerate((0, 2, 4)))  # fmt: skip
+    host = (Route(4, 0, 16, 0), Route(0, 8, 16, 0), Route(2, 4, 12, 0))
+    return ChipProgram(chip=chip, cores=cores, host_routes=host, n_inputs=16).validate()
+
+
+@pytest.mark.parametrize("latency", [1, 2, 3])
+def test_a_lone_sender_with_several_entries_is_its_closed_form(latency):
+    # The engine's closed form for a phase with one sender, per routing entry (hwsim.kernels.noc._lone_sender), against
+    # a hand count. Inputs 1, 5, 9, 15 spike; packets in injection order (sources ascending, entries in table order):
+    # 1 -> core 4; 5 -> core 4, core 2; 9 -> core 4, core 0, core 2; 15 -> core 4, core 0. Packet i (from 1) arrives
+    # in cycle i + latency * hops: the last delivery is packet 7 (core 4, 4 hops), not packet 8 (core 0, 0 hops).
+    program = three_entry_host_program(depth=latency + 1, latency=latency)
+    raster = np.zeros((1, 2, 16), np.uint8)
+    raster[0, 0, [1, 5, 9, 15]] = 1
+    raster[0, 1, [8, 12]] = 1  # 8 -> core 4, core 0, core 2; 12 -> core 4, core 0: packet 4 (core 4) last
+    got = Chip.from_program(program).run(raster)
+    assert got.host_counter("route_cycles")[0].tolist() == [7 + 4 * latency, 4 + 4 * latency]
+    assert noc(got, "buffer_writes")[0].tolist() == [4 * 4 + 2 * 2, 2 * 4 + 2]
+    assert noc(got, "stall_cycles").sum() == 0
+    # per link: core 4's packets cross routers 0..3 eastwards, core 2's routers 0..1
+    east = got.link_counters[:, 2, LINK_COUNTER_NAMES.index("packets")]
+    assert east.tolist() == [4 + 2 + 2 + 1, 4 + 2 + 2 + 1, 4 + 2, 4 + 2, 0]
+    assert_same(got, simulate(program, raster))
+
+
+def test_a_lone_sender_with_one_slot_buffers_is_not_its_closed_form():
+    # the counterexample: buffers of hop_latency_cycles packets or fewer slow a lone stream, so the closed form must
+    # not be used; the engine simulates it and agrees with the golden model, which takes longer than the formula
+    program = three_entry_host_program(depth=1, latency=1)
+    raster = np.zeros((1, 1, 16), np.uint8)
+    raster[0, 0, [1, 5, 9, 15]] = 1
+    got = Chip.from_program(program).run(raster)
+    assert got.host_counter("route_cycles")[0, 0] > 7 + 4 * 1
+    assert_same(got, simulate(program, raster))
+
+
+def shared_stage_program(output_sends: bool) -> ChipProgram:
+    """2x2 mesh. Stage 0: core 1 (sends its 4 neurons to core 3) and core 2, an output core with no routing entries
+    (``output_sends=False``) or a core that sends its 4 neurons to core 3 as well. Stage 1: core 3 (outputs)."""
+    chip = ChipConfig(name="shared", mesh_rows=2, mesh_cols=2, hop_latency_cycles=1, router_buffer_flits=2,
+                      core=CoreConfig(axons=8, neurons=4, lanes=2), noc="mesh")  # fmt: skip
+    eye = np.eye(4, dtype=int) * 5  # input j of a core drives its neuron j over the threshold
+    first = CoreProgram(core=1, stage=0, weights=np.vstack([eye, eye]), bias=np.zeros(4, int), threshold=3,
+                        routes=(Route(3, 0, 4, 0),))  # fmt: skip
+    second = CoreProgram(core=2, stage=0, weights=np.vstack([eye, eye]), bias=np.zeros(4, int), threshold=3,
+                         **({"routes": (Route(3, 0, 4, 4),)} if output_sends else {"output_offset": 0}))  # fmt: skip
+    sink = CoreProgram(core=3, stage=1, weights=np.ones((8, 4), int), bias=np.zeros(4, int), threshold=1000,
+                       output_offset=0 if output_sends else 4)  # fmt: skip
+    host = (Route(1, 0, 8, 0), Route(2, 0, 8, 0))
+    return ChipProgram(chip=chip, cores=(first, second, sink), host_routes=host, n_inputs=8).validate()
+
+
+@pytest.mark.parametrize("output_sends", [False, True])
+def test_a_stage_with_one_core_that_routes_is_a_lone_sender(output_sends):
+    # ROUTE(0) has two cores that spike; only core 1 has routing entries unless output_sends. With one sender that
+    # routes, the phase is core 1's stream alone (4 packets, 1 hop: 4 + 1 cycles, the closed form); when core 2
+    # routes to core 3 too, both streams meet at core 3's local output (8 packets: at least 8 cycles), simulated
+    program = shared_stage_program(output_sends)
+    raster = np.ones((1, 1, 8), np.uint8)
+    got = Chip.from_program(program).run(raster)
+    assert_same(got, simulate(program, raster))
+    route0 = got.noc_counter("route_cycles")[0, 0] - got.host_counter("route_cycles")[0, 0]
+    assert got.counter("output_spikes")[0, 0, :2].tolist() == [4, 4]  # both stage-0 cores spike
+    assert route0 == (9 if output_sends else 4 + 1)  # golden's count with both: 8 packets through one local output
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_buffer_writes_are_the_hops_of_every_sender(seed):
     rng = np.random.default_rng(seed)
