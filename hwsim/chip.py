@@ -323,7 +323,7 @@ class Chip:
         free: queue.SimpleQueue = queue.SimpleQueue()
         for _ in range(threads):
             free.put(_Scratch(plan, micro, T))
-        exits = _exit_inputs(program, plan, _output_columns(plan, record), rule)
+        exits = _exit_inputs(program, plan, {"mem_col": _output_columns(plan, record)}, rule)
 
         from tqdm import tqdm
 
@@ -725,9 +725,10 @@ def _zero_links(plan: EnginePlan) -> np.ndarray | None:
     return np.zeros((plan.noc.rows * plan.noc.cols, 5, len(LINK_COUNTER_NAMES)), np.int64)
 
 
-def _exit_inputs(program: ChipProgram, plan: EnginePlan, mem_col: np.ndarray, rule: ExitRule) -> ExitInputs:
+def _exit_inputs(program: ChipProgram, plan: EnginePlan, out: dict, rule: ExitRule) -> ExitInputs:
     """The exit rule as :func:`hwsim.kernels.chip_pass` reads it: only under the mesh NoC, where the kernel must
-    know each image's exit before its routing phases (their per-link sums cannot be cut afterwards)."""
+    know each image's exit before its routing phases (their per-link sums cannot be cut afterwards). Of ``out``
+    (an :func:`_allocate` dict) it reads only ``mem_col``."""
     from hwsim.exit_unit import _EXP_LUT_ARRAY, _LN_LUT_ARRAY
     from hwsim.kernels.exit_unit import RULE_CODES
 
@@ -735,7 +736,7 @@ def _exit_inputs(program: ChipProgram, plan: EnginePlan, mem_col: np.ndarray, ru
     for i, offset in enumerate(plan.output_offset):
         if offset >= 0:
             n = int(plan.neurons.n_neurons[i])
-            cols[offset : offset + n] = int(mem_col[i]) + np.arange(n)
+            cols[offset : offset + n] = int(out["mem_col"][i]) + np.arange(n)
     enabled = plan.noc.enabled and rule.enabled
     return ExitInputs(
         rule=RULE_CODES[rule.rule] if enabled else 0,
