@@ -61,6 +61,8 @@ VERILATOR_BUILD_ARGS = ["--no-public-flat-rw", "-O3"]
 # level whose Verilog parameters the wrapper takes.
 TESTBENCH_HDL_DIR = Path(__file__).resolve().parent / "hdl"
 TESTBENCH_TOPS = {"tb_snn_multicore": "snn_multicore"}
+# C++ optimisation of the testbench wrappers' Verilator models (a make variable of verilated.mk).
+VERILATOR_FAST_OPT = "OPT_FAST=-O2"
 
 
 def hdl_sources() -> list[Path]:
@@ -93,7 +95,8 @@ def verilator_env() -> str | None:
     # with "Vtop__pch.h.fast: linker input file not found") and runs `python`, which a
     # fresh Debian does not have. Variables in MAKEFLAGS act as make command-line
     # overrides.
-    overrides = ["CFG_CXXFLAGS_PCH_I=-include"]
+    # Likewise CFG_CXXFLAGS_COROUTINES is empty, which breaks --timing builds (the testbench wrapper's own clock).
+    overrides = ["CFG_CXXFLAGS_PCH_I=-include", "CFG_CXXFLAGS_COROUTINES=-fcoroutines"]
     if " " not in sys.executable:
         overrides.append(f"PYTHON3={sys.executable}")
     makeflags = os.environ.get("MAKEFLAGS", "")
@@ -192,12 +195,16 @@ def build(sim: str, toplevel: str, params: dict[str, int], waves: bool, name: st
         pytest.fail(f"no RTL sources snn_*.v in {RTL_DIR}")
     if toplevel in TESTBENCH_TOPS:
         sources.append(TESTBENCH_HDL_DIR / f"{toplevel}.v")
+    # The wrapper's Verilator control file is part of the build too (passed as a control file below).
+    tb_vlt = TESTBENCH_HDL_DIR / f"{toplevel}.vlt" if sim == "verilator" and toplevel in TESTBENCH_TOPS else None
     digest = hashlib.sha256()
-    for src in sources:
+    for src in sources + ([tb_vlt] if tb_vlt else []):
         digest.update(src.name.encode() + b"\0" + src.read_bytes())
     build_args = list(VERILATOR_BUILD_ARGS) if sim == "verilator" else []
-    key = json.dumps({"sim": sim, "top": toplevel, "params": params, "waves": waves, "args": build_args, "vlt": 1},
-                     sort_keys=True)
+    if sim == "verilator" and toplevel in TESTBENCH_TOPS:
+        build_args.append("--timing")  # a testbench wrapper makes its own clock with delays
+    key = json.dumps({"sim": sim, "top": toplevel, "params": params, "waves": waves, "args": build_args, "vlt": 1,
+                      **({"make": VERILATOR_FAST_OPT} if tb_vlt else {})}, sort_keys=True)
     digest.update(key.encode())
     tag = "_".join(f"{k}{v}" for k, v in params.items())
     build_dir = SIM_BUILD / f"build_{sim}_{toplevel}_{tag}"
@@ -211,7 +218,10 @@ def build(sim: str, toplevel: str, params: dict[str, int], waves: bool, name: st
         fcntl.flock(lock, fcntl.LOCK_EX)
         up_to_date = stamp.exists() and stamp.read_text() == digest.hexdigest()
         hdl_files: list = list(sources)
-        if sim == "verilator":
+        if tb_vlt is not None:
+            # The wrapper's own control file: only the signals cocotb touches are public.
+            hdl_files.insert(0, VerilatorControlFile(tb_vlt))
+        elif sim == "verilator":
             # Outside build_dir, which clean=True empties; rewritten only when it changes, so its
             # time stamp does not make Verilator rebuild.
             vlt = SIM_BUILD / f"hwsim_public_{toplevel}.vlt"
@@ -219,17 +229,26 @@ def build(sim: str, toplevel: str, params: dict[str, int], waves: bool, name: st
             if not vlt.exists() or vlt.read_text() != text:
                 atomic_write_bytes(vlt, text.encode())  # another worker may be reading it
             hdl_files.insert(0, VerilatorControlFile(vlt))  # the runner takes the language from the last file
-        runner.build(
-            sources=hdl_files,
-            hdl_toplevel=toplevel,
-            parameters=params,
-            build_dir=build_dir,
-            build_args=build_args,
-            timescale=("1ns", "1ps"),
-            waves=waves,
-            always=False,
-            clean=not up_to_date,
-        )
+        makeflags = os.environ.get("MAKEFLAGS")
+        if tb_vlt is not None and makeflags is not None:
+            # The wrapper runs long co-simulations, where -O2 makes the model about 1.4x faster than the
+            # Verilator default -Os (a longer C++ compile, so only here).
+            os.environ["MAKEFLAGS"] = f"{makeflags} {VERILATOR_FAST_OPT}"
+        try:
+            runner.build(
+                sources=hdl_files,
+                hdl_toplevel=toplevel,
+                parameters=params,
+                build_dir=build_dir,
+                build_args=build_args,
+                timescale=("1ns", "1ps"),
+                waves=waves,
+                always=False,
+                clean=not up_to_date,
+            )
+        finally:
+            if makeflags is not None:
+                os.environ["MAKEFLAGS"] = makeflags
         if not up_to_date:
             stamp.write_text(digest.hexdigest())
     return runner, build_dir

@@ -10,6 +10,10 @@
 // membranes) instead of once per cycle. Results and protocol errors are held on
 // wide output ports that the cocotb side reads at the command boundary.
 //
+// The wrapper makes its own clock (period 2 * HALF_PERIOD time units, 10 ns
+// with the harness' 1 ns time unit, harness.CLOCK_PERIOD_NS), so no simulator
+// returns to cocotb or to VPI at a clock edge (Verilator builds it with --timing).
+//
 // Commands (`cmd`, started by toggling `req`; `ack` toggles when it is complete):
 //   1 LOAD   play `cmd_count` load words, one per cycle, from the file
 //            tb_load_<cmd_file>.hex in the simulator's working directory
@@ -39,9 +43,10 @@ module tb_snn_multicore #(
     parameter integer NEURONS = 256,
     parameter integer LANES = 16,
     parameter integer W_BITS = 8,
-    parameter integer V_BITS = 16
+    parameter integer V_BITS = 16,
+    // Half the clock period in time units (the harness builds with a 1 ns unit: 10 ns clock).
+    parameter integer HALF_PERIOD = 5
 ) (
-    input  wire                      clk,
     input  wire                      rst_n,
     // command port ---------------------------------------------------------------
     input  wire                      req,         // toggle: start command `cmd`
@@ -75,6 +80,9 @@ module tb_snn_multicore #(
     localparam [2:0] C_LOAD = 3'd1, C_STEP = 3'd2, C_READ = 3'd3, C_WRITE = 3'd4;
     localparam [3:0] S_IDLE = 4'd0, S_LOAD = 4'd1, S_LD_END = 4'd2, S_SEND = 4'd3, S_RUN = 4'd4,
                      S_READ = 4'd5, S_ACK = 4'd6;
+
+    reg clk = 1'b0;  // low first, rising at HALF_PERIOD (as the cocotb clock of the other testbenches)
+    always #(HALF_PERIOD) clk = ~clk;
 
     // DUT inputs, all driven at falling edges ------------------------------------------
     reg              ld_valid, in_valid, start;
