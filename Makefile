@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_noc.py
 	$(PY) benchmarks/peers.py
 	$(PY) benchmarks/bench_cli.py
+	$(PY) benchmarks/bench_cosim.py
 	$(PY) benchmarks/bench_memory.py
 
 # Mutation testing of rtl/ (docs/rtl.md, "Mutation testing"): a seeded sample of 60 mutants on Icarus,

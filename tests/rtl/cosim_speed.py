@@ -14,7 +14,9 @@ testbench paths: ``wrapper`` (the simulation-only wrapper
 once per command; ``test_snn_multicore_fast.py``) and ``cocotb`` (cocotb
 drives every testbench cycle; ``test_snn_multicore.py``). Prints a markdown
 table: total cycles/s (weight loading included) and cycles/s after loading
-(timesteps: spikes in, INTEGRATE, UPDATE, readout), and returns the rows
+(timesteps: spikes in, INTEGRATE, UPDATE, readout), for the wrapper also the
+simulator process' CPU seconds after loading (less dependent on other load on
+the machine than wall-clock time), and returns the rows
 (``measure``) for ``benchmarks/bench_cosim.py``.
 Never part of the test suite: timings depend on the machine.
 """
@@ -78,11 +80,14 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = measure(args.sim, args.path, args.timesteps, args.p)
     print()
-    print("| simulator | testbench | cycles (total) | wall s | cycles/s | cycles after loading | wall s | cycles/s |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| simulator | testbench | cycles (total) | wall s | cycles/s | cycles after loading | wall s | cycles/s "
+          "| CPU s after loading | cycles per CPU s |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for sim, path, r in rows:
+        cpu = float(r.extra["run_cpu_seconds"]) if "run_cpu_seconds" in r.extra else float("nan")
+        per_cpu = f"{r.run_cycles / cpu:,.0f}" if cpu > 0 else "-"
         print(f"| {sim} | {path} | {r.sim_cycles} | {r.wall_seconds:.2f} | {r.cycles_per_second:,.0f} "
-              f"| {r.run_cycles} | {r.run_seconds:.2f} | {r.run_cycles_per_second:,.0f} |")
+              f"| {r.run_cycles} | {r.run_seconds:.2f} | {r.run_cycles_per_second:,.0f} | {cpu:.2f} | {per_cpu} |")
     return 0
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "TESTBENCH_TOPS",
     "hdl_sources",
     "verilator_env",
+    "simulator_missing",
     "require_simulator",
     "hdl_parameters",
     "waves_requested",
@@ -110,7 +111,7 @@ def verilator_env() -> str | None:
     return None
 
 
-def _missing(sim: str) -> str | None:
+def simulator_missing(sim: str) -> str | None:
     """Why ``sim`` cannot run here, or None when it can."""
     try:
         import cocotb  # noqa: F401
@@ -134,7 +135,7 @@ def require_simulator() -> str:
     sim = os.environ.get("SIM", "icarus").strip().lower() or "icarus"
     if sim not in SIMULATORS:
         pytest.fail(f"SIM = {sim!r}: unsupported simulator, allowed {', '.join(SIMULATORS)}")
-    reason = _missing(sim)
+    reason = simulator_missing(sim)
     if reason is not None:
         msg = f"RTL co-simulation with SIM={sim} not possible: {reason}"
         if os.environ.get("CI", "").lower() == "true":
