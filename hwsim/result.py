@@ -6,7 +6,10 @@ test compares them field by field.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -19,6 +22,9 @@ __all__ = [
     "LINK_COUNTER_NAMES",
     "decode_predictions",
     "result_bytes",
+    "save_chunks",
+    "load_chunks",
+    "RUN_MARKER",
 ]
 
 # Per core per timestep (chip-spec §2.5); the last axis of RunResult.counters. "packets" and "hops" count
@@ -249,3 +255,91 @@ class RunResult:
             noc_counters=data.get("noc_counters"),
             link_counters=data.get("link_counters"),
         )
+
+
+# ----------------------------------------------------------------- a streamed run on disk
+
+#: The file that marks a folder written by :func:`save_chunks` (format, chunk and image counts).
+RUN_MARKER = "run.json"
+RUN_FORMAT = "hwsim-run-chunks"
+_ARRAY_FIELDS = ("output_spikes", "output_membranes", "counters", "host_counters", "timestep_cycles",
+                 "exit_timesteps", "exit_counters", "noc_counters", "link_counters")  # fmt: skip
+
+
+def save_chunks(chunks: Iterable[RunResult], folder: str | Path) -> Path:
+    """Write a run chunk by chunk into ``folder``: ``chunk-000000.npz``, ``chunk-000001.npz``, ... and
+    :data:`RUN_MARKER`; :func:`load_chunks` reads them back.
+
+    For runs too large to hold, e.g. ``save_chunks(chip.run_chunks(images, T, record=True), "run")``: one chunk
+    is in memory at a time. The folder is written atomically (:func:`hwsim.outdir.atomic_outdir`): it appears
+    complete, or not at all (an earlier one is replaced only if it holds :data:`RUN_MARKER`).
+
+    Raises:
+        OutputPathError: ``folder`` is a file, or a folder that holds something other than an earlier run.
+    """
+    from hwsim.outdir import atomic_outdir
+
+    count = images = 0
+    with atomic_outdir(folder, RUN_MARKER) as tmp:
+        for chunk in chunks:
+            np.savez(tmp / f"chunk-{count:06d}.npz", **_flat_arrays(chunk))
+            count += 1
+            images += chunk.batch_size
+        (tmp / RUN_MARKER).write_text(json.dumps({"format": RUN_FORMAT, "chunks": count, "images": images}) + "\n")
+    return Path(folder)
+
+
+def load_chunks(folder: str | Path) -> Iterator[RunResult]:
+    """The chunks :func:`save_chunks` wrote into ``folder``, in order, one at a time (``allow_pickle=False``).
+
+    Raises:
+        InputError: ``folder`` holds no :data:`RUN_MARKER` of this format, or a chunk is missing or unreadable.
+    """
+    from hwsim.errors import InputError
+
+    folder = Path(folder)
+    try:
+        info = json.loads((folder / RUN_MARKER).read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            f"{str(folder)!r} holds no readable {RUN_MARKER} (a folder written by save_chunks): {exc}"
+        ) from None
+    if not isinstance(info, dict) or info.get("format") != RUN_FORMAT or not isinstance(info.get("chunks"), int):
+        raise InputError(f"{str(folder / RUN_MARKER)!r} is not a {RUN_FORMAT} file")
+    for k in range(info["chunks"]):
+        path = folder / f"chunk-{k:06d}.npz"
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                chunk = _from_flat_arrays({name: data[name] for name in data.files})
+        except (OSError, ValueError, KeyError) as exc:
+            raise InputError(f"chunk {str(path)!r} of a saved run is missing or unreadable: {exc}") from None
+        yield chunk
+
+
+def _flat_arrays(result: RunResult) -> dict[str, np.ndarray]:
+    """A result as named arrays for an ``.npz`` (no objects: lists and dicts become numbered and dotted names)."""
+    out = {name: getattr(result, name) for name in _ARRAY_FIELDS if getattr(result, name) is not None}
+    out["core_ids"] = np.array(result.core_ids, np.int64)
+    out["readout"], out["exit_rule"] = np.array(result.readout), np.array(result.exit_rule)
+    for name in ("membranes", "core_spikes"):
+        for k, a in enumerate(getattr(result, name) or []):
+            out[f"{name}.{k:04d}"] = a
+    for key, a in result.extra.items():
+        out[f"extra.{key}"] = np.asarray(a)
+    return out
+
+
+def _from_flat_arrays(data: dict[str, np.ndarray]) -> RunResult:
+    def listed(name: str) -> list[np.ndarray] | None:
+        keys = sorted(k for k in data if k.startswith(name + "."))
+        return [data[k] for k in keys] if keys else None
+
+    return RunResult(
+        **{name: data.get(name) for name in _ARRAY_FIELDS},
+        core_ids=tuple(int(c) for c in data["core_ids"]),
+        readout=str(data["readout"]),
+        exit_rule=str(data["exit_rule"]),
+        membranes=listed("membranes"),
+        core_spikes=listed("core_spikes"),
+        extra={k.removeprefix("extra."): a for k, a in data.items() if k.startswith("extra.")},
+    )

@@ -260,3 +260,35 @@ def test_report_chunks_shrink_for_a_large_run_and_the_report_stays_the_same(tmp_
     for bad in (0, -1, 2.0, True):
         with pytest.raises(InputError, match="chunk_size"):
             evaluate(program, images, labels, timesteps=8, chunk_size=bad)
+
+
+# ----------------------------------------------------------------- a streamed run on disk
+@pytest.mark.parametrize("noc", ["ideal", "mesh"])
+def test_saved_chunks_load_back_as_the_run(tmp_path, small_chip, rng, noc):
+    from hwsim.result import RUN_MARKER, load_chunks, save_chunks
+
+    program = ideal_program(small_chip, rng) if noc == "ideal" else random_mesh_program(rng, 2, 3)
+    chip = Chip.from_program(program)
+    images = rng.random((N, program.n_inputs))
+    folder = save_chunks(chip.run_chunks(images, T, record=True, chunk_size=4, exit_rule="margin:2"), tmp_path / "run")
+    assert sorted(p.name for p in folder.iterdir()) == ["chunk-000000.npz", "chunk-000001.npz", "chunk-000002.npz",
+                                                        RUN_MARKER]  # fmt: skip
+    loaded = list(load_chunks(folder))
+    assert [c.batch_size for c in loaded] == [4, 4, 2]
+    assert_same_result(RunResult.concatenate(loaded), chip.run(images, T, record=True, exit_rule="margin:2"))
+    # written again over an earlier run: replaced; never over a folder that holds something else
+    save_chunks(chip.run_chunks(images[:3], T), folder)
+    assert [c.batch_size for c in load_chunks(folder)] == [3]
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    from hwsim.outdir import OutputPathError
+
+    with pytest.raises(OutputPathError, match="holds no earlier run.json"):
+        save_chunks(chip.run_chunks(images, T), other)
+    assert (other / "notes.txt").read_text() == "mine"
+    with pytest.raises(InputError, match="holds no readable run.json"):
+        next(load_chunks(other))
+    (folder / "chunk-000000.npz").write_bytes(b"not a zip")
+    with pytest.raises(InputError, match="chunk-000000.npz' of a saved run is missing or unreadable"):
+        next(load_chunks(folder))
