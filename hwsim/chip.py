@@ -229,7 +229,8 @@ class Chip:
                 image runs, so ``link_counters`` are those of the cut run (chip-spec §1.5).
             max_result_bytes: The most the result's arrays may take (:func:`result_bytes`; default
                 :data:`MAX_RESULT_BYTES`, 2 GiB). A larger batch is refused before any work: stream it with
-                :meth:`run_chunks` instead (one chunk's arrays at a time), run fewer images, or raise this.
+                :meth:`run_chunks` instead (one chunk's arrays at a time; :func:`hwsim.result.save_chunks` writes
+                them to disk), run fewer images, or raise this.
 
         Returns:
             A :class:`RunResult`, identical to ``hwsim.golden.simulate(program, rasters, record, exit_rule)``.
@@ -808,7 +809,8 @@ def _check_result_bytes(program: ChipProgram, batch: int, timesteps: int, record
         raise InputError(
             f"the result of {batch} images x {timesteps} timesteps{' with record=True' if record else ''} would take "
             f"{_gib(need)} of memory, above max_result_bytes = {_gib(limit)}: stream it with Chip.run_chunks "
-            "(one chunk of images at a time, same arguments), run fewer images at once, "
+            "(one chunk of images at a time, same arguments; hwsim.result.save_chunks writes them to disk), "
+            "run fewer images at once, "
             + ("record fewer images, " if record else "")
             + f"or pass max_result_bytes >= {need} if the memory is there"
         )
