@@ -154,8 +154,11 @@ def mesh_phase_with(s_lo, s_hi, m, t, noc, lists, work, requests, events):
     if busy == 1 and depth > latency:
         return _lone_sender(only, m, t, noc, lists, links)
 
-    # the network interfaces start before their first source and entry (the loop below finds their first packet)
+    # the network interfaces start before their first source and entry (the loop below finds their first packet);
+    # their routers are active in cycle 1
     n_pending = 0
+    n_active = 0
+    n_touched = 0
     for s in range(s_lo, s_hi):
         if ptr[s + 1] == ptr[s]:
             continue
@@ -166,11 +169,13 @@ def mesh_phase_with(s_lo, s_hi, m, t, noc, lists, work, requests, events):
         ni_n[x] = n_sources[s] if psum[s] else np.int64(counts[s, m, t])
         pending[n_pending] = x
         n_pending += 1
+        in_active[x] = 1
+        touched[n_touched] = active[n_active] = x
+        n_touched += 1
+        n_active += 1
 
     n_events = events.shape[0]
     ev_first, ev_end = 0, 0  # the pending wake-ups, events[ev_first:ev_end] (mod n_events), in cycle order
-    n_active = 0
-    n_touched = 0
     k = np.int64(0)
     last = np.int64(0)
     writes = np.int64(0)
@@ -206,14 +211,7 @@ def mesh_phase_with(s_lo, s_hi, m, t, noc, lists, work, requests, events):
             ni_q[_u(x)], ni_r[_u(x)], ni_dest[_u(x)] = q, r, nd
             if nd >= 0:
                 ni_out[_u(x)] = _xy_output(row[_u(x)], col[_u(x)], row[_u(nd)], col[_u(nd)])
-                requests[_u(x)] |= np.int64(1) << (5 * ni_out[_u(x)])
-                if in_active[_u(x)] != 1:  # a sender's router before cycle 1 (later it is active when it sends)
-                    if in_active[_u(x)] == 0:
-                        touched[_u(n_touched)] = x
-                        n_touched += 1
-                    in_active[_u(x)] = 1
-                    active[_u(n_active)] = x
-                    n_active += 1
+                requests[_u(x)] |= np.int64(1) << (5 * ni_out[_u(x)])  # x is active (since cycle 1, or it just sent)
         n_pending = 0
         if n_active == 0:
             if ev_first == ev_end:
