@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -34,7 +35,7 @@ from harness import (
 )
 from hwsim.config import ChipConfig
 from hwsim.golden import deliver
-from hwsim.program import CoreProgram
+from hwsim.program import ChipProgram, CoreProgram
 from hwsim.writers import atomic_write_bytes
 from test_snn_core import LD_BIAS, LD_CMD, LD_REG, LD_WEIGHT, CMD_CLEAR_MEMBRANES, REG_LEAK_SHIFT, REG_MODES
 from test_snn_core import REG_N_NEURONS, REG_THRESHOLD
@@ -91,7 +92,7 @@ class FastTB:
     """cocotb side of ``tb_snn_multicore``: one ``await`` per command, results read at command boundaries."""
 
     def __init__(self, dut, chip: ChipConfig) -> None:
-        from cocotb.triggers import RisingEdge, ValueChange
+        from cocotb.triggers import ValueChange
 
         self.dut = dut
         self.chip = chip
@@ -102,8 +103,10 @@ class FastTB:
         waddr_w = max((cc.axons * groups - 1).bit_length(), 1)
         self.ld_w = max(cc.lanes * cc.v_bits, 32)
         self.lda_w = max(waddr_w, 2)
-        self.rise = RisingEdge(dut.clk)
         self.ack = ValueChange(dut.ack)
+        names = ("req", "cmd", "cmd_core", "cmd_count", "cmd_file", "cmd_spikes", "cmd_word", "res_spikes", "res_v",
+                 "res_cycles", "res_error", "res_error_info")
+        self.handles = {name: getattr(dut, name) for name in names}
         self.req = 0
         self.sim_cycles_busy = 0
         self.load_files: dict[int, int] = {}  # file index -> words
@@ -137,13 +140,14 @@ class FastTB:
         self.load_files[index] = len(words)
 
     async def _command(self, cmd: int, core: int, **fields: int) -> None:
-        dut = self.dut
-        await self.rise  # mid-cycle: the wrapper takes the command at the next falling edge
-        dut.cmd.value, dut.cmd_core.value = cmd, core
+        # Called at the falling edge where the previous command's ack toggled (or reset ended): the wrapper's
+        # state machine has already run at this edge, so it takes the command at the next falling edge.
+        handles = self.handles
+        handles["cmd"].value, handles["cmd_core"].value = cmd, core
         for name, value in fields.items():
-            getattr(dut, name).value = value
+            handles[name].value = value
         self.req ^= 1
-        dut.req.value = self.req
+        handles["req"].value = self.req
         await self.ack
 
     async def load(self, core: int, index: int) -> None:
@@ -159,21 +163,23 @@ class FastTB:
         for a in axons:
             bitmap |= 1 << a
         await self._command(CMD_STEP, core, cmd_spikes=bitmap, cmd_count=n_neurons)
-        dut = self.dut
-        errors = int(dut.res_error.value)
+        handles = self.handles
+        errors = int(handles["res_error"].value)
         if errors:
             what = "; ".join(text for bit, text in enumerate(PROTOCOL_ERRORS) if errors >> bit & 1)
-            raise AssertionError(f"core {core}: {what} (first in cycle {int(dut.res_error_info.value)} after start)")
-        cycles = int(dut.res_cycles.value)
-        spikes = unpack_fields(dut.res_spikes.value.to_unsigned(), 1, n_neurons, signed=False)
-        membranes = unpack_fields(dut.res_v.value.to_unsigned(), self.v_bits, n_neurons, signed=True)
+            raise AssertionError(
+                f"core {core}: {what} (first in cycle {int(handles['res_error_info'].value)} after start)"
+            )
+        cycles = int(handles["res_cycles"].value)
+        spikes = unpack_fields(handles["res_spikes"].value.to_unsigned(), 1, n_neurons, signed=False)
+        membranes = unpack_fields(handles["res_v"].value.to_unsigned(), self.v_bits, n_neurons, signed=True)
         self.sim_cycles_busy += cycles
         return np.flatnonzero(spikes).tolist(), membranes, cycles
 
     async def read_membranes(self, core: int, n_neurons: int) -> np.ndarray:
         """End-of-timestep membranes of ``core`` through the readout port, one lane group per cycle."""
         await self._command(CMD_READ, core, cmd_count=n_neurons)
-        return unpack_fields(self.dut.res_v.value.to_unsigned(), self.v_bits, n_neurons, signed=True)
+        return unpack_fields(self.handles["res_v"].value.to_unsigned(), self.v_bits, n_neurons, signed=True)
 
 
 async def cosim_program_fast(dut) -> None:
@@ -280,3 +286,59 @@ def test_snn_multicore_fast_runner(request: pytest.FixtureRequest, case: str) ->
     assert np.all((integrate == 0) | ((integrate > groups) & ((integrate - 1) % groups == 0))), (
         "INTEGRATE must be n_spk*G issue cycles plus one drain cycle, or none"
     )
+
+
+def test_snn_multicore_fast_check_bites(request: pytest.FixtureRequest) -> None:
+    """The fast path's results are compared strictly: one changed spike, membrane, cycle or register is caught.
+
+    Runs ``small-2layer`` through the wrapper (it must match the golden model), then checks that the
+    scoreboard rejects the same RTL results with one value changed, and rejects them against the golden
+    model of a program whose first core's threshold is one higher.
+    """
+    program, rasters = CASES["small-2layer"]()
+    rtl = run_case(request.node.name, toplevel=FAST_TOP, test_module="test_snn_multicore_fast", program=program,
+                   rasters=rasters, testcase="cosim_network_fast")
+    compare_with_golden(program, rasters, rtl)
+    k = 0
+    b, t, j = 0, rasters.shape[1] - 1, int(np.argmax(rtl.membranes[k][0, -1] != 0))
+    spikes = [s.copy() for s in rtl.spikes]
+    spikes[k][b, t, j] ^= 1
+    membranes = [v.copy() for v in rtl.membranes]
+    membranes[k][b, t, j] += 1
+    cycles = rtl.core_cycles.copy()
+    cycles[b, t, k] += 1
+    for field, value, message in (("spikes", spikes, "spike expected"), ("membranes", membranes, "membrane expected"),
+                                  ("core_cycles", cycles, "core cycles expected")):
+        with pytest.raises(AssertionError, match=message):
+            compare_with_golden(program, rasters, replace(rtl, **{field: value}))
+    cp = program.cores[k]
+    other = ChipProgram(chip=program.chip, cores=(replace(cp, threshold=cp.threshold + 1), *program.cores[1:]),
+                        host_routes=program.host_routes, n_inputs=program.n_inputs).validate()
+    with pytest.raises(AssertionError, match="expected"):
+        compare_with_golden(other, rasters, rtl)
+
+
+@pytest.mark.parametrize("chip_name", ["small", "default_28nm"])
+def test_tb_snn_multicore_lint(chip_name: str, tmp_path) -> None:
+    """The wrapper is warning-free Verilog-2005 for Icarus and for Verilator -Wall (with --timing: its clock)."""
+    import shutil
+    import subprocess
+
+    from harness import RTL_DIR, hdl_sources, verilator_env
+    from harness.build import TESTBENCH_HDL_DIR
+    from hwsim.config import load_chip_config
+
+    params = hdl_parameters(load_chip_config(chip_name), FAST_TOP)
+    wrapper = TESTBENCH_HDL_DIR / f"{FAST_TOP}.v"
+    if shutil.which("iverilog") is None:
+        pytest.skip("iverilog is not on PATH")
+    cmd = ["iverilog", "-g2005", "-Wall", "-s", FAST_TOP, "-o", str(tmp_path / "a.out"), str(wrapper)]
+    cmd += [f"-P{FAST_TOP}.{k}={v}" for k, v in params.items()] + [str(p) for p in hdl_sources()]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0 and not (proc.stdout + proc.stderr).strip(), proc.stdout + proc.stderr
+    reason = verilator_env()
+    if reason is not None:
+        pytest.skip(reason)
+    cmd = ["verilator", "--lint-only", "-Wall", "--timing", f"-I{RTL_DIR}", "--top-module", FAST_TOP, str(wrapper)]
+    proc = subprocess.run(cmd + [f"-G{k}={v}" for k, v in params.items()], capture_output=True, text=True)
+    assert proc.returncode == 0 and "%Warning" not in proc.stderr and "%Error" not in proc.stderr, proc.stderr

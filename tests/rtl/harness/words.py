@@ -41,6 +41,8 @@ def unpack_fields(word: int, bits: int, count: int, *, signed: bool) -> np.ndarr
     """
     n_bytes = -(-(bits * count) // 8)
     raw = np.frombuffer(int(word).to_bytes(max(n_bytes, 1), "little"), np.uint8)
+    if bits in (8, 16, 32, 64):  # whole bytes: read the fields directly
+        return raw.view(f"<{'i' if signed else 'u'}{bits // 8}")[:count].astype(np.int64)
     field_bits = np.unpackbits(raw, bitorder="little")[: bits * count].reshape(count, bits).astype(np.int64)
     values = field_bits @ (np.int64(1) << np.arange(bits, dtype=np.int64))
     if signed:

@@ -81,8 +81,11 @@ module tb_snn_multicore #(
     localparam [3:0] S_IDLE = 4'd0, S_LOAD = 4'd1, S_LD_END = 4'd2, S_SEND = 4'd3, S_RUN = 4'd4,
                      S_READ = 4'd5, S_ACK = 4'd6;
 
-    reg clk = 1'b0;  // low first, rising at HALF_PERIOD (as the cocotb clock of the other testbenches)
-    always #(HALF_PERIOD) clk = ~clk;
+    reg clk;  // low first, rising at HALF_PERIOD (as the cocotb clock of the other testbenches)
+    initial begin
+        clk = 1'b0;
+        forever #(HALF_PERIOD) clk = ~clk;
+    end
 
     // DUT inputs, all driven at falling edges ------------------------------------------
     reg              ld_valid, in_valid, start;
