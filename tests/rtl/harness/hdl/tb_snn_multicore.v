@@ -120,6 +120,7 @@ module tb_snn_multicore #(
     reg [AXONS-1:0] send_bits;
     reg             update_seen;
     reg [7:0]       err;
+    reg             complete;                  // the command completes at this edge
     integer         l;
 
     task flag(input integer bit_no, input [31:0] info);
@@ -130,10 +131,11 @@ module tb_snn_multicore #(
         end
     endtask
 
-    // Blocking assignments to scratch variables (err, count, scan, cyc) are intended: this is a testbench.
+    // Blocking assignments to scratch variables (err, complete, count, scan, cyc) are intended: this is a testbench.
     /* verilator lint_off BLKSEQ */
     always @(negedge clk) begin
         err = 8'd0;
+        complete = 1'b0;
         if (!rst_n) begin
             state <= S_IDLE;
             req_seen <= req;
@@ -208,7 +210,7 @@ module tb_snn_multicore #(
                 end
                 S_LD_END: begin
                     ld_valid <= 1'b0;
-                    ack <= ~ack;
+                    complete = 1'b1;
                     state <= S_IDLE;
                 end
                 S_SEND: begin
@@ -240,7 +242,7 @@ module tb_snn_multicore #(
                         if (next_group != n_groups)
                             flag(5, cyc);
                         res_cycles <= cyc;
-                        ack <= ~ack;
+                        complete = 1'b1;
                         state <= S_IDLE;
                     end else if (out_valid) begin
                         update_seen <= 1'b1;
@@ -258,7 +260,7 @@ module tb_snn_multicore #(
                         flag(2, cyc);
                     end else if (cyc >= MAX_CORE_CYCLES) begin
                         flag(4, cyc);
-                        ack <= ~ack;
+                        complete = 1'b1;
                         state <= S_IDLE;
                     end
                 end
@@ -267,18 +269,22 @@ module tb_snn_multicore #(
                     rd_group <= (idx + 1 < GROUPS) ? idx[G_W-1:0] + 1'b1 : GROUPS[G_W-1:0] - 1'b1;
                     idx <= idx + 1;
                     if (idx + 1 >= n_groups) begin
-                        ack <= ~ack;
+                        complete = 1'b1;
                         state <= S_IDLE;
                     end
                 end
                 S_ACK: begin
-                    ack <= ~ack;
+                    complete = 1'b1;
                     state <= S_IDLE;
                 end
                 default: state <= S_IDLE;
             endcase
             if (err != 8'd0)
                 res_error <= res_error | err;
+            // ack last: nonblocking updates of one process happen in order, so a simulator that runs the
+            // cocotb callback on ack's change (Icarus, at once) shows every result register already updated.
+            if (complete)
+                ack <= ~ack;
         end
     end
     /* verilator lint_on BLKSEQ */
