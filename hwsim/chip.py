@@ -699,7 +699,6 @@ def _noc_scratch(noc: MeshNoc, micro: int, T: int, K: int) -> NocScratch:
         buf_ready=np.zeros(R * 5 * D, np.int64),
         buf_head=np.zeros(R * 5, np.int64),
         buf_len=np.zeros(R * 5, np.int64),
-        held=np.zeros(R, np.int64),
         pointer=np.zeros(R * 5, np.int64),
         ni_sender=np.full(R, -1, np.int64),
         ni_q=np.zeros(R, np.int64),

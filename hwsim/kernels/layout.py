@@ -112,20 +112,21 @@ MeshNoc = namedtuple(
 #: Per-thread working arrays of the mesh model (:func:`hwsim.kernels.noc.mesh_phase`), ``R`` routers of 5 ports,
 #: ``D = depth``. Input buffers: ring buffers ``buf_dest``/``buf_out``/``buf_ready`` ``(R * 5 * D,)`` (the packet's
 #: destination router, the output port it requests there, its ready cycle), ``buf_head``/``buf_len`` ``(R * 5,)``;
-#: ``held`` ``(R,)``: packets in a router's buffers; ``pointer`` ``(R * 5,)``, the round-robin pointer of each
+#: ``pointer`` ``(R * 5,)``, the round-robin pointer of each
 #: output port. Network interfaces, per router: ``ni_sender`` (-1: none), the position in its sender's source
 #: list ``ni_q``, the next routing entry ``ni_r``, the head packet's destination ``ni_dest`` (-1: none left) and
 #: output port ``ni_out``, where its list starts ``ni_at`` and its length ``ni_n``; ``pending`` ``(R,)``: the
 #: interfaces to move to their next packet before the next cycle. ``active`` ``(R,)``: the
-#: routers holding packets; ``touched`` ``(R,)``: those that held one in this phase (their pointers are reset at
-#: its end); ``in_active`` ``(R,)``: 0 untouched, 1 active, 2 touched and drained; ``popped`` ``(5 * R,)``: the
+#: routers with a request, or whose network interface is about to load its next packet; ``touched`` ``(R,)``:
+#: those that held a packet in this phase (their pointers are reset at its end); ``in_active`` ``(R,)``:
+#: 0 untouched, 1 active, 2 touched and not active; ``popped`` ``(5 * R,)``: the
 #: last cycle in which each input port gave up a packet (0 at the start of a phase). ``links`` ``(R, 5, 2)``:
 #: per-link packets and stall cycles, summed over every phase this thread ran. ``exit_values`` ``(micro, T, K)``
 #: and ``exit_t`` ``(micro,)``: the exit unit's inputs and each image's timesteps run (chip-spec §1.4), so that
 #: the NoC runs only the timesteps an image runs.
 NocScratch = namedtuple(
     "NocScratch",
-    ["buf_dest", "buf_out", "buf_ready", "buf_head", "buf_len", "held", "pointer", "ni_sender", "ni_q", "ni_r",
+    ["buf_dest", "buf_out", "buf_ready", "buf_head", "buf_len", "pointer", "ni_sender", "ni_q", "ni_r",
      "ni_dest", "ni_out", "ni_at", "ni_n", "pending", "active", "touched", "in_active", "popped", "links",
      "exit_values",
      "exit_t"],
