@@ -216,7 +216,7 @@ class Chip:
                 (image ``i`` uses ``first_index = i``, so its raster does not depend on
                 the chunking).
             timesteps: T for images. For rasters leave it None (or equal to the raster's T).
-            encoding: ``"rate"``, ``"threshold"`` or ``"latency"`` (images only).
+            encoding: one of :data:`hwsim.encoding.ENCODINGS` (images only).
             seed: Base seed of the rate encoder.
             chunk_size: Images encoded and simulated per chunk; bounds the memory of the working arrays
                 (chunks are made smaller still when ``T x n_inputs`` is large). The result holds every image.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hwsim.encoding_names import ENCODINGS
 from hwsim.errors import InputError
 from hwsim.limits import MAX_TIMESTEPS
 
@@ -19,11 +20,12 @@ __all__ = [
     "rate_encode",
     "threshold_encode",
     "latency_encode",
+    "regular_encode",
+    "regular_from_levels",
     "encode",
     "as_raster_batch",
 ]
 
-ENCODINGS = ("rate", "threshold", "latency")
 
 
 def to_levels(images: np.ndarray) -> np.ndarray:
@@ -103,6 +105,24 @@ def latency_encode(images: np.ndarray, timesteps: int) -> np.ndarray:
     return out
 
 
+def regular_from_levels(levels: np.ndarray, timesteps: int) -> np.ndarray:
+    """Regular coding of 8-bit ``levels`` ``(n, n_pixels)``: ``(n, T, n_pixels)`` uint8 (see :func:`regular_encode`)."""
+    q = np.asarray(levels).astype(np.int64)
+    t = np.arange(check_timesteps(timesteps) + 1, dtype=np.int64)
+    # spikes up to the end of each timestep: the integrate-and-fire encoder's count in closed form
+    fired = (128 + t[None, :, None] * q[:, None, :]) // 256
+    return np.diff(fired, axis=1).astype(np.uint8)
+
+
+def regular_encode(images: np.ndarray, timesteps: int) -> np.ndarray:
+    """Deterministic rate coding: level ``q`` spikes ``floor((128 + T q) / 256)`` times, evenly spaced.
+
+    Each pixel is an integrate-and-fire encoder: an accumulator starting at 128 adds ``q`` every timestep and
+    spikes (subtracting 256) on reaching 256 (chip-spec §3). Same mean count as rate coding, no sampling noise.
+    """
+    return regular_from_levels(to_levels(_check_images(images)), timesteps)
+
+
 def encode(
     images: np.ndarray, timesteps: int, encoding: str = "rate", seed: int = 0, first_index: int = 0
 ) -> np.ndarray:
@@ -113,6 +133,8 @@ def encode(
         return threshold_encode(images, timesteps)
     if encoding == "latency":
         return latency_encode(images, timesteps)
+    if encoding == "regular":
+        return regular_encode(images, timesteps)
     raise InputError(f"encoding = {encoding!r}: allowed {', '.join(ENCODINGS)}")
 
 

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from hwsim.commands.common import check_data_dir, check_int, check_name_or_file, check_seed, network_timesteps
+from hwsim.encoding_names import ENCODINGS
 from hwsim.errors import InputError
 from hwsim.limits import MAX_SEED, MAX_TIMESTEPS
 
@@ -53,7 +54,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_outdir: str) -
     parser.add_argument("--data-dir", metavar="D", help="folder with the MNIST / Fashion-MNIST IDX files")
     parser.add_argument("--timesteps", "-T", type=int, metavar="T",
                         help=f"timesteps per image, 1..{MAX_TIMESTEPS} (default: the network's own, else 8)")
-    parser.add_argument("--encoding", choices=("rate", "threshold", "latency"),
+    parser.add_argument("--encoding", choices=ENCODINGS,
                         help="input spike coding (default: the network's own, else rate)")
     parser.add_argument("--limit", type=int, metavar="N", help="run only the first N test images")
     parser.add_argument("--seed", type=int, default=0, help="seed of the rate encoder (default 0)")
@@ -164,8 +165,8 @@ def resolve_timesteps(args: argparse.Namespace, metadata: dict) -> tuple[int, st
     """Timesteps and encoding: command line, else the network's metadata, else 8 / rate."""
     T = network_timesteps(metadata, args.timesteps)
     encoding = args.encoding or str(metadata.get("encoding", "rate") or "rate")
-    if encoding not in ("rate", "threshold", "latency"):
-        raise InputError(f"encoding {encoding!r} (from the network metadata): allowed rate, threshold, latency")
+    if encoding not in ENCODINGS:
+        raise InputError(f"encoding {encoding!r} (from the network metadata): allowed {', '.join(ENCODINGS)}")
     return T, encoding
 
 

@@ -31,6 +31,7 @@ from hwsim.commands.common import (
     check_seed,
     network_timesteps,
 )
+from hwsim.encoding_names import ENCODINGS
 from hwsim.errors import InputError
 from hwsim.limits import MAX_EPOCHS, MAX_TIMESTEPS
 from hwsim.training.augment import AUGMENT_HELP
@@ -162,8 +163,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--readout", choices=["membrane", "spike_count"], default="membrane",
                    help="output layer: membrane readout (fire=0, default, most accurate) or Yin's threshold-0 "
                         "spike count")
-    g.add_argument("--encoding", choices=["rate", "threshold", "latency"], default="rate",
-                   help="input encoding (chip-spec 3; default rate)")
+    g.add_argument("--encoding", choices=ENCODINGS, default="rate",
+                   help="input encoding (chip-spec 3; default rate; regular = rate coding's mean count, evenly spaced, "
+                        "without its sampling noise)")
     g.add_argument("--chip", metavar="PRESET",
                    help="chip preset or TOML file giving w_bits / v_bits and the core size (default default_28nm; "
                         "with --load, the network's own v_bits unless given)")

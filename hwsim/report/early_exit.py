@@ -7,7 +7,7 @@ One run at the full T gives every number (docs/energy.md §2.2, §7):
   timesteps after ``t`` never influence ``t``);
 - the **fixed-t** results for ``t < T`` (the fixed-T curve of the frontier figure): the first ``t`` timesteps of
   the run (:func:`first_timesteps`). That is exactly a run at ``T = t`` when the input coding of the first ``t``
-  timesteps does not depend on ``T`` (:data:`PREFIX_ENCODINGS`: rate and threshold coding, and an RRAM chip's
+  timesteps does not depend on ``T`` (:data:`PREFIX_ENCODINGS`: rate, threshold and regular coding, and an RRAM chip's
   read noise, which is drawn timestep by timestep); latency coding spreads the spikes over ``T``, so its
   fixed-t points are separate runs.
 
@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 #: Input codings whose first ``t`` timesteps are those of a ``t``-timestep raster (hwsim.encoding; tested).
-PREFIX_ENCODINGS = ("rate", "threshold")
+PREFIX_ENCODINGS = ("rate", "threshold", "regular")
 #: Up to this T the fixed-T curve has every t = 1..T; above it, powers of two and T.
 MAX_EVERY_T = 64
 SCALE_FROM_METADATA = "network metadata scales[-1] (output layer)"

@@ -18,7 +18,7 @@ from functools import partial
 import numpy as np
 
 from hwsim.datasets import Dataset, load_dataset
-from hwsim.encoding import ENCODINGS, latency_encode, to_levels
+from hwsim.encoding import ENCODINGS, latency_encode, regular_from_levels, to_levels
 from hwsim.errors import InputError
 from hwsim.limits import MAX_TIMESTEPS
 from hwsim.network import Layer, Network
@@ -71,7 +71,7 @@ class TrainConfig:
         loss: ``cross_entropy`` or ``squared_hinge`` (Yin's; a little less accurate here), on the mean output
             potential; or ``per-timestep`` (TET: every timestep's output scored, averaged; for early exit).
         readout: ``membrane`` (output layer ``fire = False``) or ``spike_count`` (threshold 0).
-        encoding: ``rate``, ``threshold`` or ``latency`` (chip-spec §3).
+        encoding: ``rate``, ``threshold``, ``latency`` or ``regular`` (chip-spec §3).
         train_timesteps: Timesteps per training pass; default 1 in discontinuous mode
             (each pass sees one fresh Bernoulli sample) and ``timesteps`` in continuous mode.
         theta: Hidden threshold in float units.
@@ -188,6 +188,8 @@ def _sample_inputs(rng: np.random.Generator, levels: np.ndarray, timesteps: int,
         return (draws < levels[None]).astype(np.float32)
     if encoding == "threshold":
         return np.broadcast_to((levels >= 128).astype(np.float32), (timesteps,) + levels.shape).copy()
+    if encoding == "regular":
+        return np.ascontiguousarray(regular_from_levels(levels, timesteps).transpose(1, 0, 2), dtype=np.float32)
     raster = latency_encode(levels.astype(np.float32) / 255.0, timesteps)
     return np.ascontiguousarray(raster.transpose(1, 0, 2), dtype=np.float32)
 

@@ -7,6 +7,7 @@ from hwsim.encoding import (
     as_raster_batch,
     encode,
     latency_encode,
+    regular_encode,
     rate_encode,
     threshold_encode,
     to_levels,
@@ -83,12 +84,47 @@ def test_latency_exact():
         np.testing.assert_array_equal(counts, (to_levels(imgs) > 0).astype(int))
 
 
+def _integrate_and_fire(level: int, timesteps: int) -> list[int]:
+    """The spec's encoder neuron step by step: start at 128, add the level, spike and subtract 256 at 256."""
+    accumulator, spikes = 128, []
+    for _ in range(timesteps):
+        accumulator += level
+        spikes.append(int(accumulator >= 256))
+        accumulator -= 256 * spikes[-1]
+    return spikes
+
+
+def test_regular_hand_worked():
+    # levels 0, 100, 128, 255 (intensities 0, 100/255, 0.5, 1) at T = 8, worked on paper:
+    # 100: 228, 328 -> spike (72), 172, 272 -> spike (16), 116, 216, 316 -> spike (60), 160
+    out = regular_encode(np.array([[0.0, 100 / 255, 0.5, 1.0]]), 8)[0].T
+    assert out.tolist() == [[0] * 8, [0, 1, 0, 1, 0, 0, 1, 0], [1, 0] * 4, [1] * 8]
+
+
+def test_regular_is_the_integrate_and_fire_encoder_and_its_count_rounds_the_rate():
+    levels = np.arange(256)
+    for T in (1, 3, 8, 16, 200):
+        out = regular_encode(levels[None, :] / 255.0, T)[0]
+        for q in levels:
+            assert out[:, q].tolist() == _integrate_and_fire(int(q), T), (T, q)
+        # q T / 256 rounded half up
+        np.testing.assert_array_equal(out.sum(axis=0), np.floor(levels * T / 256 + 0.5).astype(int))
+
+
+def test_regular_first_timesteps_do_not_depend_on_T():
+    images = np.random.default_rng(3).random((4, 30))
+    long = regular_encode(images, 40)
+    for t in (1, 7, 39):
+        np.testing.assert_array_equal(long[:, :t], regular_encode(images, t))
+
+
 def test_encode_dispatch_and_errors():
     images = np.array([[0.2, 0.9]])
     np.testing.assert_array_equal(encode(images, 2, "threshold"), threshold_encode(images, 2))
     np.testing.assert_array_equal(encode(images, 2, "latency"), latency_encode(images, 2))
     np.testing.assert_array_equal(encode(images, 2, "rate", seed=5), rate_encode(images, 2, seed=5))
-    with pytest.raises(InputError, match="encoding = 'poisson': allowed rate, threshold, latency"):
+    np.testing.assert_array_equal(encode(images, 2, "regular"), regular_encode(images, 2))
+    with pytest.raises(InputError, match="encoding = 'poisson': allowed rate, threshold, latency, regular"):
         encode(images, 2, "poisson")
     with pytest.raises(InputError, match=r"in \[0, 1\]; got min -0.1"):
         encode(np.array([[-0.1, 0.5]]), 2)

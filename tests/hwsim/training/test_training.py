@@ -172,3 +172,23 @@ def test_per_timestep_loss_equals_the_mean_loss_with_one_timestep_per_pass(digit
     assert any(np.any(a.weights != b.weights)
                for a, b in zip(nets["cross_entropy", 2].layers, nets["per-timestep", 2].layers))
     assert nets["per-timestep", 2].metadata["provenance"]["config"]["loss"] == "per-timestep"
+
+
+@pytest.mark.parametrize("encoding", ["regular", "threshold", "latency"])
+def test_training_inputs_are_the_encoders_rasters(digits_small, encoding):
+    """The trainer's deterministic codings show the model exactly what `hwsim run` gives the chip."""
+    from hwsim.encoding import to_levels
+    from hwsim.training.trainer import _sample_inputs
+
+    images = digits_small.x_train[:20]
+    x = _sample_inputs(np.random.default_rng(0), to_levels(images), 5, encoding)
+    np.testing.assert_array_equal(x.transpose(1, 0, 2), encode(images, 5, encoding))
+
+
+def test_regular_coding_network_records_its_encoding_and_is_reproducible(digits_small):
+    kw = dict(hidden=(16,), timesteps=4, mode="continuous", epochs=2, seed=1, encoding="regular")
+    a, b = fit(digits_small, **kw), fit(digits_small, **kw)
+    assert a.network.metadata["encoding"] == "regular"
+    assert a.network.metadata["results"]["encoding"] == "regular"
+    for la, lb in zip(a.network.layers, b.network.layers):
+        np.testing.assert_array_equal(la.weights, lb.weights)
