@@ -193,7 +193,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="fine-tune: start from this network written by hwsim train (same architecture; its --arch "
                         "or hidden sizes, --mode and -T are the defaults) instead of random weights; --epochs 0 "
                         "only re-quantizes and evaluates it")
-    g.add_argument("--eval-train-limit", type=int, default=10000, metavar="N",
+    g.add_argument("--eval-train-limit", type=int, metavar="N",
                    help="measure train accuracy on at most N images (default 10000)")
     g = parser.add_argument_group("output")
     g.add_argument("-o", "--output", metavar="NET.npz", help="where to write the trained network")
@@ -282,7 +282,7 @@ def _train(args: argparse.Namespace, chip, w_bits: int, v_bits: int):
         or (defaults["train_timesteps"] if args.mode == "discontinuous" else None),
         "quantization_aware": not args.no_qat,
         "detach_reset": args.detach_reset,
-        "eval_train_limit": args.eval_train_limit,
+        **({} if args.eval_train_limit is None else {"eval_train_limit": args.eval_train_limit}),
         "augment": args.augment or "",
     }
     print(f"{dataset.describe()}; network {network_text}, "
@@ -379,7 +379,7 @@ def _command_line(args: argparse.Namespace) -> str:
     parts = ["hwsim", "train"]
     for name in ("dataset", "data_dir", "limit", "hidden", "arch", "timesteps", "mode", "readout", "encoding", "chip",
                  "w_bits", "v_bits", "epochs", "seed", "batch_size", "lr", "lr_final", "loss", "train_timesteps",
-                 "augment", "init"):
+                 "augment", "init", "eval_train_limit"):
         value = getattr(args, name, None)
         if value is not None:
             parts += ["--" + name.replace("_", "-"), str(value)]

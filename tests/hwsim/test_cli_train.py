@@ -183,3 +183,19 @@ def test_train_refuses_an_unknown_loss_naming_the_allowed_ones(tmp_path, capsys,
     # the allowed names (quoted or not, as the Python version formats them)
     assert all(name in err.split("choose from", 1)[1] for name in ("cross_entropy", "squared_hinge", "per-timestep"))
     assert "Traceback" not in err and not (tmp_path / "n.npz").exists()
+
+
+def test_recorded_command_keeps_the_train_accuracy_sample_size(tmp_path, capsys):
+    """--eval-train-limit changes the recorded results, so the recorded command must carry it."""
+    out = tmp_path / "net.npz"
+    argv = ["train", "--dataset", "digits", "--hidden", "8", "--epochs", "1", "--timesteps", "2", "--no-progress",
+            "--eval-train-limit", "50", "-o", str(out)]
+    assert main(argv) == 0
+    m = Network.load(out).metadata
+    assert "--eval-train-limit 50" in m["provenance"]["command"]
+    assert m["results"]["n_train_evaluated"] == 50
+    assert main(argv[:-4] + ["-o", str(out)]) == 0
+    m = Network.load(out).metadata
+    # default: all training images up to 10,000 (the digits have fewer)
+    assert "--eval-train-limit" not in m["provenance"]["command"]
+    assert m["results"]["n_train_evaluated"] == m["provenance"]["n_train"] < 10000
