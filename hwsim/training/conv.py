@@ -6,7 +6,8 @@ straight-through estimator, discontinuous or continuous integration with reset b
 on the layers of a planned architecture (:mod:`hwsim.training.arch`):
 
 - **Convolution**: im2col and one float32 matrix product (BLAS threads) per layer, over all
-  timesteps and images at once. Activations are kept ``(N, rows, cols, channels)``; a weight
+  timesteps and images at once. Activations are kept ``(channels, rows, cols, N)``, the ``N = T * B``
+  samples innermost (timestep-major), so that im2col and col2im copy whole batches at a time; a weight
   matrix has rows in ``(ky, kx, c_in)`` order and one column per output channel: the PyTorch
   weight ``(C_out, C_in, k, k)`` is ``W.reshape(k, k, C_in, C_out).transpose(3, 2, 0, 1)``.
 - **Max pooling** ``MPk``: on the chip a fixed-weight spiking layer, weights 1 on the window,
@@ -33,13 +34,15 @@ same function of the current timestep's spikes in training and on the chip.
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from hwsim.network import Layer, Network
 from hwsim.training.arch import Conv, PlannedLayer, Pool, avg_pool_threshold
-from hwsim.training.model import FloatParams, spiking_backward, spiking_forward
+from hwsim.training.model import FloatParams, in_parts, spiking_backward, spiking_forward, work_threads
 from hwsim.training.quantize import LayerQuant
 
 __all__ = ["ConvCache", "forward", "backward", "init_params", "to_network", "im2col", "col2im", "pool_threshold",
@@ -51,64 +54,173 @@ def pool_threshold(item: Pool) -> int:
     return 1 if item.kind == "max" else avg_pool_threshold(item.size)
 
 
-def im2col(a: np.ndarray, kernel: int, stride: int, padding: int) -> np.ndarray:
-    """``(N, H, W, C)`` -> ``(N * OH * OW, k * k * C)``: row ``(n, oy, ox)`` holds the receptive field of output
-    pixel ``(oy, ox)`` in ``(ky, kx, c)`` order, input pixel ``(oy * stride - padding + ky, ...)``, zeros outside.
+def _out_len(size: int, kernel: int, stride: int, padding: int) -> int:
+    return (size + 2 * padding - kernel) // stride + 1
 
-    Built from ``k * k`` shifted slices whose channels are contiguous (a window view copied in one reshape
-    reads memory ``k * k`` times more scattered, and col2im's adds likewise)."""
-    N, H, W, C = a.shape
-    oh = (H + 2 * padding - kernel) // stride + 1
-    ow = (W + 2 * padding - kernel) // stride + 1
-    if padding:
-        a = np.pad(a, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
-    cols = np.empty((N, oh, ow, kernel, kernel, C), a.dtype)
+
+def _valid_range(out_len: int, in_len: int, offset: int, stride: int, padding: int) -> tuple[int, int, int]:
+    """Output positions ``lo <= o < hi`` whose input ``o * stride - padding + offset`` lies inside ``0 .. in_len - 1``
+    (the others read padding zeros), and the input position of ``lo``."""
+    lo = max(0, -(-(padding - offset) // stride))
+    hi = min(out_len, (in_len - 1 + padding - offset) // stride + 1)
+    return lo, max(lo, hi), lo * stride - padding + offset
+
+
+@functools.lru_cache(maxsize=512)
+def _taps(in_hw: tuple[int, int], out_hw: tuple[int, int], rows: tuple[int, int], kernel: int, stride: int,
+          padding: int) -> tuple:
+    """For every kernel tap ``(ky, kx)`` and the output rows ``rows[0] <= oy < rows[1]``: the output rows
+    (counted from ``rows[0]``) and cols that read inside the image, and the input rows and cols they read
+    (strided slices); None for a tap that reads only padding there. Cached: the same few geometries recur."""
+    (H, W), (oh, ow), (o0, o1) = in_hw, out_hw, rows
+    taps = []
     for ky in range(kernel):
+        ylo, yhi, iy = _valid_range(oh, H, ky, stride, padding)
+        iy += (max(ylo, o0) - ylo) * stride
+        ylo, yhi = max(ylo, o0), min(yhi, o1)
         for kx in range(kernel):
-            cols[:, :, :, ky, kx, :] = a[:, ky : ky + stride * oh : stride, kx : kx + stride * ow : stride, :]
-    return cols.reshape(N * oh * ow, kernel * kernel * C)
+            xlo, xhi, ix = _valid_range(ow, W, kx, stride, padding)
+            if ylo >= yhi or xlo == xhi:
+                taps.append((ky, kx, None))
+                continue
+            taps.append((ky, kx, ((slice(ylo - o0, yhi - o0), slice(xlo, xhi)),
+                                  (slice(iy, iy + stride * (yhi - ylo - 1) + 1, stride),
+                                   slice(ix, ix + stride * (xhi - xlo - 1) + 1, stride)))))
+    return tuple(taps)
 
 
-def col2im(d_cols: np.ndarray, in_shape: tuple[int, int, int, int], kernel: int, stride: int,
-           padding: int) -> np.ndarray:
-    """Adjoint of :func:`im2col`: add each receptive-field row back onto the input pixels it was read from."""
-    N, H, W, C = in_shape
-    oh = (H + 2 * padding - kernel) // stride + 1
-    ow = (W + 2 * padding - kernel) // stride + 1
-    d = d_cols.reshape(N, oh, ow, kernel, kernel, C)
-    out = np.zeros((N, H + 2 * padding, W + 2 * padding, C), d_cols.dtype)
-    for ky in range(kernel):
-        for kx in range(kernel):
-            out[:, ky : ky + stride * oh : stride, kx : kx + stride * ow : stride, :] += d[:, :, :, ky, kx, :]
-    return out[:, padding : padding + H, padding : padding + W, :]
+def _part_of(n_channels: int):
+    """How :func:`im2col` and :func:`col2im` split their work between threads: by channels when there are
+    enough, else by samples (the last axis); every thread writes its own disjoint part."""
+    threads = work_threads()
+    if n_channels >= threads:
+        return n_channels, lambda arr, lo, hi: arr[lo:hi]
+    return None, lambda arr, lo, hi: arr[..., lo:hi]
 
 
-def _windows(a: np.ndarray, size: int) -> np.ndarray:
-    """``(N, H, W, C)`` -> ``(N, H//k, W//k, C, k*k)`` non-overlapping windows (incomplete edges dropped)."""
-    N, H, W, C = a.shape
-    oh, ow = H // size, W // size
-    w = a[:, : oh * size, : ow * size, :].reshape(N, oh, size, ow, size, C)
-    return w.transpose(0, 1, 3, 5, 2, 4).reshape(N, oh, ow, C, size * size)
+def im2col(a: np.ndarray, kernel: int, stride: int, padding: int, rows: tuple[int, int] | None = None,
+           out: np.ndarray | None = None) -> np.ndarray:
+    """``(C, H, W, N)`` -> ``(k * k * C, OH * OW * N)``: column ``(oy, ox, n)`` holds the receptive field of output
+    pixel ``(oy, ox)`` of sample ``n`` in ``(ky, kx, c)`` row order, input pixel ``(oy * stride - padding + ky, ...)``,
+    zeros outside the image. ``rows = (o0, o1)``: only the output rows ``o0 <= oy < o1``; ``out``: a buffer of at
+    least that many floats to build the matrix in (the returned matrix is a view of it).
+
+    Built from ``k * k`` strided slice copies, one per kernel tap; with the samples innermost each copies runs of
+    ``N`` contiguous floats (the whole batch of every timestep), so the copies run at memory speed. The padding
+    is never materialised: each tap copies the outputs that read inside the image and zeroes the rest.
+    """
+    C, H, W, N = a.shape
+    oh, ow = _out_len(H, kernel, stride, padding), _out_len(W, kernel, stride, padding)
+    o0, o1 = (0, oh) if rows is None else rows
+    shape = (kernel, kernel, C, o1 - o0, ow, N)
+    cols = np.empty(shape, a.dtype) if out is None else out.reshape(-1)[: math.prod(shape)].reshape(shape)
+    taps = _taps((H, W), (oh, ow), (o0, o1), kernel, stride, padding)
+    n_parts, part = _part_of(C)
+
+    def fill(lo: int, hi: int) -> None:
+        src = part(a, lo, hi)
+        for ky, kx, sl in taps:
+            tap = part(cols[ky, kx], lo, hi)
+            if sl is None:
+                tap[...] = 0
+                continue
+            (ys, xs), (iys, ixs) = sl
+            tap[:, : ys.start] = 0
+            tap[:, ys.stop :] = 0
+            tap[:, ys, : xs.start] = 0
+            tap[:, ys, xs.stop :] = 0
+            tap[:, ys, xs] = src[:, iys, ixs]
+
+    in_parts(fill, C if n_parts else N)
+    return cols.reshape(kernel * kernel * C, -1)
 
 
-def _unpool(d_y: np.ndarray, in_shape: tuple[int, int, int, int], size: int) -> np.ndarray:
-    """Gradient ``(N, OH, OW, C)`` copied to every input of its window; dropped edges get 0."""
-    N, H, W, C = in_shape
-    oh, ow = d_y.shape[1], d_y.shape[2]
-    out = np.zeros(in_shape, d_y.dtype)
-    block = np.broadcast_to(d_y[:, :, None, :, None, :], (N, oh, size, ow, size, C))
-    out[:, : oh * size, : ow * size, :] = block.reshape(N, oh * size, ow * size, C)
+def col2im(d_cols: np.ndarray, in_shape: tuple[int, int, int, int], kernel: int, stride: int, padding: int,
+           rows: tuple[int, int] | None = None, out: np.ndarray | None = None) -> np.ndarray:
+    """Adjoint of :func:`im2col`: add each receptive-field column back onto the ``(C, H, W, N)`` input pixels it
+    was read from (what was read from the padding is dropped). ``rows``: ``d_cols`` holds only those output rows;
+    ``out``: the ``in_shape`` array to add into (zeros when omitted), returned."""
+    C, H, W, N = in_shape
+    oh, ow = _out_len(H, kernel, stride, padding), _out_len(W, kernel, stride, padding)
+    o0, o1 = (0, oh) if rows is None else rows
+    d = d_cols.reshape(kernel, kernel, C, o1 - o0, ow, N)
+    out = np.zeros(in_shape, d_cols.dtype) if out is None else out
+    taps = _taps((H, W), (oh, ow), (o0, o1), kernel, stride, padding)
+    n_parts, part = _part_of(C)
+
+    def add(lo: int, hi: int) -> None:
+        dst = part(out, lo, hi)
+        for ky, kx, sl in taps:  # in tap order for every element, whatever the split
+            if sl is not None:
+                (ys, xs), (iys, ixs) = sl
+                dst[:, iys, ixs] += part(d[ky, kx], lo, hi)[:, ys, xs]
+
+    in_parts(add, C if n_parts else N)
     return out
 
 
-def _unpool_where(d_y: np.ndarray, mask: np.ndarray, in_shape: tuple[int, int, int, int], size: int) -> np.ndarray:
-    """Gradient ``(N, OH, OW, C)`` passed to the window inputs where ``mask`` ``(N, OH, OW, C, k*k)`` is true."""
-    N, H, W, C = in_shape
-    oh, ow = d_y.shape[1], d_y.shape[2]
-    d_win = d_y[..., None] * mask  # (N, OH, OW, C, k*k)
-    out = np.zeros(in_shape, d_y.dtype)
-    block = d_win.reshape(N, oh, ow, C, size, size).transpose(0, 1, 4, 2, 5, 3)
-    out[:, : oh * size, : ow * size, :] = block.reshape(N, oh * size, ow * size, C)
+#: Floats of one im2col block: a convolution is computed a few output rows at a time so that its column
+#: matrix stays in the cache and is never allocated whole (for 32C5s2 on 14x14 and N = 512 samples it would be
+#: 80 MB, and fresh memory costs the page faults of a full write).
+_BLOCK_FLOATS = 1 << 22
+
+
+def _row_blocks(item: Conv, c_in: int, out_hw: tuple[int, int], n: int) -> list[tuple[int, int]]:
+    oh, ow = out_hw
+    step = max(1, _BLOCK_FLOATS // (item.kernel * item.kernel * c_in * ow * n))
+    return [(o0, min(oh, o0 + step)) for o0 in range(0, oh, step)]
+
+
+def _conv_forward(a: np.ndarray, w: np.ndarray, item: Conv, out_hw: tuple[int, int]) -> np.ndarray:
+    """``W.T @ im2col(a)``, ``(C_out, OH * OW * N)``, block of output rows by block of output rows."""
+    C, H, W, N = a.shape
+    blocks = _row_blocks(item, C, out_hw, N)
+    current = np.empty((w.shape[1], out_hw[0] * out_hw[1] * N), np.result_type(a, w))
+    buf = np.empty(w.shape[0] * (blocks[0][1] - blocks[0][0]) * out_hw[1] * N, a.dtype)
+    per_row = out_hw[1] * N
+    for o0, o1 in blocks:
+        cols = im2col(a, item.kernel, item.stride, item.padding, rows=(o0, o1), out=buf)
+        np.matmul(w.T, cols, out=current[:, o0 * per_row : o1 * per_row])  # BLAS reads w.T in place
+    return current
+
+
+def _conv_backward(a: np.ndarray, w: np.ndarray, d_out: np.ndarray, item: Conv, out_hw: tuple[int, int],
+                   input_grad: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Weight gradient ``im2col(a) @ d_out.T`` and (if ``input_grad``) the input's gradient
+    ``col2im(W @ d_out)``, recomputing the column matrix block by block as :func:`_conv_forward` built it."""
+    C, H, W, N = a.shape
+    blocks = _row_blocks(item, C, out_hw, N)
+    size = w.shape[0] * (blocks[0][1] - blocks[0][0]) * out_hw[1] * N
+    buf = np.empty(size, a.dtype)
+    d_buf = np.empty(size, d_out.dtype) if input_grad else None
+    d_in = np.zeros(a.shape, d_out.dtype) if input_grad else None
+    per_row = out_hw[1] * N
+    gw = None
+    for o0, o1 in blocks:
+        cols = im2col(a, item.kernel, item.stride, item.padding, rows=(o0, o1), out=buf)
+        d_block = d_out[:, o0 * per_row : o1 * per_row]
+        part = cols @ d_block.T  # BLAS reads the transpose in place
+        gw = part if gw is None else np.add(gw, part, out=gw)
+        if input_grad:
+            d_cols = np.matmul(w, d_block, out=d_buf[: cols.size].reshape(cols.shape))
+            col2im(d_cols, a.shape, item.kernel, item.stride, item.padding, rows=(o0, o1), out=d_in)
+    return gw, d_in
+
+
+def _windows(a: np.ndarray, size: int) -> np.ndarray:
+    """``(C, H, W, N)`` -> ``(C, H//k, k, W//k, k, N)``: a view of the non-overlapping windows (incomplete edges
+    dropped)."""
+    C, H, W, N = a.shape
+    oh, ow = H // size, W // size
+    return a[:, : oh * size, : ow * size].reshape(C, oh, size, ow, size, N)
+
+
+def _unpool(d_win: np.ndarray, in_shape: tuple[int, int, int, int], size: int) -> np.ndarray:
+    """Window gradients ``(C, OH, k, OW, k, N)`` (or broadcastable to it) placed on the ``(C, H, W, N)`` input;
+    the dropped edges get 0."""
+    out = np.zeros(in_shape, d_win.dtype)
+    C, oh, ow, N = in_shape[0], in_shape[1] // size, in_shape[2] // size, in_shape[3]
+    _windows(out, size)[...] = np.broadcast_to(d_win, (C, oh, size, ow, size, N))
     return out
 
 
@@ -120,11 +232,23 @@ class ConvCache:
     logits: np.ndarray
 
 
-def _flat(a: np.ndarray) -> np.ndarray:
-    """``(N, H, W, C)`` -> ``(N, C*H*W)`` in C-order of ``(c, y, x)``; a flat ``(N, n)`` is returned as is."""
-    if a.ndim == 4:
-        return a.transpose(0, 3, 1, 2).reshape(a.shape[0], -1)
-    return a
+def _add_bias(current: np.ndarray, b: np.ndarray) -> None:
+    """``current += b[:, None]``, output rows split between threads."""
+    in_parts(lambda lo, hi: np.add(current[lo:hi], b[lo:hi, None], out=current[lo:hi]), len(current))
+
+
+def _time_major(a: np.ndarray, T: int, B: int) -> np.ndarray:
+    """An activation whose memory is ``(features, T, B)`` (samples innermost, timestep-major) as a
+    ``(T, features, B)`` view."""
+    return np.moveaxis(a.reshape(-1, T, B), 1, 0)
+
+
+def _sample_minor(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Inverse of :func:`_time_major`: a ``(T, features, B)`` view whose memory is ``(features, T, B)`` as the
+    ``shape + (N,)`` array (a view, no copy)."""
+    out = np.moveaxis(a, 0, 1).reshape(shape + (-1,))
+    assert np.may_share_memory(out, a), "spiking_forward/backward must keep the memory layout of their input"
+    return out
 
 
 def forward(
@@ -141,10 +265,16 @@ def forward(
 
     ``params`` holds one weight matrix and bias per trainable layer (convolutions and dense layers), in order.
     Arguments as :func:`hwsim.training.model.forward`.
+
+    Inside, activations are ``(channels, rows, cols, N)`` (a dense layer's ``(units, N)``) with the ``N = T * B``
+    samples innermost, timestep-major: every im2col slice then copies whole batches, a convolution
+    ``W.T @ cols`` lands directly in the next layer's layout, and flattening for a dense layer is a free reshape
+    in the chip's C-order ``(c, y, x)``.
     """
-    T, B, _ = x.shape
+    T, B, n_pixels = x.shape
     _, rows, cols = plan[0].in_shape
-    a = x.reshape(T * B, rows, cols, 1)
+    # (T, B, pixels) -> (1, rows, cols, N): the samples innermost
+    a = np.ascontiguousarray(x.reshape(T * B, n_pixels).T).reshape(1, rows, cols, T * B)
     saved: list[dict] = []
     spike_kw = dict(mode=mode, theta=theta, half_width=half_width, surrogate=surrogate)
     p = 0
@@ -152,42 +282,36 @@ def forward(
         item = layer.item
         if isinstance(item, Pool):
             win = _windows(a, item.size)
+            entry = {"in_shape": a.shape}
             if item.kind == "max":
-                a = win.max(axis=-1)  # OR of binary spikes: exactly the threshold-1 chip layer
+                a = win.max(axis=(2, 4))  # OR of binary spikes: exactly the threshold-1 chip layer
                 # an input can flip the OR only when no other input of its window spiked
-                alone = (win.sum(axis=-1, keepdims=True) - win) == 0
-                saved.append({"in_shape": _shape4(layer.in_shape, T * B), "alone": alone})
+                entry["alone"] = (win.sum(axis=(2, 4))[:, :, None, :, None] - win) == 0
             else:
-                total = win.sum(axis=-1)
+                total = win.sum(axis=(2, 4))
                 thr = pool_threshold(item)
                 a = (total >= thr).astype(x.dtype)  # the chip layer: weights 1, threshold thr, >= (chip-spec §2.2)
-                saved.append({"in_shape": _shape4(layer.in_shape, T * B), "sum": total, "threshold": thr})
+                entry.update(sum=total, threshold=thr)
+            saved.append(entry)
             continue
         w, b = params.weights[p], params.biases[p]
         p += 1
-        last = layer is plan[-1]
         if isinstance(item, Conv):
-            inp = im2col(a, item.kernel, item.stride, item.padding)
-            current = inp @ w + b
-            out_shape = (T, B, layer.out_shape[1], layer.out_shape[2], item.channels)
+            out_shape = (item.channels, layer.out_shape[1], layer.out_shape[2])
+            current = _conv_forward(a, w, item, out_shape[1:])
         else:
-            inp = _flat(a)
-            current = inp @ w + b
-            out_shape = (T, B, item.units)
-        entry = {"input": inp, "in_shape": a.shape}
+            a = a.reshape(-1, a.shape[-1])  # C-order (c, y, x) flattening: free in this layout
+            out_shape = (item.units,)
+            current = w.T @ a  # (n_out, samples): BLAS reads the transposed weights in place
+        _add_bias(current, b)
+        entry = {"input": a}
         saved.append(entry)
-        current = current.reshape(out_shape)
-        if last:
-            return ConvCache(saved, current)
-        v, h = spiking_forward(current, **spike_kw)
+        if layer is plan[-1]:
+            return ConvCache(saved, np.ascontiguousarray(current.reshape(-1, T, B).transpose(1, 2, 0)))
+        v, h = spiking_forward(_time_major(current, T, B), in_place=True, **spike_kw)
         entry["membrane"] = v
-        a = h.reshape((T * B,) + out_shape[2:])
+        a = _sample_minor(h, out_shape)
     raise AssertionError("the plan ends with a dense output layer (arch.parse_arch checks it)")
-
-
-def _shape4(shape: tuple[int, ...], n: int) -> tuple[int, int, int, int]:
-    c, h, w = shape
-    return (n, h, w, c)
 
 
 def backward(
@@ -202,46 +326,46 @@ def backward(
     detach_reset: bool = False,
 ) -> FloatParams:
     """Gradients w.r.t. every trainable layer's weights and bias, given ``dL/dlogits`` ``(T, B, C)``."""
-    T, B, _ = d_logits.shape
+    T, B, n_classes = d_logits.shape
     n_trainable = len(params.weights)
     gw: list[np.ndarray] = [None] * n_trainable  # type: ignore[list-item]
     gb: list[np.ndarray] = [None] * n_trainable  # type: ignore[list-item]
     p = n_trainable
-    d_out = d_logits  # dL/d(current) of the layer being processed, time-major
-    d_a = None  # dL/d(spikes) flowing into the layer below, (N, H, W, C) or (N, n)
+    d_out = d_logits.reshape(T * B, n_classes).T  # dL/d(current) of the layer being processed, (n_out, samples)
+    d_a = None  # dL/d(spikes) flowing into the layer below, (C, H, W, N) or (n, N)
     for k in range(len(plan) - 1, -1, -1):
         layer, entry = plan[k], cache.saved[k]
         item = layer.item
         if isinstance(item, Pool):
+            d_y = d_a[:, :, None, :, None]  # broadcast over the window
             if item.kind == "avg":
                 thr = entry["threshold"]
                 # the pooling neuron's own box estimator, half-width = its threshold (as theta for hidden layers)
-                d_y = d_a * (np.abs(entry["sum"] - thr) < thr).astype(d_a.dtype) * d_a.dtype.type(0.5 / thr)
-                d_a = _unpool(d_y, entry["in_shape"], item.size)
+                box = (np.abs(entry["sum"] - thr) < thr).astype(d_a.dtype)[:, :, None, :, None]
+                d_a = _unpool(d_y * box * d_a.dtype.type(0.5 / thr), entry["in_shape"], item.size)
             else:
-                d_a = _unpool_where(d_a, entry["alone"], entry["in_shape"], item.size)
+                d_a = _unpool(d_y * entry["alone"], entry["in_shape"], item.size)
             continue
         p -= 1
-        if k != len(plan) - 1:
-            d_h = d_a.reshape(entry["membrane"].shape)
-            d_out = spiking_backward(d_h, entry["membrane"], mode=mode, theta=theta, half_width=half_width,
-                                     detach_reset=detach_reset)
         n_out = item.channels if isinstance(item, Conv) else item.units
-        d2 = d_out.reshape(-1, n_out)
-        inp = entry["input"]
-        gw[p] = inp.T @ d2
-        gb[p] = d2.sum(axis=0)
+        if k != len(plan) - 1:
+            d_cur = spiking_backward(_time_major(d_a, T, B), entry["membrane"], mode=mode, theta=theta,
+                                     half_width=half_width, detach_reset=detach_reset, in_place=True)
+            d_out = _sample_minor(d_cur, (n_out,))
+        else:
+            d_out = d_out.reshape(n_out, -1)
+        inp, w = entry["input"], params.weights[p]
+        gb[p] = d_out.sum(axis=1)
+        if isinstance(item, Conv):
+            gw[p], d_a = _conv_backward(inp, w, d_out, item, layer.out_shape[1:], input_grad=k > 0)
+        else:
+            gw[p] = inp @ d_out.T  # (n_in, n_out): BLAS reads the transpose in place
+            # dense: the flattened input's gradient; the layer below reshapes it (free in this layout)
+            d_a = w @ d_out if k > 0 else None
         if k == 0:
             break
-        d_inp = d2 @ params.weights[p].T
-        in_shape = entry["in_shape"]
-        if isinstance(item, Conv):
-            d_a = col2im(d_inp, in_shape, item.kernel, item.stride, item.padding)
-        elif len(in_shape) == 4:  # dense after a shaped layer: undo the C-order flattening
-            N, H, W, C = in_shape
-            d_a = d_inp.reshape(N, C, H, W).transpose(0, 2, 3, 1)
-        else:
-            d_a = d_inp
+        below = plan[k - 1].out_shape
+        d_a = d_a.reshape(below + (d_a.shape[-1],))
     return FloatParams(gw, gb)
 
 

@@ -8,8 +8,8 @@ import pytest
 
 from hwsim.datasets import load_dataset
 from hwsim.network import Network, simulate_network
-from hwsim.training import conv
-from hwsim.training.arch import parse_arch, plan_arch
+from hwsim.training import conv, model
+from hwsim.training.arch import Conv, Pool, parse_arch, plan_arch
 from hwsim.training.model import FloatParams, loss_and_grad
 from hwsim.training.quantize import LayerQuant, dequantize
 from hwsim.training.trainer import fit, init_layer
@@ -288,6 +288,197 @@ def test_pooling_gradient_by_hand(kind):
     assert grads.weights[0][0, 0] == pytest.approx(gw)
     assert grads.biases[0][0] == pytest.approx(gb)
     np.testing.assert_allclose(grads.weights[1], (np.array(pooled)[:, None] * d_logits[0]).sum(axis=0, keepdims=True))
+
+
+# ------------------------------------------------- float reference of the training model (plain loops)
+# Activations ``(T, B, C, H, W)`` (the layout of the papers, not the model's), one kernel tap or one pooling
+# window at a time; the neuron and its straight-through gradient as the module docstring of
+# hwsim.training.model states them.
+
+def _ref_spiking(current, mode):
+    v, h = np.zeros_like(current), np.zeros_like(current)
+    v_end = np.zeros_like(current[0])
+    for t in range(len(current)):
+        v[t] = (v_end if mode == "continuous" else 0.0) + current[t]
+        h[t] = v[t] >= 1.0
+        v_end = v[t] - h[t]
+    return v, h
+
+
+def _ref_spiking_grad(d_h, v, mode, detach_reset):
+    g = (np.abs(v - 1.0) < 1.0) * 0.5  # theta = half-width = 1
+    d, d_next = np.zeros_like(d_h), np.zeros_like(d_h[0])
+    for t in range(len(d_h) - 1, -1, -1):
+        d[t] = d_h[t] * g[t]
+        if mode == "continuous":
+            d[t] += d_next * (1.0 if detach_reset else 1.0 - g[t])
+        d_next = d[t]
+    return d
+
+
+def _ref_taps(x, item):
+    """Yield ``(ky, kx, slices)``: the padded input read by kernel tap ``(ky, kx)`` at every output pixel."""
+    k, s = item.kernel, item.stride
+    oh = (x.shape[3] + 2 * item.padding - k) // s + 1
+    ow = (x.shape[4] + 2 * item.padding - k) // s + 1
+    for ky in range(k):
+        for kx in range(k):
+            yield ky, kx, (..., slice(ky, ky + s * (oh - 1) + 1, s), slice(kx, kx + s * (ow - 1) + 1, s))
+
+
+def _ref_forward_backward(plan, params, x, d_logits, mode, detach_reset):
+    """Logits ``(T, B, n)`` and the gradients of ``sum(d_logits * logits)`` (the straight-through ones)."""
+    T, B, _ = x.shape
+    a = x.reshape(T, B, *plan[0].in_shape)
+    saved, p = [], 0
+    for layer in plan:  # forward
+        item = layer.item
+        if isinstance(item, Pool):
+            s, thr = item.size, conv.pool_threshold(item)
+            oh, ow = layer.out_shape[1:]
+            out = np.zeros((T, B, *layer.out_shape))
+            for oy in range(oh):
+                for ox in range(ow):
+                    window = a[..., oy * s : oy * s + s, ox * s : ox * s + s]
+                    out[..., oy, ox] = window.max(axis=(-2, -1)) if item.kind == "max" else (
+                        window.sum(axis=(-2, -1)) >= thr)
+            saved.append(a)
+            a = out
+            continue
+        w, b = params.weights[p], params.biases[p]
+        p += 1
+        if isinstance(item, Conv):
+            w4 = w.reshape(item.kernel, item.kernel, layer.in_shape[0], item.channels)
+            pad = item.padding
+            xp = np.pad(a, ((0, 0), (0, 0), (0, 0), (pad, pad), (pad, pad)))
+            current = np.zeros((T, B, *layer.out_shape)) + b[:, None, None]
+            for ky, kx, sl in _ref_taps(a, item):
+                current += np.einsum("tbchw,co->tbohw", xp[sl], w4[ky, kx])
+        else:
+            current = a.reshape(T, B, -1) @ w + b
+        if layer is plan[-1]:
+            saved.append((a, None))
+            logits = current
+            break
+        v, h = _ref_spiking(current, mode)
+        saved.append((a, v))
+        a = h
+    gw, gb = [None] * p, [None] * p
+    d = d_logits  # dL/dcurrent of the layer being processed
+    for k in range(len(plan) - 1, -1, -1):  # backward
+        layer, item = plan[k], plan[k].item
+        if isinstance(item, Pool):
+            a_in, s, thr = saved[k], item.size, conv.pool_threshold(item)
+            d_in = np.zeros_like(a_in)
+            for oy in range(layer.out_shape[1]):
+                for ox in range(layer.out_shape[2]):
+                    window = a_in[..., oy * s : oy * s + s, ox * s : ox * s + s]
+                    total = window.sum(axis=(-2, -1))[..., None, None]
+                    d_y = d[..., oy, ox][..., None, None]
+                    d_in[..., oy * s : oy * s + s, ox * s : ox * s + s] = (
+                        d_y * (total - window == 0) if item.kind == "max"
+                        else d_y * (0.5 / thr) * (np.abs(total - thr) < thr) * np.ones_like(window))
+            d = d_in
+            continue
+        a_in, v = saved[k]
+        if v is not None:
+            d = _ref_spiking_grad(d, v, mode, detach_reset)
+        p -= 1
+        w = params.weights[p]
+        if isinstance(item, Conv):
+            w4 = w.reshape(item.kernel, item.kernel, layer.in_shape[0], item.channels)
+            pad = item.padding
+            xp = np.pad(a_in, ((0, 0), (0, 0), (0, 0), (pad, pad), (pad, pad)))
+            g4, d_xp = np.zeros_like(w4), np.zeros_like(xp)
+            for ky, kx, sl in _ref_taps(a_in, item):
+                g4[ky, kx] = np.einsum("tbchw,tbohw->co", xp[sl], d)
+                d_xp[sl] += np.einsum("tbohw,co->tbchw", d, w4[ky, kx])
+            gw[p], gb[p] = g4.reshape(w.shape), d.sum(axis=(0, 1, 3, 4))
+            d = d_xp[..., pad : pad + a_in.shape[3], pad : pad + a_in.shape[4]]
+        else:
+            gw[p] = np.einsum("tbi,tbo->io", a_in.reshape(T, B, -1), d)
+            gb[p] = d.sum(axis=(0, 1))
+            d = (d @ w.T).reshape(a_in.shape)
+    return logits, FloatParams(gw, gb)
+
+
+REFERENCE_CASES = [
+    # arch, image shape: stride and padding, both poolings with dropped edges, dense after a pooling layer
+    ("2C3s2p1-MP2-4", (7, 9)),
+    ("3C3p0-AP3-2C2s1p0-5-3", (8, 9)),
+    ("2C5s2-3C5s2-4-3", (11, 12)),
+    ("MP2-2C3-5", (6, 5)),
+]
+
+
+@pytest.mark.parametrize("mode, detach_reset", [("discontinuous", False), ("continuous", False),
+                                                ("continuous", True)])
+@pytest.mark.parametrize("arch, image_shape", REFERENCE_CASES)
+def test_forward_and_gradients_equal_a_loop_reference(arch, image_shape, mode, detach_reset, monkeypatch):
+    """The model's samples-innermost layout, row blocks of im2col and threads change nothing but float rounding:
+    logits and every gradient equal the plain-loop reference (float64), with im2col blocks of one output row
+    or whole, and the element-wise work split three ways or not."""
+    n_classes = int(arch.split("-")[-1])
+    plan = plan_arch(parse_arch(arch), image_shape, n_classes)
+    rng = np.random.default_rng(8)
+    params = FloatParams([rng.normal(0.0, 0.6, w.shape) for w in conv.init_params(rng, plan, 0.5, init_layer).weights],
+                         [rng.normal(0.3, 0.3, layer.out_shape[0]) for layer in plan if layer.trainable])
+    T, B = 3, 4
+    x = (rng.random((T, B, image_shape[0] * image_shape[1])) < 0.5).astype(np.float64)
+    d_logits = rng.normal(size=(T, B, n_classes))
+    ref_logits, ref = _ref_forward_backward(plan, params, x, d_logits, mode, detach_reset)
+    results = []
+    for block_floats, threads in [(conv._BLOCK_FLOATS, 1), (1, 3), (conv._BLOCK_FLOATS, 3)]:
+        monkeypatch.setattr(conv, "_BLOCK_FLOATS", block_floats)
+        monkeypatch.setattr(conv, "work_threads", lambda threads=threads: threads)
+        monkeypatch.setattr(model, "work_threads", lambda threads=threads: threads)
+        cache = conv.forward(plan, params, x, mode=mode)
+        grads = conv.backward(plan, params, cache, d_logits, mode=mode, detach_reset=detach_reset)
+        np.testing.assert_allclose(cache.logits, ref_logits, rtol=1e-12, atol=1e-12)
+        for kind in ("weights", "biases"):
+            for got, want in zip(getattr(grads, kind), getattr(ref, kind)):
+                assert got.shape == want.shape
+                np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12, err_msg=kind)
+        results.append((cache.logits, grads))
+    # the spikes are neither all 0 nor all 1 and the first layer learns, so the comparison says something
+    assert np.all(ref.weights[0].any(axis=0))
+    # the thread split of the element-wise work is bitwise irrelevant (row blocks only reorder float sums)
+    (logits_1, grads_1), (logits_3, grads_3) = results[0], results[2]
+    np.testing.assert_array_equal(logits_1, logits_3)
+    for a, b in zip(grads_1.weights + grads_1.biases, grads_3.weights + grads_3.biases):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("kernel, stride, padding, rows", [(3, 1, 1, None), (5, 2, 2, (1, 3)), (2, 3, 1, (0, 1))])
+def test_col2im_is_the_adjoint_of_im2col(kernel, stride, padding, rows):
+    """``<im2col(a), D> == <a, col2im(D)>`` for every ``a`` and ``D``, blocks of output rows included, and
+    im2col's column ``(oy, ox, n)`` is the input pixel ``oy * stride - padding + ky``, zero outside."""
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=(2, 7, 6, 3))
+    cols = conv.im2col(a, kernel, stride, padding, rows=rows)
+    d = rng.normal(size=cols.shape)
+    back = conv.col2im(d, a.shape, kernel, stride, padding, rows=rows)
+    assert np.sum(cols * d) == pytest.approx(np.sum(a * back), rel=1e-12)
+    oh, ow = (7 + 2 * padding - kernel) // stride + 1, (6 + 2 * padding - kernel) // stride + 1
+    o0, o1 = (0, oh) if rows is None else rows
+    six = cols.reshape(kernel, kernel, 2, o1 - o0, ow, 3)
+    for ky, kx, c, oy, ox in np.ndindex(kernel, kernel, 2, o1 - o0, ow):
+        iy, ix = (o0 + oy) * stride - padding + ky, ox * stride - padding + kx
+        want = a[c, iy, ix] if 0 <= iy < 7 and 0 <= ix < 6 else 0.0
+        np.testing.assert_array_equal(six[ky, kx, c, oy, ox], want)
+
+
+def test_an_overflow_in_a_worker_thread_raises_under_the_callers_error_state(monkeypatch):
+    """The trainer turns float32 overflow into an error with ``np.errstate``; the element-wise work split between
+    threads keeps that: here only the second part (a worker thread's) overflows."""
+    monkeypatch.setattr(model, "work_threads", lambda: 2)
+    current = np.zeros((3, 4, 2), np.float32)
+    current[:, 2:] = 3e38  # the membrane of the second timestep is 6e38
+    with np.errstate(over="raise"), pytest.raises(FloatingPointError, match="overflow"):
+        model.spiking_forward(current, mode="continuous", theta=1.0, half_width=1.0)
+    with np.errstate(over="ignore"):
+        v, h = model.spiking_forward(current, mode="continuous", theta=1.0, half_width=1.0)
+    assert np.isinf(v[1:, 2:]).all() and not np.isinf(v[:, :2]).any()
 
 
 def _digits_subset(n=160):
