@@ -34,15 +34,18 @@ same function of the current timestep's spikes in training and on the chip.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from hwsim.network import Layer, Network
 from hwsim.training.arch import Conv, PlannedLayer, Pool, avg_pool_threshold
-from hwsim.training.model import FloatParams, in_parts, spiking_backward, spiking_forward, work_threads
+from hwsim.training.model import FloatParams, spiking_backward, spiking_forward
 from hwsim.training.quantize import LayerQuant
 
 __all__ = ["ConvCache", "forward", "backward", "init_params", "to_network", "im2col", "col2im", "pool_threshold",
@@ -89,15 +92,6 @@ def _taps(in_hw: tuple[int, int], out_hw: tuple[int, int], rows: tuple[int, int]
     return tuple(taps)
 
 
-def _part_of(n_channels: int):
-    """How :func:`im2col` and :func:`col2im` split their work between threads: by channels when there are
-    enough, else by samples (the last axis); every thread writes its own disjoint part."""
-    threads = work_threads()
-    if n_channels >= threads:
-        return n_channels, lambda arr, lo, hi: arr[lo:hi]
-    return None, lambda arr, lo, hi: arr[..., lo:hi]
-
-
 def im2col(a: np.ndarray, kernel: int, stride: int, padding: int, rows: tuple[int, int] | None = None,
            out: np.ndarray | None = None) -> np.ndarray:
     """``(C, H, W, N)`` -> ``(k * k * C, OH * OW * N)``: column ``(oy, ox, n)`` holds the receptive field of output
@@ -114,24 +108,17 @@ def im2col(a: np.ndarray, kernel: int, stride: int, padding: int, rows: tuple[in
     o0, o1 = (0, oh) if rows is None else rows
     shape = (kernel, kernel, C, o1 - o0, ow, N)
     cols = np.empty(shape, a.dtype) if out is None else out.reshape(-1)[: math.prod(shape)].reshape(shape)
-    taps = _taps((H, W), (oh, ow), (o0, o1), kernel, stride, padding)
-    n_parts, part = _part_of(C)
-
-    def fill(lo: int, hi: int) -> None:
-        src = part(a, lo, hi)
-        for ky, kx, sl in taps:
-            tap = part(cols[ky, kx], lo, hi)
-            if sl is None:
-                tap[...] = 0
-                continue
-            (ys, xs), (iys, ixs) = sl
-            tap[:, : ys.start] = 0
-            tap[:, ys.stop :] = 0
-            tap[:, ys, : xs.start] = 0
-            tap[:, ys, xs.stop :] = 0
-            tap[:, ys, xs] = src[:, iys, ixs]
-
-    in_parts(fill, C if n_parts else N)
+    for ky, kx, sl in _taps((H, W), (oh, ow), (o0, o1), kernel, stride, padding):
+        tap = cols[ky, kx]
+        if sl is None:
+            tap[...] = 0
+            continue
+        (ys, xs), (iys, ixs) = sl
+        tap[:, : ys.start] = 0
+        tap[:, ys.stop :] = 0
+        tap[:, ys, : xs.start] = 0
+        tap[:, ys, xs.stop :] = 0
+        tap[:, ys, xs] = a[:, iys, ixs]
     return cols.reshape(kernel * kernel * C, -1)
 
 
@@ -145,17 +132,11 @@ def col2im(d_cols: np.ndarray, in_shape: tuple[int, int, int, int], kernel: int,
     o0, o1 = (0, oh) if rows is None else rows
     d = d_cols.reshape(kernel, kernel, C, o1 - o0, ow, N)
     out = np.zeros(in_shape, d_cols.dtype) if out is None else out
-    taps = _taps((H, W), (oh, ow), (o0, o1), kernel, stride, padding)
-    n_parts, part = _part_of(C)
-
-    def add(lo: int, hi: int) -> None:
-        dst = part(out, lo, hi)
-        for ky, kx, sl in taps:  # in tap order for every element, whatever the split
-            if sl is not None:
-                (ys, xs), (iys, ixs) = sl
-                dst[:, iys, ixs] += part(d[ky, kx], lo, hi)[:, ys, xs]
-
-    in_parts(add, C if n_parts else N)
+    for ky, kx, sl in _taps((H, W), (oh, ow), (o0, o1), kernel, stride, padding):
+        if sl is not None:
+            (ys, xs), (iys, ixs) = sl
+            dst = out[:, iys, ixs]
+            np.add(dst, d[ky, kx, :, ys, xs], out=dst)
     return out
 
 
@@ -163,6 +144,20 @@ def col2im(d_cols: np.ndarray, in_shape: tuple[int, int, int, int], kernel: int,
 #: matrix stays in the cache and is never allocated whole (for 32C5s2 on 14x14 and N = 512 samples it would be
 #: 80 MB, and fresh memory costs the page faults of a full write).
 _BLOCK_FLOATS = 1 << 22
+
+
+_scratch = threading.local()
+
+
+def _scratch_buffer(name: str, size: int, dtype) -> np.ndarray:
+    """A flat work array of ``size`` elements, this thread's own, reused from call to call: a fresh array of
+    tens of MB costs the page faults of a full write each time (and the image groups' threads fault together)."""
+    buffers = _scratch.__dict__.setdefault("buffers", {})
+    key = (name, np.dtype(dtype))
+    buf = buffers.get(key)
+    if buf is None or buf.size < size:
+        buf = buffers[key] = np.empty(size, dtype)
+    return buf[:size]
 
 
 def _row_blocks(item: Conv, c_in: int, out_hw: tuple[int, int], n: int) -> list[tuple[int, int]]:
@@ -176,7 +171,7 @@ def _conv_forward(a: np.ndarray, w: np.ndarray, item: Conv, out_hw: tuple[int, i
     C, H, W, N = a.shape
     blocks = _row_blocks(item, C, out_hw, N)
     current = np.empty((w.shape[1], out_hw[0] * out_hw[1] * N), np.result_type(a, w))
-    buf = np.empty(w.shape[0] * (blocks[0][1] - blocks[0][0]) * out_hw[1] * N, a.dtype)
+    buf = _scratch_buffer("cols", w.shape[0] * (blocks[0][1] - blocks[0][0]) * out_hw[1] * N, a.dtype)
     per_row = out_hw[1] * N
     for o0, o1 in blocks:
         cols = im2col(a, item.kernel, item.stride, item.padding, rows=(o0, o1), out=buf)
@@ -191,8 +186,8 @@ def _conv_backward(a: np.ndarray, w: np.ndarray, d_out: np.ndarray, item: Conv, 
     C, H, W, N = a.shape
     blocks = _row_blocks(item, C, out_hw, N)
     size = w.shape[0] * (blocks[0][1] - blocks[0][0]) * out_hw[1] * N
-    buf = np.empty(size, a.dtype)
-    d_buf = np.empty(size, d_out.dtype) if input_grad else None
+    buf = _scratch_buffer("cols", size, a.dtype)
+    d_buf = _scratch_buffer("d_cols", size, d_out.dtype) if input_grad else None
     d_in = np.zeros(a.shape, d_out.dtype) if input_grad else None
     per_row = out_hw[1] * N
     gw = None
@@ -226,15 +221,74 @@ def _unpool(d_win: np.ndarray, in_shape: tuple[int, int, int, int], size: int) -
 
 @dataclass
 class ConvCache:
-    """What :func:`backward` needs, per layer, and the output logits ``(T, B, n_classes)``."""
+    """What :func:`backward` needs (per group of images, per layer) and the output logits ``(T, B, n_classes)``."""
 
-    saved: list[dict]
+    saved: list[list[dict]]
     logits: np.ndarray
+    groups: list[tuple[int, int]]
 
 
-def _add_bias(current: np.ndarray, b: np.ndarray) -> None:
-    """``current += b[:, None]``, output rows split between threads."""
-    in_parts(lambda lo, hi: np.add(current[lo:hi], b[lo:hi, None], out=current[lo:hi]), len(current))
+#: Images per group: the forward and backward passes run each group of at most this many images of a batch on
+#: its own thread (NumPy and BLAS release the GIL), each with single-threaded BLAS. Splitting the products
+#: instead, with BLAS's own threads, leaves the element-wise work and copies (about half the time) on one core:
+#: OpenBLAS's idle threads keep spinning for a while after every product. The groups depend on the batch size
+#: only, never on the thread count, so the results do not either.
+GROUP_IMAGES = 32
+
+
+def _image_groups(n_images: int) -> list[tuple[int, int]]:
+    n = max(1, -(-n_images // GROUP_IMAGES))
+    return [(n_images * i // n, n_images * (i + 1) // n) for i in range(n)]
+
+
+_blas = None
+_pool: ThreadPoolExecutor | None = None
+_pool_threads = 0
+_pool_lock = threading.Lock()
+
+
+def _blas_controller():
+    """threadpoolctl's handle on the BLAS libraries, or None when threadpoolctl (from scikit-learn) is missing."""
+    global _blas
+    if _blas is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            return None
+        _blas = ThreadpoolController().select(user_api="blas")
+    return _blas
+
+
+def work_threads() -> int:
+    """Threads for the image groups: as many as BLAS may use (``OPENBLAS_NUM_THREADS``, ``threadpoolctl`` limits);
+    1 without threadpoolctl, which is needed to hold BLAS's own threads while the groups run."""
+    blas = _blas_controller()
+    return 1 if blas is None else max([1] + [lib["num_threads"] for lib in blas.info()])
+
+
+def _in_threads(tasks: list) -> list:
+    """Results of the callables ``tasks`` in order, run at most :func:`work_threads` at a time, each with
+    ``threads // running`` BLAS threads and the caller's NumPy error state (the trainer turns float overflow
+    into an error with ``np.errstate``)."""
+    available = work_threads()
+    threads = min(available, len(tasks))
+    if threads <= 1:
+        return [task() for task in tasks]
+    global _pool, _pool_threads
+    with _pool_lock:
+        if _pool_threads < threads:
+            _pool, _pool_threads = ThreadPoolExecutor(threads, thread_name_prefix="hwsim-train"), threads
+        pool = _pool
+    errors = np.geterr()
+
+    def run(task):
+        with np.errstate(**errors):
+            return task()
+
+    blas = _blas_controller()
+    with blas.limit(limits=max(1, available // threads), user_api="blas") if blas else contextlib.nullcontext():
+        futures = [pool.submit(run, task) for task in tasks]
+        return [future.result() for future in futures]  # raises what a task raised
 
 
 def _time_major(a: np.ndarray, T: int, B: int) -> np.ndarray:
@@ -271,12 +325,21 @@ def forward(
     ``W.T @ cols`` lands directly in the next layer's layout, and flattening for a dense layer is a free reshape
     in the chip's C-order ``(c, y, x)``.
     """
+    spike_kw = dict(mode=mode, theta=theta, half_width=half_width, surrogate=surrogate)
+    groups = _image_groups(x.shape[1])
+    done = _in_threads([functools.partial(_forward_group, plan, params, x[:, b0:b1], spike_kw) for b0, b1 in groups])
+    logits = done[0][1] if len(done) == 1 else np.concatenate([group_logits for _, group_logits in done], axis=1)
+    return ConvCache([saved for saved, _ in done], logits, groups)
+
+
+def _forward_group(plan: list[PlannedLayer], params: FloatParams, x: np.ndarray,
+                   spike_kw: dict) -> tuple[list[dict], np.ndarray]:
+    """:func:`forward` of one group of images: what backward needs per layer, and the logits."""
     T, B, n_pixels = x.shape
     _, rows, cols = plan[0].in_shape
     # (T, B, pixels) -> (1, rows, cols, N): the samples innermost
     a = np.ascontiguousarray(x.reshape(T * B, n_pixels).T).reshape(1, rows, cols, T * B)
     saved: list[dict] = []
-    spike_kw = dict(mode=mode, theta=theta, half_width=half_width, surrogate=surrogate)
     p = 0
     for layer in plan:
         item = layer.item
@@ -303,11 +366,11 @@ def forward(
             a = a.reshape(-1, a.shape[-1])  # C-order (c, y, x) flattening: free in this layout
             out_shape = (item.units,)
             current = w.T @ a  # (n_out, samples): BLAS reads the transposed weights in place
-        _add_bias(current, b)
+        current += b[:, None]
         entry = {"input": a}
         saved.append(entry)
         if layer is plan[-1]:
-            return ConvCache(saved, np.ascontiguousarray(current.reshape(-1, T, B).transpose(1, 2, 0)))
+            return saved, np.ascontiguousarray(current.reshape(-1, T, B).transpose(1, 2, 0))
         v, h = spiking_forward(_time_major(current, T, B), in_place=True, **spike_kw)
         entry["membrane"] = v
         a = _sample_minor(h, out_shape)
@@ -325,7 +388,23 @@ def backward(
     half_width: float = 1.0,
     detach_reset: bool = False,
 ) -> FloatParams:
-    """Gradients w.r.t. every trainable layer's weights and bias, given ``dL/dlogits`` ``(T, B, C)``."""
+    """Gradients w.r.t. every trainable layer's weights and bias, given ``dL/dlogits`` ``(T, B, C)``.
+
+    Every group of images (:data:`GROUP_IMAGES`) on its own thread; the groups' gradients are added in order."""
+    kw = dict(mode=mode, theta=theta, half_width=half_width, detach_reset=detach_reset)
+    done = _in_threads([functools.partial(_backward_group, plan, params, saved, d_logits[:, b0:b1], kw)
+                        for saved, (b0, b1) in zip(cache.saved, cache.groups)])
+    total = done[0]
+    for grads in done[1:]:
+        for mine, theirs in zip(total.weights + total.biases, grads.weights + grads.biases):
+            mine += theirs
+    return total
+
+
+def _backward_group(plan: list[PlannedLayer], params: FloatParams, saved: list[dict], d_logits: np.ndarray,
+                    kw: dict) -> FloatParams:
+    """:func:`backward` of one group of images."""
+    mode, theta, half_width, detach_reset = kw["mode"], kw["theta"], kw["half_width"], kw["detach_reset"]
     T, B, n_classes = d_logits.shape
     n_trainable = len(params.weights)
     gw: list[np.ndarray] = [None] * n_trainable  # type: ignore[list-item]
@@ -334,7 +413,7 @@ def backward(
     d_out = d_logits.reshape(T * B, n_classes).T  # dL/d(current) of the layer being processed, (n_out, samples)
     d_a = None  # dL/d(spikes) flowing into the layer below, (C, H, W, N) or (n, N)
     for k in range(len(plan) - 1, -1, -1):
-        layer, entry = plan[k], cache.saved[k]
+        layer, entry = plan[k], saved[k]
         item = layer.item
         if isinstance(item, Pool):
             d_y = d_a[:, :, None, :, None]  # broadcast over the window

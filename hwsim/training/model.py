@@ -34,9 +34,6 @@ Arrays are time-major: inputs ``(T, B, n_in)``.
 
 from __future__ import annotations
 
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,67 +66,6 @@ class ForwardCache:
     inputs: list[np.ndarray]
     membranes: list[np.ndarray]
     logits: np.ndarray  # (T, B, n_classes)
-
-
-def work_threads() -> int:
-    """Threads for the training model's element-wise work and copies: as many as BLAS uses for the matrix
-    products (``OPENBLAS_NUM_THREADS``, ``threadpoolctl`` limits), else the CPUs this process may run on."""
-    global _blas_controller
-    try:
-        if _blas_controller is None:
-            from threadpoolctl import ThreadpoolController
-
-            _blas_controller = ThreadpoolController().select(user_api="blas")
-        counts = [lib["num_threads"] for lib in _blas_controller.info()]
-    except ImportError:  # threadpoolctl comes with scikit-learn, a dependency; a bare install may lack it
-        counts = []
-    if counts:
-        return max(1, max(counts))
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-_blas_controller = None
-_pool: ThreadPoolExecutor | None = None
-_pool_size = 0
-_pool_lock = threading.Lock()
-
-
-def in_parts(work, n: int) -> None:
-    """Run ``work(lo, hi)`` on :func:`work_threads` consecutive parts of ``range(n)`` at once (NumPy releases the
-    GIL in its loops). Callers give every part its own disjoint output and the same operations per element,
-    so results are bitwise the same whatever the number of threads. Worker threads use the caller's NumPy
-    error state (``np.errstate``: the trainer turns overflow into an error)."""
-    threads = min(work_threads(), n)
-    if threads <= 1:
-        work(0, n)
-        return
-    global _pool, _pool_size
-    with _pool_lock:
-        if _pool_size < threads - 1:
-            _pool = ThreadPoolExecutor(threads - 1, thread_name_prefix="hwsim-train")
-            _pool_size = threads - 1
-        pool = _pool
-    errors = np.geterr()
-
-    def part(lo: int, hi: int) -> None:
-        with np.errstate(**errors):
-            work(lo, hi)
-
-    bounds = [n * i // threads for i in range(threads + 1)]
-    futures = [pool.submit(part, bounds[i], bounds[i + 1]) for i in range(1, threads)]
-    try:
-        work(bounds[0], bounds[1])
-    finally:
-        for future in futures:
-            future.result()  # waits, and raises what a part raised
-
-
-def _axis1(a: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    return a[:, lo:hi] if a.ndim > 1 else a
-
-
-def _parts(a: np.ndarray) -> int:
-    return a.shape[1] if a.ndim > 1 else 1
 
 
 def spike_grad(v: np.ndarray, theta: float, half_width: float, out: np.ndarray | None = None) -> np.ndarray:
@@ -168,24 +104,19 @@ def spiking_forward(
         v = current
         h = _fire(v, theta, half_width, surrogate)
         return v, h
-    v_all = current if in_place else np.empty_like(current)
-    h_all = np.empty_like(current)
-
-    def run(lo: int, hi: int) -> None:  # one part of the neurons (axis 1), one timestep at a time, in place
-        cur, v, h = _axis1(current, lo, hi), _axis1(v_all, lo, hi), _axis1(h_all, lo, hi)
-        v_end = np.zeros_like(cur[0])
-        reset = np.empty_like(v_end)
-        for t in range(cur.shape[0]):
-            np.add(v_end, cur[t], out=v[t])
-            if surrogate:
-                h[t] = surrogate_spike(v[t], theta, half_width)
-            else:
-                np.greater_equal(v[t], theta, out=h[t])  # >= as the chip's compare (chip-spec §2.2 step 3.3)
-            np.multiply(h[t], theta, out=reset)
-            np.subtract(v[t], reset, out=v_end)  # reset by subtraction (chip-spec §2.2 step 3.4)
-
-    in_parts(run, _parts(current))
-    return v_all, h_all
+    v = current if in_place else np.empty_like(current)
+    h = np.empty_like(current)
+    v_end = np.zeros_like(current[0])
+    reset = np.empty_like(v_end)
+    for t in range(current.shape[0]):  # one timestep at a time, in place
+        np.add(v_end, current[t], out=v[t])
+        if surrogate:
+            h[t] = surrogate_spike(v[t], theta, half_width)
+        else:
+            np.greater_equal(v[t], theta, out=h[t])  # >= as the chip's compare (chip-spec §2.2 step 3.3)
+        np.multiply(h[t], theta, out=reset)
+        np.subtract(v[t], reset, out=v_end)  # reset by subtraction (chip-spec §2.2 step 3.4)
+    return v, h
 
 
 def spiking_backward(
@@ -198,27 +129,22 @@ def spiking_backward(
     (BPTT), through the reset too unless ``detach_reset``. ``in_place``: the result overwrites ``d_h``.
     The result keeps the memory layout of ``d_h``.
     """
-    d_all = d_h if in_place else np.empty_like(d_h)
-
-    def run(lo: int, hi: int) -> None:  # one part of the neurons (axis 1), one timestep at a time
-        d_in, v_part, d_current = _axis1(d_h, lo, hi), _axis1(v, lo, hi), _axis1(d_all, lo, hi)
-        g = np.empty_like(v_part[0])  # one timestep's spike derivative
-        keep = np.empty_like(g)  # dV_{t+1}/dV_t, then times dL/dV_{t+1}
-        for t in range(v_part.shape[0] - 1, -1, -1):
-            spike_grad(v_part[t], theta, half_width, out=g)
-            np.multiply(d_in[t], g, out=d_current[t])
-            if mode == "discontinuous" or t == v_part.shape[0] - 1:
-                continue
-            d_next = d_current[t + 1]  # dL/dV_end_t, i.e. dL/dV_{t+1}
-            if detach_reset:
-                d_current[t] += d_next
-            else:
-                np.multiply(g, theta, out=keep)
-                np.subtract(1.0, keep, out=keep)
-                d_current[t] += np.multiply(keep, d_next, out=keep)
-
-    in_parts(run, _parts(d_h))
-    return d_all
+    d_current = d_h if in_place else np.empty_like(d_h)
+    g = np.empty_like(v[0])  # one timestep's spike derivative
+    keep = np.empty_like(g)  # dV_{t+1}/dV_t, then times dL/dV_{t+1}
+    for t in range(v.shape[0] - 1, -1, -1):
+        spike_grad(v[t], theta, half_width, out=g)
+        np.multiply(d_h[t], g, out=d_current[t])
+        if mode == "discontinuous" or t == v.shape[0] - 1:
+            continue
+        d_next = d_current[t + 1]  # dL/dV_end_t, i.e. dL/dV_{t+1}
+        if detach_reset:
+            d_current[t] += d_next
+        else:
+            np.multiply(g, theta, out=keep)
+            np.subtract(1.0, keep, out=keep)
+            d_current[t] += np.multiply(keep, d_next, out=keep)
+    return d_current
 
 
 def forward(

@@ -8,7 +8,7 @@ import pytest
 
 from hwsim.datasets import load_dataset
 from hwsim.network import Network, simulate_network
-from hwsim.training import conv, model
+from hwsim.training import conv
 from hwsim.training.arch import Conv, Pool, parse_arch, plan_arch
 from hwsim.training.model import FloatParams, loss_and_grad
 from hwsim.training.quantize import LayerQuant, dequantize
@@ -415,9 +415,9 @@ REFERENCE_CASES = [
                                                 ("continuous", True)])
 @pytest.mark.parametrize("arch, image_shape", REFERENCE_CASES)
 def test_forward_and_gradients_equal_a_loop_reference(arch, image_shape, mode, detach_reset, monkeypatch):
-    """The model's samples-innermost layout, row blocks of im2col and threads change nothing but float rounding:
-    logits and every gradient equal the plain-loop reference (float64), with im2col blocks of one output row
-    or whole, and the element-wise work split three ways or not."""
+    """The model's samples-innermost layout, row blocks of im2col, groups of images and threads change nothing but
+    float rounding: logits and every gradient equal the plain-loop reference (float64), whole, with im2col blocks
+    of one output row, with every image its own group on three threads or on one."""
     n_classes = int(arch.split("-")[-1])
     plan = plan_arch(parse_arch(arch), image_shape, n_classes)
     rng = np.random.default_rng(8)
@@ -428,10 +428,12 @@ def test_forward_and_gradients_equal_a_loop_reference(arch, image_shape, mode, d
     d_logits = rng.normal(size=(T, B, n_classes))
     ref_logits, ref = _ref_forward_backward(plan, params, x, d_logits, mode, detach_reset)
     results = []
-    for block_floats, threads in [(conv._BLOCK_FLOATS, 1), (1, 3), (conv._BLOCK_FLOATS, 3)]:
+    configs = [(conv._BLOCK_FLOATS, 1, conv.GROUP_IMAGES), (1, 3, 1), (conv._BLOCK_FLOATS, 3, 1),
+               (conv._BLOCK_FLOATS, 1, 1)]  # im2col block floats, threads, images per group
+    for block_floats, threads, group_images in configs:
         monkeypatch.setattr(conv, "_BLOCK_FLOATS", block_floats)
         monkeypatch.setattr(conv, "work_threads", lambda threads=threads: threads)
-        monkeypatch.setattr(model, "work_threads", lambda threads=threads: threads)
+        monkeypatch.setattr(conv, "GROUP_IMAGES", group_images)
         cache = conv.forward(plan, params, x, mode=mode)
         grads = conv.backward(plan, params, cache, d_logits, mode=mode, detach_reset=detach_reset)
         np.testing.assert_allclose(cache.logits, ref_logits, rtol=1e-12, atol=1e-12)
@@ -442,8 +444,8 @@ def test_forward_and_gradients_equal_a_loop_reference(arch, image_shape, mode, d
         results.append((cache.logits, grads))
     # the spikes are neither all 0 nor all 1 and the first layer learns, so the comparison says something
     assert np.all(ref.weights[0].any(axis=0))
-    # the thread split of the element-wise work is bitwise irrelevant (row blocks only reorder float sums)
-    (logits_1, grads_1), (logits_3, grads_3) = results[0], results[2]
+    # the groups of images are the same whatever the number of threads, and so are the results, bit for bit
+    (logits_3, grads_3), (logits_1, grads_1) = results[2], results[3]
     np.testing.assert_array_equal(logits_1, logits_3)
     for a, b in zip(grads_1.weights + grads_1.biases, grads_3.weights + grads_3.biases):
         np.testing.assert_array_equal(a, b)
@@ -469,17 +471,19 @@ def test_col2im_is_the_adjoint_of_im2col(kernel, stride, padding, rows):
 
 
 def test_an_overflow_in_a_worker_thread_raises_under_the_callers_error_state(monkeypatch):
-    """The trainer turns float32 overflow into an error with ``np.errstate``; the element-wise work split between
-    threads keeps that: here only the second part (a worker thread's) overflows."""
-    monkeypatch.setattr(model, "work_threads", lambda: 2)
-    current = np.zeros((3, 4, 2), np.float32)
-    current[:, 2:] = 3e38  # the membrane of the second timestep is 6e38
+    """The trainer turns float32 overflow into an error with ``np.errstate``; the groups of images run on worker
+    threads keep that: the hidden membranes reach 6e38 in the second timestep."""
+    monkeypatch.setattr(conv, "work_threads", lambda: 2)
+    monkeypatch.setattr(conv, "GROUP_IMAGES", 1)
+    plan = plan_arch(parse_arch("2-3"), (2, 2), 3)
+    params = FloatParams([np.zeros((4, 2), np.float32), np.zeros((2, 3), np.float32)],
+                         [np.full(2, 3e38, np.float32), np.zeros(3, np.float32)])
+    x = np.ones((3, 2, 4), np.float32)
     with np.errstate(over="raise"), pytest.raises(FloatingPointError, match="overflow"):
-        model.spiking_forward(current, mode="continuous", theta=1.0, half_width=1.0)
+        conv.forward(plan, params, x, mode="continuous")
     with np.errstate(over="ignore"):
-        v, h = model.spiking_forward(current, mode="continuous", theta=1.0, half_width=1.0)
-    assert np.isinf(v[1:, 2:]).all() and not np.isinf(v[:, :2]).any()
-
+        cache = conv.forward(plan, params, x, mode="continuous")
+    assert np.isinf(cache.saved[1][0]["membrane"][1:]).all()
 
 def _digits_subset(n=160):
     ds = load_dataset("digits")
