@@ -1,12 +1,12 @@
 """Training benchmark: seconds per batch of ``hwsim train`` (forward, loss, backward, Adam, quantization-aware).
 
 Run with ``.venv/bin/python benchmarks/bench_train.py`` (set ``OPENBLAS_NUM_THREADS`` for the thread count; the
-training model's element-wise work uses as many threads as BLAS). It trains on the first ``--images`` Fashion-MNIST
-training images (or the bundled 8x8 digits with ``--dataset digits``), batch 64, T = 8, and measures one epoch
-as the difference of a two-epoch and a one-epoch run of :func:`hwsim.training.trainer.fit` (``evaluate=False``),
-so the export to chip layers (the same once per run, whatever the epoch count) is not counted.
-The rounds alternate and the median, min and max are printed (and written with ``--json``): on a machine that
-runs something else the spread says how much to trust the median.
+convolutional model runs its groups of images on as many threads as BLAS may use). It trains on the first
+``--images`` Fashion-MNIST training images (or the bundled 8x8 digits with ``--dataset digits``), batch 64, T = 8,
+and measures one epoch as the difference of a two-epoch and a one-epoch run of
+:func:`hwsim.training.trainer.fit` (``evaluate=False``), so the export to chip layers (the same once per run,
+whatever the epoch count) is not counted. The median, min and max over the rounds are printed (and written with
+``--json``): on a machine that runs something else the spread says how much to trust the median.
 
 The default architecture is the Fashion-MNIST network of issue 14 (``32C5s2-64C5s2-256-10``, continuous);
 ``--arch`` takes any other, ``--hidden`` a fully connected model instead.
@@ -24,7 +24,7 @@ from pathlib import Path
 from results_file import spread  # same folder
 
 from hwsim.datasets import load_dataset
-from hwsim.training.model import work_threads
+from hwsim.training.conv import work_threads
 from hwsim.training.trainer import fit
 from hwsim.writers import atomic_write_bytes
 
@@ -66,14 +66,14 @@ def main(argv: list[str] | None = None) -> dict:
     report = {
         "benchmark": f"hwsim train {model} on {ds.name}, {args.mode}, T={args.timesteps}, batch {BATCH}",
         "images": n,
-        "blas_and_work_threads": work_threads(),
+        "threads": work_threads(),
         "openblas_num_threads_env": os.environ.get("OPENBLAS_NUM_THREADS"),
         "seconds_per_batch": seconds,
         "cpu_seconds_per_batch": spread(cpu_per_batch),
         "minutes_per_60000_image_epoch": seconds["median"] * 60000 / BATCH / 60,
     }
     print(f"{report['benchmark']}: {seconds['median'] * 1e3:.0f} ms per batch (min {seconds['min'] * 1e3:.0f}, "
-          f"max {seconds['max'] * 1e3:.0f}, {args.rounds} rounds, {report['blas_and_work_threads']} threads) = "
+          f"max {seconds['max'] * 1e3:.0f}, {args.rounds} rounds, {report['threads']} threads) = "
           f"{report['minutes_per_60000_image_epoch']:.1f} min per 60,000-image epoch")
     if args.json is not None:
         atomic_write_bytes(args.json, (json.dumps(report, indent=2) + "\n").encode())
