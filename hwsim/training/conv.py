@@ -146,18 +146,22 @@ def col2im(d_cols: np.ndarray, in_shape: tuple[int, int, int, int], kernel: int,
 _BLOCK_FLOATS = 1 << 22
 
 
-_scratch = threading.local()
+_scratch_buffers = threading.local()
 
 
-def _scratch_buffer(name: str, size: int, dtype) -> np.ndarray:
-    """A flat work array of ``size`` elements, this thread's own, reused from call to call: a fresh array of
-    tens of MB costs the page faults of a full write each time (and the image groups' threads fault together)."""
-    buffers = _scratch.__dict__.setdefault("buffers", {})
-    key = (name, np.dtype(dtype))
+def _scratch(name: str, shape: tuple[int, ...], dtype, zero: bool = False) -> np.ndarray:
+    """A work array of ``shape`` (zeros if ``zero``), this thread's own, reused from call to call: a fresh array
+    of MBs costs the page faults of a full write each time (about a fifth of the training step, and the groups'
+    threads fault together). Only for arrays that die within the forward or the backward pass that made them."""
+    buffers = _scratch_buffers.__dict__.setdefault("buffers", {})
+    key, size = (name, np.dtype(dtype)), math.prod(shape)
     buf = buffers.get(key)
     if buf is None or buf.size < size:
         buf = buffers[key] = np.empty(size, dtype)
-    return buf[:size]
+    out = buf[:size].reshape(shape)
+    if zero:
+        out.fill(0)
+    return out
 
 
 def _row_blocks(item: Conv, c_in: int, out_hw: tuple[int, int], n: int) -> list[tuple[int, int]]:
@@ -170,8 +174,8 @@ def _conv_forward(a: np.ndarray, w: np.ndarray, item: Conv, out_hw: tuple[int, i
     """``W.T @ im2col(a)``, ``(C_out, OH * OW * N)``, block of output rows by block of output rows."""
     C, H, W, N = a.shape
     blocks = _row_blocks(item, C, out_hw, N)
-    current = np.empty((w.shape[1], out_hw[0] * out_hw[1] * N), np.result_type(a, w))
-    buf = _scratch_buffer("cols", w.shape[0] * (blocks[0][1] - blocks[0][0]) * out_hw[1] * N, a.dtype)
+    current = _scratch("current", (w.shape[1], out_hw[0] * out_hw[1] * N), np.result_type(a, w))
+    buf = _scratch("cols", (w.shape[0] * (blocks[0][1] - blocks[0][0]) * out_hw[1] * N,), a.dtype)
     per_row = out_hw[1] * N
     for o0, o1 in blocks:
         cols = im2col(a, item.kernel, item.stride, item.padding, rows=(o0, o1), out=buf)
@@ -186,9 +190,9 @@ def _conv_backward(a: np.ndarray, w: np.ndarray, d_out: np.ndarray, item: Conv, 
     C, H, W, N = a.shape
     blocks = _row_blocks(item, C, out_hw, N)
     size = w.shape[0] * (blocks[0][1] - blocks[0][0]) * out_hw[1] * N
-    buf = _scratch_buffer("cols", size, a.dtype)
-    d_buf = _scratch_buffer("d_cols", size, d_out.dtype) if input_grad else None
-    d_in = np.zeros(a.shape, d_out.dtype) if input_grad else None
+    buf = _scratch("cols", (size,), a.dtype)
+    d_buf = _scratch("d_cols", (size,), d_out.dtype) if input_grad else None
+    d_in = _scratch("d_in", a.shape, d_out.dtype, zero=True) if input_grad else None
     per_row = out_hw[1] * N
     gw = None
     for o0, o1 in blocks:
@@ -291,18 +295,24 @@ def _in_threads(tasks: list) -> list:
         return [future.result() for future in futures]  # raises what a task raised
 
 
-def _time_major(a: np.ndarray, T: int, B: int) -> np.ndarray:
-    """An activation whose memory is ``(features, T, B)`` (samples innermost, timestep-major) as a
-    ``(T, features, B)`` view."""
-    return np.moveaxis(a.reshape(-1, T, B), 1, 0)
-
-
-def _sample_minor(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Inverse of :func:`_time_major`: a ``(T, features, B)`` view whose memory is ``(features, T, B)`` as the
-    ``shape + (N,)`` array (a view, no copy)."""
-    out = np.moveaxis(a, 0, 1).reshape(shape + (-1,))
-    assert np.may_share_memory(out, a), "spiking_forward/backward must keep the memory layout of their input"
+def _time_major(a: np.ndarray, T: int, B: int, out: np.ndarray | None = None) -> np.ndarray:
+    """An activation whose memory is ``(features, T, B)`` (samples innermost, timestep-major) copied to a
+    contiguous ``(T, features, B)`` (into ``out`` if given): the spiking functions step through time, and NumPy's
+    loops over a timestep's strided ``(features, B)`` slice run about ten times slower than over a contiguous one."""
+    view = a.reshape(-1, T, B).transpose(1, 0, 2)
+    if out is None:
+        return view.copy()  # always a copy (``a`` may be scratch), even when T = 1 makes the view contiguous
+    np.copyto(out, view)
     return out
+
+
+def _sample_minor(a: np.ndarray, shape: tuple[int, ...], out: np.ndarray | None = None) -> np.ndarray:
+    """Inverse of :func:`_time_major`: ``(T, features, B)`` -> the ``shape + (N,)`` samples-innermost array."""
+    view = a.transpose(1, 0, 2)
+    if out is None:
+        return np.ascontiguousarray(view).reshape(shape + (-1,))
+    np.copyto(out.reshape(view.shape), view)
+    return out.reshape(shape + (-1,))
 
 
 def forward(
@@ -365,12 +375,13 @@ def _forward_group(plan: list[PlannedLayer], params: FloatParams, x: np.ndarray,
         else:
             a = a.reshape(-1, a.shape[-1])  # C-order (c, y, x) flattening: free in this layout
             out_shape = (item.units,)
-            current = w.T @ a  # (n_out, samples): BLAS reads the transposed weights in place
+            # (n_out, samples): BLAS reads the transposed weights in place
+            current = np.matmul(w.T, a, out=_scratch("current", (w.shape[1], a.shape[1]), np.result_type(a, w)))
         current += b[:, None]
         entry = {"input": a}
         saved.append(entry)
         if layer is plan[-1]:
-            return saved, np.ascontiguousarray(current.reshape(-1, T, B).transpose(1, 2, 0))
+            return saved, current.reshape(-1, T, B).transpose(1, 2, 0).copy()  # a copy: ``current`` is scratch
         v, h = spiking_forward(_time_major(current, T, B), in_place=True, **spike_kw)
         entry["membrane"] = v
         a = _sample_minor(h, out_shape)
@@ -428,9 +439,12 @@ def _backward_group(plan: list[PlannedLayer], params: FloatParams, saved: list[d
         p -= 1
         n_out = item.channels if isinstance(item, Conv) else item.units
         if k != len(plan) - 1:
-            d_cur = spiking_backward(_time_major(d_a, T, B), entry["membrane"], mode=mode, theta=theta,
-                                     half_width=half_width, detach_reset=detach_reset, in_place=True)
-            d_out = _sample_minor(d_cur, (n_out,))
+            v = entry["membrane"]
+            d_h = _time_major(d_a, T, B, out=_scratch("d_h", v.shape, d_a.dtype))
+            d_cur = spiking_backward(d_h, v, mode=mode, theta=theta, half_width=half_width,
+                                     detach_reset=detach_reset, in_place=True)
+            features_first = (d_cur.shape[1], T, B)
+            d_out = _sample_minor(d_cur, (n_out,), out=_scratch("d_out", features_first, d_cur.dtype))
         else:
             d_out = d_out.reshape(n_out, -1)
         inp, w = entry["input"], params.weights[p]
@@ -440,7 +454,8 @@ def _backward_group(plan: list[PlannedLayer], params: FloatParams, saved: list[d
         else:
             gw[p] = inp @ d_out.T  # (n_in, n_out): BLAS reads the transpose in place
             # dense: the flattened input's gradient; the layer below reshapes it (free in this layout)
-            d_a = w @ d_out if k > 0 else None
+            if k > 0:
+                d_a = np.matmul(w, d_out, out=_scratch("d_in", (w.shape[0], T * B), np.result_type(w, d_out)))
         if k == 0:
             break
         below = plan[k - 1].out_shape

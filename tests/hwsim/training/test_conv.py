@@ -470,6 +470,28 @@ def test_col2im_is_the_adjoint_of_im2col(kernel, stride, padding, rows):
         np.testing.assert_array_equal(six[ky, kx, c, oy, ox], want)
 
 
+@pytest.mark.parametrize("arch, n_classes, T", [("2C3-4-1", 1, 1), ("2C3s2-MP2-3", 3, 2), ("2C3-AP2-3", 3, 1)])
+def test_a_cache_and_its_gradients_survive_later_passes(arch, n_classes, T):
+    """The passes reuse work arrays from call to call: a cache and what it holds must not be among them, not even
+    when a timestep or a class makes a transposed copy already contiguous."""
+    plan = plan_arch(parse_arch(arch), (5, 5), n_classes)
+    rng = np.random.default_rng(4)
+    params = conv.init_params(rng, plan, 0.5, init_layer)
+    x1, x2 = ((rng.random((T, 2, 25)) < 0.5).astype(np.float32) for _ in range(2))
+    d1, d2 = (rng.normal(size=(T, 2, n_classes)).astype(np.float32) for _ in range(2))
+    cache = conv.forward(plan, params, x1, mode="continuous")
+    logits = cache.logits.copy()
+    grads = conv.backward(plan, params, cache, d1, mode="continuous")
+    kept = [g.copy() for g in grads.weights + grads.biases]
+    other = conv.forward(plan, params, x2, mode="continuous")
+    conv.backward(plan, params, other, d2, mode="continuous")
+    np.testing.assert_array_equal(cache.logits, logits)
+    again = conv.backward(plan, params, cache, d1, mode="continuous")
+    for a, b, c in zip(kept, grads.weights + grads.biases, again.weights + again.biases):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+
+
 def test_an_overflow_in_a_worker_thread_raises_under_the_callers_error_state(monkeypatch):
     """The trainer turns float32 overflow into an error with ``np.errstate``; the groups of images run on worker
     threads keep that: the hidden membranes reach 6e38 in the second timestep."""
