@@ -5,11 +5,12 @@ straight-through estimator, discontinuous or continuous integration with reset b
 :func:`~hwsim.training.model.spiking_forward` / :func:`~hwsim.training.model.spiking_backward`),
 on the layers of a planned architecture (:mod:`hwsim.training.arch`):
 
-- **Convolution**: im2col and one float32 matrix product (BLAS threads) per layer, over all
-  timesteps and images at once. Activations are kept ``(channels, rows, cols, N)``, the ``N = T * B``
-  samples innermost (timestep-major), so that im2col and col2im copy whole batches at a time; a weight
-  matrix has rows in ``(ky, kx, c_in)`` order and one column per output channel: the PyTorch
-  weight ``(C_out, C_in, k, k)`` is ``W.reshape(k, k, C_in, C_out).transpose(3, 2, 0, 1)``.
+- **Convolution**: im2col and a float32 matrix product per layer, over all timesteps and images of a
+  group at once (a few output rows at a time, so that the column matrix stays in the cache). Activations
+  are kept ``(channels, rows, cols, N)``, the ``N = T * B`` samples innermost (timestep-major), so that
+  im2col and col2im copy whole batches at a time; a weight matrix has rows in ``(ky, kx, c_in)`` order and
+  one column per output channel: the PyTorch weight ``(C_out, C_in, k, k)`` is
+  ``W.reshape(k, k, C_in, C_out).transpose(3, 2, 0, 1)``.
 - **Max pooling** ``MPk``: on the chip a fixed-weight spiking layer, weights 1 on the window,
   bias 0, threshold 1, discontinuous, reset to zero. It spikes when at least one input of its window
   spiked in this timestep: the OR of the window, which is the max of binary spikes. The training
@@ -27,6 +28,10 @@ on the layers of a planned architecture (:mod:`hwsim.training.arch`):
 Pooling layers are stateless (discontinuous) in both integration modes, so they compute the
 same function of the current timestep's spikes in training and on the chip.
 
+Threads: a batch is split into groups of at most :data:`GROUP_IMAGES` images, each run on its own thread
+(as many threads as BLAS may use) with single-threaded BLAS; the groups' gradients are added in group order.
+The groups depend on the batch size only, so results are the same bits whatever the thread count.
+
 :func:`to_network` unrolls every layer to its dense ``(n_in, n_out)`` integer matrix with
 :func:`mapping.unroll.conv2d_matrix` / :func:`mapping.unroll.pool2d_matrix` and records its
 ``shape = (channels, rows, cols)`` for the mapper's receptive-field routing.
@@ -34,7 +39,7 @@ same function of the current timestep's spikes in training and on the chip.
 
 from __future__ import annotations
 
-import contextlib
+import concurrent.futures
 import functools
 import math
 import threading
@@ -281,6 +286,8 @@ def _in_threads(tasks: list) -> list:
     global _pool, _pool_threads
     with _pool_lock:
         if _pool_threads < threads:
+            if _pool is not None:
+                _pool.shutdown(wait=False)
             _pool, _pool_threads = ThreadPoolExecutor(threads, thread_name_prefix="hwsim-train"), threads
         pool = _pool
     errors = np.geterr()
@@ -289,10 +296,10 @@ def _in_threads(tasks: list) -> list:
         with np.errstate(**errors):
             return task()
 
-    blas = _blas_controller()
-    with blas.limit(limits=max(1, available // threads), user_api="blas") if blas else contextlib.nullcontext():
+    with _blas_controller().limit(limits=max(1, available // threads), user_api="blas"):
         futures = [pool.submit(run, task) for task in tasks]
-        return [future.result() for future in futures]  # raises what a task raised
+        concurrent.futures.wait(futures)  # all of them, even when one fails, before BLAS gets its threads back
+    return [future.result() for future in futures]  # raises what a task raised
 
 
 def _time_major(a: np.ndarray, T: int, B: int, out: np.ndarray | None = None) -> np.ndarray:
