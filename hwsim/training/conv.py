@@ -500,8 +500,12 @@ def chip_layer_thresholds(plan: list[PlannedLayer], quant: list[LayerQuant]) -> 
 
 
 def _dense_int(matrix) -> np.ndarray:
-    """A sparse float matrix of integer values as a dense int32 array."""
-    return np.rint(matrix.toarray()).astype(np.int32)
+    """A sparse float matrix of integer values as a dense int32 array (rounded while sparse: the dense float64
+    matrix of a convolution is hundreds of MB)."""
+    ints = matrix.tocsr(copy=True)
+    ints.sum_duplicates()
+    ints.data = np.rint(ints.data)
+    return ints.astype(np.int32).toarray()
 
 
 def to_network(plan: list[PlannedLayer], quant: list[LayerQuant], *, mode: str, readout: str,
