@@ -257,7 +257,7 @@ _pool_lock = threading.Lock()
 
 
 def _blas_controller():
-    """threadpoolctl's handle on the BLAS libraries, or None when threadpoolctl (from scikit-learn) is missing."""
+    """threadpoolctl's handle on the BLAS libraries, or None when threadpoolctl is missing."""
     global _blas
     if _blas is None:
         try:

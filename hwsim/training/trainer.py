@@ -465,7 +465,7 @@ def evaluate_trained(network: Network, params: FloatParams, dataset: Dataset, co
     common = dict(timesteps=config.timesteps, encoding=config.encoding, seed=config.eval_seed)
     fkw = dict(mode=config.mode, readout=config.readout, theta=config.theta, **common)
     if model_forward is not None:
-        # a convolutional model keeps every layer's im2col matrix: smaller chunks bound its memory
+        # a convolutional model keeps every layer's activations for all timesteps: smaller chunks bound its memory
         fkw.update(model_forward=model_forward, chunk_size=100)
     return {
         "timesteps": config.timesteps,
