@@ -162,11 +162,20 @@ def load_images(args: argparse.Namespace, n_inputs: int, say: Progress, *, whole
 
 
 def resolve_timesteps(args: argparse.Namespace, metadata: dict) -> tuple[int, str]:
-    """Timesteps and encoding: command line, else the network's metadata, else 8 / rate."""
+    """Timesteps and encoding: command line, else the network's metadata, else 8 / rate.
+
+    An ``--encoding`` other than the one the network records is used as asked, with a note on stderr:
+    a network trained on one input code can lose many points on another (docs/training.md, "Rate or
+    regular coding"), which a user studying that wants and anyone else should hear about.
+    """
     T = network_timesteps(metadata, args.timesteps)
-    encoding = args.encoding or str(metadata.get("encoding", "rate") or "rate")
+    recorded = metadata.get("encoding") or None
+    encoding = args.encoding or str(recorded or "rate")
     if encoding not in ENCODINGS:
         raise InputError(f"encoding {encoding!r} (from the network metadata): allowed {', '.join(ENCODINGS)}")
+    if args.encoding and recorded and args.encoding != recorded and not getattr(args, "quiet", False):
+        print(f"note: the network records {recorded!r} input encoding (the one it was trained with); running with "
+              f"--encoding {args.encoding} as asked, so its accuracy may differ", file=sys.stderr)
     return T, encoding
 
 

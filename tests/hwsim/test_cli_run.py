@@ -261,3 +261,15 @@ def test_threads_scheduler_is_the_default_run(tmp_path, capsys, net_file):
         out[name] = [(tmp_path / name / f).read_bytes() for f in files]
     capsys.readouterr()
     assert out["threads"] == out["default"]
+
+
+def test_run_notes_an_encoding_other_than_the_networks(tmp_path, capsys, net_file):
+    """The network records rate coding: --encoding regular runs regular coding (the report says so) with a note
+    on stderr naming both; without --encoding, or with the recorded one, or with -q, there is no note."""
+    common = ["run", "--net", str(net_file), "--limit", "5", "--sweep", "none", "--no-figures", "--json"]
+    data, err = run_json(capsys, common + ["--encoding", "regular", "-o", str(tmp_path / "a")])
+    assert data["meta"]["encoding"] == "regular"
+    assert "note: the network records 'rate' input encoding" in err and "--encoding regular" in err
+    for extra, name in ((["--encoding", "rate"], "b"), ([], "c"), (["--encoding", "regular", "-q"], "d")):
+        _, err = run_json(capsys, common + extra + ["-o", str(tmp_path / name)])
+        assert "note: the network records" not in err, extra
