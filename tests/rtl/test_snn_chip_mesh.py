@@ -36,12 +36,15 @@ import pytest
 from harness import SIM_BUILD, compare_with_golden, require_simulator, run_case, save_npz
 from harness.build import safe_name
 from hwsim.config import ChipConfig, CoreConfig
+from hwsim.exit_unit import EXIT_COUNTER_NAMES, ExitRule
 from hwsim.golden.noc import mesh_phase
 from hwsim.golden.router import packets
 from hwsim.program import ChipProgram, CoreProgram, Route
 from hwsim.result import COUNTER_NAMES, HOST_COUNTER_NAMES, NOC_COUNTER_NAMES
 from hwsim.testing import psum_test_chip, random_network, random_psum_program, random_raster
 from mapping import map_network
+from test_snn_chip import exit_rule_to_env
+from test_snn_chip_exit import compare_exit_with_golden_unit, pick_rule
 
 try:
     import cocotb
@@ -68,7 +71,7 @@ if cocotb is not None:
         base_tb = test_snn_chip.TB
         n_cores = int(dut.MESH_ROWS.value) * int(dut.MESH_COLS.value)
         di_w = len(dut.noc_dlv_index.value) // n_cores
-        steps: list[dict] = []
+        steps: list[dict] = []  # one per timestep run, in order
 
         class MeshTB(base_tb):
             """``test_snn_chip.TB`` plus a delivery monitor and the NoC counters after every timestep."""
@@ -97,8 +100,9 @@ if cocotb is not None:
             async def run_timestep(self, watch_core: int, n_neurons: int, max_cycles: int) -> dict:
                 self.current = []
                 run = await super().run_timestep(watch_core, n_neurons, max_cycles)
-                await self.fall  # the chip is idle: the counters hold the timestep's values
                 dut = self.dut
+                exit_now = int(dut.exit.value)  # sampled with done, as the host does (0 under rule none)
+                await self.fall  # the chip is idle: the counters hold the timestep's values
                 noc = [int(dut.noc_route_cycles.value), int(dut.noc_buffer_writes.value),
                        int(dut.noc_stall_cycles.value)]
                 links = np.zeros((n_cores, 5, 2), np.int64)
@@ -109,7 +113,7 @@ if cocotb is not None:
                     for d in range(5):
                         for i, word in enumerate(words):
                             links[r, d, i] = word >> (32 * d) & 0xFFFFFFFF
-                steps.append({"deliveries": self.current, "noc": noc, "links": links})
+                steps.append({"deliveries": self.current, "noc": noc, "links": links, "exit": exit_now})
                 return run
 
         test_snn_chip.TB = MeshTB
@@ -120,28 +124,48 @@ if cocotb is not None:
         case_dir = case_dir_from_env()
         _, rasters = read_case(case_dir)
         B, T, _ = rasters.shape
-        if len(steps) != B * T:
-            raise AssertionError(f"{len(steps)} timesteps recorded, expected {B * T}")
-        rows = [(i // T, i % T, *d) for i, step in enumerate(steps) for d in step["deliveries"]]
+        rule = test_snn_chip.exit_rule_from_env()
+        # Key every recorded timestep by (image, timestep): an image ends after T timesteps or, under an
+        # exit rule, after the timestep whose `exit` was high (chip-spec §1.4).
+        keys, b, t = [], 0, 0
+        for step in steps:
+            if b == B:
+                raise AssertionError(f"{len(steps)} timesteps recorded: more than the {B} images' timesteps")
+            keys.append((b, t))
+            t += 1
+            if t == T or (rule is not None and step["exit"]):
+                b, t = b + 1, 0
+        if b != B:
+            raise AssertionError(f"{len(steps)} timesteps recorded: image {b} never ended")
+        recorded = np.zeros((B, T), np.int64)
+        noc_counters = np.zeros((B, T, 3), np.int64)
+        step_links = np.zeros((B, T, n_cores, 5, 2), np.int64)
+        for (b, t), step in zip(keys, steps):
+            recorded[b, t] = 1
+            noc_counters[b, t] = step["noc"]
+            step_links[b, t] = step["links"]
+        rows = [(b, t, *d) for (b, t), step in zip(keys, steps) for d in step["deliveries"]]
         save_npz(case_dir / "mesh_results.npz",
-                 noc_counters=np.array([s["noc"] for s in steps], np.int64).reshape(B, T, 3),
-                 link_counters=np.sum([s["links"] for s in steps], axis=0),
+                 recorded=recorded,  # 1 where the timestep ran (every timestep under rule none)
+                 noc_counters=noc_counters,  # 0 where not recorded
+                 step_link_counters=step_links,  # every router output's counters of each timestep run
+                 link_counters=step_links.sum(axis=(0, 1)),  # over the timesteps run
                  deliveries=np.array(rows, np.int64).reshape(-1, 6))  # b, t, phase, cycle, core, index
 
 
 # ----------------------------------------------------------------------------- scoreboard
 def golden_phases(program: ChipProgram, rasters: np.ndarray, gold) -> dict[tuple[int, int, int], object]:
-    """``mesh_phase`` of every routing phase, keyed ``(b, t, phase)`` (phase ``HOST_PHASE`` or a stage).
+    """``mesh_phase`` of every routing phase run, keyed ``(b, t, phase)`` (phase ``HOST_PHASE`` or a stage).
 
     The packets of a phase are what its senders inject (chip-spec §5.1): the host's from the input
     raster, a core's from its recorded spikes, a partial-sum core's from its nonzero end-of-timestep
-    membranes (all from the golden run ``gold``, recorded).
+    membranes (all from the golden run ``gold``, recorded). Only the timesteps each image ran
+    (``gold.exit_timesteps``: all ``T`` without an exit rule).
     """
     chip, cores = program.chip, program.cores
-    B, T = rasters.shape[:2]
     phases = {}
-    for b in range(B):
-        for t in range(T):
+    for b in range(rasters.shape[0]):
+        for t in range(int(gold.exit_timesteps[b])):
             host = packets([int(i) for i in np.flatnonzero(rasters[b, t])], program.host_routes)
             phases[b, t, HOST_PHASE] = mesh_phase(chip, {0: host} if host else {})
             for s in range(program.n_stages):
@@ -157,15 +181,22 @@ def golden_phases(program: ChipProgram, rasters: np.ndarray, gold) -> dict[tuple
     return phases
 
 
-def compare_mesh_with_golden(program: ChipProgram, rasters: np.ndarray, rtl, mesh: dict[str, np.ndarray]) -> None:
+def compare_mesh_with_golden(program: ChipProgram, rasters: np.ndarray, rtl, mesh: dict[str, np.ndarray],
+                             exit_rule: ExitRule | None = None) -> None:  # fmt: skip
     """Assert the RTL's routing (phases, cycles, counters, deliveries) equals the golden mesh model.
+
+    With ``exit_rule`` (chip-spec §1.4) against ``simulate(..., exit_rule=exit_rule)``: the timesteps
+    each image ran (the RTL's and the testbench's record of them), the exit counters and the EXIT
+    phase of every timestep run; the NoC counters, link counters and deliveries of every timestep
+    run, none recorded after an image's end (where the golden NoC counters are 0); the link
+    counters summed over the timesteps run.
 
     Raises:
         AssertionError: naming the first mismatch (inference, timestep, phase or sender, expected vs got).
     """
     from hwsim.golden import simulate
 
-    gold = simulate(program, rasters, record=True)
+    gold = simulate(program, rasters, record=True, exit_rule=exit_rule)
     chip, cores = program.chip, program.cores
     assert chip.noc == "mesh"
     phases = golden_phases(program, rasters, gold)
@@ -173,12 +204,34 @@ def compare_mesh_with_golden(program: ChipProgram, rasters: np.ndarray, rtl, mes
     B, T = rasters.shape[:2]
     k_pk, k_cyc = COUNTER_NAMES.index("packets"), COUNTER_NAMES.index("cycles")
     h_pk, h_rc = HOST_COUNTER_NAMES.index("packets"), HOST_COUNTER_NAMES.index("route_cycles")
+    k_exit = EXIT_COUNTER_NAMES.index("cycles")
+    ran = gold.exit_timesteps  # T for every image without a rule
+    exp_recorded = (np.arange(T)[None, :] < ran[:, None]).astype(np.int64)
+    if not np.array_equal(mesh["recorded"], exp_recorded):
+        b = int(np.flatnonzero((mesh["recorded"] != exp_recorded).any(axis=1))[0])
+        raise AssertionError(f"inference {b}: timesteps run expected {int(ran[b])} (golden), the mesh monitor "
+                             f"recorded {int(mesh['recorded'][b].sum())} ({mesh['recorded'][b].tolist()})")
+    if not np.array_equal(x["exit_timesteps"], ran):
+        b = int(np.flatnonzero(x["exit_timesteps"] != ran)[0])
+        raise AssertionError(f"inference {b}: timesteps run expected {int(ran[b])}, RTL {int(x['exit_timesteps'][b])}")
+    bad = np.argwhere(x["exit_counters"] != gold.exit_counters)  # all 0 without a rule, and after an image's end
+    if bad.size:
+        b, t, i = (int(v) for v in bad[0])
+        raise AssertionError(f"inference {b}, timestep {t}: exit counter {EXIT_COUNTER_NAMES[i]} expected "
+                             f"{int(gold.exit_counters[b, t, i])}, RTL {int(x['exit_counters'][b, t, i])}")
+    for b in range(B):  # after an image's end: nothing ran, golden reports 0, nothing was recorded
+        after = slice(int(ran[b]), T)
+        assert not gold.noc_counters[b, after].any(), f"inference {b}: golden NoC counters after the image's end"
+        assert not mesh["noc_counters"][b, after].any() and not mesh["step_link_counters"][b, after].any()
+        assert not x["timestep_cycles_rtl"][b, after].any() and not x["phase_cycles"][b, after].any()
+    late = mesh["deliveries"][mesh["deliveries"][:, 1] >= ran[mesh["deliveries"][:, 0]]]
+    assert late.size == 0, f"deliveries recorded after an image's end: (b, t, phase, cycle, core, index) {late[0]}"
     links = np.zeros_like(gold.link_counters)
     got_dlv: dict[tuple[int, int, int], list] = {}
     for b, t, ph, k, c, index in mesh["deliveries"].tolist():
         got_dlv.setdefault((b, t, ph), []).append((k, c, index))
     for b in range(B):
-        for t in range(T):
+        for t in range(int(ran[b])):
             where = f"inference {b}, timestep {t}"
             host = phases[b, t, HOST_PHASE]
             stage_phases = [phases[b, t, s] for s in range(program.n_stages)]
@@ -187,9 +240,11 @@ def compare_mesh_with_golden(program: ChipProgram, rasters: np.ndarray, rtl, mes
                     sum(p.stall_cycles for p in [host, *stage_phases])]
             assert mine == gold.noc_counters[b, t].tolist(), f"{where}: test phases {mine} vs golden NoC counters"
             assert host.cycles == gold.host_counters[b, t, h_rc]
+            step_links = np.zeros_like(links)
             for p in [host, *stage_phases]:
-                links[..., 0] += p.link_packets
-                links[..., 1] += p.link_stalls
+                step_links[..., 0] += p.link_packets
+                step_links[..., 1] += p.link_stalls
+            links += step_links
             # RTL: packets and route cycles of every sender
             for what, exp, got in (("packets", gold.host_counters[b, t, h_pk], x["host_packets"][b, t]),
                                    ("route cycles (HOST phase)", host.cycles, x["host_route_cycles"][b, t])):
@@ -207,7 +262,7 @@ def compare_mesh_with_golden(program: ChipProgram, rasters: np.ndarray, rtl, mes
                 members = [k for k, cp in enumerate(cores) if cp.stage == s]
                 exp_phases.append(max((int(gold.counters[b, t, k, k_cyc]) for k in members), default=0))
                 exp_phases.append(stage_phases[s].cycles)
-            exp_phases.append(0)  # EXIT: no rule
+            exp_phases.append(int(gold.exit_counters[b, t, k_exit]))  # EXIT, after the last ROUTE (0: no rule)
             got_phases = [int(v) for v in x["phase_cycles"][b, t]]
             assert got_phases == exp_phases, f"{where}: phase cycles expected {exp_phases}, RTL {got_phases}"
             for key in ("timestep_cycles_rtl", "timestep_cycles_tb"):
@@ -216,6 +271,12 @@ def compare_mesh_with_golden(program: ChipProgram, rasters: np.ndarray, rtl, mes
             got_noc = mesh["noc_counters"][b, t].tolist()
             assert got_noc == gold.noc_counters[b, t].tolist(), (
                 f"{where}: NoC counters {NOC_COUNTER_NAMES} expected {gold.noc_counters[b, t].tolist()}, RTL {got_noc}")
+            got_links = mesh["step_link_counters"][b, t]
+            bad = np.argwhere(got_links != step_links)
+            if bad.size:
+                r, d, i = (int(v) for v in bad[0])
+                raise AssertionError(f"{where}: router {r} output {d}: {('packets', 'stall cycles')[i]} expected "
+                                     f"{int(step_links[r, d, i])}, RTL {int(got_links[r, d, i])}")
             # RTL: every delivery, in arrival order (by cycle; within a cycle by core)
             for key, phase in [(HOST_PHASE, host), *enumerate(stage_phases)]:
                 exp = [(k, c, int(tag)) for k, c, tag in phase.deliveries]
@@ -232,7 +293,7 @@ def compare_mesh_with_golden(program: ChipProgram, rasters: np.ndarray, rtl, mes
     bad = np.argwhere(mesh["link_counters"] != gold.link_counters)
     if bad.size:
         r, d, i = (int(v) for v in bad[0])
-        raise AssertionError(f"router {r} output {d}: {('packets', 'stall cycles')[i]} over the run expected "
+        raise AssertionError(f"router {r} output {d}: {('packets', 'stall cycles')[i]} over the timesteps run expected "
                              f"{int(gold.link_counters[r, d, i])}, RTL {int(mesh['link_counters'][r, d, i])}")
 
 
@@ -271,9 +332,9 @@ def _hot_spot(spot: int, hop_latency: int, seed: int) -> tuple[ChipProgram, np.n
     return program, rasters
 
 
-def _random(chip: ChipConfig, seed: int, sizes: tuple[int, ...], *, timesteps: int, batch: int, p: float):
+def _random(chip: ChipConfig, seed: int, sizes: tuple[int, ...], *, timesteps: int, batch: int, p: float, **kwargs):
     rng = np.random.default_rng(seed)
-    net = random_network(rng, sizes, chip.core)
+    net = random_network(rng, sizes, chip.core, **kwargs)
     program = map_network(net, chip, "row_major")
     return program, random_raster(rng, batch, timesteps, sizes[0], p)
 
@@ -320,3 +381,60 @@ def test_snn_chip_mesh_runner(request: pytest.FixtureRequest, case: str) -> None
         assert into_spot > 0 and rtl.extra["core_packets"].sum() + rtl.extra["host_packets"].sum() > into_spot
     if case.startswith("psum"):
         assert any(cp.psum_out for cp in program.cores) and mesh["deliveries"].shape[0] > 0
+
+
+# Early exit on the mesh (chip-spec §1.4, §1.5): (case, candidate rules); pick_rule takes the candidate under
+# which the golden images end at the most different timesteps.
+EXIT_CASES = {
+    # Spike-count readout, margins in spikes, on the non-square 2 x 3 mesh with two-flit buffers, hop latency 2.
+    "margin-spikes-2x3-buf2-hl2": (
+        lambda: _random(SMALL_MESH_CHIP, 94, (60, 64, 20), timesteps=6, batch=4, p=0.4),
+        [(f"margin:{m}", None) for m in (1, 2, 3)],
+    ),
+    # Membrane readout, continuous integration with leak, SEENN-I's confidence, on the 3 x 3 mesh with
+    # one-flit buffers and hop latency 2 (the host multicasts to the two hidden cores; they stall).
+    "confidence-membranes-3x3-buf1-hl2": (
+        lambda: _random(HOT_CHIP.replace(hop_latency_cycles=2), 97, (32, 32, 12), timesteps=6, batch=4, p=0.4,
+                        fire_output=False, integration="continuous", leak_shift=3),
+        [(f"confidence:{a}", s) for a in ("0.5", "0.7", "0.9") for s in (1 / 64, 1 / 16, 1 / 4)],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(EXIT_CASES))
+def test_snn_chip_mesh_exit_runner(request: pytest.FixtureRequest, case: str) -> None:
+    """A mesh chip with an early-exit rule, images ending at different timesteps: what ran against the golden model."""
+    from hwsim.golden import simulate
+
+    make, candidates = EXIT_CASES[case]
+    program, rasters = make()
+    assert program.chip.noc == "mesh" and len(program.cores) >= 2
+    rule = pick_rule(program, rasters, candidates)
+    sim = require_simulator()
+    rtl = run_case(request.node.name, toplevel="snn_chip", test_module="test_snn_chip_mesh", program=program,
+                   rasters=rasters, extra_env=exit_rule_to_env(rule))  # fmt: skip
+    with np.load(SIM_BUILD / f"{safe_name(request.node.name)}_{sim}" / "mesh_results.npz", allow_pickle=False) as f:
+        mesh = {key: f[key] for key in f.files}
+    compare_with_golden(program, rasters, rtl, exit_rule=rule)
+    compare_mesh_with_golden(program, rasters, rtl, mesh, exit_rule=rule)
+    compare_exit_with_golden_unit(program, rasters, rtl, rule)
+    # The case must end images early, at different timesteps.
+    B, T = rasters.shape[:2]
+    ran = rtl.extra["exit_timesteps"]
+    assert (ran < T).any() and len(set(ran.tolist())) >= 2, f"{rule.text}: images ran {ran.tolist()} timesteps"
+    assert mesh["recorded"].sum(axis=1).tolist() == ran.tolist()
+    # Without the rule the same images keep routing after their end: the zeros there are the exit's doing.
+    # The timesteps run route exactly as without a rule (the exit unit only reads the outputs).
+    full = simulate(program, rasters)
+    for b in range(B):
+        end = int(ran[b])
+        assert np.array_equal(mesh["noc_counters"][b, :end], full.noc_counters[b, :end])
+        if end < T:
+            assert full.noc_counters[b, end:, NOC_COUNTER_NAMES.index("route_cycles")].all()
+            assert not mesh["noc_counters"][b, end:].any()
+    assert int(mesh["noc_counters"][..., NOC_COUNTER_NAMES.index("stall_cycles")].sum()) > 0, "the mesh must stall"
+    # By hand (chip-spec §1.4): every timestep run ends with an EXIT phase of the rule's cycles, after the last ROUTE.
+    K = program.n_outputs
+    by_rule = {"margin": K + 1, "confidence": 2 * K + 2, "entropy": 2 * K + 3}[rule.rule]
+    for b in range(B):
+        assert (rtl.extra["phase_cycles"][b, : ran[b], -1] == by_rule).all()
