@@ -21,11 +21,29 @@ on the packets each sender injects (``hwsim.golden.router.packets`` of the
 golden run's recorded spikes, or a partial-sum core's nonzero membranes);
 these phases are first checked against the golden chip's own NoC counters.
 
+With an early-exit rule (``$HWSIM_EXIT_RULE``, the flow of ``test_snn_chip_exit``,
+chip-spec §1.4) an image ends after the timesteps its rule allows: the monitor
+keys every timestep by (image, timestep) from the ``exit`` pin sampled with
+``done`` and records nothing after an image's end. Compared with
+``hwsim.golden.simulate(..., exit_rule=rule)``: the timesteps each image ran,
+the exit counters and the EXIT phase after the last ROUTE phase; per timestep
+run the NoC counters, every router output's link counters (against the test's
+phases) and every delivery; after an image's end nothing recorded and golden
+NoC counters 0 (where the run without the rule routes); the link counters
+summed over the timesteps run; also ``compare_with_golden`` with the rule and
+the decisions, accumulators and prediction against ``hwsim.exit_unit.ExitUnit``
+(``compare_exit_with_golden_unit``). ``test_snn_chip.compare_chip_with_golden``
+does not apply on a mesh: its route cycles are the contention-free §1.2 formula.
+
 Cases: hot spots (eight cores into one corner core, and into the centre),
 host multicast to core 0 and to far cores, full buffers (``router_buffer_flits``
 1 with hop latency 1 and 2; 2 with hop latency 2), mapped random networks with
 multicast on a non-square mesh, partial-sum chains with partial-sum multicast
-on a 3 x 4 mesh with hop latency 3.
+on a 3 x 4 mesh with hop latency 3. With early exit: a margin rule on
+spike-count readout of a mapped random network on the non-square 2 x 3 mesh
+(two-flit buffers, hop latency 2), and a confidence rule on membrane readout
+(continuous integration with leak) on the 3 x 3 mesh with one-flit buffers and
+hop latency 2; each ends images at different timesteps, some before ``T``.
 """
 
 from __future__ import annotations
@@ -222,8 +240,9 @@ def compare_mesh_with_golden(program: ChipProgram, rasters: np.ndarray, rtl, mes
     for b in range(B):  # after an image's end: nothing ran, golden reports 0, nothing was recorded
         after = slice(int(ran[b]), T)
         assert not gold.noc_counters[b, after].any(), f"inference {b}: golden NoC counters after the image's end"
-        assert not mesh["noc_counters"][b, after].any() and not mesh["step_link_counters"][b, after].any()
-        assert not x["timestep_cycles_rtl"][b, after].any() and not x["phase_cycles"][b, after].any()
+        for what, got in (("NoC counters", mesh["noc_counters"]), ("link counters", mesh["step_link_counters"]),
+                          ("timestep cycles", x["timestep_cycles_rtl"]), ("phase cycles", x["phase_cycles"])):
+            assert not got[b, after].any(), f"inference {b}: RTL {what} recorded after the image's end ({int(ran[b])})"
     late = mesh["deliveries"][mesh["deliveries"][:, 1] >= ran[mesh["deliveries"][:, 0]]]
     assert late.size == 0, f"deliveries recorded after an image's end: (b, t, phase, cycle, core, index) {late[0]}"
     links = np.zeros_like(gold.link_counters)
