@@ -64,7 +64,7 @@ try:
 except ImportError:  # the runner skips (or fails under CI) with the reason
     cocotb = None
 
-__all__ = ["TB", "CASES", "compare_chip_with_golden", "phase_names"]
+__all__ = ["TB", "CASES", "compare_chip_with_golden", "compare_exit_counts_with_golden", "phase_names"]
 
 pytestmark = pytest.mark.rtl
 
@@ -426,6 +426,26 @@ if cocotb is not None:
 
 
 # ----------------------------------------------------------------------------- scoreboard
+def compare_exit_counts_with_golden(gold, extra: dict, exit_rule: ExitRule | None) -> None:
+    """Assert the RTL's timesteps run per image and exit counters of every timestep (0 after an image's end,
+    all 0 under rule none) equal the golden run ``gold`` made with the same rule (chip-spec §1.4).
+
+    Raises:
+        AssertionError: naming the first image, or image and timestep, that differs.
+    """
+    got_ts, exp_ts = extra["exit_timesteps"], gold.exit_timesteps
+    if not np.array_equal(got_ts, exp_ts):
+        b = int(np.flatnonzero(got_ts != exp_ts)[0])
+        rule = exit_rule.text if exit_rule is not None else "none"
+        raise AssertionError(f"inference {b}: timesteps run expected {int(exp_ts[b])} (golden exit), "
+                             f"RTL {int(got_ts[b])} (rule {rule})")
+    bad = np.argwhere(extra["exit_counters"] != gold.exit_counters)
+    if bad.size:
+        b, t, i = (int(v) for v in bad[0])
+        raise AssertionError(f"inference {b}, timestep {t}: exit counter {EXIT_COUNTER_NAMES[i]} expected "
+                             f"{int(gold.exit_counters[b, t, i])}, RTL {int(extra['exit_counters'][b, t, i])}")
+
+
 def compare_chip_with_golden(program: ChipProgram, rasters: np.ndarray, rtl: RtlRun,
                              exit_rule: ExitRule | None = None) -> None:  # fmt: skip
     """Assert that the RTL's routing and chip cycles equal the golden model's, per timestep.
@@ -448,16 +468,7 @@ def compare_chip_with_golden(program: ChipProgram, rasters: np.ndarray, rtl: Rtl
     chip, cores = program.chip, program.cores
     x = rtl.extra
     if exit_rule is not None:
-        got_ts, exp_ts = x["exit_timesteps"], gold.exit_timesteps
-        if not np.array_equal(got_ts, exp_ts):
-            b = int(np.flatnonzero(got_ts != exp_ts)[0])
-            raise AssertionError(f"inference {b}: timesteps run expected {int(exp_ts[b])} (golden exit), "
-                                 f"RTL {int(got_ts[b])} (rule {exit_rule.text})")
-        bad = np.argwhere(x["exit_counters"] != gold.exit_counters)
-        if bad.size:
-            b, t, i = (int(v) for v in bad[0])
-            raise AssertionError(f"inference {b}, timestep {t}: exit counter {EXIT_COUNTER_NAMES[i]} expected "
-                                 f"{int(gold.exit_counters[b, t, i])}, RTL {int(x['exit_counters'][b, t, i])}")
+        compare_exit_counts_with_golden(gold, x, exit_rule)
     k_exit_cycles = EXIT_COUNTER_NAMES.index("cycles")
     hl = chip.hop_latency_cycles
     k_pk, k_cyc = COUNTER_NAMES.index("packets"), COUNTER_NAMES.index("cycles")

@@ -42,6 +42,13 @@ CHIP_16N = ChipConfig(name="small-16n", mesh_rows=2, mesh_cols=3, hop_latency_cy
                       core=CoreConfig(axons=64, neurons=16, lanes=4, w_bits=6, v_bits=12))
 
 
+def exit_cycles_by_hand(rule: ExitRule, n_outputs: int) -> int:
+    """The EXIT phase of one timestep, from chip-spec §1.4's table rather than from hwsim: a pass over the K
+    outputs and one decision cycle (margin); a second pass of K + 1 cycles for confidence; entropy decides in 2."""
+    K = n_outputs
+    return {"margin": K + 1, "confidence": 2 * K + 2, "entropy": 2 * K + 3}[rule.rule]
+
+
 def pick_rule(program: ChipProgram, rasters: np.ndarray, candidates: list[tuple[str, float | None]]) -> ExitRule:
     """The candidate ``(rule text, scale)`` under which the golden images end at the most different timesteps."""
     from hwsim.golden import simulate
@@ -127,8 +134,7 @@ def test_snn_chip_exit_runner(request: pytest.FixtureRequest, case: str) -> None
     else:
         assert len(set(ran.tolist())) >= 2, f"{rule.text}: every image ran {ran.tolist()} timesteps"
     # By hand (chip-spec §1.4): every timestep run pays exit_cycles; the EXIT phase is the last one.
-    K = program.n_outputs
-    by_rule = {"margin": K + 1, "confidence": 2 * K + 2, "entropy": 2 * K + 3}[rule.rule]
+    by_rule = exit_cycles_by_hand(rule, program.n_outputs)
     for b in range(rasters.shape[0]):
         assert (rtl.extra["phase_cycles"][b, : ran[b], -1] == by_rule).all()
         assert (rtl.extra["exit_counters"][b, : ran[b], 0] == by_rule).all()

@@ -61,8 +61,8 @@ from hwsim.program import ChipProgram, CoreProgram, Route
 from hwsim.result import COUNTER_NAMES, HOST_COUNTER_NAMES, NOC_COUNTER_NAMES
 from hwsim.testing import psum_test_chip, random_network, random_psum_program, random_raster
 from mapping import map_network
-from test_snn_chip import exit_rule_to_env
-from test_snn_chip_exit import compare_exit_with_golden_unit, pick_rule
+from test_snn_chip import compare_exit_counts_with_golden, exit_rule_to_env
+from test_snn_chip_exit import compare_exit_with_golden_unit, exit_cycles_by_hand, pick_rule
 
 try:
     import cocotb
@@ -229,14 +229,7 @@ def compare_mesh_with_golden(program: ChipProgram, rasters: np.ndarray, rtl, mes
         b = int(np.flatnonzero((mesh["recorded"] != exp_recorded).any(axis=1))[0])
         raise AssertionError(f"inference {b}: timesteps run expected {int(ran[b])} (golden), the mesh monitor "
                              f"recorded {int(mesh['recorded'][b].sum())} ({mesh['recorded'][b].tolist()})")
-    if not np.array_equal(x["exit_timesteps"], ran):
-        b = int(np.flatnonzero(x["exit_timesteps"] != ran)[0])
-        raise AssertionError(f"inference {b}: timesteps run expected {int(ran[b])}, RTL {int(x['exit_timesteps'][b])}")
-    bad = np.argwhere(x["exit_counters"] != gold.exit_counters)  # all 0 without a rule, and after an image's end
-    if bad.size:
-        b, t, i = (int(v) for v in bad[0])
-        raise AssertionError(f"inference {b}, timestep {t}: exit counter {EXIT_COUNTER_NAMES[i]} expected "
-                             f"{int(gold.exit_counters[b, t, i])}, RTL {int(x['exit_counters'][b, t, i])}")
+    compare_exit_counts_with_golden(gold, x, exit_rule)
     for b in range(B):  # after an image's end: nothing ran, golden reports 0, nothing was recorded
         after = slice(int(ran[b]), T)
         assert not gold.noc_counters[b, after].any(), f"inference {b}: golden NoC counters after the image's end"
@@ -453,7 +446,6 @@ def test_snn_chip_mesh_exit_runner(request: pytest.FixtureRequest, case: str) ->
             assert not mesh["noc_counters"][b, end:].any()
     assert int(mesh["noc_counters"][..., NOC_COUNTER_NAMES.index("stall_cycles")].sum()) > 0, "the mesh must stall"
     # By hand (chip-spec §1.4): every timestep run ends with an EXIT phase of the rule's cycles, after the last ROUTE.
-    K = program.n_outputs
-    by_rule = {"margin": K + 1, "confidence": 2 * K + 2, "entropy": 2 * K + 3}[rule.rule]
+    by_rule = exit_cycles_by_hand(rule, program.n_outputs)
     for b in range(B):
         assert (rtl.extra["phase_cycles"][b, : ran[b], -1] == by_rule).all()
